@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs everything Ronda needs on Debian 12 (root or sudo): system packages, the virtual
+# environment in .venv, and the simulator's pre-encoded clips. Safe to run again.
+#   scripts/setup.sh          runtime + demo
+#   scripts/setup.sh --test   also the test tools (PostgreSQL 15 server, linters)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_test=0
+[[ "${1:-}" == "--test" ]] && with_test=1
+
+pkgs=(ffmpeg fonts-dejavu-core
+      gstreamer1.0-tools gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+      gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+      libgirepository1.0-dev libcairo2-dev pkg-config gcc python3-dev python3-venv)
+if [[ $with_test == 1 ]]; then
+  pkgs+=(postgresql)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+  echo "== installing system packages: ${missing[*]}"
+  SUDO=""; [[ $(id -u) != 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=""
+for cand in python3.13 python3.12 python3.11 python3; do
+  if command -v "$cand" >/dev/null && "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    PY=$(command -v "$cand"); break
+  fi
+done
+[[ -n "$PY" ]] || { echo "Python 3.11 or newer is needed" >&2; exit 1; }
+
+if [[ ! -x .venv/bin/python ]]; then
+  echo "== creating .venv with $PY"
+  "$PY" -m venv .venv
+fi
+extras="sim"
+[[ $with_test == 1 ]] && extras="dev"
+echo "== installing ronda[$extras] into .venv"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[$extras]"
+
+echo "== preparing simulator clips (once)"
+.venv/bin/python -m ronda.devices.simmedia --cameras "${RONDA_SIM_PREPARE_CAMERAS:-8}"
+echo "== set-up done: .venv/bin/ronda"

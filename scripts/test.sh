@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# One command: set everything up (including PostgreSQL 15 for the store tests), lint, run the suite.
+# Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --test
+echo "== ruff"
+.venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
+echo "== mypy (recording)"
+.venv/bin/mypy src/ronda/recording
+echo "== pytest"
+exec .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"

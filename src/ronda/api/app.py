@@ -1,0 +1,91 @@
+"""The FastAPI application: REST under /api/v1.
+
+Authentication and per-camera rights arrive with the access-control work; every route already
+takes the caller through ``deps.principal`` so they can be enforced in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ronda import __version__
+from ronda.access.secrets import SecretBox
+from ronda.config import Config
+from ronda.media.snapshot import SnapshotCache
+from ronda.recording.recorder import Recorder
+from ronda.store.db import Database
+
+log = logging.getLogger(__name__)
+MAX_BODY = 1 << 20
+
+
+@dataclass
+class AppContext:
+    cfg: Config
+    db: Database
+    secrets: SecretBox
+    recorder: Recorder | None = None
+    snapshots: SnapshotCache = field(default_factory=SnapshotCache)
+    started: bool = False
+
+
+def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manage_recorder and ctx.recorder is not None:
+            await ctx.recorder.start()
+        ctx.started = True
+        try:
+            yield
+        finally:
+            if manage_recorder and ctx.recorder is not None:
+                await ctx.recorder.stop()
+
+    app = FastAPI(
+        title="Ronda",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            return JSONResponse({"detail": "request body too large"}, status_code=413)
+        return await call_next(request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid"), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    from ronda.api.routes import cameras, system
+
+    app.include_router(system.router, prefix="/api/v1")
+    app.include_router(cameras.router, prefix="/api/v1")
+
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def api_not_found(rest: str) -> JSONResponse:
+        return JSONResponse({"detail": "not found"}, status_code=404)
+
+    return app

@@ -1,0 +1,168 @@
+"""Cameras: add/list/update/remove, connection test, recordings (segments + gaps), snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response
+
+from ronda.api.deps import Caller, CameraId, Ctx, not_found
+from ronda.devices import registry
+from ronda.devices.urls import url_with_credentials
+from ronda.media.snapshot import SnapshotError
+from ronda.recording import ffmpeg
+from ronda.store import repos
+from ronda.timeutil import now_ms, parse_iso, to_iso
+
+router = APIRouter(tags=["cameras"])
+MAX_RANGE_MS = 31 * 86_400_000
+
+
+def _view(ctx: Ctx, cam: Any) -> dict[str, Any]:
+    live = ctx.recorder.camera_status(cam.id) if ctx.recorder else None
+    return registry.camera_view(cam, live)
+
+
+@router.get("/cameras")
+def list_cameras(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    with ctx.db.session() as s:
+        return [_view(ctx, c) for c in repos.list_cameras(s)]
+
+
+@router.post("/cameras", status_code=201)
+async def add_camera(ctx: Ctx, caller: Caller, body: registry.CameraCreate) -> dict[str, Any]:
+    cam = await asyncio.to_thread(registry.create_camera, ctx.db, ctx.secrets, body)
+    if ctx.recorder is not None:
+        await ctx.recorder.reload_camera(cam.id)
+    return _view(ctx, cam)
+
+
+@router.get("/cameras/{camera_id}")
+def get_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        cam = repos.get_camera(s, camera_id)
+        if cam is None:
+            raise not_found()
+        return _view(ctx, cam)
+
+
+@router.patch("/cameras/{camera_id}")
+async def update_camera(ctx: Ctx, caller: Caller, camera_id: CameraId, body: registry.CameraUpdate) -> dict[str, Any]:
+    cam = await asyncio.to_thread(registry.update_camera, ctx.db, ctx.secrets, camera_id, body)
+    if cam is None:
+        raise not_found()
+    if ctx.recorder is not None:
+        await ctx.recorder.reload_camera(camera_id)
+    return _view(ctx, cam)
+
+
+@router.delete("/cameras/{camera_id}", status_code=204)
+async def delete_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> Response:
+    if not await asyncio.to_thread(registry.delete_camera, ctx.db, camera_id):
+        raise not_found()
+    if ctx.recorder is not None:
+        await ctx.recorder.reload_camera(camera_id)
+    return Response(status_code=204)
+
+
+@router.post("/cameras/{camera_id}/test")
+async def test_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> dict[str, Any]:
+    """Probe each stream of the camera (one short RTSP session each)."""
+    with ctx.db.session() as s:
+        cam = repos.get_camera(s, camera_id)
+        if cam is None:
+            raise not_found()
+        password = ctx.secrets.decrypt(cam.password_enc)
+        targets = [(st.kind, url_with_credentials(st.url, cam.username, password)) for st in cam.streams]
+    out: dict[str, Any] = {}
+    for kind, url in targets:
+        r = await ffmpeg.probe(ctx.cfg.recording.ffprobe, url, ctx.cfg.recording.probe_timeout_seconds)
+        out[kind] = (
+            {"ok": True, "codec": r.codec, "width": r.width, "height": r.height, "audio": r.audio_codec}
+            if r.ok
+            else {"ok": False, "reason": r.reason, "detail": r.detail}
+        )
+    return {"camera": camera_id, "ok": all(v["ok"] for v in out.values()), "streams": out}
+
+
+def _range(start: str, end: str) -> tuple[int, int]:
+    try:
+        s, e = parse_iso(start), parse_iso(end)
+    except ValueError:
+        raise HTTPException(422, "start and end must be ISO 8601 times, e.g. 2026-05-26T10:00:00Z") from None
+    if e <= s:
+        raise HTTPException(422, "end must be after start")
+    if e - s > MAX_RANGE_MS:
+        raise HTTPException(422, "the range may be at most 31 days; ask for several ranges")
+    return s, e
+
+
+@router.get("/cameras/{camera_id}/recordings")
+def recordings(
+    ctx: Ctx,
+    caller: Caller,
+    camera_id: CameraId,
+    start: Annotated[str, Query(max_length=64)],
+    end: Annotated[str, Query(max_length=64)],
+    stream: Literal["main", "sub"] = "main",
+) -> dict[str, Any]:
+    s_ms, e_ms = _range(start, end)
+    now = now_ms()
+    with ctx.db.session() as s:
+        if repos.get_camera(s, camera_id, include_deleted=True) is None:
+            raise not_found()
+        segs = repos.segments_overlapping(s, camera_id, stream, s_ms, e_ms)
+        gaps = repos.gaps_overlapping(s, camera_id, stream, s_ms, e_ms)
+        return {
+            "camera": camera_id,
+            "stream": stream,
+            "segments": [
+                {
+                    "id": x.id,
+                    "start": to_iso(x.start_ms),
+                    "end": to_iso(x.end_ms),
+                    "duration_ms": x.end_ms - x.start_ms,
+                    "bytes": x.bytes,
+                    "sha256": x.sha256,
+                    "codec": x.codec,
+                    "recovered": x.recovered,
+                }
+                for x in segs
+            ],
+            "gaps": [
+                {
+                    "start": to_iso(g.start_ms),
+                    "end": to_iso(g.end_ms if g.end_ms is not None else max(now, g.start_ms)),
+                    "open": g.end_ms is None,
+                    "reason": g.reason,
+                    "detail": g.detail,
+                }
+                for g in gaps
+            ],
+        }
+
+
+@router.get("/cameras/{camera_id}/snapshot", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+async def snapshot(ctx: Ctx, caller: Caller, camera_id: CameraId) -> Response:
+    root = ctx.cfg.recordings_dir
+    with ctx.db.session() as s:
+        cam = repos.get_camera(s, camera_id)
+        if cam is None:
+            raise not_found()
+        kinds = [st.kind for st in cam.streams]
+        candidates: list[Path] = []
+        for kind in sorted(kinds):  # main first: best picture
+            partials = sorted((root / ".partial" / f"{camera_id}-{kind}").glob("*.partial"))
+            candidates += list(reversed(partials[-1:]))
+            last = repos.segments_overlapping(s, camera_id, kind, now_ms() - 3_600_000, now_ms() + 60_000)
+            if last:
+                candidates.append(root / last[-1].path)
+    if not candidates:
+        raise HTTPException(404, "no recording of this camera yet")
+    try:
+        jpeg = await ctx.snapshots.get(camera_id, ctx.cfg.recording.ffmpeg, candidates)
+    except SnapshotError as e:
+        raise HTTPException(503, f"no snapshot available: {e}") from None
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,175 @@
+"""Validated configuration: one YAML file plus ``RONDA__SECTION__KEY`` environment overrides.
+
+Every model forbids unknown keys, so a typo fails loudly with the path of the bad key instead of
+being silently ignored (a city's retention setting must never be dropped by a misspelling).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(Exception):
+    """A configuration problem, with a message meant for the person who wrote the file."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SiteConfig(_Model):
+    name: str = Field("Ronda", description="Site name written into evidence packages.")
+    timezone: str = Field("UTC", description="IANA time zone used to show times to operators.")
+
+
+class HttpConfig(_Model):
+    host: str = Field("127.0.0.1", description="Address the API binds to.")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port of the API and web client.")
+
+
+class DatabaseConfig(_Model):
+    url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file ronda.db in the data directory.")
+
+
+class RecordingConfig(_Model):
+    segment_seconds: float = Field(6.0, gt=0.5, le=10, description="Target segment length (<= 10 s).")
+    stall_timeout_seconds: float = Field(
+        6.0, ge=2, le=60, description="No new media for this long on an open connection is a stall."
+    )
+    backoff_initial_seconds: float = Field(1.0, gt=0, le=60)
+    backoff_max_seconds: float = Field(10.0, gt=0, le=600, description="Cap of the reconnect backoff.")
+    probe_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    ffmpeg: str = Field("ffmpeg", description="ffmpeg executable.")
+    ffprobe: str = Field("ffprobe", description="ffprobe executable.")
+
+
+class StorageConfig(_Model):
+    max_bytes: int | None = Field(None, gt=0, description="Budget for all recordings, in bytes.")
+    delete_below_free_percent: float = Field(
+        10.0, ge=0, le=90, description="Retention deletes oldest unlocked footage below this free space."
+    )
+    stop_below_free_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="Recording pauses (gap disk_full) below this free space."
+    )
+    default_retention_days: float = Field(30, gt=0, description="Retention of cameras that set none.")
+    check_interval_seconds: float = Field(5.0, gt=0, le=3600)
+
+
+class StreamConfig(_Model):
+    url: str
+    record: bool = True
+
+
+class CameraConfig(_Model):
+    name: str = Field(min_length=1, max_length=200)
+    main: StreamConfig
+    sub: StreamConfig | None = None
+    username: str | None = None
+    password: str | None = None
+    retention_days: float | None = Field(None, gt=0)
+    audio: bool = False
+
+
+class Config(_Model):
+    data_dir: Path = Field(Path("./ronda-data"), description="Where database, keys and recordings live.")
+    site: SiteConfig = SiteConfig()
+    http: HttpConfig = HttpConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    recording: RecordingConfig = RecordingConfig()
+    storage: StorageConfig = StorageConfig()
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    cameras: list[CameraConfig] = Field(default_factory=list)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        return v.expanduser().resolve()
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'ronda.db'}"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+
+ENV_PREFIX = "RONDA__"
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    """``RONDA__STORAGE__MAX_BYTES=1000`` becomes ``{"storage": {"max_bytes": "1000"}}``."""
+    out: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        parts = [p.lower() for p in key[len(ENV_PREFIX) :].split("__") if p]
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"environment variable {key} conflicts with another override")
+        if parts:
+            node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(merged.get(k), dict):
+            merged[k] = _merge(merged[k], v)
+        else:
+            merged[k] = v
+    return merged
+
+
+def format_validation_error(err: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling)"
+        lines.append(f"  {path}: {msg}")
+    return "\n".join(lines)
+
+
+def load_config(
+    path: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Config:
+    """Load and validate the configuration; raise ConfigError with a readable message."""
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"cannot read configuration file {path}: {e.strerror}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ConfigError(f"configuration file {path} is not valid YAML{where}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"configuration file {path} must be a mapping of keys to values")
+        data = loaded
+    data = _merge(data, _env_overrides(dict(os.environ if environ is None else environ)))
+    if overrides:
+        data = _merge(data, overrides)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, source)) from None

@@ -1,0 +1,56 @@
+"""``ronda demo``: simulated cameras and the whole system on embedded defaults."""
+
+from __future__ import annotations
+
+import argparse
+import secrets as pysecrets
+from pathlib import Path
+
+from ronda import runtime
+from ronda.config import load_config
+from ronda.devices import registry
+from ronda.logs import setup_logging
+from ronda.store import repos
+
+
+def demo_cameras(ctx: runtime.AppContext, urls: list[tuple[str, str, str]]) -> None:
+    with ctx.db.session() as s:
+        existing = {c.name for c in repos.list_cameras(s)}
+    for name, main, sub in urls:
+        if name not in existing:
+            registry.create_camera(
+                ctx.db, ctx.secrets, registry.CameraCreate(name=name, url=main, sub_url=sub), check_reachable=False
+            )
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from ronda.devices.simcontrol import SimulatorProcess, free_port
+
+    data_dir: Path = args.data_dir.expanduser().resolve()
+    cfg = load_config(
+        None,
+        overrides={"data_dir": str(data_dir), "http": {"port": args.http_port, "host": "127.0.0.1"}},
+    )
+    setup_logging(cfg.log_level, cfg.log_format)
+    password = args.admin_password or pysecrets.token_urlsafe(9)
+    sim = None
+    if args.cameras > 0:
+        rtsp_port = args.rtsp_port or free_port()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        sim = SimulatorProcess(cameras=args.cameras, rtsp_port=rtsp_port, log_dir=data_dir / "logs")
+        sim.start()
+    try:
+        ctx = runtime.build(cfg, migrate=True)
+        if sim is not None:
+            demo_cameras(
+                ctx,
+                [(f"Camera {n}", sim.url(f"cam{n}"), sim.url(f"cam{n}", sub=True)) for n in range(1, args.cameras + 1)],
+            )
+        print(f"Ronda demo: http://127.0.0.1:{cfg.http.port}/  (API http://127.0.0.1:{cfg.http.port}/api/v1/docs)")
+        print(f"Login: admin / {password}")
+        print(f"Data: {data_dir}   Cameras: {args.cameras}   Stop with Ctrl+C", flush=True)
+        runtime.run(ctx)
+    finally:
+        if sim is not None:
+            sim.close()
+    return 0

@@ -1,0 +1,175 @@
+"""Adding, changing and removing cameras: validation, secrets, reachability."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ronda.access.secrets import SecretBox
+from ronda.devices.urls import CameraUrlError, host_port, validate_camera_url
+from ronda.store import repos
+from ronda.store.db import Database
+from ronda.store.models import Camera, CameraStream
+from ronda.timeutil import now_ms
+
+_NAME_MAX = 200
+
+
+def _check_url(v: str | None) -> str | None:
+    if v is None:
+        return None
+    try:
+        return validate_camera_url(v)
+    except CameraUrlError as e:
+        raise ValueError(str(e)) from None
+
+
+class CameraCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=_NAME_MAX)
+    url: str = Field(description="RTSP URL of the main stream, without credentials.")
+    sub_url: str | None = Field(None, description="RTSP URL of the sub-stream (optional).")
+    record_main: bool = True
+    record_sub: bool = True
+    username: str | None = Field(None, max_length=200)
+    password: str | None = Field(None, max_length=200)
+    retention_days: float | None = Field(None, gt=0, le=3650)
+    audio: bool = False
+    enabled: bool = True
+
+    @field_validator("url", "sub_url")
+    @classmethod
+    def _urls(cls, v: str | None) -> str | None:
+        return _check_url(v)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        v = v.strip()
+        if not v or any(ord(c) < 0x20 for c in v):
+            raise ValueError("name must be printable text")
+        return v
+
+
+class CameraUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=_NAME_MAX)
+    url: str | None = None
+    sub_url: str | None = None
+    record_main: bool | None = None
+    record_sub: bool | None = None
+    username: str | None = Field(None, max_length=200)
+    password: str | None = Field(None, max_length=200)
+    retention_days: float | None = Field(None, gt=0, le=3650)
+    audio: bool | None = None
+    enabled: bool | None = None
+
+    @field_validator("url", "sub_url")
+    @classmethod
+    def _urls(cls, v: str | None) -> str | None:
+        return _check_url(v)
+
+
+def reachable(url: str, timeout: float = 1.5) -> bool:
+    """Cheap TCP check so a camera added before it is installed shows as offline at once."""
+    host, port = host_port(url)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def create_camera(db: Database, secrets: SecretBox, data: CameraCreate, check_reachable: bool = True) -> Camera:
+    online = reachable(data.url) if check_reachable else True
+    with db.session() as s:
+        cam = Camera(
+            name=data.name,
+            enabled=data.enabled,
+            username=data.username or None,
+            password_enc=secrets.encrypt(data.password),
+            retention_days=data.retention_days,
+            audio=data.audio,
+            status="starting" if online else "offline",
+            status_reason=None if online else "camera_unreachable",
+            created_ms=now_ms(),
+        )
+        cam.streams.append(CameraStream(kind="main", url=data.url, record=data.record_main))
+        if data.sub_url:
+            cam.streams.append(CameraStream(kind="sub", url=data.sub_url, record=data.record_sub))
+        s.add(cam)
+        s.flush()
+        s.refresh(cam, ["streams"])
+        return cam
+
+
+def update_camera(db: Database, secrets: SecretBox, camera_id: int, data: CameraUpdate) -> Camera | None:
+    fields = data.model_fields_set
+    with db.session() as s:
+        cam = repos.get_camera(s, camera_id)
+        if cam is None:
+            return None
+        for attr in ("name", "retention_days", "audio", "enabled"):
+            if attr in fields and getattr(data, attr) is not None:
+                setattr(cam, attr, getattr(data, attr))
+        if "retention_days" in fields and data.retention_days is None:
+            cam.retention_days = None
+        if "username" in fields:
+            cam.username = data.username or None
+        if "password" in fields:
+            cam.password_enc = secrets.encrypt(data.password)
+        streams = {st.kind: st for st in cam.streams}
+        if data.url is not None:
+            streams["main"].url, streams["main"].codec = data.url, None
+        if data.record_main is not None:
+            streams["main"].record = data.record_main
+        if "sub_url" in fields:
+            if data.sub_url is None and "sub" in streams:
+                cam.streams.remove(streams["sub"])
+            elif data.sub_url is not None:
+                if "sub" in streams:
+                    streams["sub"].url, streams["sub"].codec = data.sub_url, None
+                else:
+                    cam.streams.append(CameraStream(kind="sub", url=data.sub_url, record=data.record_sub is not False))
+        if data.record_sub is not None and "sub" in streams and streams["sub"] in cam.streams:
+            streams["sub"].record = data.record_sub
+        s.flush()
+        s.refresh(cam, ["streams"])
+        return cam
+
+
+def delete_camera(db: Database, camera_id: int) -> bool:
+    """Soft delete: footage stays until its retention expires."""
+    with db.session() as s:
+        cam = repos.get_camera(s, camera_id)
+        if cam is None:
+            return False
+        cam.deleted_ms = now_ms()
+        cam.enabled = False
+        cam.status, cam.status_reason = "deleted", None
+        return True
+
+
+def camera_view(cam: Camera, live: dict[str, Any] | None = None) -> dict[str, Any]:
+    """API representation: never the password, only whether one is set."""
+    streams = {
+        st.kind: {"url": st.url, "record": st.record, "codec": st.codec, "width": st.width, "height": st.height}
+        for st in cam.streams
+    }
+    return {
+        "id": cam.id,
+        "name": cam.name,
+        "status": cam.status if cam.enabled else "disabled",
+        "status_reason": cam.status_reason,
+        "enabled": cam.enabled,
+        "username": cam.username,
+        "password_set": bool(cam.password_enc),
+        "retention_days": cam.retention_days,
+        "audio": cam.audio,
+        "streams": streams,
+        "recording": live or {},
+    }

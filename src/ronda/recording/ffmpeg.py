@@ -1,0 +1,179 @@
+"""ffmpeg/ffprobe invocation for capture: argument lists (never a shell) and error classification."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import json
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from ronda.devices.urls import FFMPEG_PROTOCOL_WHITELIST, redact
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """preexec_fn: own process group, and the kernel kills the child when its parent dies.
+
+    A supervisor killed with -9 must not leave an ffmpeg holding a second RTSP session to a camera
+    (cameras limit sessions) and writing files nobody indexes. The own process group keeps a
+    terminal's Ctrl+C away from the children: the supervisor stops them in order itself.
+    """
+    os.setpgid(0, 0)
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def input_args(url: str, timeout_s: float) -> list[str]:
+    return [
+        "-rtsp_transport", "tcp",
+        "-timeout", str(int(timeout_s * 1_000_000)),
+        "-protocol_whitelist", FFMPEG_PROTOCOL_WHITELIST,
+        "-i", url,
+    ]  # fmt: skip
+
+
+def capture_args(
+    ffmpeg: str,
+    url: str,
+    partial_pattern: Path,
+    segment_seconds: float,
+    codec: str | None,
+    audio: bool,
+    timeout_s: float,
+) -> list[str]:
+    """One ffmpeg per stream: copy (no transcoding) into keyframe-aligned fragmented MP4 segments.
+
+    Fragmented MP4 because a kill -9 mid-segment keeps every complete fragment, where a plain MP4
+    loses the whole file (no moov). The segment list on stdout tells the supervisor when a file is
+    complete.
+    """
+    args = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]
+    args += ["-fflags", "+genpts+discardcorrupt"]
+    args += input_args(url, timeout_s)
+    args += ["-map", "0:v:0", "-c:v", "copy"]
+    if codec == "hevc":
+        # Apple/Chromium players want hvc1 (parameter sets in the sample entry), ffmpeg writes hev1.
+        args += ["-tag:v", "hvc1"]
+    if audio:
+        # Debian's ffmpeg cannot mux G.711 into MP4: audio is opt-in and converted to AAC.
+        args += ["-map", "0:a:0?", "-c:a", "aac", "-b:a", "64k"]
+    args += [
+        "-f", "segment",
+        "-segment_time", f"{segment_seconds:g}",
+        "-segment_format", "mp4",
+        # A fragment at least every second, whatever the camera's GOP, written through to the file
+        # at once (ffmpeg otherwise buffers 256 KiB): the file visibly grows, which the stall
+        # watchdog watches, and a crash loses at most one second.
+        "-segment_format_options",
+        "movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration=1000000:flush_packets=1",
+        "-reset_timestamps", "1",
+        "-segment_list", "pipe:1",
+        "-segment_list_type", "csv",
+        "-segment_list_flags", "live",
+        str(partial_pattern),
+    ]  # fmt: skip
+    return args
+
+
+@dataclass(slots=True)
+class ProbeResult:
+    ok: bool
+    codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    has_audio: bool = False
+    audio_codec: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+
+def classify_error(stderr: str) -> str:
+    """Map ffmpeg/ffprobe error text to a gap reason operators understand."""
+    t = stderr.lower()
+    if "401" in t or "unauthorized" in t or "403 forbidden" in t:
+        return "auth_failed"
+    if "404" in t or "not found" in t and "stream" in t:
+        return "stream_not_found"
+    if "no space left" in t:
+        return "disk_full"
+    if any(
+        k in t
+        for k in (
+            "connection refused",
+            "no route",
+            "timed out",
+            "timeout",
+            "name or service not known",
+            "network is unreachable",
+            "connection reset",
+            "temporary failure in name resolution",
+            "host is down",
+            "end of file",
+            "503",
+        )
+    ):
+        return "camera_unreachable"
+    if "invalid data" in t or "could not find codec" in t:
+        return "stream_error"
+    return "camera_unreachable"
+
+
+async def probe(ffprobe: str, url: str, timeout_s: float) -> ProbeResult:
+    args = [ffprobe, "-v", "error", "-of", "json", "-show_streams"]
+    args += input_args(url, min(timeout_s, 10.0))
+    proc = await asyncio.create_subprocess_exec(
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=die_with_parent,  # noqa: PLW1509
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout_s + 5)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return ProbeResult(ok=False, reason="camera_unreachable", detail="probe timed out")
+    except asyncio.CancelledError:
+        proc.kill()
+        await proc.wait()
+        raise
+    text = redact(err.decode(errors="replace")).strip()
+    if proc.returncode != 0:
+        return ProbeResult(ok=False, reason=classify_error(text), detail=text[-500:] or f"exit {proc.returncode}")
+    try:
+        streams = json.loads(out or b"{}").get("streams", [])
+    except json.JSONDecodeError:
+        return ProbeResult(ok=False, reason="stream_error", detail="unreadable probe output")
+    video = next((s for s in streams if s.get("codec_type") == "video"), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    if video is None:
+        return ProbeResult(ok=False, reason="stream_error", detail="the stream has no video")
+    return ProbeResult(
+        ok=True,
+        codec=video.get("codec_name"),
+        width=video.get("width"),
+        height=video.get("height"),
+        has_audio=audio is not None,
+        audio_codec=audio.get("codec_name") if audio else None,
+    )
+
+
+async def media_duration_ms(ffprobe: str, path: Path) -> int | None:
+    """Duration of a local media file (used only on the rare recovery path)."""
+    proc = await asyncio.create_subprocess_exec(
+        ffprobe, "-v", "error", "-of", "json", "-show_entries", "format=duration", str(path),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        return None
+    try:
+        dur = float(json.loads(out)["format"]["duration"])
+    except (KeyError, ValueError, TypeError, json.JSONDecodeError):
+        return None
+    return int(round(dur * 1000)) if dur > 0 else None

@@ -1,0 +1,260 @@
+"""The recording role: one StreamRecorder per recorded stream, plus heartbeat and storage watch."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from ronda.access.secrets import SecretBox
+from ronda.config import Config
+from ronda.devices.urls import url_with_credentials
+from ronda.recording.retention import Retention
+from ronda.recording.segments import StreamKey
+from ronda.recording.supervisor import RONDA_REASONS, StreamRecorder, StreamSpec, StreamStatus
+from ronda.recording.volume import VolumeError, disk_usage, ensure_default_volume, volume_present
+from ronda.store import repos
+from ronda.store.db import Database
+from ronda.store.models import Camera, Gap
+from ronda.timeutil import now_ms
+
+log = logging.getLogger(__name__)
+STATE_KEY = "recorder"
+HEARTBEAT_S = 5.0
+
+
+class Recorder:
+    def __init__(self, cfg: Config, db: Database, secrets: SecretBox) -> None:
+        self.cfg = cfg
+        self.db = db
+        self.secrets = secrets
+        self.root: Path = cfg.recordings_dir
+        self.streams: dict[tuple[int, str], StreamRecorder] = {}
+        self.retention = Retention(db, self.root, cfg.storage)
+        self.storage: dict[str, Any] = {"state": "ok"}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._initial_reason: str | None = None
+        self._pause_reason: str | None = None
+        self._last_locked_alarm = 0
+        self._status_cache: dict[int, tuple[str, str | None]] = {}
+
+    # --- lifecycle --------------------------------------------------------------------------------
+    async def start(self) -> None:
+        try:
+            ensure_default_volume(self.root)
+        except VolumeError as e:
+            self._pause_reason = "volume_missing"
+            self.storage = {"state": "volume_missing", "detail": str(e)}
+            log.error("%s", e)
+        await asyncio.to_thread(self._startup_gaps)
+        for cam_id in await asyncio.to_thread(self._camera_ids):
+            await self.reload_camera(cam_id)
+        self._tasks.append(asyncio.create_task(self._heartbeat(), name="rec-heartbeat"))
+        self._tasks.append(asyncio.create_task(self._storage_watch(), name="rec-storage"))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        await asyncio.gather(*(r.stop("ronda_stopped") for r in self.streams.values()))
+        self.streams.clear()
+
+        def mark_clean() -> None:
+            with self.db.session() as s:
+                repos.put_state(s, STATE_KEY, {"running": False, "stopped_ms": now_ms(), "pid": os.getpid()})
+
+        await asyncio.to_thread(mark_clean)
+
+    def _startup_gaps(self) -> None:
+        now = now_ms()
+        with self.db.session() as s:
+            state = repos.get_state(s, STATE_KEY)
+            if state and state.get("running"):
+                # Ronda died without stopping its recorders (kill -9, power cut).
+                self._initial_reason = "recorder_restart"
+                alive = int(state.get("heartbeat_ms") or now)
+                for gap in s.scalars(select(Gap).where(Gap.end_ms.is_(None))):
+                    if gap.reason not in RONDA_REASONS:
+                        gap.end_ms = max(gap.start_ms, min(alive, now))
+            elif state:
+                self._initial_reason = "ronda_stopped"
+            repos.put_state(s, STATE_KEY, {"running": True, "heartbeat_ms": now, "pid": os.getpid()})
+
+    def _camera_ids(self) -> list[int]:
+        with self.db.session() as s:
+            return [c.id for c in repos.list_cameras(s)]
+
+    # --- cameras ----------------------------------------------------------------------------------
+    async def reload_camera(self, camera_id: int) -> None:
+        """(Re)start the capture of a camera after it was added, changed, disabled or deleted."""
+        specs, stop_reason = await asyncio.to_thread(self._specs, camera_id)
+        old = [k for k in self.streams if k[0] == camera_id]
+        for k in old:
+            rec = self.streams.pop(k)
+            await rec.stop(stop_reason or "camera_reconfigured")
+        for spec in specs:
+            rec = StreamRecorder(
+                spec, self.db, self.root, self.cfg.recording, self._on_status, initial_reason=self._initial_reason
+            )
+            self.streams[(camera_id, spec.stream)] = rec
+            if self._pause_reason:
+                rec.pause(self._pause_reason)
+            rec.start()
+        if not specs:
+            self._status_cache.pop(camera_id, None)
+
+    def _specs(self, camera_id: int) -> tuple[list[StreamSpec], str | None]:
+        with self.db.session() as s:
+            cam = s.get(Camera, camera_id)
+            if cam is None or cam.deleted_ms is not None:
+                return [], "camera_deleted"
+            if not cam.enabled:
+                return [], "camera_disabled"
+            password = self.secrets.decrypt(cam.password_enc)
+            return [
+                StreamSpec(
+                    camera_id=cam.id,
+                    stream=st.kind,
+                    url=url_with_credentials(st.url, cam.username, password),
+                    codec=st.codec,
+                    audio=cam.audio and st.kind == "main",
+                    stream_row_id=st.id,
+                )
+                for st in cam.streams
+                if st.record
+            ], None
+
+    def _on_status(self, key: StreamKey, st: StreamStatus) -> None:
+        # The camera's status follows its main stream (or its only recorded stream).
+        mains = [r for k, r in self.streams.items() if k[0] == key.camera_id]
+        main = next((r for r in mains if r.spec.stream == "main"), mains[0] if mains else None)
+        if main is None:
+            return
+        state = {"recording": "recording", "offline": "offline", "paused": "paused"}.get(main.status.state)
+        if state is None:
+            return
+        value = (state, main.status.reason)
+        if self._status_cache.get(key.camera_id) == value:
+            return
+        self._status_cache[key.camera_id] = value
+
+        def write() -> None:
+            with self.db.session() as s:
+                repos.set_camera_status(s, key.camera_id, *value)
+                repos.add_event(
+                    s,
+                    "camera.online" if state == "recording" else f"camera.{state}",
+                    now_ms(),
+                    key.camera_id,
+                    severity="info" if state == "recording" else "warning",
+                    payload={"reason": value[1]} if value[1] else None,
+                )
+
+        fut = asyncio.get_running_loop().run_in_executor(None, write)
+        fut.add_done_callback(_log_failure)
+
+    def camera_status(self, camera_id: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for (cid, stream), rec in self.streams.items():
+            if cid == camera_id:
+                st = rec.status
+                out[stream] = {"state": st.state, "reason": st.reason, "segments": st.segments}
+        return out
+
+    # --- background -------------------------------------------------------------------------------
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+
+            def beat() -> None:
+                with self.db.session() as s:
+                    repos.put_state(s, STATE_KEY, {"running": True, "heartbeat_ms": now_ms(), "pid": os.getpid()})
+
+            try:
+                await asyncio.to_thread(beat)
+            except Exception as e:  # a busy database must not stop the heartbeat loop
+                log.warning("heartbeat write failed: %s", e)
+
+    def _set_pause(self, reason: str | None) -> None:
+        if reason == self._pause_reason:
+            return
+        self._pause_reason = reason
+        for rec in self.streams.values():
+            if reason:
+                rec.pause(reason)
+            else:
+                rec.resume()
+
+    async def _storage_watch(self) -> None:
+        while True:
+            try:
+                await self.check_storage()
+            except Exception:
+                log.exception("storage check failed")
+            await asyncio.sleep(self.cfg.storage.check_interval_seconds)
+
+    async def check_storage(self) -> dict[str, Any]:
+        """One pass: volume present, retention, watermarks. Returns the storage status."""
+        if not volume_present(self.root):
+            if self.storage.get("state") != "volume_missing":
+                await asyncio.to_thread(self._event, "storage.volume_missing", "critical", {"path": str(self.root)})
+            self.storage = {"state": "volume_missing", "detail": f"{self.root} is not mounted or has no marker"}
+            self._set_pause("volume_missing")
+            return self.storage
+        rep = await asyncio.to_thread(self.retention.run, now_ms())
+        du = disk_usage(self.root)
+        with self.db.session() as s:
+            used = repos.used_bytes(s)
+        state = "ok"
+        if du.free < self.cfg.storage.stop_below_free_bytes:
+            state = "disk_full"
+            self._set_pause("disk_full")
+        elif (
+            self._pause_reason in ("disk_full", "volume_missing")
+            and du.free > 2 * self.cfg.storage.stop_below_free_bytes
+        ):
+            self._set_pause(None)
+        if rep.locked_blocking:
+            state = "locked_full" if state == "ok" else state
+            if now_ms() - self._last_locked_alarm > 600_000:
+                self._last_locked_alarm = now_ms()
+                await asyncio.to_thread(
+                    self._event,
+                    "storage.locked_full",
+                    "critical",
+                    {"used_bytes": used, "max_bytes": self.cfg.storage.max_bytes, "free_bytes": du.free},
+                )
+        self.storage = {
+            "state": state,
+            "used_bytes": used,
+            "max_bytes": self.cfg.storage.max_bytes,
+            "free_bytes": du.free,
+            "total_bytes": du.total,
+            "free_percent": round(du.free_percent, 2),
+            "deleted_last_pass": rep.deleted,
+        }
+        return self.storage
+
+    def _event(self, type: str, severity: str, payload: dict[str, Any]) -> None:
+        with self.db.session() as s:
+            repos.add_event(s, type, now_ms(), None, severity=severity, payload=payload)
+
+
+def _log_failure(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("camera status write failed: %s", fut.exception())
+
+
+async def mark_cameras_starting(db: Database) -> None:
+    def run() -> None:
+        with db.session() as s:
+            s.execute(update(Camera).where(Camera.enabled.is_(True)).values(status="starting", status_reason=None))
+
+    await asyncio.to_thread(run)

@@ -1,0 +1,150 @@
+"""Retention: which footage goes, oldest unlocked first, and never evidence-locked footage.
+
+Three triggers, checked in this order on every pass:
+1. per-camera retention days (also a legal maximum: footage older than that is deleted even when
+   there is room);
+2. the ``storage.max_bytes`` budget;
+3. the free-space watermark of the recording volume.
+Each deletion is recorded as a ``retention.deleted`` event (camera, time range, bytes, why).
+Segments that a running export holds are skipped (``hold`` ranges).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ronda.config import StorageConfig
+from ronda.recording.volume import disk_usage
+from ronda.store import repos
+from ronda.store.db import Database
+from ronda.store.models import Camera, Segment
+
+log = logging.getLogger(__name__)
+DAY_MS = 86_400_000
+BATCH = 200
+
+
+@dataclass(slots=True)
+class RetentionReport:
+    deleted: int = 0
+    freed_bytes: int = 0
+    by_reason: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    locked_blocking: bool = False  # budget/disk still exceeded and only locked footage is left
+
+
+@dataclass(slots=True)
+class Hold:
+    camera_id: int
+    start_ms: int
+    end_ms: int
+
+
+class Retention:
+    def __init__(self, db: Database, root: Path, cfg: StorageConfig) -> None:
+        self.db = db
+        self.root = root
+        self.cfg = cfg
+        self.holds: list[Hold] = []
+
+    def _held(self, seg: Segment) -> bool:
+        return any(
+            h.camera_id == seg.camera_id and h.start_ms < seg.end_ms and h.end_ms > seg.start_ms for h in self.holds
+        )
+
+    def run(self, now: int) -> RetentionReport:
+        rep = RetentionReport()
+        self._by_age(now, rep)
+        if self.cfg.max_bytes is not None:
+            target = int(self.cfg.max_bytes * 0.95)
+            with self.db.session() as s:
+                used = repos.used_bytes(s)
+            if used > self.cfg.max_bytes:
+                left = self._oldest_first(now, used - target, "max_bytes", rep)
+                if left > 0:
+                    rep.locked_blocking = True
+        du = disk_usage(self.root)
+        if du.free_percent < self.cfg.delete_below_free_percent:
+            want = int(du.total * (self.cfg.delete_below_free_percent + 2) / 100) - du.free
+            left = self._oldest_first(now, want, "disk_low", rep)
+            if left > 0:
+                rep.locked_blocking = True
+        return rep
+
+    def _by_age(self, now: int, rep: RetentionReport) -> None:
+        with self.db.session() as s:
+            cams = s.execute(select(Camera.id, Camera.retention_days)).all()
+        for cam_id, days in cams:
+            limit = now - int((days or self.cfg.default_retention_days) * DAY_MS)
+            while True:
+                with self.db.session() as s:
+                    segs = s.scalars(
+                        select(Segment)
+                        .where(Segment.camera_id == cam_id, Segment.end_ms <= limit, repos.unlocked_condition(now))
+                        .order_by(Segment.start_ms)
+                        .limit(BATCH)
+                    ).all()
+                segs = [x for x in segs if not self._held(x)]
+                if not segs:
+                    break
+                self._delete(segs, "retention_days", now, rep)
+
+    def _oldest_first(self, now: int, want_bytes: int, reason: str, rep: RetentionReport) -> int:
+        """Delete oldest unlocked segments until want_bytes are freed; returns bytes still wanted."""
+        skip_ids: set[int] = set()
+        while want_bytes > 0:
+            with self.db.session() as s:
+                q = select(Segment).where(repos.unlocked_condition(now)).order_by(Segment.start_ms).limit(BATCH)
+                if skip_ids:
+                    q = q.where(Segment.id.not_in(skip_ids))
+                segs = s.scalars(q).all()
+            if not segs:
+                return want_bytes
+            chosen: list[Segment] = []
+            for seg in segs:
+                if self._held(seg):
+                    skip_ids.add(seg.id)
+                    continue
+                chosen.append(seg)
+                want_bytes -= seg.bytes
+                if want_bytes <= 0:
+                    break
+            if chosen:
+                self._delete(chosen, reason, now, rep)
+        return 0
+
+    def _delete(self, segs: Iterable[Segment], reason: str, now: int, rep: RetentionReport) -> None:
+        segs = list(segs)
+        # Catalog first, then files: a crash in between leaves an unindexed file (wasted space),
+        # never a catalog row pointing at a missing file.
+        with self.db.session() as s:
+            repos.delete_segments(s, [x.id for x in segs])
+            per_cam: dict[tuple[int, str], list[Segment]] = defaultdict(list)
+            for x in segs:
+                per_cam[(x.camera_id, x.stream)].append(x)
+            for (cam, stream), lst in per_cam.items():
+                repos.add_event(
+                    s,
+                    "retention.deleted",
+                    now,
+                    cam,
+                    payload={
+                        "stream": stream,
+                        "reason": reason,
+                        "segments": len(lst),
+                        "bytes": sum(x.bytes for x in lst),
+                        "start_ms": min(x.start_ms for x in lst),
+                        "end_ms": max(x.end_ms for x in lst),
+                    },
+                )
+        for x in segs:
+            (self.root / x.path).unlink(missing_ok=True)
+            rep.deleted += 1
+            rep.freed_bytes += x.bytes
+            rep.by_reason[reason] += 1
+        log.info("retention: deleted %d segments (%s)", len(segs), reason)

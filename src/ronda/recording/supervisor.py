@@ -1,0 +1,410 @@
+"""One supervised ffmpeg capture per recorded camera stream: its process, restarts and gaps.
+
+This is the one place that owns a stream's capture. It starts ffmpeg (argument list, protocol
+allow-list, dies with us), turns each finished file into a catalog row, watches for stalls, and
+keeps the stream's timeline honest: whenever no video is being written there is exactly one open
+gap with the reason, closed by the first segment that follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ronda.config import RecordingConfig
+from ronda.devices.urls import redact
+from ronda.recording import ffmpeg, recovery
+from ronda.recording.segments import StreamKey, index_segment
+from ronda.recording.timeline import Placement, SessionClock
+from ronda.recording.volume import volume_present
+from ronda.store import repos
+from ronda.store.db import Database
+from ronda.store.models import Gap
+from ronda.timeutil import now_ms
+
+log = logging.getLogger(__name__)
+
+# Reasons that only describe why Ronda itself was not recording; once Ronda runs again and the
+# camera fails for a reason of its own, that reason starts a new gap.
+RONDA_REASONS = frozenset({"ronda_stopped", "recorder_restart"})
+# A stream that just ended says little; the next connection attempt tells why (camera off, auth).
+PROVISIONAL_REASONS = frozenset({"stream_ended", "stream_error"})
+_LIST_LINE = re.compile(r"^(?P<name>.+),(?P<start>-?[0-9.]+),(?P<end>-?[0-9.]+)$")
+
+
+@dataclass(slots=True)
+class StreamSpec:
+    camera_id: int
+    stream: str
+    url: str  # with credentials: never logged
+    codec: str | None
+    audio: bool
+    stream_row_id: int | None = None
+
+
+@dataclass(slots=True)
+class StreamStatus:
+    state: str = "starting"  # starting | recording | offline | paused | stopped
+    reason: str | None = None
+    detail: str | None = None
+    segments: int = 0
+    last_segment_ms: int | None = None
+    sessions: int = 0
+    pid: int | None = None
+    history: deque[str] = field(default_factory=lambda: deque(maxlen=20))
+
+
+class StreamRecorder:
+    def __init__(
+        self,
+        spec: StreamSpec,
+        db: Database,
+        root: Path,
+        cfg: RecordingConfig,
+        on_status: Callable[[StreamKey, StreamStatus], None] | None = None,
+        initial_reason: str | None = None,
+    ) -> None:
+        self._initial_reason = initial_reason
+        self.spec = spec
+        self.key = StreamKey(spec.camera_id, spec.stream)
+        self._k = (spec.camera_id, spec.stream)
+        self.db = db
+        self.root = root
+        self.cfg = cfg
+        self.partial_dir = root / ".partial" / f"{spec.camera_id}-{spec.stream}"
+        self.quarantine_dir = root / ".quarantine"
+        self.status = StreamStatus()
+        self._on_status = on_status
+        self._stopping = False
+        self._pause_reason: str | None = None
+        self._wake = asyncio.Event()
+        self._proc: asyncio.subprocess.Process | None = None
+        self._kill_reason: str | None = None
+        self._floor: int | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._backoff = cfg.backoff_initial_seconds
+
+    # --- public control ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"rec-{self.key}")
+
+    async def stop(self, reason: str = "ronda_stopped") -> None:
+        """Stop capturing; ffmpeg closes its open segment, which is indexed before we return."""
+        self._stopping = True
+        self._stop_reason = reason
+        self._wake.set()
+        await self._terminate()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def pause(self, reason: str) -> None:
+        """Stop writing (disk full, volume missing) until resume(); the time is one gap."""
+        if self._pause_reason == reason:
+            return
+        self._pause_reason = reason
+        self._kill_reason = reason
+        self._wake.set()
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.send_signal(signal.SIGTERM)
+
+    def resume(self) -> None:
+        if self._pause_reason is not None:
+            self._pause_reason = None
+            self._wake.set()
+
+    @property
+    def ffmpeg_pid(self) -> int | None:
+        p = self._proc
+        return p.pid if p is not None and p.returncode is None else None
+
+    # --- main loop --------------------------------------------------------------------------------
+    _stop_reason = "ronda_stopped"
+
+    async def _run(self) -> None:
+        await asyncio.to_thread(self._load_floor)
+        await self._recover_leftovers()
+        if self._initial_reason:
+            # Explains the time since this stream's last segment (Ronda stopped or crashed).
+            await self._gap(self._initial_reason, None)
+        try:
+            while not self._stopping:
+                try:
+                    await self._step()
+                except Exception as e:  # a bug or a broken disk must not end this stream's recording
+                    log.exception("%s: capture loop error", self.key)
+                    await self._failed("recorder_error", f"{type(e).__name__}: {e}")
+                    await self._sleep(self.cfg.backoff_max_seconds)
+        finally:
+            if self._stopping:
+                await self._gap(self._stop_reason, None, replace=True)
+                self._set(state="stopped", reason=self._stop_reason)
+
+    async def _step(self) -> None:
+        """One attempt: wait while paused, probe if needed, run one capture session, back off."""
+        if self._pause_reason is not None:
+            await self._gap(self._pause_reason, "recording paused")
+            self._set(state="paused", reason=self._pause_reason)
+            await self._sleep(3600)
+            return
+        if not volume_present(self.root):
+            # Never write into an unmounted disk's mount point (it is the root disk).
+            await self._failed("volume_missing", f"{self.root} has no volume marker")
+            await self._sleep(self.cfg.backoff_max_seconds)
+            return
+        self.partial_dir.mkdir(exist_ok=True, parents=True)
+        if self.spec.codec is None:
+            result = await ffmpeg.probe(self.cfg.ffprobe, self.spec.url, self.cfg.probe_timeout_seconds)
+            if self._stopping:
+                return
+            if not result.ok:
+                await self._failed(result.reason or "camera_unreachable", result.detail)
+                await self._back_off()
+                return
+            self.spec.codec = result.codec
+            if self.spec.stream_row_id is not None:
+                await asyncio.to_thread(self._save_probe, result)
+        recorded, reason, detail = await self._session()
+        if self._stopping or self._pause_reason is not None:
+            return
+        await self._failed(reason, detail)
+        if recorded:
+            self._backoff = self.cfg.backoff_initial_seconds
+            await self._sleep(0.5)
+        else:
+            await self._back_off()
+
+    async def _back_off(self) -> None:
+        """Capped exponential backoff between failed attempts."""
+        await self._sleep(self._backoff)
+        self._backoff = min(self._backoff * 2, self.cfg.backoff_max_seconds)
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    def _set(self, **kw: object) -> None:
+        for k, v in kw.items():
+            setattr(self.status, k, v)
+        if self._on_status is not None:
+            self._on_status(self.key, self.status)
+
+    async def _failed(self, reason: str, detail: str | None) -> None:
+        self.status.history.append(f"{now_ms()} {reason}")
+        await self._gap(reason, detail)
+        self._set(state="offline", reason=reason, detail=detail)
+        log.warning("%s: not recording (%s)%s", self.key, reason, f": {detail}" if detail else "")
+
+    # --- catalog/gaps -----------------------------------------------------------------------------
+    def _load_floor(self) -> None:
+        with self.db.session() as s:
+            self._floor = repos.last_segment_end(s, self.key.camera_id, self.key.stream)
+
+    def _save_probe(self, result: ffmpeg.ProbeResult) -> None:
+        assert self.spec.stream_row_id is not None
+        with self.db.session() as s:
+            repos.set_stream_probe(s, self.spec.stream_row_id, result.codec, result.width, result.height)
+
+    async def _gap(self, reason: str, detail: str | None, replace: bool = False) -> None:
+        await asyncio.to_thread(self._gap_sync, reason, detail, replace)
+
+    def _gap_sync(self, reason: str, detail: str | None, replace: bool) -> None:
+        """Make sure exactly one open gap describes why nothing is recorded now."""
+        now = now_ms()
+        with self.db.session() as s:
+            gap = repos.open_gap(s, self.key.camera_id, self.key.stream)
+            if gap is not None:
+                if gap.reason == reason:
+                    gap.detail = detail or gap.detail
+                    return
+                if gap.reason in PROVISIONAL_REASONS and not replace:
+                    gap.reason, gap.detail = reason, detail
+                    return
+                if not (replace or gap.reason in RONDA_REASONS):
+                    # One outage, one gap: keep the first reason, note the latest.
+                    gap.detail = f"then {reason}" + (f": {detail}" if detail else "")
+                    return
+                gap.end_ms = max(gap.start_ms, now)
+                start = gap.end_ms
+            else:
+                covered = [t for t in (self._floor, repos.last_gap_end(s, *self._k)) if t is not None]
+                # The anchor can put the last segment's end a few ms past "now": start after it.
+                start = max(covered) if covered else now
+            s.add(
+                Gap(
+                    camera_id=self.key.camera_id,
+                    stream=self.key.stream,
+                    start_ms=start,
+                    end_ms=None,
+                    reason=reason,
+                    detail=detail,
+                )
+            )
+
+    async def _index(self, partial: Path, place: Placement, recovered: bool) -> None:
+        try:
+            seg = await asyncio.to_thread(
+                index_segment, self.db, self.root, self.key, partial, place, self.spec.codec, recovered
+            )
+        except Exception as e:
+            # Leave the file where it is: the next start recovers it. Never crash the capture loop.
+            log.error("%s: could not index %s: %s", self.key, partial.name, e)
+            return
+        if seg is not None:
+            self._floor = seg.end_ms
+            self.status.segments += 1
+            self.status.last_segment_ms = seg.end_ms
+            if self.status.state != "recording":
+                self._set(state="recording", reason=None, detail=None)
+
+    async def _recover(self, partial: Path, clock: SessionClock) -> None:
+        """Index what a crash left of a segment, or quarantine it."""
+        try:
+            usable = await asyncio.to_thread(recovery.truncate_to_complete, partial)
+            dur = await ffmpeg.media_duration_ms(self.cfg.ffprobe, partial) if usable else None
+            if not usable or dur is None:
+                if partial.stat().st_size > 0:
+                    dest = await asyncio.to_thread(recovery.quarantine, partial, self.quarantine_dir)
+                    log.warning("%s: quarantined unrecoverable partial segment %s", self.key, dest.name)
+                else:
+                    partial.unlink(missing_ok=True)
+                return
+            mtime = int(partial.stat().st_mtime * 1000)
+            place = clock.place_recovered(dur, min(mtime, now_ms()))
+            await self._index(partial, place, recovered=True)
+            log.info("%s: recovered %d ms from partial segment %s", self.key, dur, partial.name)
+        except FileNotFoundError:
+            return
+
+    async def _recover_leftovers(self) -> None:
+        if not self.partial_dir.is_dir():
+            return
+        leftovers = sorted(self.partial_dir.glob("*.partial"))
+        if leftovers:
+            clock = SessionClock(self._floor)
+            for p in leftovers:
+                await self._recover(p, clock)
+
+    # --- one capture session ----------------------------------------------------------------------
+    async def _session(self) -> tuple[bool, str, str | None]:
+        sess = f"{int(time.time() * 1000):013d}"
+        pattern = self.partial_dir / f"{sess}_%06d.mp4.partial"
+        args = ffmpeg.capture_args(
+            self.cfg.ffmpeg,
+            self.spec.url,
+            pattern,
+            self.cfg.segment_seconds,
+            self.spec.codec,
+            self.spec.audio,
+            timeout_s=self.cfg.stall_timeout_seconds + 4,
+        )
+        self._kill_reason = None
+        proc = await asyncio.create_subprocess_exec(
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            preexec_fn=ffmpeg.die_with_parent,  # noqa: PLW1509
+        )
+        self._proc = proc
+        self.status.sessions += 1
+        self._set(pid=proc.pid)
+        clock = SessionClock(self._floor)
+        listed = 0
+        grew = False
+        errors: deque[str] = deque(maxlen=8)
+
+        async def read_stderr() -> None:
+            assert proc.stderr is not None
+            async for raw in proc.stderr:
+                line = redact(raw.decode(errors="replace").rstrip())
+                if line:
+                    errors.append(line)
+                    log.debug("%s ffmpeg: %s", self.key, line)
+
+        async def watchdog() -> None:
+            nonlocal grew
+            last_size, last_change = -1, time.monotonic()
+            grace = self.cfg.stall_timeout_seconds + 6  # connecting and probing the first time
+            while proc.returncode is None:
+                await asyncio.sleep(1.0)
+                cur = Path(str(pattern) % listed)
+                try:
+                    size = cur.stat().st_size
+                except FileNotFoundError:
+                    size = -1
+                now = time.monotonic()
+                if size != last_size:
+                    if size > 0:
+                        grew = True
+                        if self.status.state != "recording":
+                            self._set(state="recording", reason=None, detail=None)
+                    last_size, last_change = size, now
+                    grace = self.cfg.stall_timeout_seconds
+                elif now - last_change > grace and proc.returncode is None:
+                    self._kill_reason = "stream_stalled" if grew or size >= 0 else "camera_unreachable"
+                    log.warning("%s: no media for %.0f s, restarting capture", self.key, now - last_change)
+                    await self._terminate()
+                    return
+
+        err_task = asyncio.create_task(read_stderr())
+        dog_task = asyncio.create_task(watchdog())
+        try:
+            assert proc.stdout is not None
+            async for raw in proc.stdout:
+                m = _LIST_LINE.match(raw.decode(errors="replace").strip())
+                if not m:
+                    continue
+                received = now_ms()
+                partial = self.partial_dir / Path(m.group("name")).name
+                if not partial.exists():
+                    continue
+                listed += 1
+                grew = True
+                place = clock.place(float(m.group("start")), float(m.group("end")), received)
+                await self._index(partial, place, recovered=False)
+            await proc.wait()
+        finally:
+            dog_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dog_task
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(err_task, 2)
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            self._proc = None
+        # ffmpeg died without closing its last file (kill -9, crash): keep its complete fragments.
+        for p in sorted(self.partial_dir.glob(f"{sess}_*.partial")):
+            await self._recover(p, clock)
+        text = " | ".join(errors)
+        if self._kill_reason:
+            return grew, self._kill_reason, text[-300:] or None
+        reason = ffmpeg.classify_error(text) if text else ("stream_ended" if proc.returncode == 0 else "stream_error")
+        if grew and reason == "camera_unreachable" and "timed out" in text.lower():
+            reason = "stream_stalled"
+        if grew and proc.returncode == 0 and not text:
+            reason = "stream_ended"
+        return grew, reason, (text[-300:] or f"ffmpeg exited with {proc.returncode}")
+
+    async def _terminate(self) -> None:
+        proc = self._proc
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 5)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)

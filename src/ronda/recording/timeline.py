@@ -1,0 +1,79 @@
+"""Placing segments on the wall-clock timeline.
+
+Inside one capture session the camera's stream timestamps are the truth for durations, so
+consecutive segments touch exactly. The wall clock only anchors the session: the segment list line
+for a segment arrives when the first packet of the next segment does, so ``now - end_ts`` anchors
+the session to within network latency. If the anchor drifts from the wall clock by more than the
+allowed skew (camera clock running fast or slow, NTP step), the session is re-anchored; a segment
+is never placed before the end of the previous one, so a clock step can never create an overlap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class Placement:
+    start_ms: int
+    end_ms: int
+    reanchored_by_ms: int = 0  # non-zero when this segment moved the anchor (for an event)
+    hole_before_ms: int = 0  # time between the previous segment and this one (needs a gap)
+
+
+class SessionClock:
+    """Anchors one capture session's stream time (seconds) to UTC epoch milliseconds."""
+
+    def __init__(self, floor_ms: int | None, max_skew_ms: int = 1000) -> None:
+        self._floor = floor_ms  # end of the last segment of this stream, from any session
+        self._anchor: int | None = None  # epoch ms of stream time 0
+        self._max_skew = max_skew_ms
+        self._continuing = False  # True once this session has placed a segment
+
+    @property
+    def anchored(self) -> bool:
+        return self._anchor is not None
+
+    @property
+    def last_end_ms(self) -> int | None:
+        return self._floor
+
+    def place(self, start_s: float, end_s: float, received_ms: int) -> Placement:
+        dur = max(1, int(round((end_s - start_s) * 1000)))
+        reanchored = 0
+        expected_end = None if self._anchor is None else self._anchor + int(round(end_s * 1000))
+        if expected_end is None:
+            self._anchor = received_ms - int(round(end_s * 1000))
+        elif abs(expected_end - received_ms) > self._max_skew:
+            new_anchor = received_ms - int(round(end_s * 1000))
+            reanchored = new_anchor - (self._anchor or 0)
+            self._anchor = new_anchor
+        assert self._anchor is not None
+        start = self._anchor + int(round(start_s * 1000))
+        hole = 0
+        if self._floor is not None:
+            if start < self._floor:
+                # Never overlap the previous segment, even after a backwards clock step.
+                start = self._floor
+            elif reanchored == 0 and start - self._floor < self._max_skew and self._continuing:
+                # Same session, rounding only: keep segments touching.
+                start = self._floor
+            else:
+                hole = start - self._floor
+        end = start + dur
+        self._floor = end
+        self._continuing = True
+        return Placement(start, end, reanchored, hole)
+
+    def place_recovered(self, duration_ms: int, file_mtime_ms: int) -> Placement:
+        """A crash-recovered segment: it ended when its file was last written."""
+        start = file_mtime_ms - duration_ms
+        hole = 0
+        if self._floor is not None:
+            if start < self._floor:
+                start = self._floor
+            else:
+                hole = start - self._floor
+        end = start + duration_ms
+        self._floor = end
+        return Placement(start, end, 0, hole)

@@ -1,0 +1,102 @@
+"""Wiring: configuration → database → recorder → API, run until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+import uvicorn
+
+from ronda.access.secrets import SecretBox
+from ronda.api.app import AppContext, create_app
+from ronda.config import CameraConfig, Config
+from ronda.devices import registry
+from ronda.recording.recorder import Recorder
+from ronda.store import repos
+from ronda.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def open_database(cfg: Config, migrate: bool) -> Database:
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(cfg.database_url)
+    if migrate:
+        db.upgrade()
+    db.check()
+    return db
+
+
+def load_secrets(cfg: Config) -> SecretBox:
+    return SecretBox.load_or_create(cfg.data_dir / "keys" / "secrets.key")
+
+
+def import_cameras(db: Database, secrets: SecretBox, cameras: list[CameraConfig]) -> None:
+    """Cameras declared in the configuration are added once, by name; the API manages them after."""
+    with db.session() as s:
+        existing = {c.name for c in repos.list_cameras(s)}
+    for c in cameras:
+        if c.name in existing:
+            continue
+        registry.create_camera(
+            db,
+            secrets,
+            registry.CameraCreate(
+                name=c.name,
+                url=c.main.url,
+                record_main=c.main.record,
+                sub_url=c.sub.url if c.sub else None,
+                record_sub=c.sub.record if c.sub else False,
+                username=c.username,
+                password=c.password,
+                retention_days=c.retention_days,
+                audio=c.audio,
+            ),
+            check_reachable=False,
+        )
+
+
+def build(cfg: Config, migrate: bool) -> AppContext:
+    db = open_database(cfg, migrate)
+    secrets = load_secrets(cfg)
+    import_cameras(db, secrets, cfg.cameras)
+    return AppContext(cfg=cfg, db=db, secrets=secrets, recorder=Recorder(cfg, db, secrets))
+
+
+async def serve(ctx: AppContext, on_ready: object = None) -> None:
+    app = create_app(ctx)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=ctx.cfg.http.host,
+            port=ctx.cfg.http.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+        )
+    )
+    # uvicorn re-raises the signal that stopped it after the shutdown hooks ran (the recorder has
+    # closed its segments by then); these handlers make that a clean exit 0 instead of a kill.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    await server.serve()
+    if not server.started:
+        raise RuntimeError(f"the API could not listen on {ctx.cfg.http.host}:{ctx.cfg.http.port}")
+
+
+def run(ctx: AppContext) -> None:
+    try:
+        asyncio.run(serve(ctx))
+    finally:
+        ctx.db.dispose()
+
+
+def data_dir_config(data_dir: Path | None, config: Path | None) -> Config:
+    from ronda.config import load_config
+
+    if config is not None:
+        return load_config(config)
+    return load_config(None, overrides={"data_dir": str(data_dir or Path("./ronda-data"))})

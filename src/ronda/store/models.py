@@ -1,0 +1,131 @@
+"""SQLAlchemy models: one schema for SQLite and PostgreSQL. Times are UTC epoch milliseconds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for big tables.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    username: Mapped[str | None] = mapped_column(String(200))
+    password_enc: Mapped[str | None] = mapped_column(Text)
+    retention_days: Mapped[float | None] = mapped_column(Float)
+    audio: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(32), default="starting")
+    status_reason: Mapped[str | None] = mapped_column(String(64))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    # Deleted cameras keep their footage until retention expires; the row stays for the catalog.
+    deleted_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+    streams: Mapped[list[CameraStream]] = relationship(
+        back_populates="camera", cascade="all, delete-orphan", order_by="CameraStream.kind"
+    )
+
+
+class CameraStream(Base):
+    __tablename__ = "camera_streams"
+    __table_args__ = (UniqueConstraint("camera_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))  # main | sub
+    url: Mapped[str] = mapped_column(Text)
+    record: Mapped[bool] = mapped_column(Boolean, default=True)
+    codec: Mapped[str | None] = mapped_column(String(16))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+
+    camera: Mapped[Camera] = relationship(back_populates="streams")
+
+
+class Segment(Base):
+    __tablename__ = "segments"
+    __table_args__ = (
+        Index("ix_segments_cam_stream_start", "camera_id", "stream", "start_ms"),
+        Index("ix_segments_start", "start_ms"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    camera_id: Mapped[int] = mapped_column(Integer, ForeignKey("cameras.id"))
+    stream: Mapped[str] = mapped_column(String(8))
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    path: Mapped[str] = mapped_column(Text)  # relative to the recordings volume
+    sha256: Mapped[str] = mapped_column(String(64))
+    codec: Mapped[str | None] = mapped_column(String(16))
+    recovered: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Gap(Base):
+    __tablename__ = "gaps"
+    __table_args__ = (Index("ix_gaps_cam_stream_start", "camera_id", "stream", "start_ms"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    camera_id: Mapped[int] = mapped_column(Integer, ForeignKey("cameras.id"))
+    stream: Mapped[str] = mapped_column(String(8))
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int | None] = mapped_column(BigInteger)  # NULL while the gap is still open
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class EvidenceLock(Base):
+    __tablename__ = "evidence_locks"
+    __table_args__ = (Index("ix_locks_cam", "camera_id", "start_ms"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(Integer, ForeignKey("cameras.id"))
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    until_ms: Mapped[int | None] = mapped_column(BigInteger)  # NULL: until unlocked
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_time", "time_ms"), Index("ix_events_cam_time", "camera_id", "time_ms"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    time_ms: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32), default="system")
+    severity: Mapped[str] = mapped_column(String(16), default="info")
+    camera_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class SystemState(Base):
+    """Small key/value facts about the running site (heartbeat, clean shutdown)."""
+
+    __tablename__ = "system_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,189 @@
+"""Repositories: the only place that knows how catalog, gaps, locks and events are queried."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from ronda.store.models import Camera, CameraStream, Event, EvidenceLock, Gap, Segment, SystemState
+
+
+# --- cameras -------------------------------------------------------------------------------------
+def list_cameras(s: Session, include_deleted: bool = False) -> Sequence[Camera]:
+    q = select(Camera).order_by(Camera.id)
+    if not include_deleted:
+        q = q.where(Camera.deleted_ms.is_(None))
+    return s.scalars(q).all()
+
+
+def get_camera(s: Session, camera_id: int, include_deleted: bool = False) -> Camera | None:
+    cam = s.get(Camera, camera_id)
+    if cam is None or (cam.deleted_ms is not None and not include_deleted):
+        return None
+    return cam
+
+
+def set_camera_status(s: Session, camera_id: int, status: str, reason: str | None) -> None:
+    s.execute(update(Camera).where(Camera.id == camera_id).values(status=status, status_reason=reason))
+
+
+def set_stream_probe(s: Session, stream_id: int, codec: str | None, width: int | None, height: int | None) -> None:
+    s.execute(update(CameraStream).where(CameraStream.id == stream_id).values(codec=codec, width=width, height=height))
+
+
+# --- segments ------------------------------------------------------------------------------------
+def add_segment(s: Session, seg: Segment) -> Segment:
+    s.add(seg)
+    s.flush()
+    return seg
+
+
+def last_segment_end(s: Session, camera_id: int, stream: str) -> int | None:
+    return s.scalar(select(func.max(Segment.end_ms)).where(Segment.camera_id == camera_id, Segment.stream == stream))
+
+
+def segments_overlapping(s: Session, camera_id: int, stream: str, start_ms: int, end_ms: int) -> Sequence[Segment]:
+    """Every segment that overlaps [start, end) (unclipped), ordered by start."""
+    return s.scalars(
+        select(Segment)
+        .where(
+            Segment.camera_id == camera_id,
+            Segment.stream == stream,
+            Segment.start_ms < end_ms,
+            Segment.end_ms > start_ms,
+        )
+        .order_by(Segment.start_ms)
+    ).all()
+
+
+def used_bytes(s: Session) -> int:
+    return int(s.scalar(select(func.coalesce(func.sum(Segment.bytes), 0))) or 0)
+
+
+def oldest_segments(
+    s: Session, limit: int, camera_id: int | None = None, before_ms: int | None = None
+) -> Sequence[Segment]:
+    q = select(Segment).order_by(Segment.start_ms).limit(limit)
+    if camera_id is not None:
+        q = q.where(Segment.camera_id == camera_id)
+    if before_ms is not None:
+        q = q.where(Segment.end_ms <= before_ms)
+    return s.scalars(q).all()
+
+
+def delete_segments(s: Session, ids: Sequence[int]) -> None:
+    if ids:
+        s.execute(delete(Segment).where(Segment.id.in_(list(ids))))
+
+
+# --- gaps ----------------------------------------------------------------------------------------
+def open_gap(s: Session, camera_id: int, stream: str) -> Gap | None:
+    return s.scalars(
+        select(Gap)
+        .where(Gap.camera_id == camera_id, Gap.stream == stream, Gap.end_ms.is_(None))
+        .order_by(Gap.start_ms.desc())
+        .limit(1)
+    ).first()
+
+
+def gaps_overlapping(s: Session, camera_id: int, stream: str, start_ms: int, end_ms: int) -> Sequence[Gap]:
+    return s.scalars(
+        select(Gap)
+        .where(
+            Gap.camera_id == camera_id,
+            Gap.stream == stream,
+            Gap.start_ms < end_ms,
+            or_(Gap.end_ms.is_(None), Gap.end_ms > start_ms),
+        )
+        .order_by(Gap.start_ms)
+    ).all()
+
+
+def last_gap_end(s: Session, camera_id: int, stream: str) -> int | None:
+    return s.scalar(select(func.max(Gap.end_ms)).where(Gap.camera_id == camera_id, Gap.stream == stream))
+
+
+# --- evidence locks ------------------------------------------------------------------------------
+def active_locks(s: Session, now: int, camera_id: int | None = None) -> Sequence[EvidenceLock]:
+    q = select(EvidenceLock).where(or_(EvidenceLock.until_ms.is_(None), EvidenceLock.until_ms > now))
+    if camera_id is not None:
+        q = q.where(EvidenceLock.camera_id == camera_id)
+    return s.scalars(q).all()
+
+
+def is_locked(s: Session, camera_id: int, start_ms: int, end_ms: int, now: int) -> bool:
+    return (
+        s.scalar(
+            select(func.count(EvidenceLock.id)).where(
+                EvidenceLock.camera_id == camera_id,
+                EvidenceLock.start_ms < end_ms,
+                EvidenceLock.end_ms > start_ms,
+                or_(EvidenceLock.until_ms.is_(None), EvidenceLock.until_ms > now),
+            )
+        )
+        or 0
+    ) > 0
+
+
+def unlocked_condition(now: int) -> Any:
+    """SQL condition: the segment overlaps no active evidence lock of its camera."""
+    lock = (
+        select(EvidenceLock.id)
+        .where(
+            EvidenceLock.camera_id == Segment.camera_id,
+            EvidenceLock.start_ms < Segment.end_ms,
+            EvidenceLock.end_ms > Segment.start_ms,
+            or_(EvidenceLock.until_ms.is_(None), EvidenceLock.until_ms > now),
+        )
+        .exists()
+    )
+    return ~lock
+
+
+# --- events --------------------------------------------------------------------------------------
+def add_event(
+    s: Session,
+    type: str,
+    time_ms: int,
+    camera_id: int | None = None,
+    severity: str = "info",
+    source: str = "system",
+    payload: dict[str, Any] | None = None,
+) -> Event:
+    ev = Event(type=type, time_ms=time_ms, camera_id=camera_id, severity=severity, source=source, payload=payload)
+    s.add(ev)
+    s.flush()
+    return ev
+
+
+def list_events(
+    s: Session, camera_id: int | None = None, since_ms: int | None = None, type: str | None = None, limit: int = 500
+) -> Sequence[Event]:
+    conds = []
+    if camera_id is not None:
+        conds.append(Event.camera_id == camera_id)
+    if since_ms is not None:
+        conds.append(Event.time_ms >= since_ms)
+    if type is not None:
+        conds.append(Event.type == type)
+    q = select(Event).order_by(Event.time_ms.desc(), Event.id.desc()).limit(limit)
+    if conds:
+        q = q.where(and_(*conds))
+    return s.scalars(q).all()
+
+
+# --- system state --------------------------------------------------------------------------------
+def get_state(s: Session, key: str) -> dict[str, Any] | None:
+    row = s.get(SystemState, key)
+    return dict(row.value) if row else None
+
+
+def put_state(s: Session, key: str, value: dict[str, Any]) -> None:
+    row = s.get(SystemState, key)
+    if row is None:
+        s.add(SystemState(key=key, value=value))
+    else:
+        row.value = value

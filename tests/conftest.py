@@ -1,0 +1,73 @@
+"""Shared, expensive fixtures: one simulator and one recording Ronda for the whole session."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from ronda.devices.simcontrol import SimulatorProcess
+
+from tests.helpers import RondaProcess, camera_ids, catalog, free_port, wait_for, write_config
+
+SECURE_PASSWORD = "p@ss:w#rd%"  # the simulator's /secure camera  # noqa: S105
+
+
+@dataclass
+class Site:
+    sim: SimulatorProcess
+    ronda: RondaProcess
+    data_dir: Path
+    ids: dict[str, int] = field(default_factory=dict)
+    started: float = 0.0  # time.time() when Ronda first started
+
+    def cam(self, name: str) -> int:
+        return self.ids[name]
+
+
+def site_cameras(sim: SimulatorProcess) -> list[dict]:
+    cams = [
+        {"name": "Camera 1", "main": {"url": sim.url("cam1")}, "sub": {"url": sim.url("cam1", sub=True)}},
+        {"name": "Camera 2", "main": {"url": sim.url("cam2")}},
+        {"name": "Camera 3", "main": {"url": sim.url("cam3")}},
+        {"name": "Camera 4", "main": {"url": sim.url("cam4")}},
+        {"name": "Stall", "main": {"url": sim.url("cam5", sub=True)}},
+        {"name": "Outage", "main": {"url": sim.url("cam6", sub=True)}},
+        {"name": "HEVC", "main": {"url": sim.url("hevc")}},
+        {"name": "G711", "main": {"url": sim.url("audio")}},
+        {"name": "Secure", "main": {"url": sim.url("secure")}, "username": "admin", "password": SECURE_PASSWORD},
+        {"name": "WrongPassword", "main": {"url": sim.url("secure")}, "username": "admin", "password": "wrong"},
+    ]
+    return cams
+
+
+@pytest.fixture(scope="session")
+def sim(tmp_path_factory) -> Iterator[SimulatorProcess]:
+    logs = tmp_path_factory.mktemp("sim")
+    s = SimulatorProcess(cameras=6, log_dir=logs)
+    s.start()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture(scope="session")
+def site(sim, tmp_path_factory) -> Iterator[Site]:
+    base = tmp_path_factory.mktemp("site")
+    data_dir = base / "data"
+    port = free_port()
+    cfg = write_config(data_dir, port, site_cameras(sim))
+    ronda = RondaProcess(cfg, base / "ronda.log", port)
+    ronda.start()
+    st = Site(sim=sim, ronda=ronda, data_dir=data_dir, started=time.time())
+    st.ids = camera_ids(data_dir)
+    try:
+        # Every test using the site may assume the four plain cameras are recording.
+        for n in range(1, 5):
+            wait_for(lambda n=n: catalog(data_dir, st.cam(f"Camera {n}"))[0], 40, what=f"a segment of Camera {n}")
+        yield st
+    finally:
+        ronda.close()

@@ -1,0 +1,233 @@
+"""Test helpers: run the real ``ronda`` process, read its catalog, check coverage of a timeline."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(data_dir: Path, port: int, cameras: list[dict[str, Any]], **extra: Any) -> Path:
+    cfg: dict[str, Any] = {
+        "data_dir": str(data_dir),
+        "http": {"host": "127.0.0.1", "port": port},
+        "recording": {"segment_seconds": 4, "stall_timeout_seconds": 5, "backoff_max_seconds": 4},
+        "storage": {"check_interval_seconds": 2},
+        "cameras": cameras,
+        "log_level": "info",
+    }
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(cfg.get(k), dict):
+            cfg[k].update(v)
+        else:
+            cfg[k] = v
+    path = data_dir.parent / f"{data_dir.name}.yaml"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+class RondaProcess:
+    """``ronda serve`` as a real child process (so tests can SIGTERM or kill -9 it)."""
+
+    def __init__(self, config: Path, log: Path, port: int) -> None:
+        self.config = config
+        self.log = log
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.base = f"http://127.0.0.1:{port}"
+
+    def start(self, timeout: float = 30) -> None:
+        logf = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ronda.cli", "serve", "--config", str(self.config)],
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ronda exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.base + "/api/v1/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("ronda did not become healthy:\n" + self.log.read_text()[-3000:])
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def terminate(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout)
+        self.proc = None
+        return rc
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+        self.proc = None
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        return httpx.request(method, self.base + path, timeout=30, **kw)
+
+
+def ffmpeg_children_of(data_dir: Path) -> list[int]:
+    """PIDs of ffmpeg processes writing into this data dir (to find orphans)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmd and cmd[0].endswith(b"ffmpeg") and any(str(data_dir).encode() in a for a in cmd):
+            pids.append(int(entry.name))
+    return pids
+
+
+@dataclass
+class SegRow:
+    id: int
+    camera_id: int
+    stream: str
+    start_ms: int
+    end_ms: int
+    bytes: int
+    path: str
+    sha256: str
+    recovered: bool
+
+
+@dataclass
+class GapRow:
+    camera_id: int
+    stream: str
+    start_ms: int
+    end_ms: int | None
+    reason: str
+
+
+def catalog(data_dir: Path, camera_id: int, stream: str = "main") -> tuple[list[SegRow], list[GapRow]]:
+    con = sqlite3.connect(f"file:{data_dir / 'ronda.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        segs = [
+            SegRow(*r[:8], bool(r[8]))
+            for r in con.execute(
+                "SELECT id, camera_id, stream, start_ms, end_ms, bytes, path, sha256, recovered FROM segments "
+                "WHERE camera_id=? AND stream=? ORDER BY start_ms",
+                (camera_id, stream),
+            )
+        ]
+        gaps = [
+            GapRow(*r)
+            for r in con.execute(
+                "SELECT camera_id, stream, start_ms, end_ms, reason FROM gaps WHERE camera_id=? AND stream=? "
+                "ORDER BY start_ms",
+                (camera_id, stream),
+            )
+        ]
+    finally:
+        con.close()
+    return segs, gaps
+
+
+def camera_ids(data_dir: Path) -> dict[str, int]:
+    con = sqlite3.connect(f"file:{data_dir / 'ronda.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        return {name: cid for cid, name in con.execute("SELECT id, name FROM cameras")}
+    finally:
+        con.close()
+
+
+def uncovered(segs: list[SegRow], gaps: list[GapRow], start: int, end: int, now: int) -> list[tuple[int, int]]:
+    """Holes in [start, end] not covered by any segment or gap (open gaps run until now)."""
+    spans = sorted(
+        [(s.start_ms, s.end_ms) for s in segs] + [(g.start_ms, g.end_ms if g.end_ms is not None else now) for g in gaps]
+    )
+    holes = []
+    cur = start
+    for a, b in spans:
+        if b <= cur:
+            continue
+        if a > cur:
+            holes.append((cur, min(a, end)))
+        cur = max(cur, b)
+        if cur >= end:
+            break
+    if cur < end:
+        holes.append((cur, end))
+    return [(a, b) for a, b in holes if b > a]
+
+
+def overlaps(segs: list[SegRow]) -> list[tuple[int, int]]:
+    out = []
+    for a, b in zip(segs, segs[1:], strict=False):
+        if b.start_ms < a.end_ms:
+            out.append((a.id, b.id))
+    return out
+
+
+def probe_frames(path: Path) -> tuple[bool, bool]:
+    """Decode the first and the last frame of a file: (first_ok, last_ok)."""
+
+    def decodes(args: list[str]) -> bool:
+        r = subprocess.run(
+            ["ffmpeg", "-v", "error", *args, "-f", "null", "-"], capture_output=True, timeout=60, check=False
+        )
+        return r.returncode == 0 and not r.stderr.strip()
+
+    first = decodes(["-i", str(path), "-map", "0:v:0", "-frames:v", "1"])
+    last = decodes(["-sseof", "-0.5", "-i", str(path), "-map", "0:v:0"])
+    return first, last
+
+
+def ffprobe_json(path: Path) -> dict[str, Any]:
+    r = subprocess.run(
+        ["ffprobe", "-v", "error", "-of", "json", "-show_streams", "-show_format", str(path)],
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    return json.loads(r.stdout)
+
+
+def wait_for(pred: Any, timeout: float, interval: float = 0.5, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")

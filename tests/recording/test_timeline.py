@@ -1,0 +1,44 @@
+from ronda.recording.timeline import SessionClock
+
+
+def test_consecutive_segments_touch():
+    c = SessionClock(floor_ms=None)
+    a = c.place(0.0, 4.0, received_ms=1_000_000)
+    b = c.place(4.0, 8.0, received_ms=1_004_030)  # 30 ms of delivery jitter
+    assert a.end_ms == b.start_ms
+    assert a.start_ms == 996_000 and b.end_ms - b.start_ms == 4000
+
+
+def test_new_session_never_overlaps_previous():
+    c = SessionClock(floor_ms=1_000_000)
+    p = c.place(0.0, 4.0, received_ms=1_003_500)  # would start at 999_500
+    assert p.start_ms == 1_000_000 and p.end_ms == 1_004_000
+
+
+def test_new_session_after_outage_reports_hole():
+    c = SessionClock(floor_ms=1_000_000)
+    p = c.place(10.0, 14.0, received_ms=1_030_000)
+    assert p.start_ms == 1_026_000 and p.hole_before_ms == 26_000
+
+
+def test_backwards_clock_step_does_not_overlap():
+    c = SessionClock(floor_ms=None)
+    c.place(0.0, 4.0, received_ms=2_000_000)
+    p = c.place(4.0, 8.0, received_ms=2_004_000 - 3_600_000)  # NTP stepped back one hour
+    assert p.reanchored_by_ms < 0
+    assert p.start_ms == 2_000_000 and p.end_ms == 2_004_000
+
+
+def test_forward_clock_step_reanchors_and_reports_hole():
+    c = SessionClock(floor_ms=None)
+    c.place(0.0, 4.0, received_ms=2_000_000)
+    p = c.place(4.0, 8.0, received_ms=2_004_000 + 5_000)
+    assert p.reanchored_by_ms == 5_000
+    assert p.hole_before_ms == 5_000 and p.end_ms == 2_009_000
+
+
+def test_small_drift_does_not_reanchor():
+    c = SessionClock(floor_ms=None)
+    c.place(0.0, 4.0, received_ms=2_000_000)
+    p = c.place(4.0, 8.0, received_ms=2_004_900)
+    assert p.reanchored_by_ms == 0 and p.hole_before_ms == 0

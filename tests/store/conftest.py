@@ -1,0 +1,70 @@
+"""A real PostgreSQL 15 server for the store tests (started here, stopped after the session).
+
+Outside CI, the PostgreSQL tests are skipped when the server binaries are missing; in CI
+(CI=true) a missing PostgreSQL is a failure, so "works on PostgreSQL" cannot silently rot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import free_port
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _as_postgres(args: list[str], **kw):
+    if os.geteuid() == 0:
+        args = ["runuser", "-u", "postgres", "--", *args]
+    return subprocess.run(args, check=True, capture_output=True, timeout=60, **kw)
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    if os.environ.get("RONDA_TEST_PG_URL"):
+        yield os.environ["RONDA_TEST_PG_URL"]
+        return
+    if not (PG_BIN / "initdb").exists():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL 15 is not installed; scripts/setup.sh installs it")
+        pytest.skip("PostgreSQL 15 not installed")
+    base = Path(tempfile.mkdtemp(prefix="ronda-pg-"))
+    shutil.chown(base, "postgres") if os.geteuid() == 0 else None
+    data = base / "data"
+    port = free_port()
+    _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
+    proc = subprocess.Popen(
+        (["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else [])
+        + [str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port), "-k", str(base), "-h", "127.0.0.1",
+           "-c", "fsync=off"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            r = subprocess.run(
+                [str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True, check=False
+            )
+            if r.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("PostgreSQL did not start")
+            time.sleep(0.2)
+        _as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "ronda_test"])
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/ronda_test"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(base, ignore_errors=True)
