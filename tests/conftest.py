@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from ronda.devices.simcontrol import SimulatorProcess
 
+from ronda.devices.simcontrol import SimulatorProcess
 from tests.helpers import RondaProcess, camera_ids, catalog, free_port, wait_for, write_config
+from tests.pg import pg_url  # noqa: F401  (session-wide PostgreSQL 15 server)
 
 SECURE_PASSWORD = "p@ss:w#rd%"  # the simulator's /secure camera  # noqa: S105
 

@@ -1,0 +1,305 @@
+"""Tokens: JWT access tokens, opaque refresh tokens, short-lived stream tokens, WebSocket tickets,
+API keys, and the key-file helper shared with the audit log.
+
+- Access tokens are HS256 JWTs (``sub`` user id, ``sid`` session id, ``ver`` the user's token_version,
+  ``iat``, ``exp``, ``typ="access"``), 15 minutes by default. The server still checks on every request
+  that the session is not revoked and that ``ver`` equals the user's current token_version.
+- Refresh tokens are 32 random bytes; only their SHA-256 is stored (``sessions.refresh_hash``).
+- Stream tokens (HLS/WebRTC/snapshot URLs) are JWTs with ``typ="stream"`` bound to user, camera and
+  right, 60 seconds by default, signed with a different derived key than access tokens.
+- WebSocket tickets are random, single-use, 30 seconds, kept in memory (``TicketBook``).
+
+Every decoding failure raises the one ``InvalidToken`` so callers cannot leak why a token was refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from ronda.access.rights import RIGHTS
+
+ALGORITHM = "HS256"
+ACCESS_TTL_S = 900
+STREAM_TTL_S = 60
+TICKET_TTL_S = 30
+MIN_KEY_BYTES = 32
+# Tolerated clock difference between API nodes for "issued in the future".
+CLOCK_SKEW_S = 60
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, forged, of the wrong kind, or expired."""
+
+    def __init__(self, message: str = "invalid or expired token") -> None:
+        super().__init__(message)
+
+
+# --- key files ---------------------------------------------------------------------------------------
+def write_new_secret_file(path: Path, data: bytes) -> bool:
+    """Create ``path`` (mode 0600, parent 0700) holding ``data`` unless it already exists. The file
+    appears atomically, fully written, so a process racing to create the same key reads a whole key.
+    True when this call created it."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mkstemp files are 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        os.unlink(tmp)
+
+
+def load_or_create_key(path: Path, nbytes: int = 32) -> bytes:
+    """A random secret key kept in ``path`` (URL-safe base64 text), created on first use."""
+    if not path.exists():
+        write_new_secret_file(path, base64.urlsafe_b64encode(secrets.token_bytes(nbytes)) + b"\n")
+    key = base64.urlsafe_b64decode(path.read_bytes().strip())
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(f"key file {path} holds a key shorter than {MIN_KEY_BYTES} bytes")
+    return key
+
+
+# --- opaque secrets -------------------------------------------------------------------------------------
+def token_hash(token: str) -> str:
+    """SHA-256 hex of a high-entropy opaque token (refresh token, API key): what the database stores."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """``(token, sha256 hex)``: give the token to the client, store only the hash."""
+    token = secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+API_KEY_PREFIX = "rnd_"
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    key: str  # shown to the user once
+    prefix: str  # stored in clear for lookup and listings
+    key_hash: str  # stored
+
+
+def new_api_key() -> NewApiKey:
+    """``rnd_<prefix>_<secret>``: the prefix finds the row, the hash of the whole key authenticates it."""
+    prefix = secrets.token_hex(6)
+    key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    return NewApiKey(key=key, prefix=prefix, key_hash=token_hash(key))
+
+
+def api_key_prefix(key: str) -> str | None:
+    """The lookup prefix of a presented API key, or None when it is not shaped like one."""
+    if not key.startswith(API_KEY_PREFIX):
+        return None
+    prefix, sep, rest = key[len(API_KEY_PREFIX) :].partition("_")
+    if not sep or len(prefix) != 12 or not rest or any(c not in "0123456789abcdef" for c in prefix):
+        return None
+    return prefix
+
+
+def api_key_matches(key: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(token_hash(key), stored_hash)
+
+
+# --- JWTs ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: int
+    session_id: str
+    token_version: int
+    issued_at: int  # epoch seconds
+    expires_at: int  # epoch seconds
+
+
+@dataclass(frozen=True)
+class StreamClaims:
+    user_id: int
+    camera_id: int
+    right: str
+    expires_at: int
+
+
+def _int_claim(claims: dict[str, Any], name: str) -> int:
+    v = claims.get(name)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise InvalidToken()
+    return v
+
+
+def _str_claim(claims: dict[str, Any], name: str, max_len: int = 200) -> str:
+    v = claims.get(name)
+    if not isinstance(v, str) or not v or len(v) > max_len:
+        raise InvalidToken()
+    return v
+
+
+def _user_id(claims: dict[str, Any]) -> int:
+    sub = _str_claim(claims, "sub", 20)
+    if not sub.isascii() or not sub.isdigit():
+        raise InvalidToken()
+    return int(sub)
+
+
+class TokenIssuer:
+    """Issues and checks access and stream tokens with keys derived from one site secret."""
+
+    def __init__(
+        self,
+        key: bytes,
+        access_ttl_s: int = ACCESS_TTL_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if len(key) < MIN_KEY_BYTES:
+            raise ValueError(f"token key must be at least {MIN_KEY_BYTES} bytes")
+        # Separate keys per purpose: a token of one kind can never verify as another kind.
+        self._access_key = hmac.new(key, b"ronda/access-token/v1", hashlib.sha256).digest()
+        self._stream_key = hmac.new(key, b"ronda/stream-token/v1", hashlib.sha256).digest()
+        self.access_ttl_s = access_ttl_s
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    def _decode(self, token: str, key: bytes, typ: str) -> dict[str, Any]:
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            raise InvalidToken()
+        try:
+            # The algorithm list is fixed here, never taken from the token (no "none", no RS/HS confusion).
+            # exp/iat are checked below against this issuer's clock.
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                options={
+                    "require": ["exp", "iat", "sub", "typ"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise InvalidToken() from None
+        if not isinstance(claims, dict) or claims.get("typ") != typ:
+            raise InvalidToken()
+        now = self._now()
+        exp, iat = _int_claim(claims, "exp"), _int_claim(claims, "iat")
+        if exp <= now or iat > now + CLOCK_SKEW_S or iat > exp:
+            raise InvalidToken()
+        return claims
+
+    # access tokens
+    def issue_access(self, user_id: int, session_id: str, token_version: int, ttl_s: int | None = None) -> str:
+        now = self._now()
+        claims = {
+            "sub": str(user_id),
+            "sid": session_id,
+            "ver": token_version,
+            "iat": now,
+            "exp": now + (self.access_ttl_s if ttl_s is None else ttl_s),
+            "typ": "access",
+        }
+        return jwt.encode(claims, self._access_key, algorithm=ALGORITHM)
+
+    def decode(self, token: str) -> AccessClaims:
+        """The claims of a valid access token; ``InvalidToken`` for anything else."""
+        c = self._decode(token, self._access_key, "access")
+        return AccessClaims(
+            user_id=_user_id(c),
+            session_id=_str_claim(c, "sid"),
+            token_version=_int_claim(c, "ver"),
+            issued_at=_int_claim(c, "iat"),
+            expires_at=_int_claim(c, "exp"),
+        )
+
+    # stream tokens
+    def issue_stream_token(self, user_id: int, camera_id: int, right: str, ttl_s: int = STREAM_TTL_S) -> str:
+        if right not in RIGHTS:
+            raise ValueError(f"unknown right {right!r}")
+        now = self._now()
+        claims = {
+            "sub": str(user_id),
+            "cam": camera_id,
+            "rgt": right,
+            "iat": now,
+            "exp": now + ttl_s,
+            "typ": "stream",
+        }
+        return jwt.encode(claims, self._stream_key, algorithm=ALGORITHM)
+
+    def verify_stream_token(self, token: str, camera_id: int, right: str) -> StreamClaims:
+        """The claims when ``token`` is a valid stream token for exactly this camera and right;
+        ``InvalidToken`` otherwise. The caller still re-checks the user's current rights."""
+        c = self._decode(token, self._stream_key, "stream")
+        if _int_claim(c, "cam") != camera_id or c.get("rgt") != right:
+            raise InvalidToken()
+        return StreamClaims(user_id=_user_id(c), camera_id=camera_id, right=right, expires_at=_int_claim(c, "exp"))
+
+
+# --- WebSocket tickets ------------------------------------------------------------------------------------------
+class TicketBook:
+    """Single-use, short-lived tickets for WebSocket connects (browsers cannot send headers there).
+    In memory: a ticket is redeemable only in the process that issued it."""
+
+    def __init__(
+        self, ttl_s: float = TICKET_TTL_S, clock: Callable[[], float] = time.monotonic, max_tickets: int = 10_000
+    ) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._max = max_tickets
+        self._lock = threading.Lock()
+        self._tickets: OrderedDict[str, tuple[int, float]] = OrderedDict()  # hash -> (user, expires)
+
+    @staticmethod
+    def _key(ticket: str) -> str:
+        return token_hash(ticket)
+
+    def _prune(self, now: float) -> None:
+        while self._tickets:
+            key, (_, expires) = next(iter(self._tickets.items()))
+            if expires > now and len(self._tickets) < self._max:
+                break
+            del self._tickets[key]
+
+    def issue(self, user_id: int) -> str:
+        ticket = secrets.token_urlsafe(32)
+        with self._lock:
+            now = self._clock()
+            self._prune(now)
+            self._tickets[self._key(ticket)] = (user_id, now + self.ttl_s)
+        return ticket
+
+    def redeem(self, ticket: str) -> int | None:
+        """The user id the first time a live ticket is presented; None ever after, or when unknown/expired."""
+        if not isinstance(ticket, str) or not ticket or len(ticket) > 200:
+            return None
+        with self._lock:
+            entry = self._tickets.pop(self._key(ticket), None)
+            now = self._clock()
+        if entry is None or entry[1] <= now:
+            return None
+        return entry[0]
