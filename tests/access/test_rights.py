@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ronda.access import models as m
 from ronda.access.rights import (
     BUILTIN_ROLES,
     CAMERA_RIGHTS,
@@ -18,6 +17,7 @@ from ronda.access.rights import (
     ensure_builtin_roles,
     load_permissions,
 )
+from ronda.store import access_models as m
 from ronda.store.db import Database
 from ronda.store.models import Base, Camera
 

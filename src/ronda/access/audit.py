@@ -41,8 +41,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import Select, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from ronda.access.models import AuditCheckpoint, AuditEntry, AuditLock
 from ronda.access.tokens import load_or_create_key, write_new_secret_file
+from ronda.store.access_models import AuditCheckpoint, AuditEntry, AuditLock
 from ronda.store.db import Database
 from ronda.timeutil import now_ms
 

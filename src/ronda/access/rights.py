@@ -2,7 +2,7 @@
 
 A user's effective permissions are a list of ``Grant``s, one per role: a set of rights applied to a
 set of cameras (or to every camera), optionally only inside a ``TimeProfile``. Evaluation is pure
-(no database); ``load_permissions`` builds the grants from the tables in ``ronda.access.models``.
+(no database); ``load_permissions`` builds the grants from the tables in ``ronda.store.access_models``.
 
 Organisations: a user that belongs to an organisation only ever gets cameras of the camera groups
 its organisation owns or that are shared with it, whatever its roles say (``all_cameras`` for such
@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ronda.access import models as m
+from ronda.store import access_models as m
 
 LIVE = "live"
 PLAYBACK = "playback"
