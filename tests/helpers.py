@@ -54,6 +54,12 @@ class RondaProcess:
         self.base = f"http://127.0.0.1:{port}"
 
     def start(self, timeout: float = 30) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "ronda.cli", "db", "upgrade", "--config", str(self.config)],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         logf = self.log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ronda.cli", "serve", "--config", str(self.config)],

@@ -208,19 +208,19 @@ class Recorder:
             self.storage = {"state": "volume_missing", "detail": f"{self.root} is not mounted or has no marker"}
             self._set_pause("volume_missing")
             return self.storage
-        rep = await asyncio.to_thread(self.retention.run, now_ms())
+        # Retention keeps twice the stop mark free, so a paused recorder can resume.
+        resume_free = 2 * self.cfg.storage.stop_below_free_bytes
+        rep = await asyncio.to_thread(self.retention.run, now_ms(), resume_free)
         du = disk_usage(self.root)
         with self.db.session() as s:
             used = repos.used_bytes(s)
         state = "ok"
         if du.free < self.cfg.storage.stop_below_free_bytes:
-            state = "disk_full"
             self._set_pause("disk_full")
-        elif (
-            self._pause_reason in ("disk_full", "volume_missing")
-            and du.free > 2 * self.cfg.storage.stop_below_free_bytes
-        ):
+        elif self._pause_reason in ("disk_full", "volume_missing") and du.free >= resume_free:
             self._set_pause(None)
+        if self._pause_reason == "disk_full":
+            state = "disk_full"
         if rep.locked_blocking:
             state = "locked_full" if state == "ok" else state
             if now_ms() - self._last_locked_alarm > 600_000:

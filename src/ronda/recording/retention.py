@@ -57,7 +57,8 @@ class Retention:
             h.camera_id == seg.camera_id and h.start_ms < seg.end_ms and h.end_ms > seg.start_ms for h in self.holds
         )
 
-    def run(self, now: int) -> RetentionReport:
+    def run(self, now: int, min_free_bytes: int = 0) -> RetentionReport:
+        """One pass. ``min_free_bytes``: keep at least this much free (the recorder's resume mark)."""
         rep = RetentionReport()
         self._by_age(now, rep)
         if self.cfg.max_bytes is not None:
@@ -69,8 +70,10 @@ class Retention:
                 if left > 0:
                     rep.locked_blocking = True
         du = disk_usage(self.root)
+        want = min_free_bytes - du.free
         if du.free_percent < self.cfg.delete_below_free_percent:
-            want = int(du.total * (self.cfg.delete_below_free_percent + 2) / 100) - du.free
+            want = max(want, int(du.total * (self.cfg.delete_below_free_percent + 2) / 100) - du.free)
+        if want > 0:
             left = self._oldest_first(now, want, "disk_low", rep)
             if left > 0:
                 rep.locked_blocking = True

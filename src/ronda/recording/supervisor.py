@@ -264,7 +264,7 @@ class StreamRecorder:
             self._floor = seg.end_ms
             self.status.segments += 1
             self.status.last_segment_ms = seg.end_ms
-            if self.status.state != "recording":
+            if self.status.state != "recording" and not recovered:
                 self._set(state="recording", reason=None, detail=None)
 
     async def _recover(self, partial: Path, clock: SessionClock) -> None:
@@ -354,7 +354,11 @@ class StreamRecorder:
                 elif now - last_change > grace and proc.returncode is None:
                     self._kill_reason = "stream_stalled" if grew or size >= 0 else "camera_unreachable"
                     log.warning("%s: no media for %.0f s, restarting capture", self.key, now - last_change)
-                    await self._terminate()
+                    # Say so at once; recovery of the cut segment may move the gap's start later.
+                    await self._gap(self._kill_reason, "no media on an open connection")
+                    self._set(state="offline", reason=self._kill_reason, detail=None)
+                    # A stalled ffmpeg only notices SIGTERM when its own socket timeout fires.
+                    await self._terminate(grace_s=1.0)
                     return
 
         err_task = asyncio.create_task(read_stderr())
@@ -397,14 +401,15 @@ class StreamRecorder:
             reason = "stream_ended"
         return grew, reason, (text[-300:] or f"ffmpeg exited with {proc.returncode}")
 
-    async def _terminate(self) -> None:
+    async def _terminate(self, grace_s: float = 5.0) -> None:
+        """SIGTERM (ffmpeg closes its segment properly), SIGKILL after ``grace_s``."""
         proc = self._proc
         if proc is None or proc.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(proc.wait(), 5)
+            await asyncio.wait_for(proc.wait(), grace_s)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGKILL)

@@ -1,0 +1,61 @@
+"""Shared bits of the benchmarks: CPU accounting of process trees, result line."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> tuple[int, float, float] | None:
+    """(ppid, own cpu seconds, reaped children's cpu seconds)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    ppid = int(fields[1])
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return ppid, (utime + stime) / CLK, (cutime + cstime) / CLK
+
+
+def tree_cpu(root_pids: list[int]) -> float:
+    """CPU seconds used so far by these processes and all their descendants (live and reaped)."""
+    stats: dict[int, tuple[int, float, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            st = _stat(int(entry.name))
+            if st is not None:
+                stats[int(entry.name)] = st
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    total = 0.0
+    todo = [p for p in root_pids if p in stats]
+    seen: set[int] = set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        _, own, reaped = stats[pid]
+        total += own + reaped
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def result(bench: str, metric: str, unit: str, ronda: float, baseline: float, baseline_name: str, **extra: Any) -> str:
+    doc = {
+        "bench": bench,
+        "metric": metric,
+        "unit": unit,
+        "ronda": round(ronda, 4),
+        "baseline": round(baseline, 4),
+        "baseline_name": baseline_name,
+        "ratio": round(ronda / baseline, 4) if baseline else None,
+    }
+    doc.update(extra)
+    return json.dumps(doc)

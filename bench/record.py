@@ -1,0 +1,137 @@
+"""Benchmark: CPU per recorded stream, Ronda (whole process tree) vs bare ``ffmpeg -c copy -f segment``.
+
+Both record the same simulated 1080p cameras in the same run, one after the other, over the same
+measuring window after a warm-up. Also counts unexplained holes in Ronda's catalog in that window.
+
+    python bench/record.py [--cameras 32] [--seconds 60] [--warmup 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.helpers import RondaProcess, free_port, uncovered, write_config  # noqa: E402
+
+from bench._common import result, tree_cpu  # noqa: E402
+from ronda.devices import simmedia  # noqa: E402
+from ronda.devices.simcontrol import SimulatorProcess  # noqa: E402
+
+FRAME_MS = 1000 / 15
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def measure(pids: list[int], warmup: float, seconds: float, label: str) -> float:
+    """CPU seconds used by the trees of ``pids`` over ``seconds`` after ``warmup``."""
+    for left in range(int(warmup), 0, -5):
+        log(f"  {label}: warming up, {left} s")
+        time.sleep(min(5, left))
+    c0, t0 = tree_cpu(pids), time.monotonic()
+    end = t0 + seconds
+    while (left := end - time.monotonic()) > 0:
+        log(f"  {label}: measuring, {left:.0f} s left")
+        time.sleep(min(10, left))
+    return (tree_cpu(pids) - c0) / (time.monotonic() - t0)
+
+
+def baseline(sim: SimulatorProcess, n: int, out: Path, warmup: float, seconds: float) -> float:
+    procs = []
+    for i in range(1, n + 1):
+        d = out / f"cam{i}"
+        d.mkdir(parents=True)
+        procs.append(
+            subprocess.Popen(
+                ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp",
+                 "-i", sim.url(f"cam{i}"), "-map", "0:v:0", "-c", "copy", "-f", "segment", "-segment_time", "6",
+                 "-segment_format", "mp4", "-reset_timestamps", "1", str(d / "%06d.mp4")],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+        )  # fmt: skip
+    try:
+        cores = measure([p.pid for p in procs], warmup, seconds, "baseline ffmpeg")
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGINT)
+        for p in procs:
+            p.wait(20)
+    return cores
+
+
+def ronda(sim: SimulatorProcess, n: int, base: Path, warmup: float, seconds: float) -> tuple[float, int, int]:
+    data = base / "data"
+    port = free_port()
+    cams = [{"name": f"Camera {i}", "main": {"url": sim.url(f"cam{i}")}} for i in range(1, n + 1)]
+    cfg = write_config(data, port, cams, recording={"segment_seconds": 6, "stall_timeout_seconds": 6})
+    subprocess.run([sys.executable, "-m", "ronda.cli", "db", "upgrade", "--config", str(cfg)], check=True,
+                   capture_output=True)  # fmt: skip
+    proc = RondaProcess(cfg, base / "ronda.log", port)
+    proc.start()
+    try:
+        t_start = time.time() * 1000 + warmup * 1000
+        cores = measure([proc.pid], warmup, seconds, "ronda")
+        t_end = time.time() * 1000
+    finally:
+        proc.terminate()
+    con = sqlite3.connect(data / "ronda.db")
+    unexplained = explained = 0
+    for cid in range(1, n + 1):
+        segs = con.execute(
+            "SELECT start_ms, end_ms FROM segments WHERE camera_id=? AND stream='main' ORDER BY start_ms", (cid,)
+        ).fetchall()
+        gaps = con.execute("SELECT start_ms, end_ms FROM gaps WHERE camera_id=? AND start_ms < ? AND "
+                           "(end_ms IS NULL OR end_ms > ?)", (cid, t_end, t_start)).fetchall()  # fmt: skip
+        explained += len(gaps)
+
+        class S:  # adapt rows to the helper's shape
+            def __init__(self, a: int, b: int | None) -> None:
+                self.start_ms, self.end_ms = a, b
+
+        holes = uncovered([S(a, b) for a, b in segs], [S(a, b) for a, b in gaps], int(t_start), int(t_end), int(t_end))
+        unexplained += sum(1 for a, b in holes if b - a > FRAME_MS)
+    con.close()
+    return cores, unexplained, explained
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cameras", type=int, default=32)
+    p.add_argument("--seconds", type=float, default=60)
+    p.add_argument("--warmup", type=float, default=15)
+    a = p.parse_args()
+    log(f"preparing clips for {a.cameras} cameras (cached after the first run)")
+    simmedia.prepare(simmedia.default_cache_dir(), a.cameras)
+    with tempfile.TemporaryDirectory(prefix="ronda-bench-") as tmp:
+        base = Path(tmp)
+        sim = SimulatorProcess(cameras=a.cameras, log_dir=base)
+        sim.start()
+        try:
+            log(f"baseline: {a.cameras} bare ffmpeg -c copy -f segment")
+            base_cores = baseline(sim, a.cameras, base / "baseline", a.warmup, a.seconds)
+            log(f"ronda: {a.cameras} cameras")
+            ronda_cores, unexplained, explained = ronda(sim, a.cameras, base / "ronda", a.warmup, a.seconds)
+        finally:
+            sim.close()
+    per_r = 100 * ronda_cores / a.cameras
+    per_b = 100 * base_cores / a.cameras
+    log(f"CPU per stream: ronda {per_r:.3f} %  baseline {per_b:.3f} %  ratio {per_r / per_b:.3f}")
+    log(f"gaps in the window: {unexplained} unexplained, {explained} explained")
+    print(
+        result("record", "cpu_percent_per_stream", "% of one core", per_r, per_b, "ffmpeg -c copy -f segment",
+               cameras=a.cameras, gaps=unexplained, explained_gaps=explained, seconds=a.seconds)
+    )  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""Start and drive the camera simulator (:mod:`ronda.devices.simulator`) from tests and ``ronda demo``.
+
+Example::
+
+    with SimulatorProcess(cameras=4, log_dir=tmp_path) as sim:
+        url = sim.url("cam1")                 # rtsp://127.0.0.1:PORT/cam1
+        sim.stall_camera("cam2")
+        sim.cameras()["cam2"]["state"]        # "stalled"
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import IO, Any
+
+from ronda.devices.simulator import SECURE_PASSWORD, SECURE_USER
+
+__all__ = ["SECURE_PASSWORD", "SECURE_USER", "SimulatorError", "SimulatorProcess", "free_port"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free right now (the usual small race applies)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+class SimulatorError(RuntimeError):
+    pass
+
+
+class SimulatorProcess:
+    """The simulator as a child process (dies with its parent thread through ``PR_SET_PDEATHSIG``).
+
+    ``start_timeout`` covers the first-run clip encoding (~2 s per camera on 2 cores); later starts take
+    about a second.  Logs go to ``<log_dir>/simulator.log`` when ``log_dir`` is given, else are discarded.
+    """
+
+    def __init__(
+        self,
+        cameras: int = 4,
+        *,
+        rtsp_port: int | None = None,
+        control_port: int | None = None,
+        cache_dir: Path | str | None = None,
+        log_dir: Path | str | None = None,
+        host: str = "127.0.0.1",
+        start_timeout: float = 300.0,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.cameras_count = cameras
+        self.host = host
+        self.rtsp_port = rtsp_port or free_port(host)
+        self.control_port = control_port or free_port(host)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.log_path = Path(log_dir) / "simulator.log" if log_dir is not None else None
+        self.start_timeout = start_timeout
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    @property
+    def control_url(self) -> str:
+        return f"http://{self.host}:{self.control_port}"
+
+    def start(self) -> SimulatorProcess:
+        if self.proc is not None:
+            raise SimulatorError("simulator already started")
+        argv = [
+            sys.executable, "-m", "ronda.devices.simulator",
+            "--cameras", str(self.cameras_count),
+            "--rtsp-port", str(self.rtsp_port),
+            "--control-port", str(self.control_port),
+            "--host", self.host,
+        ]  # fmt: skip
+        if self.cache_dir is not None:
+            argv += ["--cache", str(self.cache_dir)]
+        out: IO[bytes] | int = subprocess.DEVNULL
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = open(self.log_path, "ab")
+            out = self._log
+        env = dict(os.environ if self.env is None else self.env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+            preexec_fn=_die_with_parent,
+        )  # fmt: skip
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            rc = self.proc.poll()
+            if rc is not None:
+                raise SimulatorError(f"simulator exited with code {rc} during start{self._log_tail()}")
+            if self._port_open(self.rtsp_port):
+                try:
+                    if self._request("GET", "/health", timeout=2).get("ok"):
+                        return
+                except (OSError, ValueError):
+                    pass
+            if time.monotonic() > deadline:
+                raise SimulatorError(
+                    f"simulator not ready after {self.start_timeout:.0f} s "
+                    f"(rtsp {self.host}:{self.rtsp_port}, control {self.control_url}){self._log_tail()}"
+                )
+            time.sleep(0.1)
+
+    def _port_open(self, port: int) -> bool:
+        try:
+            with socket.create_connection((self.host, port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def _log_tail(self, lines: int = 30) -> str:
+        if self.log_path is None:
+            return " (no log: pass log_dir to SimulatorProcess)"
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return ""
+        return f"\n--- {self.log_path} (tail) ---\n" + "\n".join(text)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds; waits for the process."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> SimulatorProcess:
+        return self.start() if self.proc is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ URLs
+
+    def url(self, name: str, sub: bool = False, user: str | None = None, password: str | None = None) -> str:
+        """RTSP URL of camera ``name`` (``cam1``.., ``hevc``, ``audio``, ``secure``, ``clock``).
+
+        Credentials are percent-encoded into the URL.
+        """
+        path = f"/{name}/sub" if sub else f"/{name}"
+        if sub and not name.startswith("cam"):
+            raise ValueError(f"{name} has no sub-stream")
+        auth = ""
+        if user is not None:
+            auth = urllib.parse.quote(user, safe="")
+            if password is not None:
+                auth += ":" + urllib.parse.quote(password, safe="")
+            auth += "@"
+        return f"rtsp://{auth}{self.host}:{self.rtsp_port}{path}"
+
+    # ------------------------------------------------------------------ control
+
+    def _request(self, method: str, path: str, timeout: float = 10.0) -> Any:
+        data = b"" if method == "POST" else None
+        req = urllib.request.Request(self.control_url + path, method=method, data=data)  # noqa: S310
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310  (http://host:port)
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            body = exc.read().decode(errors="replace")
+            raise SimulatorError(f"{method} {path}: HTTP {exc.code} {body}") from None
+
+    def health(self) -> dict[str, Any]:
+        return self._request("GET", "/health")
+
+    def cameras(self) -> dict[str, Any]:
+        """``{"cam1": {"state": "running", "sessions": {"main": 1, "sub": 0}, ...}, ...}``"""
+        return self._request("GET", "/cameras")
+
+    def camera(self, name: str) -> dict[str, Any]:
+        return self._request("GET", f"/cameras/{name}")
+
+    def stop_camera(self, name: str) -> None:
+        """Power the camera off: its RTSP connections are closed and new requests get RTSP 404."""
+        self._request("POST", f"/cameras/{name}/stop")
+
+    def stall_camera(self, name: str) -> None:
+        """Connections stay open but no more media (nor RTCP) is sent."""
+        self._request("POST", f"/cameras/{name}/stall")
+
+    def start_camera(self, name: str) -> None:
+        """Back to normal after stop or stall."""
+        self._request("POST", f"/cameras/{name}/start")

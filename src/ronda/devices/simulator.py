@@ -1,0 +1,631 @@
+"""Camera simulator: N simulated IP cameras served over real RTSP (GStreamer gst-rtsp-server).
+
+Mounts (``rtsp://HOST:PORT/...``):
+
+- ``/camN`` (1920x1080 H.264) and ``/camN/sub`` (640x360 H.264), N = 1..cameras
+- ``/hevc`` 1920x1080 H.265, ``/audio`` 1280x720 H.264 + G.711 PCMU 8 kHz mono (1 kHz tone)
+- ``/secure`` like cam1 but needs RTSP basic auth ``admin`` / ``p@ss:w#rd%`` (wrong credentials: 401)
+- ``/clock`` live x264 encoding of the wall clock (encodes only while a client is connected)
+
+Pre-encoded clips (see :mod:`ronda.devices.simmedia`) are pushed access unit by access unit through an
+``appsrc`` from one Python thread, paced on the wall clock (15 fps) and stamped with the pipeline running
+time, so timestamps keep increasing across clip loops and no transcoding happens.  Every stream has one
+shared pipeline whatever the number of viewers; RTSP sessions are counted per stream.
+
+A small HTTP control server (``--control-port``) answers JSON:
+
+- ``GET /health``, ``GET /cameras``, ``GET /cameras/<name>``
+- ``POST /cameras/<name>/stop``: closes the RTSP connections holding a session on that camera's streams and
+  unmounts them, so new requests get **RTSP 404** (the RTSP port itself stays open for other cameras)
+- ``POST /cameras/<name>/stall``: connections stay open but no media packet is sent any more (RTCP reports
+  from the RTP session may continue); a new connection may get its SDP and then no media
+- ``POST /cameras/<name>/start``: back to normal from stop or stall
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from ronda.devices import simmedia
+
+SECURE_USER = "admin"
+SECURE_PASSWORD = "p@ss:w#rd%"  # noqa: S105  (a test fixture; special characters on purpose)
+FPS = simmedia.FPS
+FRAME_NS = 1_000_000_000 // FPS
+MAX_QUEUED_BUFFERS = 8  # above this the pipeline is not consuming (blocked / paused): skip frames
+CLOCK_SIZE = (1280, 720)
+
+STATES = ("running", "stopped", "stalled")
+AUDIO_RATE = 8000
+
+
+def _ulaw(sample: int) -> int:
+    """G.711 mu-law encoding of one signed 16-bit sample."""
+    sign = 0x80 if sample < 0 else 0
+    magnitude = min(abs(sample), 32635) + 0x84
+    exponent = max(magnitude.bit_length() - 8, 0)
+    mantissa = (magnitude >> (exponent + 3)) & 0x0F
+    return ~(sign | (exponent << 4) | mantissa) & 0xFF
+
+
+# a 1 kHz tone at 8 kHz has a period of 8 samples
+_TONE_PERIOD = bytes(_ulaw(round(9000 * math.sin(2 * math.pi * i / 8))) for i in range(8))
+_TONE = _TONE_PERIOD * (AUDIO_RATE // FPS // 8 + 2)
+
+_Gst: Any = None
+_GLib: Any = None
+_GstRtspServer: Any = None
+
+
+def _import_gst() -> None:
+    global _Gst, _GLib, _GstRtspServer
+    if _Gst is not None:
+        return
+    import gi
+
+    gi.require_version("Gst", "1.0")
+    gi.require_version("GstApp", "1.0")
+    gi.require_version("GstRtspServer", "1.0")
+    from gi.repository import GLib, Gst, GstApp, GstRtspServer  # noqa: F401  (GstApp: typed appsrc)
+
+    Gst.init(None)
+    _Gst, _GLib, _GstRtspServer = Gst, GLib, GstRtspServer
+
+
+# ------------------------------------------------------------------------------------------------ clips
+
+
+class Clip:
+    """A looped Annex-B clip read access unit by access unit with ``pread``."""
+
+    def __init__(self, path: Path, codec: str) -> None:
+        self.path = path
+        self.codec = codec
+        with open(path, "rb") as f:
+            data = f.read()
+        self.aus = simmedia.index_annexb(data, codec)
+        if not self.aus[0].key:
+            raise ValueError(f"{path}: clip does not start with a keyframe")
+        self.offsets = [a.offset for a in self.aus]
+        self.sizes = [a.size for a in self.aus]
+        self.keys = [a.key for a in self.aus]
+        n = len(self.aus)
+        # next_key[i]: index of the first keyframe at or after i (wrapping around)
+        self.next_key = [0] * n
+        nxt = 0
+        for i in range(n - 1, -1, -1):
+            if self.keys[i]:
+                nxt = i
+            self.next_key[i] = nxt
+        self.fd = os.open(path, os.O_RDONLY)
+
+    def read(self, index: int) -> bytes:
+        return os.pread(self.fd, self.sizes[index], self.offsets[index])
+
+    def close(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+# ----------------------------------------------------------------------------------------------- model
+
+
+@dataclass(eq=False)
+class _Active:
+    """One constructed pipeline (shared media) of a stream."""
+
+    src: Any  # GstApp.AppSrc or None for live-encoded streams
+    valves: list[Any]
+    asrc: Any = None  # G.711 audio appsrc
+    pos: int = 0
+    need_key: bool = False
+    last_pts: int = -1
+
+
+@dataclass(eq=False)
+class _Stream:
+    camera: _Camera
+    kind: str  # "main" | "sub"
+    path: str  # mount path
+    clip: Clip | None  # None: live encoded (clock)
+    launch: str
+    caps: str
+    factory: Any = None
+    actives: list[_Active] = field(default_factory=list)  # replaced, never mutated (copy on write)
+
+    @property
+    def key(self) -> str:
+        return f"{self.camera.name}:{self.kind}"
+
+
+@dataclass(eq=False)
+class _Camera:
+    name: str
+    secure: bool = False
+    state: str = "running"
+    streams: dict[str, _Stream] = field(default_factory=dict)
+
+
+def _h264_launch() -> str:
+    return "( appsrc name=src is-live=true format=time ! rtph264pay name=pay0 pt=96 config-interval=0 )"
+
+
+def _h264_caps(w: int, h: int) -> str:
+    return f"video/x-h264,stream-format=byte-stream,alignment=au,width={w},height={h},framerate={FPS}/1"
+
+
+# ---------------------------------------------------------------------------------------------- server
+
+
+class Simulator:
+    def __init__(self, cameras: int, rtsp_port: int, cache_dir: Path, host: str = "127.0.0.1") -> None:
+        _import_gst()
+        self.host = host
+        self.rtsp_port = rtsp_port
+        self.cache_dir = Path(cache_dir)
+        self.n_cameras = cameras
+        self.cameras: dict[str, _Camera] = {}
+        self._lock = threading.RLock()
+        self._clips: dict[Path, Clip] = {}
+        self._media_keys: dict[int, str] = {}  # hash(GstRTSPMedia) -> stream key
+        self._stop = threading.Event()
+        self._pusher: threading.Thread | None = None
+        self.loop = _GLib.MainLoop()
+        self._build_model()
+        self._build_server()
+
+    # ---------------------------------------------------------------- model
+
+    def _clip(self, path: Path, codec: str) -> Clip:
+        if path not in self._clips:
+            self._clips[path] = Clip(path, codec)
+        return self._clips[path]
+
+    def _add_clip_stream(self, cam: _Camera, kind: str, path: str, clip_path: Path, codec: str, size) -> None:
+        clip = self._clip(clip_path, codec)
+        if codec == "h264":
+            launch, caps = _h264_launch(), _h264_caps(*size)
+        else:
+            launch = "( appsrc name=src is-live=true format=time ! rtph265pay name=pay0 pt=96 config-interval=0 )"
+            caps = (
+                f"video/x-h265,stream-format=byte-stream,alignment=au,"
+                f"width={size[0]},height={size[1]},framerate={FPS}/1"
+            )
+        cam.streams[kind] = _Stream(cam, kind, path, clip, launch, caps)
+
+    def _build_model(self) -> None:
+        cache = self.cache_dir
+        for n in range(1, self.n_cameras + 1):
+            cam = _Camera(f"cam{n}")
+            main, sub = simmedia.camera_files(cache, n)
+            self._add_clip_stream(cam, "main", f"/cam{n}", main, "h264", simmedia.MAIN_SIZE)
+            self._add_clip_stream(cam, "sub", f"/cam{n}/sub", sub, "h264", simmedia.SUB_SIZE)
+            self.cameras[cam.name] = cam
+
+        cam = _Camera("hevc")
+        self._add_clip_stream(cam, "main", "/hevc", simmedia.hevc_file(cache), "h265", simmedia.MAIN_SIZE)
+        self.cameras[cam.name] = cam
+
+        cam = _Camera("audio")
+        self._add_clip_stream(cam, "main", "/audio", simmedia.audio_video_file(cache), "h264", simmedia.AUDIO_SIZE)
+        cam.streams["main"].launch = (
+            "( appsrc name=src is-live=true format=time ! rtph264pay name=pay0 pt=96 config-interval=0 "
+            "appsrc name=asrc is-live=true format=time ! rtppcmupay name=pay1 pt=0 max-ptime=20000000 )"
+        )
+        self.cameras[cam.name] = cam
+
+        # /secure shows cam1's picture (the cam1 clip of the cache, prepared even when cameras == 0)
+        cam = _Camera("secure", secure=True)
+        main, _ = simmedia.camera_files(cache, 1)
+        self._add_clip_stream(cam, "main", "/secure", main, "h264", simmedia.MAIN_SIZE)
+        self.cameras[cam.name] = cam
+
+        cam = _Camera("clock")
+        w, h = CLOCK_SIZE
+        launch = (
+            f"( videotestsrc is-live=true pattern=black ! video/x-raw,format=I420,width={w},height={h},"
+            f"framerate={FPS}/1 ! valve name=valve0 ! textoverlay name=text ! x264enc tune=zerolatency "
+            f"speed-preset=ultrafast key-int-max={FPS} bitrate=1500 threads=1 "
+            f"! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+        )
+        cam.streams["main"] = _Stream(cam, "main", "/clock", None, launch, "")
+        self.cameras[cam.name] = cam
+
+    # ---------------------------------------------------------------- RTSP server
+
+    def _build_server(self) -> None:
+        R = _GstRtspServer
+        self.server = R.RTSPServer()
+        self.server.set_address(self.host)
+        self.server.set_service(str(self.rtsp_port))
+        # clients are served from a pool of threads, never from the thread pushing media
+        self.server.get_thread_pool().set_max_threads(8)
+
+        auth = R.RTSPAuth()
+        anon = R.RTSPToken()
+        anon.set_string("media.factory.role", "anonymous")
+        auth.set_default_token(anon)
+        admin = R.RTSPToken()
+        admin.set_string("media.factory.role", "admin")
+        auth.add_basic(R.RTSPAuth.make_basic(SECURE_USER, SECURE_PASSWORD), admin)
+        self.server.set_auth(auth)
+
+        self.mounts = self.server.get_mount_points()
+        for cam in self.cameras.values():
+            for stream in cam.streams.values():
+                factory = R.RTSPMediaFactory()
+                factory.set_launch(stream.launch)
+                factory.set_shared(True)
+                # gst-rtsp-server answers 404 when "access" is denied and 401 when "construct" is denied:
+                # anonymous may see /secure exists (so clients get a 401 challenge) but not use it
+                perms = R.RTSPPermissions()
+                for role in ("admin", "anonymous"):
+                    perms.add_permission_for_role(role, "media.factory.access", True)
+                    allowed = role == "admin" or not cam.secure
+                    perms.add_permission_for_role(role, "media.factory.construct", allowed)
+                factory.set_permissions(perms)
+                factory.connect("media-configure", self._on_media_configure, stream)
+                stream.factory = factory
+                self.mounts.add_factory(stream.path, factory)
+
+    def _on_media_configure(self, factory: Any, media: Any, stream: _Stream) -> None:
+        Gst = _Gst
+        element = media.get_element()
+        self._media_keys[hash(media)] = stream.key  # PyGObject hashes the GObject pointer
+        src = element.get_by_name("src")
+        if src is not None:
+            src.set_property("caps", Gst.Caps.from_string(stream.caps))
+            src.set_property("max-bytes", 0)  # queue level is watched by the pusher instead
+            src.set_property("min-latency", 0)
+        asrc = element.get_by_name("asrc")
+        if asrc is not None:
+            asrc.set_property("caps", Gst.Caps.from_string(f"audio/x-mulaw,rate={AUDIO_RATE},channels=1"))
+            asrc.set_property("max-bytes", 0)
+            asrc.set_property("min-latency", 0)
+        valves = [v for v in (element.get_by_name("valve0"),) if v is not None]
+        active = _Active(src=src, valves=valves, asrc=asrc)
+        with self._lock:
+            stalled = stream.camera.state != "running"
+            for v in valves:
+                v.set_property("drop", stalled)
+            stream.actives = [*stream.actives, active]
+        text = element.get_by_name("text")
+        if text is not None:
+            text.set_property("font-desc", "Sans Bold 40")
+            text.set_property("halignment", "center")
+            text.set_property("valignment", "center")
+            text.get_static_pad("video_sink").add_probe(Gst.PadProbeType.BUFFER, _clock_probe, text)
+        media.connect("unprepared", self._on_media_unprepared, stream, active)
+        media.connect("prepared", self._on_media_prepared, stream)
+
+    def _on_media_prepared(self, media: Any, stream: _Stream) -> None:
+        # a stalled camera sends nothing at all: drop the RTCP sender reports of its RTP sessions too
+        pipeline = media.get_element().get_parent()
+        if pipeline is None:
+            return
+        it = pipeline.iterate_elements()
+        while True:
+            res, element = it.next()
+            if res != _Gst.IteratorResult.OK:
+                break
+            factory = element.get_factory()
+            if factory is None or factory.get_name() != "rtpbin":
+                continue
+            for pad in element.srcpads:
+                if pad.get_name().startswith("send_rtcp_src"):
+                    pad.add_probe(_Gst.PadProbeType.BUFFER, _rtcp_probe, stream.camera)
+
+    def _on_media_unprepared(self, media: Any, stream: _Stream, active: _Active) -> None:
+        self._media_keys.pop(hash(media), None)
+        with self._lock:
+            stream.actives = [a for a in stream.actives if a is not active]
+
+    # ---------------------------------------------------------------- media pusher (one thread)
+
+    def _push_loop(self) -> None:
+        Gst = _Gst
+        # pipelines run on the GStreamer system clock (CLOCK_MONOTONIC): express ticks in that clock
+        sysclock = Gst.SystemClock.obtain()
+        clock_offset = sysclock.get_time() - time.monotonic_ns()
+        t0 = time.monotonic_ns()
+        k = 0
+        streams = [s for cam in self.cameras.values() for s in cam.streams.values() if s.clip is not None]
+        failed: set[str] = set()
+        while not self._stop.is_set():
+            k += 1
+            tick = t0 + k * 1_000_000_000 // FPS
+            wait = tick - time.monotonic_ns()
+            if wait > 0:
+                if self._stop.wait(wait / 1e9):
+                    return
+            elif wait < -5 * FRAME_NS:  # fell far behind (suspended?): drop the missed ticks
+                k = (time.monotonic_ns() - t0) * FPS // 1_000_000_000
+                continue
+            for stream in streams:
+                if not stream.actives:
+                    continue
+                try:
+                    self._push_stream(stream, k, tick + clock_offset)
+                except Exception:  # never let one stream stop every camera
+                    if stream.key not in failed:
+                        failed.add(stream.key)
+                        traceback.print_exc()
+
+    def _push_stream(self, stream: _Stream, k: int, tick: int) -> None:
+        """Push tick ``k`` (at ``tick`` ns of the pipeline clock) of ``stream`` to its pipelines."""
+        Gst = _Gst
+        clip = stream.clip
+        assert clip is not None
+        if stream.camera.state != "running":
+            return  # stalled: nothing is sent; the next frame pushed continues the sequence
+        for act in stream.actives:
+            src = act.src
+            if src.current_state != Gst.State.PLAYING:
+                continue
+            pts = tick - src.get_base_time()  # running time: continues across clip loops
+            if pts <= act.last_pts:
+                continue
+            if src.get_current_level_buffers() > MAX_QUEUED_BUFFERS:
+                act.need_key = True  # nobody consumes (blocked media): drop, resume on a keyframe
+                continue
+            pos = act.pos
+            if act.need_key:
+                pos = clip.next_key[pos]
+                act.need_key = False
+            buf = Gst.Buffer.new_wrapped(clip.read(pos))
+            buf.pts = pts
+            buf.dts = pts
+            buf.duration = FRAME_NS
+            if not clip.keys[pos]:
+                buf.set_flags(Gst.BufferFlags.DELTA_UNIT)
+            act.last_pts = pts
+            act.pos = pos + 1 if pos + 1 < len(clip.keys) else 0
+            src.push_buffer(buf)
+            if act.asrc is not None:
+                first = (k - 1) * AUDIO_RATE // FPS
+                n = k * AUDIO_RATE // FPS - first
+                phase = first % len(_TONE_PERIOD)
+                abuf = Gst.Buffer.new_wrapped(_TONE[phase : phase + n])
+                abuf.pts = pts
+                abuf.dts = pts
+                abuf.duration = n * 1_000_000_000 // AUDIO_RATE
+                act.asrc.push_buffer(abuf)
+
+    # ---------------------------------------------------------------- control
+
+    def _media_key(self, session_media: Any) -> str | None:
+        media = session_media.get_media()
+        return None if media is None else self._media_keys.get(hash(media))
+
+    def _sessions_by_key(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for session in self.server.get_session_pool().filter(None):
+            keys = {self._media_key(sm) for sm in session.filter(None)}
+            for key in filter(None, keys):
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def camera_info(self, name: str | None = None) -> dict[str, Any]:
+        counts = self._sessions_by_key()
+        out: dict[str, Any] = {}
+        for cam in self.cameras.values():
+            if name is not None and cam.name != name:
+                continue
+            out[cam.name] = {
+                "state": cam.state,
+                "sessions": {kind: counts.get(s.key, 0) for kind, s in cam.streams.items()},
+                "paths": {kind: s.path for kind, s in cam.streams.items()},
+            }
+        return out
+
+    def set_state(self, name: str, state: str) -> dict[str, Any]:
+        if state not in STATES:
+            raise ValueError(state)
+        cam = self.cameras[name]
+        with self._lock:
+            previous = cam.state
+            cam.state = state
+            if state == "stopped" and previous != "stopped":
+                for stream in cam.streams.values():
+                    self.mounts.remove_factory(stream.path)
+            elif state != "stopped" and previous == "stopped":
+                for stream in cam.streams.values():
+                    self.mounts.add_factory(stream.path, stream.factory)
+            for stream in cam.streams.values():
+                for act in stream.actives:
+                    for v in act.valves:
+                        v.set_property("drop", state != "running")
+        if state == "stopped":
+            self._close_clients({s.key for s in cam.streams.values()})
+        return {"name": name, "state": state}
+
+    def _close_clients(self, keys: set[str]) -> int:
+        victims = []
+        for client in self.server.client_filter(None):
+            hit = False
+            for session in client.session_filter(None):
+                for sm in session.filter(None):
+                    if self._media_key(sm) in keys:
+                        hit = True
+            if hit:
+                victims.append(client)
+        for client in victims:
+            client.close()
+        return len(victims)
+
+    # ---------------------------------------------------------------- run
+
+    def start(self) -> None:
+        if self.server.attach(None) == 0:
+            raise OSError(f"cannot listen for RTSP on {self.host}:{self.rtsp_port}")
+        _GLib.timeout_add_seconds(2, self._cleanup_sessions)
+        self._pusher = threading.Thread(target=self._push_loop, name="sim-pusher", daemon=True)
+        self._pusher.start()
+
+    def _cleanup_sessions(self) -> bool:
+        self.server.get_session_pool().cleanup()
+        return True
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        if self._pusher is not None:
+            self._pusher.join(timeout=2)
+        for client in self.server.client_filter(None):
+            client.close()
+        for clip in self._clips.values():
+            clip.close()
+
+
+def _rtcp_probe(pad: Any, info: Any, camera: _Camera) -> Any:
+    return _Gst.PadProbeReturn.OK if camera.state == "running" else _Gst.PadProbeReturn.DROP
+
+
+def _clock_probe(pad: Any, info: Any, text: Any) -> Any:
+    now = time.time()
+    lt = time.localtime(now)
+    ms = int(now * 1000) % 1000
+    text.set_property("text", f"{time.strftime('%H:%M:%S', lt)}.{ms:03d}\n{int(now * 1000)}")
+    return _Gst.PadProbeReturn.OK
+
+
+# --------------------------------------------------------------------------------------- HTTP control
+
+_CAMERA_ACTION = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/(stop|stall|start)/?$")
+_CAMERA_GET = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/?$")
+_ACTION_STATE = {"stop": "stopped", "stall": "stalled", "start": "running"}
+
+
+def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "RondaSim/1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _send(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path in ("/health", "/health/"):
+                self._send(200, {"ok": True, "cameras": sim.n_cameras, "rtsp_port": sim.rtsp_port})
+            elif path in ("/cameras", "/cameras/"):
+                self._send(200, sim.camera_info())
+            elif m := _CAMERA_GET.match(path):
+                if m.group(1) not in sim.cameras:
+                    self._send(404, {"error": f"unknown camera {m.group(1)}"})
+                else:
+                    self._send(200, sim.camera_info(m.group(1))[m.group(1)])
+            else:
+                self._send(404, {"error": "not found"})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            m = _CAMERA_ACTION.match(self.path.split("?", 1)[0])
+            if not m:
+                self._send(404, {"error": "not found"})
+            elif m.group(1) not in sim.cameras:
+                self._send(404, {"error": f"unknown camera {m.group(1)}"})
+            else:
+                self._send(200, sim.set_state(m.group(1), _ACTION_STATE[m.group(2)]))
+
+    return Handler
+
+
+# ------------------------------------------------------------------------------------------ entry
+
+
+def run(cameras: int, rtsp_port: int, control_port: int | None, cache_dir: Path | None, host: str = "127.0.0.1") -> int:
+    """Serve until SIGINT/SIGTERM; returns the process exit code."""
+    cache = Path(cache_dir) if cache_dir is not None else simmedia.default_cache_dir()
+    interrupted = False
+
+    def on_signal(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old_term = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        t0 = time.monotonic()
+        simmedia.prepare(cache, max(cameras, 1))
+        print(f"simulator: media ready in {time.monotonic() - t0:.1f} s", flush=True)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+    if interrupted:
+        return 0
+
+    sim = Simulator(cameras, rtsp_port, cache, host)
+    httpd: ThreadingHTTPServer | None = None
+    try:
+        sim.start()
+        if control_port is not None:
+            httpd = ThreadingHTTPServer((host, control_port), _make_handler(sim))
+            httpd.daemon_threads = True
+            threading.Thread(target=httpd.serve_forever, name="sim-control", daemon=True).start()
+
+        def quit_loop() -> bool:
+            sim.loop.quit()
+            return False
+
+        _GLib.unix_signal_add(_GLib.PRIORITY_HIGH, signal.SIGTERM, quit_loop)
+        _GLib.unix_signal_add(_GLib.PRIORITY_HIGH, signal.SIGINT, quit_loop)
+        print(
+            f"simulator: {cameras} cameras on rtsp://{host}:{rtsp_port}/cam1 .. /cam{cameras}"
+            + (f", control http://{host}:{control_port}" if control_port is not None else ""),
+            flush=True,
+        )
+        sim.loop.run()
+    finally:
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+        sim.shutdown()
+    print("simulator: stopped", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ronda.devices.simulator",
+        description="Serve simulated RTSP cameras (GStreamer) with pre-encoded clips.",
+    )
+    parser.add_argument("--cameras", type=int, default=4, help="number of cameras /cam1..N (default 4)")
+    parser.add_argument("--rtsp-port", type=int, default=8554, help="RTSP port (default 8554)")
+    parser.add_argument("--control-port", type=int, default=None, help="HTTP control port (default: none)")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="clip cache (default $RONDA_SIM_CACHE or ~/.cache/ronda/sim)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    args = parser.parse_args(argv)
+    try:
+        return run(args.cameras, args.rtsp_port, args.control_port, args.cache, args.host)
+    except OSError as exc:
+        print(f"simulator: error: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
