@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -15,6 +16,9 @@ from typing import Any
 
 import httpx
 import yaml
+
+ADMIN = "admin"
+ADMIN_PASSWORD = "admin-test-pw"  # noqa: S105
 
 
 def free_port() -> int:
@@ -52,6 +56,7 @@ class RondaProcess:
         self.port = port
         self.proc: subprocess.Popen[bytes] | None = None
         self.base = f"http://127.0.0.1:{port}"
+        self.token: str | None = None
 
     def start(self, timeout: float = 30) -> None:
         subprocess.run(
@@ -60,6 +65,13 @@ class RondaProcess:
             capture_output=True,
             timeout=120,
         )
+        # An administrator for the tests (exists already after a restart).
+        subprocess.run(
+            [sys.executable, "-m", "ronda.cli", "user", "add", ADMIN, "--role", "administrator", "--config",
+             str(self.config)],
+            env={**os.environ, "RONDA_PASSWORD": ADMIN_PASSWORD}, capture_output=True, timeout=120, check=False,
+        )  # fmt: skip
+        self.token = None
         logf = self.log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ronda.cli", "serve", "--config", str(self.config)],
@@ -103,7 +115,19 @@ class RondaProcess:
             self.proc.wait(10)
         self.proc = None
 
+    def login(self, username: str, password: str) -> str:
+        r = httpx.post(self.base + "/api/v1/auth/login", json={"username": username, "password": password}, timeout=30)
+        r.raise_for_status()
+        return str(r.json()["access_token"])
+
     def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """A request as the test administrator (logs in on first use)."""
+        if self.token is None:
+            self.token = self.login(ADMIN, ADMIN_PASSWORD)
+        headers = {"Authorization": f"Bearer {self.token}", **kw.pop("headers", {})}
+        return httpx.request(method, self.base + path, timeout=30, headers=headers, **kw)
+
+    def anon(self, method: str, path: str, **kw: Any) -> httpx.Response:
         return httpx.request(method, self.base + path, timeout=30, **kw)
 
 

@@ -32,8 +32,21 @@ def test_demo_runs_records_and_stops_cleanly(tmp_path):
 
         wait_for(healthy, 120, what="the demo to answer")
         assert proc.poll() is None, (tmp_path / "demo.log").read_text()
-        cams = httpx.get(base + "/api/v1/cameras", timeout=5).json()
+        assert httpx.get(base + "/api/v1/cameras", timeout=5).status_code == 401
+        tokens = {}
+        for user in ("admin", "operator", "viewer_a", "viewer_b"):
+            r = httpx.post(base + "/api/v1/auth/login", json={"username": user, "password": "demo-pw-1"}, timeout=10)
+            assert r.status_code == 200, (user, r.text)
+            assert r.json()["expires_in"] >= 600
+            tokens[user] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        cams = httpx.get(base + "/api/v1/cameras", timeout=5, headers=tokens["admin"]).json()
         assert [c["name"] for c in cams] == ["Camera 1", "Camera 2"]
+        seen = {u: [c["name"] for c in httpx.get(base + "/api/v1/cameras", headers=h, timeout=5).json()]
+                for u, h in tokens.items()}  # fmt: skip
+        assert seen["operator"] == ["Camera 1", "Camera 2"]
+        assert seen["viewer_a"] == ["Camera 1"] and seen["viewer_b"] == ["Camera 2"]
+        me = httpx.get(base + "/api/v1/me", headers=tokens["viewer_b"], timeout=5).json()
+        assert me["username"] == "viewer_b" and me["rights"] == ["live", "playback"]
         assert all("sub" in c["streams"] for c in cams)
         wait_for(lambda: len(list((data / "recordings").rglob("*.mp4"))) >= 2, 30, what="recorded segments")
         time.sleep(1)
@@ -60,7 +73,14 @@ def test_demo_with_no_cameras_and_bad_port(tmp_path):
     )  # fmt: skip
     try:
         wait_for(lambda: _ok(f"http://127.0.0.1:{port}/api/v1/health"), 60, what="demo without cameras")
-        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/cameras", timeout=5).json() == []
+        line = ""
+        while "admin / " not in line:
+            line = proc.stdout.readline().decode()
+            assert line, "the demo did not print its login"
+        password = line.split("admin / ")[1].split()[0]
+        r = httpx.post(f"http://127.0.0.1:{port}/api/v1/auth/login", json={"username": "admin", "password": password})
+        h = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/cameras", timeout=5, headers=h).json() == []
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0

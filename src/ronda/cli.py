@@ -84,6 +84,28 @@ def build_parser() -> argparse.ArgumentParser:
     ini = sts.add_parser("init", help="mark a folder (a mounted disk) as a recording volume")
     ini.add_argument("path", type=Path)
 
+    us = sub.add_parser("user", help="user accounts")
+    uss = us.add_subparsers(dest="user_command", metavar="ACTION")
+    uss.required = True
+    ua = uss.add_parser("add", help="create a user (password from stdin or RONDA_PASSWORD)")
+    ua.add_argument("username")
+    ua.add_argument("--role", action="append", required=True, help="role name (repeatable), e.g. administrator")
+    ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    _data_args(ua)
+
+    au = sub.add_parser("audit", help="the tamper-evident audit log")
+    aus = au.add_subparsers(dest="audit_command", metavar="ACTION")
+    aus.required = True
+    av = aus.add_parser("verify", help="check the audit chain; exit 1 naming the first broken entry")
+    _data_args(av)
+
+    bk = sub.add_parser("backup", help="back up configuration, database and keys (not video)")
+    bk.add_argument("--out", type=Path, required=True, help="backup file to write (.zip)")
+    _data_args(bk)
+    rs = sub.add_parser("restore", help="restore a backup into a new data directory")
+    rs.add_argument("file", type=Path)
+    rs.add_argument("--data-dir", type=Path, required=True, help="the new data directory")
+
     cv = sub.add_parser("config", help="configuration")
     cvs = cv.add_subparsers(dest="config_command", metavar="ACTION")
     cvs.required = True
@@ -157,6 +179,63 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         vid = init_volume(args.path)
         print(f"{args.path} is recording volume {vid}")
+        return 0
+    if cmd == "user":
+        import os
+
+        from ronda import runtime
+        from ronda.access.service import UserError, create_user
+
+        cfg = runtime.data_dir_config(args.data_dir, args.config)
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else os.environ.get("RONDA_PASSWORD", "")
+        if not password:
+            raise CliError("give the password on stdin (--password-stdin) or in RONDA_PASSWORD")
+        database = runtime.open_database(cfg, migrate=False)
+        try:
+            uid = create_user(database, args.username, password, args.role)
+        except UserError as e:
+            raise CliError(str(e)) from None
+        finally:
+            database.dispose()
+        print(f"user {args.username} created (id {uid})")
+        return 0
+    if cmd == "audit":
+        from ronda import runtime
+
+        cfg = runtime.data_dir_config(args.data_dir, args.config)
+        if not (cfg.data_dir / "keys").is_dir():
+            raise CliError(f"no Ronda data in {cfg.data_dir}")
+        database = runtime.open_database(cfg, migrate=False)
+        audit = runtime.open_audit(cfg, database)
+        result = audit.verify()
+        database.dispose()
+        if result.ok:
+            print(
+                f"audit chain intact: {result.entries} entries, last signed checkpoint at entry {result.checkpoint_seq}"
+            )
+            return 0
+        print(f"audit chain BROKEN at entry {result.first_bad_seq}: {result.message}")
+        return 1
+    if cmd == "backup":
+        from ronda import runtime
+        from ronda.access.backup import BackupError, backup
+
+        cfg = runtime.data_dir_config(args.data_dir, args.config)
+        try:
+            manifest = backup(cfg.data_dir, cfg.database_url, args.out, args.config)
+        except BackupError as e:
+            raise CliError(str(e)) from None
+        print(f"backup written to {args.out}: {', '.join(manifest['files'])}")  # type: ignore[arg-type]
+        return 0
+    if cmd == "restore":
+        from ronda.access.backup import BackupError, restore
+
+        try:
+            manifest = restore(args.file, args.data_dir.expanduser().resolve())
+        except BackupError as e:
+            raise CliError(str(e)) from None
+        print(f"restored into {args.data_dir} (backup of {manifest['created']}); "
+              f"{manifest['segments_without_video_dropped']} catalog rows without video dropped")  # fmt: skip
         return 0
     if cmd == "config":
         from ronda.config import load_config

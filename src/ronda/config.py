@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(Exception):
@@ -30,6 +30,17 @@ class SiteConfig(_Model):
 class HttpConfig(_Model):
     host: str = Field("127.0.0.1", description="Address the API binds to.")
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the API and web client.")
+    tls_cert: Path | None = Field(None, description="PEM certificate chain: serve HTTPS (phones and Web Push need it).")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> HttpConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        for f in (self.tls_cert, self.tls_key):
+            if f is not None and not f.is_file():
+                raise ValueError(f"{f} is not a readable file")
+        return self
 
 
 class DatabaseConfig(_Model):

@@ -7,6 +7,9 @@ import secrets as pysecrets
 from pathlib import Path
 
 from ronda import runtime
+from ronda.access.demo_setup import seed_demo
+from ronda.access.service import UserError
+from ronda.cli import CliError
 from ronda.config import load_config
 from ronda.devices import registry
 from ronda.logs import setup_logging
@@ -46,8 +49,14 @@ def run_demo(args: argparse.Namespace) -> int:
                 ctx,
                 [(f"Camera {n}", sim.url(f"cam{n}"), sim.url(f"cam{n}", sub=True)) for n in range(1, args.cameras + 1)],
             )
+        with ctx.db.session() as s:
+            numbered = {int(c.name.split()[-1]): c.id for c in repos.list_cameras(s) if c.name.startswith("Camera ")}
+        try:
+            seed_demo(ctx.db, numbered, password)
+        except UserError as e:
+            raise CliError(f"--admin-password: {e}") from None
         print(f"Ronda demo: http://127.0.0.1:{cfg.http.port}/  (API http://127.0.0.1:{cfg.http.port}/api/v1/docs)")
-        print(f"Login: admin / {password}")
+        print(f"Login: admin / {password}   (also operator, viewer_a: odd cameras, viewer_b: even cameras)")
         print(f"Data: {data_dir}   Cameras: {args.cameras}   Stop with Ctrl+C", flush=True)
         runtime.run(ctx)
     finally:

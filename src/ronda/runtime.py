@@ -9,7 +9,10 @@ from pathlib import Path
 
 import uvicorn
 
+from ronda.access.audit import AuditLog
+from ronda.access.rights import ensure_builtin_roles
 from ronda.access.secrets import SecretBox
+from ronda.access.service import AuthService
 from ronda.api.app import AppContext, create_app
 from ronda.config import CameraConfig, Config
 from ronda.devices import registry
@@ -58,11 +61,24 @@ def import_cameras(db: Database, secrets: SecretBox, cameras: list[CameraConfig]
         )
 
 
-def build(cfg: Config, migrate: bool) -> AppContext:
+def keys_dir(cfg: Config) -> Path:
+    return cfg.data_dir / "keys"
+
+
+def open_audit(cfg: Config, db: Database) -> AuditLog:
+    return AuditLog.open(db, keys_dir(cfg))
+
+
+def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
     db = open_database(cfg, migrate)
     secrets = load_secrets(cfg)
+    audit = open_audit(cfg, db)
+    with db.session() as s:
+        ensure_builtin_roles(s)
     import_cameras(db, secrets, cfg.cameras)
-    return AppContext(cfg=cfg, db=db, secrets=secrets, recorder=Recorder(cfg, db, secrets))
+    auth = AuthService(db, keys_dir(cfg), secrets, audit)
+    recorder = Recorder(cfg, db, secrets, audit=audit) if record else None
+    return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder)
 
 
 async def serve(ctx: AppContext, on_ready: object = None) -> None:
@@ -76,6 +92,8 @@ async def serve(ctx: AppContext, on_ready: object = None) -> None:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=5,
+            ssl_certfile=str(ctx.cfg.http.tls_cert) if ctx.cfg.http.tls_cert else None,
+            ssl_keyfile=str(ctx.cfg.http.tls_key) if ctx.cfg.http.tls_key else None,
         )
     )
     # uvicorn re-raises the signal that stopped it after the shutdown hooks ran (the recorder has
@@ -91,6 +109,7 @@ def run(ctx: AppContext) -> None:
     try:
         asyncio.run(serve(ctx))
     finally:
+        ctx.audit.close()
         ctx.db.dispose()
 
 

@@ -18,7 +18,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ronda import __version__
+from ronda.access.audit import AuditLog
 from ronda.access.secrets import SecretBox
+from ronda.access.service import AuthService
 from ronda.config import Config
 from ronda.media.snapshot import SnapshotCache
 from ronda.recording.recorder import Recorder
@@ -33,6 +35,8 @@ class AppContext:
     cfg: Config
     db: Database
     secrets: SecretBox
+    audit: AuditLog
+    auth: AuthService
     recorder: Recorder | None = None
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)
     started: bool = False
@@ -67,6 +71,16 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
             return JSONResponse({"detail": "request body too large"}, status_code=413)
         return await call_next(request)
 
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
@@ -79,10 +93,12 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         ]
         return JSONResponse({"detail": errors}, status_code=422)
 
-    from ronda.api.routes import cameras, system
+    from ronda.api.routes import auth, cameras, system, users
 
     app.include_router(system.router, prefix="/api/v1")
+    app.include_router(auth.router, prefix="/api/v1")
     app.include_router(cameras.router, prefix="/api/v1")
+    app.include_router(users.router, prefix="/api/v1")
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def api_not_found(rest: str) -> JSONResponse:

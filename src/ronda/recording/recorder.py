@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from ronda.access.audit import AuditLog
 from ronda.access.secrets import SecretBox
 from ronda.config import Config
 from ronda.devices.urls import url_with_credentials
@@ -29,13 +30,13 @@ HEARTBEAT_S = 5.0
 
 
 class Recorder:
-    def __init__(self, cfg: Config, db: Database, secrets: SecretBox) -> None:
+    def __init__(self, cfg: Config, db: Database, secrets: SecretBox, audit: AuditLog | None = None) -> None:
         self.cfg = cfg
         self.db = db
         self.secrets = secrets
         self.root: Path = cfg.recordings_dir
         self.streams: dict[tuple[int, str], StreamRecorder] = {}
-        self.retention = Retention(db, self.root, cfg.storage)
+        self.retention = Retention(db, self.root, cfg.storage, audit=audit)
         self.storage: dict[str, Any] = {"state": "ok"}
         self._tasks: list[asyncio.Task[None]] = []
         self._initial_reason: str | None = None

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from ronda.access.audit import AuditLog
 from ronda.config import StorageConfig
 from ronda.recording.volume import disk_usage
 from ronda.store import repos
@@ -46,8 +47,9 @@ class Hold:
 
 
 class Retention:
-    def __init__(self, db: Database, root: Path, cfg: StorageConfig) -> None:
+    def __init__(self, db: Database, root: Path, cfg: StorageConfig, audit: AuditLog | None = None) -> None:
         self.db = db
+        self.audit = audit
         self.root = root
         self.cfg = cfg
         self.holds: list[Hold] = []
@@ -145,6 +147,13 @@ class Retention:
                         "end_ms": max(x.end_ms for x in lst),
                     },
                 )
+        if self.audit is not None:
+            for (cam, stream), lst in per_cam.items():
+                self.audit.append(
+                    "system:retention", "retention.delete", "ok", cam,
+                    start_ms=min(x.start_ms for x in lst), end_ms=max(x.end_ms for x in lst),
+                    details={"stream": stream, "reason": reason, "segments": len(lst)},
+                )  # fmt: skip
         for x in segs:
             (self.root / x.path).unlink(missing_ok=True)
             rep.deleted += 1

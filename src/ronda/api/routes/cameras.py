@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from ronda.api.deps import Caller, CameraId, Ctx, not_found
+from ronda.access.rights import LIVE, MANAGE_CAMERAS, PLAYBACK
+from ronda.api.deps import Caller, CameraId, Ctx, not_found, require_camera, require_global
 from ronda.devices import registry
 from ronda.devices.urls import url_with_credentials
 from ronda.media.snapshot import SnapshotError
@@ -20,48 +21,69 @@ router = APIRouter(tags=["cameras"])
 MAX_RANGE_MS = 31 * 86_400_000
 
 
-def _view(ctx: Ctx, cam: Any) -> dict[str, Any]:
+def _view(ctx: Ctx, cam: Any, caller: Caller) -> dict[str, Any]:
     live = ctx.recorder.camera_status(cam.id) if ctx.recorder else None
-    return registry.camera_view(cam, live)
+    view = registry.camera_view(cam, live)
+    view["rights"] = sorted(caller.rights_for(cam.id))
+    if not caller.can(MANAGE_CAMERAS, cam.id):
+        # Viewers see a camera's name and state, not how to reach it.
+        view.pop("username", None)
+        for st in view["streams"].values():
+            st.pop("url", None)
+    return view
+
+
+def _audit(ctx: Ctx, caller: Caller, action: str, camera_id: int | None, **details: Any) -> None:
+    ctx.audit.append(caller.actor, action, "ok", camera_id, source_ip=caller.source_ip, details=details or None)
 
 
 @router.get("/cameras")
 def list_cameras(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    """The cameras the caller may see."""
     with ctx.db.session() as s:
-        return [_view(ctx, c) for c in repos.list_cameras(s)]
+        cams = repos.list_cameras(s)
+        visible = caller.visible([c.id for c in cams])
+        return [_view(ctx, c, caller) for c in cams if c.id in visible]
 
 
 @router.post("/cameras", status_code=201)
 async def add_camera(ctx: Ctx, caller: Caller, body: registry.CameraCreate) -> dict[str, Any]:
+    require_global(caller, MANAGE_CAMERAS)
     cam = await asyncio.to_thread(registry.create_camera, ctx.db, ctx.secrets, body)
+    await asyncio.to_thread(_audit, ctx, caller, "camera.create", cam.id, name=cam.name)
     if ctx.recorder is not None:
         await ctx.recorder.reload_camera(cam.id)
-    return _view(ctx, cam)
+    return _view(ctx, cam, caller)
 
 
 @router.get("/cameras/{camera_id}")
 def get_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> dict[str, Any]:
+    require_camera(caller, camera_id, None)
     with ctx.db.session() as s:
         cam = repos.get_camera(s, camera_id)
         if cam is None:
             raise not_found()
-        return _view(ctx, cam)
+        return _view(ctx, cam, caller)
 
 
 @router.patch("/cameras/{camera_id}")
 async def update_camera(ctx: Ctx, caller: Caller, camera_id: CameraId, body: registry.CameraUpdate) -> dict[str, Any]:
+    require_camera(caller, camera_id, MANAGE_CAMERAS)
     cam = await asyncio.to_thread(registry.update_camera, ctx.db, ctx.secrets, camera_id, body)
     if cam is None:
         raise not_found()
+    await asyncio.to_thread(_audit, ctx, caller, "camera.update", camera_id, fields=sorted(body.model_fields_set))
     if ctx.recorder is not None:
         await ctx.recorder.reload_camera(camera_id)
-    return _view(ctx, cam)
+    return _view(ctx, cam, caller)
 
 
 @router.delete("/cameras/{camera_id}", status_code=204)
 async def delete_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> Response:
+    require_camera(caller, camera_id, MANAGE_CAMERAS)
     if not await asyncio.to_thread(registry.delete_camera, ctx.db, camera_id):
         raise not_found()
+    await asyncio.to_thread(_audit, ctx, caller, "camera.delete", camera_id)
     if ctx.recorder is not None:
         await ctx.recorder.reload_camera(camera_id)
     return Response(status_code=204)
@@ -70,6 +92,7 @@ async def delete_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> Respon
 @router.post("/cameras/{camera_id}/test")
 async def test_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> dict[str, Any]:
     """Probe each stream of the camera (one short RTSP session each)."""
+    require_camera(caller, camera_id, MANAGE_CAMERAS)
     with ctx.db.session() as s:
         cam = repos.get_camera(s, camera_id)
         if cam is None:
@@ -109,6 +132,7 @@ def recordings(
     stream: Literal["main", "sub"] = "main",
 ) -> dict[str, Any]:
     s_ms, e_ms = _range(start, end)
+    require_camera(caller, camera_id, PLAYBACK)
     now = now_ms()
     with ctx.db.session() as s:
         if repos.get_camera(s, camera_id, include_deleted=True) is None:
@@ -146,6 +170,7 @@ def recordings(
 
 @router.get("/cameras/{camera_id}/snapshot", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
 async def snapshot(ctx: Ctx, caller: Caller, camera_id: CameraId) -> Response:
+    require_camera(caller, camera_id, LIVE)
     root = ctx.cfg.recordings_dir
     with ctx.db.session() as s:
         cam = repos.get_camera(s, camera_id)
@@ -165,4 +190,5 @@ async def snapshot(ctx: Ctx, caller: Caller, camera_id: CameraId) -> Response:
         jpeg = await ctx.snapshots.get(camera_id, ctx.cfg.recording.ffmpeg, candidates)
     except SnapshotError as e:
         raise HTTPException(503, f"no snapshot available: {e}") from None
+    await asyncio.to_thread(_audit, ctx, caller, "live.snapshot", camera_id)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

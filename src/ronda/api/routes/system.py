@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import text
 
-from ronda.api.deps import Caller, Ctx
+from ronda.access.rights import MANAGE_CAMERAS
+from ronda.api.deps import Caller, Ctx, require_global
 from ronda.store import repos
 from ronda.timeutil import parse_iso, to_iso
 
@@ -41,6 +42,7 @@ def health(ctx: Ctx) -> dict[str, Any]:
 
 @router.get("/storage")
 def storage(ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    require_global(caller, MANAGE_CAMERAS)
     return dict(ctx.recorder.storage) if ctx.recorder else {"state": "not recording here"}
 
 
@@ -62,14 +64,20 @@ def events(
     with ctx.db.session() as s:
         rows = repos.list_events(s, camera_id=camera, since_ms=since_ms, type=type, limit=limit)
         return [
-            {
-                "id": e.id,
-                "type": e.type,
-                "camera": e.camera_id,
-                "time": to_iso(e.time_ms),
-                "severity": e.severity,
-                "source": e.source,
-                "payload": e.payload or {},
-            }
+            event_view(e)
             for e in rows
+            if (e.camera_id is None and caller.has(MANAGE_CAMERAS))
+            or (e.camera_id is not None and caller.visible([e.camera_id]))
         ]
+
+
+def event_view(e: Any) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "type": e.type,
+        "camera": e.camera_id,
+        "time": to_iso(e.time_ms),
+        "severity": e.severity,
+        "source": e.source,
+        "payload": e.payload or {},
+    }

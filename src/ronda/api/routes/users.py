@@ -1,0 +1,295 @@
+"""Users, self-service (profile, password, TOTP, API keys), roles and the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from ronda.access import passwords, totp
+from ronda.access.rights import MANAGE_USERS, RIGHTS, RIGHTS_ORDER, VIEW_AUDIT
+from ronda.access.service import UserError, create_user
+from ronda.access.tokens import new_api_key
+from ronda.api.deps import Caller, Ctx, not_found, require_global
+from ronda.store import repos
+from ronda.store.access_models import ApiKey, CameraGroup, Organisation, Role, User, UserRole
+from ronda.timeutil import now_ms, parse_iso, to_iso
+
+router = APIRouter(tags=["users"])
+UserId = Annotated[int, Query(ge=1, le=2**31 - 1)]
+_pending_totp: dict[int, str] = {}
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=8, max_length=1024)
+    roles: list[str] = Field(default_factory=list, max_length=20)
+    organisation_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    display_name: str | None = Field(None, max_length=200)
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool | None = None
+    roles: list[str] | None = Field(None, max_length=20)
+    password: str | None = Field(None, min_length=8, max_length=1024)
+    display_name: str | None = Field(None, max_length=200)
+
+
+class SelfUpdate(BaseModel):
+    """What users may change about themselves; role and organisation are not among it."""
+
+    model_config = ConfigDict(extra="forbid")
+    display_name: str | None = Field(None, max_length=200)
+    password: str | None = Field(None, min_length=8, max_length=1024)
+    current_password: str | None = Field(None, max_length=1024)
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    rights: list[str] = Field(min_length=1, max_length=len(RIGHTS))
+    expires_in_days: float | None = Field(None, gt=0, le=3650)
+
+
+class TotpCode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+
+
+def _user_view(s: Any, u: User) -> dict[str, Any]:
+    roles = s.scalars(select(Role.name).join(UserRole, UserRole.role_id == Role.id).where(UserRole.user_id == u.id))
+    return {
+        "id": u.id,
+        "username": u.username,
+        "display_name": u.display_name,
+        "organisation_id": u.organisation_id,
+        "enabled": u.enabled,
+        "roles": sorted(roles),
+        "totp": bool(u.totp_secret_enc),
+        "last_login": to_iso(u.last_login_ms),
+    }
+
+
+def _grantable(ctx: Ctx, caller: Caller, role_names: list[str]) -> None:
+    """A caller may only hand out roles whose rights it holds itself."""
+    mine = caller.permissions.all_rights(now_ms())
+    with ctx.db.session() as s:
+        rows = {r.name: r for r in s.scalars(select(Role).where(Role.name.in_(role_names)))}
+    for name in role_names:
+        if name not in rows:
+            raise HTTPException(422, f"unknown role {name!r}")
+        extra = set(rows[name].rights or []) - mine
+        if extra or (rows[name].all_cameras and "administrator" not in caller.roles):
+            raise HTTPException(403, f"you may not grant role {name!r}")
+
+
+@router.get("/users")
+def list_users(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    require_global(caller, MANAGE_USERS)
+    with ctx.db.session() as s:
+        return [_user_view(s, u) for u in s.scalars(select(User).order_by(User.id))]
+
+
+@router.post("/users", status_code=201)
+def add_user(ctx: Ctx, caller: Caller, body: UserCreate) -> dict[str, Any]:
+    require_global(caller, MANAGE_USERS)
+    _grantable(ctx, caller, body.roles)
+    try:
+        uid = create_user(ctx.db, body.username, body.password, body.roles, body.organisation_id, body.display_name)
+    except UserError as e:
+        raise HTTPException(422, str(e)) from None
+    ctx.audit.append(caller.actor, "user.create", "ok", source_ip=caller.source_ip,
+                     details={"user": body.username, "roles": body.roles})  # fmt: skip
+    with ctx.db.session() as s:
+        u = s.get(User, uid)
+        assert u is not None
+        return _user_view(s, u)
+
+
+@router.patch("/users/{user_id}")
+def update_user(ctx: Ctx, caller: Caller, user_id: int, body: UserUpdate) -> dict[str, Any]:
+    require_global(caller, MANAGE_USERS)
+    if not 1 <= user_id < 2**31:
+        raise not_found("user")
+    if body.roles is not None:
+        _grantable(ctx, caller, body.roles)
+    with ctx.db.session() as s:
+        u = s.get(User, user_id)
+        if u is None:
+            raise not_found("user")
+        if body.enabled is not None:
+            u.enabled = body.enabled
+        if body.display_name is not None:
+            u.display_name = body.display_name
+        if body.password is not None:
+            u.password_hash = passwords.hash_password(body.password)
+            u.password_changed_ms = now_ms()
+            u.token_version += 1  # signs the user out everywhere
+        if body.roles is not None:
+            for ur in s.scalars(select(UserRole).where(UserRole.user_id == u.id)):
+                s.delete(ur)
+            s.flush()
+            for r in s.scalars(select(Role).where(Role.name.in_(body.roles))):
+                s.add(UserRole(user_id=u.id, role_id=r.id))
+        s.flush()
+        view = _user_view(s, u)
+    ctx.audit.append(caller.actor, "user.update", "ok", source_ip=caller.source_ip,
+                     details={"user": view["username"], "fields": sorted(body.model_fields_set)})  # fmt: skip
+    return view
+
+
+@router.patch("/me")
+def update_me(ctx: Ctx, caller: Caller, body: SelfUpdate) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        u = s.get(User, caller.user_id)
+        if u is None:
+            raise not_found("user")
+        if body.password is not None:
+            ok, _ = passwords.verify_password(u.password_hash, body.current_password or "")
+            if not ok:
+                raise HTTPException(403, "current_password is wrong")
+            u.password_hash = passwords.hash_password(body.password)
+            u.password_changed_ms = now_ms()
+            u.token_version += 1
+        if body.display_name is not None:
+            u.display_name = body.display_name
+        s.flush()
+        view = _user_view(s, u)
+    ctx.audit.append(caller.actor, "user.self_update", "ok", source_ip=caller.source_ip,
+                     details={"fields": sorted(body.model_fields_set - {"current_password"})})  # fmt: skip
+    return view
+
+
+@router.post("/me/totp")
+def totp_begin(ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    secret = totp.new_totp_secret()
+    _pending_totp[caller.user_id] = secret
+    return {"secret": secret, "uri": totp.provisioning_uri(secret, caller.username)}
+
+
+@router.post("/me/totp/confirm")
+def totp_confirm(ctx: Ctx, caller: Caller, body: TotpCode) -> dict[str, Any]:
+    secret = _pending_totp.get(caller.user_id)
+    if secret is None or totp.match_step(secret, body.code, now_ms() / 1000) is None:
+        raise HTTPException(422, "the code does not match; start again with POST /me/totp")
+    with ctx.db.session() as s:
+        u = s.get(User, caller.user_id)
+        assert u is not None
+        u.totp_secret_enc = ctx.secrets.encrypt(secret)
+    _pending_totp.pop(caller.user_id, None)
+    ctx.audit.append(caller.actor, "user.totp_enabled", "ok", source_ip=caller.source_ip)
+    return {"totp": True}
+
+
+@router.post("/me/api-keys", status_code=201)
+def add_api_key(ctx: Ctx, caller: Caller, body: ApiKeyCreate) -> dict[str, Any]:
+    unknown = set(body.rights) - RIGHTS
+    if unknown:
+        raise HTTPException(422, f"unknown rights: {', '.join(sorted(unknown))}")
+    if set(body.rights) - caller.permissions.all_rights(now_ms()):
+        raise HTTPException(403, "an API key cannot have rights its owner lacks")
+    k = new_api_key()
+    with ctx.db.session() as s:
+        row = ApiKey(
+            user_id=caller.user_id,
+            name=body.name,
+            prefix=k.prefix,
+            key_hash=k.key_hash,
+            rights=[r for r in RIGHTS_ORDER if r in body.rights],
+            created_ms=now_ms(),
+            expires_ms=now_ms() + int(body.expires_in_days * 86_400_000) if body.expires_in_days else None,
+        )
+        s.add(row)
+        s.flush()
+        kid = row.id
+    ctx.audit.append(caller.actor, "apikey.create", "ok", source_ip=caller.source_ip,
+                     details={"name": body.name, "rights": body.rights})  # fmt: skip
+    return {"id": kid, "name": body.name, "key": k.key, "rights": body.rights}
+
+
+@router.get("/me/api-keys")
+def list_api_keys(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    with ctx.db.session() as s:
+        rows = s.scalars(select(ApiKey).where(ApiKey.user_id == caller.user_id).order_by(ApiKey.id))
+        return [
+            {"id": r.id, "name": r.name, "prefix": r.prefix, "rights": r.rights, "revoked": r.revoked_ms is not None}
+            for r in rows
+        ]
+
+
+@router.delete("/me/api-keys/{key_id}", status_code=204)
+def revoke_api_key(ctx: Ctx, caller: Caller, key_id: int) -> Response:
+    with ctx.db.session() as s:
+        row = s.get(ApiKey, key_id) if 1 <= key_id < 2**62 else None
+        if row is None or row.user_id != caller.user_id:
+            raise not_found("API key")
+        row.revoked_ms = now_ms()
+    ctx.audit.append(caller.actor, "apikey.revoke", "ok", source_ip=caller.source_ip, details={"id": key_id})
+    return Response(status_code=204)
+
+
+@router.get("/roles")
+def list_roles(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    require_global(caller, MANAGE_USERS)
+    with ctx.db.session() as s:
+        return [
+            {"id": r.id, "name": r.name, "rights": r.rights, "all_cameras": r.all_cameras, "builtin": r.builtin,
+             "organisation_id": r.organisation_id, "time_profile_id": r.time_profile_id}
+            for r in s.scalars(select(Role).order_by(Role.id))
+        ]  # fmt: skip
+
+
+@router.get("/organisations")
+def list_organisations(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    require_global(caller, MANAGE_USERS)
+    with ctx.db.session() as s:
+        orgs = s.scalars(select(Organisation).order_by(Organisation.id)).all()
+        groups = s.scalars(select(CameraGroup).order_by(CameraGroup.id)).all()
+        return [
+            {"id": o.id, "name": o.name,
+             "camera_groups": [{"id": g.id, "name": g.name} for g in groups if g.organisation_id == o.id]}
+            for o in orgs
+        ]  # fmt: skip
+
+
+@router.get("/audit")
+def audit_search(
+    ctx: Ctx,
+    caller: Caller,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    camera: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    since: Annotated[str | None, Query(max_length=64)] = None,
+    until: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    require_global(caller, VIEW_AUDIT)
+    try:
+        since_ms = parse_iso(since) if since else None
+        until_ms = parse_iso(until) if until else None
+    except ValueError:
+        raise HTTPException(422, "since/until must be ISO 8601 times") from None
+    with ctx.db.session() as s:
+        visible = caller.visible([c.id for c in repos.list_cameras(s, include_deleted=True)])
+    rows = ctx.audit.search(actor=actor, action=action, camera_id=camera, since_ms=since_ms, until_ms=until_ms,
+                            limit=limit)  # fmt: skip
+    out = []
+    for r in rows:
+        if r.camera_id is not None and r.camera_id not in visible:
+            continue
+        d = r.to_dict()
+        d["time"] = to_iso(d.pop("time_ms"))
+        d["start"], d["end"] = to_iso(d.pop("start_ms")), to_iso(d.pop("end_ms"))
+        out.append(d)
+    return out
+
+
+@router.get("/audit/verify")
+def audit_verify(ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    require_global(caller, VIEW_AUDIT)
+    v = ctx.audit.verify()
+    return {"ok": v.ok, "first_bad_seq": v.first_bad_seq, "message": v.message, "entries": v.entries}
