@@ -55,7 +55,11 @@ def backup(data_dir: Path, database_url: str, out: Path, config_file: Path | Non
         files.append((snap, "ronda.db"))
         if config_file is not None:
             files.append((config_file, "config.yaml"))
-        manifest = {"ronda": __version__, "created": to_iso(now_ms()), "files": [n for _, n in files]}
+        manifest: dict[str, object] = {
+            "ronda": __version__,
+            "created": to_iso(now_ms()),
+            "files": [n for _, n in files],
+        }
         partial = out.with_name(out.name + ".partial")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr(MANIFEST, json.dumps(manifest, indent=2))

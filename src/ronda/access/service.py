@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,6 +255,9 @@ class UserError(ValueError):
     pass
 
 
+_USERNAME = re.compile(r"[A-Za-z0-9._@-]{1,150}")
+
+
 def create_user(
     db: Database,
     username: str,
@@ -262,8 +266,8 @@ def create_user(
     organisation_id: int | None = None,
     display_name: str | None = None,
 ) -> int:
-    if not username or len(username) > 150 or any(ord(c) < 0x21 for c in username):
-        raise UserError("username must be 1-150 printable characters without spaces")
+    if not _USERNAME.fullmatch(username or ""):
+        raise UserError("username must be 1-150 letters, digits or . _ @ -")
     if len(password) < 8:
         raise UserError("password must have at least 8 characters")
     with db.session() as s:

@@ -137,9 +137,10 @@ async def events_ws(ws: WebSocket) -> None:
     if user_id is None:
         await ws.close(code=4401, reason="invalid or expired ticket")
         return
-    await ws.accept()
-    username = await asyncio.to_thread(_username, ctx, user_id)
+    # The stream starts at the newest event as of the handshake: nothing after it is missed.
     last_id = await asyncio.to_thread(_last_event_id, ctx)
+    username = await asyncio.to_thread(_username, ctx, user_id)
+    await ws.accept()
     try:
         while True:
             p = await asyncio.to_thread(ctx.auth.principal_for_user, username, "ws")

@@ -1,0 +1,373 @@
+"""Access control over real HTTP/WebSocket against the shared site: the rights matrix and attacks."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import sqlite3
+import time
+from datetime import UTC, datetime
+
+import httpx
+import jwt
+import pytest
+from sqlalchemy import select
+from websockets.sync.client import connect
+
+from ronda.access.demo_setup import seed_demo
+from ronda.access.service import create_user
+from ronda.store.access_models import Organisation, Role, RoleScope, TimeProfile, User, UserRole
+from ronda.store.db import Database
+from tests.helpers import catalog, wait_for
+
+PW = "matrix-pass-1"  # noqa: S105
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class Client:
+    def __init__(self, site, username: str, password: str = PW) -> None:
+        self.site = site
+        r = site.ronda.anon("POST", "/api/v1/auth/login", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        self.tokens = r.json()
+        self.h = {"Authorization": f"Bearer {self.tokens['access_token']}"}
+
+    def req(self, method: str, path: str, **kw) -> httpx.Response:
+        return self.site.ronda.anon(method, path, headers={**self.h, **kw.pop("headers", {})}, **kw)
+
+
+@pytest.fixture(scope="module")
+def users(site):
+    """The demo's organisations and accounts on the site's cameras, plus a night-shift viewer."""
+    db = Database(f"sqlite:///{site.data_dir / 'ronda.db'}")
+    seed_demo(db, {n: site.cam(f"Camera {n}") for n in range(1, 5)}, PW)
+    with db.session() as s:
+        # Night shift only: a profile that never covers the current hour.
+        hour = (datetime.now(UTC).hour + 12) % 24
+        tp = TimeProfile(
+            name="night",
+            timezone="UTC",
+            rules=[{"days": list(range(7)), "start": f"{hour:02d}:00", "end": f"{(hour + 1) % 24:02d}:00"}],
+        )
+        s.add(tp)
+        s.flush()
+        role = Role(name="Night viewer", rights=["live", "playback"], all_cameras=True, time_profile_id=tp.id)
+        s.add(role)
+        s.flush()
+    create_user(db, "night", PW, ["Night viewer"])
+    create_user(db, "victim", PW, ["viewer"])
+    db.dispose()
+    return {u: Client(site, u) for u in ("admin", "operator", "viewer_a", "viewer_b", "night")}
+
+
+ODD, EVEN = ("Camera 1", "Camera 3"), ("Camera 2", "Camera 4")
+
+
+def recordings_path(site, name: str) -> str:
+    now = int(time.time() * 1000)
+    return f"/api/v1/cameras/{site.cam(name)}/recordings?start={iso(now - 600_000)}&end={iso(now)}"
+
+
+@pytest.mark.parametrize(
+    ("user", "allowed"),
+    [
+        ("admin", ODD + EVEN),
+        ("operator", ODD + EVEN),
+        ("viewer_a", ODD),
+        ("viewer_b", EVEN),  # through the share with the Municipio
+        ("night", ()),  # outside its time profile
+    ],
+)
+def test_camera_visibility_live_and_playback(site, users, user, allowed):
+    c = users[user]
+    listed = {x["name"] for x in c.req("GET", "/api/v1/cameras").json()}
+    plain = {f"Camera {n}" for n in range(1, 5)}
+    assert listed & plain == set(allowed)
+    if user != "admin":
+        assert not listed - plain, "sees cameras outside its groups"
+    for name in ODD + EVEN:
+        cid = site.cam(name)
+        expect = 200 if name in allowed else 404
+        assert c.req("GET", f"/api/v1/cameras/{cid}").status_code == expect, (user, name)
+        assert c.req("GET", recordings_path(site, name)).status_code == expect, (user, name, "playback")
+        assert c.req("GET", f"/api/v1/cameras/{cid}/snapshot").status_code == expect, (user, name, "live")
+
+
+@pytest.mark.parametrize(
+    ("user", "camera", "status"),
+    [("admin", "Camera 1", 200), ("operator", "Camera 1", 403), ("viewer_a", "Camera 1", 403),
+     ("viewer_a", "Camera 2", 404), ("night", "Camera 1", 404)],
+)  # fmt: skip
+def test_manage_cameras_right(site, users, user, camera, status):
+    r = users[user].req("PATCH", f"/api/v1/cameras/{site.cam(camera)}", json={"retention_days": 30})
+    assert r.status_code == status, r.text
+    if user != "admin":
+        assert (
+            users[user].req("POST", "/api/v1/cameras", json={"name": "x", "url": "rtsp://127.0.0.1/x"}).status_code
+            == 403
+        )
+
+
+@pytest.mark.parametrize("path", ["/api/v1/users", "/api/v1/roles", "/api/v1/audit", "/api/v1/storage"])
+def test_viewer_cannot_reach_admin_endpoints(site, users, path):
+    for u in ("operator", "viewer_a", "viewer_b", "night"):
+        assert users[u].req("GET", path).status_code == 403, (u, path)
+    assert users["admin"].req("GET", path).status_code == 200
+
+
+def test_me_returns_rights(site, users):
+    me = users["viewer_a"].req("GET", "/api/v1/me").json()
+    assert me["username"] == "viewer_a" and me["rights"] == ["live", "playback"]
+    assert set(me["cameras"]) == {str(site.cam(n)) for n in ODD}
+    assert users["night"].req("GET", "/api/v1/me").json()["rights"] == []
+
+
+def test_viewer_does_not_see_camera_urls(site, users):
+    cam = users["viewer_a"].req("GET", f"/api/v1/cameras/{site.cam('Camera 1')}").json()
+    assert "url" not in cam["streams"]["main"]
+    assert "url" in users["admin"].req("GET", f"/api/v1/cameras/{site.cam('Camera 1')}").json()["streams"]["main"]
+
+
+def test_websocket_events_are_filtered_by_rights(site, users):
+    base = site.ronda.base.replace("http", "ws")
+    socks = {}
+    with contextlib.ExitStack() as stack:
+        for u in ("viewer_a", "viewer_b"):
+            ticket = users[u].req("POST", "/api/v1/ws-ticket").json()["ticket"]
+            socks[u] = stack.enter_context(connect(f"{base}/api/v1/ws?ticket={ticket}", open_timeout=10))
+        con = sqlite3.connect(site.data_dir / "ronda.db", timeout=30)
+        with con:
+            for name in ("Camera 1", "Camera 2"):
+                con.execute(
+                    "INSERT INTO events (time_ms, type, source, severity, camera_id, payload) VALUES "
+                    "(?, 'test.ping', 'external', 'info', ?, '{}')",
+                    (int(time.time() * 1000), site.cam(name)),
+                )
+        con.close()
+        got = {}
+        for u, ws in socks.items():
+            msgs = []
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                try:
+                    msgs.append(json.loads(ws.recv(timeout=deadline - time.monotonic())))
+                except TimeoutError:
+                    break
+            got[u] = {m["event"]["camera"] for m in msgs if m["event"]["type"] == "test.ping"}
+    assert got["viewer_a"] == {site.cam("Camera 1")}
+    assert got["viewer_b"] == {site.cam("Camera 2")}
+
+
+def test_websocket_ticket_is_single_use_and_origin_checked(site, users):
+    base = site.ronda.base.replace("http", "ws")
+    ticket = users["viewer_a"].req("POST", "/api/v1/ws-ticket").json()["ticket"]
+    with connect(f"{base}/api/v1/ws?ticket={ticket}", open_timeout=10):
+        pass
+    for url, headers in (
+        (f"{base}/api/v1/ws?ticket={ticket}", {}),  # reused
+        (f"{base}/api/v1/ws?ticket=forged", {}),
+        (f"{base}/api/v1/ws", {}),
+        (f"{base}/api/v1/ws?ticket={users['viewer_a'].req('POST', '/api/v1/ws-ticket').json()['ticket']}",
+         {"Origin": "https://evil.example"}),
+    ):  # fmt: skip
+        with pytest.raises(Exception):  # noqa: B017  (refused: closed before or right after the handshake)
+            with connect(url, additional_headers=headers, open_timeout=10) as ws:
+                ws.recv(timeout=3)
+
+
+# --- attacks ---------------------------------------------------------------------------------------
+def _b64(d: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+
+
+def test_forged_tokens_are_401(site, users):
+    good = users["viewer_a"].tokens["access_token"]
+    claims = jwt.decode(good, options={"verify_signature": False})
+    admin_claims = {**claims, "sub": "1"}
+    forged = [
+        _b64({"alg": "none", "typ": "JWT"}) + "." + _b64(admin_claims) + ".",
+        jwt.encode(admin_claims, "not-the-key-" * 4, algorithm="HS256"),
+        jwt.encode({**claims, "exp": int(time.time()) - 10}, "not-the-key-" * 4, algorithm="HS256"),
+        good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB"),
+        ".".join([good.split(".")[0], _b64(admin_claims), good.split(".")[2]]),
+        "garbage",
+    ]
+    for tok in forged:
+        r = site.ronda.anon("GET", "/api/v1/me", headers={"Authorization": f"Bearer {tok}"})
+        assert r.status_code == 401, tok
+        assert r.headers.get("www-authenticate", "").lower().startswith("bearer")
+    r = site.ronda.anon("GET", "/api/v1/cameras")
+    assert r.status_code == 401 and "www-authenticate" in r.headers
+    assert site.ronda.anon("GET", "/api/v1/me", headers={"Authorization": "Basic YWRtaW46eA=="}).status_code == 401
+
+
+def test_logout_revokes_the_token(site, users):
+    c = Client(site, "viewer_b")
+    assert c.req("GET", "/api/v1/me").status_code == 200
+    assert c.req("POST", "/api/v1/auth/logout").status_code == 204
+    assert c.req("GET", "/api/v1/me").status_code == 401
+    r = site.ronda.anon("POST", "/api/v1/auth/refresh", json={"refresh_token": c.tokens["refresh_token"]})
+    assert r.status_code == 401
+
+
+def test_refresh_rotates(site, users):
+    c = Client(site, "viewer_b")
+    r = site.ronda.anon("POST", "/api/v1/auth/refresh", json={"refresh_token": c.tokens["refresh_token"]})
+    assert r.status_code == 200 and r.json()["expires_in"] >= 600
+    again = site.ronda.anon("POST", "/api/v1/auth/refresh", json={"refresh_token": c.tokens["refresh_token"]})
+    assert again.status_code == 401  # the old refresh token is spent
+
+
+def test_brute_force_is_throttled_and_audited(site, users):
+    codes = [
+        site.ronda.anon("POST", "/api/v1/auth/login", json={"username": "victim", "password": f"guess{i}"}).status_code
+        for i in range(7)
+    ]
+    assert codes[:5] == [401] * 5 and codes[-1] == 429
+    r = site.ronda.anon("POST", "/api/v1/auth/login", json={"username": "victim", "password": PW})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0  # even the right password waits
+    unknown = site.ronda.anon("POST", "/api/v1/auth/login", json={"username": "nobody-here", "password": "x"})
+    assert unknown.status_code == 401 and unknown.json()["detail"] == "invalid username or password"
+    audit = users["admin"].req("GET", "/api/v1/audit", params={"actor": "victim", "action": "login"}).json()
+    assert {a["result"] for a in audit} >= {"denied", "throttled"}
+
+
+def test_mass_assignment_in_self_update(site, users):
+    for body in ({"roles": ["administrator"]}, {"organisation_id": 1}, {"enabled": True}, {"username": "admin"}):
+        r = users["viewer_a"].req("PATCH", "/api/v1/me", json=body)
+        assert r.status_code == 422, body
+    assert users["viewer_a"].req("GET", "/api/v1/me").json()["roles"] == ["Viewer (odd cameras)"]
+    assert users["viewer_a"].req("GET", "/api/v1/users").status_code == 403
+
+
+def test_operator_cannot_grant_roles_it_lacks(site, users):
+    r = users["operator"].req("POST", "/api/v1/users", json={"username": "x1", "password": "longenough", "roles": []})
+    assert r.status_code == 403  # no manage_users at all
+    xss = {"username": "<script>alert(1)</script>", "password": "longenough", "roles": ["viewer"]}
+    r = users["admin"].req("POST", "/api/v1/users", json=xss)
+    assert r.status_code == 422  # usernames are plain words
+    db = Database(f"sqlite:///{site.data_dir / 'ronda.db'}")
+    with db.session() as s:
+        s.add(Role(name="User manager", rights=["manage_users", "live", "playback"], all_cameras=False))
+    create_user(db, "usermgr", PW, ["User manager"])
+    db.dispose()
+    mgr = Client(site, "usermgr")
+    for roles in (["administrator"], ["operator"]):
+        r = mgr.req("POST", "/api/v1/users", json={"username": "escalate", "password": "longenough", "roles": roles})
+        assert r.status_code == 403, roles
+    assert (
+        mgr.req(
+            "POST", "/api/v1/users", json={"username": "newbie", "password": "longenough", "roles": ["viewer"]}
+        ).status_code
+        == 201
+    )
+
+
+def test_disable_and_role_change_take_effect_on_next_request(site, users):
+    db = Database(f"sqlite:///{site.data_dir / 'ronda.db'}")
+    with db.session() as s:
+        police = s.scalar(select(Organisation.id).where(Organisation.name == "Polizia Locale"))
+    create_user(db, "temp_viewer", PW, ["Viewer (odd cameras)"], organisation_id=police)
+    c = Client(site, "temp_viewer")
+    uid = c.req("GET", "/api/v1/me").json()["id"]
+    assert c.req("GET", f"/api/v1/cameras/{site.cam('Camera 1')}").status_code == 200
+    r = users["admin"].req("PATCH", f"/api/v1/users/{uid}", json={"roles": ["viewer"]})
+    assert r.status_code == 200
+    # Built-in viewer without a scope sees nothing: the change applies at once.
+    assert c.req("GET", f"/api/v1/cameras/{site.cam('Camera 1')}").status_code == 404
+    assert users["admin"].req("PATCH", f"/api/v1/users/{uid}", json={"enabled": False}).status_code == 200
+    assert c.req("GET", "/api/v1/me").status_code == 401
+    with db.session() as s:
+        assert s.scalar(select(User.enabled).where(User.id == uid)) is False
+    db.dispose()
+
+
+def test_cookie_session_needs_csrf_header(site, users):
+    r = site.ronda.anon("POST", "/api/v1/auth/login", json={"username": "viewer_a", "password": PW, "cookie": True})
+    assert r.status_code == 200
+    cookies = {"ronda_session": r.cookies["ronda_session"]}
+    csrf = r.json()["csrf_token"]
+    assert "httponly" in r.headers.get("set-cookie", "").lower()
+    assert site.ronda.anon("GET", "/api/v1/me", cookies=cookies).status_code == 200
+    assert site.ronda.anon("POST", "/api/v1/ws-ticket", cookies=cookies).status_code == 403
+    assert (
+        site.ronda.anon("POST", "/api/v1/ws-ticket", cookies=cookies, headers={"X-CSRF-Token": "0" * 64}).status_code
+        == 403
+    )
+    assert (
+        site.ronda.anon("POST", "/api/v1/ws-ticket", cookies=cookies, headers={"X-CSRF-Token": csrf}).status_code == 200
+    )
+
+
+def test_no_cors_for_other_origins(site, users):
+    pre = site.ronda.anon("OPTIONS", "/api/v1/cameras", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization"})  # fmt: skip
+    assert "access-control-allow-origin" not in pre.headers
+    r = users["admin"].req("GET", "/api/v1/cameras", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in r.headers and "access-control-allow-credentials" not in r.headers
+
+
+def test_xss_payload_in_camera_name_is_plain_json(site, users):
+    payload = "<img src=x onerror=alert(1)>"
+    r = users["admin"].req("POST", "/api/v1/cameras", json={"name": payload, "url": "rtsp://127.0.0.1:9/x"})
+    assert r.status_code == 201
+    got = users["admin"].req("GET", f"/api/v1/cameras/{r.json()['id']}")
+    assert got.headers["content-type"].startswith("application/json")
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert got.json()["name"] == payload
+    users["admin"].req("DELETE", f"/api/v1/cameras/{r.json()['id']}")
+
+
+@pytest.mark.parametrize("evil", ["' OR '1'='1", "1; DROP TABLE cameras; --", '" OR 1=1 --', "%27%20OR%201%3D1"])
+def test_sql_injection_strings_in_filters(site, users, evil):
+    a = users["admin"]
+    for path, params in (
+        ("/api/v1/events", {"type": evil}),
+        ("/api/v1/events", {"camera": evil}),
+        ("/api/v1/events", {"since": evil}),
+        ("/api/v1/audit", {"actor": evil}),
+        ("/api/v1/audit", {"action": evil}),
+        (f"/api/v1/cameras/{site.cam('Camera 1')}/recordings", {"start": evil, "end": evil}),
+        (f"/api/v1/cameras/{site.cam('Camera 1')}/recordings", {"start": iso(0), "end": iso(1000), "stream": evil}),
+    ):
+        r = a.req("GET", path, params=params)
+        assert r.status_code in (200, 422), (path, params, r.status_code)
+        if r.status_code == 200:
+            assert r.json() == [], (path, params)
+    assert len(a.req("GET", "/api/v1/cameras").json()) >= 4  # tables intact
+
+
+def test_api_key_scoped_and_revocable(site, users):
+    a = users["admin"]
+    r = a.req("POST", "/api/v1/me/api-keys", json={"name": "sensor gateway", "rights": ["live"]})
+    assert r.status_code == 201
+    key = r.json()["key"]
+    h = {"X-API-Key": key}
+    assert site.ronda.anon("GET", f"/api/v1/cameras/{site.cam('Camera 1')}", headers=h).status_code == 200
+    assert site.ronda.anon("GET", recordings_path(site, "Camera 1"), headers=h).status_code == 403  # no playback
+    assert site.ronda.anon("GET", "/api/v1/users", headers=h).status_code == 403
+    assert a.req("DELETE", f"/api/v1/me/api-keys/{r.json()['id']}").status_code == 204
+    assert site.ronda.anon("GET", "/api/v1/me", headers=h).status_code == 401
+    r = users["viewer_a"].req("POST", "/api/v1/me/api-keys", json={"name": "x", "rights": ["manage_users"]})
+    assert r.status_code == 403
+
+
+def test_views_are_audited(site, users):
+    users["viewer_a"].req("GET", f"/api/v1/cameras/{site.cam('Camera 1')}/snapshot")
+    entries = users["admin"].req("GET", "/api/v1/audit", params={"actor": "viewer_a", "action": "live.snapshot"}).json()
+    assert entries and entries[0]["camera_id"] == site.cam("Camera 1") and entries[0]["source_ip"] == "127.0.0.1"
+    assert users["admin"].req("GET", "/api/v1/audit/verify").json()["ok"] is True
+
+
+def test_database_holds_no_plaintext_camera_password(site):
+    wait_for(lambda: catalog(site.data_dir, site.cam("Secure"))[0], 30, what="the secure camera to record")
+    dump = "\n".join(sqlite3.connect(site.data_dir / "ronda.db").iterdump())
+    assert "p@ss:w#rd%" not in dump and "p%40ss" not in dump and "w#rd" not in dump
+    with Database(f"sqlite:///{site.data_dir / 'ronda.db'}").session() as s:
+        assert s.scalars(select(RoleScope)).first() is not None
+        assert s.scalars(select(UserRole)).first() is not None
