@@ -122,10 +122,16 @@ class RondaProcess:
 
     def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """A request as the test administrator (logs in on first use)."""
-        if self.token is None:
-            self.token = self.login(ADMIN, ADMIN_PASSWORD)
-        headers = {"Authorization": f"Bearer {self.token}", **kw.pop("headers", {})}
-        return httpx.request(method, self.base + path, timeout=30, headers=headers, **kw)
+        extra = kw.pop("headers", {})
+        for _ in range(2):
+            if self.token is None:
+                self.token = self.login(ADMIN, ADMIN_PASSWORD)
+            r = httpx.request(method, self.base + path, timeout=30,
+                              headers={"Authorization": f"Bearer {self.token}", **extra}, **kw)  # fmt: skip
+            if r.status_code != 401:
+                break
+            self.token = None  # expired or revoked (e.g. password reset by a test): log in again
+        return r
 
     def anon(self, method: str, path: str, **kw: Any) -> httpx.Response:
         return httpx.request(method, self.base + path, timeout=30, **kw)

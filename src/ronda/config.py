@@ -48,6 +48,7 @@ class DatabaseConfig(_Model):
 
 
 class RecordingConfig(_Model):
+    enabled: bool = Field(True, description="Run the recorder in this process (false: an API-only node).")
     segment_seconds: float = Field(6.0, gt=0.5, le=10, description="Target segment length (<= 10 s).")
     stall_timeout_seconds: float = Field(
         6.0, ge=2, le=60, description="No new media for this long on an open connection is a stall."

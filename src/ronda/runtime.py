@@ -77,7 +77,7 @@ def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
         ensure_builtin_roles(s)
     import_cameras(db, secrets, cfg.cameras)
     auth = AuthService(db, keys_dir(cfg), secrets, audit)
-    recorder = Recorder(cfg, db, secrets, audit=audit) if record else None
+    recorder = Recorder(cfg, db, secrets, audit=audit) if record and cfg.recording.enabled else None
     return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder)
 
 

@@ -19,9 +19,9 @@ from ronda.access.demo_setup import seed_demo
 from ronda.access.service import create_user
 from ronda.store.access_models import Organisation, Role, RoleScope, TimeProfile, User, UserRole
 from ronda.store.db import Database
-from tests.helpers import catalog, wait_for
+from tests.helpers import ADMIN_PASSWORD, catalog, wait_for
 
-PW = "matrix-pass-1"  # noqa: S105
+PW = ADMIN_PASSWORD  # the demo accounts share it; admin keeps the password the site uses
 
 
 def iso(ms: int) -> str:

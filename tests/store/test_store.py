@@ -103,3 +103,27 @@ def test_events_and_state(db):
     with db.session() as s:
         assert repos.get_state(s, "k") == {"a": 2}
         assert repos.list_events(s, since_ms=5)[0].payload == {"reason": "x"}
+
+
+def test_serve_refuses_a_schema_mismatch(tmp_path):
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data_dir: {tmp_path / 'data'}\n")
+
+    def serve() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ronda.cli", "serve", "--config", str(cfg)], capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+
+    r = serve()  # no schema yet
+    assert r.returncode == 2 and "ronda db upgrade" in r.stderr and "Traceback" not in r.stderr
+    up = subprocess.run([sys.executable, "-m", "ronda.cli", "db", "upgrade", "--config", str(cfg)], capture_output=True,
+                        text=True, timeout=60)  # fmt: skip
+    assert up.returncode == 0 and head_revision() in up.stdout
+    d = Database(f"sqlite:///{tmp_path / 'data' / 'ronda.db'}")
+    with d.engine.begin() as c:
+        c.execute(text("UPDATE alembic_version SET version_num='0099_future'"))
+    d.dispose()
+    r = serve()
+    assert r.returncode == 2 and "0099_future" in r.stderr and "ronda db upgrade" in r.stderr

@@ -8,13 +8,16 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ronda.access.rights import MANAGE_CAMERAS, RIGHTS_ORDER
 from ronda.access.service import AuthError, Principal
 from ronda.api.deps import CSRF_COOKIE, SESSION_COOKIE, Caller, Ctx, client_ip
 from ronda.api.routes.system import event_view
+from ronda.store import repos
+from ronda.store.access_models import User
 from ronda.store.models import Event
+from ronda.timeutil import now_ms
 
 router = APIRouter(tags=["auth"])
 
@@ -83,7 +86,7 @@ def logout(ctx: Ctx, caller: Caller) -> Response:
 
 
 def me_view(caller: Principal) -> dict[str, Any]:
-    rights = caller.permissions.all_rights(_now())
+    rights = caller.permissions.all_rights(now_ms())
     return {
         "id": caller.user_id,
         "username": caller.username,
@@ -94,18 +97,10 @@ def me_view(caller: Principal) -> dict[str, Any]:
     }
 
 
-def _now() -> int:
-    from ronda.timeutil import now_ms
-
-    return now_ms()
-
-
 @router.get("/me")
 def me(ctx: Ctx, caller: Caller) -> dict[str, Any]:
     """The caller, its roles and the rights it holds now (on at least one camera)."""
     with ctx.db.session() as s:
-        from ronda.store import repos
-
         cams = [c.id for c in repos.list_cameras(s)]
     out = me_view(caller)
     out["cameras"] = {str(c): sorted(caller.rights_for(c)) for c in sorted(caller.visible(cams))}
@@ -161,16 +156,12 @@ async def events_ws(ws: WebSocket) -> None:
 
 
 def _username(ctx: Any, user_id: int) -> str:
-    from ronda.store.access_models import User
-
     with ctx.db.session() as s:
         u = s.get(User, user_id)
         return u.username if u else ""
 
 
 def _last_event_id(ctx: Any) -> int:
-    from sqlalchemy import func
-
     with ctx.db.session() as s:
         return int(s.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
 
