@@ -84,6 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
     ini = sts.add_parser("init", help="mark a folder (a mounted disk) as a recording volume")
     ini.add_argument("path", type=Path)
 
+    ex = sub.add_parser("export", help="write a signed evidence package of recorded video")
+    ex.add_argument("--camera", type=int, action="append", required=True, help="camera id (repeatable)")
+    ex.add_argument("--start", required=True, help="ISO 8601 time, e.g. 2026-05-26T10:00:00Z")
+    ex.add_argument("--end", required=True, help="ISO 8601 time")
+    ex.add_argument("--out", type=Path, required=True, help="package to write (.zip)")
+    ex.add_argument("--reason", default="", help="why the footage is exported")
+    ex.add_argument("--case", default="", help="case or fine reference")
+    ex.add_argument("--stream", choices=["main", "sub"], default="main")
+    _data_args(ex)
+
+    vf = sub.add_parser("verify", help="check an evidence package (offline)")
+    vf.add_argument("file", type=Path)
+    vf.add_argument("--pubkey", type=Path, help="the site's published public key (PEM)")
+
+    ky = sub.add_parser("keys", help="site keys")
+    kys = ky.add_subparsers(dest="keys_command", metavar="ACTION")
+    kys.required = True
+    kp = kys.add_parser("public", help="print the evidence signing public key and its fingerprint")
+    _data_args(kp)
+
     us = sub.add_parser("user", help="user accounts")
     uss = us.add_subparsers(dest="user_command", metavar="ACTION")
     uss.required = True
@@ -180,6 +200,36 @@ def _dispatch(args: argparse.Namespace) -> int:
         vid = init_volume(args.path)
         print(f"{args.path} is recording volume {vid}")
         return 0
+    if cmd == "export":
+        return _export(args)
+    if cmd == "verify":
+        from ronda.media.evidence import verify_package
+
+        pub = None
+        if args.pubkey is not None:
+            try:
+                pub = args.pubkey.read_bytes()
+            except OSError as e:
+                raise CliError(f"cannot read {args.pubkey}: {e.strerror}") from None
+        res = verify_package(args.file, pub)
+        for w in res.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+        if res.ok:
+            print(f"valid: signed by {res.fingerprint}")
+            return 0
+        print("INVALID: " + "; ".join(res.problems))
+        if res.fingerprint:
+            print(f"(package key {res.fingerprint})")
+        return 1
+    if cmd == "keys":
+        from ronda import runtime
+        from ronda.media.evidence import fingerprint, public_pem
+
+        cfg = runtime.data_dir_config(args.data_dir, args.config)
+        key = runtime.site_key(cfg)
+        sys.stdout.write(public_pem(key.public_key()).decode())
+        print(f"fingerprint: {fingerprint(key.public_key())}", file=sys.stderr)
+        return 0
     if cmd == "user":
         import os
 
@@ -244,6 +294,64 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"{args.file}: valid ({len(cfg.cameras)} cameras, data in {cfg.data_dir})")
         return 0
     raise CliError(f"unknown command {cmd}")
+
+
+def _export(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ronda import runtime
+    from ronda.media.export import ExportCancelled, ExportError, ExportRequest, Progress, cli_actor, run_export
+    from ronda.timeutil import parse_iso
+
+    try:
+        start, end = parse_iso(args.start), parse_iso(args.end)
+    except ValueError:
+        raise CliError("--start and --end must be ISO 8601 times, e.g. 2026-05-26T10:00:00Z") from None
+    out: Path = args.out
+    if out.exists():
+        raise CliError(f"{out} exists already; choose another name")
+    if not out.parent.is_dir():
+        raise CliError(f"folder {out.parent} does not exist")
+    cfg = runtime.data_dir_config(args.data_dir, args.config)
+    if not (cfg.data_dir / "ronda.db").exists() and cfg.database.url is None:
+        raise CliError(f"no Ronda data in {cfg.data_dir}")
+    database = runtime.open_database(cfg, migrate=False)
+    actor = cli_actor()
+    req = ExportRequest(list(args.camera), start, end, actor, args.reason, args.case, args.stream)
+    progress = Progress()
+    last = [-1]
+
+    tty = sys.stderr.isatty()
+
+    def show(p: Progress) -> None:
+        pct = int(p.fraction * 100)
+        step = pct if tty else pct // 25 * 25  # a line per quarter when not on a terminal
+        if step == last[0]:
+            return
+        last[0] = step
+        text = f"{p.stage:10s} [{'#' * (step // 5):20s}] {step:3d} %"
+        print("\r" + text if tty else text, end="" if tty else "\n", file=sys.stderr, flush=True)
+
+    progress.callbacks.append(show)
+    audit = runtime.open_audit(cfg, database)
+    try:
+        manifest = asyncio.run(
+            run_export(database, cfg.recordings_dir, cfg.recording.ffmpeg, runtime.site_key(cfg), cfg.site.name,
+                       cfg.site.timezone, req, out, progress)
+        )  # fmt: skip
+    except (ExportError, ExportCancelled) as e:
+        audit.append(actor, "export", "failed", req.camera_ids[0], start, end, details={"error": str(e)})
+        raise CliError(f"nothing exported: {e}") from None
+    finally:
+        print("", file=sys.stderr)
+    for cid in req.camera_ids:
+        audit.append(actor, "export", "ok", cid, start, end, details={"case": args.case, "reason": args.reason,
+                                                                       "package": out.name})  # fmt: skip
+    audit.close()
+    database.dispose()
+    videos = [f for f in manifest["files"] if f["kind"] == "video"]
+    print(f"exported {len(videos)} video file(s) to {out}; signed by {manifest['signing_key_fingerprint']}")
+    return 0
 
 
 if __name__ == "__main__":

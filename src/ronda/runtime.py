@@ -8,14 +8,16 @@ import signal
 from pathlib import Path
 
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ronda.access.audit import AuditLog
+from ronda.access.audit import AuditLog, load_or_create_signing_key
 from ronda.access.rights import ensure_builtin_roles
 from ronda.access.secrets import SecretBox
 from ronda.access.service import AuthService
 from ronda.api.app import AppContext, create_app
 from ronda.config import CameraConfig, Config
 from ronda.devices import registry
+from ronda.media.evidence import SITE_KEY_FILE
 from ronda.recording.recorder import Recorder
 from ronda.store import repos
 from ronda.store.db import Database
@@ -63,6 +65,11 @@ def import_cameras(db: Database, secrets: SecretBox, cameras: list[CameraConfig]
 
 def keys_dir(cfg: Config) -> Path:
     return cfg.data_dir / "keys"
+
+
+def site_key(cfg: Config) -> Ed25519PrivateKey:
+    """The site's evidence signing key (Ed25519), created on first use; publish its public half."""
+    return load_or_create_signing_key(keys_dir(cfg) / SITE_KEY_FILE)
 
 
 def open_audit(cfg: Config, db: Database) -> AuditLog:

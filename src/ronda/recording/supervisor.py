@@ -394,7 +394,12 @@ class StreamRecorder:
         text = " | ".join(errors)
         if self._kill_reason:
             return grew, self._kill_reason, text[-300:] or None
-        reason = ffmpeg.classify_error(text) if text else ("stream_ended" if proc.returncode == 0 else "stream_error")
+        if text:
+            reason = ffmpeg.classify_error(text)
+        elif proc.returncode is not None and proc.returncode < 0:
+            reason = "capture_crashed"  # ffmpeg killed by a signal (OOM killer, kill -9): we restart it
+        else:
+            reason = "stream_ended" if proc.returncode == 0 else "stream_error"
         if grew and reason == "camera_unreachable" and "timed out" in text.lower():
             reason = "stream_stalled"
         if grew and proc.returncode == 0 and not text:
