@@ -22,6 +22,12 @@ def _stat(pid: int) -> tuple[int, float, float] | None:
     return ppid, (utime + stime) / CLK, (cutime + cstime) / CLK
 
 
+def own_cpu(pid: int) -> float:
+    """CPU seconds of this one process (threads included, children not)."""
+    st = _stat(pid)
+    return st[1] if st else 0.0
+
+
 def tree_cpu(root_pids: list[int]) -> float:
     """CPU seconds used so far by these processes and all their descendants (live and reaped)."""
     stats: dict[int, tuple[int, float, float]] = {}

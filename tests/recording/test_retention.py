@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from ronda.config import StorageConfig
 from ronda.recording.retention import DAY_MS, Hold, Retention
@@ -14,9 +14,14 @@ from ronda.store.models import Camera, Event, EvidenceLock, Segment
 NOW = 1_800_000_000_000
 
 
-@pytest.fixture
-def site(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'r.db'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def site(request, tmp_path):
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'r.db'}")
+    else:
+        db = Database(request.getfixturevalue("pg_url"))
+        with db.engine.begin() as c:
+            c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     db.upgrade()
     root = tmp_path / "rec"
     root.mkdir()

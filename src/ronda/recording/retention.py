@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, case, cast, select
 
 from ronda.access.audit import AuditLog
 from ronda.config import StorageConfig
@@ -82,21 +82,30 @@ class Retention:
         return rep
 
     def _by_age(self, now: int, rep: RetentionReport) -> None:
-        with self.db.session() as s:
-            cams = s.execute(select(Camera.id, Camera.retention_days)).all()
-        for cam_id, days in cams:
-            limit = now - int((days or self.cfg.default_retention_days) * DAY_MS)
-            while True:
-                with self.db.session() as s:
-                    segs = s.scalars(
-                        select(Segment)
-                        .where(Segment.camera_id == cam_id, Segment.end_ms <= limit, repos.unlocked_condition(now))
-                        .order_by(Segment.start_ms)
-                        .limit(BATCH)
-                    ).all()
-                segs = [x for x in segs if not self._held(x)]
-                if not segs:
-                    break
+        """Footage older than its camera's retention, all cameras in one query per batch."""
+        default_ms = int(self.cfg.default_retention_days * DAY_MS)
+        keep_ms = case(
+            (Camera.retention_days.is_(None), default_ms), else_=cast(Camera.retention_days * DAY_MS, BigInteger)
+        )
+        skip_ids: set[int] = set()
+        while True:
+            with self.db.session() as s:
+                q = (
+                    select(Segment)
+                    .join(Camera, Camera.id == Segment.camera_id)
+                    .where(Segment.end_ms <= now - keep_ms, repos.unlocked_condition(now))
+                    .order_by(Segment.start_ms)
+                    .limit(BATCH)
+                )
+                if skip_ids:
+                    q = q.where(Segment.id.not_in(skip_ids))
+                segs = s.scalars(q).all()
+            if not segs:
+                return
+            held = [x for x in segs if self._held(x)]
+            skip_ids.update(x.id for x in held)
+            segs = [x for x in segs if not self._held(x)]
+            if segs:
                 self._delete(segs, "retention_days", now, rep)
 
     def _oldest_first(self, now: int, want_bytes: int, reason: str, rep: RetentionReport) -> int:

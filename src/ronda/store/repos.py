@@ -6,14 +6,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ronda.store.models import Camera, CameraStream, Event, EvidenceLock, Gap, Segment, SystemState
 
 
 # --- cameras -------------------------------------------------------------------------------------
 def list_cameras(s: Session, include_deleted: bool = False) -> Sequence[Camera]:
-    q = select(Camera).order_by(Camera.id)
+    # Streams in one extra query, not one per camera.
+    q = select(Camera).options(selectinload(Camera.streams)).order_by(Camera.id)
     if not include_deleted:
         q = q.where(Camera.deleted_ms.is_(None))
     return s.scalars(q).all()
