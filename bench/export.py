@@ -43,8 +43,11 @@ def make_footage(base: Path, minutes: int) -> tuple[Database, Path, list[Path], 
     seg_dir = rec / "1"
     seg_dir.mkdir(parents=True)
     log(f"making {minutes} min of 1080p segments from {clip.name}")
+    timed = base / "clip.mp4"  # raw H.264 has no timestamps to loop on: give it a container first
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-r", "15", "-i", str(clip), "-c", "copy",
+                    str(timed)], check=True)  # fmt: skip
     subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-stream_loop", "-1", "-r", "15", "-i", str(clip),
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-stream_loop", "-1", "-i", str(timed),
          "-t", str(minutes * 60), "-c", "copy", "-f", "segment", "-segment_time", str(SEG_S), "-segment_format",
          "mp4", "-segment_format_options", "movflags=+frag_keyframe+empty_moov+default_base_moof",
          "-reset_timestamps", "1", str(seg_dir / "main_%06d.mp4")],

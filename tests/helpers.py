@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,11 @@ import yaml
 
 ADMIN = "admin"
 ADMIN_PASSWORD = "admin-test-pw"  # noqa: S105
+
+
+def iso(ms: int) -> str:
+    """Epoch ms → ISO 8601 UTC with milliseconds, as the API speaks it."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def free_port() -> int:

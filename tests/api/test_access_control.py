@@ -7,7 +7,6 @@ import contextlib
 import json
 import sqlite3
 import time
-from datetime import UTC, datetime
 
 import jwt
 import pytest
@@ -18,12 +17,7 @@ from ronda.access.service import create_user
 from ronda.store.access_models import Organisation, Role, RoleScope, User, UserRole
 from ronda.store.db import Database
 from tests.api.conftest import PW, Client
-from tests.helpers import catalog, wait_for
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
+from tests.helpers import catalog, iso, wait_for
 
 ODD, EVEN = ("Camera 1", "Camera 3"), ("Camera 2", "Camera 4")
 
@@ -332,3 +326,54 @@ def test_database_holds_no_plaintext_camera_password(site):
     with Database(f"sqlite:///{site.data_dir / 'ronda.db'}").session() as s:
         assert s.scalars(select(RoleScope)).first() is not None
         assert s.scalars(select(UserRole)).first() is not None
+
+
+def test_stream_token_paths(site, users):
+    """Media URLs for <img>/<video> carry a 60 s token bound to user, camera and right."""
+    va = users["viewer_a"]
+    c1, c2, c3 = site.cam("Camera 1"), site.cam("Camera 2"), site.cam("Camera 3")
+    live = va.req("POST", f"/api/v1/cameras/{c1}/stream-token", json={"right": "live"}).json()
+    assert live["expires_in"] == 60
+    img = site.ronda.anon("GET", live["urls"]["snapshot"])
+    assert img.status_code == 200 and img.headers["content-type"] == "image/jpeg"
+    tok = live["token"]
+    assert site.ronda.anon("GET", f"/api/v1/media/{c3}/snapshot.jpg", params={"token": tok}).status_code == 401
+    assert (
+        site.ronda.anon("GET", f"/api/v1/media/{c1}/snapshot.jpg", params={"token": tok[:-3] + "AAA"}).status_code
+        == 401
+    )
+    assert va.req("POST", f"/api/v1/cameras/{c2}/stream-token", json={"right": "live"}).status_code == 404
+    assert users["night"].req("POST", f"/api/v1/cameras/{c1}/stream-token", json={"right": "live"}).status_code == 404
+    assert (
+        users["viewer_b"].req("POST", f"/api/v1/cameras/{c2}/stream-token", json={"right": "export"}).status_code == 422
+    )
+    # Playback: a recorded segment, with byte ranges; the token fits only its camera and right.
+    play = va.req("POST", f"/api/v1/cameras/{c1}/stream-token", json={"right": "playback"}).json()["token"]
+    seg = catalog(site.data_dir, c1)[0][0]
+    r = site.ronda.anon("GET", f"/api/v1/media/{c1}/segments/{seg.id}.mp4", params={"token": play},
+                        headers={"Range": "bytes=0-99"})  # fmt: skip
+    assert r.status_code == 206 and len(r.content) == 100 and r.content[4:8] == b"ftyp"
+    assert site.ronda.anon("GET", f"/api/v1/media/{c1}/segments/{seg.id}.mp4", params={"token": tok}).status_code == 401
+    other = catalog(site.data_dir, c2)[0][0]
+    assert (
+        site.ronda.anon("GET", f"/api/v1/media/{c1}/segments/{other.id}.mp4", params={"token": play}).status_code == 404
+    )
+    assert (
+        site.ronda.anon("GET", f"/api/v1/media/{c2}/segments/{other.id}.mp4", params={"token": play}).status_code == 401
+    )
+    assert site.ronda.anon("GET", f"/api/v1/media/{c1}/segments/{seg.id}.mp4").status_code == 422  # no token
+
+
+def test_stream_token_dies_with_the_right(site, users):
+    db = Database(f"sqlite:///{site.data_dir / 'ronda.db'}")
+    with db.session() as s:
+        police = s.scalar(select(Organisation.id).where(Organisation.name == "Polizia Locale"))
+    create_user(db, "short_lived", PW, ["Viewer (odd cameras)"], organisation_id=police)
+    db.dispose()
+    c = Client(site, "short_lived")
+    cid = site.cam("Camera 1")
+    url = c.req("POST", f"/api/v1/cameras/{cid}/stream-token", json={"right": "live"}).json()["urls"]["snapshot"]
+    assert site.ronda.anon("GET", url).status_code == 200
+    uid = c.req("GET", "/api/v1/me").json()["id"]
+    assert users["admin"].req("PATCH", f"/api/v1/users/{uid}", json={"enabled": False}).status_code == 200
+    assert site.ronda.anon("GET", url).status_code == 403  # the token is still fresh, the user is not

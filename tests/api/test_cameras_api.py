@@ -9,11 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import catalog, wait_for
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+from tests.helpers import catalog, iso, wait_for
 
 
 def count_cameras(site) -> int:

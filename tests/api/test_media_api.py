@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime
 
 import pytest
 
-from tests.helpers import catalog, wait_for
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+from tests.helpers import catalog, iso, wait_for
 
 
 def window(site, name: str, seconds: int = 20) -> tuple[str, str]:

@@ -8,20 +8,16 @@ import subprocess
 import sys
 import time
 import zipfile
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ronda.media import evidence
-from tests.helpers import catalog, ffprobe_json, probe_frames, wait_for
+from tests.helpers import catalog, ffprobe_json, iso, probe_frames, wait_for
 
 GOP_MS = 1000
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def ronda(*args: str) -> subprocess.CompletedProcess[str]:

@@ -222,6 +222,14 @@ class AuthService:
             p.permissions = p.permissions.restrict(row.rights or [])
             return p
 
+    def principal_by_id(self, user_id: int, via: str) -> Principal | None:
+        """For stream tokens: the user's rights as they are now (disabled users get None)."""
+        with self.db.session() as s:
+            user = s.get(User, user_id)
+            if user is None or not user.enabled:
+                return None
+            return self._principal(s, user, None, via)
+
     def principal_for_user(self, username: str, via: str = "cli") -> Principal | None:
         with self.db.session() as s:
             user = s.scalar(select(User).where(User.username == username))

@@ -171,6 +171,11 @@ def recordings(
 @router.get("/cameras/{camera_id}/snapshot", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
 async def snapshot(ctx: Ctx, caller: Caller, camera_id: CameraId) -> Response:
     require_camera(caller, camera_id, LIVE)
+    return await snapshot_response(ctx, caller, camera_id)
+
+
+async def snapshot_response(ctx: Ctx, caller: Caller, camera_id: int) -> Response:
+    """The latest keyframe as JPEG (from the recorder's own files: no second camera session)."""
     root = ctx.cfg.recordings_dir
     with ctx.db.session() as s:
         cam = repos.get_camera(s, camera_id)

@@ -10,18 +10,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
-from ronda.access.rights import EVIDENCE_LOCK, EXPORT
+from ronda.access.rights import EVIDENCE_LOCK, EXPORT, LIVE, PLAYBACK
 from ronda.access.service import Principal
-from ronda.api.deps import Caller, Ctx, not_found, require_camera
+from ronda.access.tokens import InvalidToken
+from ronda.api.deps import Caller, CameraId, Ctx, client_ip, not_found, require_camera
+from ronda.api.routes.cameras import snapshot_response
 from ronda.media.export import ExportCancelled, ExportError, ExportRequest, Progress, plan, run_export
 from ronda.runtime import site_key
-from ronda.store.models import EvidenceLock
+from ronda.store.models import EvidenceLock, Segment
 from ronda.timeutil import now_ms, parse_iso, to_iso
 
 router = APIRouter(tags=["media"])
@@ -238,3 +240,59 @@ def delete_lock(ctx: Ctx, caller: Caller, lock_id: Annotated[int, PathParam(ge=1
         s.delete(lock)
     ctx.audit.append(caller.actor, "evidence.unlock", "ok", cam, start, end, caller.source_ip, {"lock": lock_id})
     return Response(status_code=204)
+
+
+# --- stream tokens: URLs for <img>/<video> elements, which cannot send an Authorization header -------
+class StreamTokenBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    right: str = Field("live", pattern="^(live|playback)$")
+
+
+@router.post("/cameras/{camera_id}/stream-token")
+def stream_token(ctx: Ctx, caller: Caller, camera_id: CameraId, body: StreamTokenBody) -> dict[str, Any]:
+    """A 60-second token bound to this user, camera and right, for media URLs."""
+    require_camera(caller, camera_id, body.right)
+    token = ctx.auth.issuer.issue_stream_token(caller.user_id, camera_id, body.right)
+    urls = {"snapshot": f"/api/v1/media/{camera_id}/snapshot.jpg?token={token}"} if body.right == LIVE else {
+        "segment": f"/api/v1/media/{camera_id}/segments/{{segment_id}}.mp4?token={token}"}  # fmt: skip
+    return {"token": token, "expires_in": 60, "right": body.right, "urls": urls}
+
+
+def _stream_principal(ctx: Ctx, request: Request, token: str, camera_id: int, right: str) -> Principal:
+    try:
+        claims = ctx.auth.issuer.verify_stream_token(token, camera_id, right)
+    except InvalidToken:
+        raise HTTPException(401, "invalid or expired stream token", headers={"WWW-Authenticate": "Bearer"}) from None
+    p = ctx.auth.principal_by_id(claims.user_id, via="stream")
+    # The token only carries the right it was issued for; the user must still hold it now.
+    if p is None or not p.can(right, camera_id):
+        raise HTTPException(403, f"the '{right}' right on this camera is needed")
+    p.source_ip = client_ip(request)
+    return p
+
+
+Token = Annotated[str, Query(min_length=10, max_length=2000)]
+
+
+@router.get("/media/{camera_id}/snapshot.jpg", response_class=Response)
+async def token_snapshot(ctx: Ctx, request: Request, camera_id: CameraId, token: Token) -> Response:
+    p = await asyncio.to_thread(_stream_principal, ctx, request, token, camera_id, LIVE)
+    return await snapshot_response(ctx, p, camera_id)
+
+
+@router.get("/media/{camera_id}/segments/{segment_id}.mp4", response_class=FileResponse)
+def token_segment(
+    ctx: Ctx, request: Request, camera_id: CameraId, segment_id: Annotated[int, PathParam(ge=1, le=2**62)], token: Token
+) -> FileResponse:
+    """One recorded segment (byte ranges supported: seeking in a <video> element)."""
+    p = _stream_principal(ctx, request, token, camera_id, PLAYBACK)
+    with ctx.db.session() as s:
+        seg = s.get(Segment, segment_id)
+        if seg is None or seg.camera_id != camera_id:
+            raise not_found("segment")
+        path, start, end = ctx.cfg.recordings_dir / seg.path, seg.start_ms, seg.end_ms
+    if not path.is_file():
+        raise not_found("segment")
+    if request.headers.get("range") in (None, "bytes=0-"):  # one entry per playback start, not per range
+        ctx.audit.append(p.actor, "playback.segment", "ok", camera_id, start, end, p.source_ip, {"segment": segment_id})
+    return FileResponse(path, media_type="video/mp4")
