@@ -49,6 +49,8 @@ def test_camera_visibility_live_and_playback(site, users, user, allowed):
         expect = 200 if name in allowed else 404
         assert c.req("GET", f"/api/v1/cameras/{cid}").status_code == expect, (user, name)
         assert c.req("GET", recordings_path(site, name)).status_code == expect, (user, name, "playback")
+        timeline = recordings_path(site, name).replace("/recordings?", "/timeline?")
+        assert c.req("GET", timeline).status_code == expect, (user, name, "timeline")
         assert c.req("GET", f"/api/v1/cameras/{cid}/snapshot").status_code == expect, (user, name, "live")
 
 

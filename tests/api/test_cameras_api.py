@@ -177,6 +177,10 @@ def test_update_and_delete_keep_footage(site):
     r = site.ronda.api("PATCH", f"/api/v1/cameras/{cid}", json={"name": "Temp renamed", "retention_days": 7})
     assert r.status_code == 200 and r.json()["name"] == "Temp renamed" and r.json()["retention_days"] == 7
     assert site.ronda.api("PATCH", f"/api/v1/cameras/{cid}", json={"url": "file:///x"}).status_code == 422
+    # Renaming or changing retention does not touch the capture: no restart, no gap.
+    n = len(catalog(site.data_dir, cid)[0])
+    wait_for(lambda: len(catalog(site.data_dir, cid)[0]) >= n + 2, 30, what="two more segments")
+    assert catalog(site.data_dir, cid)[1] == []
     assert site.ronda.api("DELETE", f"/api/v1/cameras/{cid}").status_code == 204
     assert site.ronda.api("GET", f"/api/v1/cameras/{cid}").status_code == 404
     assert all(c["id"] != cid for c in site.ronda.api("GET", "/api/v1/cameras").json())
@@ -195,3 +199,17 @@ def test_events_filter(site):
     assert r.status_code == 200 and isinstance(r.json(), list)
     assert site.ronda.api("GET", "/api/v1/events", params={"since": "junk"}).status_code == 422
     assert site.ronda.api("GET", "/api/v1/events", params={"camera": "1 OR 1=1"}).status_code == 422
+
+
+def test_timeline_merges_runs(site):
+    cid = site.cam("Camera 1")
+    segs = wait_for(lambda: len(catalog(site.data_dir, cid)[0]) >= 3 and catalog(site.data_dir, cid)[0], 30,
+                    what="3 segments")  # fmt: skip
+    params = {"start": iso(segs[0].start_ms - 60_000), "end": iso(segs[-1].end_ms)}
+    t = site.ronda.api("GET", f"/api/v1/cameras/{cid}/timeline", params=params).json()
+    assert t["runs"] and sum(r["segments"] for r in t["runs"]) >= len(segs)
+    assert t["runs"][0]["start"] == iso(segs[0].start_ms)
+    fine = site.ronda.api("GET", f"/api/v1/cameras/{cid}/timeline", params={**params, "resolution_ms": 1}).json()
+    assert len(fine["runs"]) >= len(t["runs"])
+    for bad in ({"resolution_ms": 0}, {"resolution_ms": "x"}, {"start": "nope"}):
+        assert site.ronda.api("GET", f"/api/v1/cameras/{cid}/timeline", params={**params, **bad}).status_code == 422

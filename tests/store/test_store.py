@@ -127,3 +127,30 @@ def test_serve_refuses_a_schema_mismatch(tmp_path):
     d.dispose()
     r = serve()
     assert r.returncode == 2 and "0099_future" in r.stderr and "ronda db upgrade" in r.stderr
+
+
+def test_segment_runs_merge_in_sql(db):
+    """A month of 6 s segments (with a few gaps) comes back as a handful of runs."""
+    db.upgrade()
+    cid = _camera(db)
+    t0 = 1_800_000_000_000
+    rows, t = [], t0
+    for i in range(30 * 24 * 60):  # one segment a minute stands in for ten: same shape, faster test
+        rows.append({"camera_id": cid, "stream": "main", "start_ms": t, "end_ms": t + 60_000, "bytes": 1, "path": "p",
+                     "sha256": "0" * 64})  # fmt: skip
+        t += 60_000
+        if i in (1000, 20_000):
+            t += 3_600_000  # an hour without video
+        elif i == 30_000:
+            t += 500  # below the merge threshold
+    with db.engine.begin() as c:
+        c.execute(Segment.__table__.insert(), rows)
+    with db.session() as s:
+        runs = repos.segment_runs(s, cid, "main", t0, t, merge_ms=1000)
+        assert [(a - t0, n) for a, _, n in runs] == [(0, 1001), (1001 * 60_000 + 3_600_000, 19_000),
+                                                    (20_001 * 60_000 + 7_200_000, 23_199)]  # fmt: skip
+        assert runs[-1][1] == t
+        fine = repos.segment_runs(s, cid, "main", t0, t, merge_ms=100)
+        assert len(fine) == 4  # the 500 ms hole shows at a finer resolution
+        window = repos.segment_runs(s, cid, "main", t0 + 10 * 60_000 + 1, t0 + 20 * 60_000, merge_ms=1000)
+        assert window == [(t0 + 10 * 60_000, t0 + 20 * 60_000, 10)]  # overlapping, unclipped

@@ -54,7 +54,7 @@ class Recorder:
             log.error("%s", e)
         await asyncio.to_thread(self._startup_gaps)
         for cam_id in await asyncio.to_thread(self._camera_ids):
-            await self.reload_camera(cam_id)
+            await self.reload_camera(cam_id, initial_reason=self._initial_reason)
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="rec-heartbeat"))
         self._tasks.append(asyncio.create_task(self._storage_watch(), name="rec-storage"))
 
@@ -93,22 +93,31 @@ class Recorder:
             return [c.id for c in repos.list_cameras(s)]
 
     # --- cameras ----------------------------------------------------------------------------------
-    async def reload_camera(self, camera_id: int) -> None:
-        """(Re)start the capture of a camera after it was added, changed, disabled or deleted."""
+    async def reload_camera(self, camera_id: int, initial_reason: str | None = None) -> None:
+        """(Re)start the capture of a camera after it was added, changed, disabled or deleted.
+
+        ``initial_reason`` explains the time since the stream's last segment (only at start-up)."""
         specs, stop_reason = await asyncio.to_thread(self._specs, camera_id)
-        old = [k for k in self.streams if k[0] == camera_id]
-        for k in old:
+        wanted = {(camera_id, sp.stream): sp for sp in specs}
+        for k in [k for k in self.streams if k[0] == camera_id]:
+            new = wanted.get(k)
+            cur = self.streams[k].spec
+            if new is not None and (new.url, new.audio) == (cur.url, cur.audio):
+                # Name, retention and the like do not touch the capture: no restart, no gap.
+                del wanted[k]
+                continue
             rec = self.streams.pop(k)
             await rec.stop(stop_reason or "camera_reconfigured")
+        specs = list(wanted.values())
         for spec in specs:
             rec = StreamRecorder(
-                spec, self.db, self.root, self.cfg.recording, self._on_status, initial_reason=self._initial_reason
+                spec, self.db, self.root, self.cfg.recording, self._on_status, initial_reason=initial_reason
             )
             self.streams[(camera_id, spec.stream)] = rec
             if self._pause_reason:
                 rec.pause(self._pause_reason)
             rec.start()
-        if not specs:
+        if not any(k[0] == camera_id for k in self.streams):
             self._status_cache.pop(camera_id, None)
 
     def _specs(self, camera_id: int) -> tuple[list[StreamSpec], str | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from ronda.store.models import Camera, CameraStream, Event, EvidenceLock, Gap, Segment, SystemState
@@ -58,6 +58,35 @@ def segments_overlapping(s: Session, camera_id: int, stream: str, start_ms: int,
         )
         .order_by(Segment.start_ms)
     ).all()
+
+
+def segment_runs(
+    s: Session, camera_id: int, stream: str, start_ms: int, end_ms: int, merge_ms: int
+) -> list[tuple[int, int, int]]:
+    """Recorded time as runs ``(start, end, segments)``: segments closer than ``merge_ms`` join one run.
+
+    Done in SQL (window functions, SQLite and PostgreSQL) so that a 30-day zoom-out over ~400 k
+    segments returns a few hundred rows instead of moving every segment into Python.
+    """
+    hole = Segment.start_ms - func.lag(Segment.end_ms).over(order_by=Segment.start_ms)
+    base = (
+        select(Segment.start_ms.label("a"), Segment.end_ms.label("b"), hole.label("hole"))
+        .where(
+            Segment.camera_id == camera_id,
+            Segment.stream == stream,
+            Segment.start_ms < end_ms,
+            Segment.end_ms > start_ms,
+        )
+        .subquery()
+    )
+    new_run = case((or_(base.c.hole.is_(None), base.c.hole > merge_ms), 1), else_=0)
+    grouped = select(base.c.a, base.c.b, func.sum(new_run).over(order_by=base.c.a).label("run")).subquery()
+    q = (
+        select(func.min(grouped.c.a), func.max(grouped.c.b), func.count())
+        .group_by(grouped.c.run)
+        .order_by(func.min(grouped.c.a))
+    )
+    return [(int(a), int(b), int(n)) for a, b, n in s.execute(q)]
 
 
 def used_bytes(s: Session) -> int:

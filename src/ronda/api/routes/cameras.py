@@ -168,6 +168,48 @@ def recordings(
         }
 
 
+@router.get("/cameras/{camera_id}/timeline")
+def timeline(
+    ctx: Ctx,
+    caller: Caller,
+    camera_id: CameraId,
+    start: Annotated[str, Query(max_length=64)],
+    end: Annotated[str, Query(max_length=64)],
+    stream: Literal["main", "sub"] = "main",
+    resolution_ms: Annotated[int | None, Query(ge=1, le=86_400_000)] = None,
+) -> dict[str, Any]:
+    """Recorded runs, gaps and evidence locks over a range, merged to ``resolution_ms`` (default: the
+    range / 2000, about one screen pixel) so that a 30-day zoom-out stays small."""
+    s_ms, e_ms = _range(start, end)
+    require_camera(caller, camera_id, PLAYBACK)
+    merge = resolution_ms or max(1000, (e_ms - s_ms) // 2000)
+    now = now_ms()
+    with ctx.db.session() as s:
+        if repos.get_camera(s, camera_id, include_deleted=True) is None:
+            raise not_found()
+        runs = repos.segment_runs(s, camera_id, stream, s_ms, e_ms, merge)
+        gaps = repos.gaps_overlapping(s, camera_id, stream, s_ms, e_ms)
+        locks = [x for x in repos.active_locks(s, now, camera_id) if x.start_ms < e_ms and x.end_ms > s_ms]
+        return {
+            "camera": camera_id,
+            "stream": stream,
+            "resolution_ms": merge,
+            "runs": [{"start": to_iso(a), "end": to_iso(b), "segments": n} for a, b, n in runs],
+            "gaps": [
+                {
+                    "start": to_iso(g.start_ms),
+                    "end": to_iso(g.end_ms if g.end_ms is not None else max(now, g.start_ms)),
+                    "reason": g.reason,
+                }
+                for g in gaps
+                if (g.end_ms if g.end_ms is not None else now) - g.start_ms >= merge
+            ],  # fmt: skip
+            "locks": [
+                {"id": x.id, "start": to_iso(x.start_ms), "end": to_iso(x.end_ms), "reason": x.reason} for x in locks
+            ],  # fmt: skip
+        }
+
+
 @router.get("/cameras/{camera_id}/snapshot", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
 async def snapshot(ctx: Ctx, caller: Caller, camera_id: CameraId) -> Response:
     require_camera(caller, camera_id, LIVE)
