@@ -5,12 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from ronda.access.demo_setup import seed_demo
+from ronda.access.service import create_user
 from ronda.devices.simcontrol import SimulatorProcess
-from tests.helpers import RondaProcess, camera_ids, catalog, free_port, wait_for, write_config
+from ronda.store.access_models import Role, TimeProfile
+from ronda.store.db import Database
+from tests.helpers import PW, Client, RondaProcess, camera_ids, catalog, free_port, wait_for, write_config
 from tests.pg import pg_url  # noqa: F401  (session-wide PostgreSQL 15 server)
 
 SECURE_PASSWORD = "p@ss:w#rd%"  # the simulator's /secure camera  # noqa: S105
@@ -72,3 +77,27 @@ def site(sim, tmp_path_factory) -> Iterator[Site]:
         yield st
     finally:
         ronda.close()
+
+
+@pytest.fixture(scope="session")
+def users(site):
+    """The demo's organisations and accounts on the site's cameras, plus a night-shift viewer."""
+    db = Database(f"sqlite:///{site.data_dir / 'ronda.db'}")
+    seed_demo(db, {n: site.cam(f"Camera {n}") for n in range(1, 5)}, PW)
+    with db.session() as s:
+        # Night shift only: a profile that never covers the current hour.
+        hour = (datetime.now(UTC).hour + 12) % 24
+        tp = TimeProfile(
+            name="night",
+            timezone="UTC",
+            rules=[{"days": list(range(7)), "start": f"{hour:02d}:00", "end": f"{(hour + 1) % 24:02d}:00"}],
+        )
+        s.add(tp)
+        s.flush()
+        role = Role(name="Night viewer", rights=["live", "playback"], all_cameras=True, time_profile_id=tp.id)
+        s.add(role)
+        s.flush()
+    create_user(db, "night", PW, ["Night viewer"])
+    create_user(db, "victim", PW, ["viewer"])
+    db.dispose()
+    return {u: Client(site, u) for u in ("admin", "operator", "viewer_a", "viewer_b", "night")}

@@ -273,3 +273,18 @@ def wait_for(pred: Any, timeout: float, interval: float = 0.5, what: str = "cond
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+
+
+PW = ADMIN_PASSWORD  # the demo accounts share it; admin keeps the password the site uses
+
+
+class Client:
+    def __init__(self, site, username: str, password: str = PW) -> None:
+        self.site = site
+        r = site.ronda.anon("POST", "/api/v1/auth/login", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        self.tokens = r.json()
+        self.h = {"Authorization": f"Bearer {self.tokens['access_token']}"}
+
+    def req(self, method: str, path: str, **kw) -> httpx.Response:
+        return self.site.ronda.anon(method, path, headers={**self.h, **kw.pop("headers", {})}, **kw)

@@ -16,8 +16,7 @@ from websockets.sync.client import connect
 from ronda.access.service import create_user
 from ronda.store.access_models import Organisation, Role, RoleScope, User, UserRole
 from ronda.store.db import Database
-from tests.api.conftest import PW, Client
-from tests.helpers import catalog, iso, wait_for
+from tests.helpers import PW, Client, catalog, iso, wait_for
 
 ODD, EVEN = ("Camera 1", "Camera 3"), ("Camera 2", "Camera 4")
 

@@ -21,8 +21,10 @@ from ronda.access.service import Principal
 from ronda.access.tokens import InvalidToken
 from ronda.api.deps import Caller, CameraId, Ctx, client_ip, not_found, require_camera
 from ronda.api.routes.cameras import snapshot_response
+from ronda.media import hls
 from ronda.media.export import ExportCancelled, ExportError, ExportRequest, Progress, plan, run_export
 from ronda.runtime import site_key
+from ronda.store import repos
 from ronda.store.models import EvidenceLock, Segment
 from ronda.timeutil import now_ms, parse_iso, to_iso
 
@@ -253,8 +255,10 @@ def stream_token(ctx: Ctx, caller: Caller, camera_id: CameraId, body: StreamToke
     """A 60-second token bound to this user, camera and right, for media URLs."""
     require_camera(caller, camera_id, body.right)
     token = ctx.auth.issuer.issue_stream_token(caller.user_id, camera_id, body.right)
-    urls = {"snapshot": f"/api/v1/media/{camera_id}/snapshot.jpg?token={token}"} if body.right == LIVE else {
-        "segment": f"/api/v1/media/{camera_id}/segments/{{segment_id}}.mp4?token={token}"}  # fmt: skip
+    base = f"/api/v1/media/{camera_id}"
+    urls = {"snapshot": f"{base}/snapshot.jpg?token={token}"} if body.right == LIVE else {
+        "segment": f"{base}/segments/{{segment_id}}.mp4?token={token}",
+        "vod": f"{base}/vod.m3u8?token={token}&start={{start}}"}  # fmt: skip
     return {"token": token, "expires_in": 60, "right": body.right, "urls": urls}
 
 
@@ -296,3 +300,43 @@ def token_segment(
     if request.headers.get("range") in (None, "bytes=0-"):  # one entry per playback start, not per range
         ctx.audit.append(p.actor, "playback.segment", "ok", camera_id, start, end, p.source_ip, {"segment": segment_id})
     return FileResponse(path, media_type="video/mp4")
+
+
+MAX_VOD_MS = 6 * 3600 * 1000
+
+
+@router.get("/media/{camera_id}/vod.m3u8", response_class=Response)
+def vod(
+    ctx: Ctx,
+    request: Request,
+    camera_id: CameraId,
+    token: Token,
+    start: Annotated[str, Query(max_length=64)],
+    end: Annotated[str | None, Query(max_length=64)] = None,
+    stream: Annotated[str, Query(pattern="^(main|sub)$")] = "main",
+) -> Response:
+    """HLS VOD from any instant: the segment holding ``start`` first (the player starts at the exact
+    instant through ``EXT-X-START``), up to ``end`` (default: 1 h later, at most 6 h); gaps skipped."""
+    p = _stream_principal(ctx, request, token, camera_id, PLAYBACK)
+    s_ms = _time(start, "start")
+    e_ms = _time(end, "end") if end else s_ms + 3_600_000
+    if e_ms <= s_ms or e_ms - s_ms > MAX_VOD_MS:
+        raise HTTPException(422, "end must be after start and at most 6 hours later")
+    with ctx.db.session() as s:
+        segs = repos.segments_overlapping(s, camera_id, stream, s_ms, e_ms)
+    items = []
+    for seg in segs:
+        path = ctx.cfg.recordings_dir / seg.path
+        try:
+            items.append(hls.PlaylistItem(seg.id, seg.start_ms, seg.end_ms, seg.bytes, hls.init_length(path)))
+        except (OSError, ValueError):
+            continue  # deleted by retention meanwhile, or unreadable: skip, as a gap
+    if not items:
+        raise HTTPException(404, "no recordings in that range")
+    # Segment URLs need a token that lasts the whole playback; every request re-checks the rights.
+    ttl = int((items[-1].end_ms - items[0].start_ms) / 1000) + 1800
+    seg_token = ctx.auth.issuer.issue_stream_token(p.user_id, camera_id, PLAYBACK, ttl_s=ttl)
+    offset = max(0.0, (s_ms - items[0].start_ms) / 1000)
+    body = hls.vod_playlist(items, f"segments/{{id}}.mp4?token={seg_token}", offset)
+    ctx.audit.append(p.actor, "playback.start", "ok", camera_id, s_ms, e_ms, p.source_ip, {"stream": stream})
+    return Response(body, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-store"})

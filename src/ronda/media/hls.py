@@ -1,0 +1,73 @@
+"""HLS playlists built from the recorder's own segments (no transcoding, no extra files).
+
+Each recorded segment is a standalone fragmented MP4 (``ftyp moov (moof mdat)*``), so one file serves
+as both the HLS initialisation section (``EXT-X-MAP`` with a byte range over ``ftyp+moov``) and the
+media segment (``EXT-X-BYTERANGE`` over the rest). Segments restart their timestamps at zero, so every
+segment after the first carries ``EXT-X-DISCONTINUITY``; ``EXT-X-PROGRAM-DATE-TIME`` gives each one
+its wall-clock time, which is how a gap is skipped and how players show real time.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ronda.timeutil import to_iso
+
+
+@lru_cache(maxsize=65536)
+def init_length(path: Path) -> int:
+    """Bytes of ``ftyp`` + ``moov`` at the start of a fragmented MP4 (segments never change)."""
+    pos = 0
+    with path.open("rb") as f:
+        while True:
+            head = f.read(8)
+            if len(head) < 8:
+                raise ValueError(f"{path.name}: no moov box")
+            size, kind = struct.unpack(">I4s", head)
+            if size < 8:
+                raise ValueError(f"{path.name}: bad box size")
+            pos += size
+            if kind == b"moov":
+                return pos
+            f.seek(pos)
+
+
+@dataclass(slots=True)
+class PlaylistItem:
+    segment_id: int
+    start_ms: int
+    end_ms: int
+    size: int
+    init_len: int
+
+
+def vod_playlist(items: list[PlaylistItem], url_for: str, start_offset_s: float = 0.0) -> str:
+    """``url_for`` is a format string with ``{id}`` for each segment's URL (token included)."""
+    target = max(1, math.ceil(max((it.end_ms - it.start_ms) / 1000 for it in items)))
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:7",
+        f"#EXT-X-TARGETDURATION:{target}",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        "#EXT-X-INDEPENDENT-SEGMENTS",
+    ]
+    if start_offset_s > 0:
+        lines.append(f"#EXT-X-START:TIME-OFFSET={start_offset_s:.3f},PRECISE=YES")
+    for i, it in enumerate(items):
+        url = url_for.format(id=it.segment_id)
+        if i:
+            lines.append("#EXT-X-DISCONTINUITY")
+        lines += [
+            f"#EXT-X-PROGRAM-DATE-TIME:{to_iso(it.start_ms)}",
+            f'#EXT-X-MAP:URI="{url}",BYTERANGE="{it.init_len}@0"',
+            f"#EXTINF:{(it.end_ms - it.start_ms) / 1000:.3f},",
+            f"#EXT-X-BYTERANGE:{it.size - it.init_len}@{it.init_len}",
+            url,
+        ]
+    lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"
