@@ -378,3 +378,26 @@ def test_stream_token_dies_with_the_right(site, users):
     uid = c.req("GET", "/api/v1/me").json()["id"]
     assert users["admin"].req("PATCH", f"/api/v1/users/{uid}", json={"enabled": False}).status_code == 200
     assert site.ronda.anon("GET", url).status_code == 403  # the token is still fresh, the user is not
+
+
+def test_totp_enrolment_and_login(site, users):
+    import pyotp
+
+    db = Database(f"sqlite:///{site.data_dir / 'ronda.db'}")
+    create_user(db, "with_totp", PW, ["viewer"])
+    db.dispose()
+    c = Client(site, "with_totp")
+    secret = c.req("POST", "/api/v1/me/totp").json()["secret"]
+    wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
+    assert c.req("POST", "/api/v1/me/totp/confirm", json={"code": wrong}).status_code == 422
+    assert c.req("POST", "/api/v1/me/totp/confirm", json={"code": pyotp.TOTP(secret).now()}).status_code == 200
+    login = {"username": "with_totp", "password": PW}
+    r = site.ronda.anon("POST", "/api/v1/auth/login", json=login)
+    assert r.status_code == 401 and "one-time code" in r.json()["detail"]
+    r = site.ronda.anon("POST", "/api/v1/auth/login", json={**login, "totp": "123456"})
+    assert r.status_code == 401
+    code = pyotp.TOTP(secret).at(time.time() + 30)  # next step: the enrolment code cannot be replayed
+    r = site.ronda.anon("POST", "/api/v1/auth/login", json={**login, "totp": code})
+    assert r.status_code == 200, r.text
+    replay = site.ronda.anon("POST", "/api/v1/auth/login", json={**login, "totp": code})
+    assert replay.status_code == 401  # a code works once

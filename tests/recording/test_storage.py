@@ -71,6 +71,8 @@ def test_budget_retention_and_locks(sim, tmp_path):
         locked = segs[:2]
         lock(data, 1, locked[0].start_ms, locked[1].end_ms)
         wait_for(lambda: events(data, "retention.deleted"), 60, what="retention to delete footage")
+        audited = ronda.api("GET", "/api/v1/audit", params={"actor": "system:retention"}).json()
+        assert audited and audited[0]["action"] == "retention.delete" and audited[0]["start"] is not None
         time.sleep(3)
         remaining = {s.id for s in catalog(data, 1)[0]}
         assert {s.id for s in locked} <= remaining, "locked footage was deleted"
