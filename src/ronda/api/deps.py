@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Path, Request
 from ronda.access.service import AuthError, Principal
 from ronda.access.tokens import API_KEY_PREFIX
 from ronda.api.app import AppContext
+from ronda.timeutil import parse_iso
 
 # Ids are 32-bit in the schema; anything larger is simply "not found", never a 500.
 CameraId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Camera id")]
@@ -67,6 +68,14 @@ def principal(request: Request) -> Principal:
 
 Ctx = Annotated[AppContext, Depends(context)]
 Caller = Annotated[Principal, Depends(principal)]
+
+
+def iso_param(text: str, what: str) -> int:
+    """A query/body time in ISO 8601 → epoch ms, or a 422 that names the field."""
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise HTTPException(422, f"{what} must be an ISO 8601 time, e.g. 2026-05-26T10:00:00Z") from None
 
 
 def not_found(what: str = "camera") -> HTTPException:

@@ -9,13 +9,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from ronda.access.rights import LIVE, MANAGE_CAMERAS, PLAYBACK
-from ronda.api.deps import Caller, CameraId, Ctx, not_found, require_camera, require_global
+from ronda.api.deps import Caller, CameraId, Ctx, iso_param, not_found, require_camera, require_global
 from ronda.devices import registry
 from ronda.devices.urls import url_with_credentials
 from ronda.media.snapshot import SnapshotError
 from ronda.recording import ffmpeg
 from ronda.store import repos
-from ronda.timeutil import now_ms, parse_iso, to_iso
+from ronda.timeutil import now_ms, to_iso
 
 router = APIRouter(tags=["cameras"])
 MAX_RANGE_MS = 31 * 86_400_000
@@ -111,10 +111,7 @@ async def test_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> dict[str
 
 
 def _range(start: str, end: str) -> tuple[int, int]:
-    try:
-        s, e = parse_iso(start), parse_iso(end)
-    except ValueError:
-        raise HTTPException(422, "start and end must be ISO 8601 times, e.g. 2026-05-26T10:00:00Z") from None
+    s, e = iso_param(start, "start"), iso_param(end, "end")
     if e <= s:
         raise HTTPException(422, "end must be after start")
     if e - s > MAX_RANGE_MS:

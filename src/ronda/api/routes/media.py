@@ -19,25 +19,18 @@ from sqlalchemy import select
 from ronda.access.rights import EVIDENCE_LOCK, EXPORT, LIVE, PLAYBACK
 from ronda.access.service import Principal
 from ronda.access.tokens import InvalidToken
-from ronda.api.deps import Caller, CameraId, Ctx, client_ip, not_found, require_camera
+from ronda.api.deps import Caller, CameraId, Ctx, client_ip, iso_param, not_found, require_camera
 from ronda.api.routes.cameras import snapshot_response
 from ronda.media import hls
 from ronda.media.export import ExportCancelled, ExportError, ExportRequest, Progress, plan, run_export
 from ronda.runtime import site_key
 from ronda.store import repos
 from ronda.store.models import EvidenceLock, Segment
-from ronda.timeutil import now_ms, parse_iso, to_iso
+from ronda.timeutil import now_ms, to_iso
 
 router = APIRouter(tags=["media"])
 _NAME = re.compile(r"[A-Za-z0-9._ -]{1,80}")
 JobId = Annotated[str, PathParam(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-
-
-def _time(text: str, what: str) -> int:
-    try:
-        return parse_iso(text)
-    except ValueError:
-        raise HTTPException(422, f"{what} must be an ISO 8601 time, e.g. 2026-05-26T10:00:00Z") from None
 
 
 class ExportBody(BaseModel):
@@ -111,8 +104,8 @@ async def create_export(ctx: Ctx, caller: Caller, body: ExportBody) -> dict[str,
         if not 1 <= cid < 2**31:
             raise not_found()
         require_camera(caller, cid, EXPORT)
-    req = ExportRequest(body.cameras, _time(body.start, "start"), _time(body.end, "end"), caller.actor, body.reason,
-                        body.case, body.stream)  # fmt: skip
+    start, end = iso_param(body.start, "start"), iso_param(body.end, "end")
+    req = ExportRequest(body.cameras, start, end, caller.actor, body.reason, body.case, body.stream)
     try:
         await asyncio.to_thread(plan, ctx.db, req)  # refuse at once what cannot be exported
     except ExportError as e:
@@ -206,8 +199,8 @@ def _lock_view(lock: EvidenceLock) -> dict[str, Any]:
 @router.post("/evidence-locks", status_code=201)
 def create_lock(ctx: Ctx, caller: Caller, body: LockBody) -> dict[str, Any]:
     require_camera(caller, body.camera, EVIDENCE_LOCK)
-    start, end = _time(body.start, "start"), _time(body.end, "end")
-    until = _time(body.until, "until") if body.until else None
+    start, end = iso_param(body.start, "start"), iso_param(body.end, "end")
+    until = iso_param(body.until, "until") if body.until else None
     if end <= start:
         raise HTTPException(422, "end must be after start")
     if until is not None and until <= now_ms():
@@ -318,8 +311,8 @@ def vod(
     """HLS VOD from any instant: the segment holding ``start`` first (the player starts at the exact
     instant through ``EXT-X-START``), up to ``end`` (default: 1 h later, at most 6 h); gaps skipped."""
     p = _stream_principal(ctx, request, token, camera_id, PLAYBACK)
-    s_ms = _time(start, "start")
-    e_ms = _time(end, "end") if end else s_ms + 3_600_000
+    s_ms = iso_param(start, "start")
+    e_ms = iso_param(end, "end") if end else s_ms + 3_600_000
     if e_ms <= s_ms or e_ms - s_ms > MAX_VOD_MS:
         raise HTTPException(422, "end must be after start and at most 6 hours later")
     with ctx.db.session() as s:

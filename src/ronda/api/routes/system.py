@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from sqlalchemy import text
 
 from ronda.access.rights import MANAGE_CAMERAS
-from ronda.api.deps import Caller, Ctx, require_global
+from ronda.api.deps import Caller, Ctx, iso_param, require_global
 from ronda.store import repos
-from ronda.timeutil import parse_iso, to_iso
+from ronda.timeutil import to_iso
 
 router = APIRouter(tags=["system"])
 
@@ -55,12 +55,7 @@ def events(
     type: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[dict[str, Any]]:
-    since_ms = None
-    if since is not None:
-        try:
-            since_ms = parse_iso(since)
-        except ValueError:
-            raise HTTPException(422, "since must be an ISO 8601 time, e.g. 2026-05-26T10:00:00Z") from None
+    since_ms = iso_param(since, "since") if since is not None else None
     with ctx.db.session() as s:
         rows = repos.list_events(s, camera_id=camera, since_ms=since_ms, type=type, limit=limit)
         return [

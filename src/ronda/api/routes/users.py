@@ -12,10 +12,10 @@ from ronda.access import passwords, totp
 from ronda.access.rights import MANAGE_USERS, RIGHTS, RIGHTS_ORDER, VIEW_AUDIT
 from ronda.access.service import UserError, create_user
 from ronda.access.tokens import new_api_key
-from ronda.api.deps import Caller, Ctx, not_found, require_global
+from ronda.api.deps import Caller, Ctx, iso_param, not_found, require_global
 from ronda.store import repos
 from ronda.store.access_models import ApiKey, CameraGroup, Organisation, Role, User, UserRole
-from ronda.timeutil import now_ms, parse_iso, to_iso
+from ronda.timeutil import now_ms, to_iso
 
 router = APIRouter(tags=["users"])
 UserId = Annotated[int, Query(ge=1, le=2**31 - 1)]
@@ -268,11 +268,8 @@ def audit_search(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     require_global(caller, VIEW_AUDIT)
-    try:
-        since_ms = parse_iso(since) if since else None
-        until_ms = parse_iso(until) if until else None
-    except ValueError:
-        raise HTTPException(422, "since/until must be ISO 8601 times") from None
+    since_ms = iso_param(since, "since") if since else None
+    until_ms = iso_param(until, "until") if until else None
     with ctx.db.session() as s:
         visible = caller.visible([c.id for c in repos.list_cameras(s, include_deleted=True)])
     rows = ctx.audit.search(actor=actor, action=action, camera_id=camera, since_ms=since_ms, until_ms=until_ms,
