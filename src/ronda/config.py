@@ -13,6 +13,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ronda.timeutil import zone
+
 
 class ConfigError(Exception):
     """A configuration problem, with a message meant for the person who wrote the file."""
@@ -25,6 +27,12 @@ class _Model(BaseModel):
 class SiteConfig(_Model):
     name: str = Field("Ronda", description="Site name written into evidence packages.")
     timezone: str = Field("UTC", description="IANA time zone used to show times to operators.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        zone(v)  # ValueError naming the zone; the loader adds the key (site.timezone)
+        return v
 
 
 class HttpConfig(_Model):
@@ -50,6 +58,9 @@ class DatabaseConfig(_Model):
 class RecordingConfig(_Model):
     enabled: bool = Field(True, description="Run the recorder in this process (false: an API-only node).")
     segment_seconds: float = Field(6.0, gt=0.5, le=10, description="Target segment length (<= 10 s).")
+    fragment_ms: int = Field(
+        250, ge=100, le=1000, description="A fragment is flushed to disk at least this often (live latency)."
+    )
     stall_timeout_seconds: float = Field(
         6.0, ge=2, le=60, description="No new media for this long on an open connection is a stall."
     )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def now_ms() -> int:
@@ -27,3 +30,87 @@ def parse_iso(text: str) -> int:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return int(round(dt.timestamp() * 1000))
+
+
+# --- the site's time zone: local days and offsets ---------------------------------------------------
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone ``name`` (e.g. ``Europe/Rome``); ValueError naming it when unknown."""
+    problem = f"unknown time zone {name!r} (use an IANA name such as Europe/Rome or UTC)"
+    if not isinstance(name, str) or not name or len(name) > 64:
+        raise ValueError(problem)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as e:  # OSError: a directory, unreadable file
+        raise ValueError(problem) from e
+
+
+def utc_offset_minutes(tz: ZoneInfo, ms: int) -> int:
+    """Minutes the zone's wall clock is ahead of UTC at the instant ``ms`` (DST included)."""
+    off = datetime.fromtimestamp(ms / 1000, tz=tz).utcoffset()
+    return int(off.total_seconds() // 60) if off is not None else 0
+
+
+def local_date(ms: int, tz: ZoneInfo) -> date:
+    """The calendar date on the zone's wall clock at the instant ``ms``."""
+    return datetime.fromtimestamp(ms / 1000, tz=tz).date()
+
+
+def day_start_ms(d: date, tz: ZoneInfo) -> int | None:
+    """The first instant whose local date is ``d`` (local midnight), or None when the zone skipped that
+    date entirely (Pacific/Apia on 2011-12-30).
+
+    Midnight can be missing (DST starting at 00:00: the day starts at the transition, 01:00) or, when
+    DST ends at 00:00, the first 00:00 is shown as 23:00 of the day before; trying both folds and keeping
+    the earliest instant that really lies on ``d`` covers every case."""
+    found: list[int] = []
+    for fold in (0, 1):
+        ms = int(datetime.combine(d, dtime(0), tzinfo=tz).replace(fold=fold).timestamp() * 1000)
+        if local_date(ms, tz) == d:
+            found.append(ms)
+    return min(found) if found else None
+
+
+@dataclass(frozen=True)
+class LocalDay:
+    """One calendar day on the site's wall clock: ``[start_ms, end_ms)`` in UTC epoch ms."""
+
+    date: date
+    start_ms: int
+    end_ms: int
+
+    @property
+    def hours(self) -> float:
+        """Real length: 24, or 23 / 25 on DST changes (23.5 / 24.5 in zones that shift by 30 min)."""
+        h = (self.end_ms - self.start_ms) / HOUR_MS
+        return int(h) if h == int(h) else round(h, 3)
+
+
+def _next_day_start(d: date, tz: ZoneInfo) -> tuple[date, int]:
+    """The first existing local date after ``d`` and its start."""
+    for n in range(1, 4):
+        nxt = d + timedelta(days=n)
+        start = day_start_ms(nxt, tz)
+        if start is not None:
+            return nxt, start
+    raise ValueError(f"no local midnight after {d} in {tz.key}")  # no zone skips three days
+
+
+def local_days(start_ms: int, end_ms: int, tz: ZoneInfo, limit: int = 400) -> list[LocalDay]:
+    """Each local calendar day overlapping ``[start_ms, end_ms)``, unclipped, oldest first (at most
+    ``limit`` days). Empty when ``end_ms <= start_ms``."""
+    out: list[LocalDay] = []
+    if end_ms <= start_ms:
+        return out
+    d = local_date(start_ms, tz)
+    start = day_start_ms(d, tz)
+    if start is None or start > start_ms:  # defensive: a date the zone shows again after a jump back
+        start = start_ms
+    while start < end_ms and len(out) < limit:
+        nxt, nxt_start = _next_day_start(d, tz)
+        out.append(LocalDay(d, start, nxt_start))
+        d, start = nxt, nxt_start
+    return out

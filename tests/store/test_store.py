@@ -154,3 +154,64 @@ def test_segment_runs_merge_in_sql(db):
         assert len(fine) == 4  # the 500 ms hole shows at a finer resolution
         window = repos.segment_runs(s, cid, "main", t0 + 10 * 60_000 + 1, t0 + 20 * 60_000, merge_ms=1000)
         assert window == [(t0 + 10 * 60_000, t0 + 20 * 60_000, 10)]  # overlapping, unclipped
+
+
+def test_bookmarks_migration_down_and_up(db):
+    """0003 adds the bookmarks table and its index; it downgrades to 0002 and upgrades again."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from ronda.store.db import alembic_config
+
+    db.upgrade()
+    insp = inspect(db.engine)
+    assert "bookmarks" in insp.get_table_names()
+    assert "ix_bookmarks_cam_start" in {i["name"] for i in insp.get_indexes("bookmarks")}
+    with db.engine.begin() as c:
+        cfg = alembic_config(db.url)
+        cfg.attributes["connection"] = c
+        command.downgrade(cfg, "0002")
+    assert "bookmarks" not in inspect(db.engine).get_table_names()
+    with pytest.raises(SchemaMismatch, match="0002"):
+        db.check()
+    db.upgrade()
+    db.check()
+    assert "bookmarks" in inspect(db.engine).get_table_names()
+
+
+def test_bookmark_and_timeline_queries(db):
+    from ronda.store.models import Bookmark
+
+    db.upgrade()
+    cid, other = _camera(db), _camera(db)
+    big = 1_900_000_000_000  # beyond 32 bits on both backends
+    with db.session() as s:
+        for i, (a, b) in enumerate([(0, 10_000), (5_000, 6_000), (20_000, 30_000)]):
+            repos.add_bookmark(s, Bookmark(camera_id=cid, start_ms=big + a, end_ms=big + b, title=f"b{i}",
+                                           created_by="t", created_ms=1))  # fmt: skip
+        repos.add_bookmark(s, Bookmark(camera_id=other, start_ms=big, end_ms=big + 1, title="o", created_by="t",
+                                       created_ms=1))  # fmt: skip
+        s.add(Gap(camera_id=cid, stream="main", start_ms=big + 1000, end_ms=big + 1500, reason="short"))
+        s.add(Gap(camera_id=cid, stream="main", start_ms=big + 2000, end_ms=big + 9000, reason="long"))
+        s.add(Gap(camera_id=cid, stream="main", start_ms=big + 9500, end_ms=None, reason="open"))
+        s.add(EvidenceLock(camera_id=cid, start_ms=big, end_ms=big + 100, reason="old", until_ms=5, created_by="t",
+                           created_ms=0))  # fmt: skip
+        s.add(EvidenceLock(camera_id=cid, start_ms=big + 50, end_ms=big + 60, reason="case", created_by="t",
+                           created_ms=0))  # fmt: skip
+        for t in (big - 1, big, big + 500, big + 40_000):
+            repos.add_event(s, "camera.online", t, cid)
+    with db.session() as s:
+        got = repos.bookmarks_overlapping(s, cid, big + 5_500, big + 25_000, limit=10)
+        assert [b.title for b in got] == ["b0", "b1", "b2"]  # earliest first, overlap
+        assert [b.title for b in repos.bookmarks_overlapping(s, cid, big + 10_000, big + 20_000, limit=10)] == []
+        assert [b.title for b in repos.list_bookmarks(s, [cid, other], None, None, limit=10)] == ["b2", "b1", "o", "b0"]
+        assert [b.title for b in repos.list_bookmarks(s, [cid], big + 5_500, None, limit=2)] == ["b2", "b1"]
+        assert repos.list_bookmarks(s, [], None, None, limit=10) == []
+        now = big + 10_000
+        gaps = repos.timeline_gaps(s, cid, "main", big, big + 20_000, 600, now, None)
+        assert [g.reason for g in gaps] == ["long"]  # short: < 600 ms; open: 500 ms until now
+        gaps = repos.timeline_gaps(s, cid, "main", big, big + 20_000, 100, now + 10_000, 2)
+        assert [g.reason for g in gaps] == ["short", "long"]  # limited
+        assert [x.reason for x in repos.locks_overlapping(s, cid, big, big + 1000, now=100, limit=None)] == ["case"]
+        assert [e.time_ms - big for e in repos.events_between(s, cid, big, big + 40_000, limit=10)] == [0, 500]
+        assert repos.existing_camera_ids(s, [cid, other, 99_999]) == {cid, other}

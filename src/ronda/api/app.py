@@ -93,13 +93,15 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         ]
         return JSONResponse({"detail": errors}, status_code=422)
 
-    from ronda.api.routes import auth, cameras, media, system, users
+    from ronda.api.routes import auth, bookmarks, cameras, media, system, timeline, users
 
     app.include_router(system.router, prefix="/api/v1")
     app.include_router(auth.router, prefix="/api/v1")
     app.include_router(cameras.router, prefix="/api/v1")
     app.include_router(users.router, prefix="/api/v1")
     app.include_router(media.router, prefix="/api/v1")
+    app.include_router(bookmarks.router, prefix="/api/v1")
+    app.include_router(timeline.router, prefix="/api/v1")
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def api_not_found(rest: str) -> JSONResponse:

@@ -109,6 +109,23 @@ class EvidenceLock(Base):
     created_ms: Mapped[int] = mapped_column(BigInteger)
 
 
+class Bookmark(Base):
+    """A named time range on one camera (an operator's note on the timeline)."""
+
+    __tablename__ = "bookmarks"
+    __table_args__ = (Index("ix_bookmarks_cam_start", "camera_id", "start_ms"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(Integer, ForeignKey("cameras.id"))
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    title: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(String(2000), default="")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class Event(Base):
     __tablename__ = "events"
     __table_args__ = (Index("ix_events_time", "time_ms"), Index("ix_events_cam_time", "camera_id", "time_ms"))

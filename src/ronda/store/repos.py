@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from ronda.store.models import Camera, CameraStream, Event, EvidenceLock, Gap, Segment, SystemState
+from ronda.store.models import Bookmark, Camera, CameraStream, Event, EvidenceLock, Gap, Segment, SystemState
 
 
 # --- cameras -------------------------------------------------------------------------------------
@@ -46,6 +46,20 @@ def last_segment_end(s: Session, camera_id: int, stream: str) -> int | None:
     return s.scalar(select(func.max(Segment.end_ms)).where(Segment.camera_id == camera_id, Segment.stream == stream))
 
 
+MAX_SEGMENT_MS = 3_600_000  # no segment is longer (they are cut every <= 10 s, at keyframes)
+
+
+def latest_segments(s: Session, camera_id: int, stream: str, count: int) -> list[Segment]:
+    """The ``count`` most recent segments of a stream, oldest first."""
+    rows = s.scalars(
+        select(Segment)
+        .where(Segment.camera_id == camera_id, Segment.stream == stream)
+        .order_by(Segment.start_ms.desc())
+        .limit(count)
+    ).all()
+    return list(reversed(rows))
+
+
 def segments_overlapping(s: Session, camera_id: int, stream: str, start_ms: int, end_ms: int) -> Sequence[Segment]:
     """Every segment that overlaps [start, end) (unclipped), ordered by start."""
     return s.scalars(
@@ -54,6 +68,9 @@ def segments_overlapping(s: Session, camera_id: int, stream: str, start_ms: int,
             Segment.camera_id == camera_id,
             Segment.stream == stream,
             Segment.start_ms < end_ms,
+            # a lower bound on the indexed column: without it the index is walked from the oldest
+            # segment (58 ms for the newest footage of a 30-day catalog, 0.7 ms with it)
+            Segment.start_ms > start_ms - MAX_SEGMENT_MS,
             Segment.end_ms > start_ms,
         )
         .order_by(Segment.start_ms)
@@ -203,6 +220,96 @@ def list_events(
     if conds:
         q = q.where(and_(*conds))
     return s.scalars(q).all()
+
+
+# --- bookmarks -----------------------------------------------------------------------------------
+def add_bookmark(s: Session, bookmark: Bookmark) -> Bookmark:
+    s.add(bookmark)
+    s.flush()
+    return bookmark
+
+
+def get_bookmark(s: Session, bookmark_id: int) -> Bookmark | None:
+    return s.get(Bookmark, bookmark_id)
+
+
+def list_bookmarks(
+    s: Session, camera_ids: Sequence[int], start_ms: int | None, end_ms: int | None, limit: int
+) -> Sequence[Bookmark]:
+    """Bookmarks of ``camera_ids`` overlapping ``[start, end)`` (either bound optional), latest start first."""
+    if not camera_ids:
+        return []
+    q = select(Bookmark).where(Bookmark.camera_id.in_(sorted(set(camera_ids))))
+    if end_ms is not None:
+        q = q.where(Bookmark.start_ms < end_ms)
+    if start_ms is not None:
+        q = q.where(Bookmark.end_ms > start_ms)
+    return s.scalars(q.order_by(Bookmark.start_ms.desc(), Bookmark.id.desc()).limit(limit)).all()
+
+
+def bookmarks_overlapping(s: Session, camera_id: int, start_ms: int, end_ms: int, limit: int) -> Sequence[Bookmark]:
+    """Bookmarks of one camera overlapping ``[start, end)``, earliest first (uses ix_bookmarks_cam_start)."""
+    return s.scalars(
+        select(Bookmark)
+        .where(Bookmark.camera_id == camera_id, Bookmark.start_ms < end_ms, Bookmark.end_ms > start_ms)
+        .order_by(Bookmark.start_ms, Bookmark.id)
+        .limit(limit)
+    ).all()
+
+
+# --- timeline ------------------------------------------------------------------------------------
+def existing_camera_ids(s: Session, camera_ids: Sequence[int]) -> set[int]:
+    """Which of ``camera_ids`` exist (deleted cameras included: their footage stays until retention)."""
+    if not camera_ids:
+        return set()
+    return set(s.scalars(select(Camera.id).where(Camera.id.in_(sorted(set(camera_ids))))).all())
+
+
+def timeline_gaps(
+    s: Session, camera_id: int, stream: str, start_ms: int, end_ms: int, min_ms: int, now: int, limit: int | None
+) -> Sequence[Gap]:
+    """Gaps overlapping ``[start, end)`` at least ``min_ms`` long (open gaps run until ``now``), earliest
+    first; the length filter runs in SQL so that a flapping camera's thousands of tiny gaps stay there."""
+    length = func.coalesce(Gap.end_ms, now) - Gap.start_ms
+    q = (
+        select(Gap)
+        .where(
+            Gap.camera_id == camera_id,
+            Gap.stream == stream,
+            Gap.start_ms < end_ms,
+            or_(Gap.end_ms.is_(None), Gap.end_ms > start_ms),
+            length >= min_ms,
+        )
+        .order_by(Gap.start_ms, Gap.id)
+    )
+    return s.scalars(q if limit is None else q.limit(limit)).all()
+
+
+def locks_overlapping(
+    s: Session, camera_id: int, start_ms: int, end_ms: int, now: int, limit: int | None
+) -> Sequence[EvidenceLock]:
+    """Evidence locks still active at ``now`` that overlap ``[start, end)``, earliest first."""
+    q = (
+        select(EvidenceLock)
+        .where(
+            EvidenceLock.camera_id == camera_id,
+            EvidenceLock.start_ms < end_ms,
+            EvidenceLock.end_ms > start_ms,
+            or_(EvidenceLock.until_ms.is_(None), EvidenceLock.until_ms > now),
+        )
+        .order_by(EvidenceLock.start_ms, EvidenceLock.id)
+    )
+    return s.scalars(q if limit is None else q.limit(limit)).all()
+
+
+def events_between(s: Session, camera_id: int, start_ms: int, end_ms: int, limit: int) -> Sequence[Event]:
+    """Events of one camera in ``[start, end)``, earliest first (uses ix_events_cam_time)."""
+    return s.scalars(
+        select(Event)
+        .where(Event.camera_id == camera_id, Event.time_ms >= start_ms, Event.time_ms < end_ms)
+        .order_by(Event.time_ms, Event.id)
+        .limit(limit)
+    ).all()
 
 
 # --- system state --------------------------------------------------------------------------------

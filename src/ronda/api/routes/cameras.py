@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from ronda.access.rights import LIVE, MANAGE_CAMERAS, PLAYBACK
 from ronda.api.deps import Caller, CameraId, Ctx, iso_param, not_found, require_camera, require_global
+from ronda.api.routes.timeline import camera_track
 from ronda.devices import registry
 from ronda.devices.urls import url_with_credentials
 from ronda.media.snapshot import SnapshotError
@@ -184,27 +185,8 @@ def timeline(
     with ctx.db.session() as s:
         if repos.get_camera(s, camera_id, include_deleted=True) is None:
             raise not_found()
-        runs = repos.segment_runs(s, camera_id, stream, s_ms, e_ms, merge)
-        gaps = repos.gaps_overlapping(s, camera_id, stream, s_ms, e_ms)
-        locks = [x for x in repos.active_locks(s, now, camera_id) if x.start_ms < e_ms and x.end_ms > s_ms]
-        return {
-            "camera": camera_id,
-            "stream": stream,
-            "resolution_ms": merge,
-            "runs": [{"start": to_iso(a), "end": to_iso(b), "segments": n} for a, b, n in runs],
-            "gaps": [
-                {
-                    "start": to_iso(g.start_ms),
-                    "end": to_iso(g.end_ms if g.end_ms is not None else max(now, g.start_ms)),
-                    "reason": g.reason,
-                }
-                for g in gaps
-                if (g.end_ms if g.end_ms is not None else now) - g.start_ms >= merge
-            ],  # fmt: skip
-            "locks": [
-                {"id": x.id, "start": to_iso(x.start_ms), "end": to_iso(x.end_ms), "reason": x.reason} for x in locks
-            ],  # fmt: skip
-        }
+        track, _ = camera_track(s, camera_id, stream, s_ms, e_ms, merge, now)  # shared with GET /timeline
+        return {"camera": camera_id, "stream": stream, "resolution_ms": merge, **track}
 
 
 @router.get("/cameras/{camera_id}/snapshot", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
