@@ -14,7 +14,7 @@ pkgs=(ffmpeg fonts-dejavu-core
       gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
       libgirepository1.0-dev libcairo2-dev pkg-config gcc python3-dev python3-venv)
 if [[ $with_test == 1 ]]; then
-  pkgs+=(postgresql wrk)
+  pkgs+=(postgresql wrk chromium)  # chromium: browser tests (Playwright drives Debian's build)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

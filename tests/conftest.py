@@ -45,6 +45,8 @@ def site_cameras(sim: SimulatorProcess) -> list[dict]:
         {"name": "G711", "main": {"url": sim.url("audio")}},
         {"name": "Secure", "main": {"url": sim.url("secure")}, "username": "admin", "password": SECURE_PASSWORD},
         {"name": "WrongPassword", "main": {"url": sim.url("secure")}, "username": "admin", "password": "wrong"},
+        # Frames stamped with a machine-readable wall-clock time code: latency and frame-time checks.
+        {"name": "Clock", "main": {"url": sim.url("clock")}},
     ]
     return cams
 
@@ -101,3 +103,12 @@ def users(site):
     create_user(db, "victim", PW, ["viewer"])
     db.dispose()
     return {u: Client(site, u) for u in ("admin", "operator", "viewer_a", "viewer_b", "night")}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Real headless Chromium (Debian's) driven by Playwright."""
+    from tests.browser import launch
+
+    with launch() as b:
+        yield b

@@ -22,6 +22,7 @@ from ronda.access.audit import AuditLog
 from ronda.access.secrets import SecretBox
 from ronda.access.service import AuthService
 from ronda.config import Config
+from ronda.media.live import LiveHub
 from ronda.media.snapshot import SnapshotCache
 from ronda.recording.recorder import Recorder
 from ronda.store.db import Database
@@ -39,6 +40,7 @@ class AppContext:
     auth: AuthService
     recorder: Recorder | None = None
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)
+    live: LiveHub | None = None  # started on the first live view
     started: bool = False
 
 
@@ -51,6 +53,8 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         try:
             yield
         finally:
+            if ctx.live is not None:
+                await ctx.live.close()
             if manage_recorder and ctx.recorder is not None:
                 await ctx.recorder.stop()
 
@@ -93,13 +97,14 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         ]
         return JSONResponse({"detail": errors}, status_code=422)
 
-    from ronda.api.routes import auth, bookmarks, cameras, media, system, timeline, users
+    from ronda.api.routes import auth, bookmarks, cameras, live, media, system, timeline, users
 
     app.include_router(system.router, prefix="/api/v1")
     app.include_router(auth.router, prefix="/api/v1")
     app.include_router(cameras.router, prefix="/api/v1")
     app.include_router(users.router, prefix="/api/v1")
     app.include_router(media.router, prefix="/api/v1")
+    app.include_router(live.router, prefix="/api/v1")
     app.include_router(bookmarks.router, prefix="/api/v1")
     app.include_router(timeline.router, prefix="/api/v1")
 
@@ -107,4 +112,10 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
     async def api_not_found(rest: str) -> JSONResponse:
         return JSONResponse({"detail": "not found"}, status_code=404)
 
+    # The web client: static files, no server-side state (after every /api route).
+    from pathlib import Path
+
+    from starlette.staticfiles import StaticFiles
+
+    app.mount("/", StaticFiles(directory=Path(__file__).parent.parent / "web" / "static", html=True), name="web")
     return app

@@ -46,7 +46,7 @@ SECURE_PASSWORD = "p@ss:w#rd%"  # noqa: S105  (a test fixture; special character
 FPS = simmedia.FPS
 FRAME_NS = 1_000_000_000 // FPS
 MAX_QUEUED_BUFFERS = 8  # above this the pipeline is not consuming (blocked / paused): skip frames
-CLOCK_SIZE = (1280, 720)
+CLOCK_SIZE = (640, 360)
 
 STATES = ("running", "stopped", "stalled")
 AUDIO_RATE = 8000
@@ -238,12 +238,12 @@ class Simulator:
         cam = _Camera("clock")
         w, h = CLOCK_SIZE
         launch = (
-            f"( videotestsrc is-live=true pattern=black ! video/x-raw,format=I420,width={w},height={h},"
-            f"framerate={FPS}/1 ! valve name=valve0 ! textoverlay name=text ! x264enc tune=zerolatency "
-            f"speed-preset=ultrafast key-int-max={FPS} bitrate=1500 threads=1 "
-            f"! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+            "( appsrc name=src is-live=true format=time ! textoverlay name=text ! x264enc tune=zerolatency "
+            f"speed-preset=ultrafast key-int-max={FPS} bitrate=800 threads=1 "
+            "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
         )
-        cam.streams["main"] = _Stream(cam, "main", "/clock", None, launch, "")
+        caps = f"video/x-raw,format=I420,width={w},height={h},framerate={FPS}/1"
+        cam.streams["main"] = _Stream(cam, "main", "/clock", None, launch, caps)
         self.cameras[cam.name] = cam
 
     # ---------------------------------------------------------------- RTSP server
@@ -306,7 +306,7 @@ class Simulator:
             stream.actives = [*stream.actives, active]
         text = element.get_by_name("text")
         if text is not None:
-            text.set_property("font-desc", "Sans Bold 40")
+            text.set_property("font-desc", "Sans Bold 24")
             text.set_property("halignment", "center")
             text.set_property("valignment", "center")
             text.get_static_pad("video_sink").add_probe(Gst.PadProbeType.BUFFER, _clock_probe, text)
@@ -344,7 +344,7 @@ class Simulator:
         clock_offset = sysclock.get_time() - time.monotonic_ns()
         t0 = time.monotonic_ns()
         k = 0
-        streams = [s for cam in self.cameras.values() for s in cam.streams.values() if s.clip is not None]
+        streams = [s for cam in self.cameras.values() for s in cam.streams.values()]
         failed: set[str] = set()
         while not self._stop.is_set():
             k += 1
@@ -370,9 +370,11 @@ class Simulator:
         """Push tick ``k`` (at ``tick`` ns of the pipeline clock) of ``stream`` to its pipelines."""
         Gst = _Gst
         clip = stream.clip
-        assert clip is not None
         if stream.camera.state != "running":
             return  # stalled: nothing is sent; the next frame pushed continues the sequence
+        if clip is None:
+            self._push_clock(stream, tick)
+            return
         for act in stream.actives:
             src = act.src
             if src.current_state != Gst.State.PLAYING:
@@ -405,6 +407,23 @@ class Simulator:
                 abuf.dts = pts
                 abuf.duration = n * 1_000_000_000 // AUDIO_RATE
                 act.asrc.push_buffer(abuf)
+
+    def _push_clock(self, stream: _Stream, tick: int) -> None:
+        """A raw frame stamped with the wall clock now; the pipeline encodes it at once."""
+        Gst = _Gst
+        frame = clock_frame(int(time.time() * 1000))
+        for act in stream.actives:
+            src = act.src
+            if src.current_state != Gst.State.PLAYING:
+                continue
+            pts = tick - src.get_base_time()
+            if pts <= act.last_pts or src.get_current_level_buffers() > MAX_QUEUED_BUFFERS:
+                continue
+            buf = Gst.Buffer.new_wrapped(frame)
+            buf.pts = buf.dts = pts
+            buf.duration = FRAME_NS
+            act.last_pts = pts
+            src.push_buffer(buf)
 
     # ---------------------------------------------------------------- control
 
@@ -493,6 +512,29 @@ class Simulator:
 
 def _rtcp_probe(pad: Any, info: Any, camera: _Camera) -> Any:
     return _Gst.PadProbeReturn.OK if camera.state == "running" else _Gst.PadProbeReturn.DROP
+
+
+CLOCK_BLOCK = 16  # px per bit of the clock camera's time code
+CLOCK_BITS_PER_ROW = 24
+CLOCK_MARKER = (1, 0, 1, 0)
+
+
+def clock_frame(ms: int, size: tuple[int, int] = CLOCK_SIZE) -> bytes:
+    """A black I420 frame whose top-left corner carries ``ms`` (Unix epoch milliseconds) as a
+    machine-readable time code: 48 square blocks of 16 px, white = 1, in two rows of 24, first the
+    marker 1010 and then the 44-bit time, most significant bit first. Players measure their latency
+    (now minus the time code of the frame on screen) and playback position with it."""
+    w, h = size
+    bits = [*CLOCK_MARKER, *((ms >> (43 - i)) & 1 for i in range(44))]
+    rows = []
+    for r in range(2):
+        line = b"".join(
+            (b"\xeb" if bits[r * CLOCK_BITS_PER_ROW + c] else b"\x10") * CLOCK_BLOCK for c in range(CLOCK_BITS_PER_ROW)
+        )
+        rows.append((line + b"\x10" * (w - len(line))) * CLOCK_BLOCK)
+    luma_rest = b"\x10" * (w * (h - 2 * CLOCK_BLOCK))
+    chroma = b"\x80" * (w * h // 2)
+    return b"".join(rows) + luma_rest + chroma
 
 
 def _clock_probe(pad: Any, info: Any, text: Any) -> Any:

@@ -44,6 +44,7 @@ def capture_args(
     codec: str | None,
     audio: bool,
     timeout_s: float,
+    fragment_ms: int = 250,
 ) -> list[str]:
     """One ffmpeg per stream: copy (no transcoding) into keyframe-aligned fragmented MP4 segments.
 
@@ -65,11 +66,13 @@ def capture_args(
         "-f", "segment",
         "-segment_time", f"{segment_seconds:g}",
         "-segment_format", "mp4",
-        # A fragment at least every second, whatever the camera's GOP, written through to the file
-        # at once (ffmpeg otherwise buffers 256 KiB): the file visibly grows, which the stall
-        # watchdog watches, and a crash loses at most one second.
+        # A fragment every quarter second (fragment_ms), whatever the camera's GOP, written through
+        # to the file at once (ffmpeg otherwise buffers 256 KiB): live view reads these fragments
+        # (its latency is about one fragment), the stall watchdog sees the file grow, and a crash
+        # loses at most one fragment.
         "-segment_format_options",
-        "movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration=1000000:flush_packets=1",
+        "movflags=+frag_keyframe+empty_moov+default_base_moof"
+        f":frag_duration={fragment_ms * 1000}:flush_packets=1",
         "-reset_timestamps", "1",
         "-segment_list", "pipe:1",
         "-segment_list_type", "csv",

@@ -307,6 +307,7 @@ class StreamRecorder:
             self.spec.codec,
             self.spec.audio,
             timeout_s=self.cfg.stall_timeout_seconds + 4,
+            fragment_ms=self.cfg.fragment_ms,
         )
         self._kill_reason = None
         proc = await asyncio.create_subprocess_exec(

@@ -113,7 +113,7 @@ def ws_ticket(ctx: Ctx, caller: Caller) -> dict[str, Any]:
     return {"ticket": ctx.auth.tickets.issue(caller.user_id), "expires_in": 30}
 
 
-def _origin_ok(ws: WebSocket) -> bool:
+def origin_ok(ws: WebSocket) -> bool:
     origin = ws.headers.get("origin")
     if origin is None:
         return True  # not a browser
@@ -125,7 +125,7 @@ def _origin_ok(ws: WebSocket) -> bool:
 async def events_ws(ws: WebSocket) -> None:
     """Live events the caller may see, as JSON messages ``{"kind": "event", "event": {...}}``."""
     ctx = ws.app.state.ctx
-    if not _origin_ok(ws):
+    if not origin_ok(ws):
         await ws.close(code=4403, reason="origin not allowed")
         return
     user_id = ctx.auth.tickets.redeem(ws.query_params.get("ticket", ""))

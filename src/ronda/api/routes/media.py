@@ -255,7 +255,7 @@ def stream_token(ctx: Ctx, caller: Caller, camera_id: CameraId, body: StreamToke
     return {"token": token, "expires_in": 60, "right": body.right, "urls": urls}
 
 
-def _stream_principal(ctx: Ctx, request: Request, token: str, camera_id: int, right: str) -> Principal:
+def stream_principal(ctx: Ctx, request: Request, token: str, camera_id: int, right: str) -> Principal:
     try:
         claims = ctx.auth.issuer.verify_stream_token(token, camera_id, right)
     except InvalidToken:
@@ -273,7 +273,7 @@ Token = Annotated[str, Query(min_length=10, max_length=2000)]
 
 @router.get("/media/{camera_id}/snapshot.jpg", response_class=Response)
 async def token_snapshot(ctx: Ctx, request: Request, camera_id: CameraId, token: Token) -> Response:
-    p = await asyncio.to_thread(_stream_principal, ctx, request, token, camera_id, LIVE)
+    p = await asyncio.to_thread(stream_principal, ctx, request, token, camera_id, LIVE)
     return await snapshot_response(ctx, p, camera_id)
 
 
@@ -282,7 +282,7 @@ def token_segment(
     ctx: Ctx, request: Request, camera_id: CameraId, segment_id: Annotated[int, PathParam(ge=1, le=2**62)], token: Token
 ) -> FileResponse:
     """One recorded segment (byte ranges supported: seeking in a <video> element)."""
-    p = _stream_principal(ctx, request, token, camera_id, PLAYBACK)
+    p = stream_principal(ctx, request, token, camera_id, PLAYBACK)
     with ctx.db.session() as s:
         seg = s.get(Segment, segment_id)
         if seg is None or seg.camera_id != camera_id:
@@ -310,7 +310,7 @@ def vod(
 ) -> Response:
     """HLS VOD from any instant: the segment holding ``start`` first (the player starts at the exact
     instant through ``EXT-X-START``), up to ``end`` (default: 1 h later, at most 6 h); gaps skipped."""
-    p = _stream_principal(ctx, request, token, camera_id, PLAYBACK)
+    p = stream_principal(ctx, request, token, camera_id, PLAYBACK)
     s_ms = iso_param(start, "start")
     e_ms = iso_param(end, "end") if end else s_ms + 3_600_000
     if e_ms <= s_ms or e_ms - s_ms > MAX_VOD_MS:

@@ -1,0 +1,381 @@
+"""Live view from the recorder's own files: no second camera connection, no transcoding.
+
+The recorder's ffmpeg writes each segment as a fragmented MP4 into ``.partial/<camera>-<stream>/``
+and flushes every fragment (a quarter of a second of video) as soon as it is complete. A
+:class:`LiveTail` follows those files for one stream while somebody watches it: it keeps the file
+open (so a rename to the final name loses nothing), cuts the new bytes into fragments, makes their
+decode times continuous across segment files, and keeps the last ~30 s in memory. Two outputs read
+from it:
+
+* the low-latency path: every new fragment is pushed to WebSocket subscribers, which append it to a
+  Media Source Extensions buffer (latency: about one fragment);
+* HLS: fragments are grouped into media segments that start at a keyframe (one GOP each), listed in
+  a sliding-window playlist with monotonically increasing media sequence numbers.
+
+However many people watch, the camera sees only the recorder's connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ronda.media import fmp4
+from ronda.timeutil import to_iso
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.02
+KEEP_S = 30.0
+IDLE_STOP_S = 30.0
+HLS_WINDOW = 6  # media segments in the live playlist
+
+
+@dataclass(slots=True)
+class LiveFragment:
+    seq: int
+    data: bytes  # moof + mdat, decode times already continuous
+    duration_s: float
+    keyframe: bool
+    wall_ms: int  # estimated capture time of its first frame
+    init_version: int
+    t_s: float  # decode time of its first frame on the continuous timeline, in seconds
+
+
+@dataclass(slots=True)
+class HlsSegment:
+    seq: int
+    fragments: list[LiveFragment]
+    discontinuity: bool
+
+    @property
+    def duration_s(self) -> float:
+        return sum(f.duration_s for f in self.fragments)
+
+    @property
+    def init_version(self) -> int:
+        return self.fragments[0].init_version
+
+    def data(self) -> bytes:
+        return b"".join(f.data for f in self.fragments)
+
+
+@dataclass
+class _File:
+    path: Path
+    fd: int
+    offset: int = 0
+    buf: bytearray = field(default_factory=bytearray)
+    init: fmp4.Init | None = None
+    shift: dict[int, int] = field(default_factory=dict)
+    moof: bytes | None = None
+
+
+class LiveTail:
+    """Follows one stream's partial segment files while it is watched."""
+
+    def __init__(self, partial_dir: Path, key: str, history: Callable[[], list[Path]] | None = None) -> None:
+        self.partial_dir = partial_dir
+        self.key = key
+        self._history = history  # the last completed segment files: a new viewer starts with some past
+        self.inits: dict[int, fmp4.Init] = {}
+        self.init_version = 0
+        self.fragments: deque[LiveFragment] = deque()
+        self.segments: deque[HlsSegment] = deque()
+        self._open: list[LiveFragment] = []  # the GOP being collected into the next HLS segment
+        self._seq = 0
+        self._hls_seq = 0
+        self.discontinuity_seq = 0  # discontinuities that have left the HLS window
+        self.target_s = 2  # EXT-X-TARGETDURATION: may grow with the camera's GOP, never shrinks
+        self._file: _File | None = None
+        self._ends: dict[int, int] = {}  # per track: end of the last fragment on the output timeline
+        self._subscribers: set[asyncio.Queue[LiveFragment | fmp4.Init | None]] = set()
+        self.changed = asyncio.Event()
+        self.last_used = time.monotonic()
+        self.task: asyncio.Task[None] | None = None
+        self.error: str | None = None
+
+    # --- reading the files ------------------------------------------------------------------------
+    def _newest(self) -> Path | None:
+        try:
+            names = sorted(e.name for e in os.scandir(self.partial_dir) if e.name.endswith(".partial"))
+        except FileNotFoundError:
+            return None
+        return self.partial_dir / names[-1] if names else None
+
+    def _open_file(self, path: Path) -> _File | None:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        return _File(path, fd)
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            os.close(self._file.fd)
+            self._file = None
+
+    def poll(self) -> bool:
+        """Read what was written since the last call; True when there was something new."""
+        if self._file is None:
+            newest = self._newest()
+            if newest is None:
+                return False
+            self._file = self._open_file(newest)
+            if self._file is None:
+                return False
+        got = self._read(self._file)
+        if got:
+            return True
+        newest = self._newest()  # not growing: has ffmpeg moved on to the next file?
+        if newest is not None and newest != self._file.path:
+            # ffmpeg has closed this file and moved on: drain it (renamed or not, the fd still reads)
+            got = self._read(self._file) or got
+            self._close_file()
+            self._file = self._open_file(newest)
+            if self._file is not None:
+                got = self._read(self._file) or got
+        return got
+
+    def _read(self, f: _File, history: bool = False) -> bool:
+        chunk = os.pread(f.fd, 4 << 20, f.offset)
+        if not chunk:
+            return False
+        f.offset += len(chunk)
+        f.buf += chunk
+        new: list[LiveFragment] = []
+        pos = 0
+        while True:
+            head = fmp4.box_header(f.buf, pos)
+            if head is None or pos + head[2] > len(f.buf):
+                break
+            kind, _hlen, size = head
+            box = bytes(f.buf[pos : pos + size])
+            pos += size
+            if kind == b"moov":
+                self._on_init(f, box)
+            elif kind == b"ftyp":
+                f.moof = box  # held until the moov arrives
+            elif kind == b"moof":
+                f.moof = box
+            elif kind == b"mdat" and f.moof is not None and f.init is not None:
+                new.append(self._on_fragment(f, f.moof, box))
+                f.moof = None
+        del f.buf[:pos]
+        if not new:
+            return False
+        for lf in new:
+            self._publish(lf)
+        if not history:
+            # the newest fragment was just written: date what is undated back from now on the timeline
+            now = time.time()
+            end = new[-1].t_s + new[-1].duration_s
+            for lf in reversed(self.fragments):
+                if lf.wall_ms:
+                    break
+                lf.wall_ms = int((now - (end - lf.t_s)) * 1000)
+        return True
+
+    def _on_init(self, f: _File, moov: bytes) -> None:
+        init = fmp4.parse_init((f.moof or b"") + moov)
+        f.moof = None
+        current = self.inits.get(self.init_version)
+        if current is None or current.signature != init.signature:
+            self.init_version += 1
+            self.inits[self.init_version] = init
+            for v in [v for v in self.inits if v < self.init_version - 8]:
+                del self.inits[v]
+            for q in self._subscribers:
+                q.put_nowait(init)
+        f.init = self.inits[self.init_version]
+        f.shift = {}
+
+    def _on_fragment(self, f: _File, moof: bytes, mdat: bytes) -> LiveFragment:
+        assert f.init is not None
+        box = bytearray(moof)
+        frag = fmp4.parse_moof(box, f.init)
+        if not f.shift:  # first fragment of this file: continue where the previous file ended
+            f.shift = {tid: self._ends.get(tid, 0) - run.decode_time for tid, run in frag.tracks.items()}
+        fmp4.set_decode_times(box, frag, f.shift)
+        for tid, run in frag.tracks.items():
+            self._ends[tid] = run.decode_time + run.duration
+        video = f.init.video or next(iter(f.init.tracks.values()))
+        vrun = frag.tracks.get(video.track_id)
+        scale = video.timescale or 1
+        duration = vrun.duration / scale if vrun else 0.0
+        t_s = vrun.decode_time / scale if vrun else 0.0
+        self._seq += 1
+        return LiveFragment(self._seq, bytes(box) + mdat, duration, frag.keyframe, 0, self.init_version, t_s)
+
+    def _publish(self, lf: LiveFragment) -> None:
+        self.fragments.append(lf)
+        while self.fragments and self.fragments[-1].wall_ms - self.fragments[0].wall_ms > KEEP_S * 1000:
+            self.fragments.popleft()
+        self._to_hls(lf)
+        for q in self._subscribers:
+            q.put_nowait(lf)
+
+    def _to_hls(self, lf: LiveFragment) -> None:
+        if self._open and (lf.keyframe or lf.init_version != self._open[0].init_version):
+            self._hls_seq += 1
+            disc = bool(self.segments) and self.segments[-1].init_version != self._open[0].init_version
+            self.segments.append(HlsSegment(self._hls_seq, self._open, disc))
+            self._open = []
+            while len(self.segments) > HLS_WINDOW * 2:
+                if self.segments.popleft().discontinuity:
+                    self.discontinuity_seq += 1
+        if self._open or lf.keyframe:  # an HLS segment starts at a keyframe
+            self._open.append(lf)
+
+    # --- running ----------------------------------------------------------------------------------
+    def read_history(self, paths: list[Path]) -> None:
+        for path in paths:
+            f = self._open_file(path)
+            if f is None:
+                continue
+            try:
+                while self._read(f, history=True):
+                    pass
+            finally:
+                os.close(f.fd)
+
+    async def run(self) -> None:
+        try:
+            if self._history is not None:
+                # Completed files first (listed before the partial directory is looked at, so a file
+                # finishing meanwhile is never read twice), then the file being written.
+                self.read_history(await asyncio.to_thread(self._history))
+            while True:
+                if self.poll():  # a stat and a read of the page cache: cheaper than a thread hop
+                    self.changed.set()
+                    self.changed = asyncio.Event()
+                await asyncio.sleep(POLL_S)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # reported to viewers; the hub starts a fresh tail on the next request
+            self.error = f"{type(e).__name__}: {e}"
+            log.error("live %s stopped: %s", self.key, self.error)
+        finally:
+            self._close_file()
+            for q in self._subscribers:
+                q.put_nowait(None)
+
+    def subscribe(self) -> asyncio.Queue[LiveFragment | fmp4.Init | None]:
+        q: asyncio.Queue[LiveFragment | fmp4.Init | None] = asyncio.Queue(maxsize=0)
+        self._subscribers.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[LiveFragment | fmp4.Init | None]) -> None:
+        self._subscribers.discard(q)
+        self.last_used = time.monotonic()
+
+    @property
+    def watchers(self) -> int:
+        return len(self._subscribers)
+
+    def start_point(self) -> list[LiveFragment]:
+        """Fragments from the newest keyframe on: where a new low-latency viewer starts decoding."""
+        frags = list(self.fragments)
+        for i in range(len(frags) - 1, -1, -1):
+            if frags[i].keyframe:
+                return frags[i:]
+        return []
+
+    async def wait_for(self, ready: Callable[[], bool], timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while not ready():
+            left = deadline - time.monotonic()
+            if left <= 0 or (self.task is not None and self.task.done()):
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), left)
+        return True
+
+    # --- HLS --------------------------------------------------------------------------------------
+    def playlist(self, init_url: Callable[[int], str], segment_url: Callable[[int], str]) -> str:
+        window = list(self.segments)[-HLS_WINDOW:]
+        older = list(self.segments)[:-HLS_WINDOW] if len(self.segments) > HLS_WINDOW else []
+        disc_seq = self.discontinuity_seq + sum(1 for s in older if s.discontinuity)
+        # a live playlist must keep its target duration: the longest GOP seen so far
+        self.target_s = max(self.target_s, math.ceil(max((s.duration_s for s in window), default=1.0) - 0.001))
+        target = self.target_s
+        lines = [
+            "#EXTM3U",
+            "#EXT-X-VERSION:7",
+            f"#EXT-X-TARGETDURATION:{target}",
+            f"#EXT-X-MEDIA-SEQUENCE:{window[0].seq if window else 0}",
+            f"#EXT-X-DISCONTINUITY-SEQUENCE:{disc_seq}",
+            "#EXT-X-INDEPENDENT-SEGMENTS",
+        ]
+        version = None
+        for seg in window:
+            if seg.discontinuity:
+                lines.append("#EXT-X-DISCONTINUITY")
+            if seg.init_version != version:
+                version = seg.init_version
+                lines.append(f'#EXT-X-MAP:URI="{init_url(version)}"')
+            lines += [
+                f"#EXT-X-PROGRAM-DATE-TIME:{to_iso(seg.fragments[0].wall_ms)}",
+                f"#EXTINF:{seg.duration_s:.3f},",
+                segment_url(seg.seq),
+            ]
+        return "\n".join(lines) + "\n"
+
+    def hls_segment(self, seq: int) -> HlsSegment | None:
+        return next((s for s in self.segments if s.seq == seq), None)
+
+
+class LiveHub:
+    """One :class:`LiveTail` per watched stream, started on first use, stopped when nobody watches."""
+
+    def __init__(self, recordings_dir: Path, history: Callable[[int, str], list[Path]] | None = None) -> None:
+        self.recordings_dir = recordings_dir
+        self.history = history
+        self.tails: dict[tuple[int, str], LiveTail] = {}
+        self._reaper: asyncio.Task[None] | None = None
+
+    def partial_dir(self, camera_id: int, stream: str) -> Path:
+        return self.recordings_dir / ".partial" / f"{camera_id}-{stream}"
+
+    def get(self, camera_id: int, stream: str) -> LiveTail:
+        key = (camera_id, stream)
+        tail = self.tails.get(key)
+        if tail is None or (tail.task is not None and tail.task.done()):
+            past = None if self.history is None else lambda h=self.history: h(camera_id, stream)
+            tail = LiveTail(self.partial_dir(camera_id, stream), f"{camera_id}/{stream}", past)
+            tail.task = asyncio.create_task(tail.run(), name=f"live-{camera_id}-{stream}")
+            self.tails[key] = tail
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.create_task(self._reap(), name="live-reaper")
+        tail.last_used = time.monotonic()
+        return tail
+
+    async def _reap(self) -> None:
+        while self.tails:
+            await asyncio.sleep(5)
+            now = time.monotonic()
+            for key, tail in list(self.tails.items()):
+                if not tail.watchers and now - tail.last_used > IDLE_STOP_S:
+                    del self.tails[key]
+                    if tail.task is not None:
+                        tail.task.cancel()
+
+    async def close(self) -> None:
+        for tail in self.tails.values():
+            if tail.task is not None:
+                tail.task.cancel()
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for tail in self.tails.values():
+            if tail.task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await tail.task
+        self.tails.clear()

@@ -1,0 +1,192 @@
+"""Playback of recordings in real headless Chromium (HLS VOD from the catalog).
+
+The clock camera's frames carry their capture time as a machine-readable code, so each check reads
+the time of the frame actually on screen.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from tests.browser import READ_FRAME_CODE, ConsoleErrors
+from tests.helpers import catalog, iso, wait_for
+
+pytestmark = pytest.mark.browser
+GOP_MS = 1000  # the clock camera's keyframe interval
+SLACK_MS = 300  # catalog times are the recorder's estimate of capture time (RTSP delivery delay)
+
+
+@pytest.fixture(scope="module")
+def clock(site):
+    cid = site.cam("Clock")
+    wait_for(lambda: len(catalog(site.data_dir, cid)[0]) >= 10, 90, what="ten segments of the clock camera")
+    return cid
+
+
+@pytest.fixture(scope="module")
+def token(site):
+    return site.ronda.login("admin", "admin-test-pw")
+
+
+def frame_code(page, selector: str = "video") -> int | None:
+    return page.evaluate(READ_FRAME_CODE, selector)
+
+
+def open_vod(browser, site, camera_id: int, at_ms: int, token: str):
+    page = browser.new_page(viewport={"width": 800, "height": 600})
+    errors = ConsoleErrors(page)
+    page.goto(f"{site.ronda.base}/player.html#camera={camera_id}&mode=vod&at={iso(at_ms)}&token={token}")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('video'); return v && v.readyState >= 2; }", timeout=20000
+    )
+    return page, errors
+
+
+def settle(page, seconds: float = 0.3) -> int:
+    """Pause, let the current frame settle, and read its code."""
+    page.evaluate("() => document.querySelector('video').pause()")
+    time.sleep(seconds)
+    code = frame_code(page)
+    assert code is not None, "no time code readable on screen"
+    return code
+
+
+def test_playback_starts_at_requested_instant(browser, site, clock, token, record_property):
+    segs, _ = catalog(site.data_dir, clock)
+    rng = random.Random(7)
+    errors_seen = []
+    offsets = []
+    for _ in range(3):
+        seg = rng.choice(segs[:-1])
+        at = rng.randrange(seg.start_ms, seg.end_ms)
+        page, errors = open_vod(browser, site, clock, at, token)
+        try:
+            code = settle(page, 0.2)
+            offsets.append(code - at)
+            errors_seen += errors.errors
+        finally:
+            page.close()
+    record_property("vod_start_offsets_ms", offsets)
+    print(f"first frame minus requested instant (ms): {offsets}")
+    for off in offsets:
+        assert -GOP_MS - SLACK_MS <= off <= GOP_MS + SLACK_MS, offsets
+    assert not errors_seen
+
+
+def test_seek_across_segment_boundary_plays_on(browser, site, clock, token):
+    segs, _ = catalog(site.data_dir, clock)
+    # two touching segments (no gap between them)
+    pair = [(a, b) for a, b in zip(segs, segs[1:], strict=False) if abs(b.start_ms - a.end_ms) <= 100][-1]
+    boundary = pair[1].start_ms
+    page, errors = open_vod(browser, site, clock, pair[0].start_ms, token)
+    try:
+        page.evaluate(f"() => window.rondaPlayer.seekWall({boundary - 1500})")
+        page.evaluate("() => document.querySelector('video').play()")
+        codes = []
+        for _ in range(12):
+            time.sleep(0.25)
+            c = frame_code(page)
+            if c is not None:
+                codes.append(c)
+        assert codes, "nothing shown after the seek"
+        assert codes[0] < boundary < codes[-1], f"did not play across {boundary}: {codes}"
+        assert all(b >= a for a, b in zip(codes, codes[1:], strict=False)), f"time went backwards: {codes}"
+        assert codes[-1] - codes[0] >= 2000, codes
+        assert not errors.errors
+    finally:
+        page.close()
+
+
+def test_gap_is_skipped_not_hung(browser, site, clock, token):
+    """Stop the camera for a while: playback across the recorded gap jumps to where video resumes."""
+    site.sim.stop_camera("clock")
+    time.sleep(6)
+    site.sim.start_camera("clock")
+
+    def closed_gap():
+        segs, gaps = catalog(site.data_dir, clock)
+        done = [g for g in gaps if g.end_ms is not None and g.end_ms - g.start_ms >= 3000]
+        return done and any(s.start_ms >= done[-1].end_ms for s in segs) and done[-1]
+
+    gap = wait_for(closed_gap, 40, what="a closed gap in the clock recording followed by video")
+    page, errors = open_vod(browser, site, clock, gap.start_ms - 2500, token)
+    try:
+        page.evaluate("() => document.querySelector('video').play()")
+
+        def past_gap():
+            c = frame_code(page)
+            return c is not None and c >= gap.end_ms - SLACK_MS
+
+        wait_for(past_gap, 15, interval=0.25, what="playback to continue after the gap")
+        t0 = page.evaluate("() => document.querySelector('video').currentTime")
+        time.sleep(1.0)
+        assert page.evaluate("() => document.querySelector('video').currentTime") > t0 + 0.5, "stuck after the gap"
+        assert not errors.errors
+    finally:
+        page.close()
+
+
+def test_speeds_and_frame_step(browser, site, clock, token):
+    segs, _ = catalog(site.data_dir, clock)
+    start = segs[-8].start_ms
+    page, errors = open_vod(browser, site, clock, start, token)
+    try:
+        # 4x: about 4 s of recording per second
+        c0 = settle(page)
+        page.evaluate("() => { window.rondaPlayer.setRate(4); document.querySelector('video').play(); }")
+        time.sleep(1.5)
+        c1 = settle(page)
+        assert 3500 <= c1 - c0 <= 9000, f"4x for 1.5 s advanced {c1 - c0} ms"
+        # frame step: one frame (1/15 s) at a time
+        steps = []
+        for _ in range(3):
+            before = settle(page, 0.1)
+            page.evaluate("() => window.rondaPlayer.step(1, 15)")
+            time.sleep(0.4)
+            steps.append(settle(page, 0.1) - before)
+        assert all(30 <= s <= 140 for s in steps), f"frame steps advanced {steps} ms"
+        page.evaluate("() => window.rondaPlayer.step(-1, 15)")
+        time.sleep(0.4)
+        back = settle(page, 0.1)
+        assert back < before + steps[-1], "stepping back did not go back"
+        assert not errors.errors
+    finally:
+        page.close()
+
+
+def test_synchronised_playback_of_two_views(browser, site, clock, token):
+    """Two players opened at different instants, then moved together to one wall-clock instant."""
+    segs, _ = catalog(site.data_dir, clock)
+    page = browser.new_page(viewport={"width": 1000, "height": 500})
+    errors = ConsoleErrors(page)
+    page.goto(f"{site.ronda.base}/player.html#camera={clock}&mode=vod&at={iso(segs[-9].start_ms)}&token={token}")
+    page.wait_for_function("() => window.rondaPlayer && document.querySelector('video').readyState >= 2")
+    target = segs[-5].start_ms + 2000
+    try:
+        page.evaluate(
+            """async ([cameraId, at, token, target]) => {
+              const { showRecorded, SyncGroup } = await import('./js/playback.js');
+              const api = async (path, options = {}) => (await fetch(path, { ...options,
+                headers: { ...(options.headers || {}), Authorization: `Bearer ${token}` } })).json();
+              const v2 = document.createElement('video');
+              v2.id = 'second'; v2.muted = true; document.body.appendChild(v2);
+              const p2 = await showRecorded({ api, cameraId, video: v2, at });
+              await new Promise((r) => v2.readyState >= 2 ? r() : v2.addEventListener('loadeddata', r, { once: true }));
+              window.group = new SyncGroup([window.rondaPlayer, p2]);
+              for (const v of document.querySelectorAll('video')) v.pause();
+              await window.group.seekWall(target);
+            }""",
+            [clock, iso(segs[-3].start_ms), token, target],
+        )
+        time.sleep(1.5)
+        a = settle(page, 0.1)
+        b = frame_code(page, "#second")
+        assert b is not None
+        assert abs(a - b) <= 150, f"views differ by {a - b} ms"
+        assert abs(a - target) <= GOP_MS + SLACK_MS, f"shown {a - target} ms from the requested instant"
+        assert not errors.errors
+    finally:
+        page.close()
