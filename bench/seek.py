@@ -88,7 +88,7 @@ def make_pool(pool: Path) -> list[tuple[str, int, str]]:
             [*ff, "-stream_loop", "-1", "-i", str(timed), "-t", str(POOL_SECONDS), "-map", "0:v:0", "-c:v", "copy",
              "-f", "segment", "-segment_time", str(SEG_MS // 1000), "-segment_format", "mp4",
              "-segment_format_options",
-             "movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration=1000000:flush_packets=1",
+             "movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration=250000:flush_packets=1",
              "-reset_timestamps", "1", str(pool / f"c{n}_%03d.mp4")],
             check=True,
         )  # fmt: skip
@@ -96,7 +96,7 @@ def make_pool(pool: Path) -> list[tuple[str, int, str]]:
     out = []
     for f in sorted(pool.glob("c*_*.mp4")):
         size, digest = hash_and_sync(f)
-        init_length(f)  # raises when the file is not ftyp+moov first
+        init_length(str(f))  # raises when the file is not ftyp+moov first
         out.append((f.name, size, digest))
     return out
 

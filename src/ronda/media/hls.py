@@ -19,17 +19,18 @@ from ronda.timeutil import to_iso
 
 
 @lru_cache(maxsize=65536)
-def init_length(path: Path) -> int:
-    """Bytes of ``ftyp`` + ``moov`` at the start of a fragmented MP4 (segments never change)."""
+def init_length(path: str) -> int:
+    """Bytes of ``ftyp`` + ``moov`` at the start of a fragmented MP4 (segments never change; the
+    cache is keyed by the path string, which hashes far faster than a ``Path``)."""
     pos = 0
-    with path.open("rb") as f:
+    with open(path, "rb") as f:
         while True:
             head = f.read(8)
             if len(head) < 8:
-                raise ValueError(f"{path.name}: no moov box")
+                raise ValueError(f"{Path(path).name}: no moov box")
             size, kind = struct.unpack(">I4s", head)
             if size < 8:
-                raise ValueError(f"{path.name}: bad box size")
+                raise ValueError(f"{Path(path).name}: bad box size")
             pos += size
             if kind == b"moov":
                 return pos

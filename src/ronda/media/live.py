@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import time
 from collections import deque
@@ -94,7 +93,7 @@ class LiveTail:
         self._seq = 0
         self._hls_seq = 0
         self.discontinuity_seq = 0  # discontinuities that have left the HLS window
-        self.target_s = 2  # EXT-X-TARGETDURATION: may grow with the camera's GOP, never shrinks
+        self.target_s = 1  # EXT-X-TARGETDURATION: may grow with the camera's GOP, never shrinks
         self._file: _File | None = None
         self._ends: dict[int, int] = {}  # per track: end of the last fragment on the output timeline
         self._subscribers: set[asyncio.Queue[LiveFragment | fmp4.Init | None]] = set()
@@ -304,8 +303,9 @@ class LiveTail:
         window = list(self.segments)[-HLS_WINDOW:]
         older = list(self.segments)[:-HLS_WINDOW] if len(self.segments) > HLS_WINDOW else []
         disc_seq = self.discontinuity_seq + sum(1 for s in older if s.discontinuity)
-        # a live playlist must keep its target duration: the longest GOP seen so far
-        self.target_s = max(self.target_s, math.ceil(max((s.duration_s for s in window), default=1.0) - 0.001))
+        # a live playlist must keep its target duration: the longest GOP seen so far (EXTINF rounded
+        # to the nearest integer may not exceed it, RFC 8216 4.3.3.1)
+        self.target_s = max(self.target_s, round(max((s.duration_s for s in window), default=1.0)))
         target = self.target_s
         lines = [
             "#EXTM3U",

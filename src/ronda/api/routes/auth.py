@@ -129,13 +129,13 @@ async def events_ws(ws: WebSocket) -> None:
         await ws.close(code=4403, reason="origin not allowed")
         return
     user_id = ctx.auth.tickets.redeem(ws.query_params.get("ticket", ""))
-    if user_id is None:
-        await ws.close(code=4401, reason="invalid or expired ticket")
-        return
     # The stream starts at the newest event as of the handshake: nothing after it is missed.
     last_id = await asyncio.to_thread(_last_event_id, ctx)
-    username = await asyncio.to_thread(_username, ctx, user_id)
     await ws.accept()
+    if user_id is None:  # closed after the handshake, so a browser sees the code (4401: new ticket)
+        await ws.close(code=4401, reason="invalid or expired ticket")
+        return
+    username = await asyncio.to_thread(_username, ctx, user_id)
     try:
         while True:
             p = await asyncio.to_thread(ctx.auth.principal_for_user, username, "ws")

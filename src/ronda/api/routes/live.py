@@ -119,8 +119,16 @@ async def live_info(
     }
 
 
-def _principal(ctx: AppContext, request: Request, token: str, camera_id: int) -> Any:
-    return stream_principal(ctx, request, token, camera_id, LIVE)
+def _principal(ctx: AppContext, request: Request, token: str, camera_id: int, stream: str) -> Any:
+    p = stream_principal(ctx, request, token, camera_id, LIVE)
+    _recorded_stream(ctx, camera_id, stream)
+    return p
+
+
+def _recorded_stream(ctx: AppContext, camera_id: int, stream: str) -> None:
+    """404 at once for a stream the camera does not record (nothing to follow, no waiting)."""
+    if stream not in _streams(ctx, camera_id):
+        raise not_found(f"{stream}-stream")
 
 
 async def _ready_tail(ctx: AppContext, camera_id: int, stream: str, segments: int) -> LiveTail:
@@ -147,7 +155,7 @@ async def live_master(
 ) -> Response:
     """HLS entry point: a multivariant playlist naming the live media playlist (with a token that
     lasts the viewing session; each request still re-checks the right)."""
-    p = await asyncio.to_thread(_principal, ctx, request, token, camera_id)
+    p = await asyncio.to_thread(_principal, ctx, request, token, camera_id, stream)
     tail = await _ready_tail(ctx, camera_id, stream, 3)
     init = tail.inits[tail.segments[-1].init_version]
     video = init.video
@@ -170,7 +178,7 @@ async def live_master(
 
 @router.get("/media/{camera_id}/live/{stream}/index.m3u8", response_class=Response)
 async def live_playlist(ctx: Ctx, request: Request, camera_id: CameraId, stream: StreamKind, token: Token) -> Response:
-    await asyncio.to_thread(_principal, ctx, request, token, camera_id)
+    await asyncio.to_thread(_principal, ctx, request, token, camera_id, stream)
     tail = await _ready_tail(ctx, camera_id, stream, 1)
     body = tail.playlist(lambda v: f"init-{v}.mp4?token={token}", lambda n: f"{n}.m4s?token={token}")
     return Response(body, media_type="application/vnd.apple.mpegurl")
@@ -185,7 +193,7 @@ async def live_init(
     version: Annotated[int, PathParam(ge=1, le=2**31)],
     token: Token,
 ) -> Response:
-    await asyncio.to_thread(_principal, ctx, request, token, camera_id)
+    await asyncio.to_thread(_principal, ctx, request, token, camera_id, stream)
     init = hub(ctx).get(camera_id, stream).inits.get(version)
     if init is None:
         raise not_found("initialisation section")
@@ -201,7 +209,7 @@ async def live_segment(
     seq: Annotated[int, PathParam(ge=0, le=2**62)],
     token: Token,
 ) -> Response:
-    await asyncio.to_thread(_principal, ctx, request, token, camera_id)
+    await asyncio.to_thread(_principal, ctx, request, token, camera_id, stream)
     seg = hub(ctx).get(camera_id, stream).hls_segment(seq)
     if seg is None:
         raise not_found("live segment (it has left the live window)")
@@ -220,6 +228,9 @@ async def live_ws(ws: WebSocket, camera_id: int) -> None:
     if not origin_ok(ws):
         await ws.close(code=4403, reason="origin not allowed")
         return
+    # Refusals after the handshake, so the browser sees the close code (a refused handshake is
+    # only "1006" to it): 4401 = fetch a fresh token, 4403 = not allowed, 4404 = no such stream.
+    await ws.accept()
     if stream not in ("main", "sub") or not 1 <= camera_id < 2**31:
         await ws.close(code=4404, reason="no such stream")
         return
@@ -232,7 +243,11 @@ async def live_ws(ws: WebSocket, camera_id: int) -> None:
     if p is None or not p.can(LIVE, camera_id):
         await ws.close(code=4403, reason="the 'live' right on this camera is needed")
         return
-    await ws.accept()
+    try:
+        await asyncio.to_thread(_recorded_stream, ctx, camera_id, stream)
+    except HTTPException:
+        await ws.close(code=4404, reason=f"this camera records no {stream}-stream")
+        return
     source_ip = ws.client.host if ws.client else None
     await asyncio.to_thread(ctx.audit.append, p.actor, "live.start", "ok", camera_id, None, None, source_ip,
                             {"stream": stream, "via": "websocket"})  # fmt: skip

@@ -318,10 +318,11 @@ def vod(
     with ctx.db.session() as s:
         segs = repos.segments_overlapping(s, camera_id, stream, s_ms, e_ms)
     items = []
+    root = str(ctx.cfg.recordings_dir)
     for seg in segs:
-        path = ctx.cfg.recordings_dir / seg.path
         try:
-            items.append(hls.PlaylistItem(seg.id, seg.start_ms, seg.end_ms, seg.bytes, hls.init_length(path)))
+            init_len = hls.init_length(f"{root}/{seg.path}")
+            items.append(hls.PlaylistItem(seg.id, seg.start_ms, seg.end_ms, seg.bytes, init_len))
         except (OSError, ValueError):
             continue  # deleted by retention meanwhile, or unreadable: skip, as a gap
     if not items:
