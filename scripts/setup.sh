@@ -14,7 +14,7 @@ pkgs=(ffmpeg fonts-dejavu-core
       gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
       libgirepository1.0-dev libcairo2-dev pkg-config gcc python3-dev python3-venv)
 if [[ $with_test == 1 ]]; then
-  pkgs+=(postgresql wrk chromium)  # chromium: browser tests (Playwright drives Debian's build)
+  pkgs+=(postgresql wrk chromium mosquitto)  # chromium: browser tests (Playwright drives Debian's build); mosquitto: MQTT tests
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -39,7 +39,7 @@ if [[ ! -x .venv/bin/python ]]; then
   echo "== creating .venv with $PY"
   "$PY" -m venv .venv
 fi
-extras="sim"
+extras="sim,notify"
 [[ $with_test == 1 ]] && extras="dev"
 echo "== installing ronda[$extras] into .venv"
 .venv/bin/python -m pip install -q --upgrade pip

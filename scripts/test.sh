@@ -7,7 +7,7 @@ bash scripts/setup.sh --test
 echo "== ruff"
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
-echo "== mypy (recording, access)"
-.venv/bin/mypy src/ronda/recording src/ronda/access
+echo "== mypy (recording, access, events)"
+.venv/bin/mypy src/ronda/recording src/ronda/access src/ronda/events
 echo "== pytest"
 exec .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"

@@ -98,6 +98,43 @@ class CameraConfig(_Model):
     audio: bool = False
 
 
+class SmtpConfig(_Model):
+    host: str
+    port: int = Field(25, ge=1, le=65535)
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    sender: str = Field("ronda@localhost", description="From: address of alarm e-mails.")
+
+
+class MqttConfig(_Model):
+    host: str
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    base_topic: str = Field("ronda", pattern=r"^[A-Za-z0-9_/-]{1,64}$")
+    ingest: bool = Field(True, description="Accept sensor events on <base_topic>/<site>/ingest/<sensor>.")
+
+
+class SensorConfig(_Model):
+    name: str = Field(min_length=1, max_length=200)
+    cameras: list[int] = Field(default_factory=list, max_length=16, description="Camera ids the sensor looks at.")
+    type: str = Field("sensor.alert", pattern=r"^[a-z0-9_.-]{1,64}$", description="Default event type.")
+
+
+class EventsConfig(_Model):
+    retention_days: float = Field(90, gt=0, description="Events older than this are deleted (alarms stay).")
+    default_rules: bool = Field(True, description="Install the default rules (camera offline, storage low).")
+    public_url: str | None = Field(None, description="Base URL of the web client, for links in notifications.")
+    webpush_subject: str = Field("mailto:admin@localhost", description="VAPID subject (mailto: or https:).")
+    webpush_allow_private_endpoints: bool = Field(
+        False, description="Accept push endpoints on http or private addresses (tests, closed networks only)."
+    )
+    smtp: SmtpConfig | None = None
+    mqtt: MqttConfig | None = None
+    sensors: dict[str, SensorConfig] = Field(default_factory=dict, description="External sensors by id.")
+
+
 class Config(_Model):
     data_dir: Path = Field(Path("./ronda-data"), description="Where database, keys and recordings live.")
     site: SiteConfig = SiteConfig()
@@ -105,6 +142,7 @@ class Config(_Model):
     database: DatabaseConfig = DatabaseConfig()
     recording: RecordingConfig = RecordingConfig()
     storage: StorageConfig = StorageConfig()
+    events: EventsConfig = EventsConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
     cameras: list[CameraConfig] = Field(default_factory=list)

@@ -85,7 +85,10 @@ def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
     import_cameras(db, secrets, cfg.cameras)
     auth = AuthService(db, keys_dir(cfg), secrets, audit)
     recorder = Recorder(cfg, db, secrets, audit=audit) if record and cfg.recording.enabled else None
-    return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder)
+    from ronda.events.service import EventsService
+
+    events = EventsService(cfg, db, audit)
+    return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder, events=events)
 
 
 async def serve(ctx: AppContext, on_ready: object = None) -> None:

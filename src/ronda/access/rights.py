@@ -30,13 +30,15 @@ PTZ = "ptz"
 PTZ_PRIORITY = "ptz_priority"
 BOOKMARK = "bookmark"
 EVIDENCE_LOCK = "evidence_lock"
+ALARMS = "alarms"  # handle alarms of the camera (take, comment, hold, close); seeing them needs any right
 MANAGE_CAMERAS = "manage_cameras"
 MANAGE_USERS = "manage_users"
 MANAGE_RULES = "manage_rules"
 VIEW_AUDIT = "view_audit"
+SEND_EVENTS = "send_events"  # post external events (sensors, other systems) through the API
 
-CAMERA_RIGHTS: frozenset[str] = frozenset({LIVE, PLAYBACK, EXPORT, PTZ, PTZ_PRIORITY, BOOKMARK, EVIDENCE_LOCK})
-GLOBAL_RIGHTS: frozenset[str] = frozenset({MANAGE_CAMERAS, MANAGE_USERS, MANAGE_RULES, VIEW_AUDIT})
+CAMERA_RIGHTS: frozenset[str] = frozenset({LIVE, PLAYBACK, EXPORT, PTZ, PTZ_PRIORITY, BOOKMARK, EVIDENCE_LOCK, ALARMS})
+GLOBAL_RIGHTS: frozenset[str] = frozenset({MANAGE_CAMERAS, MANAGE_USERS, MANAGE_RULES, VIEW_AUDIT, SEND_EVENTS})
 RIGHTS: frozenset[str] = CAMERA_RIGHTS | GLOBAL_RIGHTS
 # Stable order for API output.
 RIGHTS_ORDER: tuple[str, ...] = (
@@ -47,10 +49,12 @@ RIGHTS_ORDER: tuple[str, ...] = (
     PTZ_PRIORITY,
     BOOKMARK,
     EVIDENCE_LOCK,
+    ALARMS,
     MANAGE_CAMERAS,
     MANAGE_USERS,
     MANAGE_RULES,
     VIEW_AUDIT,
+    SEND_EVENTS,
 )
 
 
@@ -66,7 +70,7 @@ BUILTIN_ROLES: Mapping[str, BuiltinRole] = {
     "administrator": BuiltinRole("administrator", RIGHTS, all_cameras=True, ptz_priority=100),
     "operator": BuiltinRole(
         "operator",
-        frozenset({LIVE, PLAYBACK, EXPORT, PTZ, BOOKMARK, EVIDENCE_LOCK}),
+        frozenset({LIVE, PLAYBACK, EXPORT, PTZ, BOOKMARK, EVIDENCE_LOCK, ALARMS}),
         all_cameras=False,
         ptz_priority=50,
     ),

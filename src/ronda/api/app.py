@@ -41,12 +41,15 @@ class AppContext:
     recorder: Recorder | None = None
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)
     live: LiveHub | None = None  # started on the first live view
+    events: Any = None  # ronda.events.service.EventsService (bus, rules, alarms, notifications)
     started: bool = False
 
 
 def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if ctx.events is not None:
+            await ctx.events.start()
         if manage_recorder and ctx.recorder is not None:
             await ctx.recorder.start()
         ctx.started = True
@@ -57,6 +60,8 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
                 await ctx.live.close()
             if manage_recorder and ctx.recorder is not None:
                 await ctx.recorder.stop()
+            if ctx.events is not None:
+                await ctx.events.stop()
 
     app = FastAPI(
         title="Ronda",
@@ -97,7 +102,20 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         ]
         return JSONResponse({"detail": errors}, status_code=422)
 
-    from ronda.api.routes import auth, bookmarks, cameras, live, media, system, timeline, users
+    from ronda.api.routes import (
+        alarms,
+        auth,
+        bookmarks,
+        cameras,
+        events,
+        live,
+        media,
+        notifications,
+        rules,
+        system,
+        timeline,
+        users,
+    )
 
     app.include_router(system.router, prefix="/api/v1")
     app.include_router(auth.router, prefix="/api/v1")
@@ -107,6 +125,10 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
     app.include_router(live.router, prefix="/api/v1")
     app.include_router(bookmarks.router, prefix="/api/v1")
     app.include_router(timeline.router, prefix="/api/v1")
+    app.include_router(events.router, prefix="/api/v1")
+    app.include_router(alarms.router, prefix="/api/v1")
+    app.include_router(rules.router, prefix="/api/v1")
+    app.include_router(notifications.router, prefix="/api/v1")
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def api_not_found(rest: str) -> JSONResponse:

@@ -42,6 +42,7 @@ class Recorder:
         self._initial_reason: str | None = None
         self._pause_reason: str | None = None
         self._last_locked_alarm = 0
+        self._space_level = "ok"  # ok | low | full: storage.low / storage.full events on change
         self._status_cache: dict[int, tuple[str, str | None]] = {}
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -231,6 +232,14 @@ class Recorder:
             self._set_pause(None)
         if self._pause_reason == "disk_full":
             state = "disk_full"
+        # Tell people before recording pauses: "low" below twice the resume mark, once per episode.
+        level = "full" if state == "disk_full" else "low" if du.free < 2 * resume_free else "ok"
+        if level != self._space_level:
+            if level != "ok":
+                facts = {"free_bytes": du.free, "total_bytes": du.total, "path": str(self.root)}
+                severity = "critical" if level == "full" else "warning"
+                await asyncio.to_thread(self._event, f"storage.{level}", severity, facts)
+            self._space_level = level
         if rep.locked_blocking:
             state = "locked_full" if state == "ok" else state
             if now_ms() - self._last_locked_alarm > 600_000:

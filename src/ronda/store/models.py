@@ -128,7 +128,11 @@ class Bookmark(Base):
 
 class Event(Base):
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_time", "time_ms"), Index("ix_events_cam_time", "camera_id", "time_ms"))
+    __table_args__ = (
+        Index("ix_events_time", "time_ms"),
+        Index("ix_events_cam_time", "camera_id", "time_ms"),
+        Index("ux_events_uid", "uid", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     time_ms: Mapped[int] = mapped_column(BigInteger)
@@ -137,6 +141,13 @@ class Event(Base):
     severity: Mapped[str] = mapped_column(String(16), default="info")
     camera_id: Mapped[int | None] = mapped_column(Integer)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Producer's id (idempotent ingest: the same uid twice is one event), related cameras, a text to
+    # search, and for analytics a snapshot reference and a box [x, y, w, h] (0..1 of the frame).
+    uid: Mapped[str | None] = mapped_column(String(64))
+    cameras: Mapped[list[int] | None] = mapped_column(JSON)
+    text: Mapped[str | None] = mapped_column(String(500))
+    snapshot: Mapped[str | None] = mapped_column(String(500))
+    box: Mapped[list[float] | None] = mapped_column(JSON)
 
 
 class SystemState(Base):

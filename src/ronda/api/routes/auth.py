@@ -8,15 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
 
 from ronda.access.rights import MANAGE_CAMERAS, RIGHTS_ORDER
 from ronda.access.service import AuthError, Principal
 from ronda.api.deps import CSRF_COOKIE, SESSION_COOKIE, Caller, Ctx, client_ip
-from ronda.api.routes.system import event_view
 from ronda.store import repos
 from ronda.store.access_models import User
-from ronda.store.models import Event
 from ronda.timeutil import now_ms
 
 router = APIRouter(tags=["auth"])
@@ -123,49 +120,85 @@ def origin_ok(ws: WebSocket) -> bool:
 
 @router.websocket("/ws")
 async def events_ws(ws: WebSocket) -> None:
-    """Live events the caller may see, as JSON messages ``{"kind": "event", "event": {...}}``."""
+    """Live events and alarm changes the caller may see: JSON messages ``{"kind": "event", "event":
+    {...}}`` and ``{"kind": "alarm", "change": "created|updated|take|...", "alarm": {...}}``."""
     ctx = ws.app.state.ctx
     if not origin_ok(ws):
         await ws.close(code=4403, reason="origin not allowed")
         return
     user_id = ctx.auth.tickets.redeem(ws.query_params.get("ticket", ""))
-    # The stream starts at the newest event as of the handshake: nothing after it is missed.
-    last_id = await asyncio.to_thread(_last_event_id, ctx)
     await ws.accept()
     if user_id is None:  # closed after the handshake, so a browser sees the code (4401: new ticket)
         await ws.close(code=4401, reason="invalid or expired ticket")
         return
     username = await asyncio.to_thread(_username, ctx, user_id)
-    try:
-        while True:
-            p = await asyncio.to_thread(ctx.auth.principal_for_user, username, "ws")
-            if p is None or p.user_id != user_id:
-                await ws.close(code=4401, reason="user disabled")
-                return
-            rows = await asyncio.to_thread(_events_after, ctx, last_id)
-            for e in rows:
-                last_id = max(last_id, e.id)
-                if (e.camera_id is None and p.has(MANAGE_CAMERAS)) or (
-                    e.camera_id is not None and p.visible([e.camera_id])
-                ):
-                    await ws.send_json({"kind": "event", "event": event_view(e)})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ws.receive_text(), 0.5)
-    except WebSocketDisconnect:
+    p = await asyncio.to_thread(ctx.auth.principal_for_user, username, "ws")
+    if p is None or p.user_id != user_id:
+        await ws.close(code=4401, reason="user disabled")
         return
+    state: dict[str, Any] = {"p": p, "seen": {}}
+
+    def sees_camera(cam: int) -> bool:
+        seen = state["seen"]
+        if cam not in seen:
+            seen[cam] = bool(state["p"].visible([cam]))
+        return bool(seen[cam])
+
+    def allowed(msg: dict[str, Any]) -> bool:
+        if msg.get("kind") == "alarm":
+            cams = msg["alarm"].get("cameras") or []
+        else:
+            cam = msg["event"].get("camera")
+            cams = [] if cam is None else [cam]
+        if not cams:
+            return bool(state["p"].has(MANAGE_CAMERAS))
+        return any(sees_camera(c) for c in cams)
+
+    fanout = ctx.events.fanout
+    client = fanout.add(allowed)
+    reader = asyncio.create_task(_until_closed(ws))
+    try:
+        refreshed = asyncio.get_running_loop().time()
+        while not reader.done():
+            getter = asyncio.ensure_future(client.queue.get())
+            done, _ = await asyncio.wait({getter, reader}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                text = getter.result()
+                batch = [text]
+                while not client.queue.empty() and len(batch) < 500:
+                    batch.append(client.queue.get_nowait())
+                for t in batch:
+                    if t is not None:
+                        await ws.send_text(t)
+            else:
+                getter.cancel()
+            if client.overflowed:
+                await ws.close(code=4008, reason="too far behind: reconnect")
+                return
+            now = asyncio.get_running_loop().time()
+            if now - refreshed > 5:  # rights may have changed, or the user been disabled
+                refreshed = now
+                p = await asyncio.to_thread(ctx.auth.principal_for_user, username, "ws")
+                if p is None or p.user_id != user_id:
+                    await ws.close(code=4401, reason="user disabled")
+                    return
+                state["p"], state["seen"] = p, {}
+    except (WebSocketDisconnect, RuntimeError):
+        return
+    finally:
+        fanout.remove(client)
+        reader.cancel()
+
+
+async def _until_closed(ws: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            msg = await ws.receive()
+            if msg.get("type") == "websocket.disconnect":
+                return
 
 
 def _username(ctx: Any, user_id: int) -> str:
     with ctx.db.session() as s:
         u = s.get(User, user_id)
         return u.username if u else ""
-
-
-def _last_event_id(ctx: Any) -> int:
-    with ctx.db.session() as s:
-        return int(s.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
-
-
-def _events_after(ctx: Any, last_id: int) -> list[Event]:
-    with ctx.db.session() as s:
-        return list(s.scalars(select(Event).where(Event.id > last_id).order_by(Event.id).limit(500)))

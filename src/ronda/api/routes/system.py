@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy import text
 
 from ronda.access.rights import MANAGE_CAMERAS
-from ronda.api.deps import Caller, Ctx, iso_param, require_global
-from ronda.store import repos
-from ronda.timeutil import to_iso
+from ronda.api.deps import Caller, Ctx, require_global
 
 router = APIRouter(tags=["system"])
 
@@ -44,35 +42,3 @@ def health(ctx: Ctx) -> dict[str, Any]:
 def storage(ctx: Ctx, caller: Caller) -> dict[str, Any]:
     require_global(caller, MANAGE_CAMERAS)
     return dict(ctx.recorder.storage) if ctx.recorder else {"state": "not recording here"}
-
-
-@router.get("/events")
-def events(
-    ctx: Ctx,
-    caller: Caller,
-    camera: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    since: str | None = None,
-    type: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-) -> list[dict[str, Any]]:
-    since_ms = iso_param(since, "since") if since is not None else None
-    with ctx.db.session() as s:
-        rows = repos.list_events(s, camera_id=camera, since_ms=since_ms, type=type, limit=limit)
-        return [
-            event_view(e)
-            for e in rows
-            if (e.camera_id is None and caller.has(MANAGE_CAMERAS))
-            or (e.camera_id is not None and caller.visible([e.camera_id]))
-        ]
-
-
-def event_view(e: Any) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "type": e.type,
-        "camera": e.camera_id,
-        "time": to_iso(e.time_ms),
-        "severity": e.severity,
-        "source": e.source,
-        "payload": e.payload or {},
-    }

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ronda.access.rights import PLAYBACK
 from ronda.api.deps import Caller, Ctx, iso_param, not_found
 from ronda.api.routes.bookmarks import bookmark_view
-from ronda.api.routes.system import event_view
+from ronda.events.store import event_view
 from ronda.store import repos
 from ronda.store.models import EvidenceLock, Gap
 from ronda.timeutil import local_days, now_ms, to_iso, utc_offset_minutes, zone

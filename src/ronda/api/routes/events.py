@@ -1,0 +1,140 @@
+"""Events: search, and posting them (external sensors and systems, or an operator's manual event)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from sqlalchemy import select
+
+from ronda.access.rights import ALARMS, MANAGE_CAMERAS, SEND_EVENTS
+from ronda.api.deps import Caller, Ctx, iso_param
+from ronda.events.store import NewEvent, search_events
+from ronda.store.models import Camera
+from ronda.timeutil import now_ms
+
+router = APIRouter(tags=["events"])
+MAX_BATCH = 500
+MAX_PAYLOAD = 8192
+MAX_PAST_MS = 24 * 3600 * 1000
+MAX_FUTURE_MS = 5 * 60 * 1000
+
+
+class EventBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(pattern=r"^[a-z0-9_-]{1,32}(\.[a-z0-9_-]{1,32}){0,3}$", description="e.g. sensor.bin_full")
+    camera: int | None = Field(None, ge=1, le=2**31 - 1)
+    cameras: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(None, max_length=16)
+    sensor: str | None = Field(None, pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="a sensor of events.sensors")
+    time: str | None = Field(None, max_length=64, description="when it happened (default: now)")
+    severity: Literal["info", "warning", "critical"] = "info"
+    text: str | None = Field(None, max_length=500)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    uid: str | None = Field(None, pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="sender's id: resends are ignored")
+
+    @field_validator("payload")
+    @classmethod
+    def _small(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(v, separators=(",", ":"))) > MAX_PAYLOAD:
+            raise ValueError(f"payload is larger than {MAX_PAYLOAD} bytes of JSON")
+        if "rule_chain" in v:
+            raise ValueError("payload.rule_chain is reserved")
+        return v
+
+    @field_validator("text")
+    @classmethod
+    def _one_line(cls, v: str | None) -> str | None:
+        if v is not None and any(ord(c) < 0x20 and c not in "\t" for c in v):
+            raise ValueError("must be one line without control characters")
+        return v
+
+
+_ONE_OR_MANY: TypeAdapter[EventBody | list[EventBody]] = TypeAdapter(
+    EventBody | Annotated[list[EventBody], Field(min_length=1, max_length=MAX_BATCH)]
+)
+
+
+def _camera_ids(ctx: Ctx) -> list[int]:
+    with ctx.db.session() as s:
+        return list(s.scalars(select(Camera.id).where(Camera.deleted_ms.is_(None))))
+
+
+@router.get("/events")
+def list_events(
+    ctx: Ctx,
+    caller: Caller,
+    camera: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    since: str | None = None,
+    until: str | None = None,
+    type: Annotated[str | None, Query(max_length=500, description="one type or a comma-separated list")] = None,
+    source: Annotated[str | None, Query(pattern="^(analytics|camera|system|user|external)$")] = None,
+    text: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> list[dict[str, Any]]:
+    """Stored events the caller may see, newest first."""
+    since_ms = iso_param(since, "since") if since is not None else None
+    until_ms = iso_param(until, "until") if until is not None else None
+    visible = sorted(caller.visible(_camera_ids(ctx)))
+    cams = [c for c in visible if c == camera] if camera is not None else visible
+    types = [t.strip() for t in type.split(",") if t.strip()] if type else None
+    glob = camera is None and caller.has(MANAGE_CAMERAS)
+    return search_events(ctx.db, camera_ids=cams, since_ms=since_ms, until_ms=until_ms, types=types, source=source,
+                         text=text, include_global=glob, limit=limit)  # fmt: skip
+
+
+@router.post("/events", status_code=202)
+async def post_events(ctx: Ctx, caller: Caller, body: Annotated[Any, Body()]) -> dict[str, Any]:
+    """One event or a list (up to 500) from a sensor gateway or another system (needs ``send_events``),
+    or an operator's manual event on a camera (needs the ``alarms`` right on it). Idempotent by ``uid``."""
+    events = ctx.events
+    try:
+        parsed = _ONE_OR_MANY.validate_python(body)
+    except ValidationError as e:
+        events.rejected += 1
+        raise HTTPException(422, [{"loc": list(x["loc"]), "msg": x["msg"]} for x in e.errors()]) from None
+    items = parsed if isinstance(parsed, list) else [parsed]
+    external = caller.has(SEND_EVENTS)
+    existing = set(await asyncio.to_thread(_camera_ids, ctx))
+    t = now_ms()
+    out: list[NewEvent] = []
+    for i, ev in enumerate(items):
+        try:
+            out.append(_to_new(ctx, caller, ev, external, existing, t))
+        except HTTPException as e:
+            events.rejected += 1
+            raise HTTPException(e.status_code, f"event {i}: {e.detail}") from None
+    ids = await events.writer.submit(out)
+    return {"ids": ids, "stored": sum(1 for x in ids if x is not None), "duplicates": sum(1 for x in ids if x is None)}
+
+
+def _to_new(ctx: Ctx, caller: Caller, ev: EventBody, external: bool, existing: set[int], t: int) -> NewEvent:
+    cams = list(dict.fromkeys([c for c in [ev.camera, *(ev.cameras or [])] if c is not None]))
+    etype = ev.type
+    if ev.sensor is not None:
+        sensor = ctx.cfg.events.sensors.get(ev.sensor)
+        if sensor is None:
+            raise HTTPException(422, f"unknown sensor {ev.sensor!r} (configure it under events.sensors)")
+        cams = list(dict.fromkeys([*cams, *sensor.cameras]))
+    for c in cams:
+        if c not in existing or not caller.visible([c]):
+            raise HTTPException(404, f"camera {c} not found")
+    if not external:
+        if not cams:
+            raise HTTPException(403, "posting events needs the send_events right (or a camera you handle alarms on)")
+        for c in cams:
+            if not caller.can(ALARMS, c):
+                raise HTTPException(403, f"a manual event on camera {c} needs the 'alarms' right")
+    when = iso_param(ev.time, "time") if ev.time else t
+    if not t - MAX_PAST_MS <= when <= t + MAX_FUTURE_MS:
+        raise HTTPException(422, "time must be within the last 24 hours (and not in the future)")
+    payload = dict(ev.payload)
+    if ev.sensor:
+        payload["sensor"] = ev.sensor
+    if not external:
+        payload["by"] = caller.actor
+    return NewEvent(etype, when, cams[0] if cams else None, cams or None, ev.severity,
+                    "external" if external else "user", payload, ev.text,
+                    f"{caller.user_id}:{ev.uid}" if ev.uid else None)  # fmt: skip

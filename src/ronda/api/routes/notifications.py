@@ -1,0 +1,127 @@
+"""Web Push subscriptions and personal notification preferences (channels, e-mail, quiet hours)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, HTTPException, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import delete, select
+
+from ronda.api.deps import Caller, Ctx
+from ronda.events.notify.limits import QuietHours
+from ronda.store.event_models import NotificationPrefs, PushSubscription
+from ronda.timeutil import now_ms
+
+router = APIRouter(tags=["notifications"])
+
+
+class Keys(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    p256dh: str = Field(pattern=r"^[A-Za-z0-9_-]{80,100}={0,2}$")
+    auth: str = Field(pattern=r"^[A-Za-z0-9_-]{16,30}={0,2}$")
+
+
+class SubscriptionBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # browsers add expirationTime
+    endpoint: str = Field(max_length=1000)
+    keys: Keys
+
+
+class UnsubscribeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    endpoint: str = Field(max_length=1000)
+
+
+class PrefsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channels: list[Literal["webpush", "email"]] = Field(default_factory=lambda: ["webpush", "email"])
+    email: str | None = Field(None, max_length=320, pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+    quiet_hours: dict[str, Any] | None = None
+    min_priority: Literal["low", "medium", "high"] = "low"
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None:
+            QuietHours.from_dict(v)  # ValueError names what is wrong
+        return v
+
+
+def _endpoint_ok(ctx: Ctx, url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise HTTPException(422, "endpoint must be an https URL of a push service")
+    if ctx.cfg.events.webpush_allow_private_endpoints:
+        return
+    host = parts.hostname
+    private = host == "localhost"
+    try:
+        ip = ipaddress.ip_address(host)
+        private = ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
+    except ValueError:
+        pass
+    if parts.scheme != "https" or private:
+        raise HTTPException(422, "endpoint must be an https URL of a public push service")
+
+
+@router.get("/notifications/vapid-public-key")
+def vapid_key(ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    """The applicationServerKey for ``pushManager.subscribe``."""
+    if ctx.events is None or ctx.events.notifier is None:
+        raise HTTPException(503, "Web Push is not available (install ronda[notify])")
+    return {"key": ctx.events.notifier.public_key}
+
+
+@router.post("/notifications/push-subscriptions", status_code=201)
+def subscribe(ctx: Ctx, caller: Caller, body: SubscriptionBody) -> dict[str, Any]:
+    _endpoint_ok(ctx, body.endpoint)
+    with ctx.db.session() as s:
+        row = s.scalar(select(PushSubscription).where(PushSubscription.endpoint == body.endpoint))
+        if row is None:
+            row = PushSubscription(endpoint=body.endpoint, created_ms=now_ms(), user_id=caller.user_id,
+                                   p256dh=body.keys.p256dh, auth=body.keys.auth)  # fmt: skip
+            s.add(row)
+        else:  # the same browser, maybe another user now: it belongs to whoever subscribed last
+            row.user_id, row.p256dh, row.auth = caller.user_id, body.keys.p256dh, body.keys.auth
+        s.flush()
+        return {"id": row.id}
+
+
+@router.delete("/notifications/push-subscriptions", status_code=204)
+def unsubscribe(ctx: Ctx, caller: Caller, body: UnsubscribeBody) -> Response:
+    with ctx.db.session() as s:
+        s.execute(delete(PushSubscription).where(PushSubscription.endpoint == body.endpoint,
+                                                 PushSubscription.user_id == caller.user_id))  # fmt: skip
+    return Response(status_code=204)
+
+
+def _prefs_view(p: NotificationPrefs | None) -> dict[str, Any]:
+    if p is None:
+        return {"channels": ["webpush", "email"], "email": None, "quiet_hours": None, "min_priority": "low"}
+    return {"channels": p.channels, "email": p.email, "quiet_hours": p.quiet_hours, "min_priority": p.min_priority}
+
+
+@router.get("/notifications/prefs")
+def get_prefs(ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        return _prefs_view(s.get(NotificationPrefs, caller.user_id))
+
+
+@router.put("/notifications/prefs")
+def put_prefs(ctx: Ctx, caller: Caller, body: PrefsBody) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        p = s.get(NotificationPrefs, caller.user_id)
+        if p is None:
+            p = NotificationPrefs(user_id=caller.user_id, channels=[])
+            s.add(p)
+        p.channels, p.email, p.quiet_hours, p.min_priority = (
+            body.channels,
+            body.email,
+            body.quiet_hours,
+            body.min_priority,
+        )
+        s.flush()
+        return _prefs_view(p)

@@ -1,0 +1,140 @@
+"""Rules as data: list, create, change, delete; validated against the site and the author's rights."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Response
+from fastapi import Path as PathParam
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ronda.access.rights import MANAGE_RULES
+from ronda.api.deps import Caller, Ctx, not_found, require_global
+from ronda.events.engine import validate_against_site
+from ronda.events.rules import RuleError, RuleSpec
+from ronda.store.event_models import Rule
+from ronda.timeutil import now_ms, to_iso
+
+router = APIRouter(tags=["rules"])
+RuleId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+
+
+def rule_view(r: Rule) -> dict[str, Any]:
+    actions = [{k: ("********" if k == "secret" else v) for k, v in a.items()} for a in r.actions]
+    return {"id": r.id, "name": r.name, "enabled": r.enabled, "trigger": r.trigger, "conditions": r.conditions,
+            "actions": actions, "created_by": r.created_by, "created": to_iso(r.created_ms),
+            "updated": to_iso(r.updated_ms) if r.updated_ms else None}  # fmt: skip
+
+
+def _spec(body: Any) -> RuleSpec:
+    try:
+        return RuleSpec.model_validate(body)
+    except ValidationError as e:
+        errors = [{"loc": list(x["loc"]), "msg": x["msg"]} for x in e.errors()]
+        raise HTTPException(422, errors) from None
+
+
+def _check(ctx: Ctx, spec: RuleSpec, author_id: int) -> None:
+    try:
+        validate_against_site(ctx.db, spec, author_id)
+    except RuleError as e:
+        raise HTTPException(422, str(e)) from None
+
+
+def _columns(spec: RuleSpec) -> dict[str, Any]:
+    return {"name": spec.name, "enabled": spec.enabled, "trigger": spec.trigger.model_dump(exclude_none=True),
+            "conditions": spec.conditions.model_dump(exclude_none=True),
+            "actions": [a.model_dump(exclude_none=True) for a in spec.actions]}  # fmt: skip
+
+
+@router.get("/rules")
+def list_rules(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    require_global(caller, MANAGE_RULES)
+    with ctx.db.session() as s:
+        return [rule_view(r) for r in s.scalars(select(Rule).order_by(Rule.id))]
+
+
+@router.get("/rules/{rule_id}")
+def get_rule(ctx: Ctx, caller: Caller, rule_id: RuleId) -> dict[str, Any]:
+    require_global(caller, MANAGE_RULES)
+    with ctx.db.session() as s:
+        r = s.get(Rule, rule_id)
+        if r is None:
+            raise not_found("rule")
+        return rule_view(r)
+
+
+@router.post("/rules", status_code=201)
+async def create_rule(ctx: Ctx, caller: Caller, body: Annotated[Any, Body()]) -> dict[str, Any]:
+    """Trigger + conditions + actions (see docs/alarms.md). Refused with a message naming the field
+    when malformed, when it names unknown cameras, groups, profiles or roles, or reaches further
+    than the author's rights."""
+    require_global(caller, MANAGE_RULES)
+    spec = _spec(body)
+    await asyncio.to_thread(_check, ctx, spec, caller.user_id)
+
+    def save() -> dict[str, Any]:
+        with ctx.db.session() as s:
+            r = Rule(**_columns(spec), created_by=caller.actor, created_ms=now_ms())
+            s.add(r)
+            s.flush()
+            return rule_view(r)
+
+    try:
+        view = await asyncio.to_thread(save)
+    except IntegrityError:
+        raise HTTPException(409, f"a rule named {spec.name!r} exists") from None
+    await asyncio.to_thread(ctx.audit.append, caller.actor, "rule.create", "ok", None, None, None, caller.source_ip,
+                            {"rule": view["id"], "name": spec.name})  # fmt: skip
+    await ctx.events.engine.reload()
+    return view
+
+
+@router.put("/rules/{rule_id}")
+async def replace_rule(ctx: Ctx, caller: Caller, rule_id: RuleId, body: Annotated[Any, Body()]) -> dict[str, Any]:
+    require_global(caller, MANAGE_RULES)
+    spec = _spec(body)
+    await asyncio.to_thread(_check, ctx, spec, caller.user_id)
+
+    def save() -> dict[str, Any]:
+        with ctx.db.session() as s:
+            r = s.get(Rule, rule_id)
+            if r is None:
+                raise not_found("rule")
+            for k, v in _columns(spec).items():
+                setattr(r, k, v)
+            r.updated_ms = now_ms()
+            s.flush()
+            return rule_view(r)
+
+    try:
+        view = await asyncio.to_thread(save)
+    except IntegrityError:
+        raise HTTPException(409, f"a rule named {spec.name!r} exists") from None
+    await asyncio.to_thread(ctx.audit.append, caller.actor, "rule.update", "ok", None, None, None, caller.source_ip,
+                            {"rule": rule_id, "name": spec.name, "enabled": spec.enabled})  # fmt: skip
+    await ctx.events.engine.reload()
+    return view
+
+
+@router.delete("/rules/{rule_id}", status_code=204)
+async def delete_rule(ctx: Ctx, caller: Caller, rule_id: RuleId) -> Response:
+    require_global(caller, MANAGE_RULES)
+
+    def drop() -> str:
+        with ctx.db.session() as s:
+            r = s.get(Rule, rule_id)
+            if r is None:
+                raise not_found("rule")
+            name = r.name
+            s.delete(r)
+            return name
+
+    name = await asyncio.to_thread(drop)
+    await asyncio.to_thread(ctx.audit.append, caller.actor, "rule.delete", "ok", None, None, None, caller.source_ip,
+                            {"rule": rule_id, "name": name})  # fmt: skip
+    await ctx.events.engine.reload()
+    return Response(status_code=204)

@@ -1,0 +1,287 @@
+"""Alarm notifications: who is told (roles/organisations of the rule, rights on the camera, personal
+preferences and quiet hours, a rate limit with a flood summary) and through which channel (Web Push,
+e-mail); MQTT mirrors every event and alarm; MQTT ingest takes sensor events in."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from ronda.access.rights import CAMERA_RIGHTS, MANAGE_CAMERAS, load_permissions
+from ronda.config import Config
+from ronda.events.bus import Bus, Message
+from ronda.events.notify import Notification, priority_rank
+from ronda.events.notify.limits import QuietHours, RateLimiter
+from ronda.events.rules import EVENT_TYPE
+from ronda.events.store import NewEvent
+from ronda.store import access_models as am
+from ronda.store.db import Database
+from ronda.store.event_models import Alarm, NotificationPrefs, PushSubscription
+from ronda.timeutil import now_ms, parse_iso
+
+log = logging.getLogger(__name__)
+NOTIFY_ON = ("created", "reopened", "escalated")
+
+
+def vapid_path(cfg: Config) -> Any:
+    return cfg.data_dir / "keys" / "vapid.pem"
+
+
+class Notifier:
+    def __init__(self, cfg: Config, db: Database, bus: Bus, writer: Any = None) -> None:
+        from ronda.events.notify.webpush import ensure_vapid_key
+
+        self.cfg = cfg
+        self.db = db
+        self.bus = bus
+        self.writer = writer
+        path = vapid_path(cfg)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.vapid = ensure_vapid_key(path)
+        self.limiter = RateLimiter(limit=5, window_s=60.0)
+        self.mqtt: Any = None
+        self.results: list[Any] = []  # the last deliveries (health, tests)
+        self.sent = 0
+        self.rejected_ingest = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._flusher: asyncio.Task[None] | None = None
+        self._ingest: Any = None
+        bus.subscribe("notify", self.handle)
+
+    @property
+    def public_key(self) -> str:
+        return str(self.vapid.public_key_b64)
+
+    async def start(self) -> None:
+        m = self.cfg.events.mqtt
+        if m is not None:
+            from ronda.events.notify.mqtt import MqttPublisher
+
+            self.mqtt = MqttPublisher(m.host, m.port, m.username, m.password, m.base_topic,
+                                      site_slug=_slug(self.cfg.site.name))  # fmt: skip
+            await self.mqtt.start()
+            self.bus.subscribe("mqtt", self._mirror)
+            if m.ingest:
+                self._ingest = MqttIngest(self.cfg, self)
+                await asyncio.to_thread(self._ingest.start)
+        self._flusher = asyncio.create_task(self._flush_loop(), name="notify-flush")
+
+    async def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        if self._ingest is not None:
+            await asyncio.to_thread(self._ingest.stop)
+        if self.mqtt is not None:
+            await self.mqtt.stop()
+
+    async def _mirror(self, msg: Message) -> None:
+        if self.mqtt is None:
+            return
+        if msg.get("kind") == "alarm":
+            await self.mqtt.publish_alarm(msg["alarm"])
+        elif msg.get("kind") == "event":
+            await self.mqtt.publish_event(msg["event"])
+
+    async def handle(self, msg: Message) -> None:
+        if msg.get("kind") != "alarm" or msg.get("change") not in NOTIFY_ON:
+            return
+        alarm = msg["alarm"]
+        plan = await asyncio.to_thread(self._recipients, alarm)
+        n = self._notification(alarm, msg["change"])
+        for user, channels, email, quiet in plan:
+            if quiet is not None and not quiet.allows(n.priority, now_ms()):
+                continue
+            for out in self.limiter.offer(user, n):
+                self._spawn(self._deliver(user, channels, email, out))
+
+    def _notification(self, alarm: dict[str, Any], change: str) -> Notification:
+        prefix = {"escalated": "Escalated: ", "reopened": "Reopened: "}.get(change, "")
+        base = (self.cfg.events.public_url or "").rstrip("/")
+        return Notification(
+            alarm_id=alarm["id"], event_id=None, title=prefix + alarm["title"],
+            body=alarm.get("instructions") or alarm["category"], priority=alarm["priority"],
+            category=alarm["category"], camera_ids=list(alarm.get("cameras") or []),
+            time_ms=parse_iso(alarm["created"]), url=f"/#/alarms/{alarm['id']}",
+            snapshot_url=(f"{base}/#/alarms/{alarm['id']}/snapshot" if base and alarm.get("camera") else None),
+            data={"state": alarm["state"], "change": change},
+        )  # fmt: skip
+
+    def _recipients(self, alarm: dict[str, Any]) -> list[tuple[str, list[str], str | None, QuietHours | None]]:
+        """(username, channels, e-mail, quiet hours) of everyone this alarm should reach."""
+        spec = alarm.get("notify") or {}
+        with self.db.session() as s:
+            row = s.get(Alarm, alarm["id"])
+            spec = (row.notify if row is not None else None) or spec
+            channels = set(spec.get("channels") or [])
+            if not channels:
+                return []
+            roles, orgs = set(spec.get("roles") or []), set(spec.get("organisations") or [])
+            q = select(am.User).where(am.User.enabled.is_(True))
+            users = s.scalars(q).all()
+            out = []
+            t = now_ms()
+            seeing = CAMERA_RIGHTS | {MANAGE_CAMERAS}
+            for u in users:
+                q_roles = select(am.Role.name).join(am.UserRole, am.UserRole.role_id == am.Role.id)
+                role_names = set(s.scalars(q_roles.where(am.UserRole.user_id == u.id)))
+                org = s.get(am.Organisation, u.organisation_id) if u.organisation_id else None
+                if not (role_names & roles or (org is not None and org.name in orgs)):
+                    continue
+                perms = load_permissions(s, u.id)
+                cams = alarm.get("cameras") or []
+                if cams and not any(perms.rights_for(c, t) & seeing for c in cams):
+                    continue
+                if not cams and not perms.has_global(MANAGE_CAMERAS, t):
+                    continue
+                prefs = s.get(NotificationPrefs, u.id)
+                wanted = channels & set(prefs.channels if prefs else ["webpush", "email"])
+                quiet = None
+                if prefs is not None and prefs.quiet_hours:
+                    try:
+                        quiet = QuietHours.from_dict(prefs.quiet_hours)
+                    except ValueError:
+                        quiet = None
+                if prefs is not None and priority_rank(alarm["priority"]) < priority_rank(prefs.min_priority):
+                    continue
+                if wanted:
+                    out.append((u.username, sorted(wanted), prefs.email if prefs else None, quiet))
+            return out
+
+    async def _deliver(self, username: str, channels: list[str], email: str | None, n: Notification) -> None:
+        if "webpush" in channels:
+            from ronda.events.notify.webpush import send_webpush
+
+            subs = await asyncio.to_thread(self._subscriptions, username)
+            for sub_id, sub in subs:
+                res = await send_webpush(sub, n, self.vapid, self.cfg.events.webpush_subject)
+                self._record(res)
+                if res.gone:
+                    await asyncio.to_thread(self._drop_subscription, sub_id)
+        if "email" in channels and email and self.cfg.events.smtp is not None:
+            from ronda.events.notify.email import SmtpSettings, send_email
+
+            c = self.cfg.events.smtp
+            smtp = SmtpSettings(c.host, c.port, c.starttls, c.username, c.password, c.sender)
+            self._record(await send_email(smtp, [email], n, base_url=self.cfg.events.public_url, attempts=2))
+
+    def _record(self, res: Any) -> None:
+        self.sent += 1 if res.ok else 0
+        self.results = [*self.results[-99:], res]
+        if not res.ok:
+            log.warning("notification via %s failed: %s", res.channel, res.error)
+
+    def _subscriptions(self, username: str) -> list[tuple[int, dict[str, Any]]]:
+        with self.db.session() as s:
+            q = select(PushSubscription).join(am.User, am.User.id == PushSubscription.user_id)
+            rows = s.scalars(q.where(am.User.username == username)).all()
+            return [(r.id, {"endpoint": r.endpoint, "keys": {"p256dh": r.p256dh, "auth": r.auth}}) for r in rows]
+
+    def _drop_subscription(self, sub_id: int) -> None:
+        with self.db.session() as s:
+            s.execute(delete(PushSubscription).where(PushSubscription.id == sub_id))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush_loop(self) -> None:
+        """Send the flood summaries when rate-limit windows end."""
+        while True:
+            await asyncio.sleep(1.0)
+            for user, summary in self.limiter.flush():
+                plan = await asyncio.to_thread(self._user_channels, user)
+                if plan is not None:
+                    self._spawn(self._deliver(user, plan[0], plan[1], summary))
+
+    def _user_channels(self, username: str) -> tuple[list[str], str | None] | None:
+        with self.db.session() as s:
+            u = s.scalar(select(am.User).where(am.User.username == username))
+            if u is None:
+                return None
+            prefs = s.get(NotificationPrefs, u.id)
+            return (prefs.channels if prefs else ["webpush", "email"]), (prefs.email if prefs else None)
+
+
+class MqttIngest:
+    """Sensor events from MQTT: ``<base>/<site>/ingest/<sensor>`` with a JSON body ``{"type", "text",
+    "severity", "payload", "uid"}``; the sensor must be configured under ``events.sensors``. Junk is
+    counted and dropped, never raised into the bus."""
+
+    def __init__(self, cfg: Config, notifier: Notifier) -> None:
+        import paho.mqtt.client as mqtt
+
+        m = cfg.events.mqtt
+        assert m is not None
+        self.cfg = cfg
+        self.notifier = notifier
+        self.prefix = f"{m.base_topic}/{_slug(cfg.site.name)}/ingest/"
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"ronda-ingest-{int(time.time())}")
+        if m.username:
+            self.client.username_pw_set(m.username, m.password)
+        self.client.on_connect = lambda c, *a: c.subscribe(self.prefix + "+", qos=1)
+        self.client.on_message = self._on_message
+        self.loop = asyncio.get_running_loop() if _has_loop() else None
+        self.host, self.port = m.host, m.port
+
+    def start(self) -> None:
+        self.client.connect_async(self.host, self.port)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.loop_stop()
+        with contextlib.suppress(Exception):
+            self.client.disconnect()
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        try:
+            sensor_id = msg.topic[len(self.prefix) :]
+            sensor = self.cfg.events.sensors.get(sensor_id)
+            if sensor is None:
+                raise ValueError(f"unknown sensor {sensor_id!r}")
+            if len(msg.payload) > 16384:
+                raise ValueError("message too large")
+            body = json.loads(msg.payload.decode("utf-8")) if msg.payload else {}
+            if not isinstance(body, dict):
+                raise ValueError("not a JSON object")
+            etype = str(body.get("type") or sensor.type)
+            if not re.fullmatch(EVENT_TYPE.strip("^$"), etype) or "*" in etype:
+                raise ValueError("bad type")
+            severity = body.get("severity", "info")
+            if severity not in ("info", "warning", "critical"):
+                raise ValueError("bad severity")
+            payload = body.get("payload") or {}
+            if not isinstance(payload, dict):
+                raise ValueError("payload must be an object")
+            text = body.get("text")
+            ev = NewEvent(etype, now_ms(), sensor.cameras[0] if sensor.cameras else None, sensor.cameras or None,
+                          severity, "external", {**payload, "sensor": sensor_id, "via": "mqtt"},
+                          str(text)[:500] if text else None,
+                          f"mqtt:{sensor_id}:{body['uid']}"[:64] if body.get("uid") else None)  # fmt: skip
+        except (ValueError, UnicodeDecodeError, TypeError, KeyError) as e:
+            self.notifier.rejected_ingest += 1
+            log.warning("MQTT ingest: rejected a message on %s: %s", msg.topic, e)
+            return
+        if self.loop is not None and self.notifier.writer is not None:
+            asyncio.run_coroutine_threadsafe(self.notifier.writer.submit([ev]), self.loop)
+
+
+def _has_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+        return True
+    except RuntimeError:
+        return False
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-") or "site"

@@ -1,0 +1,248 @@
+"""The rules engine: every event from the bus, through the enabled rules, to their actions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from ronda.access.rights import LIVE, MANAGE_CAMERAS, TimeProfile, load_permissions
+from ronda.events.alarms import AlarmManager
+from ronda.events.bus import Bus, Message
+from ronda.events.rules import (
+    MAX_CHAIN,
+    AddBookmark,
+    Notify,
+    PtzPreset,
+    RaiseAlarm,
+    RuleError,
+    RuleSpec,
+    Webhook,
+    chain_of,
+    matches,
+    render,
+)
+from ronda.events.store import EventWriter, NewEvent
+from ronda.store import access_models as am
+from ronda.store.db import Database
+from ronda.store.event_models import Rule
+from ronda.store.models import Bookmark, Camera
+from ronda.timeutil import now_ms, parse_iso
+
+log = logging.getLogger(__name__)
+WebhookSender = Callable[[str, str, dict[str, Any]], Coroutine[Any, Any, Any]]
+
+
+@dataclass
+class _Loaded:
+    id: int
+    name: str
+    spec: RuleSpec
+    group_cameras: set[int] = field(default_factory=set)
+    profile: TimeProfile | None = None
+    last_fired: dict[int | None, float] = field(default_factory=dict)
+
+
+def validate_against_site(db: Database, spec: RuleSpec, author_id: int | None) -> None:
+    """Refuse what the site or the author cannot back: unknown cameras/groups/profile, PTZ without
+    PTZ, actions about cameras the author cannot see. ``author_id`` None = the system (default rules)."""
+    with db.session() as s:
+        cams = set(s.scalars(select(Camera.id).where(Camera.deleted_ms.is_(None))))
+        wanted: set[int] = set(spec.trigger.cameras or [])
+        for a in spec.actions:
+            if isinstance(a, RaiseAlarm):
+                wanted |= set(a.related_cameras)
+            if isinstance(a, PtzPreset):
+                wanted.add(a.camera)
+        unknown = sorted(wanted - cams)
+        if unknown:
+            raise RuleError(f"unknown camera(s): {', '.join(map(str, unknown))}")
+        if spec.trigger.groups:
+            groups = set(s.scalars(select(am.CameraGroup.id).where(am.CameraGroup.id.in_(spec.trigger.groups))))
+            missing = sorted(set(spec.trigger.groups) - groups)
+            if missing:
+                raise RuleError(f"unknown camera group(s): {', '.join(map(str, missing))}")
+        pid = spec.conditions.time_profile_id
+        if pid is not None:
+            row = s.get(am.TimeProfile, pid)
+            if row is None:
+                raise RuleError(f"conditions.time_profile_id: no time profile {pid}")
+            try:
+                TimeProfile.parse(row.timezone, row.rules)
+            except ValueError as e:
+                raise RuleError(f"conditions.time_profile_id: time profile {pid} is malformed: {e}") from None
+        for a in spec.actions:
+            if isinstance(a, PtzPreset):
+                raise RuleError(f"ptz_preset: camera {a.camera} has no PTZ control (PTZ support comes later)")
+            if isinstance(a, RaiseAlarm | Notify):
+                roles = a.notify_roles if isinstance(a, RaiseAlarm) else a.roles
+                known = set(s.scalars(select(am.Role.name)))
+                bad = sorted(set(roles) - known)
+                if bad:
+                    raise RuleError(f"unknown role(s) to notify: {', '.join(bad)}")
+                orgs = a.notify_organisations if isinstance(a, RaiseAlarm) else a.organisations
+                known_orgs = set(s.scalars(select(am.Organisation.name)))
+                bad = sorted(set(orgs) - known_orgs)
+                if bad:
+                    raise RuleError(f"unknown organisation(s) to notify: {', '.join(bad)}")
+        if author_id is None:
+            return
+        perms = load_permissions(s, author_id)
+        t = now_ms()
+        if not perms.has_global("manage_rules", t):
+            raise RuleError("the manage_rules right is needed")
+        # The author may only act on cameras it can manage or see live: a rule must not reach further
+        # than its author (alarms about, and notifications with snapshots of, other cameras).
+        if not perms.has_global(MANAGE_CAMERAS, t):
+            for cid in sorted(wanted):
+                if not perms.can(LIVE, cid, t):
+                    raise RuleError(f"you may not create rules about camera {cid}")
+            if spec.trigger.cameras is None and spec.trigger.groups is None:
+                raise RuleError("a rule for every camera needs the manage_cameras right; list cameras or groups")
+
+
+class RulesEngine:
+    def __init__(self, db: Database, bus: Bus, alarms: AlarmManager, writer: EventWriter,
+                 webhook: WebhookSender | None = None) -> None:  # fmt: skip
+        self.db = db
+        self.bus = bus
+        self.alarms = alarms
+        self.writer = writer
+        self.webhook = webhook
+        self.rules: list[_Loaded] = []
+        self._states: dict[int, str] = {}
+        self._states_at = 0.0
+        self._names: dict[int, str] = {}
+        self.fired = 0
+        self.loops_stopped = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        await self.reload()
+        self.bus.subscribe("rules", self.handle)
+
+    async def reload(self) -> None:
+        self.rules = await asyncio.to_thread(self._load)
+
+    def _load(self) -> list[_Loaded]:
+        out = []
+        with self.db.session() as s:
+            for r in s.scalars(select(Rule).where(Rule.enabled.is_(True)).order_by(Rule.id)):
+                try:
+                    spec = RuleSpec.model_validate(
+                        {"name": r.name, "trigger": r.trigger, "conditions": r.conditions, "actions": r.actions}
+                    )
+                except ValueError as e:
+                    log.error("rule %s (%s) is invalid and skipped: %s", r.id, r.name, e)
+                    continue
+                loaded = _Loaded(r.id, r.name, spec)
+                if spec.trigger.groups:
+                    loaded.group_cameras = set(
+                        s.scalars(
+                            select(am.CameraGroupMember.camera_id).where(
+                                am.CameraGroupMember.group_id.in_(spec.trigger.groups)
+                            )
+                        )
+                    )
+                pid = spec.conditions.time_profile_id
+                if pid is not None:
+                    row = s.get(am.TimeProfile, pid)
+                    loaded.profile = TimeProfile.parse(row.timezone, row.rules) if row else None
+                out.append(loaded)
+        return out
+
+    def camera_names(self) -> dict[int, str]:
+        return self._names
+
+    def _refresh_cameras(self) -> None:
+        with self.db.session() as s:
+            rows = s.execute(select(Camera.id, Camera.name, Camera.status, Camera.enabled)).all()
+        self._names = {r.id: r.name for r in rows}
+        self._states = {r.id: (r.status if r.enabled else "disabled") for r in rows}
+        self._states_at = time.monotonic()
+
+    async def handle(self, msg: Message) -> None:
+        if msg.get("kind") != "event" or not self.rules:
+            return
+        ev = msg["event"]
+        chain = chain_of(ev)
+        if time.monotonic() - self._states_at > 2.0:
+            await asyncio.to_thread(self._refresh_cameras)
+        for rule in self.rules:
+            spec = rule.spec
+            if rule.id in chain or len(chain) >= MAX_CHAIN:
+                self.loops_stopped += 1
+                continue
+            if not matches(spec.trigger, ev, rule.group_cameras):
+                continue
+            t = now_ms()
+            if rule.profile is not None and not rule.profile.allows(t):
+                continue
+            cam = ev.get("camera")
+            if spec.conditions.camera_states is not None and self._states.get(cam) not in spec.conditions.camera_states:
+                continue
+            cd = spec.conditions.cooldown_s
+            if cd and time.monotonic() - rule.last_fired.get(cam, -1e9) < cd:
+                continue
+            rule.last_fired[cam] = time.monotonic()
+            self.fired += 1
+            await self._run_actions(rule, ev, [*chain, rule.id])
+
+    async def _run_actions(self, rule: _Loaded, ev: dict[str, Any], chain: list[int]) -> None:
+        for action in rule.spec.actions:
+            try:
+                if isinstance(action, RaiseAlarm):
+                    done = await self.alarms.on_event(ev, rule.id, action)
+                    if done is not None and done[1] == "created":  # rules may act on new alarms, never loop
+                        await self._emit("alarm.raised", ev, {"alarm": done[0], "rule": rule.id}, chain)
+                elif isinstance(action, AddBookmark):
+                    await asyncio.to_thread(self._bookmark, rule, action, ev)
+                elif isinstance(action, Webhook) and self.webhook is not None:
+                    payload = {"rule": rule.name, "event": ev}
+                    task = asyncio.create_task(self.webhook(action.url, action.secret, payload))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            except Exception:
+                log.exception("rule %s: action %s failed on event %s", rule.name, action.type, ev.get("id"))
+
+    async def _emit(self, etype: str, cause: dict[str, Any], payload: dict[str, Any], chain: list[int]) -> None:
+        """An event produced by an action: it carries the chain of rules, so no rule loops on it."""
+        await self.writer.submit([NewEvent(etype, now_ms(), cause.get("camera"), cause.get("cameras"), "info",
+                                           "system", {**payload, "rule_chain": chain})])  # fmt: skip
+
+    def _bookmark(self, rule: _Loaded, action: AddBookmark, ev: dict[str, Any]) -> None:
+        cam = ev.get("camera")
+        if cam is None:
+            return
+        t = parse_iso(ev["time"])
+        with self.db.session() as s:
+            s.add(Bookmark(camera_id=cam, start_ms=t - action.pre_s * 1000, end_ms=t + action.post_s * 1000,
+                           title=render(action.title, ev, self._names, rule.id)[:200], note=f"rule: {rule.name}",
+                           created_by=f"rule:{rule.name}"[:200], created_ms=now_ms()))  # fmt: skip
+
+
+def install_default_rules(db: Database) -> int:
+    """The rules that ship enabled (camera offline, storage low), once: returns how many were added."""
+    from ronda.events.rules import DEFAULT_RULES
+
+    added = 0
+    with db.session() as s:
+        names = set(s.scalars(select(Rule.name)))
+        for d in DEFAULT_RULES:
+            if d["name"] in names:
+                continue
+            spec = RuleSpec.model_validate(d)
+            s.add(Rule(name=spec.name, enabled=True, trigger=spec.trigger.model_dump(exclude_none=True),
+                       conditions=spec.conditions.model_dump(exclude_none=True),
+                       actions=[a.model_dump(exclude_none=True) for a in spec.actions], created_by="system",
+                       created_ms=now_ms()))  # fmt: skip
+            added += 1
+    return added
+
+
+__all__ = ["RulesEngine", "install_default_rules", "validate_against_site"]

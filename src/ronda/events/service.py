@@ -1,0 +1,92 @@
+"""The events role, assembled: bus, event writer, outbox relay, rules, alarms, notifications and the
+WebSocket fan-out. ``ronda serve`` starts one :class:`EventsService`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ronda.access.audit import AuditLog
+from ronda.config import Config
+from ronda.events.alarms import AlarmManager
+from ronda.events.bus import InProcessBus
+from ronda.events.engine import RulesEngine, install_default_rules
+from ronda.events.fanout import Fanout
+from ronda.events.store import EventWriter, OutboxRelay, delete_old_events
+from ronda.store.db import Database
+from ronda.store.event_models import Rule
+from ronda.timeutil import now_ms
+
+log = logging.getLogger(__name__)
+
+
+class EventsService:
+    def __init__(self, cfg: Config, db: Database, audit: AuditLog | None) -> None:
+        self.cfg = cfg
+        self.db = db
+        self.bus = InProcessBus()
+        self.writer = EventWriter(db)
+        self.relay = OutboxRelay(db, self.bus)
+        self.alarms = AlarmManager(db, self.bus, audit, camera_names=lambda: self.engine.camera_names())
+        self.engine = RulesEngine(db, self.bus, self.alarms, self.writer, webhook=self._webhook)
+        self.fanout = Fanout(self.bus)
+        self.notifier: Any = None
+        self._retention: asyncio.Task[None] | None = None
+        self.rejected = 0  # malformed external events (HTTP and MQTT)
+
+    async def start(self) -> None:
+        if self.cfg.events.default_rules:
+            await asyncio.to_thread(self._default_rules)
+        await self.engine.start()
+        try:
+            from ronda.events.dispatch import Notifier
+
+            self.notifier = Notifier(self.cfg, self.db, self.bus, self.writer)
+            await self.notifier.start()
+        except ImportError:  # notification channels not installed
+            self.notifier = None
+        await self.bus.start()
+        await self.writer.start()
+        await self.relay.start()
+        await self.alarms.start()
+        self._retention = asyncio.create_task(self._retention_loop(), name="event-retention")
+
+    async def stop(self) -> None:
+        if self._retention is not None:
+            self._retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention
+        await self.alarms.stop()
+        await self.relay.stop()
+        await self.writer.stop()
+        if self.notifier is not None:
+            await self.notifier.stop()
+        await self.bus.stop()
+
+    def _default_rules(self) -> None:
+        with self.db.session() as s:
+            if s.scalar(select(func.count()).select_from(Rule)):
+                return  # the site has its own rules: never re-add defaults someone deleted
+        n = install_default_rules(self.db)
+        if n:
+            log.info("installed %d default rules", n)
+
+    async def _webhook(self, url: str, secret: str, payload: dict[str, Any]) -> Any:
+        from ronda.events.notify.webhook import send_webhook
+
+        return await send_webhook(url, secret, payload)
+
+    async def _retention_loop(self) -> None:
+        while True:
+            try:
+                cutoff = now_ms() - int(self.cfg.events.retention_days * 86_400_000)
+                n = await asyncio.to_thread(delete_old_events, self.db, cutoff)
+                if n:
+                    log.info("event retention: deleted %d events", n)
+            except Exception:
+                log.exception("event retention failed")
+            await asyncio.sleep(3600)

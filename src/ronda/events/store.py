@@ -1,0 +1,258 @@
+"""Events in the database: the batched writer, the outbox relay to the bus, search and retention.
+
+Every event is first a row of the ``events`` table, written in the same transaction as whatever
+caused it (a camera going offline, a segment deleted...). The :class:`OutboxRelay` then publishes
+new rows to the bus in id order — the transactional outbox: nothing is published that was not
+stored, nothing stored is lost if the process dies before publishing (the relay resumes from the
+last id it published, and handlers are idempotent by id).
+
+High-rate producers (sensor gateways, analytics) go through :class:`EventWriter`, which groups
+concurrent submissions into one transaction every few milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from ronda.events.bus import Bus
+from ronda.store.db import Database
+from ronda.store.models import Event
+from ronda.timeutil import to_iso
+
+log = logging.getLogger(__name__)
+SEVERITIES = ("info", "warning", "critical")
+SOURCES = ("analytics", "camera", "system", "user", "external")
+
+
+def event_view(e: Any) -> dict[str, Any]:
+    cams = e.cameras or ([e.camera_id] if e.camera_id is not None else [])
+    view = {
+        "id": e.id,
+        "type": e.type,
+        "camera": e.camera_id,
+        "cameras": cams,
+        "time": to_iso(e.time_ms),
+        "severity": e.severity,
+        "source": e.source,
+        "payload": e.payload or {},
+    }
+    for k in ("text", "snapshot", "box", "uid"):
+        v = getattr(e, k, None)
+        if v is not None:
+            view[k] = v
+    return view
+
+
+@dataclass(slots=True)
+class NewEvent:
+    type: str
+    time_ms: int
+    camera_id: int | None = None
+    cameras: list[int] | None = None
+    severity: str = "info"
+    source: str = "system"
+    payload: dict[str, Any] | None = None
+    text: str | None = None
+    uid: str | None = None
+    snapshot: str | None = None
+    box: list[float] | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {"type": self.type, "time_ms": self.time_ms, "camera_id": self.camera_id, "cameras": self.cameras,
+                "severity": self.severity, "source": self.source, "payload": self.payload, "text": self.text,
+                "uid": self.uid, "snapshot": self.snapshot, "box": self.box}  # fmt: skip
+
+
+@dataclass
+class _Pending:
+    events: list[NewEvent]
+    done: asyncio.Future[list[int | None]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class EventWriter:
+    """Stores events in batches (one transaction per ``max_delay_s`` or ``max_batch`` events).
+    ``submit`` resolves to the ids, ``None`` for a uid already stored (idempotent ingest)."""
+
+    def __init__(self, db: Database, max_batch: int = 1000, max_delay_s: float = 0.01) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self.max_delay_s = max_delay_s
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.stored = 0
+        self.duplicates = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="event-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def submit(self, events: list[NewEvent]) -> list[int | None]:
+        pending = _Pending(events)
+        await self._queue.put(pending)
+        return await pending.done
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            await asyncio.sleep(self.max_delay_s)  # let concurrent producers join this transaction
+            n = len(batch[0].events)
+            while not self._queue.empty() and n < self.max_batch:
+                p = self._queue.get_nowait()
+                batch.append(p)
+                n += len(p.events)
+            try:
+                ids = await asyncio.to_thread(self._write, [e for p in batch for e in p.events])
+            except Exception as e:
+                for p in batch:
+                    if not p.done.done():
+                        p.done.set_exception(e)
+                continue
+            i = 0
+            for p in batch:
+                if not p.done.done():
+                    p.done.set_result(ids[i : i + len(p.events)])
+                i += len(p.events)
+
+    def _write(self, events: list[NewEvent]) -> list[int | None]:
+        uids = [e.uid for e in events if e.uid]
+        with self.db.session() as s:
+            known: set[str] = set()
+            if uids:
+                known = set(s.scalars(select(Event.uid).where(Event.uid.in_(uids))))
+            fresh: list[dict[str, Any]] = []
+            out: list[int | None] = []
+            seen: set[str] = set()
+            for e in events:
+                dup = e.uid is not None and (e.uid in known or e.uid in seen)
+                if e.uid:
+                    seen.add(e.uid)
+                out.append(None if dup else len(fresh))
+                if not dup:
+                    fresh.append(e.row())
+            try:
+                ids = list(s.scalars(insert(Event).returning(Event.id), fresh)) if fresh else []
+            except IntegrityError:  # a uid stored meanwhile by another writer: one by one
+                s.rollback()
+                return [self._write_one(e) for e in events]
+        self.stored += len(fresh)
+        self.duplicates += len(events) - len(fresh)
+        return [None if k is None else ids[k] for k in out]
+
+    def _write_one(self, e: NewEvent) -> int | None:
+        try:
+            with self.db.session() as s:
+                row = Event(**e.row())
+                s.add(row)
+                s.flush()
+                return row.id
+        except IntegrityError:
+            return None
+
+
+class OutboxRelay:
+    """Publishes new rows of the events table to the bus, in id order, at least once."""
+
+    def __init__(self, db: Database, bus: Bus, interval_s: float = 0.01, batch: int = 2000) -> None:
+        self.db = db
+        self.bus = bus
+        self.interval_s = interval_s
+        self.batch = batch
+        self.last_id = 0
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+        self.wake = asyncio.Event()
+
+    async def start(self, from_id: int | None = None) -> None:
+        self.last_id = from_id if from_id is not None else await asyncio.to_thread(self._max_id)
+        self._task = asyncio.create_task(self._run(), name="event-outbox")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _max_id(self) -> int:
+        with self.db.session() as s:
+            return int(s.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+
+    def _fetch(self, after: int) -> list[dict[str, Any]]:
+        with self.db.session() as s:
+            rows = s.scalars(select(Event).where(Event.id > after).order_by(Event.id).limit(self.batch)).all()
+            return [event_view(r) for r in rows]
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                views = await asyncio.to_thread(self._fetch, self.last_id)
+            except Exception:
+                log.exception("event outbox: reading new events failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            for v in views:
+                await self.bus.publish({"kind": "event", "id": v["id"], "event": v})
+                self.last_id = v["id"]
+                self.published += 1
+            if len(views) < self.batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.interval_s)
+                self.wake.clear()
+
+
+def search_events(
+    db: Database,
+    *,
+    camera_ids: list[int] | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    types: list[str] | None = None,
+    source: str | None = None,
+    text: str | None = None,
+    include_global: bool = True,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Newest first. ``camera_ids`` None = any camera; ``include_global`` adds events without camera."""
+    q = select(Event)
+    if camera_ids is not None:
+        cond = Event.camera_id.in_(camera_ids)
+        q = q.where(or_(cond, Event.camera_id.is_(None)) if include_global else cond)
+    elif not include_global:
+        q = q.where(Event.camera_id.is_not(None))
+    if since_ms is not None:
+        q = q.where(Event.time_ms >= since_ms)
+    if until_ms is not None:
+        q = q.where(Event.time_ms < until_ms)
+    if types:
+        q = q.where(Event.type.in_(types))
+    if source:
+        q = q.where(Event.source == source)
+    if text:
+        like = f"%{text.replace('%', '').replace('_', '')}%"
+        q = q.where(or_(Event.text.ilike(like), Event.type.ilike(like)))
+    q = q.order_by(Event.time_ms.desc(), Event.id.desc()).limit(limit)
+    with db.session() as s:
+        return [event_view(e) for e in s.scalars(q)]
+
+
+def events_by_ids(db: Database, ids: list[int]) -> list[dict[str, Any]]:
+    with db.session() as s:
+        return [event_view(e) for e in s.scalars(select(Event).where(Event.id.in_(ids)).order_by(Event.id))]
+
+
+def delete_old_events(db: Database, older_than_ms: int) -> int:
+    """Retention of the events table (alarms keep their own history)."""
+    with db.session() as s:
+        res = s.execute(delete(Event).where(Event.time_ms < older_than_ms))
+        return int(getattr(res, "rowcount", 0) or 0)
