@@ -74,7 +74,8 @@ def world(tmp_path_factory):
         site={"name": "San Lucido"},
         events={"smtp": {"host": "127.0.0.1", "port": smtp_port, "sender": "ronda@sanlucido.example"},
                 "mqtt": {"host": "127.0.0.1", "port": broker.port}, "public_url": "https://vms.sanlucido.example",
-                "webpush_allow_private_endpoints": True},
+                "webpush_allow_private_endpoints": True,
+                "sensors": {"bin-7": {"name": "Smart bin, via Roma", "cameras": [1], "type": "sensor.bin_full"}}},
     )  # fmt: skip
     ronda = RondaProcess(cfg, base / "ronda.log", port)
     ronda.start()
@@ -177,3 +178,44 @@ def test_camera_offline_alarm_reaches_everyone_once(world):
         mqtt.close()
         ws_admin.close()
         ws_blind.close()
+
+
+def test_mqtt_sensor_ingest_and_junk(world):
+    """A smart bin reports over MQTT: the event is stored with the bin's camera; junk is counted and
+    dropped, and the bus goes on."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    site = type("S", (), {"ronda": world["ronda"]})()
+    admin = Client(site, "admin", "admin-test-pw")
+    before = admin.req("GET", "/api/v1/events/stats").json()
+    pub = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="bin-7-gateway")
+    pub.connect("127.0.0.1", world["broker"].port)
+    pub.loop_start()
+    try:
+        base = "ronda/san-lucido/ingest"
+        for topic, body in [
+            (f"{base}/bin-7", b'{"text": "bin full", "severity": "warning", "uid": "r-1"}'),
+            (f"{base}/bin-7", b"\xff\xfe not json"),
+            (f"{base}/bin-7", b'["a list"]'),
+            (f"{base}/bin-7", b'{"type": "BAD TYPE"}'),
+            (f"{base}/no-such-sensor", b'{"text": "x"}'),
+            (f"{base}/bin-7", b'{"text": "bin full", "uid": "r-1"}'),  # a resend: ignored
+        ]:
+            pub.publish(topic, body, qos=1).wait_for_publish(5)
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+
+    def stored():
+        return admin.req("GET", "/api/v1/events?type=sensor.bin_full").json()
+
+    events = wait_for(stored, 10, interval=0.2, what="the bin event")
+    time.sleep(1)
+    events = stored()
+    assert len(events) == 1, events
+    assert events[0]["cameras"] == [world["cam"]] and events[0]["source"] == "external"
+    assert events[0]["payload"]["sensor"] == "bin-7" and events[0]["text"] == "bin full"
+    after = admin.req("GET", "/api/v1/events/stats").json()
+    assert after["rejected_mqtt"] - before["rejected_mqtt"] == 4, after
+    assert admin.req("GET", "/api/v1/health").json()["status"] in ("ok", "degraded")

@@ -97,14 +97,29 @@ class AuthService:
         self.issuer = TokenIssuer(load_or_create_key(keys_dir / "tokens.key"))
         self.csrf_key = load_or_create_key(keys_dir / "csrf.key")
         self.throttle = LoginThrottle()
+        self._burst_seen: dict[str, int] = {}
         self.tickets = TicketBook()
         self.totp = TotpVerifier()
 
     # --- login / sessions -------------------------------------------------------------------------
+    def _burst_event(self, username: str, ip: str | None) -> None:
+        """One ``security.login_failures`` event per throttled source a minute (rules may alarm on it)."""
+        key = f"{ip}|{username}"
+        t = now_ms()
+        if t - self._burst_seen.get(key, 0) < 60_000:
+            return
+        self._burst_seen[key] = t
+        if len(self._burst_seen) > 10_000:
+            self._burst_seen.clear()
+        with self.db.session() as s:
+            repos.add_event(s, "security.login_failures", t, None, severity="warning", source="system",
+                            payload={"username": username[:150], "ip": ip})  # fmt: skip
+
     def login(self, username: str, password: str, totp_code: str | None, ip: str | None, ua: str | None) -> LoginResult:
         retry = self.throttle.check(username, ip)
         if retry is not None:
             self.audit.append(username[:200] or "?", "login", "throttled", source_ip=ip)
+            self._burst_event(username, ip)
             raise AuthError(429, "too many failed logins; try again later", retry_after=retry)
         with self.db.session() as s:
             user = s.scalar(select(User).where(User.username == username))

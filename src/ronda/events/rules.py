@@ -198,7 +198,7 @@ DEFAULT_RULES: list[dict[str, Any]] = [
                 "title": "{camera_name} is offline",
                 "instructions": "Check the camera's power and network; the recording has a gap until it is back.",
                 "incident": "outage:{camera}",
-                "update_only": ["camera.online"],
+                "update_only": ["camera.online", "recording.gap"],
                 "escalate_after_s": 600,
                 "notify": ["webpush", "email"],
                 "notify_roles": ["administrator", "operator"],

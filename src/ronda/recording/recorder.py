@@ -82,6 +82,8 @@ class Recorder:
                 # Ronda died without stopping its recorders (kill -9, power cut).
                 self._initial_reason = "recorder_restart"
                 alive = int(state.get("heartbeat_ms") or now)
+                down = {"last_heartbeat_ms": alive, "down_s": round((now - alive) / 1000, 1)}
+                repos.add_event(s, "system.recorder_restart", now, None, severity="warning", payload=down)
                 for gap in s.scalars(select(Gap).where(Gap.end_ms.is_(None))):
                     if gap.reason not in RONDA_REASONS:
                         gap.end_ms = max(gap.start_ms, min(alive, now))

@@ -96,6 +96,10 @@ def index_segment(
             gap.end_ms = place.start_ms
             if gap.end_ms <= gap.start_ms:
                 s.delete(gap)
+            else:  # the recording has a hole: say so (rules may attach it to the outage's alarm)
+                hole = {"stream": key.stream, "reason": gap.reason, "start_ms": gap.start_ms, "end_ms": gap.end_ms,
+                        "seconds": round((gap.end_ms - gap.start_ms) / 1000, 1)}  # fmt: skip
+                repos.add_event(s, "recording.gap", gap.end_ms, key.camera_id, severity="warning", payload=hole)
         elif place.hole_before_ms > 0 and place.reanchored_by_ms:
             s.add(
                 Gap(

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from sqlalchemy import select
 
 from ronda.access.rights import ALARMS, MANAGE_CAMERAS, SEND_EVENTS
-from ronda.api.deps import Caller, Ctx, iso_param
+from ronda.api.deps import Caller, Ctx, iso_param, require_global
 from ronda.events.store import NewEvent, search_events
 from ronda.store.models import Camera
 from ronda.timeutil import now_ms
@@ -138,3 +138,22 @@ def _to_new(ctx: Ctx, caller: Caller, ev: EventBody, external: bool, existing: s
     return NewEvent(etype, when, cams[0] if cams else None, cams or None, ev.severity,
                     "external" if external else "user", payload, ev.text,
                     f"{caller.user_id}:{ev.uid}" if ev.uid else None)  # fmt: skip
+
+
+@router.get("/events/stats")
+def event_stats(ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    """Bus queues and counters: stored, published, rejected (HTTP and MQTT), notifications sent."""
+    require_global(caller, MANAGE_CAMERAS)
+    ev = ctx.events
+    notifier = ev.notifier
+    return {
+        "bus": ev.bus.stats(),
+        "stored": ev.writer.stored,
+        "duplicates": ev.writer.duplicates,
+        "published": ev.relay.published,
+        "rejected_http": ev.rejected,
+        "rejected_mqtt": notifier.rejected_ingest if notifier is not None else 0,
+        "notifications_sent": notifier.sent if notifier is not None else 0,
+        "rules_fired": ev.engine.fired,
+        "rule_loops_stopped": ev.engine.loops_stopped,
+    }
