@@ -71,12 +71,24 @@ def launch() -> Iterator[Any]:
 
 
 class ConsoleErrors:
-    """Collects console errors and uncaught exceptions of a page."""
+    """Collects console errors and uncaught exceptions of a page. ``expect(status)`` allows the
+    browser's own "Failed to load resource ... status of N" line for a request the test makes fail."""
 
     def __init__(self, page: Any) -> None:
         self.errors: list[str] = []
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.allowed: set[int] = set()
+        page.on("console", lambda m: self._console(m))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def expect(self, *statuses: int) -> None:
+        self.allowed |= set(statuses)
+
+    def _console(self, m: Any) -> None:
+        if m.type != "error":
+            return
+        if any(f"status of {s} " in m.text for s in self.allowed):
+            return
+        self.errors.append(m.text)
 
 
 # The clock camera's time code of the frame currently shown (null when no code is readable).

@@ -135,7 +135,11 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         return JSONResponse({"detail": "not found"}, status_code=404)
 
     # The web client: static files, no server-side state (after every /api route).
+    import mimetypes
     from pathlib import Path
+
+    mimetypes.add_type("application/manifest+json", ".webmanifest")
+    mimetypes.add_type("text/javascript", ".js")
 
     from starlette.staticfiles import StaticFiles
 

@@ -1,0 +1,102 @@
+// The API client: bearer token in sessionStorage, refreshed before it expires; a 401 sends the user
+// back to the login screen with a message (session expired).
+
+const KEY = "ronda.session";
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(typeof detail === "string" ? detail : JSON.stringify(detail));
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+export class Api extends EventTarget {
+  constructor() {
+    super();
+    this.session = JSON.parse(sessionStorage.getItem(KEY) || "null");
+    this._refreshing = null;
+  }
+
+  get token() {
+    return this.session && this.session.access_token;
+  }
+
+  get loggedIn() {
+    return Boolean(this.token);
+  }
+
+  _save(body) {
+    this.session = { ...body, expires_at: Date.now() + body.expires_in * 1000 };
+    sessionStorage.setItem(KEY, JSON.stringify(this.session));
+  }
+
+  async login(username, password, totp) {
+    const res = await fetch("/api/v1/auth/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(totp ? { username, password, totp } : { username, password }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new ApiError(res.status, body.detail || res.statusText);
+    this._save(body);
+    return body;
+  }
+
+  async logout() {
+    if (this.session) {
+      await fetch("/api/v1/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${this.token}` } }).catch(() => {});
+    }
+    this.session = null;
+    sessionStorage.removeItem(KEY);
+  }
+
+  async _refresh() {
+    if (!this.session || !this.session.refresh_token) return false;
+    this._refreshing ||= fetch("/api/v1/auth/refresh", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh_token: this.session.refresh_token }),
+    })
+      .then(async (res) => {
+        if (!res.ok) return false;
+        this._save(await res.json());
+        return true;
+      })
+      .catch(() => false)
+      .finally(() => {
+        this._refreshing = null;
+      });
+    return this._refreshing;
+  }
+
+  // fetch JSON from the API; `options.raw` returns the Response.
+  async call(path, options = {}) {
+    if (this.session && this.session.expires_at - Date.now() < 60_000) await this._refresh();
+    const send = () => {
+      const headers = { ...(options.headers || {}), Authorization: `Bearer ${this.token}` };
+      let body = options.body;
+      if (body !== undefined && typeof body !== "string" && !(body instanceof FormData) && !(body instanceof Blob)) {
+        body = JSON.stringify(body);
+        headers["Content-Type"] = "application/json";
+      }
+      return fetch(path, { ...options, headers, body });
+    };
+    let res = await send();
+    if (res.status === 401 && (await this._refresh())) res = await send();
+    if (res.status === 401) {
+      this.session = null;
+      sessionStorage.removeItem(KEY);
+      this.dispatchEvent(new CustomEvent("expired"));
+    }
+    if (options.raw) return res;
+    if (res.status === 204) return null;
+    const data = await res.json().catch(() => null);
+    if (!res.ok) throw new ApiError(res.status, (data && data.detail) || res.statusText);
+    return data;
+  }
+}
+
+export const api = new Api();
+// For modules that take an `api(path, options)` function (live.js, playback.js).
+export const apiFn = (path, options) => api.call(path, options);
