@@ -27,3 +27,9 @@ export function toast(message, kind = "info") {
   box.append(item);
   setTimeout(() => item.remove(), 5000);
 }
+
+// A view's own stylesheet, added once: loadCss("css/live.css").
+export function loadCss(href) {
+  if (document.querySelector(`link[data-view-css="${href}"]`)) return;
+  document.head.append(h("link", { rel: "stylesheet", href, "data-view-css": href }));
+}
