@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from ronda.store.models import Bookmark, Camera, CameraStream, Event, EvidenceLock, Gap, Segment, SystemState
@@ -83,27 +83,37 @@ def segment_runs(
     """Recorded time as runs ``(start, end, segments)``: segments closer than ``merge_ms`` join one run.
 
     Done in SQL (window functions, SQLite and PostgreSQL) so that a 30-day zoom-out over ~400 k
-    segments returns a few hundred rows instead of moving every segment into Python.
+    segments returns a few hundred rows instead of moving every segment into Python: only the rows
+    that start a run come back (with the end of the segment before them and their row number),
+    and the runs are put together from those.
     """
-    hole = Segment.start_ms - func.lag(Segment.end_ms).over(order_by=Segment.start_ms)
-    base = (
-        select(Segment.start_ms.label("a"), Segment.end_ms.label("b"), hole.label("hole"))
-        .where(
-            Segment.camera_id == camera_id,
-            Segment.stream == stream,
-            Segment.start_ms < end_ms,
-            Segment.end_ms > start_ms,
+    where = (Segment.camera_id == camera_id, Segment.stream == stream, Segment.start_ms < end_ms,
+             Segment.end_ms > start_ms, Segment.start_ms > start_ms - MAX_SEGMENT_MS)  # fmt: skip
+    inner = (
+        select(
+            Segment.start_ms.label("a"),
+            func.lag(Segment.end_ms).over(order_by=Segment.start_ms).label("prev_end"),
+            func.row_number().over(order_by=Segment.start_ms).label("rn"),
         )
+        .where(*where)
         .subquery()
     )
-    new_run = case((or_(base.c.hole.is_(None), base.c.hole > merge_ms), 1), else_=0)
-    grouped = select(base.c.a, base.c.b, func.sum(new_run).over(order_by=base.c.a).label("run")).subquery()
-    q = (
-        select(func.min(grouped.c.a), func.max(grouped.c.b), func.count())
-        .group_by(grouped.c.run)
-        .order_by(func.min(grouped.c.a))
-    )
-    return [(int(a), int(b), int(n)) for a, b, n in s.execute(q)]
+    starts = s.execute(
+        select(inner.c.a, inner.c.prev_end, inner.c.rn)
+        .where(or_(inner.c.prev_end.is_(None), inner.c.a - inner.c.prev_end > merge_ms))
+        .order_by(inner.c.a)
+    ).all()
+    if not starts:
+        return []
+    last_end, total = s.execute(select(func.max(Segment.end_ms), func.count()).where(*where)).one()
+    runs = []
+    for i, (a, _prev, rn) in enumerate(starts):
+        if i + 1 < len(starts):
+            end, n = int(starts[i + 1][1]), int(starts[i + 1][2]) - int(rn)
+        else:
+            end, n = int(last_end), int(total) - int(rn) + 1
+        runs.append((int(a), end, n))
+    return runs
 
 
 def used_bytes(s: Session) -> int:
