@@ -40,7 +40,9 @@ def open_vod(browser, site, camera_id: int, at_ms: int, token: str):
     errors = ConsoleErrors(page)
     page.goto(f"{site.ronda.base}/player.html#camera={camera_id}&mode=vod&at={iso(at_ms)}&token={token}")
     page.wait_for_function(
-        "() => { const v = document.querySelector('video'); return v && v.readyState >= 2; }", timeout=20000
+        "() => { const v = document.querySelector('video');"
+        " return window.rondaPlayer && v && v.readyState >= 2 && !v.seeking; }",
+        timeout=20000,
     )
     return page, errors
 
@@ -83,7 +85,7 @@ def test_seek_across_segment_boundary_plays_on(browser, site, clock, token):
     boundary = pair[1].start_ms
     page, errors = open_vod(browser, site, clock, pair[0].start_ms, token)
     try:
-        page.evaluate(f"() => window.rondaPlayer.seekWall({boundary - 1500})")
+        page.evaluate(f"async () => await window.rondaPlayer.seekWall({boundary - 1500})")
         page.evaluate("() => document.querySelector('video').play()")
         codes = []
         for _ in range(12):

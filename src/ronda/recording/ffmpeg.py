@@ -6,6 +6,7 @@ import asyncio
 import ctypes
 import json
 import os
+import re
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,10 +97,11 @@ class ProbeResult:
 
 def classify_error(stderr: str) -> str:
     """Map ffmpeg/ffprobe error text to a gap reason operators understand."""
-    t = stderr.lower()
-    if "401" in t or "unauthorized" in t or "403 forbidden" in t:
+    # ffmpeg prefixes lines with "[tcp @ 0x55d1c8401240]": a pointer may contain "401" or "404"
+    t = re.sub(r"@ 0x[0-9a-f]+", "@", stderr.lower())
+    if re.search(r"\b401\b", t) or "unauthorized" in t or "403 forbidden" in t:
         return "auth_failed"
-    if "404" in t or "not found" in t and "stream" in t:
+    if re.search(r"\b404\b", t) or "not found" in t and "stream" in t:
         return "stream_not_found"
     if "no space left" in t:
         return "disk_full"
@@ -116,7 +118,7 @@ def classify_error(stderr: str) -> str:
             "temporary failure in name resolution",
             "host is down",
             "end of file",
-            "503",
+            " 503 ",
         )
     ):
         return "camera_unreachable"

@@ -30,8 +30,17 @@ export class RecordingMap {
   }
 }
 
+// Sets currentTime and resolves when the frame there is ready to be shown.
+function seekToFrame(video, t) {
+  return new Promise((resolve) => {
+    video.addEventListener("seeked", () => resolve(), { once: true });
+    video.currentTime = t;
+  });
+}
+
 export async function showRecorded({ api, cameraId, video, at, stream = "main", onStatus = () => {} }) {
   let map = new RecordingMap([]);
+  const seekTo = (t) => seekToFrame(video, t);
   // Loads the hour of recordings from `atMs` and shows the frame at that instant.
   async function load(atMs, play = true) {
     if (Number.isNaN(atMs)) throw new Error("a valid start time is needed");
@@ -49,13 +58,13 @@ export async function showRecorded({ api, cameraId, video, at, stream = "main", 
     map = new RecordingMap(first < 0 ? [] : rec.segments.slice(first));
     const ready = new Promise((resolve) => {
       // The playlist starts with the segment holding the instant; not every player honours its
-      // EXT-X-START, so move to the exact instant once the media is known.
+      // EXT-X-START, so move to the exact instant once the media is known (resolved once shown).
       video.addEventListener(
         "loadedmetadata",
         () => {
           const t = map.playerTime(atMs);
-          if (t) video.currentTime = t;
-          resolve();
+          if (t) seekTo(t).then(resolve);
+          else resolve();
         },
         { once: true },
       );
@@ -99,7 +108,7 @@ export async function showRecorded({ api, cameraId, video, at, stream = "main", 
         return;
       }
       const t = map.playerTime(wallMs);
-      if (t !== null) video.currentTime = t;
+      if (t !== null) await seekTo(t);
     },
     stop() {
       video.removeAttribute("src");

@@ -1,0 +1,22 @@
+"""ffmpeg's error text -> the gap reason operators see."""
+
+import pytest
+
+from ronda.recording.ffmpeg import classify_error
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("[rtsp @ 0x5588a2c0] method DESCRIBE failed: 401 Unauthorized", "auth_failed"),
+        ("[rtsp @ 0x5588a2c0] method DESCRIBE failed: 404 Not Found", "stream_not_found"),
+        # a pointer in the log prefix must not read as an HTTP status
+        ("[tcp @ 0x55d1c8401240] Connection to tcp://127.0.0.1:9?timeout=0 failed: Connection refused",
+         "camera_unreachable"),
+        ("[tcp @ 0x7f404e80] Connection to tcp://10.0.0.9:554 failed: Connection timed out", "camera_unreachable"),
+        ("Server returned 503 Service Unavailable", "camera_unreachable"),
+        ("No space left on device", "disk_full"),
+    ],
+)  # fmt: skip
+def test_classify_error(text, reason):
+    assert classify_error(text) == reason
