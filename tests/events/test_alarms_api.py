@@ -219,3 +219,27 @@ def test_idempotent_by_uid(site, users):
     assert first["stored"] == 1 and again["stored"] == 0 and again["duplicates"] == 2
     assert len([e for e in users["admin"].req("GET", "/api/v1/events?type=sensor.bin_full").json()
                 if e.get("uid", "").endswith(uid)]) == 1  # fmt: skip
+
+
+def test_webhook_secret_is_masked_and_kept_on_update(site, users):
+    admin = users["admin"]
+    hook = {"type": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "s3cret-s3cret-s3cret"}
+    body = {"name": f"hook {uuid.uuid4().hex[:6]}", "trigger": {"types": ["test.hook"]}, "actions": [hook]}
+    r = admin.req("POST", "/api/v1/rules", json=body)
+    assert r.status_code == 201 and r.json()["actions"][0]["secret"] == "********"
+    rid = r.json()["id"]
+    try:
+        listed = admin.req("GET", f"/api/v1/rules/{rid}").json()
+        listed["enabled"] = False  # the client toggles the rule with what it was given
+        keys = ("name", "enabled", "trigger", "conditions", "actions")
+        r = admin.req("PUT", f"/api/v1/rules/{rid}", json={k: listed[k] for k in keys})
+        assert r.status_code == 200, r.text
+        from ronda.store.db import Database
+        from ronda.store.event_models import Rule
+
+        db = Database(f"sqlite:///{site.data_dir / 'ronda.db'}")
+        with db.session() as s:
+            assert s.get(Rule, rid).actions[0]["secret"] == "s3cret-s3cret-s3cret"
+        db.dispose()
+    finally:
+        admin.req("DELETE", f"/api/v1/rules/{rid}")

@@ -29,6 +29,7 @@ from ronda.store.db import Database
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
+MAX_PLAN_BODY = 5 << 20  # PUT /api/v1/map/plan (routes/map.py enforces the per-type limits)
 
 
 @dataclass
@@ -76,7 +77,9 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Any) -> Any:
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        plan = request.method == "PUT" and request.url.path == "/api/v1/map/plan"
+        limit = MAX_PLAN_BODY if plan else MAX_BODY
+        if length is not None and (not length.isdigit() or int(length) > limit):
             return JSONResponse({"detail": "request body too large"}, status_code=413)
         return await call_next(request)
 
@@ -109,6 +112,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         cameras,
         events,
         live,
+        map,
         media,
         notifications,
         rules,
@@ -129,6 +133,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
     app.include_router(alarms.router, prefix="/api/v1")
     app.include_router(rules.router, prefix="/api/v1")
     app.include_router(notifications.router, prefix="/api/v1")
+    app.include_router(map.router, prefix="/api/v1")
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def api_not_found(rest: str) -> JSONResponse:

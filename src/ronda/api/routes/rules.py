@@ -20,10 +20,11 @@ from ronda.timeutil import now_ms, to_iso
 
 router = APIRouter(tags=["rules"])
 RuleId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+MASK = "********"  # webhook secrets are never sent back
 
 
 def rule_view(r: Rule) -> dict[str, Any]:
-    actions = [{k: ("********" if k == "secret" else v) for k, v in a.items()} for a in r.actions]
+    actions = [{k: (MASK if k == "secret" else v) for k, v in a.items()} for a in r.actions]
     return {"id": r.id, "name": r.name, "enabled": r.enabled, "trigger": r.trigger, "conditions": r.conditions,
             "actions": actions, "created_by": r.created_by, "created": to_iso(r.created_ms),
             "updated": to_iso(r.updated_ms) if r.updated_ms else None}  # fmt: skip
@@ -93,9 +94,24 @@ async def create_rule(ctx: Ctx, caller: Caller, body: Annotated[Any, Body()]) ->
     return view
 
 
+def _keep_secrets(ctx: Ctx, rule_id: int, body: Any) -> Any:
+    """A rule read back from the API has its webhook secrets masked: keep the stored secret for an
+    unchanged URL, so that toggling or editing a rule never overwrites it with the mask."""
+    if not isinstance(body, dict) or not isinstance(body.get("actions"), list):
+        return body
+    with ctx.db.session() as s:
+        r = s.get(Rule, rule_id)
+        stored = {a.get("url"): a.get("secret") for a in (r.actions if r else []) if a.get("type") == "webhook"}
+    for a in body["actions"]:
+        if isinstance(a, dict) and a.get("type") == "webhook" and a.get("secret") == MASK and a.get("url") in stored:
+            a["secret"] = stored[a["url"]]
+    return body
+
+
 @router.put("/rules/{rule_id}")
 async def replace_rule(ctx: Ctx, caller: Caller, rule_id: RuleId, body: Annotated[Any, Body()]) -> dict[str, Any]:
     require_global(caller, MANAGE_RULES)
+    body = await asyncio.to_thread(_keep_secrets, ctx, rule_id, body)
     spec = _spec(body)
     await asyncio.to_thread(_check, ctx, spec, caller.user_id)
 
