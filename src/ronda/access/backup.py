@@ -55,6 +55,10 @@ def backup(data_dir: Path, database_url: str, out: Path, config_file: Path | Non
         files.append((snap, "ronda.db"))
         if config_file is not None:
             files.append((config_file, "config.yaml"))
+        plan_dir = data_dir / "map"  # the site plan of the map view
+        for f in sorted(plan_dir.iterdir()) if plan_dir.is_dir() else []:
+            if f.is_file():
+                files.append((f, f"map/{f.name}"))
         manifest: dict[str, object] = {
             "ronda": __version__,
             "created": to_iso(now_ms()),
@@ -88,8 +92,12 @@ def restore(archive: Path, data_dir: Path) -> dict[str, object]:
             # Only our own flat layout: never write outside the data dir (zip slip).
             if (
                 n.startswith("/")
+                or n.endswith("/")
                 or ".." in Path(n).parts
-                or not (n in (MANIFEST, "ronda.db", "config.yaml") or (n.startswith("keys/") and n.count("/") == 1))
+                or not (
+                    n in (MANIFEST, "ronda.db", "config.yaml")
+                    or (n.startswith(("keys/", "map/")) and n.count("/") == 1)
+                )
             ):
                 raise BackupError(f"{archive} has an unexpected entry {n!r}")
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -99,6 +107,9 @@ def restore(archive: Path, data_dir: Path) -> dict[str, object]:
                 target = data_dir / n
                 target.write_bytes(z.read(n))
                 target.chmod(0o600)
+            elif n.startswith("map/"):
+                (data_dir / "map").mkdir(exist_ok=True)
+                (data_dir / n).write_bytes(z.read(n))
         (data_dir / "ronda.db").write_bytes(z.read("ronda.db"))
         if "config.yaml" in names:
             (data_dir / "config.restored.yaml").write_bytes(z.read("config.yaml"))
