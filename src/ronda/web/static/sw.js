@@ -1,3 +1,93 @@
-// Service worker: installable PWA; Web Push arrives here (see js/views/alarms.js for the opt-in).
-self.addEventListener("install", () => self.skipWaiting());
-self.addEventListener("activate", (e) => e.waitUntil(self.clients.claim()));
+// Service worker: the installable app (the shell starts offline) and Web Push (alarm notifications
+// that open the alarm). The opt-in is js/push.js; the payload is ronda.events.notify.webpush.build_payload.
+const CACHE = "ronda-shell-v1";
+const SHELL = [
+  "./", "index.html", "manifest.webmanifest", "favicon.svg",
+  "css/app.css", "css/live.css", "css/alarms.css", "css/playback.css", "css/map.css", "css/admin.css",
+  "js/app.js", "js/api.js", "js/dom.js", "js/events.js", "js/i18n.js", "js/live.js", "js/playback.js", "js/push.js",
+  "js/timeline.js",
+  "js/views/live.js", "js/views/playback.js", "js/views/alarms.js", "js/views/map.js", "js/views/admin.js",
+];
+
+self.addEventListener("install", (e) => {
+  // One by one: a file missing from the list must not stop the worker from installing.
+  e.waitUntil(caches.open(CACHE).then((c) => Promise.all(SHELL.map((f) => c.add(f).catch(() => null)))).then(() => self.skipWaiting()));
+});
+
+self.addEventListener("activate", (e) => {
+  e.waitUntil(
+    caches.keys()
+      .then((keys) => Promise.all(keys.filter((k) => k.startsWith("ronda-shell-") && k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener("fetch", (e) => {
+  const req = e.request;
+  const url = new URL(req.url);
+  // The API (and media) always go to the network untouched: its answers are per user and change all
+  // the time, so a cached copy would be wrong (and on a shared phone, the previous user's cameras).
+  if (req.method !== "GET" || url.origin !== self.location.origin || url.pathname.startsWith("/api/")) return;
+  // The shell: network first (a new version shows at once), the cached copy when offline.
+  e.respondWith(
+    fetch(req)
+      .then((res) => {
+        if (res.ok && res.type === "basic") {
+          const copy = res.clone();
+          caches.open(CACHE).then((c) => c.put(req, copy));
+        }
+        return res;
+      })
+      .catch(async () => (await caches.match(req, { ignoreSearch: true })) ||
+        (req.mode === "navigate" ? caches.match("index.html") : Response.error())),
+  );
+});
+
+// --- Web Push -----------------------------------------------------------------------------------
+function parsePush(data) {
+  if (!data) return {};
+  try {
+    return data.json();
+  } catch {
+    return { title: data.text() };
+  }
+}
+
+self.addEventListener("push", (e) => {
+  const msg = parsePush(e.data);
+  const id = msg.alarm_id;
+  const title = msg.title || "Ronda";
+  const options = {
+    body: msg.body || "",
+    tag: id ? `alarm-${id}` : "ronda",
+    renotify: true,
+    requireInteraction: msg.priority === "high",
+    icon: "favicon.svg",
+    timestamp: msg.time || Date.now(),
+    data: { url: msg.url || (id ? `/#/alarms/${id}` : "/#/alarms"), alarm_id: id || null },
+  };
+  e.waitUntil(self.registration.showNotification(title, options));
+});
+
+// Focuses an open window of the client and shows it the alarm, or opens one. The notificationclick
+// handler calls it; so may tests (a headless browser has no notification to click).
+self.openNotification = async (notification) => {
+  const target = new URL((notification.data && notification.data.url) || "/#/alarms", self.location.origin).href;
+  notification.close();
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const win = windows.find((w) => new URL(w.url).origin === self.location.origin);
+  if (win) {
+    try {
+      const moved = await win.navigate(target); // a fragment change: the client's router shows the alarm
+      await (moved || win).focus().catch(() => {});
+      return moved || win;
+    } catch {
+      // not controlled by this worker (a page opened before it): open a new window instead
+    }
+  }
+  return self.clients.openWindow(target);
+};
+
+self.addEventListener("notificationclick", (e) => {
+  e.waitUntil(self.openNotification(e.notification));
+});

@@ -1,11 +1,460 @@
-// Placeholder until the view is written.
-import { h } from "../dom.js";
+// Alarm manager (#/alarms, #/alarms/<id>): the live list, most urgent first, with a sound per priority
+// for new alarms; the detail with instructions, history, the related cameras live, the recording from
+// before the alarm, and the lifecycle buttons (take, comment, hold, resume, close, reopen).
+import { clear, h, loadCss, toast } from "../dom.js";
+import { addStrings, formatTime } from "../i18n.js";
+import { showLive } from "../live.js";
+import { showRecorded } from "../playback.js";
+import { pushButton } from "../push.js";
 
+addStrings({
+  en: {
+    "alarms.title": "Alarms", "alarms.state": "State", "alarms.priority": "Priority", "alarms.any": "Any priority",
+    "alarms.filter.open": "Open", "alarms.filter.all": "All", "alarms.filter.closed": "Closed",
+    "alarms.mute": "Mute alarm sounds", "alarms.sound.on": "Sound on", "alarms.sound.off": "Muted", "alarms.unmute": "Alarm sounds are muted: click to hear them",
+    "alarms.empty": "No alarms.", "alarms.choose": "Choose an alarm from the list.", "alarms.back": "Alarms",
+    "prio.high": "High", "prio.medium": "Medium", "prio.low": "Low",
+    "state.new": "New", "state.in_progress": "In progress", "state.on_hold": "On hold", "state.closed": "Closed",
+    "alarms.owner": "Owner", "alarms.cameras": "Cameras", "alarms.first": "First event", "alarms.last": "Last event",
+    "alarms.events": "Events", "alarms.escalation": "Escalated {n}×", "alarms.instructions": "Instructions",
+    "alarms.history": "History", "alarms.live": "Cameras live", "alarms.before": "Before the alarm",
+    "alarms.replay": "Play from {time}", "alarms.openPlayback": "Open in playback", "alarms.noRecording": "No recording of this moment (yet).",
+    "alarms.noPlayback": "You may not play back this camera's recordings.",
+    "alarms.readOnly": "You can see this alarm but not handle it.", "alarms.site": "Site",
+    "act.take": "Take", "act.comment": "Comment", "act.hold": "Hold", "act.resume": "Resume", "act.close": "Close",
+    "act.reopen": "Reopen", "act.confirm": "OK",
+    "ask.comment": "Comment", "ask.close": "Why is the alarm closed?", "ask.reopen": "Why is the alarm reopened?",
+    "ask.hold": "Note (optional)", "alarms.done": "Alarm {id}: {action}",
+    "hist.created": "raised", "hist.event": "event", "hist.reopen": "reopened", "hist.take": "taken",
+    "hist.assign": "assigned", "hist.comment": "comment", "hist.hold": "on hold", "hist.resume": "resumed",
+    "hist.close": "closed", "hist.escalate": "escalated",
+  },
+  it: {
+    "alarms.title": "Allarmi", "alarms.state": "Stato", "alarms.priority": "Priorità", "alarms.any": "Qualsiasi priorità",
+    "alarms.filter.open": "Aperti", "alarms.filter.all": "Tutti", "alarms.filter.closed": "Chiusi",
+    "alarms.mute": "Silenzia i suoni degli allarmi", "alarms.sound.on": "Suono attivo", "alarms.sound.off": "Silenziato", "alarms.unmute": "Suoni degli allarmi disattivati: clic per riattivarli",
+    "alarms.empty": "Nessun allarme.", "alarms.choose": "Scegli un allarme dall'elenco.", "alarms.back": "Allarmi",
+    "prio.high": "Alta", "prio.medium": "Media", "prio.low": "Bassa",
+    "state.new": "Nuovo", "state.in_progress": "In gestione", "state.on_hold": "Sospeso", "state.closed": "Chiuso",
+    "alarms.owner": "Responsabile", "alarms.cameras": "Telecamere", "alarms.first": "Primo evento", "alarms.last": "Ultimo evento",
+    "alarms.events": "Eventi", "alarms.escalation": "Scalato {n} volte", "alarms.instructions": "Istruzioni",
+    "alarms.history": "Cronologia", "alarms.live": "Telecamere dal vivo", "alarms.before": "Prima dell'allarme",
+    "alarms.replay": "Riproduci da {time}", "alarms.openPlayback": "Apri nelle registrazioni", "alarms.noRecording": "Nessuna registrazione di questo momento (per ora).",
+    "alarms.noPlayback": "Non puoi riprodurre le registrazioni di questa telecamera.",
+    "alarms.readOnly": "Puoi vedere questo allarme ma non gestirlo.", "alarms.site": "Sito",
+    "act.take": "Prendi in carico", "act.comment": "Commenta", "act.hold": "Sospendi", "act.resume": "Riprendi",
+    "act.close": "Chiudi", "act.reopen": "Riapri", "act.confirm": "OK",
+    "ask.comment": "Commento", "ask.close": "Perché l'allarme viene chiuso?", "ask.reopen": "Perché l'allarme viene riaperto?",
+    "ask.hold": "Nota (facoltativa)", "alarms.done": "Allarme {id}: {action}",
+    "hist.created": "generato", "hist.event": "evento", "hist.reopen": "riaperto", "hist.take": "preso in carico",
+    "hist.assign": "assegnato", "hist.comment": "commento", "hist.hold": "sospeso", "hist.resume": "ripreso",
+    "hist.close": "chiuso", "hist.escalate": "scalato",
+  },
+});
+
+const OPEN = ["new", "in_progress", "on_hold"];
+const FILTER_KEY = "ronda.alarms.filter";
+const MUTE_KEY = "ronda.alarms.muted";
+const MAX_LIVE = 4; // related cameras shown live in the detail
+// Which actions a state allows (the server refuses the others with 409).
+const ACTIONS = {
+  take: (a, me) => a.state !== "closed" && a.owner_id !== me.id,
+  comment: () => true,
+  hold: (a) => a.state === "new" || a.state === "in_progress",
+  resume: (a) => a.state === "on_hold",
+  close: (a) => a.state !== "closed",
+  reopen: (a) => a.state === "closed",
+};
+const NEEDS_TEXT = { comment: true, close: true, reopen: true, hold: false };
+
+// --- sound: a short beep pattern per priority, generated (no audio files) -----------------------
+let audio = null;
+let activated = false; // browsers without navigator.userActivation: our own record of a first gesture
+for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => (activated = true), { once: true, capture: true });
+
+function userHasInteracted() {
+  return navigator.userActivation ? navigator.userActivation.hasBeenActive : activated;
+}
+
+function muted() {
+  return localStorage.getItem(MUTE_KEY) === "1";
+}
+
+// Plays the pattern of `priority`; false when muted or before the user's first gesture (a page may
+// not start sound by itself, and an operator must never be startled by a tab opened in the background).
+function beep(priority) {
+  if (muted() || !userHasInteracted() || typeof AudioContext === "undefined") return false;
+  audio ||= new AudioContext();
+  if (audio.state === "suspended") audio.resume().catch(() => {});
+  const [freq, count, wave] = { high: [880, 3, "square"], medium: [660, 2, "triangle"], low: [440, 1, "sine"] }[priority] || [440, 1, "sine"];
+  let t0 = audio.currentTime + 0.02;
+  for (let i = 0; i < count; i++) {
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.type = wave;
+    osc.frequency.value = freq;
+    gain.gain.setValueAtTime(0.0001, t0);
+    gain.gain.exponentialRampToValueAtTime(0.25, t0 + 0.01);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.16);
+    osc.connect(gain).connect(audio.destination);
+    osc.start(t0);
+    osc.stop(t0 + 0.18);
+    t0 += 0.24;
+  }
+  return true;
+}
+
+// --- helpers ------------------------------------------------------------------------------------
+function loadFilter() {
+  try {
+    return { state: "open", priority: "", ...JSON.parse(sessionStorage.getItem(FILTER_KEY) || "{}") };
+  } catch {
+    return { state: "open", priority: "" };
+  }
+}
+
+function matches(a, f) {
+  const stateOk = f.state === "all" || (f.state === "open" ? OPEN.includes(a.state) : a.state === f.state);
+  return stateOk && (!f.priority || a.priority === f.priority);
+}
+
+function byUrgency(a, b) {
+  return a.priority_num - b.priority_num || Date.parse(b.created) - Date.parse(a.created) || b.id - a.id;
+}
+
+// A modal asking for a text (close and reopen need a reason); resolves to the text or null.
+function ask(t, label, required) {
+  return new Promise((resolve) => {
+    const area = h("textarea", { rows: 3, maxlength: 2000, required, "data-testid": "alarm-text" });
+    const dlg = h("dialog", { class: "alarm-dialog", "aria-label": label },
+      h("form", { method: "dialog" },
+        h("label", {}, label, area),
+        h("div", { class: "buttons" },
+          h("button", { type: "button", value: "cancel", text: t("common.cancel"), onclick: () => dlg.close("cancel") }),
+          h("button", { type: "submit", value: "ok", class: "primary", "data-testid": "alarm-text-ok", text: t("act.confirm") }))));
+    dlg.addEventListener("close", () => {
+      const text = area.value.trim();
+      dlg.remove();
+      resolve(dlg.returnValue === "ok" && (text || !required) ? text : null);
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+    area.focus();
+  });
+}
+
+// --- the view -----------------------------------------------------------------------------------
 export default {
   id: "alarms",
   right: null,
-  render(root) {
-    root.append(h("p", { class: "muted", text: "alarms" }));
-    return null;
+  async render(root, ctx, params) {
+    loadCss("css/alarms.css");
+    const t = ctx.t;
+    const me = ctx.me || {};
+    const selected = params.rest && params.rest[0] ? Number(params.rest[0]) : null;
+    const filter = loadFilter();
+    const alarms = new Map();
+    let cameras = new Map();
+    let disposed = false;
+    let detailAlarm = null;
+    const players = [];
+
+    const camName = (id) => (cameras.get(id) || {}).name || `#${id}`;
+    const camNames = (a) => (a.cameras && a.cameras.length ? a.cameras.map(camName).join(", ") : t("alarms.site"));
+
+    // ---- header: filters, mute, push opt-in
+    const stateSel = h("select", { "aria-label": t("alarms.state"), "data-testid": "alarm-filter-state" },
+      ...["open", "all", "closed"].map((s) => h("option", { value: s, selected: filter.state === s, text: t(`alarms.filter.${s}`) })));
+    const prioSel = h("select", { "aria-label": t("alarms.priority"), "data-testid": "alarm-filter-priority" },
+      h("option", { value: "", text: t("alarms.any") }),
+      ...["high", "medium", "low"].map((p) => h("option", { value: p, selected: filter.priority === p, text: t(`prio.${p}`) })));
+    const muteBtn = h("button", { type: "button", class: "mute", "data-testid": "alarm-mute" });
+    const showMute = () => {
+      muteBtn.textContent = muted() ? t("alarms.sound.off") : t("alarms.sound.on");
+      muteBtn.title = muted() ? t("alarms.unmute") : t("alarms.mute");
+      muteBtn.setAttribute("aria-label", t("alarms.mute"));
+      muteBtn.setAttribute("aria-pressed", String(muted()));
+    };
+    muteBtn.addEventListener("click", () => {
+      localStorage.setItem(MUTE_KEY, muted() ? "0" : "1");
+      showMute();
+    });
+    showMute();
+    const count = h("span", { class: "muted count" });
+    const list = h("ul", { class: "alarm-list", role: "listbox", "aria-label": t("alarms.title") });
+    const listPane = h("section", { class: "alarm-list-pane" },
+      h("div", { class: "alarm-head" }, h("h1", { text: t("alarms.title") }), count,
+        h("span", { class: "spacer" }), stateSel, prioSel, muteBtn, pushButton(ctx.api)),
+      list);
+    const detailPane = h("section", { class: "alarm-detail-pane", "aria-label": t("alarms.title") });
+    const view = h("div", { class: `alarms${selected ? " has-detail" : ""}` }, listPane, detailPane);
+    root.append(view);
+
+    // ---- the list
+    let focusId = selected;
+    function renderList() {
+      const rows = [...alarms.values()].filter((a) => matches(a, filter)).sort(byUrgency);
+      const hadFocus = list.contains(document.activeElement);
+      clear(list);
+      count.textContent = String(rows.length);
+      if (!rows.length) list.append(h("li", { class: "muted empty", role: "presentation", text: t("alarms.empty") }));
+      if (!rows.some((a) => a.id === focusId)) focusId = rows.length ? rows[0].id : null;
+      for (const a of rows) {
+        const li = h("li", {
+          role: "option", tabindex: a.id === focusId ? "0" : "-1", "data-testid": "alarm-item", "data-alarm-id": a.id,
+          "data-state": a.state, "data-priority": a.priority, "aria-selected": String(a.id === selected),
+          class: `alarm-item prio-${a.priority} state-${a.state}${a.id === selected ? " selected" : ""}`,
+        },
+          h("span", { class: `prio-chip prio-${a.priority}`, text: t(`prio.${a.priority}`) }),
+          h("div", { class: "alarm-main" },
+            h("div", { class: "alarm-title", text: a.title }),
+            h("div", { class: "alarm-meta" },
+              h("span", { class: `state-chip state-${a.state}`, text: t(`state.${a.state}`) }),
+              h("span", { text: camNames(a) }),
+              h("time", { datetime: a.created, text: formatTime(a.created) }),
+              a.owner ? h("span", { text: `→ ${a.owner}` }) : null)));
+        li.addEventListener("click", () => open(a.id));
+        list.append(li);
+      }
+      if (hadFocus) focusItem(focusId);
+    }
+
+    function focusItem(id) {
+      const li = list.querySelector(`[data-alarm-id="${id}"]`);
+      if (!li) return;
+      focusId = id;
+      for (const x of list.querySelectorAll("[data-alarm-id]")) x.setAttribute("tabindex", x === li ? "0" : "-1");
+      li.focus();
+    }
+
+    function open(id) {
+      focusId = id;
+      sessionStorage.setItem("ronda.alarms.focus", String(id));
+      ctx.navigate(`/alarms/${id}`);
+    }
+
+    list.addEventListener("keydown", (e) => {
+      const li = e.target.closest("[data-alarm-id]");
+      if (!li) return;
+      const items = [...list.querySelectorAll("[data-alarm-id]")];
+      const i = items.indexOf(li);
+      const to = { ArrowDown: i + 1, ArrowUp: i - 1, Home: 0, End: items.length - 1 }[e.key];
+      if (to !== undefined) {
+        const next = items[Math.max(0, Math.min(items.length - 1, to))];
+        focusItem(Number(next.dataset.alarmId));
+      } else if (e.key === "Enter" || e.key === " ") open(Number(li.dataset.alarmId));
+      else return;
+      e.preventDefault();
+    });
+
+    let listRequest = 0;
+    async function loadList() {
+      const q = new URLSearchParams({ limit: "500" });
+      if (filter.state !== "all") q.set("state", filter.state);
+      if (filter.priority) q.set("priority", filter.priority);
+      const mine = ++listRequest;
+      const rows = await ctx.api.call(`/api/v1/alarms?${q}`);
+      if (disposed || mine !== listRequest) return; // a newer filter's answer wins, whatever the order
+      alarms.clear();
+      for (const a of rows) alarms.set(a.id, a);
+      if (detailAlarm) alarms.set(detailAlarm.id, { ...alarms.get(detailAlarm.id), ...detailAlarm });
+      renderList();
+    }
+    for (const [sel, key] of [[stateSel, "state"], [prioSel, "priority"]]) {
+      sel.addEventListener("change", () => {
+        filter[key] = sel.value;
+        sessionStorage.setItem(FILTER_KEY, JSON.stringify(filter));
+        loadList().catch((e) => toast(e.message, "error"));
+      });
+    }
+
+    // ---- the detail
+    const info = h("div", { class: "alarm-info" });
+    const media = h("div", { class: "alarm-media" });
+
+    function renderInfo(a) {
+      clear(info);
+      const back = h("button", { type: "button", class: "link back", "data-testid": "alarm-back", text: `← ${t("alarms.back")}`,
+        onclick: () => ctx.navigate("/alarms") });
+      const title = h("h2", { tabindex: "-1", text: a.title });
+      const chips = h("div", { class: "chips" },
+        h("span", { class: `prio-chip prio-${a.priority}`, text: t(`prio.${a.priority}`) }),
+        h("span", { class: `state-chip state-${a.state}`, "data-testid": "alarm-state", text: t(`state.${a.state}`) }),
+        h("span", { class: "muted", text: a.category }),
+        a.escalation_level ? h("span", { class: "esc", text: t("alarms.escalation", { n: a.escalation_level }) }) : null);
+      const facts = h("dl", { class: "facts" },
+        h("dt", { text: t("alarms.owner") }), h("dd", { "data-testid": "alarm-owner", text: a.owner || "—" }),
+        h("dt", { text: t("alarms.cameras") }), h("dd", { text: camNames(a) }),
+        h("dt", { text: t("alarms.first") }), h("dd", { text: formatTime(a.first_event) }),
+        h("dt", { text: t("alarms.last") }), h("dd", { text: formatTime(a.last_event) }),
+        h("dt", { text: t("alarms.events") }), h("dd", { text: String(a.event_count) }));
+      let actions;
+      if (a.may_handle) {
+        actions = h("div", { class: "actions", role: "group", "aria-label": t("alarms.title") },
+          ...Object.entries(ACTIONS).filter(([, allowed]) => allowed(a, me)).map(([action]) =>
+            h("button", { type: "button", class: action === "close" ? "danger" : action === "take" ? "primary" : "",
+              "data-action": action, "data-testid": `alarm-${action}`, text: t(`act.${action}`), onclick: () => act(a, action) })));
+      } else {
+        actions = h("p", { class: "muted", text: t("alarms.readOnly") });
+      }
+      const history = h("ol", { class: "history", "data-testid": "alarm-history" },
+        ...(a.history || []).slice().reverse().map((e) =>
+          h("li", {}, h("time", { datetime: e.time, text: formatTime(e.time) }), " ",
+            h("strong", { text: t(`hist.${e.action}`) === `hist.${e.action}` ? e.action : t(`hist.${e.action}`) }), " ",
+            h("span", { class: "muted", text: e.actor }), e.text ? h("div", { class: "entry-text", text: e.text }) : null)));
+      info.append(...[back, title, chips, facts,
+        a.instructions ? h("section", { class: "instructions" }, h("h3", { text: t("alarms.instructions") }), h("p", { text: a.instructions })) : null,
+        actions,
+        a.close_reason ? h("p", { class: "muted", text: `${t("act.close")}: ${a.close_reason}` }) : null,
+        h("section", {}, h("h3", { text: t("alarms.history") }), history)].filter(Boolean));
+      return title;
+    }
+
+    function renderMedia(a) {
+      for (const p of players.splice(0)) p.stop();
+      clear(media);
+      const camIds = (a.cameras || []).filter((id) => cameras.has(id) && (cameras.get(id).rights || []).includes("live")).slice(0, MAX_LIVE);
+      if (camIds.length) {
+        const tiles = camIds.map((id) => {
+          const video = h("video", { muted: true, playsinline: true, autoplay: true, "data-testid": "alarm-camera",
+            "data-camera-id": id, "aria-label": camName(id) });
+          video.muted = true;
+          const img = h("img", { hidden: true, alt: camName(id) });
+          const msg = h("div", { class: "tile-msg" });
+          showLive({ api: ctx.apiFn, cameraId: id, video, img, mode: "ll", view: "grid",
+            onStatus: (s) => { msg.textContent = s.state === "playing" ? "" : s.reason || ""; } })
+            .then((p) => (disposed || detailAlarm?.id !== a.id ? p.stop() : players.push(p)))
+            .catch((e) => { msg.textContent = e.message; });
+          const cell = h("figure", { class: "alarm-cam", tabindex: "0", title: camName(id) }, video, img, msg,
+            h("figcaption", { text: camName(id) }));
+          cell.addEventListener("dblclick", () => ctx.navigate(`/live/${id}`));
+          cell.addEventListener("keydown", (e) => e.key === "Enter" && ctx.navigate(`/live/${id}`));
+          return cell;
+        });
+        media.append(h("section", {}, h("h3", { text: t("alarms.live") }), h("div", { class: "alarm-cams" }, tiles)));
+      }
+      if (a.camera) media.append(preAlarm(a));
+    }
+
+    // The main camera's recording from `playback_from` (the rule's pre-alarm time before the first event).
+    function preAlarm(a) {
+      const box = h("section", { class: "pre-alarm" }, h("h3", { text: t("alarms.before") }));
+      const cam = cameras.get(a.camera);
+      if (!cam || !(cam.rights || []).includes("playback")) {
+        box.append(h("p", { class: "muted", text: t("alarms.noPlayback") }));
+        return box;
+      }
+      const video = h("video", { controls: true, muted: true, playsinline: true, "data-testid": "alarm-playback",
+        "data-camera-id": a.camera, "aria-label": `${t("alarms.before")}: ${camName(a.camera)}` });
+      video.muted = true;
+      const note = h("p", { class: "muted" });
+      let recorded = null;
+      const start = async () => {
+        note.textContent = "";
+        // Only ask the player for an instant that is recorded: a playlist of nothing is an error.
+        const from = Date.parse(a.playback_from);
+        const end = new Date(from + 3600_000).toISOString();
+        const rec = await ctx.api.call(`/api/v1/cameras/${a.camera}/recordings?start=${encodeURIComponent(a.playback_from)}&end=${encodeURIComponent(end)}`);
+        if (disposed) return;
+        if (!rec.segments.some((s) => Date.parse(s.end) > from)) {
+          note.textContent = t("alarms.noRecording");
+          return;
+        }
+        const p = await showRecorded({ api: ctx.apiFn, cameraId: a.camera, video, at: a.playback_from,
+          onStatus: (s) => { if (s.state === "error") note.textContent = s.reason; } });
+        if (disposed || detailAlarm?.id !== a.id) p.stop();
+        else players.push((recorded = p));
+      };
+      const fail = (e) => {
+        note.textContent = e.message;
+      };
+      const replay = h("button", { type: "button", "data-testid": "alarm-replay",
+        text: t("alarms.replay", { time: formatTime(a.playback_from, { timeStyle: "medium" }) }), onclick: () => {
+          if (!recorded) return start().catch(fail);
+          recorded.seekWall(Date.parse(a.playback_from)).then(() => video.play()).catch(fail);
+        } });
+      const more = h("a", { href: `#/playback?${new URLSearchParams({ cameras: a.cameras.join(","), at: a.playback_from })}`,
+        "data-testid": "alarm-open-playback", text: t("alarms.openPlayback") });
+      box.append(video, h("div", { class: "pre-alarm-bar" }, replay, more, note));
+      start().catch(fail);
+      return box;
+    }
+
+    async function loadDetail(id, { focus = false, withMedia = false } = {}) {
+      const a = await ctx.api.call(`/api/v1/alarms/${id}`);
+      if (disposed) return;
+      detailAlarm = a;
+      alarms.set(a.id, { ...(alarms.get(a.id) || {}), ...a });
+      const title = renderInfo(a);
+      if (withMedia) renderMedia(a);
+      renderList();
+      if (focus) title.focus();
+    }
+
+    async function act(a, action) {
+      let text = "";
+      if (action in NEEDS_TEXT) {
+        const answer = await ask(t, t(`ask.${action}`), NEEDS_TEXT[action]);
+        if (answer === null) return;
+        text = answer;
+      }
+      try {
+        const updated = await ctx.api.call(`/api/v1/alarms/${a.id}/${action}`, { method: "POST", body: { text } });
+        alarms.set(updated.id, { ...(alarms.get(updated.id) || {}), ...updated });
+        toast(t("alarms.done", { id: a.id, action: t(`act.${action}`) }));
+        await loadDetail(a.id);
+      } catch (e) {
+        toast(`${t(`act.${action}`)}: ${e.message}`, "error");
+      }
+    }
+
+    if (selected) {
+      detailPane.classList.add("has-alarm");
+      detailPane.append(info, media);
+      detailPane.addEventListener("keydown", (e) => {
+        if (e.key === "Escape" && !e.target.closest("dialog, input, select, textarea")) {
+          e.preventDefault();
+          ctx.navigate("/alarms");
+        }
+      });
+    } else {
+      detailPane.append(h("p", { class: "muted placeholder", text: t("alarms.choose") }));
+    }
+
+    // ---- live updates
+    let detailRefresh = null;
+    const onAlarm = (e) => {
+      const { alarm: a, change } = e.detail;
+      const known = alarms.get(a.id);
+      if ((change === "created" || change === "reopened") && matches(a, filter) && beep(a.priority)) view.dataset.lastSound = a.priority;
+      alarms.set(a.id, { ...(known || {}), ...a });
+      renderList();
+      if (detailAlarm && detailAlarm.id === a.id) {
+        clearTimeout(detailRefresh); // the detail's history changed too: read it again, once per burst
+        detailRefresh = setTimeout(() => loadDetail(a.id).catch(() => {}), 300);
+      }
+    };
+    ctx.events.addEventListener("alarm", onAlarm);
+
+    try {
+      const [cams] = await Promise.all([ctx.api.call("/api/v1/cameras"), loadList()]);
+      cameras = new Map(cams.map((c) => [c.id, c]));
+      renderList();
+      if (selected) await loadDetail(selected, { withMedia: true, focus: true });
+      else {
+        const last = Number(sessionStorage.getItem("ronda.alarms.focus"));
+        if (last && list.querySelector(`[data-alarm-id="${last}"]`)) focusItem(last);
+      }
+    } catch (e) {
+      (selected ? info : list).append(h("p", { class: "error", role: "alert", text: `${t("common.error")}: ${e.message}` }));
+    }
+
+    return () => {
+      disposed = true;
+      clearTimeout(detailRefresh);
+      ctx.events.removeEventListener("alarm", onAlarm);
+      for (const p of players.splice(0)) p.stop();
+      for (const d of document.querySelectorAll("dialog.alarm-dialog")) d.remove();
+    };
   },
 };

@@ -1,11 +1,556 @@
-// Placeholder until the view is written.
-import { h } from "../dom.js";
+// Live view: the camera tree with search, a grid of 1, 2×2, 3×3 or 4×4 tiles (sub-streams), saved
+// views, and the single view of one camera (#/live/<id>, main stream, low latency).
+// Layout, tile choice and saved views are kept per user in localStorage.
+import { clear, h, loadCss, toast } from "../dom.js";
+import { addStrings } from "../i18n.js";
+import { showLive } from "../live.js";
 
+addStrings({
+  en: {
+    "live.cameras": "Cameras", "live.search": "Search cameras", "live.layout": "Layout",
+    "live.layout.n": "{n} tiles", "live.views": "Saved views", "live.views.choose": "Saved view…",
+    "live.views.save": "Save view", "live.views.name": "Name of the view", "live.views.delete": "Delete view",
+    "live.views.saved": "View “{name}” saved", "live.empty": "Choose a camera from the list",
+    "live.tile": "{name}, {status}", "live.video": "Live video of {name}", "live.snapshotAlt": "Latest snapshot of {name}",
+    "live.snapshot": "Snapshot", "live.zoomIn": "Zoom in", "live.zoomOut": "Zoom out", "live.zoomReset": "Reset zoom",
+    "live.single": "Single view", "live.back": "Back to the grid", "live.playback": "Last minute in playback", "live.connecting": "Connecting…",
+    "live.noCameras": "No cameras to show.", "live.alarm": "Alarm", "live.motion": "Motion",
+    "live.remove": "Remove from the tile", "live.hint": "Double-click or Enter: single view · wheel or +/−: zoom · drag: pan",
+    "status.recording": "recording", "status.offline": "offline", "status.paused": "paused",
+    "status.disabled": "disabled", "status.starting": "starting", "status.unknown": "unknown",
+  },
+  it: {
+    "live.cameras": "Telecamere", "live.search": "Cerca telecamere", "live.layout": "Disposizione",
+    "live.layout.n": "{n} riquadri", "live.views": "Viste salvate", "live.views.choose": "Vista salvata…",
+    "live.views.save": "Salva vista", "live.views.name": "Nome della vista", "live.views.delete": "Elimina vista",
+    "live.views.saved": "Vista “{name}” salvata", "live.empty": "Scegli una telecamera dall'elenco",
+    "live.tile": "{name}, {status}", "live.video": "Video dal vivo di {name}", "live.snapshotAlt": "Ultima istantanea di {name}",
+    "live.snapshot": "Istantanea", "live.zoomIn": "Ingrandisci", "live.zoomOut": "Riduci", "live.zoomReset": "Annulla zoom",
+    "live.single": "Vista singola", "live.back": "Torna alla griglia", "live.playback": "Ultimo minuto nelle registrazioni", "live.connecting": "Connessione…",
+    "live.noCameras": "Nessuna telecamera da mostrare.", "live.alarm": "Allarme", "live.motion": "Movimento",
+    "live.remove": "Togli dal riquadro", "live.hint": "Doppio clic o Invio: vista singola · rotella o +/−: zoom · trascina: sposta",
+    "status.recording": "in registrazione", "status.offline": "non in linea", "status.paused": "in pausa",
+    "status.disabled": "disattivata", "status.starting": "in avvio", "status.unknown": "sconosciuto",
+  },
+});
+
+const LAYOUTS = [1, 4, 9, 16];
+const RETRY_MS = [2000, 4000, 8000, 15000, 30000]; // a closed live connection is tried again, less and less often
+const MOTION_MS = 5000;
+
+// --- per-user settings --------------------------------------------------------------------------
+function storeKey(ctx) {
+  return `ronda.live:${ctx.me ? ctx.me.username : ""}`;
+}
+
+function loadSettings(ctx) {
+  try {
+    const s = JSON.parse(localStorage.getItem(storeKey(ctx)) || "{}");
+    return { layout: LAYOUTS.includes(s.layout) ? s.layout : 4, slots: Array.isArray(s.slots) ? s.slots : null, views: s.views || {} };
+  } catch {
+    return { layout: 4, slots: null, views: {} };
+  }
+}
+
+function saveSettings(ctx, s) {
+  localStorage.setItem(storeKey(ctx), JSON.stringify(s));
+}
+
+// --- digital zoom: CSS transform of the picture, wheel / buttons / keys, drag to pan --------------
+function attachZoom(box, targets) {
+  let s = 1;
+  let x = 0;
+  let y = 0;
+  const apply = () => {
+    const mx = (box.clientWidth * (s - 1)) / 2;
+    const my = (box.clientHeight * (s - 1)) / 2;
+    x = Math.max(-mx, Math.min(mx, x));
+    y = Math.max(-my, Math.min(my, y));
+    for (const el of targets) el.style.transform = s === 1 ? "" : `translate(${x}px, ${y}px) scale(${s})`;
+    box.classList.toggle("zoomed", s > 1);
+  };
+  // keeps the point (cx, cy), relative to the box's centre, where it is on screen
+  const zoomAt = (factor, cx = 0, cy = 0) => {
+    const ns = Math.max(1, Math.min(8, s * factor));
+    x = cx - ((cx - x) * ns) / s;
+    y = cy - ((cy - y) * ns) / s;
+    s = ns;
+    apply();
+  };
+  box.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    const r = box.getBoundingClientRect();
+    zoomAt(e.deltaY < 0 ? 1.25 : 0.8, e.clientX - r.left - r.width / 2, e.clientY - r.top - r.height / 2);
+  }, { passive: false });
+  let drag = null;
+  box.addEventListener("pointerdown", (e) => {
+    if (s === 1 || e.button !== 0) return;
+    drag = { px: e.clientX, py: e.clientY, x, y };
+    box.setPointerCapture(e.pointerId);
+  });
+  box.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    x = drag.x + e.clientX - drag.px;
+    y = drag.y + e.clientY - drag.py;
+    apply();
+  });
+  const end = () => {
+    drag = null;
+  };
+  box.addEventListener("pointerup", end);
+  box.addEventListener("pointercancel", end);
+  return {
+    in: () => zoomAt(1.25),
+    out: () => zoomAt(0.8),
+    reset: () => {
+      s = 1;
+      x = 0;
+      y = 0;
+      apply();
+    },
+    get scale() {
+      return s;
+    },
+  };
+}
+
+// --- snapshot download --------------------------------------------------------------------------
+async function downloadSnapshot(ctx, cam) {
+  try {
+    const res = await ctx.api.call(`/api/v1/cameras/${cam.id}/snapshot`, { raw: true });
+    if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
+    const url = URL.createObjectURL(await res.blob());
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    const a = h("a", { href: url, download: `${cam.name.replace(/[^\w-]+/g, "_")}-${stamp}.jpg`, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (e) {
+    toast(`${ctx.t("live.snapshot")}: ${e.message}`, "error");
+  }
+}
+
+// --- one tile: a camera's live picture with its label, status, alarm highlight and tools ---------
+class Tile {
+  constructor(ctx, cam, { view, index, onOpen }) {
+    this.ctx = ctx;
+    this.cam = cam;
+    this.view = view;
+    this.player = null;
+    this.disposed = false;
+    this.retry = null;
+    this.failures = 0;
+    this.gen = 0;
+    const t = ctx.t;
+    this.video = h("video", { muted: true, playsinline: true, autoplay: true, "data-testid": "video-tile",
+      "data-camera-id": cam.id, "aria-label": t("live.video", { name: cam.name }) });
+    this.video.muted = true; // the attribute alone does not mute a video created by script
+    this.img = h("img", { hidden: true, alt: t("live.snapshotAlt", { name: cam.name }) });
+    this.media = h("div", { class: "tile-media" }, this.video, this.img);
+    this.zoom = attachZoom(this.media, [this.video, this.img]);
+    this.status = h("span", { class: "tile-status" });
+    this.flag = h("span", { class: "tile-flag", hidden: true });
+    this.msg = h("div", { class: "tile-msg", "aria-live": "polite" });
+    const tool = (key, label, fn) => h("button", { type: "button", class: "tool", title: t(label), "aria-label": t(label),
+      "data-action": key, onclick: (e) => { e.stopPropagation(); fn(); } }, { in: "+", out: "−", reset: "1:1", snap: "⤓", open: "⤢", back: "←" }[key]);
+    const tools = h("div", { class: "tile-tools" },
+      view === "single" ? tool("back", "live.back", () => onOpen(null)) : tool("open", "live.single", () => onOpen(cam.id)),
+      tool("snap", "live.snapshot", () => downloadSnapshot(ctx, cam)),
+      tool("out", "live.zoomOut", () => this.zoom.out()),
+      tool("reset", "live.zoomReset", () => this.zoom.reset()),
+      tool("in", "live.zoomIn", () => this.zoom.in()));
+    this.el = h("div", { class: `tile tile-${view}`, tabindex: "-1", role: "group", "data-index": index,
+      "data-camera-id": cam.id },
+      this.media,
+      h("div", { class: "tile-label" }, h("span", { class: "tile-name", text: cam.name }), this.status, this.flag),
+      this.msg, tools);
+    this.el.addEventListener("dblclick", (e) => {
+      if (e.target.closest("button")) return;
+      onOpen(view === "single" ? null : cam.id);
+    });
+    this.el.addEventListener("keydown", (e) => {
+      if (e.target !== this.el) return;
+      if (e.key === "+" || e.key === "=") this.zoom.in();
+      else if (e.key === "-") this.zoom.out();
+      else if (e.key === "0") this.zoom.reset();
+      else return;
+      e.preventDefault();
+    });
+    this.update(cam);
+  }
+
+  update(cam, alarm = false, motion = false) {
+    this.cam = cam;
+    const state = cam.status || "unknown";
+    const label = this.ctx.t(`status.${state}`);
+    this.status.textContent = label;
+    this.status.className = `tile-status st-${state}`;
+    this.el.classList.toggle("offline", state === "offline");
+    this.el.classList.toggle("alarm", alarm);
+    this.el.classList.toggle("motion", motion && !alarm);
+    this.flag.hidden = !(alarm || motion);
+    this.flag.textContent = alarm ? this.ctx.t("live.alarm") : this.ctx.t("live.motion");
+    this.el.setAttribute("aria-label", this.ctx.t("live.tile", { name: cam.name, status: alarm ? `${label}, ${this.ctx.t("live.alarm")}` : label }));
+  }
+
+  async start() {
+    if (this.disposed) return;
+    const gen = ++this.gen; // a restart while this one still waits for the API makes it stale
+    this.msg.textContent = this.ctx.t("live.connecting");
+    try {
+      const p = await showLive({ api: this.ctx.apiFn, cameraId: this.cam.id, video: this.video, img: this.img,
+        mode: "ll", view: this.view, onStatus: (s) => gen === this.gen && this._status(s) });
+      if (this.disposed || gen !== this.gen) p.stop();
+      else this.player = p;
+    } catch (e) {
+      if (gen === this.gen) this._status({ state: "error", reason: e.message });
+    }
+  }
+
+  _status({ state, reason }) {
+    if (this.disposed) return;
+    if (state === "playing") {
+      this.msg.textContent = "";
+      this.failures = 0;
+    }
+    else if (state === "connecting") this.msg.textContent = this.ctx.t("live.connecting");
+    else if (reason) this.msg.textContent = reason;
+    if (state === "closed" || state === "error") this.restartSoon();
+  }
+
+  restartSoon(ms = RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)]) {
+    if (this.disposed) return;
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      this.restart();
+    }, ms);
+  }
+
+  restart() {
+    if (this.disposed) return;
+    if (this.player) this.player.stop();
+    this.player = null;
+    this.start();
+  }
+
+  stop() {
+    this.disposed = true;
+    clearTimeout(this.retry);
+    if (this.player) this.player.stop();
+    this.player = null;
+  }
+}
+
+// --- the view -----------------------------------------------------------------------------------
 export default {
   id: "live",
   right: null,
-  render(root) {
-    root.append(h("p", { class: "muted", text: "live" }));
-    return null;
+  async render(root, ctx, params) {
+    loadCss("css/live.css");
+    const t = ctx.t;
+    const settings = loadSettings(ctx);
+    const singleId = params.rest && params.rest[0] ? Number(params.rest[0]) : null;
+    let cameras = [];
+    let site = null;
+    try {
+      [cameras, site] = await Promise.all([ctx.api.call("/api/v1/cameras"), ctx.api.call("/api/v1/site").catch(() => null)]);
+    } catch (e) {
+      root.append(h("p", { class: "error", role: "alert", text: `${t("common.error")}: ${e.message}` }));
+      return null;
+    }
+    cameras = cameras.filter((c) => (c.rights || ["live"]).includes("live"));
+    const byId = new Map(cameras.map((c) => [c.id, c]));
+    const alarmCams = new Map(); // alarm id -> camera ids, for open alarms
+    const motionUntil = new Map(); // camera id -> time the motion highlight ends
+    const tiles = [];
+    let disposed = false;
+    let focusIndex = 0;
+
+    const camerasInAlarm = () => new Set([...alarmCams.values()].flat());
+    const refreshTiles = () => {
+      const inAlarm = camerasInAlarm();
+      const now = Date.now();
+      for (const tile of tiles) {
+        const cam = byId.get(tile.cam.id) || tile.cam;
+        tile.update(cam, inAlarm.has(cam.id), (motionUntil.get(cam.id) || 0) > now);
+      }
+      for (const li of tree.querySelectorAll("[data-camera-id]")) {
+        const cam = byId.get(Number(li.dataset.cameraId));
+        if (!cam) continue;
+        li.querySelector(".dot").className = `dot st-${cam.status}`;
+        li.classList.toggle("alarm", inAlarm.has(cam.id));
+      }
+    };
+
+    // slots: the grid's camera ids (null = empty tile), filled with the visible cameras the first time
+    const visibleIds = cameras.map((c) => c.id);
+    let slots = (settings.slots || visibleIds).filter((id) => id === null || byId.has(id));
+    if (!slots.some((id) => id !== null)) slots = visibleIds.slice();
+    const persist = () => {
+      settings.slots = slots;
+      saveSettings(ctx, settings);
+    };
+
+    // ---- the camera tree with search
+    const search = h("input", { type: "search", placeholder: t("live.search"), "aria-label": t("live.search"),
+      "data-testid": "camera-search" });
+    const tree = h("ul", { class: "camera-tree", role: "tree", "aria-label": t("live.cameras") });
+    // The API lists cameras without their groups or organisations (no endpoint shows a user its camera
+    // groups), so the tree is site → cameras; a camera listing with `groups` would nest them here.
+    const groupsOf = (cam) => (Array.isArray(cam.groups) && cam.groups.length ? cam.groups.map((g) => g.name || String(g)) : [null]);
+    const buildTree = () => {
+      clear(tree);
+      const q = search.value.trim().toLowerCase();
+      const shown = cameras.filter((c) => !q || c.name.toLowerCase().includes(q));
+      const groups = new Map();
+      for (const cam of shown) for (const g of groupsOf(cam)) groups.set(g, [...(groups.get(g) || []), cam]);
+      if (!shown.length) tree.append(h("li", { class: "muted", role: "none", text: cameras.length ? t("common.none") : t("live.noCameras") }));
+      for (const [group, cams] of groups) {
+        const items = cams.map((cam) => {
+          const li = h("li", { role: "treeitem", tabindex: "0", "data-camera-id": cam.id, draggable: "true",
+            title: t("live.hint"), "data-testid": "camera-item" },
+            h("span", { class: `dot st-${cam.status}`, "aria-hidden": "true" }), h("span", { text: cam.name }));
+          li.addEventListener("click", () => place(cam.id));
+          li.addEventListener("dblclick", () => openSingle(cam.id));
+          li.addEventListener("keydown", (e) => {
+            if (e.key === "Enter") openSingle(cam.id);
+            else if (e.key === " ") place(cam.id);
+            else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+              const all = [...tree.querySelectorAll("[role=treeitem][data-camera-id]")];
+              const next = all[all.indexOf(li) + (e.key === "ArrowDown" ? 1 : -1)];
+              if (next) next.focus();
+            } else return;
+            e.preventDefault();
+          });
+          li.addEventListener("dragstart", (e) => e.dataTransfer.setData("text/x-ronda-camera", String(cam.id)));
+          return li;
+        });
+        const label = group || (site && site.name) || t("live.cameras");
+        tree.append(h("li", { role: "treeitem", "aria-expanded": "true", class: "group" },
+          h("span", { class: "group-name", text: label }), h("ul", { role: "group" }, items)));
+      }
+      refreshTiles();
+    };
+    search.addEventListener("input", buildTree);
+
+    // ---- saved views
+    const viewSelect = h("select", { "aria-label": t("live.views"), "data-testid": "saved-views" });
+    const fillViews = () => {
+      clear(viewSelect);
+      viewSelect.append(h("option", { value: "", text: t("live.views.choose") }),
+        ...Object.keys(settings.views).sort().map((name) => h("option", { value: name, text: name })));
+    };
+    viewSelect.addEventListener("change", () => {
+      const v = settings.views[viewSelect.value];
+      if (!v) return;
+      settings.layout = LAYOUTS.includes(v.layout) ? v.layout : 4;
+      slots = v.cameras.filter((id) => id === null || byId.has(id));
+      persist();
+      if (singleId) ctx.navigate("/live");
+      else renderGrid();
+    });
+    const nameInput = h("input", { placeholder: t("live.views.name"), "aria-label": t("live.views.name"), maxlength: 60,
+      "data-testid": "view-name" });
+    const saveForm = h("form", { class: "save-view" }, nameInput,
+      h("button", { type: "submit", text: t("live.views.save") }),
+      h("button", { type: "button", text: "✕", title: t("live.views.delete"), "aria-label": t("live.views.delete"), onclick: () => {
+        if (!viewSelect.value) return;
+        delete settings.views[viewSelect.value];
+        saveSettings(ctx, settings);
+        fillViews();
+      } }));
+    saveForm.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const name = nameInput.value.trim();
+      if (!name) return;
+      settings.views[name] = { layout: settings.layout, cameras: slots.slice(0, settings.layout) };
+      saveSettings(ctx, settings);
+      fillViews();
+      viewSelect.value = name;
+      nameInput.value = "";
+      toast(t("live.views.saved", { name }));
+    });
+    fillViews();
+
+    const side = h("aside", { class: "live-side", "aria-label": t("live.cameras") },
+      h("details", { class: "side-box", open: !window.matchMedia("(max-width: 700px)").matches },
+        h("summary", { text: t("live.cameras") }), search, tree),
+      h("div", { class: "side-box" }, h("h2", { text: t("live.views") }), viewSelect, saveForm));
+
+    // ---- layout buttons and the grid
+    const layoutBar = h("div", { class: "layouts", role: "group", "aria-label": t("live.layout") },
+      ...LAYOUTS.map((n) => h("button", { type: "button", "data-layout": n, "data-testid": `layout-${n}`,
+        "aria-label": t("live.layout.n", { n }), title: t("live.layout.n", { n }), onclick: () => {
+          settings.layout = n;
+          persist();
+          renderGrid();
+        } }, n === 1 ? "1" : `${Math.sqrt(n)}×${Math.sqrt(n)}`)));
+    const grid = h("div", { class: "live-grid", role: "group", "aria-label": t("nav.live") });
+    const main = h("section", { class: "live-main" });
+
+    const stopTiles = () => {
+      for (const tile of tiles.splice(0)) tile.stop();
+    };
+
+    function openSingle(id) {
+      if (id === null) ctx.navigate("/live");
+      else if (byId.has(id)) ctx.navigate(`/live/${id}`);
+    }
+
+    // a camera chosen in the tree goes into the focused tile, then the focus moves on
+    function place(id, index = focusIndex) {
+      if (singleId) {
+        openSingle(id);
+        return;
+      }
+      while (slots.length < settings.layout) slots.push(null);
+      slots[index] = id;
+      persist();
+      focusIndex = (index + 1) % settings.layout;
+      renderGrid();
+    }
+
+    function columns() {
+      return getComputedStyle(grid).gridTemplateColumns.split(" ").filter(Boolean).length || 1;
+    }
+
+    function focusTile(i) {
+      const cells = [...grid.children];
+      if (!cells.length) return;
+      focusIndex = Math.max(0, Math.min(cells.length - 1, i));
+      cells.forEach((c, k) => c.setAttribute("tabindex", k === focusIndex ? "0" : "-1"));
+      cells[focusIndex].focus();
+    }
+
+    grid.addEventListener("keydown", (e) => {
+      const cell = e.target.closest(".tile, .tile-empty");
+      if (!cell || e.target !== cell) return;
+      const i = Number(cell.dataset.index);
+      const cols = columns();
+      const moves = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols, ArrowUp: -cols, Home: -i, End: grid.children.length };
+      if (e.key in moves) focusTile(i + moves[e.key]);
+      else if (e.key === "Enter" && cell.dataset.cameraId) openSingle(Number(cell.dataset.cameraId));
+      else if (e.key === "Enter") search.focus();
+      else if (e.key === "Delete" && cell.dataset.cameraId) place(null, i);
+      else return;
+      e.preventDefault();
+    });
+    grid.addEventListener("focusin", (e) => {
+      const cell = e.target.closest(".tile, .tile-empty");
+      if (cell) focusIndex = Number(cell.dataset.index);
+    });
+
+    function renderGrid() {
+      stopTiles();
+      clear(grid);
+      const n = settings.layout;
+      grid.style.setProperty("--cols", String(Math.sqrt(n)));
+      grid.dataset.layout = String(n);
+      for (const b of layoutBar.children) b.setAttribute("aria-pressed", String(Number(b.dataset.layout) === n));
+      focusIndex = Math.min(focusIndex, n - 1);
+      for (let i = 0; i < n; i++) {
+        const cam = byId.get(slots[i]);
+        let cell;
+        if (cam) {
+          const tile = new Tile(ctx, cam, { view: "grid", index: i, onOpen: openSingle });
+          tiles.push(tile);
+          cell = tile.el;
+          tile.start();
+        } else {
+          cell = h("div", { class: "tile-empty", tabindex: "-1", "data-index": i, role: "group", "aria-label": t("live.empty") },
+            h("span", { class: "muted", text: t("live.empty") }));
+        }
+        cell.setAttribute("tabindex", i === focusIndex ? "0" : "-1");
+        cell.addEventListener("dragover", (e) => e.preventDefault());
+        cell.addEventListener("drop", (e) => {
+          e.preventDefault();
+          const id = Number(e.dataTransfer.getData("text/x-ronda-camera"));
+          if (byId.has(id)) place(id, i);
+        });
+        grid.append(cell);
+      }
+      refreshTiles();
+    }
+
+    function renderSingle(cam) {
+      const tile = new Tile(ctx, cam, { view: "single", index: 0, onOpen: openSingle });
+      tiles.push(tile);
+      tile.el.setAttribute("tabindex", "0");
+      root.addEventListener("keydown", (e) => {
+        if (e.key === "Escape" && !e.target.closest("input, select, textarea")) {
+          e.preventDefault();
+          openSingle(null);
+        }
+      });
+      main.append(h("div", { class: "live-single" },
+        h("div", { class: "single-bar" },
+          h("button", { type: "button", class: "link", "data-testid": "live-back", text: `← ${t("live.back")}`, onclick: () => openSingle(null) }),
+          h("h1", { text: cam.name }),
+          (cam.rights || []).includes("playback")
+            ? h("a", { href: `#/playback?${new URLSearchParams({ cameras: String(cam.id), at: new Date(Date.now() - 60_000).toISOString() })}`,
+              "data-testid": "live-playback", text: t("live.playback") })
+            : null),
+        tile.el));
+      tile.start();
+      refreshTiles();
+      tile.el.focus();
+    }
+
+    root.append(h("div", { class: "live" }, side, main));
+    buildTree();
+    if (singleId && byId.has(singleId)) {
+      renderSingle(byId.get(singleId));
+    } else {
+      main.append(h("div", { class: "live-toolbar" }, layoutBar, h("span", { class: "muted hint", text: t("live.hint") })), grid);
+      renderGrid();
+    }
+
+    // ---- live updates: camera state, open alarms, motion
+    let refetch = null;
+    const onEvent = (e) => {
+      const ev = e.detail.event || {};
+      const type = ev.type || "";
+      const cam = byId.get(ev.camera);
+      if (!cam) return;
+      if (type.startsWith("camera.")) {
+        const status = { "camera.online": "recording", "camera.offline": "offline", "camera.paused": "paused" }[type];
+        if (status) cam.status = status;
+        if (type === "camera.online") for (const tile of tiles) if (tile.cam.id === cam.id) tile.restartSoon(500);
+        clearTimeout(refetch); // the camera list has the reason and the other fields: read it again shortly
+        refetch = setTimeout(async () => {
+          const fresh = await ctx.api.call("/api/v1/cameras").catch(() => null);
+          if (disposed || !fresh) return;
+          for (const c of fresh) if (byId.has(c.id)) Object.assign(byId.get(c.id), c);
+          refreshTiles();
+        }, 500);
+      } else if (type.startsWith("motion") || ev.source === "analytics") {
+        motionUntil.set(cam.id, Date.now() + MOTION_MS);
+        setTimeout(() => !disposed && refreshTiles(), MOTION_MS + 50);
+      }
+      refreshTiles();
+    };
+    const onAlarm = (e) => {
+      const a = e.detail.alarm;
+      if (a.state === "closed") alarmCams.delete(a.id);
+      else alarmCams.set(a.id, a.cameras || []);
+      refreshTiles();
+    };
+    ctx.events.addEventListener("event", onEvent);
+    ctx.events.addEventListener("alarm", onAlarm);
+    ctx.api.call("/api/v1/alarms?state=open&limit=2000").then((open) => {
+      if (disposed) return;
+      for (const a of open) alarmCams.set(a.id, a.cameras || []);
+      refreshTiles();
+    }).catch(() => {});
+
+    return () => {
+      disposed = true;
+      clearTimeout(refetch);
+      ctx.events.removeEventListener("event", onEvent);
+      ctx.events.removeEventListener("alarm", onAlarm);
+      stopTiles();
+    };
   },
 };
