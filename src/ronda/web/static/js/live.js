@@ -92,7 +92,7 @@ export class LowLatencyPlayer extends EventTarget {
   }
 
   _pump() {
-    if (!this.sb || this.sb.updating || !this.queue.length) return;
+    if (this.stopped || !this.sb || this.sb.updating || !this.queue.length || this.ms.readyState !== "open") return;
     try {
       this.sb.appendBuffer(this.queue.shift());
     } catch (e) {
@@ -101,6 +101,7 @@ export class LowLatencyPlayer extends EventTarget {
   }
 
   _afterAppend() {
+    if (this.stopped || this.ms.readyState !== "open") return; // the view was left meanwhile
     const v = this.video;
     const b = v.buffered;
     if (b.length) {
@@ -112,9 +113,13 @@ export class LowLatencyPlayer extends EventTarget {
       // catch up gently when a little behind, so the view stays near the live edge
       v.playbackRate = end - v.currentTime > LIVE_EDGE_S + 0.25 ? 1.1 : 1.0;
       if (v.paused) v.play().catch(() => {});
-      if (!this.queue.length && v.currentTime - b.start(0) > KEEP_S * 1.5) {
-        this.sb.remove(0, v.currentTime - KEEP_S);
-        return;
+      if (!this.queue.length && !this.sb.updating && v.currentTime - b.start(0) > KEEP_S * 1.5) {
+        try {
+          this.sb.remove(0, v.currentTime - KEEP_S);
+          return;
+        } catch {
+          // removed from its MediaSource (view closed): nothing to trim
+        }
       }
       this._status("playing");
     }

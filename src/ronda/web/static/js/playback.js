@@ -56,7 +56,12 @@ export async function showRecorded({ api, cameraId, video, at, stream = "main", 
     );
     const first = rec.segments.findIndex((s) => Date.parse(s.end) > atMs);
     map = new RecordingMap(first < 0 ? [] : rec.segments.slice(first));
+    if (!map.segments.length) {
+      onStatus({ state: "empty", reason: "no recordings from this instant on" });
+      return undefined;
+    }
     const ready = new Promise((resolve) => {
+      video.addEventListener("error", () => resolve(), { once: true });
       // The playlist starts with the segment holding the instant; not every player honours its
       // EXT-X-START, so move to the exact instant once the media is known (resolved once shown).
       video.addEventListener(
