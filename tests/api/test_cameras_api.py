@@ -213,3 +213,15 @@ def test_timeline_merges_runs(site):
     assert len(fine["runs"]) >= len(t["runs"])
     for bad in ({"resolution_ms": 0}, {"resolution_ms": "x"}, {"start": "nope"}):
         assert site.ronda.api("GET", f"/api/v1/cameras/{cid}/timeline", params={**params, **bad}).status_code == 422
+
+
+def test_camera_list_carries_the_groups_the_caller_may_know(site, users):
+    """The client's camera tree: organisation / group -> cameras, never another tenant's group names."""
+    cams_b = users["viewer_b"].req("GET", "/api/v1/cameras").json()
+    assert cams_b and all(c["groups"] for c in cams_b), cams_b
+    names_b = {(g["organisation"], g["name"]) for c in cams_b for g in c["groups"]}
+    cams_a = users["viewer_a"].req("GET", "/api/v1/cameras").json()
+    names_a = {(g["organisation"], g["name"]) for c in cams_a for g in c["groups"]}
+    assert names_a and names_b and not names_a & names_b, (names_a, names_b)
+    admin = users["admin"].req("GET", "/api/v1/cameras").json()
+    assert names_a | names_b <= {(g["organisation"], g["name"]) for c in admin for g in c["groups"]}

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
+from sqlalchemy import or_, select
 
 from ronda.access.rights import LIVE, MANAGE_CAMERAS, PLAYBACK
 from ronda.api.deps import Caller, CameraId, Ctx, iso_param, not_found, require_camera, require_global
@@ -15,6 +16,7 @@ from ronda.devices import registry
 from ronda.devices.urls import url_with_credentials
 from ronda.media.snapshot import SnapshotError
 from ronda.recording import ffmpeg
+from ronda.store import access_models as am
 from ronda.store import repos
 from ronda.timeutil import now_ms, to_iso
 
@@ -40,11 +42,35 @@ def _audit(ctx: Ctx, caller: Caller, action: str, camera_id: int | None, **detai
 
 @router.get("/cameras")
 def list_cameras(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
-    """The cameras the caller may see."""
+    """The cameras the caller may see, each with the camera groups it belongs to that the caller's
+    organisation owns or has been shared (``groups: [{"id", "name", "organisation"}]``; site-level
+    users see every group): the client's camera tree."""
     with ctx.db.session() as s:
         cams = repos.list_cameras(s)
         visible = caller.visible([c.id for c in cams])
-        return [_view(ctx, c, caller) for c in cams if c.id in visible]
+        groups = _groups_by_camera(s, caller.organisation_id)
+        out = []
+        for c in cams:
+            if c.id in visible:
+                view = _view(ctx, c, caller)
+                view["groups"] = groups.get(c.id, [])
+                out.append(view)
+        return out
+
+
+def _groups_by_camera(s: Any, organisation_id: int | None) -> dict[int, list[dict[str, Any]]]:
+    q = (
+        select(am.CameraGroupMember.camera_id, am.CameraGroup.id, am.CameraGroup.name, am.Organisation.name)
+        .join(am.CameraGroup, am.CameraGroup.id == am.CameraGroupMember.group_id)
+        .outerjoin(am.Organisation, am.Organisation.id == am.CameraGroup.organisation_id)
+    )
+    if organisation_id is not None:
+        shared = select(am.CameraShare.camera_group_id).where(am.CameraShare.organisation_id == organisation_id)
+        q = q.where(or_(am.CameraGroup.organisation_id == organisation_id, am.CameraGroup.id.in_(shared)))
+    out: dict[int, list[dict[str, Any]]] = {}
+    for cam_id, gid, gname, org in s.execute(q.order_by(am.CameraGroup.name)):
+        out.setdefault(cam_id, []).append({"id": gid, "name": gname, "organisation": org})
+    return out
 
 
 @router.post("/cameras", status_code=201)

@@ -297,9 +297,9 @@ export default {
     const search = h("input", { type: "search", placeholder: t("live.search"), "aria-label": t("live.search"),
       "data-testid": "camera-search" });
     const tree = h("ul", { class: "camera-tree", role: "tree", "aria-label": t("live.cameras") });
-    // The API lists cameras without their groups or organisations (no endpoint shows a user its camera
-    // groups), so the tree is site → cameras; a camera listing with `groups` would nest them here.
-    const groupsOf = (cam) => (Array.isArray(cam.groups) && cam.groups.length ? cam.groups.map((g) => g.name || String(g)) : [null]);
+    // The tree: organisation / camera group -> cameras (a camera in no group sits under the site).
+    const groupLabel = (g) => (g.organisation ? `${g.organisation} / ${g.name}` : g.name || String(g));
+    const groupsOf = (cam) => (Array.isArray(cam.groups) && cam.groups.length ? cam.groups.map(groupLabel) : [null]);
     const buildTree = () => {
       clear(tree);
       const q = search.value.trim().toLowerCase();
