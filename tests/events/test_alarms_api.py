@@ -243,3 +243,52 @@ def test_webhook_secret_is_masked_and_kept_on_update(site, users):
         db.dispose()
     finally:
         admin.req("DELETE", f"/api/v1/rules/{rid}")
+
+
+def test_a_rule_may_not_reach_further_than_its_author(site, users):
+    """A rule manager who sees only the odd cameras may write rules about them, not about others,
+    and not about every camera."""
+    from sqlalchemy import select
+
+    from ronda.access.service import create_user
+    from ronda.store.access_models import CameraGroup, Role, RoleScope
+    from ronda.store.db import Database
+    from tests.helpers import PW, Client
+
+    db = Database(f"sqlite:///{site.data_dir / 'ronda.db'}")
+    try:
+        with db.session() as s:
+            odd = s.scalar(select(CameraGroup).where(CameraGroup.name == "Odd cameras"))
+            role = Role(name="Rules for odd cameras", rights=["manage_rules", "live", "alarms"], all_cameras=False)
+            s.add(role)
+            s.flush()
+            s.add(RoleScope(role_id=role.id, camera_group_id=odd.id))
+        create_user(db, "rulewriter", PW, ["Rules for odd cameras"])
+    finally:
+        db.dispose()
+    writer = Client(site, "rulewriter")
+
+    def rule(cameras):
+        trigger = {"types": ["test.scope"], **({"cameras": cameras} if cameras is not None else {})}
+        return {"name": f"scoped {uuid.uuid4().hex[:6]}", "trigger": trigger,
+                "actions": [{"type": "raise_alarm", "title": "t"}]}  # fmt: skip
+
+    r = writer.req("POST", "/api/v1/rules", json=rule([site.cam("Camera 2")]))
+    assert r.status_code == 422 and "may not create rules about camera" in r.text, r.text
+    r = writer.req("POST", "/api/v1/rules", json=rule(None))
+    assert r.status_code == 422 and "every camera" in r.text, r.text
+    r = writer.req("POST", "/api/v1/rules", json=rule([site.cam("Camera 1")]))
+    assert r.status_code == 201, r.text
+    users["admin"].req("DELETE", f"/api/v1/rules/{r.json()['id']}")
+
+
+def test_assign_to_a_user_who_sees_the_camera(site, users, test_rule):
+    admin, op, cam1 = users["admin"], users["operator"], site.cam("Camera 1")
+    post_events(admin, {"type": "test.alarm", "camera": cam1})
+    aid = wait_for(lambda: open_alarms(admin, cam1), 10, interval=0.1, what="a test alarm")[0]["id"]
+    ids = {u["username"]: u["id"] for u in admin.req("GET", "/api/v1/users").json()}
+    r = op.req("POST", f"/api/v1/alarms/{aid}/assign", json={"user": ids["viewer_b"], "text": "yours"})
+    assert r.status_code == 422 and "cannot see" in r.text  # viewer_b cannot see Camera 1
+    r = op.req("POST", f"/api/v1/alarms/{aid}/assign", json={"user": ids["viewer_a"], "text": "yours"})
+    assert r.status_code == 200 and r.json()["owner"] == "viewer_a" and r.json()["state"] == "in_progress"
+    op.req("POST", f"/api/v1/alarms/{aid}/close", json={"text": "test done"})
