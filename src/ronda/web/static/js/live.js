@@ -54,10 +54,12 @@ export class LowLatencyPlayer extends EventTarget {
   }
 
   _connect() {
+    if (this.stopped) return;
     const ws = new WebSocket(absoluteWs(this.wsUrl));
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     ws.onmessage = (ev) => {
+      if (this.stopped) return; // messages still in flight after the view was left
       if (typeof ev.data === "string") {
         const msg = JSON.parse(ev.data);
         if (msg.type === "init") this._init(msg.mime);
@@ -76,13 +78,19 @@ export class LowLatencyPlayer extends EventTarget {
   }
 
   _init(mime) {
+    if (this.stopped || this.ms.readyState !== "open") return;
     if (!MediaSource.isTypeSupported(mime)) {
       this._status("unsupported", `this browser cannot decode ${mime}`);
       this.ws.close();
       return;
     }
     if (!this.sb) {
-      this.sb = this.ms.addSourceBuffer(mime);
+      try {
+        this.sb = this.ms.addSourceBuffer(mime);
+      } catch (e) {
+        this._status("error", String(e));
+        return;
+      }
       this.sb.mode = "segments";
       this.sb.addEventListener("updateend", () => this._afterAppend());
     } else if (mime !== this.mime && this.sb.changeType) {
