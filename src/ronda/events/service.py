@@ -31,6 +31,7 @@ class EventsService:
         self.bus = InProcessBus()
         self.writer = EventWriter(db)
         self.relay = OutboxRelay(db, self.bus)
+        self.writer.on_commit = self.relay.wake.set
         self.alarms = AlarmManager(db, self.bus, audit, camera_names=lambda: self.engine.camera_names())
         self.engine = RulesEngine(db, self.bus, self.alarms, self.writer, webhook=self._webhook)
         self.fanout = Fanout(self.bus)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,17 +78,18 @@ class _Pending:
 
 
 class EventWriter:
-    """Stores events in batches (one transaction per ``max_delay_s`` or ``max_batch`` events).
+    """Stores events in batches: one transaction at a time, and what arrives meanwhile (up to
+    ``max_batch`` events) goes into the next one.
     ``submit`` resolves to the ids, ``None`` for a uid already stored (idempotent ingest)."""
 
-    def __init__(self, db: Database, max_batch: int = 1000, max_delay_s: float = 0.01) -> None:
+    def __init__(self, db: Database, max_batch: int = 1000) -> None:
         self.db = db
         self.max_batch = max_batch
-        self.max_delay_s = max_delay_s
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.stored = 0
         self.duplicates = 0
+        self.on_commit: Callable[[], None] | None = None  # e.g. wake the outbox relay at once
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="event-writer")
@@ -106,7 +108,8 @@ class EventWriter:
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            await asyncio.sleep(self.max_delay_s)  # let concurrent producers join this transaction
+            # No waiting when idle: what arrives while this transaction runs joins the next one.
+            await asyncio.sleep(0)
             n = len(batch[0].events)
             while not self._queue.empty() and n < self.max_batch:
                 p = self._queue.get_nowait()
@@ -119,6 +122,8 @@ class EventWriter:
                     if not p.done.done():
                         p.done.set_exception(e)
                 continue
+            if self.on_commit is not None:
+                self.on_commit()
             i = 0
             for p in batch:
                 if not p.done.done():
