@@ -89,6 +89,8 @@ def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
     from ronda.events.service import EventsService
 
     events = EventsService(cfg, db, audit)
+    if recorder is not None:
+        recorder.on_events = events.relay.wake.set  # camera offline/online: published at once
     return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder, events=events)
 
 

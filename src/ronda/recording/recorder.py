@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,13 @@ class Recorder:
         self._pause_reason: str | None = None
         self._last_locked_alarm = 0
         self._space_level = "ok"  # ok | low | full: storage.low / storage.full events on change
+        self.on_events: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._status_cache: dict[int, tuple[str, str | None]] = {}
 
     # --- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         try:
             ensure_default_volume(self.root)
         except VolumeError as e:
@@ -172,6 +176,7 @@ class Recorder:
 
         fut = asyncio.get_running_loop().run_in_executor(None, write)
         fut.add_done_callback(_log_failure)
+        fut.add_done_callback(lambda _f: self.events_written())
 
     def camera_status(self, camera_id: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -266,6 +271,14 @@ class Recorder:
     def _event(self, type: str, severity: str, payload: dict[str, Any]) -> None:
         with self.db.session() as s:
             repos.add_event(s, type, now_ms(), None, severity=severity, payload=payload)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.events_written)
+
+    def events_written(self) -> None:
+        """Called (on the event loop) after the recorder stored events: ``on_events`` wakes their
+        publisher so alarms do not wait for its next poll."""
+        if self.on_events is not None:
+            self.on_events()
 
 
 def _log_failure(fut: asyncio.Future[None]) -> None:
