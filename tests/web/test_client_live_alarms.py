@@ -232,21 +232,34 @@ def test_phone_layout(browser, site, users, report_alarm):
 
 
 def test_alarm_list_keyboard(browser, site, users, report_alarm):
+    operator = users["operator"]  # a second alarm, so that there is somewhere to move to
+    r = operator.req("POST", "/api/v1/events", json={"type": REPORT, "camera": site.cam("Camera 2"),
+                                                     "text": f"second {time.time():.0f}"})  # fmt: skip
+    assert r.status_code == 202, r.text
+    wait_for(lambda: len(operator.req("GET", "/api/v1/alarms").json()) >= 2, 10, interval=0.1, what="two alarms")
     context, page, errors = open_client(browser, site, "operator")
     try:
         page.goto(site.ronda.base + "/#/alarms")
         page.get_by_test_id("alarm-filter-state").select_option("all")
         page.wait_for_function("() => document.querySelectorAll('[data-testid=alarm-item]').length >= 2")
-        ids = page.eval_on_selector_all("[data-testid=alarm-item]", "e => e.map(x => Number(x.dataset.alarmId))")
         page.locator("[data-testid=alarm-item]").first.focus()
+        first = page.evaluate("() => Number(document.activeElement.dataset.alarmId)")
         page.keyboard.press("ArrowDown")
-        assert page.evaluate("() => Number(document.activeElement.dataset.alarmId)") == ids[1]
+        # the list may be re-sorted by alarms arriving meanwhile: the focus is on the item after `first`
+        moved = page.evaluate(
+            "(first) => { const ids = [...document.querySelectorAll('[data-testid=alarm-item]')]"
+            ".map(x => Number(x.dataset.alarmId)); const now = Number(document.activeElement.dataset.alarmId);"
+            " return {now, expected: ids[ids.indexOf(first) + 1]}; }",
+            first,
+        )
+        assert moved["now"] != first and moved["now"] == moved["expected"], moved
+        target = moved["now"]
         page.keyboard.press("Enter")
-        page.wait_for_function("(id) => location.hash === `#/alarms/${id}`", arg=ids[1])
+        page.wait_for_function("(id) => location.hash === `#/alarms/${id}`", arg=target)
         page.wait_for_function("() => document.activeElement.matches('.alarm-info h2')")
         page.keyboard.press("Escape")
         page.wait_for_function("() => location.hash === '#/alarms'")
-        page.wait_for_function("(id) => Number(document.activeElement.dataset.alarmId) === id", arg=ids[1])
+        page.wait_for_function("(id) => Number(document.activeElement.dataset.alarmId) === id", arg=target)
         page.get_by_test_id("alarm-filter-state").select_option("open")
         assert not errors.errors, errors.errors
     finally:

@@ -58,11 +58,15 @@ def settle(page, seconds: float = 0.3) -> int:
 
 def test_playback_starts_at_requested_instant(browser, site, clock, token, record_property):
     segs, _ = catalog(site.data_dir, clock)
+    # instants inside continuous recording: segments whose neighbours touch them on both sides
+    # (next to a stop or restart the catalog's and the media's durations may differ: see the issue notes)
+    inner = [b for a, b, c in zip(segs, segs[1:], segs[2:], strict=False)
+             if abs(b.start_ms - a.end_ms) <= 100 and abs(c.start_ms - b.end_ms) <= 100]  # fmt: skip
     rng = random.Random(7)
     errors_seen = []
     offsets = []
     for _ in range(3):
-        seg = rng.choice(segs[:-1])
+        seg = rng.choice(inner)
         at = rng.randrange(seg.start_ms, seg.end_ms)
         page, errors = open_vod(browser, site, clock, at, token)
         try:
