@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 CLK = os.sysconf("SC_CLK_TCK")
 
@@ -65,3 +70,29 @@ def result(bench: str, metric: str, unit: str, ronda: float, baseline: float, ba
     }
     doc.update(extra)
     return json.dumps(doc)
+
+
+def wait_up(url: str, proc: subprocess.Popen[bytes], log_file: Path, seconds: float = 120) -> None:
+    """Until ``url`` answers over HTTP (any status); exits with the server's log if it dies or never answers."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{url}: the server exited with {proc.returncode}:\n{log_file.read_text()[-3000:]}")
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer within {seconds} s:\n{log_file.read_text()[-3000:]}")
+
+
+def stop(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGINT, then SIGKILL after 20 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)

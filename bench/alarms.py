@@ -38,7 +38,6 @@ import asyncio
 import gc
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -55,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.helpers import free_port, write_config  # noqa: E402
 
-from bench._common import own_cpu, result, tree_cpu  # noqa: E402
+from bench._common import own_cpu, result, stop, tree_cpu, wait_up  # noqa: E402
 from ronda.timeutil import parse_iso  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,31 +172,6 @@ BENCH_RULES: list[dict[str, Any]] = [
         "actions": [{"type": "raise_alarm", "title": "plate {camera}"}],
     },
 ]
-
-
-def wait_up(url: str, proc: subprocess.Popen[bytes], log_file: Path, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"ronda exited with {proc.returncode}:\n{log_file.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer within {seconds} s:\n{log_file.read_text()[-3000:]}")
-
-
-def stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
 
 
 # --- the load and the clients ------------------------------------------------------------------------

@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.helpers import free_port, write_config  # noqa: E402
 
-from bench._common import result  # noqa: E402
+from bench._common import result, stop, wait_up  # noqa: E402
 from ronda.devices import simmedia  # noqa: E402
 from ronda.media.hls import init_length  # noqa: E402
 from ronda.recording.segments import StreamKey, final_relpath, hash_and_sync  # noqa: E402
@@ -365,30 +365,6 @@ def pct(values: list[float], p: float) -> float:
     lo = int(k)
     hi = min(lo + 1, len(v) - 1)
     return v[lo] + (v[hi] - v[lo]) * (k - lo)
-
-
-def wait_up(url: str, proc: subprocess.Popen[bytes], log_file: Path, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{url} exited with {proc.returncode}:\n{log_file.read_text()[-3000:]}")
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer within {seconds} s:\n{log_file.read_text()[-3000:]}")
-
-
-def stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
 
 
 def warm_file(path: Path) -> None:
