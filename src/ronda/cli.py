@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ronda import __version__
@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     sts.required = True
     ini = sts.add_parser("init", help="mark a folder (a mounted disk) as a recording volume")
     ini.add_argument("path", type=Path)
+    rx = sts.add_parser(
+        "reindex",
+        help="index complete segment files the catalog does not know (left by a crash); safe while recording",
+    )
+    rx.add_argument("--camera", type=int, action="append", help="camera id (repeatable; default all)")
+    _data_args(rx)
 
     ex = sub.add_parser("export", help="write a signed evidence package of recorded video")
     ex.add_argument("--camera", type=int, action="append", required=True, help="camera id (repeatable)")
@@ -194,6 +200,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"database at revision {current_revision(database.engine)} (this Ronda: {head_revision()})")
         database.dispose()
         return 0
+    if cmd == "storage" and args.storage_command == "reindex":
+        return _reindex(args)
     if cmd == "storage":
         from ronda.recording.volume import init_volume
 
@@ -296,6 +304,69 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise CliError(f"unknown command {cmd}")
 
 
+def _progress_printer(label: str) -> Callable[[float], None]:
+    """A progress bar on a terminal, a line per quarter otherwise (logs)."""
+    tty = sys.stderr.isatty()
+    last = [-1]
+
+    def show(fraction: float) -> None:
+        pct = int(fraction * 100)
+        step = pct if tty else pct // 25 * 25
+        if step == last[0]:
+            return
+        last[0] = step
+        text = f"{label:10s} [{'#' * (step // 5):20s}] {step:3d} %"
+        print("\r" + text if tty else text, end="" if tty else "\n", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _reindex(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ronda import runtime
+    from ronda.recording.reindex import Orphan, ReindexReport, adopt_orphans, find_orphans
+    from ronda.store import repos
+
+    cfg = runtime.data_dir_config(args.data_dir, args.config)
+    if not (cfg.data_dir / "ronda.db").exists() and cfg.database.url is None:
+        raise CliError(f"no Ronda data in {cfg.data_dir}")
+    database = runtime.open_database(cfg, migrate=False)
+    try:
+        with database.session() as s:
+            known = {c.id for c in repos.list_cameras(s)}
+        ids = list(args.camera or sorted(known))
+        unknown = [c for c in ids if c not in known]
+        if unknown:
+            raise CliError(f"no camera with id {', '.join(map(str, unknown))}")
+        show = _progress_printer("scanning")
+        orphans: list[Orphan] = []
+        scanned = 0
+        for n, cid in enumerate(ids, 1):
+            found, seen = find_orphans(database, cfg.recordings_dir, cid)
+            orphans += found
+            scanned += seen
+            show(n / len(ids))
+        print("", file=sys.stderr)
+        rep = ReindexReport()
+        if orphans:
+            show = _progress_printer("indexing")
+            done = [0]
+
+            def step(_o: Orphan) -> None:
+                done[0] += 1
+                show(done[0] / len(orphans))
+
+            rep = asyncio.run(adopt_orphans(database, cfg.recordings_dir, cfg.recording.ffprobe, orphans, None, step))
+            print("", file=sys.stderr)
+    finally:
+        database.dispose()
+    print(f"{scanned} segment files on disk; {len(orphans)} not in the catalog: "
+          f"{rep.adopted} indexed ({rep.adopted_ms / 1000:.1f} s of video), {rep.quarantined} unreadable "
+          f"moved to {cfg.recordings_dir / '.quarantine'}")  # fmt: skip
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -319,18 +390,10 @@ def _export(args: argparse.Namespace) -> int:
     actor = cli_actor()
     req = ExportRequest(list(args.camera), start, end, actor, args.reason, args.case, args.stream)
     progress = Progress()
-    last = [-1]
-
-    tty = sys.stderr.isatty()
+    bars: dict[str, Callable[[float], None]] = {}
 
     def show(p: Progress) -> None:
-        pct = int(p.fraction * 100)
-        step = pct if tty else pct // 25 * 25  # a line per quarter when not on a terminal
-        if step == last[0]:
-            return
-        last[0] = step
-        text = f"{p.stage:10s} [{'#' * (step // 5):20s}] {step:3d} %"
-        print("\r" + text if tty else text, end="" if tty else "\n", file=sys.stderr, flush=True)
+        bars.setdefault(p.stage, _progress_printer(p.stage))(p.fraction)
 
     progress.callbacks.append(show)
     audit = runtime.open_audit(cfg, database)

@@ -1,7 +1,10 @@
 """Turning a finished capture file into a catalog row: fsync, hash, rename, index, close gaps.
 
 The catalog row is written only after the file is complete at its final name, so the catalog
-never points at a file that is missing or still being written.
+never points at a file that is missing or still being written. A crash between the rename and the
+catalog write leaves a complete file that the catalog does not know: `uncatalogued` finds such files
+(their name carries their start) and `adopt` indexes them, at the stream's next start or by
+`ronda storage reindex`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ronda.recording.timeline import Placement
 from ronda.recording.volume import VolumeError, volume_present
@@ -76,48 +82,82 @@ def index_segment(
         dest = root / rel
         n += 1
     os.rename(partial, dest)
-    with db.session() as s:
-        seg = repos.add_segment(
-            s,
-            Segment(
+    row = Segment(
+        camera_id=key.camera_id,
+        stream=key.stream,
+        start_ms=place.start_ms,
+        end_ms=place.end_ms,
+        bytes=size,
+        path=str(rel),
+        sha256=digest,
+        codec=codec,
+        recovered=recovered,
+    )
+    try:
+        with db.session() as s:
+            return _catalog(s, key, row, place)
+    except BaseException:
+        # The catalog did not take it: put the file back where the next start recovers it.
+        try:
+            os.rename(dest, partial)
+        except OSError as e:
+            log.error("%s: could not move %s back after a catalog error: %s", key, rel, e)
+        raise
+
+
+def _catalog(s: Session, key: StreamKey, row: Segment, place: Placement) -> Segment:
+    """Add the row and close (or note) the stream's gap before it."""
+    seg = repos.add_segment(s, row)
+    gap = repos.open_gap(s, key.camera_id, key.stream)
+    if gap is not None:
+        gap.end_ms = place.start_ms
+        if gap.end_ms <= gap.start_ms:
+            s.delete(gap)
+        else:  # the recording has a hole: say so (rules may attach it to the outage's alarm)
+            hole = {"stream": key.stream, "reason": gap.reason, "start_ms": gap.start_ms, "end_ms": gap.end_ms,
+                    "seconds": round((gap.end_ms - gap.start_ms) / 1000, 1)}  # fmt: skip
+            repos.add_event(s, "recording.gap", gap.end_ms, key.camera_id, severity="warning", payload=hole)
+    elif place.hole_before_ms > 0 and place.reanchored_by_ms:
+        s.add(
+            Gap(
                 camera_id=key.camera_id,
                 stream=key.stream,
-                start_ms=place.start_ms,
-                end_ms=place.end_ms,
-                bytes=size,
-                path=str(rel),
-                sha256=digest,
-                codec=codec,
-                recovered=recovered,
-            ),
+                start_ms=place.start_ms - place.hole_before_ms,
+                end_ms=place.start_ms,
+                reason="clock_adjusted",
+                detail=f"wall clock moved {place.reanchored_by_ms} ms against the camera's timestamps",
+            )
         )
-        gap = repos.open_gap(s, key.camera_id, key.stream)
-        if gap is not None:
-            gap.end_ms = place.start_ms
-            if gap.end_ms <= gap.start_ms:
-                s.delete(gap)
-            else:  # the recording has a hole: say so (rules may attach it to the outage's alarm)
-                hole = {"stream": key.stream, "reason": gap.reason, "start_ms": gap.start_ms, "end_ms": gap.end_ms,
-                        "seconds": round((gap.end_ms - gap.start_ms) / 1000, 1)}  # fmt: skip
-                repos.add_event(s, "recording.gap", gap.end_ms, key.camera_id, severity="warning", payload=hole)
-        elif place.hole_before_ms > 0 and place.reanchored_by_ms:
-            s.add(
-                Gap(
-                    camera_id=key.camera_id,
-                    stream=key.stream,
-                    start_ms=place.start_ms - place.hole_before_ms,
-                    end_ms=place.start_ms,
-                    reason="clock_adjusted",
-                    detail=f"wall clock moved {place.reanchored_by_ms} ms against the camera's timestamps",
-                )
-            )
-        if place.reanchored_by_ms:
-            repos.add_event(
-                s,
-                "recording.reanchored",
-                place.start_ms,
-                key.camera_id,
-                severity="warning",
-                payload={"stream": key.stream, "shift_ms": place.reanchored_by_ms},
-            )
+    if place.reanchored_by_ms:
+        repos.add_event(
+            s,
+            "recording.reanchored",
+            place.start_ms,
+            key.camera_id,
+            severity="warning",
+            payload={"stream": key.stream, "shift_ms": place.reanchored_by_ms},
+        )
     return seg
+
+
+def adopt(
+    db: Database, root: Path, key: StreamKey, rel: Path, start_ms: int, duration_ms: int, codec: str | None
+) -> Segment | None:
+    """Blocking. Catalog a complete file already at its final name (see `reindex`); None if known."""
+    size, digest = hash_and_sync(root / rel)
+    row = Segment(
+        camera_id=key.camera_id,
+        stream=key.stream,
+        start_ms=start_ms,
+        end_ms=start_ms + duration_ms,
+        bytes=size,
+        path=str(rel),
+        sha256=digest,
+        codec=codec,
+        recovered=True,
+    )
+    with db.session() as s:
+        if s.scalar(select(Segment.id).where(Segment.path == str(rel))) is not None:
+            return None
+        # Gaps are left as they are: the crash that orphaned the file has its own gap after it.
+        return repos.add_segment(s, row)

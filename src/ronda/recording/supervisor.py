@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ronda.config import RecordingConfig
 from ronda.devices.urls import redact
-from ronda.recording import ffmpeg, recovery
+from ronda.recording import ffmpeg, recovery, reindex
 from ronda.recording.segments import StreamKey, index_segment
 from ronda.recording.timeline import Placement, SessionClock
 from ronda.recording.volume import volume_present
@@ -287,6 +287,7 @@ class StreamRecorder:
             return
 
     async def _recover_leftovers(self) -> None:
+        await self._adopt_orphans()
         if not self.partial_dir.is_dir():
             return
         leftovers = sorted(self.partial_dir.glob("*.partial"))
@@ -294,6 +295,19 @@ class StreamRecorder:
             clock = SessionClock(self._floor)
             for p in leftovers:
                 await self._recover(p, clock)
+
+    async def _adopt_orphans(self) -> None:
+        """Index complete files a crash left at their final names without a catalog row."""
+        since = self._floor if self._floor is not None else now_ms() - 86_400_000
+        try:
+            orphans, _ = await asyncio.to_thread(
+                reindex.find_orphans, self.db, self.root, self.key.camera_id, self.key.stream, since, 0.0
+            )
+            if orphans:
+                await reindex.adopt_orphans(self.db, self.root, self.cfg.ffprobe, orphans, self.spec.codec)
+                await asyncio.to_thread(self._load_floor)
+        except Exception:  # never keep a stream from recording because of old files
+            log.exception("%s: could not look for uncatalogued segment files", self.key)
 
     # --- one capture session ----------------------------------------------------------------------
     async def _session(self) -> tuple[bool, str, str | None]:
