@@ -288,3 +288,18 @@ class Client:
 
     def req(self, method: str, path: str, **kw) -> httpx.Response:
         return self.site.ronda.anon(method, path, headers={**self.h, **kw.pop("headers", {})}, **kw)
+
+
+def clock_codes(path: Path, width: int = 640) -> list[int | None]:
+    """The time code of every frame of a clock camera recording, in decoding order (only the code's
+    two block rows are decoded into memory)."""
+    from ronda.devices.simulator import CLOCK_BLOCK, read_clock_code
+
+    rows = 2 * CLOCK_BLOCK
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-vf", f"crop={width}:{rows}:0:0", "-pix_fmt", "gray",
+         "-f", "rawvideo", "-"],
+        capture_output=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    size = width * rows
+    return [read_clock_code(raw[i : i + size], width) for i in range(0, len(raw) - size + 1, size)]

@@ -537,6 +537,23 @@ def clock_frame(ms: int, size: tuple[int, int] = CLOCK_SIZE) -> bytes:
     return b"".join(rows) + luma_rest + chroma
 
 
+def read_clock_code(luma: bytes, width: int = CLOCK_SIZE[0]) -> int | None:
+    """The time code of a decoded clock frame (8-bit luma plane, ``width`` px per row), or None
+    when the marker is not there. Each block is read at its centre."""
+    bits = []
+    for r in range(2):
+        y = r * CLOCK_BLOCK + CLOCK_BLOCK // 2
+        for c in range(CLOCK_BITS_PER_ROW):
+            x = c * CLOCK_BLOCK + CLOCK_BLOCK // 2
+            bits.append(1 if luma[y * width + x] > 128 else 0)
+    if tuple(bits[:4]) != CLOCK_MARKER:
+        return None
+    ms = 0
+    for b in bits[4:]:
+        ms = ms << 1 | b
+    return ms
+
+
 def _clock_probe(pad: Any, info: Any, text: Any) -> Any:
     now = time.time()
     lt = time.localtime(now)

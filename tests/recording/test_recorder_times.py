@@ -1,0 +1,37 @@
+"""Evidence times: the catalog's start and end of every segment agree with the capture time printed
+in the frames themselves (the simulator's clock camera), across the clean stop, the kill -9 and the
+crash recovery that `test_recorder_integration` put the session's site through (this file runs right
+after it, before the storage tests' retention removes old footage)."""
+
+from __future__ import annotations
+
+from tests.helpers import catalog, clock_codes, wait_for
+
+FRAME_MS = 1000 / 15
+LIMIT_MS = 250  # capture-to-arrival delay of the stream plus one frame
+
+
+def test_catalog_times_match_the_frames(site, record_property):
+    cid = site.cam("Clock")
+    segs = wait_for(lambda: len(catalog(site.data_dir, cid)[0]) >= 10 and catalog(site.data_dir, cid)[0], 90,
+                    what="ten segments of the clock camera")  # fmt: skip
+    _, gaps = catalog(site.data_dir, cid)
+    restarts = [g for g in gaps if g.reason in ("ronda_stopped", "recorder_restart") and g.end_ms is not None]
+    assert any(segs[0].end_ms <= g.start_ms and g.end_ms <= segs[-1].start_ms for g in restarts), (
+        "the checked recording should span a stop or crash of Ronda"
+    )
+    start_errs, end_errs = [], []
+    for s in segs:
+        codes = clock_codes(site.data_dir / "recordings" / s.path)
+        assert codes and all(c is not None for c in codes), f"{s.path}: frames without a readable time code"
+        steps = [b - a for a, b in zip(codes, codes[1:], strict=False)]
+        assert all(0 < d < 400 for d in steps), f"{s.path}: frame times jump inside the file: {max(steps)} ms"
+        start_errs.append(codes[0] - s.start_ms)
+        end_errs.append(round(codes[-1] + FRAME_MS) - s.end_ms)
+    record_property("segments", len(segs))
+    record_property("start_error_ms", [min(start_errs), max(start_errs)])
+    print(f"{len(segs)} segments ({sum(s.recovered for s in segs)} recovered): catalog start minus frame time "
+          f"{min(start_errs)}..{max(start_errs)} ms, end {min(end_errs)}..{max(end_errs)} ms")  # fmt: skip
+    bad = [(s.path, a, b) for s, a, b in zip(segs, start_errs, end_errs, strict=True)
+           if abs(a) > LIMIT_MS or abs(b) > LIMIT_MS]  # fmt: skip
+    assert not bad, f"catalog times differ from the frames' capture times: {bad}"
