@@ -78,6 +78,13 @@ def test_malformed_json_and_oversized_body(site):
         "POST", "/api/v1/cameras", content=b"x" * (2 << 20), headers={"content-type": "application/json"}
     )
     assert r.status_code == 413
+    # chunked, without a Content-Length: counted as it arrives and refused at the limit, not buffered
+    before = count_cameras(site)
+    body = b'{"name": "big", "url": "rtsp://127.0.0.1:9/x", "pad": "' + b"x" * (2 << 20) + b'"}'
+    chunks = iter([body[i : i + 65536] for i in range(0, len(body), 65536)])
+    r = site.ronda.api("POST", "/api/v1/cameras", content=chunks, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "too large" in r.json()["detail"], r.text
+    assert count_cameras(site) == before
 
 
 def test_unreachable_camera_is_added_offline_and_gets_a_gap(site):

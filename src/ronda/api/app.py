@@ -21,6 +21,7 @@ from ronda import __version__
 from ronda.access.audit import AuditLog
 from ronda.access.secrets import SecretBox
 from ronda.access.service import AuthService
+from ronda.api.limits import BodyLimit
 from ronda.config import Config
 from ronda.media.live import LiveHub
 from ronda.media.snapshot import SnapshotCache
@@ -73,15 +74,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        plan = request.method == "PUT" and request.url.path == "/api/v1/map/plan"
-        limit = MAX_PLAN_BODY if plan else MAX_BODY
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return JSONResponse({"detail": "request body too large"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, default=MAX_BODY, per_route={("PUT", "/api/v1/map/plan"): MAX_PLAN_BODY})
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Any:
