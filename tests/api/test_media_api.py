@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import httpx
 import pytest
 
 from tests.helpers import catalog, iso, wait_for
@@ -40,6 +41,20 @@ def test_export_job_progress_download_and_verify(site, users, tmp_path):
     pkg.write_bytes(dl.content)
     v = subprocess.run([sys.executable, "-m", "ronda.cli", "verify", str(pkg)], capture_output=True, text=True)
     assert v.returncode == 0 and v.stdout.startswith("valid")
+    # A 60-second link for the browser's download manager: no header needed, bound to user and export.
+    for u in ("viewer_a", "viewer_b"):
+        assert users[u].req("POST", f"/api/v1/exports/{job['id']}/link").status_code == 404
+    link = op.req("POST", f"/api/v1/exports/{job['id']}/link").json()
+    assert link["expires_in"] == 60 and link["name"] == "piazza graffiti.zip"
+    plain = httpx.get(site.ronda.base + link["url"], timeout=30)
+    assert plain.status_code == 200 and plain.content == dl.content
+    token = link["url"].split("token=")[1]
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert httpx.get(f"{site.ronda.base}/api/v1/exports/{job['id']}/file?token={forged}").status_code == 401
+    assert httpx.get(f"{site.ronda.base}/api/v1/exports/{job['id']}/file").status_code == 422
+    # a live-view token of the same user and camera does not open the package
+    live = op.req("POST", f"/api/v1/cameras/{site.cam('Camera 1')}/stream-token", json={"right": "live"}).json()
+    assert httpx.get(f"{site.ronda.base}/api/v1/exports/{job['id']}/file?token={live['token']}").status_code == 401
     audit = users["admin"].req("GET", "/api/v1/audit", params={"actor": "operator", "action": "export"}).json()
     assert audit and audit[0]["details"]["case"] == "G-12"
     assert op.req("DELETE", f"/api/v1/exports/{job['id']}").status_code == 204

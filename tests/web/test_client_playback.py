@@ -210,6 +210,8 @@ def test_playback_frame_timeline_export_bookmark_and_lock(browser, site, users, 
         assert job.get_attribute("data-status") == "done"
         with page.expect_download() as info:
             job.get_by_test_id("export-download").click()
+        # through the browser's download manager (a short-lived link), not an in-page Blob
+        assert "/file?token=" in info.value.url and info.value.suggested_filename.endswith(".zip")
         zip_path = tmp_path / "export.zip"
         info.value.save_as(zip_path)
         r = subprocess.run(

@@ -171,14 +171,18 @@ async def cancel_export(caller: Caller, job_id: JobId) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/exports/{job_id}/download", response_class=FileResponse)
-def download_export(ctx: Ctx, caller: Caller, job_id: JobId) -> FileResponse:
+def _package(ctx: Ctx, caller: Principal, job_id: str) -> FileResponse:
     job = _job_for(caller, job_id)
     if job.status != "done" or not job.path.is_file():
         raise HTTPException(409, f"the export is {job.status}")
     ctx.audit.append(caller.actor, "export.download", "ok", job.request.camera_ids[0], job.request.start_ms,
                      job.request.end_ms, caller.source_ip, {"job": job_id})  # fmt: skip
     return FileResponse(job.path, media_type="application/zip", filename=job.name)
+
+
+@router.get("/exports/{job_id}/download", response_class=FileResponse)
+def download_export(ctx: Ctx, caller: Caller, job_id: JobId) -> FileResponse:
+    return _package(ctx, caller, job_id)
 
 
 class LockBody(BaseModel):
@@ -334,3 +338,23 @@ def vod(
     body = hls.vod_playlist(items, f"segments/{{id}}.mp4?token={seg_token}", offset)
     ctx.audit.append(p.actor, "playback.start", "ok", camera_id, s_ms, e_ms, p.source_ip, {"stream": stream})
     return Response(body, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-store"})
+
+
+@router.post("/exports/{job_id}/link")
+def export_link(ctx: Ctx, caller: Caller, job_id: JobId) -> dict[str, Any]:
+    """A 60-second download URL for a finished export, for the browser's own download manager
+    (which streams the package to disk instead of holding it in memory, and cannot send headers)."""
+    job = _job_for(caller, job_id)
+    if job.status != "done":
+        raise HTTPException(409, f"the export is {job.status}")
+    token = ctx.auth.issuer.issue_stream_token(caller.user_id, job.request.camera_ids[0], EXPORT)
+    return {"url": f"/api/v1/exports/{job_id}/file?token={token}", "expires_in": 60, "name": job.name}
+
+
+@router.get("/exports/{job_id}/file", response_class=FileResponse)
+def export_file(ctx: Ctx, request: Request, job_id: JobId, token: Token) -> FileResponse:
+    job = _jobs.get(job_id)
+    if job is None:
+        raise not_found("export")
+    p = stream_principal(ctx, request, token, job.request.camera_ids[0], EXPORT)
+    return _package(ctx, p, job_id)

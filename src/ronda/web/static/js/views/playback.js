@@ -691,24 +691,17 @@ function selectionPanel(ctx, cams, timeline, play, closed) {
         status.textContent = errorText(e);
       }
     });
-    // The download needs the Authorization header, so it is fetched as a Blob and saved from an object URL.
+    // The browser's download manager streams the package to disk; it cannot send the Authorization
+    // header, so the server hands out a 60-second link bound to this user and export.
     download.addEventListener("click", async () => {
       download.disabled = true;
       try {
-        const res = await ctx.api.call(`/api/v1/exports/${encodeURIComponent(job.id)}/download`, { raw: true });
-        if (!res.ok) {
-          const body = await res.json().catch(() => ({}));
-          throw new Error(errorText({ detail: body.detail }) || res.statusText);
-        }
-        const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(res.headers.get("Content-Disposition") || "");
-        const name = m ? decodeURIComponent(m[1]) : `export-${job.id}.zip`;
-        const url = URL.createObjectURL(await res.blob());
-        const a = h("a", { href: url, download: name, hidden: true });
+        const link = await ctx.api.call(`/api/v1/exports/${encodeURIComponent(job.id)}/link`, { method: "POST" });
+        const a = h("a", { href: link.url, download: link.name, hidden: true });
         document.body.append(a);
         a.click();
         a.remove();
-        setTimeout(() => URL.revokeObjectURL(url), 60_000);
-        toast(t("pb.downloaded", { name }));
+        toast(t("pb.downloaded", { name: link.name }));
       } catch (e) {
         status.textContent = errorText(e);
       } finally {
