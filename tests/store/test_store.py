@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from ronda.events.store import search_events
 from ronda.store import repos
 from ronda.store.db import Database, SchemaMismatch, head_revision
 from ronda.store.models import Camera, CameraStream, EvidenceLock, Gap, Segment
@@ -102,7 +103,8 @@ def test_events_and_state(db):
         repos.put_state(s, "k", {"a": 2})
     with db.session() as s:
         assert repos.get_state(s, "k") == {"a": 2}
-        assert repos.list_events(s, since_ms=5)[0].payload == {"reason": "x"}
+    assert search_events(db, since_ms=5)[0]["payload"] == {"reason": "x"}
+    assert search_events(db, since_ms=11) == []
 
 
 def test_serve_refuses_a_schema_mismatch(tmp_path):

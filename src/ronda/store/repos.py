@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from ronda.store.models import Bookmark, Camera, CameraStream, Event, EvidenceLock, Gap, Segment, SystemState
@@ -214,22 +214,6 @@ def add_event(
     s.add(ev)
     s.flush()
     return ev
-
-
-def list_events(
-    s: Session, camera_id: int | None = None, since_ms: int | None = None, type: str | None = None, limit: int = 500
-) -> Sequence[Event]:
-    conds = []
-    if camera_id is not None:
-        conds.append(Event.camera_id == camera_id)
-    if since_ms is not None:
-        conds.append(Event.time_ms >= since_ms)
-    if type is not None:
-        conds.append(Event.type == type)
-    q = select(Event).order_by(Event.time_ms.desc(), Event.id.desc()).limit(limit)
-    if conds:
-        q = q.where(and_(*conds))
-    return s.scalars(q).all()
 
 
 # --- bookmarks -----------------------------------------------------------------------------------
