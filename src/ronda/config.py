@@ -81,6 +81,9 @@ class StorageConfig(_Model):
     )
     default_retention_days: float = Field(30, gt=0, description="Retention of cameras that set none.")
     check_interval_seconds: float = Field(5.0, gt=0, le=3600)
+    export_keep_days: float = Field(
+        30, gt=0, le=3650, description="Finished export packages (DATA/exports) are deleted after this many days."
+    )
 
 
 class StreamConfig(_Model):

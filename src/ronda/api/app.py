@@ -6,6 +6,8 @@ takes the caller through ``deps.principal`` so they can be enforced in one place
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +25,7 @@ from ronda.access.secrets import SecretBox
 from ronda.access.service import AuthService
 from ronda.api.limits import BodyLimit
 from ronda.config import Config
+from ronda.media.export_jobs import ExportJobs
 from ronda.media.live import LiveHub
 from ronda.media.snapshot import SnapshotCache
 from ronda.recording.recorder import Recorder
@@ -44,12 +47,18 @@ class AppContext:
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)
     live: LiveHub | None = None  # started on the first live view
     events: Any = None  # ronda.events.service.EventsService (bus, rules, alarms, notifications)
+    exports: ExportJobs | None = None  # made by create_app when not given
     started: bool = False
 
 
 def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
+    if ctx.exports is None:
+        ctx.exports = ExportJobs(ctx.db, ctx.cfg, ctx.audit)
+    exports = ctx.exports
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        upkeep = asyncio.create_task(exports.upkeep(), name="export-upkeep")
         if ctx.events is not None:
             await ctx.events.start()
         if manage_recorder and ctx.recorder is not None:
@@ -64,6 +73,10 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
                 await ctx.recorder.stop()
             if ctx.events is not None:
                 await ctx.events.stop()
+            upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await upkeep
+            await exports.close()
 
     app = FastAPI(
         title="Ronda",

@@ -109,6 +109,29 @@ class EvidenceLock(Base):
     created_ms: Mapped[int] = mapped_column(BigInteger)
 
 
+class ExportJobRow(Base):
+    """An evidence export job: who asked for what, and how it ended (the package is DATA/exports/<id>.zip)."""
+
+    __tablename__ = "export_jobs"
+    __table_args__ = (Index("ix_export_jobs_owner", "owner_id", "created_ms"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(Integer)
+    owner: Mapped[str] = mapped_column(String(200))
+    cameras: Mapped[list[int]] = mapped_column(JSON)
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    stream: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    case_ref: Mapped[str] = mapped_column(String(200), default="")
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # running | done | failed | cancelled | expired
+    error: Mapped[str | None] = mapped_column(Text)
+    bytes: Mapped[int | None] = mapped_column(BigInteger)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    finished_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class Bookmark(Base):
     """A named time range on one camera (an operator's note on the timeline)."""
 

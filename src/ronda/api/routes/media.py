@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-import secrets
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -22,8 +18,8 @@ from ronda.access.tokens import InvalidToken
 from ronda.api.deps import Caller, CameraId, Ctx, client_ip, iso_param, not_found, require_camera
 from ronda.api.routes.cameras import snapshot_response
 from ronda.media import hls
-from ronda.media.export import ExportCancelled, ExportError, ExportRequest, Progress, plan, run_export
-from ronda.runtime import site_key
+from ronda.media.export import ExportError, ExportRequest, plan
+from ronda.media.export_jobs import ExportJobs, JobNotFound, Package
 from ronda.store import repos
 from ronda.store.models import EvidenceLock, Segment
 from ronda.timeutil import now_ms, to_iso
@@ -58,44 +54,13 @@ class ExportBody(BaseModel):
         return v
 
 
-@dataclass
-class ExportJob:
-    id: str
-    owner_id: int
-    owner: str
-    request: ExportRequest
-    path: Path
-    name: str
-    progress: Progress = field(default_factory=Progress)
-    status: str = "running"  # running | done | failed | cancelled
-    error: str | None = None
-    created_ms: int = field(default_factory=now_ms)
-    task: asyncio.Task[None] | None = None
-
-    def view(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "status": self.status,
-            "stage": self.progress.stage,
-            "progress": round(self.progress.fraction, 3),
-            "error": self.error,
-            "cameras": self.request.camera_ids,
-            "start": to_iso(self.request.start_ms),
-            "end": to_iso(self.request.end_ms),
-            "created": to_iso(self.created_ms),
-            "owner": self.owner,
-            "download": f"/api/v1/exports/{self.id}/download" if self.status == "done" else None,
-        }
+def _exports(ctx: Ctx) -> ExportJobs:
+    assert ctx.exports is not None
+    return ctx.exports
 
 
-_jobs: dict[str, ExportJob] = {}
-
-
-def _job_for(caller: Principal, job_id: str) -> ExportJob:
-    job = _jobs.get(job_id)
-    if job is None or (job.owner_id != caller.user_id and "administrator" not in caller.roles):
-        raise not_found("export")  # someone else's export is as good as absent
-    return job
+def _admin(caller: Principal) -> bool:
+    return "administrator" in caller.roles
 
 
 @router.post("/exports", status_code=202)
@@ -110,74 +75,47 @@ async def create_export(ctx: Ctx, caller: Caller, body: ExportBody) -> dict[str,
         await asyncio.to_thread(plan, ctx.db, req)  # refuse at once what cannot be exported
     except ExportError as e:
         raise HTTPException(422, str(e)) from None
-    jid = secrets.token_urlsafe(12)
-    folder = ctx.cfg.data_dir / "exports"
-    folder.mkdir(exist_ok=True)
-    job = ExportJob(
-        jid, caller.user_id, caller.actor, req, folder / f"{jid}.zip", (body.name or f"export-{jid}") + ".zip"
-    )
-    _jobs[jid] = job
-
-    async def work() -> None:
-        try:
-            await run_export(ctx.db, ctx.cfg.recordings_dir, ctx.cfg.recording.ffmpeg, site_key(ctx.cfg),
-                             ctx.cfg.site.name, ctx.cfg.site.timezone, req, job.path, job.progress)  # fmt: skip
-            job.status = "done"
-            details = {"case": req.case, "reason": req.reason, "job": jid}
-            for cid in req.camera_ids:
-                await asyncio.to_thread(
-                    ctx.audit.append,
-                    caller.actor,
-                    "export",
-                    "ok",
-                    cid,
-                    req.start_ms,
-                    req.end_ms,
-                    caller.source_ip,
-                    details,
-                )
-        except ExportCancelled:
-            job.status = "cancelled"
-        except ExportError as e:
-            job.status, job.error = "failed", str(e)
-        except Exception as e:  # reported on the job; the server goes on
-            job.status, job.error = "failed", f"{type(e).__name__}: {e}"
-
-    job.task = asyncio.create_task(work())
-    return job.view()
+    return await _exports(ctx).start(caller.user_id, caller.actor, caller.source_ip, req, body.name)
 
 
 @router.get("/exports")
-def list_exports(caller: Caller) -> list[dict[str, Any]]:
-    admin = "administrator" in caller.roles
-    return [j.view() for j in _jobs.values() if admin or j.owner_id == caller.user_id]
+def list_exports(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    """The caller's exports (an administrator's: everyone's), newest first, also after a restart."""
+    return _exports(ctx).list(caller.user_id, _admin(caller))
 
 
 @router.get("/exports/{job_id}")
-def get_export(caller: Caller, job_id: JobId) -> dict[str, Any]:
-    return _job_for(caller, job_id).view()
+def get_export(ctx: Ctx, caller: Caller, job_id: JobId) -> dict[str, Any]:
+    try:
+        return _exports(ctx).get(job_id, caller.user_id, _admin(caller))
+    except JobNotFound:
+        raise not_found("export") from None
 
 
 @router.delete("/exports/{job_id}", status_code=204)
-async def cancel_export(caller: Caller, job_id: JobId) -> Response:
-    job = _job_for(caller, job_id)
-    if job.status == "running":
-        job.progress.cancelled = True
-        if job.task is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(job.task), 30)
-    job.path.unlink(missing_ok=True)
-    _jobs.pop(job_id, None)
+async def cancel_export(ctx: Ctx, caller: Caller, job_id: JobId) -> Response:
+    """Cancel a running export, or delete a finished one's package."""
+    try:
+        await _exports(ctx).cancel(job_id, caller.user_id, _admin(caller))
+    except JobNotFound:
+        raise not_found("export") from None
     return Response(status_code=204)
 
 
+def _finished(ctx: Ctx, caller: Principal, job_id: str) -> Package:
+    try:
+        return _exports(ctx).package(job_id, caller.user_id, _admin(caller))
+    except JobNotFound:
+        raise not_found("export") from None
+    except ValueError as e:
+        raise HTTPException(409, str(e)) from None
+
+
 def _package(ctx: Ctx, caller: Principal, job_id: str) -> FileResponse:
-    job = _job_for(caller, job_id)
-    if job.status != "done" or not job.path.is_file():
-        raise HTTPException(409, f"the export is {job.status}")
-    ctx.audit.append(caller.actor, "export.download", "ok", job.request.camera_ids[0], job.request.start_ms,
-                     job.request.end_ms, caller.source_ip, {"job": job_id})  # fmt: skip
-    return FileResponse(job.path, media_type="application/zip", filename=job.name)
+    pkg = _finished(ctx, caller, job_id)
+    ctx.audit.append(caller.actor, "export.download", "ok", pkg.cameras[0], pkg.start_ms, pkg.end_ms,
+                     caller.source_ip, {"job": job_id})  # fmt: skip
+    return FileResponse(pkg.path, media_type="application/zip", filename=pkg.name)
 
 
 @router.get("/exports/{job_id}/download", response_class=FileResponse)
@@ -344,17 +282,15 @@ def vod(
 def export_link(ctx: Ctx, caller: Caller, job_id: JobId) -> dict[str, Any]:
     """A 60-second download URL for a finished export, for the browser's own download manager
     (which streams the package to disk instead of holding it in memory, and cannot send headers)."""
-    job = _job_for(caller, job_id)
-    if job.status != "done":
-        raise HTTPException(409, f"the export is {job.status}")
-    token = ctx.auth.issuer.issue_stream_token(caller.user_id, job.request.camera_ids[0], EXPORT)
-    return {"url": f"/api/v1/exports/{job_id}/file?token={token}", "expires_in": 60, "name": job.name}
+    pkg = _finished(ctx, caller, job_id)
+    token = ctx.auth.issuer.issue_stream_token(caller.user_id, pkg.cameras[0], EXPORT)
+    return {"url": f"/api/v1/exports/{job_id}/file?token={token}", "expires_in": 60, "name": pkg.name}
 
 
 @router.get("/exports/{job_id}/file", response_class=FileResponse)
 def export_file(ctx: Ctx, request: Request, job_id: JobId, token: Token) -> FileResponse:
-    job = _jobs.get(job_id)
-    if job is None:
+    camera = _exports(ctx).owner_camera(job_id)
+    if camera is None:
         raise not_found("export")
-    p = stream_principal(ctx, request, token, job.request.camera_ids[0], EXPORT)
+    p = stream_principal(ctx, request, token, camera, EXPORT)
     return _package(ctx, p, job_id)
