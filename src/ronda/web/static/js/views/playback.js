@@ -22,7 +22,7 @@ addStrings({
     "pb.case": "Case number", "pb.startExport": "Start export", "pb.saved": "Saved on {n} camera(s)",
     "pb.leftOut": "Left out (no right): {names}", "pb.exports": "Exports", "pb.download": "Download",
     "pb.exportOf": "Export {range}", "pb.status.running": "Running", "pb.status.done": "Ready",
-    "pb.status.failed": "Failed", "pb.status.cancelled": "Cancelled", "pb.downloaded": "Downloaded {name}",
+    "pb.status.failed": "Failed", "pb.status.cancelled": "Cancelled", "pb.status.expired": "Expired (deleted)", "pb.downloaded": "Downloaded {name}",
   },
   it: {
     "pb.cameras": "Telecamere", "pb.searchCameras": "Cerca telecamere", "pb.show": "Mostra ({n})", "pb.max": "Al massimo {n} telecamere insieme",
@@ -39,7 +39,7 @@ addStrings({
     "pb.case": "Numero di pratica", "pb.startExport": "Avvia esportazione", "pb.saved": "Salvato su {n} telecamera/e",
     "pb.leftOut": "Escluse (senza diritto): {names}", "pb.exports": "Esportazioni", "pb.download": "Scarica",
     "pb.exportOf": "Esportazione {range}", "pb.status.running": "In corso", "pb.status.done": "Pronta",
-    "pb.status.failed": "Non riuscita", "pb.status.cancelled": "Annullata", "pb.downloaded": "Scaricato {name}",
+    "pb.status.failed": "Non riuscita", "pb.status.cancelled": "Annullata", "pb.status.expired": "Scaduta (eliminata)", "pb.downloaded": "Scaricato {name}",
   },
 });
 
@@ -713,11 +713,11 @@ function selectionPanel(ctx, cams, timeline, play, closed) {
     return row;
   }
 
-  // The user's exports still on the server (running or ready), so coming back to the view finds them.
+  // The user's latest exports on the server (kept across restarts), so coming back to the view finds them.
   ctx.api.call("/api/v1/exports").then((list) => {
     const mine = list.filter((j) => ctx.me && j.owner === ctx.me.username && !jobs.querySelector(`[data-job-id="${CSS.escape(j.id)}"]`));
     mine.sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
-    for (const j of mine) jobs.append(jobRow(j, `${formatWall(Date.parse(j.start), LONG)} – ${formatWall(Date.parse(j.end), SHORT)}`));
+    for (const j of mine.slice(0, 20)) jobs.append(jobRow(j, `${formatWall(Date.parse(j.start), LONG)} – ${formatWall(Date.parse(j.end), SHORT)}`));
   }).catch(() => {});
 
   return {
