@@ -169,7 +169,7 @@ class EventWriter:
 class OutboxRelay:
     """Publishes new rows of the events table to the bus, in id order, at least once."""
 
-    def __init__(self, db: Database, bus: Bus, interval_s: float = 0.2, batch: int = 2000) -> None:
+    def __init__(self, db: Database, bus: Bus, interval_s: float = 1.0, batch: int = 2000) -> None:
         self.db = db
         self.bus = bus
         self.interval_s = interval_s
