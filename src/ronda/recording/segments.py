@@ -27,6 +27,7 @@ from ronda.store.models import Gap, Segment
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(slots=True)
 class StreamKey:
     camera_id: int
@@ -60,8 +61,12 @@ def index_segment(
     place: Placement,
     codec: str | None,
     recovered: bool,
+    gap_may_be_open: bool = True,
 ) -> Segment | None:
-    """Blocking (run in a worker thread). Returns the row, or None when the file had no video."""
+    """Blocking (run in a worker thread). Returns the row, or None when the file had no video.
+
+    ``gap_may_be_open=False`` (the caller knows no gap was opened since its last segment) saves
+    the open-gap query on the hot path."""
     if not volume_present(root):
         raise VolumeError(f"{root} is not mounted (no volume marker): the file stays where it is")
     size, digest = hash_and_sync(partial)
@@ -90,7 +95,7 @@ def index_segment(
     )
     try:
         with db.session() as s:
-            return _catalog(s, key, row, place)
+            return _catalog(s, key, row, place, gap_may_be_open)
     except BaseException:
         # The catalog did not take it: put the file back where the next start recovers it.
         try:
@@ -100,10 +105,10 @@ def index_segment(
         raise
 
 
-def _catalog(s: Session, key: StreamKey, row: Segment, place: Placement) -> Segment:
+def _catalog(s: Session, key: StreamKey, row: Segment, place: Placement, gap_may_be_open: bool) -> Segment:
     """Add the row and close (or note) the stream's gap before it."""
-    seg = repos.add_segment(s, row)
-    gap = repos.open_gap(s, key.camera_id, key.stream)
+    seg = repos.insert_segment(s, row)
+    gap = repos.open_gap(s, key.camera_id, key.stream) if gap_may_be_open else None
     if gap is not None:
         gap.end_ms = place.start_ms
         if gap.end_ms <= gap.start_ms:

@@ -92,6 +92,10 @@ class StreamRecorder:
         self._floor: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._backoff = cfg.backoff_initial_seconds
+        # Gaps opened (generation) vs the generation the last indexed segment checked: when equal,
+        # no gap can be open and indexing skips the open-gap query.
+        self._gap_gen = 1
+        self._gap_checked = 0
 
     # --- public control ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -216,6 +220,7 @@ class StreamRecorder:
             repos.set_stream_probe(s, self.spec.stream_row_id, result.codec, result.width, result.height)
 
     async def _gap(self, reason: str, detail: str | None, replace: bool = False) -> None:
+        self._gap_gen += 1
         await asyncio.to_thread(self._gap_sync, reason, detail, replace)
 
     def _gap_sync(self, reason: str, detail: str | None, replace: bool) -> None:
@@ -252,15 +257,18 @@ class StreamRecorder:
             )
 
     async def _index(self, partial: Path, place: Placement, recovered: bool) -> None:
+        gen = self._gap_gen
         try:
             seg = await asyncio.to_thread(
-                index_segment, self.db, self.root, self.key, partial, place, self.spec.codec, recovered
-            )
+                index_segment, self.db, self.root, self.key, partial, place, self.spec.codec, recovered,
+                gen != self._gap_checked,
+            )  # fmt: skip
         except Exception as e:
             # Leave the file where it is: the next start recovers it. Never crash the capture loop.
             log.error("%s: could not index %s: %s", self.key, partial.name, e)
             return
         if seg is not None:
+            self._gap_checked = gen
             self._floor = seg.end_ms
             self.status.segments += 1
             self.status.last_segment_ms = seg.end_ms

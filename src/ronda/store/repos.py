@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from ronda.store.models import Bookmark, Camera, CameraStream, Event, EvidenceLock, Gap, Segment, SystemState
@@ -39,6 +39,17 @@ def set_stream_probe(s: Session, stream_id: int, codec: str | None, width: int |
 def add_segment(s: Session, seg: Segment) -> Segment:
     s.add(seg)
     s.flush()
+    return seg
+
+
+_SEGMENT_COLUMNS = ("camera_id", "stream", "start_ms", "end_ms", "bytes", "path", "sha256", "codec", "recovered")
+
+
+def insert_segment(s: Session, seg: Segment) -> Segment:
+    """The recorder's hot path: one INSERT without the ORM's unit of work; ``seg`` (not added to
+    the session) gets its id and is returned."""
+    res = s.execute(insert(Segment).values({c: getattr(seg, c) for c in _SEGMENT_COLUMNS}))
+    seg.id = res.inserted_primary_key[0]  # type: ignore[index]
     return seg
 
 
