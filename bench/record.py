@@ -1,9 +1,11 @@
 """Benchmark: CPU per recorded stream, Ronda (whole process tree) vs bare ``ffmpeg -c copy -f segment``.
 
 Both record the same simulated 1080p cameras in the same run, one after the other, over the same
-measuring window after a warm-up. Also counts unexplained holes in Ronda's catalog in that window.
+measuring window after a warm-up, in ``--rounds`` alternating rounds (baseline first in odd rounds,
+Ronda first in even ones); the figures are the medians over the rounds, since this VM's CPU time for
+the same work drifts by 10-30 % over minutes. Also counts unexplained holes in Ronda's catalog.
 
-    python bench/record.py [--cameras 32] [--seconds 60] [--warmup 15]
+    python bench/record.py [--cameras 32] [--seconds 60] [--warmup 15] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -115,20 +118,36 @@ def main() -> int:
     p.add_argument("--cameras", type=int, default=32)
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--warmup", type=float, default=15)
+    p.add_argument("--rounds", type=int, default=3, help="alternating baseline/Ronda rounds (medians)")
     a = p.parse_args()
     log(f"preparing clips for {a.cameras} cameras (cached after the first run)")
     simmedia.prepare(simmedia.default_cache_dir(), a.cameras)
+    rounds: list[tuple[float, float, float]] = []  # (ronda cores, baseline cores, supervisor cores)
+    unexplained = explained = 0
     with tempfile.TemporaryDirectory(prefix="ronda-bench-") as tmp:
         base = Path(tmp)
         sim = SimulatorProcess(cameras=a.cameras, log_dir=base)
         sim.start()
         try:
-            log(f"baseline: {a.cameras} bare ffmpeg -c copy -f segment")
-            base_cores = baseline(sim, a.cameras, base / "baseline", a.warmup, a.seconds)
-            log(f"ronda: {a.cameras} cameras")
-            ronda_cores, supervisor, unexplained, explained = ronda(sim, a.cameras, base / "ronda", a.warmup, a.seconds)
+            for r in range(1, a.rounds + 1):
+                order = ["baseline", "ronda"] if r % 2 else ["ronda", "baseline"]
+                got: dict[str, float] = {}
+                for which in order:
+                    if which == "baseline":
+                        log(f"round {r}/{a.rounds}, baseline: {a.cameras} bare ffmpeg -c copy -f segment")
+                        got["b"] = baseline(sim, a.cameras, base / f"baseline{r}", a.warmup, a.seconds)
+                    else:
+                        log(f"round {r}/{a.rounds}, ronda: {a.cameras} cameras")
+                        got["r"], got["s"], u, e = ronda(sim, a.cameras, base / f"ronda{r}", a.warmup, a.seconds)
+                        unexplained += u
+                        explained += e
+                rounds.append((got["r"], got["b"], got["s"]))
+                log(f"round {r}: ratio {got['r'] / got['b']:.3f}")
         finally:
             sim.close()
+    ronda_cores = statistics.median(x[0] for x in rounds)
+    base_cores = statistics.median(x[1] for x in rounds)
+    supervisor = statistics.median(x[2] for x in rounds)
     per_r = 100 * ronda_cores / a.cameras
     per_b = 100 * base_cores / a.cameras
     log(f"CPU per stream: ronda {per_r:.3f} %  baseline {per_b:.3f} %  ratio {per_r / per_b:.3f}")
@@ -140,7 +159,8 @@ def main() -> int:
     print(
         result("record", "cpu_percent_per_stream", "% of one core", per_r, per_b, "ffmpeg -c copy -f segment",
                cameras=a.cameras, gaps=unexplained, explained_gaps=explained, seconds=a.seconds,
-               supervisor_cpu_percent=round(100 * supervisor, 3))
+               supervisor_cpu_percent=round(100 * supervisor, 3), rounds=a.rounds,
+               round_ratios=[round(x[0] / x[1], 3) for x in rounds])
     )  # fmt: skip
     return 0
 
