@@ -303,3 +303,14 @@ def clock_codes(path: Path, width: int = 640) -> list[int | None]:
     ).stdout  # fmt: skip
     size = width * rows
     return [read_clock_code(raw[i : i + size], width) for i in range(0, len(raw) - size + 1, size)]
+
+
+def make_fmp4(out: Path, seconds: int) -> Path:
+    """A small test-pattern video written as the recorder writes segments (fragmented MP4, 1 s GOP)."""
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15", "-t", str(seconds),
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-bf", "0",
+         "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-f", "mp4", str(out)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return out

@@ -17,6 +17,7 @@ from ronda.recording.segments import StreamKey, final_relpath
 from ronda.recording.volume import ensure_default_volume
 from ronda.store.models import Camera, ExportJobRow, Segment
 from ronda.timeutil import now_ms
+from tests.helpers import make_fmp4
 
 
 @pytest.fixture
@@ -32,13 +33,7 @@ def env(tmp_path):
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     out = tmp_path_factory.mktemp("clip") / "six.mp4"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15", "-t", "6",
-         "-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-bf", "0",
-         "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-f", "mp4", str(out)],
-        check=True, timeout=60,
-    )  # fmt: skip
-    return out
+    return make_fmp4(out, 6)
 
 
 def _row(jid: str, status: str, finished_ms: int | None, owner_id: int = 1) -> ExportJobRow:

@@ -1,24 +1,16 @@
 """Hostile inputs for crash recovery: cut fragmented MP4s, garbage, empty files."""
 
-import subprocess
-
 import pytest
 
 from ronda.recording.recovery import complete_length, quarantine, truncate_to_complete
-from tests.helpers import probe_frames
+from tests.helpers import make_fmp4, probe_frames
 
 
 @pytest.fixture(scope="module")
 def fmp4(tmp_path_factory):
     d = tmp_path_factory.mktemp("fmp4")
     out = d / "whole.mp4"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15", "-t", "6",
-         "-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-bf", "0",
-         "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-f", "mp4", str(out)],
-        check=True, timeout=60,
-    )  # fmt: skip
-    return out
+    return make_fmp4(out, 6)
 
 
 def test_truncated_fragment_is_cut_back_and_plays(fmp4, tmp_path):

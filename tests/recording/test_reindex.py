@@ -19,7 +19,7 @@ from ronda.recording.timeline import Placement
 from ronda.recording.volume import ensure_default_volume
 from ronda.store.db import Database
 from ronda.store.models import Camera, Segment
-from tests.helpers import catalog, probe_frames, wait_for
+from tests.helpers import catalog, make_fmp4, probe_frames, wait_for
 
 START_MS = 1_795_000_000_123
 
@@ -27,13 +27,7 @@ START_MS = 1_795_000_000_123
 @pytest.fixture(scope="module")
 def fmp4(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("reindex") / "three_seconds.mp4"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15", "-t", "3",
-         "-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-bf", "0",
-         "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-f", "mp4", str(out)],
-        check=True, timeout=60,
-    )  # fmt: skip
-    return out
+    return make_fmp4(out, 3)
 
 
 @pytest.fixture
