@@ -8,7 +8,7 @@ from sqlalchemy import text
 from ronda.events.store import search_events
 from ronda.store import repos
 from ronda.store.db import Database, SchemaMismatch, head_revision
-from ronda.store.models import Camera, CameraStream, EvidenceLock, Gap, Segment
+from ronda.store.models import Camera, CameraStream, Event, EvidenceLock, Gap, Segment
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -217,3 +217,27 @@ def test_bookmark_and_timeline_queries(db):
         assert [x.reason for x in repos.locks_overlapping(s, cid, big, big + 1000, now=100, limit=None)] == ["case"]
         assert [e.time_ms - big for e in repos.events_between(s, cid, big, big + 40_000, limit=10)] == [0, 500]
         assert repos.existing_camera_ids(s, [cid, other, 99_999]) == {cid, other}
+
+
+def test_commit_hook_fires_only_for_committed_events(db):
+    """The events role wakes its outbox relay through this hook (no wait for the poll)."""
+    db.upgrade()
+    calls = []
+    remove = db.on_commit_adding(Event, lambda: calls.append(1))
+    with db.session() as s:
+        repos.put_state(s, "k", {"a": 1})  # no event: no call
+    assert calls == []
+    with db.session() as s:
+        repos.add_event(s, "camera.offline", 10, None)
+    assert calls == [1]
+    with pytest.raises(RuntimeError), db.session() as s:
+        repos.add_event(s, "camera.online", 11, None)
+        s.flush()
+        raise RuntimeError("rolled back")
+    with db.session() as s:
+        repos.put_state(s, "k", {"a": 2})  # the rolled-back event must not count here either
+    assert calls == [1]
+    remove()
+    with db.session() as s:
+        repos.add_event(s, "camera.online", 12, None)
+    assert calls == [1]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,6 +20,7 @@ from ronda.events.fanout import Fanout
 from ronda.events.store import EventWriter, OutboxRelay, delete_old_events
 from ronda.store.db import Database
 from ronda.store.event_models import Rule
+from ronda.store.models import Event
 from ronda.timeutil import now_ms
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ class EventsService:
         self.notifier: Any = None
         self._retention: asyncio.Task[None] | None = None
         self.rejected = 0  # malformed external events (HTTP and MQTT)
+        self._unhook: Callable[[], None] | None = None
 
     async def start(self) -> None:
         if self.cfg.events.default_rules:
@@ -53,6 +56,15 @@ class EventsService:
         await self.bus.start()
         await self.writer.start()
         await self.relay.start()
+        # Any event a component of this process stores through the ORM (recorder, retention, login
+        # bursts, ...) is published at once; the relay's poll is left for other processes' events.
+        loop = asyncio.get_running_loop()
+
+        def wake_relay() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
+                loop.call_soon_threadsafe(self.relay.wake.set)
+
+        self._unhook = self.db.on_commit_adding(Event, wake_relay)
         await self.alarms.start()
         self._retention = asyncio.create_task(self._retention_loop(), name="event-retention")
 
@@ -61,6 +73,9 @@ class EventsService:
             self._retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retention
+        if self._unhook is not None:
+            self._unhook()
+            self._unhook = None
         await self.alarms.stop()
         await self.relay.stop()
         await self.writer.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -88,6 +88,32 @@ class Database:
     def session(self) -> Iterator[Session]:
         with self._sessions() as s, s.begin():
             yield s
+
+    def on_commit_adding(self, model: type, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (in the committing thread) after each commit of a session that added
+        ``model`` objects through the ORM. Returns a function that removes the hook."""
+        key = f"ronda.added.{model.__name__}"
+
+        def before_flush(session: Session, _ctx: object, _instances: object) -> None:
+            if any(isinstance(o, model) for o in session.new):
+                session.info[key] = True
+
+        def after_commit(session: Session) -> None:
+            if session.info.pop(key, False):
+                callback()
+
+        def after_rollback(session: Session) -> None:
+            session.info.pop(key, None)
+
+        hooks = (("before_flush", before_flush), ("after_commit", after_commit), ("after_rollback", after_rollback))
+        for name, fn in hooks:
+            event.listen(self._sessions, name, fn)
+
+        def remove() -> None:
+            for name, fn in hooks:
+                event.remove(self._sessions, name, fn)
+
+        return remove
 
     def upgrade(self) -> None:
         upgrade(self.url, self.engine)
