@@ -173,6 +173,28 @@ def test_speeds_and_frame_step(browser, site, clock, token):
         page.close()
 
 
+def test_playback_opened_at_the_end_of_a_run_shows_that_run(browser, site, clock, token, record_property):
+    """An instant in the last second, or the last frame, of a recording run before a gap shows a frame
+    of that run, not the first frame after the gap (the previous test made the gap)."""
+    segs, gaps = catalog(site.data_dir, clock)
+    gap = [g for g in gaps if g.end_ms is not None and g.end_ms - g.start_ms >= 3000][-1]
+    last = max((s for s in segs if s.end_ms <= gap.start_ms + 100), key=lambda s: s.end_ms)
+    offsets = []
+    for at in (last.end_ms - 1500, last.end_ms - 30):
+        page, errors = open_vod(browser, site, clock, at, token)
+        try:
+            code = settle(page, 0.2)
+            offsets.append(code - at)
+            assert code < gap.end_ms - SLACK_MS, f"opened at {at}, shown a frame {code - at} ms later (after the gap)"
+            assert code >= at - GOP_MS - SLACK_MS, f"opened at {at}, shown a frame {at - code} ms earlier"
+            assert not errors.errors
+        finally:
+            page.close()
+    record_property("end_of_run_offsets_ms", offsets)
+    run, hole = last.end_ms - last.start_ms, gap.end_ms - gap.start_ms
+    print(f"last segment of {run} ms before a {hole} ms gap: shown minus asked {offsets} ms")
+
+
 def test_synchronised_playback_of_two_views(browser, site, clock, token):
     """Two players opened at different instants, then moved together to one wall-clock instant."""
     segs, _ = catalog(site.data_dir, clock)

@@ -2,6 +2,8 @@
 // with speeds, frame step and the wall-clock time of the frame on screen.
 
 const HOUR_MS = 3600 * 1000;
+const RUN_JOIN_MS = 100; // segments closer than this play as one run
+const RUN_END_MARGIN_MS = 250; // an instant this close to the end of a run shows the run's last frames
 
 // Maps the player's timeline (segments back to back, gaps removed) to wall-clock time and back.
 export class RecordingMap {
@@ -23,8 +25,17 @@ export class RecordingMap {
   }
 
   playerTime(wallMs) {
-    for (const s of this.segments) {
-      if (wallMs < s.end) return s.t0 + Math.max(0, wallMs - s.start) / 1000; // in a gap: the next recording
+    const segs = this.segments;
+    for (let i = 0; i < segs.length; i++) {
+      const s = segs[i];
+      if (wallMs < s.end) {
+        // The last frame before a gap (or the end) may have no duration in the media: an instant
+        // inside it would show the first frame after the gap. Show the run's last frames instead.
+        const next = segs[i + 1];
+        const runEnds = !next || next.start - s.end > RUN_JOIN_MS;
+        const latest = runEnds ? Math.max(s.start, s.end - RUN_END_MARGIN_MS) : s.end;
+        return s.t0 + Math.max(0, Math.min(wallMs, latest) - s.start) / 1000; // in a gap: the next recording
+      }
     }
     return null;
   }
