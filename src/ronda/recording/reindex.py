@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from ronda.recording import ffmpeg, recovery
-from ronda.recording.segments import StreamKey, adopt
+from ronda.recording.segments import StreamKey, adopt, final_relpath
 from ronda.store.db import Database
 from ronda.store.models import Segment
 
@@ -92,8 +92,12 @@ def find_orphans(
     now = time.time()
     found: list[Orphan] = []
     scanned = 0
+    # Names of one stream sort by start time: most files of a day are passed over by one comparison.
+    floor_name = final_relpath(StreamKey(camera_id, stream), since_ms).name if stream and since_ms else ""
     for day in _day_dirs(cam_dir, since_ms, int(now * 1000)):
         for f in day.iterdir():
+            if f.name < floor_name:
+                continue
             parsed = parse_name(f.name)
             if parsed is None or (stream is not None and parsed[0] != stream):
                 continue
