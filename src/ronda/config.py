@@ -133,6 +133,10 @@ class EventsConfig(_Model):
     webpush_allow_private_endpoints: bool = Field(
         False, description="Accept push endpoints on http or private addresses (tests, closed networks only)."
     )
+    notify_limit: int = Field(
+        5, ge=1, le=1000, description="Alarm notifications per user per window; the rest come as one summary."
+    )
+    notify_window_seconds: float = Field(60, ge=1, le=86400, description="The rate limit's window.")
     smtp: SmtpConfig | None = None
     mqtt: MqttConfig | None = None
     sensors: dict[str, SensorConfig] = Field(default_factory=dict, description="External sensors by id.")

@@ -74,7 +74,7 @@ def world(tmp_path_factory):
         site={"name": "San Lucido"},
         events={"smtp": {"host": "127.0.0.1", "port": smtp_port, "sender": "ronda@sanlucido.example"},
                 "mqtt": {"host": "127.0.0.1", "port": broker.port}, "public_url": "https://vms.sanlucido.example",
-                "webpush_allow_private_endpoints": True,
+                "webpush_allow_private_endpoints": True, "notify_limit": 3, "notify_window_seconds": 5,
                 "sensors": {"bin-7": {"name": "Smart bin, via Roma", "cameras": [1], "type": "sensor.bin_full"}}},
     )  # fmt: skip
     ronda = RondaProcess(cfg, base / "ronda.log", port)
@@ -219,3 +219,40 @@ def test_mqtt_sensor_ingest_and_junk(world):
     after = admin.req("GET", "/api/v1/events/stats").json()
     assert after["rejected_mqtt"] - before["rejected_mqtt"] == 4, after
     assert admin.req("GET", "/api/v1/health").json()["status"] in ("ok", "degraded")
+
+
+def test_a_flood_of_alarms_is_limited_and_summed_up(world):
+    """Six alarms within the rate-limit window (3 per 5 s here): three pushes at once, then one push
+    summing up the three held back when the window ends, decrypted like the phone would."""
+    ronda, cam = world["ronda"], world["cam"]
+    admin = Client(type("S", (), {"ronda": ronda})(), "admin", "admin-test-pw")
+    sub, browser_key, auth = browser_subscription(f"http://127.0.0.1:{world['push_port']}/push/phone-2")
+    assert admin.req("POST", "/api/v1/notifications/push-subscriptions", json=sub).status_code == 201
+    r = admin.req("POST", "/api/v1/rules", json={
+        "name": "Bins overflowing", "trigger": {"types": ["sensor.flood_test"]},
+        "actions": [{"type": "raise_alarm", "title": "Bin full: {text}", "incident": "{rule}:{text}",
+                     "notify": ["webpush"], "notify_roles": ["administrator"]}],
+    })  # fmt: skip
+    assert r.status_code == 201, r.text
+
+    def pushes() -> list[dict]:
+        out = []
+        for req in list(world["push"].requests):
+            if req.path == "/push/phone-2":
+                plain = http_ece.decrypt(req.body, private_key=browser_key, auth_secret=auth, version="aes128gcm")
+                out.append(json.loads(plain))
+        return out
+
+    events = [{"type": "sensor.flood_test", "camera": cam, "text": f"bin {i}"} for i in range(1, 7)]
+    assert admin.req("POST", "/api/v1/events", json=events).status_code == 202
+    first = wait_for(lambda: len(pushes()) >= 3 and pushes(), 15, interval=0.1, what="the first three pushes")
+    assert sorted(p["title"] for p in first) == ["Bin full: bin 1", "Bin full: bin 2", "Bin full: bin 3"], first
+    time.sleep(1.0)
+    assert len(pushes()) == 3, "the rest are held until the window ends"
+    summary = wait_for(lambda: len(pushes()) >= 4 and pushes()[3], 10, interval=0.2, what="the summary push")
+    assert summary["alarm_id"] is None and summary["title"] == "3 more alarms", summary
+    assert summary["url"].endswith("/alarms"), summary
+    alarms = [a for a in admin.req("GET", f"/api/v1/alarms?camera={cam}").json() if a["title"].startswith("Bin full")]
+    assert len(alarms) == 6, "every alarm exists; only the notifications were limited"
+    time.sleep(1.5)
+    assert len(pushes()) == 4, "one summary, no repeat"

@@ -45,7 +45,7 @@ class Notifier:
         path = vapid_path(cfg)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.vapid = ensure_vapid_key(path)
-        self.limiter = RateLimiter(limit=5, window_s=60.0)
+        self.limiter = RateLimiter(limit=cfg.events.notify_limit, window_s=cfg.events.notify_window_seconds)
         self.mqtt: Any = None
         self.results: list[Any] = []  # the last deliveries (health, tests)
         self.sent = 0
