@@ -294,6 +294,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise CliError(str(e)) from None
         print(f"restored into {args.data_dir} (backup of {manifest['created']}); "
               f"{manifest['segments_without_video_dropped']} catalog rows without video dropped")  # fmt: skip
+        print("video recorded after the backup is not in its catalog: with the recordings in place, run "
+              "'ronda storage reindex' (safe while recording)")  # fmt: skip
         return 0
     if cmd == "config":
         from ronda.config import load_config

@@ -137,3 +137,33 @@ def test_reindex_command_while_recording(site):
 
     bad = _ronda("storage", "reindex", "--camera", "999", "--config", str(site.ronda.config))
     assert bad.returncode == 2 and "no camera with id 999" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_stream_start_indexes_the_newest_orphans_and_asks_for_the_rest(store, fmp4):
+    """A lost or restored catalog leaves many files: capture must not wait for all of them."""
+    from ronda.config import RecordingConfig
+    from ronda.recording.reindex import AT_START, split_for_start
+    from ronda.recording.supervisor import StreamRecorder, StreamSpec
+    from ronda.store.models import Event
+    from ronda.timeutil import now_ms
+
+    db, root = store
+    key = StreamKey(1, "main")
+    base = now_ms() - 3_600_000
+    starts = [base + i * 3000 for i in range(AT_START + 5)]
+    for t in starts:
+        f = root / final_relpath(key, t)
+        f.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(fmp4, f)
+    assert split_for_start(list(range(3)), 5) == ([0, 1, 2], 0)  # type: ignore[arg-type]
+
+    async def start_step() -> None:
+        rec = StreamRecorder(StreamSpec(1, "main", "rtsp://127.0.0.1:9/none", "h264", False), db, root,
+                             RecordingConfig())  # fmt: skip
+        await rec._adopt_orphans()  # the step `_run` takes before capture
+
+    asyncio.run(start_step())
+    assert [s.start_ms for s in rows(db)] == starts[-AT_START:], "the newest files, in order"
+    with db.session() as s:
+        [ev] = s.scalars(select(Event).where(Event.type == "storage.reindex_needed")).all()
+        assert ev.payload["files"] == 5 and ev.payload["oldest_ms"] == starts[0] and ev.camera_id == 1

@@ -5,7 +5,9 @@ database error between the two leaves a complete, playable file that no search w
 name carries the stream and the start (``main_20261129T101500123Z.mp4``), its length comes from
 ffprobe, so it can be indexed again without guessing:
 
-- at every start of a stream, for files newer than the stream's last catalogued segment;
+- at every start of a stream, for files newer than the stream's last catalogued segment (at most
+  the newest `AT_START`, so that capture is not held up; more means a lost or restored catalog, and
+  an event `storage.reindex_needed` asks for the command below);
 - over the whole store with ``ronda storage reindex`` (with progress).
 
 A file ffprobe cannot read is moved to the quarantine folder, never deleted.
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^(?P<stream>[A-Za-z0-9]+)_(?P<t>\d{8}T\d{6})(?P<ms>\d{3})Z(?:-\d+)?\.mp4$")
 QUIET_S = 120.0  # a file written to in the last two minutes may still be on its way into the catalog
+AT_START = 20  # files indexed before a stream's capture starts (a crash leaves one); more: `ronda storage reindex`
 
 
 @dataclass(slots=True)
@@ -149,3 +152,11 @@ async def adopt_orphans(
         if on_file is not None:
             on_file(o)
     return rep
+
+
+def split_for_start(orphans: list[Orphan], limit: int = AT_START) -> tuple[list[Orphan], int]:
+    """The newest ``limit`` orphans (indexed before capture starts) and how many are left for
+    ``ronda storage reindex``."""
+    if len(orphans) <= limit:
+        return orphans, 0
+    return orphans[-limit:], len(orphans) - limit

@@ -311,11 +311,22 @@ class StreamRecorder:
             orphans, _ = await asyncio.to_thread(
                 reindex.find_orphans, self.db, self.root, self.key.camera_id, self.key.stream, since, 0.0
             )
-            if orphans:
-                await reindex.adopt_orphans(self.db, self.root, self.cfg.ffprobe, orphans, self.spec.codec)
+            now_batch, left = reindex.split_for_start(orphans)
+            if left:
+                log.warning("%s: %d more segment files are not in the catalog: run 'ronda storage reindex'",
+                            self.key, left)  # fmt: skip
+                await asyncio.to_thread(self._reindex_needed, left, orphans[0].start_ms)
+            if now_batch:
+                await reindex.adopt_orphans(self.db, self.root, self.cfg.ffprobe, now_batch, self.spec.codec)
                 await asyncio.to_thread(self._load_floor)
         except Exception:  # never keep a stream from recording because of old files
             log.exception("%s: could not look for uncatalogued segment files", self.key)
+
+    def _reindex_needed(self, files: int, oldest_ms: int) -> None:
+        with self.db.session() as s:
+            repos.add_event(s, "storage.reindex_needed", now_ms(), self.key.camera_id, severity="warning",
+                            payload={"stream": self.key.stream, "files": files, "oldest_ms": oldest_ms,
+                                     "command": "ronda storage reindex"})  # fmt: skip
 
     # --- one capture session ----------------------------------------------------------------------
     async def _session(self) -> tuple[bool, str, str | None]:
