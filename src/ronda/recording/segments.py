@@ -82,17 +82,7 @@ def index_segment(
         dest = root / rel
         n += 1
     os.rename(partial, dest)
-    row = Segment(
-        camera_id=key.camera_id,
-        stream=key.stream,
-        start_ms=place.start_ms,
-        end_ms=place.end_ms,
-        bytes=size,
-        path=str(rel),
-        sha256=digest,
-        codec=codec,
-        recovered=recovered,
-    )
+    row = _row(key, place.start_ms, place.end_ms, rel, size, digest, codec, recovered)
     try:
         with db.session() as s:
             return _catalog(s, key, row, place, gap_may_be_open)
@@ -103,6 +93,13 @@ def index_segment(
         except OSError as e:
             log.error("%s: could not move %s back after a catalog error: %s", key, rel, e)
         raise
+
+
+def _row(
+    key: StreamKey, start_ms: int, end_ms: int, rel: Path, size: int, digest: str, codec: str | None, recovered: bool
+) -> Segment:
+    return Segment(camera_id=key.camera_id, stream=key.stream, start_ms=start_ms, end_ms=end_ms, bytes=size,
+                   path=str(rel), sha256=digest, codec=codec, recovered=recovered)  # fmt: skip
 
 
 def _catalog(s: Session, key: StreamKey, row: Segment, place: Placement, gap_may_be_open: bool) -> Segment:
@@ -145,19 +142,9 @@ def adopt(
 ) -> Segment | None:
     """Blocking. Catalog a complete file already at its final name (see `reindex`); None if known."""
     size, digest = hash_and_sync(root / rel)
-    row = Segment(
-        camera_id=key.camera_id,
-        stream=key.stream,
-        start_ms=start_ms,
-        end_ms=start_ms + duration_ms,
-        bytes=size,
-        path=str(rel),
-        sha256=digest,
-        codec=codec,
-        recovered=True,
-    )
+    row = _row(key, start_ms, start_ms + duration_ms, rel, size, digest, codec, recovered=True)
     with db.session() as s:
         if s.scalar(select(Segment.id).where(Segment.path == str(rel))) is not None:
             return None
         # Gaps are left as they are: the crash that orphaned the file has its own gap after it.
-        return repos.add_segment(s, row)
+        return repos.insert_segment(s, row)
