@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,20 +268,25 @@ async def post_batch(client: httpx.AsyncClient, batch: list[dict[str, Any]], loa
         load.sent[e["payload"]["seq"]] = e["camera"]
 
 
-async def generate(client: httpx.AsyncClient, cam_ids: list[int], seconds: float, rate: int, batch: int,
-                   run_tag: str, load: Load) -> None:  # fmt: skip
+async def paced(seconds: float, rate: int, batch: int) -> AsyncIterator[tuple[int, float]]:
+    """Yields (batch number, ms behind schedule) at ``rate / batch`` batches a second for ``seconds``."""
     loop = asyncio.get_running_loop()
     period = batch / rate
-    n_batches = round(seconds * rate / batch)
-    tasks = set()
     t0 = loop.time() + 0.05
-    seq = 0
-    for k in range(n_batches):
+    for k in range(round(seconds * rate / batch)):
         delay = t0 + k * period - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        else:
-            load.behind_max_ms = max(load.behind_max_ms, -delay * 1000.0)
+        yield k, max(0.0, -delay * 1000.0)
+
+
+async def generate(client: httpx.AsyncClient, cam_ids: list[int], seconds: float, rate: int, batch: int,
+                   run_tag: str, load: Load) -> None:  # fmt: skip
+    period = batch / rate
+    tasks = set()
+    seq = 0
+    async for k, behind_ms in paced(seconds, rate, batch):
+        load.behind_max_ms = max(load.behind_max_ms, behind_ms)
         sent = time.time()
         events = []
         for _ in range(batch):
@@ -404,15 +410,8 @@ async def run_baseline(seconds: float, rate: int, batch: int, n_subs: int) -> tu
     for i in range(n_subs):
         bus.subscribe(f"sub{i}", make(i))
     await bus.start()
-    loop = asyncio.get_running_loop()
-    period = batch / rate
-    n_batches = round(seconds * rate / batch)
-    t0 = loop.time() + 0.05
     seq = 0
-    for k in range(n_batches):
-        delay = t0 + k * period - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    async for _k, _behind in paced(seconds, rate, batch):
         sent = time.time()
         for _ in range(batch):
             seq += 1
