@@ -3,7 +3,7 @@
 - ``muni_admin``: the built-in administrator role, but a member of the Municipio (organisation B,
   which owns no camera and is shared the even cameras by the Polizia Locale);
 - ``police_admin``: the built-in administrator role inside the Polizia Locale (owns cameras 1-4);
-- ``usermgr``: a site-level account whose only right is ``manage_users``.
+- ``usermgr`` (account ``sec_usermgr``): a site-level account whose only right is ``manage_users``.
 
 The demo accounts (``admin``, ``operator``, ``viewer_a``, ``viewer_b``) come from the ``users`` fixture.
 """
@@ -18,7 +18,7 @@ from ronda.store.access_models import Organisation, Role
 from ronda.store.db import Database
 from tests.helpers import PW, Client
 
-SEC_USERS = ("muni_admin", "police_admin", "usermgr")
+SEC_USERS = {"muni_admin": "muni_admin", "police_admin": "police_admin", "usermgr": "sec_usermgr"}
 
 
 @pytest.fixture(scope="session")
@@ -27,12 +27,12 @@ def sec_users(site, users):
     try:
         with db.session() as s:
             orgs = {o.name: o.id for o in s.scalars(select(Organisation))}
-            if s.scalar(select(Role).where(Role.name == "User manager")) is None:
-                s.add(Role(name="User manager", rights=["manage_users"], all_cameras=False))
+            if s.scalar(select(Role).where(Role.name == "Users only (security tests)")) is None:
+                s.add(Role(name="Users only (security tests)", rights=["manage_users"], all_cameras=False))
         for name, roles, org in (
             ("muni_admin", ["administrator"], orgs["Municipio"]),
             ("police_admin", ["administrator"], orgs["Polizia Locale"]),
-            ("usermgr", ["User manager"], None),
+            ("sec_usermgr", ["Users only (security tests)"], None),
         ):
             try:
                 create_user(db, name, PW, roles, org)
@@ -40,4 +40,4 @@ def sec_users(site, users):
                 pass  # exists already (a second run on the same site)
     finally:
         db.dispose()
-    return {**users, **{u: Client(site, u) for u in SEC_USERS}}
+    return {**users, **{key: Client(site, name) for key, name in SEC_USERS.items()}}

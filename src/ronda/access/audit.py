@@ -489,10 +489,12 @@ class AuditLog:
         after_seq: int | None = None,
         limit: int = 100,
         newest_first: bool = True,
+        within: tuple[Collection[str], Collection[int]] | None = None,
     ) -> list[AuditRecord]:
         """Matching entries, newest first by default; page with ``before_seq`` (newest first) or
         ``after_seq`` (oldest first). ``camera_ids`` limits to those cameras (a user's visible ones).
-        ``limit`` is clamped to 1..1000."""
+        ``within=(actors, cameras)`` keeps entries made by one of ``actors`` or about one of ``cameras``
+        (an organisation's scope). ``limit`` is clamped to 1..1000."""
         q = self._filtered(
             select(AuditEntry),
             actor=actor,
@@ -505,6 +507,9 @@ class AuditLog:
             footage_from_ms=footage_from_ms,
             footage_to_ms=footage_to_ms,
         )
+        if within is not None:
+            actors, cams = within
+            q = q.where(or_(AuditEntry.actor.in_(list(actors)), AuditEntry.camera_id.in_(list(cams))))
         if before_seq is not None:
             q = q.where(AuditEntry.seq < before_seq)
         if after_seq is not None:

@@ -186,9 +186,32 @@ class Permissions:
     or allow)."""
 
     grants: tuple[Grant, ...] = ()
+    # The holder's organisation (None: site scope) and, inside one, the cameras it owns (groups of the
+    # organisation, not groups shared with it). Global rights act within this scope (docs/access.md).
+    organisation_id: int | None = None
+    owned_cameras: frozenset[int] = frozenset()
 
-    def __init__(self, grants: Iterable[Grant] = ()) -> None:
+    def __init__(
+        self, grants: Iterable[Grant] = (), organisation_id: int | None = None, owned_cameras: Iterable[int] = ()
+    ) -> None:
         object.__setattr__(self, "grants", tuple(grants))
+        object.__setattr__(self, "organisation_id", organisation_id)
+        object.__setattr__(self, "owned_cameras", frozenset(owned_cameras))
+
+    @property
+    def site_scope(self) -> bool:
+        return self.organisation_id is None
+
+    def held_rights(self) -> set[str]:
+        """Every right of every grant, whatever its time profile: what outranking compares."""
+        out: set[str] = set()
+        for g in self.grants:
+            out |= g.rights
+        return out
+
+    def owns_camera(self, camera_id: int) -> bool:
+        """Whether the camera is in the holder's scope for management (site scope: every camera)."""
+        return self.organisation_id is None or camera_id in self.owned_cameras
 
     def _active(self, now_ms: int) -> list[Grant]:
         return [g for g in self.grants if g.active(now_ms)]
@@ -238,9 +261,13 @@ class Permissions:
         """The same grants limited to ``rights`` (an API key's scope); unknown names are dropped."""
         keep = frozenset(rights) & RIGHTS
         return Permissions(
-            Grant(g.rights & keep, g.all_cameras, g.camera_ids, g.time_profile, g.ptz_priority)
-            for g in self.grants
-            if g.rights & keep
+            (
+                Grant(g.rights & keep, g.all_cameras, g.camera_ids, g.time_profile, g.ptz_priority)
+                for g in self.grants
+                if g.rights & keep
+            ),
+            self.organisation_id,
+            self.owned_cameras,
         )
 
 
@@ -298,7 +325,7 @@ def load_permissions(s: Session, user_id: int) -> Permissions:
         role_q = role_q.where(or_(m.Role.organisation_id.is_(None), m.Role.organisation_id == org))
     roles: Sequence[m.Role] = s.scalars(role_q).all()
     if not roles:
-        return NO_PERMISSIONS
+        return Permissions((), org)
 
     role_ids = [r.id for r in roles]
     scopes: dict[int, set[int]] = {rid: set() for rid in role_ids}
@@ -308,6 +335,11 @@ def load_permissions(s: Session, user_id: int) -> Permissions:
         scopes[rid].add(gid)
 
     visible = _visible_group_ids(s, org) if org is not None else None
+    owned_groups = (
+        set(s.scalars(select(m.CameraGroup.id).where(m.CameraGroup.organisation_id == org)).all())
+        if org is not None
+        else set()
+    )
     wanted: set[int] = set()
     for r in roles:
         if org is not None and r.all_cameras:
@@ -315,7 +347,10 @@ def load_permissions(s: Session, user_id: int) -> Permissions:
             wanted |= visible
         else:
             wanted |= scopes[r.id] if visible is None else scopes[r.id] & visible
-    members = _members(s, wanted)
+    members = _members(s, wanted | owned_groups)
+    owned: set[int] = set()
+    for gid in owned_groups:
+        owned |= members.get(gid, set())
 
     profile_ids = {r.time_profile_id for r in roles if r.time_profile_id is not None}
     profile_rows = {p.id: p for p in s.scalars(select(m.TimeProfile).where(m.TimeProfile.id.in_(profile_ids))).all()}
@@ -335,9 +370,16 @@ def load_permissions(s: Session, user_id: int) -> Permissions:
             cams: set[int] = set()
             for gid in groups:
                 cams |= members.get(gid, set())
+            if org is not None and MANAGE_CAMERAS in rights and cams - owned:
+                # A camera merely shared with the organisation is viewed, never managed.
+                grants.append(Grant(rights, False, frozenset(cams & owned), profile, r.ptz_priority or 0))
+                shared_rights = rights - {MANAGE_CAMERAS}
+                if shared_rights:
+                    grants.append(Grant(shared_rights, False, frozenset(cams - owned), profile, r.ptz_priority or 0))
+                continue
             grant = Grant(rights, False, frozenset(cams), profile, r.ptz_priority or 0)
         grants.append(grant)
-    return Permissions(grants)
+    return Permissions(grants, org, owned)
 
 
 def ensure_builtin_roles(s: Session) -> dict[str, int]:
@@ -362,3 +404,14 @@ def ensure_builtin_roles(s: Session) -> dict[str, int]:
             row.builtin, row.all_cameras, row.rights, row.ptz_priority = True, b.all_cameras, rights, b.ptz_priority
         ids[b.name] = row.id
     return ids
+
+
+def granted_rights(s: Session, user_id: int) -> set[str]:
+    """The rights of every role a user has, enabled or not, whatever the time profile: what a caller must
+    hold itself to change, reset or disable that user (outranking)."""
+    rows = s.scalars(select(m.Role.rights).join(m.UserRole, m.UserRole.role_id == m.Role.id).where(
+        m.UserRole.user_id == user_id))  # fmt: skip
+    out: set[str] = set()
+    for rights in rows:
+        out |= set(rights if isinstance(rights, list) else ()) & RIGHTS
+    return out

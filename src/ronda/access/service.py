@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from ronda.access import passwords
 from ronda.access.audit import AuditLog
+from ronda.access.password_policy import WeakPassword, check_password
 from ronda.access.rights import CAMERA_RIGHTS, MANAGE_CAMERAS, Permissions, ensure_builtin_roles, load_permissions
 from ronda.access.secrets import SecretBox
 from ronda.access.throttle import LoginThrottle
@@ -34,7 +35,7 @@ from ronda.access.tokens import (
 )
 from ronda.access.totp import TotpVerifier
 from ronda.store import repos
-from ronda.store.access_models import ApiKey, Role, User, UserRole, UserSession
+from ronda.store.access_models import ApiKey, Organisation, Role, User, UserRole, UserSession
 from ronda.store.db import Database
 from ronda.timeutil import now_ms
 
@@ -78,6 +79,19 @@ class Principal:
 
     def rights_for(self, camera_id: int) -> set[str]:
         return self.permissions.rights_for(camera_id, now_ms())
+
+    @property
+    def site_scope(self) -> bool:
+        """No organisation: global rights act on the whole site (docs/access.md, organisation scope)."""
+        return self.organisation_id is None
+
+    def in_scope(self, organisation_id: int | None) -> bool:
+        """Whether an object of ``organisation_id`` (None: the site's) is inside the caller's scope."""
+        return self.organisation_id is None or organisation_id == self.organisation_id
+
+    def outranks(self, rights: set[str]) -> bool:
+        """Whether the caller holds every one of ``rights`` (what it may grant, reset or disable)."""
+        return rights <= self.permissions.held_rights()
 
 
 @dataclass(slots=True)
@@ -288,13 +302,23 @@ def create_user(
     roles: list[str],
     organisation_id: int | None = None,
     display_name: str | None = None,
+    *,
+    enforce_policy: bool = True,
 ) -> int:
+    """``enforce_policy=False`` only for the demo, whose one printed password is the operator's choice."""
     if not _USERNAME.fullmatch(username or ""):
         raise UserError("username must be 1-150 letters, digits or . _ @ -")
-    if len(password) < 8:
-        raise UserError("password must have at least 8 characters")
+    if enforce_policy:
+        try:
+            check_password(password, username, display_name or "")
+        except WeakPassword as e:
+            raise UserError(str(e)) from None
+    elif len(password) < 1:
+        raise UserError("password must not be empty")
     with db.session() as s:
         ensure_builtin_roles(s)
+        if organisation_id is not None and s.get(Organisation, organisation_id) is None:
+            raise UserError(f"organisation {organisation_id} does not exist")
         if s.scalar(select(func.count(User.id)).where(User.username == username)):
             raise UserError(f"user {username!r} exists already")
         role_rows = {r.name: r for r in s.scalars(select(Role).where(Role.name.in_(roles)))}

@@ -93,3 +93,10 @@ def require_camera(caller: Principal, camera_id: int, right: str | None) -> None
 def require_global(caller: Principal, right: str) -> None:
     if not caller.has(right):
         raise HTTPException(403, f"the '{right}' right is needed")
+
+
+def require_site(caller: Principal, right: str) -> None:
+    """Site-wide objects (the map plan, storage, other organisations): a site-scope holder of ``right``."""
+    require_global(caller, right)
+    if not caller.site_scope:
+        raise HTTPException(403, f"a site administrator (the '{right}' right without an organisation) is needed")

@@ -6,13 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from ronda.access import passwords, totp
-from ronda.access.rights import MANAGE_USERS, RIGHTS, RIGHTS_ORDER, VIEW_AUDIT
+from ronda.access.password_policy import WeakPassword, check_password
+from ronda.access.rights import MANAGE_USERS, RIGHTS, RIGHTS_ORDER, VIEW_AUDIT, granted_rights
 from ronda.access.service import UserError, create_user
 from ronda.access.tokens import new_api_key
-from ronda.api.deps import Caller, Ctx, iso_param, not_found, require_global
+from ronda.api.deps import Caller, Ctx, iso_param, not_found, require_global, require_site
 from ronda.store import repos
 from ronda.store.access_models import ApiKey, CameraGroup, Organisation, Role, User, UserRole
 from ronda.timeutil import now_ms, to_iso
@@ -74,36 +75,68 @@ def _user_view(s: Any, u: User) -> dict[str, Any]:
     }
 
 
-def _grantable(ctx: Ctx, caller: Caller, role_names: list[str]) -> None:
-    """A caller may only hand out roles whose rights it holds itself."""
-    mine = caller.permissions.all_rights(now_ms())
-    with ctx.db.session() as s:
-        rows = {r.name: r for r in s.scalars(select(Role).where(Role.name.in_(role_names)))}
+def _grantable(s: Any, caller: Caller, role_names: list[str], organisation_id: int | None) -> list[Role]:
+    """The roles a caller may hand to a user of ``organisation_id``: known, of the site or of that
+    organisation, and holding no right the caller lacks (docs/access.md, outranking)."""
+    held = caller.permissions.held_rights()
+    rows = {r.name: r for r in s.scalars(select(Role).where(Role.name.in_(role_names)))}
+    caller_all = bool(
+        s.scalar(
+            select(func.count(Role.id))
+            .join(UserRole, UserRole.role_id == Role.id)
+            .where(UserRole.user_id == caller.user_id, Role.all_cameras.is_(True))
+        )
+    )
     for name in role_names:
-        if name not in rows:
+        row = rows.get(name)
+        if row is None or not (row.organisation_id is None or row.organisation_id == organisation_id):
             raise HTTPException(422, f"unknown role {name!r}")
-        extra = set(rows[name].rights or []) - mine
-        if extra or (rows[name].all_cameras and "administrator" not in caller.roles):
+        extra = set(row.rights or []) - held
+        if extra or (row.all_cameras and not caller_all):
             raise HTTPException(403, f"you may not grant role {name!r}")
+    return [rows[n] for n in role_names]
+
+
+def _scoped_user(s: Any, caller: Caller, user_id: int) -> User:
+    """A user the caller may manage: inside its organisation (404 otherwise, as if it did not exist)
+    and holding no right the caller lacks (403)."""
+    u = s.get(User, user_id) if 1 <= user_id < 2**31 else None
+    if u is None or not caller.in_scope(u.organisation_id):
+        raise not_found("user")
+    if not caller.outranks(granted_rights(s, u.id)):
+        raise HTTPException(403, "this user holds rights you do not have")
+    return u
 
 
 @router.get("/users")
 def list_users(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
     require_global(caller, MANAGE_USERS)
     with ctx.db.session() as s:
-        return [_user_view(s, u) for u in s.scalars(select(User).order_by(User.id))]
+        q = select(User).order_by(User.id)
+        if not caller.site_scope:
+            q = q.where(User.organisation_id == caller.organisation_id)
+        return [_user_view(s, u) for u in s.scalars(q)]
 
 
 @router.post("/users", status_code=201)
 def add_user(ctx: Ctx, caller: Caller, body: UserCreate) -> dict[str, Any]:
     require_global(caller, MANAGE_USERS)
-    _grantable(ctx, caller, body.roles)
+    org = body.organisation_id
+    if not caller.site_scope:
+        if org is None:
+            org = caller.organisation_id  # an organisation's administrator adds users to its organisation
+        elif org != caller.organisation_id:
+            raise HTTPException(403, "you may only add users to your own organisation")
+    with ctx.db.session() as s:
+        if org is not None and s.get(Organisation, org) is None:
+            raise HTTPException(422, f"organisation {org} does not exist")
+        _grantable(s, caller, body.roles, org)
     try:
-        uid = create_user(ctx.db, body.username, body.password, body.roles, body.organisation_id, body.display_name)
+        uid = create_user(ctx.db, body.username, body.password, body.roles, org, body.display_name)
     except UserError as e:
         raise HTTPException(422, str(e)) from None
     ctx.audit.append(caller.actor, "user.create", "ok", source_ip=caller.source_ip,
-                     details={"user": body.username, "roles": body.roles})  # fmt: skip
+                     details={"user": body.username, "roles": body.roles, "organisation": org})  # fmt: skip
     with ctx.db.session() as s:
         u = s.get(User, uid)
         assert u is not None
@@ -113,14 +146,14 @@ def add_user(ctx: Ctx, caller: Caller, body: UserCreate) -> dict[str, Any]:
 @router.patch("/users/{user_id}")
 def update_user(ctx: Ctx, caller: Caller, user_id: int, body: UserUpdate) -> dict[str, Any]:
     require_global(caller, MANAGE_USERS)
-    if not 1 <= user_id < 2**31:
-        raise not_found("user")
-    if body.roles is not None:
-        _grantable(ctx, caller, body.roles)
     with ctx.db.session() as s:
-        u = s.get(User, user_id)
-        if u is None:
-            raise not_found("user")
+        u = _scoped_user(s, caller, user_id)
+        new_roles = _grantable(s, caller, body.roles, u.organisation_id) if body.roles is not None else None
+        if body.password is not None:
+            try:
+                check_password(body.password, u.username, u.display_name or "")
+            except WeakPassword as e:
+                raise HTTPException(422, str(e)) from None
         if body.enabled is not None:
             u.enabled = body.enabled
         if body.display_name is not None:
@@ -129,11 +162,11 @@ def update_user(ctx: Ctx, caller: Caller, user_id: int, body: UserUpdate) -> dic
             u.password_hash = passwords.hash_password(body.password)
             u.password_changed_ms = now_ms()
             u.token_version += 1  # signs the user out everywhere
-        if body.roles is not None:
+        if new_roles is not None:
             for ur in s.scalars(select(UserRole).where(UserRole.user_id == u.id)):
                 s.delete(ur)
             s.flush()
-            for r in s.scalars(select(Role).where(Role.name.in_(body.roles))):
+            for r in new_roles:
                 s.add(UserRole(user_id=u.id, role_id=r.id))
         s.flush()
         view = _user_view(s, u)
@@ -152,6 +185,10 @@ def update_me(ctx: Ctx, caller: Caller, body: SelfUpdate) -> dict[str, Any]:
             ok, _ = passwords.verify_password(u.password_hash, body.current_password or "")
             if not ok:
                 raise HTTPException(403, "current_password is wrong")
+            try:
+                check_password(body.password, u.username, u.display_name or "")
+            except WeakPassword as e:
+                raise HTTPException(422, str(e)) from None
             u.password_hash = passwords.hash_password(body.password)
             u.password_changed_ms = now_ms()
             u.token_version += 1
@@ -236,10 +273,13 @@ def revoke_api_key(ctx: Ctx, caller: Caller, key_id: int) -> Response:
 def list_roles(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
     require_global(caller, MANAGE_USERS)
     with ctx.db.session() as s:
+        q = select(Role).order_by(Role.id)
+        if not caller.site_scope:
+            q = q.where(or_(Role.organisation_id.is_(None), Role.organisation_id == caller.organisation_id))
         return [
             {"id": r.id, "name": r.name, "rights": r.rights, "all_cameras": r.all_cameras, "builtin": r.builtin,
              "organisation_id": r.organisation_id, "time_profile_id": r.time_profile_id}
-            for r in s.scalars(select(Role).order_by(Role.id))
+            for r in s.scalars(q)
         ]  # fmt: skip
 
 
@@ -247,7 +287,10 @@ def list_roles(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
 def list_organisations(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
     require_global(caller, MANAGE_USERS)
     with ctx.db.session() as s:
-        orgs = s.scalars(select(Organisation).order_by(Organisation.id)).all()
+        oq = select(Organisation).order_by(Organisation.id)
+        if not caller.site_scope:
+            oq = oq.where(Organisation.id == caller.organisation_id)
+        orgs = s.scalars(oq).all()
         groups = s.scalars(select(CameraGroup).order_by(CameraGroup.id)).all()
         return [
             {"id": o.id, "name": o.name,
@@ -270,10 +313,16 @@ def audit_search(
     require_global(caller, VIEW_AUDIT)
     since_ms = iso_param(since, "since") if since else None
     until_ms = iso_param(until, "until") if until else None
+    within = None
     with ctx.db.session() as s:
         visible = caller.visible([c.id for c in repos.list_cameras(s, include_deleted=True)])
+        if not caller.site_scope:
+            # An organisation sees what its users did and what happened to the cameras it owns.
+            names = list(s.scalars(select(User.username).where(User.organisation_id == caller.organisation_id)))
+            actors = names + [f"{n}(api-key)" for n in names]
+            within = (actors, sorted(caller.permissions.owned_cameras))
     rows = ctx.audit.search(actor=actor, action=action, camera_id=camera, since_ms=since_ms, until_ms=until_ms,
-                            limit=limit)  # fmt: skip
+                            limit=limit, within=within)  # fmt: skip
     out = []
     for r in rows:
         if r.camera_id is not None and r.camera_id not in visible:
@@ -287,6 +336,6 @@ def audit_search(
 
 @router.get("/audit/verify")
 def audit_verify(ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    require_global(caller, VIEW_AUDIT)
+    require_site(caller, VIEW_AUDIT)  # the chain is the whole site's
     v = ctx.audit.verify()
     return {"ok": v.ok, "first_bad_seq": v.first_bad_seq, "message": v.message, "entries": v.entries}
