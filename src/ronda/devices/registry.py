@@ -6,10 +6,12 @@ import socket
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select
 
 from ronda.access.secrets import SecretBox
 from ronda.devices.urls import CameraUrlError, host_port, validate_camera_url
 from ronda.store import repos
+from ronda.store.access_models import CameraGroup, CameraGroupMember, Organisation
 from ronda.store.db import Database
 from ronda.store.models import Camera, CameraStream
 from ronda.timeutil import now_ms
@@ -39,6 +41,13 @@ class CameraCreate(BaseModel):
     retention_days: float | None = Field(None, gt=0, le=3650)
     audio: bool = False
     enabled: bool = True
+    group_id: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="Camera group to add the camera to. An organisation's administrator may name only groups "
+        "of its organisation and defaults to its first group; a site administrator defaults to none.",
+    )
 
     @field_validator("url", "sub_url")
     @classmethod
@@ -84,9 +93,48 @@ def reachable(url: str, timeout: float = 1.5) -> bool:
         return False
 
 
-def create_camera(db: Database, secrets: SecretBox, data: CameraCreate, check_reachable: bool = True) -> Camera:
+class CameraGroupError(ValueError):
+    pass
+
+
+def _group_for(s: Any, organisation_id: int | None, group_id: int | None) -> int | None:
+    """The group a new camera joins: ``group_id`` if the organisation may use it; for an organisation
+    without one named, its first group (made when it has none), so its administrator can see and
+    manage the camera it adds."""
+    if organisation_id is None:
+        if group_id is not None and s.get(CameraGroup, group_id) is None:
+            raise CameraGroupError(f"camera group {group_id} does not exist")
+        return group_id
+    if group_id is not None:
+        g = s.get(CameraGroup, group_id)
+        if g is None or g.organisation_id != organisation_id:
+            raise CameraGroupError(f"camera group {group_id} does not exist in your organisation")
+        return group_id
+    first = s.scalar(
+        select(CameraGroup.id).where(CameraGroup.organisation_id == organisation_id).order_by(CameraGroup.id)
+    )
+    if first is not None:
+        return int(first)
+    org = s.get(Organisation, organisation_id)
+    g = CameraGroup(organisation_id=organisation_id, name=f"{org.name if org else organisation_id} cameras")
+    s.add(g)
+    s.flush()
+    return g.id
+
+
+def create_camera(
+    db: Database,
+    secrets: SecretBox,
+    data: CameraCreate,
+    check_reachable: bool = True,
+    organisation_id: int | None = None,
+) -> Camera:
+    """``organisation_id``: the creator's organisation (None: site scope); see ``_group_for``."""
+    with db.session() as s:
+        _group_for(s, organisation_id, data.group_id)  # refuse a foreign group before any probe
     online = reachable(data.url) if check_reachable else True
     with db.session() as s:
+        group = _group_for(s, organisation_id, data.group_id)
         cam = Camera(
             name=data.name,
             enabled=data.enabled,
@@ -103,6 +151,9 @@ def create_camera(db: Database, secrets: SecretBox, data: CameraCreate, check_re
             cam.streams.append(CameraStream(kind="sub", url=data.sub_url, record=data.record_sub))
         s.add(cam)
         s.flush()
+        if group is not None:
+            s.add(CameraGroupMember(group_id=group, camera_id=cam.id))
+            s.flush()
         s.refresh(cam, ["streams"])
         return cam
 

@@ -76,7 +76,10 @@ def _groups_by_camera(s: Any, organisation_id: int | None) -> dict[int, list[dic
 @router.post("/cameras", status_code=201)
 async def add_camera(ctx: Ctx, caller: Caller, body: registry.CameraCreate) -> dict[str, Any]:
     require_global(caller, MANAGE_CAMERAS)
-    cam = await asyncio.to_thread(registry.create_camera, ctx.db, ctx.secrets, body)
+    try:
+        cam = await asyncio.to_thread(registry.create_camera, ctx.db, ctx.secrets, body, True, caller.organisation_id)
+    except registry.CameraGroupError as e:
+        raise HTTPException(422, str(e)) from None
     await asyncio.to_thread(_audit, ctx, caller, "camera.create", cam.id, name=cam.name)
     if ctx.recorder is not None:
         await ctx.recorder.reload_camera(cam.id)

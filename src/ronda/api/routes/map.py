@@ -26,7 +26,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ronda.access.rights import MANAGE_CAMERAS
-from ronda.api.deps import Caller, CameraId, Ctx, not_found, require_camera, require_global
+from ronda.api.deps import Caller, CameraId, Ctx, not_found, require_camera, require_site
 from ronda.devices import registry
 from ronda.store import repos
 from ronda.store.models import SystemState
@@ -365,7 +365,7 @@ async def put_plan(ctx: Ctx, caller: Caller, request: Request) -> dict[str, Any]
     """Replace the site plan: the raw file as the body, its type in Content-Type (``image/png``,
     ``image/jpeg`` up to 5 MiB; ``application/geo+json`` FeatureCollection up to 2 MiB). SVG is
     refused. Camera positions are kept."""
-    require_global(caller, MANAGE_CAMERAS)
+    require_site(caller, MANAGE_CAMERAS)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "image/svg+xml":
         raise HTTPException(422, SVG_REFUSED)
@@ -398,7 +398,7 @@ async def put_plan(ctx: Ctx, caller: Caller, request: Request) -> dict[str, Any]
 @router.delete("/map/plan", status_code=204)
 def delete_plan(ctx: Ctx, caller: Caller) -> Response:
     """Remove the plan (positions are kept for the next one)."""
-    require_global(caller, MANAGE_CAMERAS)
+    require_site(caller, MANAGE_CAMERAS)
     with ctx.db.session() as s:
         plan = repos.get_state(s, PLAN_KEY)
         if plan is None:

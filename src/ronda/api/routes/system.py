@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from ronda.access.rights import MANAGE_CAMERAS
-from ronda.api.deps import Caller, Ctx, require_global
+from ronda.api.deps import Caller, Ctx, require_site
 
 router = APIRouter(tags=["system"])
 
@@ -40,5 +40,5 @@ def health(ctx: Ctx) -> dict[str, Any]:
 
 @router.get("/storage")
 def storage(ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    require_global(caller, MANAGE_CAMERAS)
+    require_site(caller, MANAGE_CAMERAS)
     return dict(ctx.recorder.storage) if ctx.recorder else {"state": "not recording here"}
