@@ -11,9 +11,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ronda.access.rights import LIVE, MANAGE_CAMERAS, TimeProfile, load_permissions
+from ronda.access.rights import TimeProfile, load_permissions
 from ronda.events.alarms import AlarmManager
 from ronda.events.bus import Bus, Message
+from ronda.events.rule_scope import check_author
 from ronda.events.rules import (
     MAX_CHAIN,
     AddBookmark,
@@ -93,17 +94,11 @@ def validate_against_site(db: Database, spec: RuleSpec, author_id: int | None) -
         if author_id is None:
             return
         perms = load_permissions(s, author_id)
-        t = now_ms()
-        if not perms.has_global("manage_rules", t):
+        if not perms.has_global("manage_rules", now_ms()):
             raise RuleError("the manage_rules right is needed")
-        # The author may only act on cameras it can manage or see live: a rule must not reach further
-        # than its author (alarms about, and notifications with snapshots of, other cameras).
-        if not perms.has_global(MANAGE_CAMERAS, t):
-            for cid in sorted(wanted):
-                if not perms.can(LIVE, cid, t):
-                    raise RuleError(f"you may not create rules about camera {cid}")
-            if spec.trigger.cameras is None and spec.trigger.groups is None:
-                raise RuleError("a rule for every camera needs the manage_cameras right; list cameras or groups")
+        # A rule must not reach further than its author (alarms about, and notifications with snapshots
+        # of, other cameras; events of a group's cameras): rule_scope decides, as for reading rules.
+        check_author(s, perms, spec)
 
 
 class RulesEngine:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from ronda.access.rights import MANAGE_RULES
 from ronda.api.deps import Caller, Ctx, not_found, require_global
 from ronda.events.engine import validate_against_site
+from ronda.events.rule_scope import may_reach, stored_reach
 from ronda.events.rules import RuleError, RuleSpec
 from ronda.store.event_models import Rule
 from ronda.timeutil import now_ms, to_iso
@@ -51,21 +52,31 @@ def _columns(spec: RuleSpec) -> dict[str, Any]:
             "actions": [a.model_dump(exclude_none=True) for a in spec.actions]}  # fmt: skip
 
 
+def _in_scope(s: Any, caller: Caller, r: Rule) -> bool:
+    """A stored rule is read, changed or deleted only by whom could have written it (rule_scope)."""
+    groups = r.trigger.get("groups") if isinstance(r.trigger, dict) else None
+    return may_reach(s, caller.permissions, stored_reach(s, r.trigger, r.actions or []), groups) is None
+
+
+def _scoped_rule(s: Any, caller: Caller, rule_id: int) -> Rule:
+    r = s.get(Rule, rule_id)
+    if r is None or not _in_scope(s, caller, r):
+        raise not_found("rule")
+    return r
+
+
 @router.get("/rules")
 def list_rules(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
     require_global(caller, MANAGE_RULES)
     with ctx.db.session() as s:
-        return [rule_view(r) for r in s.scalars(select(Rule).order_by(Rule.id))]
+        return [rule_view(r) for r in s.scalars(select(Rule).order_by(Rule.id)) if _in_scope(s, caller, r)]
 
 
 @router.get("/rules/{rule_id}")
 def get_rule(ctx: Ctx, caller: Caller, rule_id: RuleId) -> dict[str, Any]:
     require_global(caller, MANAGE_RULES)
     with ctx.db.session() as s:
-        r = s.get(Rule, rule_id)
-        if r is None:
-            raise not_found("rule")
-        return rule_view(r)
+        return rule_view(_scoped_rule(s, caller, rule_id))
 
 
 @router.post("/rules", status_code=201)
@@ -111,15 +122,19 @@ def _keep_secrets(ctx: Ctx, rule_id: int, body: Any) -> Any:
 @router.put("/rules/{rule_id}")
 async def replace_rule(ctx: Ctx, caller: Caller, rule_id: RuleId, body: Annotated[Any, Body()]) -> dict[str, Any]:
     require_global(caller, MANAGE_RULES)
+
+    def check_existing() -> None:
+        with ctx.db.session() as s:
+            _scoped_rule(s, caller, rule_id)
+
+    await asyncio.to_thread(check_existing)
     body = await asyncio.to_thread(_keep_secrets, ctx, rule_id, body)
     spec = _spec(body)
     await asyncio.to_thread(_check, ctx, spec, caller.user_id)
 
     def save() -> dict[str, Any]:
         with ctx.db.session() as s:
-            r = s.get(Rule, rule_id)
-            if r is None:
-                raise not_found("rule")
+            r = _scoped_rule(s, caller, rule_id)
             for k, v in _columns(spec).items():
                 setattr(r, k, v)
             r.updated_ms = now_ms()
@@ -142,9 +157,7 @@ async def delete_rule(ctx: Ctx, caller: Caller, rule_id: RuleId) -> Response:
 
     def drop() -> str:
         with ctx.db.session() as s:
-            r = s.get(Rule, rule_id)
-            if r is None:
-                raise not_found("rule")
+            r = _scoped_rule(s, caller, rule_id)
             name = r.name
             s.delete(r)
             return name
