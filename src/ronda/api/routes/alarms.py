@@ -24,15 +24,40 @@ AlarmId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 def visible(caller: Principal, cameras: list[int]) -> bool:
     if not cameras:
-        return caller.has(MANAGE_CAMERAS)  # site-wide alarms (storage...) are for administrators
+        # Site-wide alarms (storage, security) are for site administrators, not organisations'.
+        return caller.site_scope and caller.has(MANAGE_CAMERAS)
     return bool(caller.visible(cameras))
 
 
+def sees_primary(caller: Principal, view: dict[str, Any]) -> bool:
+    primary = view.get("camera")
+    if primary is None:
+        return visible(caller, view.get("cameras") or [])
+    return bool(caller.visible([primary]))
+
+
 def may_handle(caller: Principal, view: dict[str, Any]) -> bool:
-    cams = view["cameras"]
-    if not cams:
-        return caller.has(MANAGE_CAMERAS)
-    return any(caller.can(ALARMS, c) for c in cams)
+    """Taking, commenting, assigning and closing need the 'alarms' right on the alarm's own camera: a
+    related camera (perhaps another organisation's) is not enough."""
+    primary = view.get("camera")
+    if primary is None:
+        cams = view["cameras"]
+        return any(caller.can(ALARMS, c) for c in cams) if cams else caller.site_scope and caller.has(MANAGE_CAMERAS)
+    return caller.can(ALARMS, primary)
+
+
+REDACTED_TITLE = "Alarm on a related camera"
+
+
+def for_caller(caller: Principal, view: dict[str, Any]) -> dict[str, Any]:
+    """What a caller who sees only related cameras learns: that there is an alarm, its state and
+    cameras; not the text written from the primary camera's event (plates, names) nor who works on it."""
+    if sees_primary(caller, view):
+        return view
+    hidden = dict(view)
+    hidden.update(title=REDACTED_TITLE, instructions=None, close_reason=None, owner=None, owner_id=None,
+                  incident=None, redacted=True)  # fmt: skip
+    return hidden
 
 
 def _owners(s: Any, ids: set[int]) -> dict[int, str]:
@@ -65,7 +90,7 @@ def list_alarms(
             rows = s.scalars(q.offset(chunk_start).limit(2000)).all()
             seen = [a for a in rows if visible(caller, a.cameras or []) and (camera is None or camera in a.cameras)]
             owners = _owners(s, {a.owner_id for a in seen if a.owner_id is not None})
-            out += [alarm_view(a, owners.get(a.owner_id or 0)) for a in seen]
+            out += [for_caller(caller, alarm_view(a, owners.get(a.owner_id or 0))) for a in seen]
             if len(out) >= limit or len(rows) < 2000:
                 break
     return out[:limit]
@@ -82,10 +107,18 @@ def _get(ctx: Ctx, caller: Principal, alarm_id: int) -> dict[str, Any]:
 @router.get("/alarms/{alarm_id}")
 def get_alarm(ctx: Ctx, caller: Caller, alarm_id: AlarmId) -> dict[str, Any]:
     """The alarm with its history and events (and where pre-alarm playback starts: ``playback_from``)."""
-    view = _get(ctx, caller, alarm_id)
-    view["history"] = ctx.events.alarms.history(alarm_id)
-    view["events"] = events_by_ids(ctx.db, ctx.events.alarms.event_ids(alarm_id))
-    view["may_handle"] = may_handle(caller, view)
+    full = _get(ctx, caller, alarm_id)
+    view = for_caller(caller, full)
+    history = ctx.events.alarms.history(alarm_id)
+    events = events_by_ids(ctx.db, ctx.events.alarms.event_ids(alarm_id))
+    if view is not full:
+        # Only the state changes, and only the events of cameras the caller sees.
+        history = [{**h, "actor": None, "text": None, "details": {}} for h in history if h.get("action") != "comment"]
+        seen = caller.visible(sorted({e["camera"] for e in events if e.get("camera") is not None}))
+        events = [e for e in events if e.get("camera") in seen]
+    view["history"] = history
+    view["events"] = events
+    view["may_handle"] = may_handle(caller, full)
     return view
 
 
@@ -106,7 +139,7 @@ async def alarm_action(ctx: Ctx, caller: Caller, alarm_id: AlarmId, action: Acti
     body = body or ActionBody()
     view = await asyncio.to_thread(_get, ctx, caller, alarm_id)
     if not may_handle(caller, view):
-        raise HTTPException(403, "handling this alarm needs the 'alarms' right on its camera")
+        raise HTTPException(403, "handling this alarm needs the 'alarms' right on its own camera")
     if action == "assign" and body.user is not None:
         assignee = await asyncio.to_thread(ctx.auth.principal_by_id, body.user, "assign")
         if assignee is None or not visible(assignee, view["cameras"]):

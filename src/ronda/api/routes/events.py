@@ -80,7 +80,7 @@ def list_events(
     visible = sorted(caller.visible(_camera_ids(ctx)))
     cams = [c for c in visible if c == camera] if camera is not None else visible
     types = [t.strip() for t in type.split(",") if t.strip()] if type else None
-    glob = camera is None and caller.has(MANAGE_CAMERAS)
+    glob = camera is None and caller.site_scope and caller.has(MANAGE_CAMERAS)  # system and security events
     return search_events(ctx.db, camera_ids=cams, since_ms=since_ms, until_ms=until_ms, types=types, source=source,
                          text=text, include_global=glob, limit=limit)  # fmt: skip
 
