@@ -84,6 +84,15 @@ class StorageConfig(_Model):
     export_keep_days: float = Field(
         30, gt=0, le=3650, description="Finished export packages (DATA/exports) are deleted after this many days."
     )
+    lock_max_range_days: float = Field(
+        7, gt=0, le=366, description="Longest stretch of footage one evidence lock may cover."
+    )
+    lock_default_keep_days: float = Field(
+        90, gt=0, le=3650, description="How long an evidence lock holds footage when its creator gives no 'until'."
+    )
+    lock_max_keep_days: float = Field(
+        365, gt=0, le=3650, description="The latest 'until' of an evidence lock, counted from its creation."
+    )
 
 
 class StreamConfig(_Model):

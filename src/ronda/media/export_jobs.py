@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
 
 
+# Whose jobs a caller sees besides its own: True every job (site scope), a set of owner user ids (its
+# organisation's users), False only its own.
+OwnerScope = bool | frozenset[int]
+
+
 class JobNotFound(LookupError):
     """No such job, or not the caller's (someone else's export is as good as absent)."""
 
@@ -161,23 +166,25 @@ class ExportJobs:
             if row is not None and row.status == "running":
                 row.status, row.error, row.bytes, row.finished_ms = status, error, size, now_ms()
 
-    def _visible(self, row: ExportJobRow | None, user_id: int, admin: bool) -> ExportJobRow:
-        if row is None or (row.owner_id != user_id and not admin):
+    def _visible(self, row: ExportJobRow | None, user_id: int, admin: OwnerScope) -> ExportJobRow:
+        if row is None or not (row.owner_id == user_id or admin is True or (admin and row.owner_id in admin)):
             raise JobNotFound()
         return row
 
-    def get(self, job_id: str, user_id: int, admin: bool) -> dict[str, Any]:
+    def get(self, job_id: str, user_id: int, admin: OwnerScope) -> dict[str, Any]:
         with self.db.session() as s:
             return self._view(self._visible(s.get(ExportJobRow, job_id), user_id, admin))
 
-    def list(self, user_id: int, admin: bool, limit: int = 200) -> list[dict[str, Any]]:
+    def list(self, user_id: int, admin: OwnerScope, limit: int = 200) -> list[dict[str, Any]]:
         q = select(ExportJobRow).order_by(ExportJobRow.created_ms.desc()).limit(limit)
-        if not admin:
+        if admin is False or not admin:
             q = q.where(ExportJobRow.owner_id == user_id)
+        elif admin is not True:
+            q = q.where(ExportJobRow.owner_id.in_(sorted(admin | {user_id})))
         with self.db.session() as s:
             return [self._view(r) for r in s.scalars(q)]
 
-    def package(self, job_id: str, user_id: int, admin: bool) -> Package:
+    def package(self, job_id: str, user_id: int, admin: OwnerScope) -> Package:
         """The finished package; JobNotFound, or ValueError naming the job's state when not done."""
         with self.db.session() as s:
             row = self._visible(s.get(ExportJobRow, job_id), user_id, admin)
@@ -192,7 +199,7 @@ class ExportJobs:
             row = s.get(ExportJobRow, job_id)
             return row.cameras[0] if row is not None else None
 
-    async def cancel(self, job_id: str, user_id: int, admin: bool) -> None:
+    async def cancel(self, job_id: str, user_id: int, admin: OwnerScope) -> None:
         """Stop a running job (or forget a finished one) and delete its package."""
         await asyncio.to_thread(self.get, job_id, user_id, admin)  # JobNotFound first
         run = self._running.get(job_id)

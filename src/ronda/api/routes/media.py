@@ -12,15 +12,16 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
-from ronda.access.rights import EVIDENCE_LOCK, EXPORT, LIVE, PLAYBACK
+from ronda.access.rights import EVIDENCE_LOCK, EXPORT, LIVE, MANAGE_CAMERAS, PLAYBACK, VIEW_AUDIT
 from ronda.access.service import Principal
 from ronda.access.tokens import InvalidToken
 from ronda.api.deps import Caller, CameraId, Ctx, client_ip, iso_param, not_found, require_camera
 from ronda.api.routes.cameras import snapshot_response
 from ronda.media import hls
 from ronda.media.export import ExportError, ExportRequest, plan
-from ronda.media.export_jobs import ExportJobs, JobNotFound, Package
+from ronda.media.export_jobs import ExportJobs, JobNotFound, OwnerScope, Package
 from ronda.store import repos
+from ronda.store.access_models import User
 from ronda.store.models import EvidenceLock, Segment
 from ronda.timeutil import now_ms, to_iso
 
@@ -59,8 +60,16 @@ def _exports(ctx: Ctx) -> ExportJobs:
     return ctx.exports
 
 
-def _admin(caller: Principal) -> bool:
-    return "administrator" in caller.roles
+def _admin(ctx: Ctx, caller: Principal) -> OwnerScope:
+    """Whose exports the caller sees besides its own: a ``view_audit`` holder oversees its scope's
+    (every user's for the site, its organisation's users' otherwise; docs/access.md). Downloads still
+    need the export right on every camera of the package."""
+    if not caller.has(VIEW_AUDIT):
+        return False
+    if caller.site_scope:
+        return True
+    with ctx.db.session() as s:
+        return frozenset(s.scalars(select(User.id).where(User.organisation_id == caller.organisation_id)))
 
 
 @router.post("/exports", status_code=202)
@@ -81,13 +90,13 @@ async def create_export(ctx: Ctx, caller: Caller, body: ExportBody) -> dict[str,
 @router.get("/exports")
 def list_exports(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
     """The caller's exports (an administrator's: everyone's), newest first, also after a restart."""
-    return _exports(ctx).list(caller.user_id, _admin(caller))
+    return _exports(ctx).list(caller.user_id, _admin(ctx, caller))
 
 
 @router.get("/exports/{job_id}")
 def get_export(ctx: Ctx, caller: Caller, job_id: JobId) -> dict[str, Any]:
     try:
-        return _exports(ctx).get(job_id, caller.user_id, _admin(caller))
+        return _exports(ctx).get(job_id, caller.user_id, _admin(ctx, caller))
     except JobNotFound:
         raise not_found("export") from None
 
@@ -96,7 +105,7 @@ def get_export(ctx: Ctx, caller: Caller, job_id: JobId) -> dict[str, Any]:
 async def cancel_export(ctx: Ctx, caller: Caller, job_id: JobId) -> Response:
     """Cancel a running export, or delete a finished one's package."""
     try:
-        await _exports(ctx).cancel(job_id, caller.user_id, _admin(caller))
+        await _exports(ctx).cancel(job_id, caller.user_id, _admin(ctx, caller))
     except JobNotFound:
         raise not_found("export") from None
     return Response(status_code=204)
@@ -104,7 +113,7 @@ async def cancel_export(ctx: Ctx, caller: Caller, job_id: JobId) -> Response:
 
 def _finished(ctx: Ctx, caller: Principal, job_id: str) -> Package:
     try:
-        return _exports(ctx).package(job_id, caller.user_id, _admin(caller))
+        return _exports(ctx).package(job_id, caller.user_id, _admin(ctx, caller))
     except JobNotFound:
         raise not_found("export") from None
     except ValueError as e:
@@ -143,10 +152,20 @@ def create_lock(ctx: Ctx, caller: Caller, body: LockBody) -> dict[str, Any]:
     require_camera(caller, body.camera, EVIDENCE_LOCK)
     start, end = iso_param(body.start, "start"), iso_param(body.end, "end")
     until = iso_param(body.until, "until") if body.until else None
+    st, now = ctx.cfg.storage, now_ms()
     if end <= start:
         raise HTTPException(422, "end must be after start")
-    if until is not None and until <= now_ms():
+    # Bounded so one lock cannot hold a camera's whole store past the legal retention (docs/evidence.md).
+    if end - start > st.lock_max_range_days * 86_400_000:
+        raise HTTPException(422, f"a lock may cover at most {st.lock_max_range_days:g} days of footage")
+    if end > now + 86_400_000:
+        raise HTTPException(422, "end may be at most one day ahead: footage that does not exist yet cannot be locked")
+    if until is None:
+        until = now + int(st.lock_default_keep_days * 86_400_000)
+    if until <= now:
         raise HTTPException(422, "until must be in the future")
+    if until > now + st.lock_max_keep_days * 86_400_000:
+        raise HTTPException(422, f"until may be at most {st.lock_max_keep_days:g} days ahead")
     with ctx.db.session() as s:
         lock = EvidenceLock(camera_id=body.camera, start_ms=start, end_ms=end, reason=body.reason, until_ms=until,
                             created_by=caller.actor, created_ms=now_ms())  # fmt: skip
@@ -172,7 +191,11 @@ def delete_lock(ctx: Ctx, caller: Caller, lock_id: Annotated[int, PathParam(ge=1
         lock = s.get(EvidenceLock, lock_id)
         if lock is None:
             raise not_found("evidence lock")
-        require_camera(caller, lock.camera_id, EVIDENCE_LOCK)
+        require_camera(caller, lock.camera_id, None)
+        # Only whoever made the lock, or a manager of the camera, may lift it.
+        mine = lock.created_by in (caller.username, f"{caller.username}(api-key)")
+        if not (mine and caller.can(EVIDENCE_LOCK, lock.camera_id)) and not caller.can(MANAGE_CAMERAS, lock.camera_id):
+            raise HTTPException(403, "only the lock's creator or a manager of the camera may remove it")
         cam, start, end = lock.camera_id, lock.start_ms, lock.end_ms
         s.delete(lock)
     ctx.audit.append(caller.actor, "evidence.unlock", "ok", cam, start, end, caller.source_ip, {"lock": lock_id})
