@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ronda.access.netguard import Allowance
 from ronda.timeutil import zone
 
 
@@ -133,6 +134,20 @@ class EventsConfig(_Model):
     webpush_allow_private_endpoints: bool = Field(
         False, description="Accept push endpoints on http or private addresses (tests, closed networks only)."
     )
+    allowed_destinations: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Webhook destinations allowed although they are not public: networks (10.0.0.0/8), addresses "
+        "(127.0.0.1) or exact host names (hooks.example.org). Everything else on loopback, private, link-local, "
+        "multicast or reserved addresses is refused when a rule is saved and again when it sends.",
+    )
+
+    @field_validator("allowed_destinations")
+    @classmethod
+    def _destinations(cls, v: list[str]) -> list[str]:
+        Allowance.parse(v)  # ValueError naming the bad entry
+        return v
+
     notify_limit: int = Field(
         5, ge=1, le=1000, description="Alarm notifications per user per window; the rest come as one summary."
     )

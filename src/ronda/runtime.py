@@ -88,7 +88,7 @@ def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
     recorder = Recorder(cfg, db, secrets, audit=audit) if record and cfg.recording.enabled else None
     from ronda.events.service import EventsService
 
-    events = EventsService(cfg, db, audit)
+    events = EventsService(cfg, db, audit, secrets)
     if recorder is not None:
         recorder.on_events = events.relay.wake.set  # camera offline/online: published at once
     return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder, events=events)
