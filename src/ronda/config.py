@@ -6,6 +6,7 @@ being silently ignored (a city's retention setting must never be dropped by a mi
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +42,21 @@ class HttpConfig(_Model):
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the API and web client.")
     tls_cert: Path | None = Field(None, description="PEM certificate chain: serve HTTPS (phones and Web Push need it).")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For/-Proto headers are believed; "
+        "empty (the default): the client address is the TCP peer, whatever the headers say.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return v
 
     @model_validator(mode="after")
     def _tls_pair(self) -> HttpConfig:

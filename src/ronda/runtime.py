@@ -128,6 +128,11 @@ async def serve(ctx: AppContext, on_ready: object = None) -> None:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=5,
+            # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local process, or a
+            # proxy that passes the header through, could then write any address into the audit log
+            # and dodge the login throttle. Only configured proxies are believed.
+            proxy_headers=bool(ctx.cfg.http.trusted_proxies),
+            forwarded_allow_ips=list(ctx.cfg.http.trusted_proxies) or None,
             ssl_certfile=str(ctx.cfg.http.tls_cert) if ctx.cfg.http.tls_cert else None,
             ssl_keyfile=str(ctx.cfg.http.tls_key) if ctx.cfg.http.tls_key else None,
         )
