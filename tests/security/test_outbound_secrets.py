@@ -230,13 +230,27 @@ def test_item06_allowed_destinations_config_is_validated() -> None:
 # -- item 15: secrets at rest ---------------------------------------------------------------------------
 
 
-def _all_cmdlines() -> list[str]:
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
-    lines = out.splitlines()
-    for entry in Path("/proc").iterdir():  # ps truncates nothing, but read cmdline too to be sure
-        if entry.name.isdigit():
+def _cmdlines_under(root: int) -> list[str]:
+    """``ps -eo pid,ppid,args`` of ``root`` and its descendants (other sessions on this machine run
+    their own Secure camera), plus /proc/PID/cmdline of each, which ps may shorten."""
+    out = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=True).stdout
+    rows = [line.strip().split(None, 2) for line in out.splitlines() if line.strip()]
+    parent = {int(r[0]): int(r[1]) for r in rows}
+    args = {int(r[0]): r[2] if len(r) > 2 else "" for r in rows}
+
+    def under(pid: int) -> bool:
+        while pid > 1:
+            if pid == root:
+                return True
+            pid = parent.get(pid, 0)
+        return False
+
+    lines = []
+    for pid in args:
+        if under(pid):
+            lines.append(args[pid])
             try:
-                lines.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+                lines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
             except OSError:
                 pass
     return lines
@@ -244,11 +258,11 @@ def _all_cmdlines() -> list[str]:
 
 def test_item15_camera_password_not_on_any_command_line(site):
     wait_for(lambda: catalog(site.data_dir, site.cam("Secure"))[0], 40, what="the Secure camera to record")
-    lines = _all_cmdlines()
-    recorder = [ln for ln in lines if "ffmpeg" in ln and str(site.data_dir) in ln]
-    assert recorder, "no recorder ffmpeg running"
-    encoded = "p%40ss%3Aw%23rd%25"
-    leaks = [ln for ln in lines if SECURE_PASSWORD in ln or encoded in ln]
+    lines = _cmdlines_under(site.ronda.pid)
+    recorders = [ln for ln in lines if ln.startswith("ffmpeg") and str(site.data_dir) in ln]
+    secure = f".partial/{site.cam('Secure')}-main/"
+    assert [ln for ln in recorders if secure in ln], "the Secure camera's recorder is not running"
+    leaks = [ln for ln in lines if SECURE_PASSWORD in ln or "p%40ss" in ln or "rtsp://" in ln]
     assert not leaks, leaks
 
 
@@ -258,7 +272,7 @@ def test_item15_camera_test_probe_keeps_the_password_off_the_command_line(site, 
 
     def watch() -> None:
         while not stop.is_set():
-            seen.extend(ln for ln in _all_cmdlines() if "ffprobe" in ln)
+            seen.extend(ln for ln in _cmdlines_under(site.ronda.pid) if ln.startswith("ffprobe"))
             time.sleep(0.02)
 
     t = threading.Thread(target=watch, daemon=True)
