@@ -402,3 +402,102 @@ def test_xff_trusted_proxies_config() -> None:
     cfg = load_config(overrides={"http": {"trusted_proxies": ["127.0.0.1", "10.0.0.0/8"]}}, environ={})
     assert cfg.http.trusted_proxies == ["127.0.0.1", "10.0.0.0/8"]
     assert load_config(environ={}).http.trusted_proxies == []
+
+
+# -- also: camera creation and tests are no port scanner for organisation administrators ---------------
+
+
+def _municipio_group(site, camera_ids: list[int]) -> None:
+    """Put cameras into a group the Municipio owns, so its administrator manages them."""
+    from sqlalchemy import select
+
+    from ronda.store.access_models import CameraGroup, CameraGroupMember, Organisation
+    from ronda.store.db import Database
+
+    db = Database(f"sqlite:///{site.data_dir / 'ronda.db'}")
+    try:
+        with db.session() as s:
+            org = s.scalar(select(Organisation).where(Organisation.name == "Municipio"))
+            g = CameraGroup(organisation_id=org.id, name=f"probe targets {uuid.uuid4().hex[:6]}")
+            s.add(g)
+            s.flush()
+            for cid in camera_ids:
+                s.add(CameraGroupMember(group_id=g.id, camera_id=cid))
+    finally:
+        db.dispose()
+
+
+def test_camera_added_by_org_admin_is_offline_without_a_connection(site, sec_users, counting):
+    """Contract kept: an unreachable camera is created "offline" — for an organisation administrator every
+    new camera is, until the recorder reaches it (no connection is made while answering)."""
+    r = sec_users["muni_admin"].req(
+        "POST",
+        "/api/v1/cameras",
+        json={
+            "name": f"lan cam {uuid.uuid4().hex[:6]}",
+            "url": "rtsp://cam-not-installed.invalid/x",
+            "record_main": False,
+        },
+    )
+    assert r.status_code == 201, r.text
+    try:
+        assert r.json()["status"] == "offline"
+    finally:
+        sec_users["admin"].req("DELETE", f"/api/v1/cameras/{r.json()['id']}")
+
+
+def test_camera_probe_is_no_port_scanner_for_org_admins(site, sec_users, counting):
+    from tests.conftest import SECURE_PASSWORD as PWD
+    from tests.helpers import free_port
+
+    admin, muni = sec_users["admin"], sec_users["muni_admin"]
+    # adding: a camera on the server itself is refused before any connection, whatever listens there
+    for url in (f"rtsp://127.0.0.1:{counting.port}/x", f"rtsp://127.1:{free_port()}/x", "rtsp://[::1]/x",
+                "rtsp://169.254.169.254/x", f"rtsp://localhost:{counting.port}/x"):  # fmt: skip
+        r = muni.req("POST", "/api/v1/cameras", json={"name": f"scan {uuid.uuid4().hex[:6]}", "url": url})
+        assert r.status_code == 422, (url, r.text)
+    assert counting.connections == 0
+    # testing: three cameras a site administrator added (closed port, a port without RTSP, wrong password)
+    targets = {
+        "closed": {"url": f"rtsp://127.0.0.1:{free_port()}/x"},
+        "no_rtsp": {"url": f"rtsp://127.0.0.1:{site.ronda.port}/x"},
+        "auth": {"url": site.sim.url("secure"), "username": "admin", "password": PWD + "-wrong"},
+    }
+    ids = {}
+    try:
+        for k, extra in targets.items():
+            r = admin.req("POST", "/api/v1/cameras", json={"name": f"probe {k} {uuid.uuid4().hex[:6]}", **extra,
+                                                             "record_main": False})  # fmt: skip
+            assert r.status_code == 201, r.text
+            ids[k] = r.json()["id"]
+        _municipio_group(site, list(ids.values()))
+        # the site administrator gets the reasons
+        detail = admin.req("POST", f"/api/v1/cameras/{ids['auth']}/test").json()["streams"]["main"]
+        assert detail["reason"] == "auth_failed", detail
+        answers, took = {}, {}
+
+        def probe(k: str) -> None:
+            t0 = time.monotonic()
+            answers[k] = muni.req("POST", f"/api/v1/cameras/{ids[k]}/test")
+            took[k] = time.monotonic() - t0
+
+        threads = [threading.Thread(target=probe, args=(k,)) for k in ids]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        bodies = {
+            k: (r.status_code, {kk: v for kk, v in r.json().items() if kk != "camera"}) for k, r in answers.items()
+        }
+        assert len({repr(b) for b in bodies.values()}) == 1, bodies
+        assert bodies["closed"][0] == 200 and bodies["closed"][1]["streams"]["main"] == {
+            "ok": False,
+            "reason": "unavailable",
+        }
+        assert max(took.values()) - min(took.values()) < 1.5, took
+        # a per-user budget: a sweep is cut off
+        codes = [muni.req("POST", f"/api/v1/cameras/{ids['closed']}/test").status_code for _ in range(12)]
+        assert 429 in codes, codes
+    finally:
+        for cid in ids.values():
+            admin.req("DELETE", f"/api/v1/cameras/{cid}")

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -331,3 +333,28 @@ def refused(exc: BaseException) -> str | None:
     """The refusal message if ``exc`` (from an httpx request) was a refused destination."""
     text = str(exc)
     return text[len("destination refused: ") :] if text.startswith("destination refused: ") else None
+
+
+class ProbeBudget:
+    """At most ``limit`` probes per ``window_s`` per user (in this process): whoever may add cameras
+    must not be able to sweep a network's ports through the server at machine speed."""
+
+    def __init__(self, limit: int = 10, window_s: float = 60.0) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._seen: dict[int, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, user_id: int, now: float | None = None) -> float | None:
+        """None when the probe may run (it is counted), else the seconds until one may."""
+        t = time.monotonic() if now is None else now
+        with self._lock:
+            recent = [x for x in self._seen.get(user_id, []) if t - x < self.window_s]
+            if len(recent) >= self.limit:
+                self._seen[user_id] = recent
+                return max(0.0, self.window_s - (t - recent[0]))
+            recent.append(t)
+            self._seen[user_id] = recent
+            if len(self._seen) > 10_000:  # forget idle users rather than grow without bound
+                self._seen = {u: v for u, v in self._seen.items() if v and t - v[-1] < self.window_s}
+            return None
