@@ -71,7 +71,7 @@ def backup(data_dir: Path, database_url: str, out: Path, config_file: Path | Non
         fd, tmpname = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
         partial = Path(tmpname)
         try:
-            with os.fdopen(fd, "w+b") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+            with os.fdopen(fd, "w+b") as archive, zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
                 z.writestr(MANIFEST, json.dumps(manifest, indent=2))
                 for path, name in files:
                     z.write(path, name)
