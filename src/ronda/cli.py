@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -141,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything Ronda writes (database, keys, recordings, exports, backups) and every child it starts
+    # (ffmpeg writes the recordings) is for the service account only: owner-only files and folders.
+    os.umask(0o077)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -191,7 +195,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from ronda.store.db import Database, current_revision, head_revision
 
         cfg = runtime.data_dir_config(args.data_dir, args.config)
-        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        runtime.private_data_dir(cfg.data_dir)
         database = Database(cfg.database_url)
         if args.db_command == "upgrade":
             database.upgrade()

@@ -6,6 +6,7 @@ being silently ignored (a city's retention setting must never be dropped by a mi
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -13,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ronda.access.netguard import Allowance
 from ronda.timeutil import zone
 
 
@@ -40,6 +42,21 @@ class HttpConfig(_Model):
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the API and web client.")
     tls_cert: Path | None = Field(None, description="PEM certificate chain: serve HTTPS (phones and Web Push need it).")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For/-Proto headers are believed; "
+        "empty (the default): the client address is the TCP peer, whatever the headers say.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return v
 
     @model_validator(mode="after")
     def _tls_pair(self) -> HttpConfig:
@@ -142,6 +159,20 @@ class EventsConfig(_Model):
     webpush_allow_private_endpoints: bool = Field(
         False, description="Accept push endpoints on http or private addresses (tests, closed networks only)."
     )
+    allowed_destinations: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Webhook destinations allowed although they are not public: networks (10.0.0.0/8), addresses "
+        "(127.0.0.1) or exact host names (hooks.example.org). Everything else on loopback, private, link-local, "
+        "multicast or reserved addresses is refused when a rule is saved and again when it sends.",
+    )
+
+    @field_validator("allowed_destinations")
+    @classmethod
+    def _destinations(cls, v: list[str]) -> list[str]:
+        Allowance.parse(v)  # ValueError naming the bad entry
+        return v
+
     notify_limit: int = Field(
         5, ge=1, le=1000, description="Alarm notifications per user per window; the rest come as one summary."
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
+import stat
 from pathlib import Path
 
 import uvicorn
@@ -26,8 +28,29 @@ from ronda.store.db import Database
 log = logging.getLogger(__name__)
 
 
+def private_data_dir(data_dir: Path) -> None:
+    """Create the data directory owner-only (0700), and tighten one an older version left open.
+
+    It holds the database (users, password hashes, audit), keys, recordings and exports: nothing in
+    it is for other local users. New files are private through the process umask (cli.main); files an
+    older version created 0644 are unreachable once their directory is 0700, so recordings are not
+    walked (there may be millions). The database files and keys are tightened too, being small.
+    """
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for p in [data_dir, *data_dir.glob("ronda.db*"), data_dir / "keys", *data_dir.glob("keys/*")]:
+        try:
+            mode = stat.S_IMODE(p.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            try:
+                os.chmod(p, mode & 0o700)
+            except PermissionError:
+                log.warning("cannot make %s private (mode %o): not its owner", p, mode)
+
+
 def open_database(cfg: Config, migrate: bool) -> Database:
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    private_data_dir(cfg.data_dir)
     db = Database(cfg.database_url)
     if migrate:
         db.upgrade()
@@ -88,7 +111,7 @@ def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
     recorder = Recorder(cfg, db, secrets, audit=audit) if record and cfg.recording.enabled else None
     from ronda.events.service import EventsService
 
-    events = EventsService(cfg, db, audit)
+    events = EventsService(cfg, db, audit, secrets)
     if recorder is not None:
         recorder.on_events = events.relay.wake.set  # camera offline/online: published at once
     return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder, events=events)
@@ -105,6 +128,11 @@ async def serve(ctx: AppContext, on_ready: object = None) -> None:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=5,
+            # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local process, or a
+            # proxy that passes the header through, could then write any address into the audit log
+            # and dodge the login throttle. Only configured proxies are believed.
+            proxy_headers=bool(ctx.cfg.http.trusted_proxies),
+            forwarded_allow_ips=list(ctx.cfg.http.trusted_proxies) or None,
             ssl_certfile=str(ctx.cfg.http.tls_cert) if ctx.cfg.http.tls_cert else None,
             ssl_keyfile=str(ctx.cfg.http.tls_key) if ctx.cfg.http.tls_key else None,
         )

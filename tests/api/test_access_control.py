@@ -201,7 +201,8 @@ def test_mass_assignment_in_self_update(site, users):
 
 
 def test_operator_cannot_grant_roles_it_lacks(site, users):
-    r = users["operator"].req("POST", "/api/v1/users", json={"username": "x1", "password": "long-enough-9", "roles": []})
+    body = {"username": "x1", "password": "long-enough-9", "roles": []}
+    r = users["operator"].req("POST", "/api/v1/users", json=body)
     assert r.status_code == 403  # no manage_users at all
     xss = {"username": "<script>alert(1)</script>", "password": "long-enough-9", "roles": ["viewer"]}
     r = users["admin"].req("POST", "/api/v1/users", json=xss)

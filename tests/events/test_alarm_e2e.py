@@ -74,7 +74,8 @@ def world(tmp_path_factory):
         site={"name": "San Lucido"},
         events={"smtp": {"host": "127.0.0.1", "port": smtp_port, "sender": "ronda@sanlucido.example"},
                 "mqtt": {"host": "127.0.0.1", "port": broker.port}, "public_url": "https://vms.sanlucido.example",
-                "webpush_allow_private_endpoints": True, "notify_limit": 3, "notify_window_seconds": 5,
+                "webpush_allow_private_endpoints": True, "allowed_destinations": ["127.0.0.1/32"],
+                "notify_limit": 3, "notify_window_seconds": 5,
                 "sensors": {"bin-7": {"name": "Smart bin, via Roma", "cameras": [1], "type": "sensor.bin_full"}}},
     )  # fmt: skip
     ronda = RondaProcess(cfg, base / "ronda.log", port)

@@ -223,7 +223,8 @@ def test_idempotent_by_uid(site, users):
 
 def test_webhook_secret_is_masked_and_kept_on_update(site, users):
     admin = users["admin"]
-    hook = {"type": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "s3cret-s3cret-s3cret"}
+    # .invalid never resolves: accepted (checked again when sending), never sent anywhere
+    hook = {"type": "webhook", "url": "https://hooks.example.invalid/hook", "secret": "s3cret-s3cret-s3cret"}
     body = {"name": f"hook {uuid.uuid4().hex[:6]}", "trigger": {"types": ["test.hook"]}, "actions": [hook]}
     r = admin.req("POST", "/api/v1/rules", json=body)
     assert r.status_code == 201 and r.json()["actions"][0]["secret"] == "********"
@@ -234,13 +235,17 @@ def test_webhook_secret_is_masked_and_kept_on_update(site, users):
         keys = ("name", "enabled", "trigger", "conditions", "actions")
         r = admin.req("PUT", f"/api/v1/rules/{rid}", json={k: listed[k] for k in keys})
         assert r.status_code == 200, r.text
+        from ronda.access.secrets import SecretBox
         from ronda.store.db import Database
         from ronda.store.event_models import Rule
 
         db = Database(f"sqlite:///{site.data_dir / 'ronda.db'}")
         with db.session() as s:
-            assert s.get(Rule, rid).actions[0]["secret"] == "s3cret-s3cret-s3cret"
+            stored = s.get(Rule, rid).actions[0]["secret"]
         db.dispose()
+        # kept, and sealed with the site's key (issue 10, item 15)
+        box = SecretBox.load_or_create(site.data_dir / "keys" / "secrets.key")
+        assert stored != "s3cret-s3cret-s3cret" and box.unseal(stored) == "s3cret-s3cret-s3cret"
     finally:
         admin.req("DELETE", f"/api/v1/rules/{rid}")
 

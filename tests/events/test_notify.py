@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ronda.access.netguard import Allowance
 from ronda.events.notify import Notification
 from ronda.events.notify.email import SmtpSettings, send_email
 from ronda.events.notify.limits import QuietHours, RateLimiter
@@ -40,6 +41,9 @@ from ronda.events.notify.mqtt import MqttPublisher
 from ronda.events.notify.webhook import send_webhook, sign, verify_signature
 from ronda.events.notify.webpush import MAX_PUSH_PAYLOAD, build_payload, ensure_vapid_key, send_webpush
 from tests.helpers import free_port
+
+# The peers below listen on 127.0.0.1, which outbound deliveries refuse unless the site allows it.
+LOCAL = Allowance.parse(["127.0.0.1/32"])
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(range(256)) + b"\xff\xd9"
 
@@ -156,7 +160,7 @@ async def test_webpush_delivers_encrypted_payload_with_vapid(tmp_path: Path, htt
     sub, browser_key, auth = browser_subscription(f"{origin}/push/v1/secret-token")
     vapid = ensure_vapid_key(tmp_path / "vapid.pem")
 
-    res = await send_webpush(sub, alarm_notification(), vapid.path, "mailto:ops@example.org", ttl_s=600)
+    res = await send_webpush(sub, alarm_notification(), vapid.path, "mailto:ops@example.org", ttl_s=600, allow=LOCAL)
     assert res.ok and res.status == 201 and res.attempts == 1 and not res.gone
     assert "secret-token" not in res.target
 
@@ -193,13 +197,17 @@ async def test_webpush_gone_retry_and_size_limit(tmp_path: Path, http_peer: Any)
     vapid = ensure_vapid_key(tmp_path / "vapid.pem")
     peer, port = http_peer(410)
     sub, _, _ = browser_subscription(f"http://127.0.0.1:{port}/push/gone")
-    res = await send_webpush(sub, alarm_notification(), vapid.path, "mailto:ops@example.org", backoff_s=0.01)
+    res = await send_webpush(
+        sub, alarm_notification(), vapid.path, "mailto:ops@example.org", backoff_s=0.01, allow=LOCAL
+    )
     assert not res.ok and res.gone and res.status == 410 and res.attempts == 1
 
     peer, port = http_peer(503, 201)
     sub, key, auth = browser_subscription(f"http://127.0.0.1:{port}/push/busy")
     long_body = "Ж" * 5000  # two bytes each in UTF-8
-    res = await send_webpush(sub, alarm_notification(body=long_body), vapid.path, "mailto:o@x.org", backoff_s=0.01)
+    res = await send_webpush(
+        sub, alarm_notification(body=long_body), vapid.path, "mailto:o@x.org", backoff_s=0.01, allow=LOCAL
+    )
     assert res.ok and res.attempts == 2
     body = peer.requests[-1].body
     assert len(body) <= MAX_PUSH_PAYLOAD
@@ -212,7 +220,13 @@ async def test_webpush_gone_retry_and_size_limit(tmp_path: Path, http_peer: Any)
 
     dead = f"http://127.0.0.1:{free_port()}/push/x"
     res = await send_webpush(
-        browser_subscription(dead)[0], alarm_notification(), vapid.path, "mailto:o@x.org", attempts=2, backoff_s=0.01
+        browser_subscription(dead)[0],
+        alarm_notification(),
+        vapid.path,
+        "mailto:o@x.org",
+        attempts=2,
+        backoff_s=0.01,
+        allow=LOCAL,
     )
     assert not res.ok and res.attempts == 2 and "ConnectionError" in (res.error or "")
     assert "/push/x" not in (res.error or "")
@@ -316,7 +330,9 @@ async def test_email_header_injection_is_neutralised(smtp_server: Any) -> None:
 async def test_webhook_retries_5xx_with_same_delivery_id_and_valid_signature(http_peer: Any) -> None:
     peer, port = http_peer(500, 500, 200)
     payload = {"alarm_id": 42, "title": "Camera offline", "città": "Roma"}
-    res = await send_webhook(f"http://127.0.0.1:{port}/hook?token=abc", "hook-secret", payload, backoff_s=0.01)
+    res = await send_webhook(
+        f"http://127.0.0.1:{port}/hook?token=abc", "hook-secret", payload, backoff_s=0.01, allow=LOCAL
+    )
     assert res.ok and res.attempts == 3 and res.status == 200
     assert "token" not in res.target
     assert len(peer.requests) == 3
@@ -335,16 +351,18 @@ async def test_webhook_retries_5xx_with_same_delivery_id_and_valid_signature(htt
 
 async def test_webhook_4xx_not_retried_429_honours_retry_after_dead_port_gives_up(http_peer: Any) -> None:
     peer, port = http_peer(400)
-    res = await send_webhook(f"http://127.0.0.1:{port}/hook", "s", {"a": 1}, backoff_s=0.01)
+    res = await send_webhook(f"http://127.0.0.1:{port}/hook", "s", {"a": 1}, backoff_s=0.01, allow=LOCAL)
     assert not res.ok and res.attempts == 1 and res.status == 400 and len(peer.requests) == 1
 
     peer, port = http_peer(429, 204, headers={"Retry-After": "0"})
     started = time.monotonic()
-    res = await send_webhook(f"http://127.0.0.1:{port}/hook", "s", {"a": 1}, backoff_s=5)
+    res = await send_webhook(f"http://127.0.0.1:{port}/hook", "s", {"a": 1}, backoff_s=5, allow=LOCAL)
     assert res.ok and res.attempts == 2 and time.monotonic() - started < 2  # Retry-After: 0 beat the backoff
 
     dead = free_port()
-    res = await send_webhook(f"http://127.0.0.1:{dead}/hook", "s", {"a": 1}, attempts=3, backoff_s=0.01, timeout_s=1)
+    res = await send_webhook(
+        f"http://127.0.0.1:{dead}/hook", "s", {"a": 1}, attempts=3, backoff_s=0.01, timeout_s=1, allow=LOCAL
+    )
     assert not res.ok and res.attempts == 3 and res.status is None
     assert "ConnectError" in (res.error or "") and "gave up after 3 attempts" in (res.error or "")
 

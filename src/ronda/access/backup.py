@@ -7,6 +7,7 @@ restored audit chain look truncated.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -64,13 +65,20 @@ def backup(data_dir: Path, database_url: str, out: Path, config_file: Path | Non
             "created": to_iso(now_ms()),
             "files": [n for _, n in files],
         }
-        partial = out.with_name(out.name + ".partial")
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
-            z.writestr(MANIFEST, json.dumps(manifest, indent=2))
-            for path, name in files:
-                z.write(path, name)
-        partial.chmod(0o600)
-        partial.replace(out)
+        # The archive holds the keys and every password hash: it is created owner-only (mkstemp: 0600,
+        # O_EXCL, an unpredictable name) instead of being written first and restricted afterwards, when
+        # anyone could have opened it already, or a file planted under a predictable name been reused.
+        fd, tmpname = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
+        partial = Path(tmpname)
+        try:
+            with os.fdopen(fd, "w+b") as archive, zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+                z.writestr(MANIFEST, json.dumps(manifest, indent=2))
+                for path, name in files:
+                    z.write(path, name)
+            partial.replace(out)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     return manifest
 
 

@@ -1,4 +1,4 @@
-"""Secrets at rest: camera passwords are encrypted with a key kept outside the database."""
+"""Secrets at rest: camera passwords and webhook secrets are encrypted with a key kept outside the database."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+
+# Marks a secret stored inside a JSON document (a rule's webhook action): the document also holds
+# values that are not secret, so the encrypted ones say what they are.
+SEALED_PREFIX = "sealed:v1:"
 
 
 class SecretBox:
@@ -36,3 +40,17 @@ class SecretBox:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:
             raise ValueError("camera secret cannot be decrypted with this site's key") from None
+
+    def seal(self, plaintext: str) -> str:
+        """``plaintext`` encrypted for a JSON document: ``sealed:v1:<Fernet token>``."""
+        return SEALED_PREFIX + self._fernet.encrypt(plaintext.encode()).decode()
+
+    def unseal(self, value: str) -> str:
+        """The plaintext of a sealed value; a value stored before sealing existed comes back as it is
+        (``ronda`` seals it on the next save of its rule)."""
+        if not value.startswith(SEALED_PREFIX):
+            return value
+        try:
+            return self._fernet.decrypt(value[len(SEALED_PREFIX) :].encode()).decode()
+        except InvalidToken:
+            raise ValueError("sealed secret cannot be decrypted with this site's key") from None

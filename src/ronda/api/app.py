@@ -34,6 +34,23 @@ from ronda.store.db import Database
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
 MAX_PLAN_BODY = 5 << 20  # PUT /api/v1/map/plan (routes/map.py enforces the per-type limits)
+# The web client is scripts and styles from its own origin only (no inline script, handler or style
+# attribute: src/ronda/web/static has none), so an injected string can never run. blob: carries the
+# MSE video, the map plan and snapshots; WebSockets and the service worker are same-origin.
+CSP = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' blob: data:",
+    "media-src 'self' blob:",
+    "connect-src 'self'",
+    "worker-src 'self'",
+    "manifest-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])  # fmt: skip
 
 
 @dataclass
@@ -92,6 +109,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Any:
         response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")

@@ -91,3 +91,13 @@ def host_port(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     default = 322 if parts.scheme == "rtsps" else 554
     return parts.hostname or "", parts.port or default
+
+
+def url_with_host(url: str, address: str) -> str:
+    """``url`` aimed at ``address`` (an IP checked by ronda.access.netguard) instead of its host name,
+    keeping credentials and port, so that the connection goes where the check looked."""
+    parts = urlsplit(url)
+    host = f"[{address}]" if ":" in address else address
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = (userinfo + "@" if userinfo else "") + host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

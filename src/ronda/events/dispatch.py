@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from ronda.access.netguard import EVERYTHING, NOTHING
 from ronda.access.rights import CAMERA_RIGHTS, MANAGE_CAMERAS, load_permissions
 from ronda.config import Config
 from ronda.events.bus import Bus, Message
@@ -46,6 +47,9 @@ class Notifier:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.vapid = ensure_vapid_key(path)
         self.limiter = RateLimiter(limit=cfg.events.notify_limit, window_s=cfg.events.notify_window_seconds)
+        # Push endpoints are chosen by any signed-in browser: only the explicit test/closed-network switch
+        # opens internal addresses to them (the webhook allow list is for rule authors' receivers).
+        self._push_allow = EVERYTHING if cfg.events.webpush_allow_private_endpoints else NOTHING
         self.mqtt: Any = None
         self.results: list[Any] = []  # the last deliveries (health, tests)
         self.sent = 0
@@ -162,7 +166,7 @@ class Notifier:
 
             subs = await asyncio.to_thread(self._subscriptions, username)
             for sub_id, sub in subs:
-                res = await send_webpush(sub, n, self.vapid, self.cfg.events.webpush_subject)
+                res = await send_webpush(sub, n, self.vapid, self.cfg.events.webpush_subject, allow=self._push_allow)
                 self._record(res)
                 if res.gone:
                     await asyncio.to_thread(self._drop_subscription, sub_id)

@@ -5,7 +5,8 @@ cameras, the cameras of the trigger's groups (as they are now), an alarm's relat
 preset's camera. ``None`` means every camera (no camera or group named). Rules are global-right objects
 scoped like the rest (docs/access.md): a site-scope holder of ``manage_cameras`` may reach everything;
 an organisation's rule author only cameras its organisation owns; and every author other than a site
-administrator only cameras it can watch live or manage. The same test decides who may read, change or delete a stored rule.
+administrator only cameras it can watch live or manage. The same test decides who may read, change or
+delete a stored rule.
 """
 
 from __future__ import annotations

@@ -12,12 +12,15 @@ a rule never fires on an event whose chain contains it, and chains longer than `
 from __future__ import annotations
 
 import fnmatch
-import ipaddress
 import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ronda.access import netguard
+from ronda.access.netguard import Allowance
+from ronda.access.secrets import SEALED_PREFIX
 
 MAX_CHAIN = 3
 EVENT_TYPE = r"^[a-z0-9_.*-]{1,64}$"
@@ -84,16 +87,28 @@ class PtzPreset(_M):
 class Webhook(_M):
     type: Literal["webhook"]
     url: str = Field(max_length=2000)
-    secret: str = Field(min_length=16, max_length=200)
+    # 16-200 characters as typed; stored sealed (ronda.access.secrets), which is longer.
+    secret: str = Field(min_length=16, max_length=1000)
 
     @field_validator("url")
     @classmethod
     def _http(cls, v: str) -> str:
-        parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(v)
+            host = parts.hostname
+        except ValueError:
+            raise ValueError("must be an http(s) URL with a host") from None
+        if parts.scheme not in ("http", "https") or not host:
             raise ValueError("must be an http(s) URL with a host")
         if parts.username or parts.password:
             raise ValueError("must not carry credentials (the HMAC secret authenticates)")
+        return v
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, v: str) -> str:
+        if not v.startswith(SEALED_PREFIX) and len(v) > 200:
+            raise ValueError("at most 200 characters")
         return v
 
 
@@ -126,12 +141,20 @@ class RuleError(ValueError):
     """A rule the site cannot accept; the message says which field and why."""
 
 
-def private_host(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    try:
-        return ipaddress.ip_address(host).is_private
-    except ValueError:
-        return host == "localhost"
+def check_webhook_destinations(spec: RuleSpec, allow: Allowance) -> None:
+    """Refuse webhook actions aimed at this machine or the site's internal network (RuleError).
+
+    The rule's author chooses the URL and the server makes the request from inside the network, so
+    loopback, private, link-local, multicast and reserved destinations (in any spelling, and names
+    resolving to them) need the administrator's ``events.allowed_destinations``. A name that does not
+    resolve now passes: the sender checks the address it actually connects to again.
+    """
+    for i, a in enumerate(spec.actions):
+        if isinstance(a, Webhook):
+            try:
+                netguard.check_url(a.url, allow, require_resolution=False)
+            except netguard.DestinationRefused as e:
+                raise RuleError(f"actions[{i}].url: webhook destination refused: {e}") from None
 
 
 # --- matching ---------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ronda.access.audit import AuditLog
+from ronda.access.netguard import Allowance
+from ronda.access.secrets import SecretBox
 from ronda.config import Config
 from ronda.events.alarms import AlarmManager
 from ronda.events.bus import InProcessBus
@@ -27,8 +29,9 @@ log = logging.getLogger(__name__)
 
 
 class EventsService:
-    def __init__(self, cfg: Config, db: Database, audit: AuditLog | None) -> None:
+    def __init__(self, cfg: Config, db: Database, audit: AuditLog | None, secrets: SecretBox | None = None) -> None:
         self.cfg = cfg
+        self.secrets = secrets  # opens the sealed webhook secrets of rules
         self.db = db
         self.bus = InProcessBus()
         self.writer = EventWriter(db)
@@ -94,7 +97,9 @@ class EventsService:
     async def _webhook(self, url: str, secret: str, payload: dict[str, Any]) -> Any:
         from ronda.events.notify.webhook import send_webhook
 
-        return await send_webhook(url, secret, payload)
+        plain = self.secrets.unseal(secret) if self.secrets is not None else secret
+        allow = Allowance.parse(self.cfg.events.allowed_destinations)
+        return await send_webhook(url, plain, payload, allow=allow)
 
     async def _retention_loop(self) -> None:
         while True:

@@ -28,23 +28,77 @@ def die_with_parent() -> None:
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def input_args(url: str, timeout_s: float) -> list[str]:
-    return [
-        "-rtsp_transport", "tcp",
-        "-timeout", str(int(timeout_s * 1_000_000)),
-        "-protocol_whitelist", FFMPEG_PROTOCOL_WHITELIST,
-        "-i", url,
-    ]  # fmt: skip
+class CameraInput:
+    """A camera URL, credentials included, handed to one ffmpeg/ffprobe run without its command line.
+
+    A process's arguments are readable by every local user (``ps``, ``/proc/PID/cmdline`` is 0444 and
+    not protected by ptrace rules or dumpability), and ffmpeg's RTSP client takes credentials only
+    from the URL: Debian's ffmpeg 5.1 has no option, environment variable or ``-/option file`` (7.0+)
+    for them. So the URL goes into a one-entry ffconcat script written to an anonymous pipe, and
+    ffmpeg reads the script from that inherited descriptor (``-f concat -i pipe:N``). The secret
+    never touches the disk and only ffmpeg holds the pipe (``/proc/PID/fd`` needs ptrace rights).
+
+    The script's ``option`` lines carry the RTSP input options and narrow the camera's own protocol
+    allow-list to RTSP again (the outer one must also allow ``pipe`` to read the script). Use it as a
+    context manager around the spawn, passing ``pass_fds``; the parent's copy is closed afterwards.
+    """
+
+    def __init__(self, url: str, timeout_s: float) -> None:
+        if any(ord(c) < 0x20 or c == "\x7f" for c in url):
+            raise ValueError("camera URL contains control characters")
+        # ffconcat reads quoted text literally up to the next quote: close, escape the quote, reopen.
+        quoted = url.replace("'", "'\\''")
+        script = "\n".join(
+            [
+                "ffconcat version 1.0",
+                f"file '{quoted}'",
+                "option rtsp_transport tcp",
+                f"option timeout {int(timeout_s * 1_000_000)}",
+                f"option protocol_whitelist {FFMPEG_PROTOCOL_WHITELIST}",
+                "option fflags +genpts+discardcorrupt",
+                "",
+            ]
+        ).encode()
+        read_fd, write_fd = os.pipe()  # both non-inheritable: no other child gets them
+        try:
+            # A few hundred bytes: fits the pipe buffer (64 KiB), so this never blocks.
+            os.write(write_fd, script)
+        finally:
+            os.close(write_fd)
+        self.fd: int | None = read_fd
+
+    @property
+    def pass_fds(self) -> tuple[int, ...]:
+        return () if self.fd is None else (self.fd,)
+
+    def args(self) -> list[str]:
+        if self.fd is None:
+            raise RuntimeError("CameraInput used after close")
+        return [
+            "-f", "concat", "-safe", "0",
+            "-protocol_whitelist", f"pipe,{FFMPEG_PROTOCOL_WHITELIST}",
+            "-i", f"pipe:{self.fd}",
+        ]  # fmt: skip
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> CameraInput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def capture_args(
     ffmpeg: str,
-    url: str,
+    source: CameraInput,
     partial_pattern: Path,
     segment_seconds: float,
     codec: str | None,
     audio: bool,
-    timeout_s: float,
     fragment_ms: int = 250,
 ) -> list[str]:
     """One ffmpeg per stream: copy (no transcoding) into keyframe-aligned fragmented MP4 segments.
@@ -55,7 +109,7 @@ def capture_args(
     """
     args = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]
     args += ["-fflags", "+genpts+discardcorrupt"]
-    args += input_args(url, timeout_s)
+    args += source.args()
     args += ["-map", "0:v:0", "-c:v", "copy"]
     if codec == "hevc":
         # Apple/Chromium players want hvc1 (parameter sets in the sample entry), ffmpeg writes hev1.
@@ -128,15 +182,16 @@ def classify_error(stderr: str) -> str:
 
 
 async def probe(ffprobe: str, url: str, timeout_s: float) -> ProbeResult:
-    args = [ffprobe, "-v", "error", "-of", "json", "-show_streams"]
-    args += input_args(url, min(timeout_s, 10.0))
-    proc = await asyncio.create_subprocess_exec(
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        preexec_fn=die_with_parent,  # noqa: PLW1509
-    )
+    with CameraInput(url, min(timeout_s, 10.0)) as source:
+        args = [ffprobe, "-v", "error", "-of", "json", "-show_streams", *source.args()]
+        proc = await asyncio.create_subprocess_exec(
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            preexec_fn=die_with_parent,  # noqa: PLW1509
+            pass_fds=source.pass_fds,
+        )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout_s + 5)
     except TimeoutError:

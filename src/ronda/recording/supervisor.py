@@ -332,24 +332,26 @@ class StreamRecorder:
     async def _session(self) -> tuple[bool, str, str | None]:
         sess = f"{int(time.time() * 1000):013d}"
         pattern = self.partial_dir / f"{sess}_%06d.mp4.partial"
-        args = ffmpeg.capture_args(
-            self.cfg.ffmpeg,
-            self.spec.url,
-            pattern,
-            self.cfg.segment_seconds,
-            self.spec.codec,
-            self.spec.audio,
-            timeout_s=self.cfg.stall_timeout_seconds + 4,
-            fragment_ms=self.cfg.fragment_ms,
-        )
         self._kill_reason = None
-        proc = await asyncio.create_subprocess_exec(
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            preexec_fn=ffmpeg.die_with_parent,  # noqa: PLW1509
-        )
+        # The URL (with the camera's credentials) reaches ffmpeg through a pipe, not its arguments.
+        with ffmpeg.CameraInput(self.spec.url, self.cfg.stall_timeout_seconds + 4) as source:
+            args = ffmpeg.capture_args(
+                self.cfg.ffmpeg,
+                source,
+                pattern,
+                self.cfg.segment_seconds,
+                self.spec.codec,
+                self.spec.audio,
+                fragment_ms=self.cfg.fragment_ms,
+            )
+            proc = await asyncio.create_subprocess_exec(
+                *args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                preexec_fn=ffmpeg.die_with_parent,  # noqa: PLW1509
+                pass_fds=source.pass_fds,
+            )
         self._proc = proc
         self.status.sessions += 1
         self._set(pid=proc.pid)

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from sqlalchemy import or_, select
 
+from ronda.access import netguard
 from ronda.access.rights import LIVE, MANAGE_CAMERAS, PLAYBACK
 from ronda.api.deps import Caller, CameraId, Ctx, iso_param, not_found, require_camera, require_global
 from ronda.api.routes.timeline import camera_track
 from ronda.devices import registry
-from ronda.devices.urls import url_with_credentials
+from ronda.devices.urls import host_port, url_with_credentials, url_with_host
 from ronda.media.snapshot import SnapshotError
 from ronda.recording import ffmpeg
 from ronda.store import access_models as am
 from ronda.store import repos
+from ronda.store.models import Camera
 from ronda.timeutil import now_ms, to_iso
 
 router = APIRouter(tags=["cameras"])
@@ -73,17 +76,93 @@ def _groups_by_camera(s: Any, organisation_id: int | None) -> dict[int, list[dic
     return out
 
 
+# --- probes: adding and testing a camera connects to an address the caller chose ------------------
+# For anyone but a site administrator these must not work as a port scanner of the site's network:
+# no connection when a camera is added, one uniform answer and duration for every kind of failure
+# when it is tested, no camera on this machine or link-local addresses, and a per-user budget.
+_PROBES = netguard.ProbeBudget(limit=10, window_s=60.0)
+_UNAVAILABLE = {"ok": False, "reason": "unavailable"}
+_NOT_ALLOWED = (
+    "this camera address is not allowed: cameras on the server itself, link-local, multicast or reserved "
+    "addresses can only be added by a site administrator"
+)
+
+
+def _site_camera_admin(caller: Caller) -> bool:
+    """A site administrator: manages cameras and belongs to no organisation."""
+    return caller.organisation_id is None and caller.has(MANAGE_CAMERAS)
+
+
+def _take_probe(caller: Caller) -> None:
+    wait = _PROBES.take(caller.user_id)
+    if wait is not None:
+        raise HTTPException(429, "too many camera probes; try again later", headers={"Retry-After": f"{wait:.0f}"})
+
+
+def _checked_address(url: str) -> str | None:
+    """The address to connect to for ``url`` (LAN addresses are fine), None when the name does not
+    resolve; raises DestinationRefused for this machine, link-local, multicast and reserved ones."""
+    host, port = host_port(url)
+    try:
+        return str(netguard.resolve(host, port, allow_private=True)[0])
+    except netguard.Unresolvable:
+        return None
+
+
+async def _uniform_probe(ctx: Ctx, url: str) -> dict[str, Any]:
+    """Probe for a caller who is not a site administrator: codec and size when the stream plays, else
+    the same answer after the same time whether the port is closed, speaks no RTSP or refuses the
+    credentials (reason and detail would tell them apart)."""
+    budget = ctx.cfg.recording.probe_timeout_seconds
+    started = time.monotonic()
+    try:
+        address = await asyncio.to_thread(_checked_address, url)
+        if address is not None:
+            # ffprobe connects to the checked address, not to a name that may resolve elsewhere now.
+            r = await asyncio.wait_for(ffmpeg.probe(ctx.cfg.recording.ffprobe, url_with_host(url, address), budget),
+                                       budget)  # fmt: skip
+            if r.ok:
+                return {"ok": True, "codec": r.codec, "width": r.width, "height": r.height, "audio": r.audio_codec}
+    except (netguard.DestinationRefused, TimeoutError):
+        pass
+    await asyncio.sleep(max(0.0, budget - (time.monotonic() - started)))
+    return dict(_UNAVAILABLE)
+
+
 @router.post("/cameras", status_code=201)
 async def add_camera(ctx: Ctx, caller: Caller, body: registry.CameraCreate) -> dict[str, Any]:
     require_global(caller, MANAGE_CAMERAS)
+    site_admin = _site_camera_admin(caller)
+    if not site_admin:
+        _take_probe(caller)
+        for url in (body.url, body.sub_url):
+            try:
+                if url:
+                    await asyncio.to_thread(_checked_address, url)
+            except netguard.DestinationRefused:
+                raise HTTPException(422, _NOT_ALLOWED) from None
+    # Only a site administrator's request connects at once (an unreachable camera shows "offline");
+    # for others the camera is "offline" until the recorder has reached it.
     try:
-        cam = await asyncio.to_thread(registry.create_camera, ctx.db, ctx.secrets, body, True, caller.organisation_id)
+        cam = await asyncio.to_thread(
+            registry.create_camera, ctx.db, ctx.secrets, body, site_admin, caller.organisation_id
+        )
     except registry.CameraGroupError as e:
         raise HTTPException(422, str(e)) from None
+    if not site_admin:
+        cam.status, cam.status_reason = await asyncio.to_thread(_mark_unchecked, ctx, cam.id)
     await asyncio.to_thread(_audit, ctx, caller, "camera.create", cam.id, name=cam.name)
     if ctx.recorder is not None:
         await ctx.recorder.reload_camera(cam.id)
     return _view(ctx, cam, caller)
+
+
+def _mark_unchecked(ctx: Ctx, camera_id: int) -> tuple[str, str | None]:
+    with ctx.db.session() as s:
+        row = s.get(Camera, camera_id)
+        if row is not None and row.status == "starting":
+            row.status, row.status_reason = "offline", None
+        return ("offline", None)
 
 
 @router.get("/cameras/{camera_id}")
@@ -99,6 +178,14 @@ def get_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> dict[str, Any]:
 @router.patch("/cameras/{camera_id}")
 async def update_camera(ctx: Ctx, caller: Caller, camera_id: CameraId, body: registry.CameraUpdate) -> dict[str, Any]:
     require_camera(caller, camera_id, MANAGE_CAMERAS)
+    if not _site_camera_admin(caller):
+        # A new address is held to the same limits as adding a camera (no probe of this machine).
+        for url in (body.url, body.sub_url):
+            try:
+                if url:
+                    await asyncio.to_thread(_checked_address, url)
+            except netguard.DestinationRefused:
+                raise HTTPException(422, _NOT_ALLOWED) from None
     cam = await asyncio.to_thread(registry.update_camera, ctx.db, ctx.secrets, camera_id, body)
     if cam is None:
         raise not_found()
@@ -123,6 +210,9 @@ async def delete_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> Respon
 async def test_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> dict[str, Any]:
     """Probe each stream of the camera (one short RTSP session each)."""
     require_camera(caller, camera_id, MANAGE_CAMERAS)
+    site_admin = _site_camera_admin(caller)
+    if not site_admin:
+        _take_probe(caller)
     with ctx.db.session() as s:
         cam = repos.get_camera(s, camera_id)
         if cam is None:
@@ -131,6 +221,9 @@ async def test_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> dict[str
         targets = [(st.kind, url_with_credentials(st.url, cam.username, password)) for st in cam.streams]
     out: dict[str, Any] = {}
     for kind, url in targets:
+        if not site_admin:
+            out[kind] = await _uniform_probe(ctx, url)
+            continue
         r = await ffmpeg.probe(ctx.cfg.recording.ffprobe, url, ctx.cfg.recording.probe_timeout_seconds)
         out[kind] = (
             {"ok": True, "codec": r.codec, "width": r.width, "height": r.height, "audio": r.audio_codec}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -10,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import delete, select
 
+from ronda.access import netguard
 from ronda.api.deps import Caller, Ctx
 from ronda.events.notify.limits import QuietHours
 from ronda.store.event_models import NotificationPrefs, PushSubscription
@@ -51,20 +51,22 @@ class PrefsBody(BaseModel):
 
 
 def _endpoint_ok(ctx: Ctx, url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if host is None or parts.scheme not in ("https", "http"):
         raise HTTPException(422, "endpoint must be an https URL of a push service")
     if ctx.cfg.events.webpush_allow_private_endpoints:
         return
-    host = parts.hostname
-    private = host == "localhost"
+    # Any signed-in browser chooses this URL and the server will POST to it: resolve it as the
+    # connection will (127.1, 0x7f000001, localhost. ... are loopback too) and check every address.
+    # Sending checks again on the address actually connected to (DNS can change in between).
     try:
-        ip = ipaddress.ip_address(host)
-        private = ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-    except ValueError:
-        pass
-    if parts.scheme != "https" or private:
-        raise HTTPException(422, "endpoint must be an https URL of a public push service")
+        netguard.check_url(url, schemes=("https",))
+    except netguard.DestinationRefused as e:
+        raise HTTPException(422, f"endpoint must be an https URL of a public push service: {e}") from None
 
 
 @router.get("/notifications/vapid-public-key")

@@ -11,11 +11,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ronda.access.netguard import Allowance
 from ronda.access.rights import MANAGE_RULES
 from ronda.api.deps import Caller, Ctx, not_found, require_global
 from ronda.events.engine import validate_against_site
 from ronda.events.rule_scope import may_reach, stored_reach
-from ronda.events.rules import RuleError, RuleSpec
+from ronda.events.rules import RuleError, RuleSpec, check_webhook_destinations
 from ronda.store.event_models import Rule
 from ronda.timeutil import now_ms, to_iso
 
@@ -42,14 +43,19 @@ def _spec(body: Any) -> RuleSpec:
 def _check(ctx: Ctx, spec: RuleSpec, author_id: int) -> None:
     try:
         validate_against_site(ctx.db, spec, author_id)
+        check_webhook_destinations(spec, Allowance.parse(ctx.cfg.events.allowed_destinations))
     except RuleError as e:
         raise HTTPException(422, str(e)) from None
 
 
-def _columns(spec: RuleSpec) -> dict[str, Any]:
+def _columns(ctx: Ctx, spec: RuleSpec) -> dict[str, Any]:
+    actions = [a.model_dump(exclude_none=True) for a in spec.actions]
+    for a in actions:
+        if a.get("type") == "webhook":
+            # Whoever reads the database (a backup, a replica) must not be able to sign webhooks.
+            a["secret"] = ctx.secrets.seal(a["secret"])
     return {"name": spec.name, "enabled": spec.enabled, "trigger": spec.trigger.model_dump(exclude_none=True),
-            "conditions": spec.conditions.model_dump(exclude_none=True),
-            "actions": [a.model_dump(exclude_none=True) for a in spec.actions]}  # fmt: skip
+            "conditions": spec.conditions.model_dump(exclude_none=True), "actions": actions}  # fmt: skip
 
 
 def _in_scope(s: Any, caller: Caller, r: Rule) -> bool:
@@ -90,7 +96,7 @@ async def create_rule(ctx: Ctx, caller: Caller, body: Annotated[Any, Body()]) ->
 
     def save() -> dict[str, Any]:
         with ctx.db.session() as s:
-            r = Rule(**_columns(spec), created_by=caller.actor, created_ms=now_ms())
+            r = Rule(**_columns(ctx, spec), created_by=caller.actor, created_ms=now_ms())
             s.add(r)
             s.flush()
             return rule_view(r)
@@ -112,7 +118,8 @@ def _keep_secrets(ctx: Ctx, rule_id: int, body: Any) -> Any:
         return body
     with ctx.db.session() as s:
         r = s.get(Rule, rule_id)
-        stored = {a.get("url"): a.get("secret") for a in (r.actions if r else []) if a.get("type") == "webhook"}
+        stored = {a.get("url"): ctx.secrets.unseal(a.get("secret") or "")
+                  for a in (r.actions if r else []) if a.get("type") == "webhook"}  # fmt: skip
     for a in body["actions"]:
         if isinstance(a, dict) and a.get("type") == "webhook" and a.get("secret") == MASK and a.get("url") in stored:
             a["secret"] = stored[a["url"]]
@@ -135,7 +142,7 @@ async def replace_rule(ctx: Ctx, caller: Caller, rule_id: RuleId, body: Annotate
     def save() -> dict[str, Any]:
         with ctx.db.session() as s:
             r = _scoped_rule(s, caller, rule_id)
-            for k, v in _columns(spec).items():
+            for k, v in _columns(ctx, spec).items():
                 setattr(r, k, v)
             r.updated_ms = now_ms()
             s.flush()

@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from ronda.access.netguard import NOTHING, Allowance, AsyncGuardedTransport, refused
 from ronda.events.notify import DeliveryResult, redact_url
 
 log = logging.getLogger(__name__)
@@ -109,13 +110,19 @@ async def send_webhook(
     max_retry_after_s: float = 60.0,
     client: httpx.AsyncClient | None = None,
     delivery_id: str | None = None,
+    allow: Allowance = NOTHING,
 ) -> DeliveryResult:
     """POST ``payload`` to ``url``, signed with ``secret``, retrying what may succeed later.
 
     Retried: connection errors, timeouts, 429 (waiting for Retry-After, capped at ``max_retry_after_s``)
     and 5xx, with exponential backoff and jitter. Not retried: any other status, including redirects
     (they are not followed: a webhook URL should be the final one). ``client`` lets a caller reuse one
-    connection pool across deliveries.
+    connection pool across deliveries; it must be built on ``AsyncGuardedTransport``.
+
+    The destination is resolved and checked on every connection, and the connection goes to the
+    checked address (``ronda.access.netguard``): loopback, private, link-local, multicast and reserved
+    addresses are refused, without retrying, unless ``allow`` (the site's
+    ``events.allowed_destinations``) lists them.
     """
     target = redact_url(url)
     if not url.startswith(("https://", "http://")):
@@ -139,7 +146,11 @@ async def send_webhook(
         return await c.post(url, content=body, headers=headers, timeout=timeout_s)
 
     own = client is None
-    c = client if client is not None else httpx.AsyncClient(follow_redirects=False)
+    c = (
+        client
+        if client is not None
+        else httpx.AsyncClient(follow_redirects=False, transport=AsyncGuardedTransport(allow))
+    )
     try:
         for attempt in range(1, attempts + 1):
             delay = min(max_backoff_s, backoff_s * 2 ** (attempt - 1))
@@ -147,6 +158,11 @@ async def send_webhook(
             try:
                 resp = await attempt_once(c, attempt)
             except httpx.TransportError as exc:  # connection refused/reset, DNS, timeouts
+                why = refused(exc)
+                if why is not None:  # the destination, not the network: trying again changes nothing
+                    log.warning("webhook %s refused: %s", target, why)
+                    error = f"destination refused: {why}"
+                    return DeliveryResult("webhook", target, False, attempt, None, error, delivery_id=delivery)
                 status, error = None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
                 status = resp.status_code

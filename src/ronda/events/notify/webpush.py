@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ronda.access.netguard import NOTHING, Allowance, GuardedTransport, refused
 from ronda.events.notify import DeliveryResult, Notification
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,37 @@ def _check_subscription(endpoint: str, keys: Any) -> str | None:
     return None
 
 
+class _GuardedSession:
+    """What pywebpush posts through instead of ``requests``: the endpoint is any URL a signed-in browser
+    handed us, so the request goes out on a ``GuardedTransport`` (resolved once, every address checked,
+    connected to the checked address) and pywebpush gets a ``requests.Response`` back as it expects."""
+
+    def __init__(self, allow: Allowance) -> None:
+        import httpx
+
+        self._client = httpx.Client(transport=GuardedTransport(allow), follow_redirects=False)
+
+    def post(self, url: str, data: bytes | None = None, headers: Any = None, timeout: float | None = None) -> Any:
+        import httpx
+        from requests import ConnectionError, Response, Timeout
+        from requests.structures import CaseInsensitiveDict
+
+        try:
+            r = self._client.post(url, content=data, headers=dict(headers or {}), timeout=timeout)
+        except httpx.TimeoutException as e:  # the exceptions pywebpush's callers know, message kept
+            raise Timeout(str(e)) from e
+        except httpx.TransportError as e:
+            raise ConnectionError(str(e)) from e
+        resp = Response()
+        resp.status_code, resp.reason, resp.url = r.status_code, r.reason_phrase, url
+        resp._content = r.content  # noqa: SLF001  (how requests itself fills a response)
+        resp.headers = CaseInsensitiveDict(r.headers)
+        return resp
+
+    def close(self) -> None:
+        self._client.close()
+
+
 def _retry_after(resp: Any, cap_s: float) -> float | None:
     try:
         value = resp.headers.get("Retry-After")
@@ -190,6 +222,7 @@ async def send_webpush(
     attempts: int = 3,
     backoff_s: float = 0.5,
     max_retry_after_s: float = 30.0,
+    allow: Allowance = NOTHING,
 ) -> DeliveryResult:
     """Encrypt ``n`` for one browser subscription and post it to its push service.
 
@@ -197,11 +230,12 @@ async def send_webpush(
     ``keys.p256dh`` / ``keys.auth``. The VAPID key is given by its PEM path (read on each call) or as an
     already loaded ``VapidKey``. A 404 or 410 answer means the browser dropped the subscription: the
     result has ``gone=True`` and the caller should delete it. Connection errors, 429 and 5xx are retried.
+    The endpoint's address is checked where the connection is made (``ronda.access.netguard``): loopback,
+    private and other internal addresses are refused, not retried, unless ``allow`` lists them.
     """
     # Imported here so a deployment without Web Push never pays for requests/aiohttp at start-up.
     from py_vapid import Vapid
-    from pywebpush import WebPushException, webpush
-    from requests import RequestException
+    from pywebpush import webpush
 
     endpoint = str(subscription.get("endpoint") or "")
     keys = subscription.get("keys") or {}
@@ -224,6 +258,8 @@ async def send_webpush(
         # the alarm's latest state instead of every intermediate update.
         headers["Topic"] = f"alarm-{n.alarm_id}"
 
+    session = _GuardedSession(allow)
+
     def post() -> Any:
         return webpush(
             subscription_info=subscription,
@@ -234,7 +270,21 @@ async def send_webpush(
             ttl=ttl_s,
             timeout=timeout_s,
             headers=dict(headers),
+            requests_session=session,  # type: ignore[arg-type]  # duck-typed: only .post() is used
         )
+
+    try:
+        return await _deliver(post, target, endpoint, attempts, backoff_s, max_retry_after_s)
+    finally:
+        session.close()
+
+
+async def _deliver(
+    post: Any, target: str, endpoint: str, attempts: int, backoff_s: float, max_retry_after_s: float
+) -> DeliveryResult:
+    from py_vapid import VapidException
+    from pywebpush import WebPushException
+    from requests import RequestException
 
     status: int | None = None
     error: str | None = None
@@ -258,10 +308,17 @@ async def send_webpush(
                 return DeliveryResult("webpush", target, ok=False, attempts=attempt, status=status, error=error)
             wait = _retry_after(resp, max_retry_after_s)
             delay = delay if wait is None else wait
-        except (ValueError, TypeError) as exc:
-            # The encryption refused the keys in a way _check_subscription did not foresee.
+        except (ValueError, TypeError, VapidException) as exc:
+            # The encryption refused the keys in a way _check_subscription did not foresee, or py_vapid
+            # refused the endpoint's origin as the token audience (it does not take [IPv6] hosts).
             return DeliveryResult("webpush", target, ok=False, attempts=attempt, error=f"invalid subscription: {exc}")
         except RequestException as exc:
+            why = refused(exc)
+            if why is not None:  # an internal address: no retry will make it acceptable
+                log.warning("web push to %s refused: %s", target, why)
+                return DeliveryResult(
+                    "webpush", target, ok=False, attempts=attempt, error=f"destination refused: {why}"
+                )
             # requests quotes the URL in its messages; the endpoint path must not reach logs or the database.
             path = urlsplit(endpoint).path
             text = str(exc).replace(path, "/…") if len(path) > 1 else str(exc)

@@ -257,7 +257,6 @@ export default {
       const m = h("button", {
         type: "button",
         class: `map-marker ${statusClass(cam.status)}${alarmed ? " alarm" : ""}`,
-        style: `left:${(fx * 100).toFixed(3)}%;top:${(fy * 100).toFixed(3)}%`,
         title: label,
         "aria-label": label,
         "data-testid": "map-marker",
@@ -265,6 +264,9 @@ export default {
         "data-status": cam.status,
         "data-alarm": alarmed ? "true" : "false",
       }, h("span", { class: "map-marker-label", text: cam.name }));
+      // Through the CSSOM, not a style attribute: the Content-Security-Policy forbids inline styles.
+      m.style.left = `${(fx * 100).toFixed(3)}%`;
+      m.style.top = `${(fy * 100).toFixed(3)}%`;
       m.addEventListener("click", (e) => {
         if (st.editing || st.dragging) return;
         e.stopPropagation();
