@@ -72,6 +72,7 @@ def fuzz_site(sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ro
 def run_schemathesis(ronda: RondaProcess, token: str, out: Path) -> tuple[int, str, list[str]]:
     """(exit code, console output, URLs of every request made)."""
     assert ronda.base.startswith("http://127.0.0.1:")
+    assert SCHEMATHESIS.is_file(), f"{SCHEMATHESIS} is missing: install the dev extra (scripts/setup.sh --test)"
     har = out / "requests.har"
     cmd = [
         str(SCHEMATHESIS), "run", f"{ronda.base}/api/v1/openapi.json",
