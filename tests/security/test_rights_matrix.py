@@ -968,14 +968,16 @@ def world(site: Any, sec_users: Mapping[str, Any]) -> Iterator[World]:
         w.objs["cam"] = {t: w.new_camera(t) for t in ("a", "s", "b", "x")}
 
         users: dict[str, Obj] = {}
-        for tag, org, roles_ in (("a", "A", ["viewer"]), ("b", "B", ["viewer"]), ("site", None, ["viewer"]),
-                                 ("sadm", None, ["administrator"])):  # fmt: skip
+        accounts: list[tuple[str, str | None, list[str]]] = [
+            ("a", "A", ["viewer"]), ("b", "B", ["viewer"]), ("site", None, ["viewer"]),
+            ("sadm", None, ["administrator"])]  # fmt: skip
+        for tag, user_org, roles_ in accounts:
             name, password = f"mxuser{hexid()}", f"Mx-{uuid.uuid4().hex}!"
             body: dict[str, Any] = {"username": name, "password": password, "roles": roles_, "display_name": name}
-            if org:
-                body["organisation_id"] = w.orgs[org]
+            if user_org:
+                body["organisation_id"] = w.orgs[user_org]
             u = w.ok("admin", "POST", "/users", json=body)
-            users[tag] = Obj("user", tag, u["id"], org=org, markers=((name, READ["user"]),),
+            users[tag] = Obj("user", tag, u["id"], org=user_org, markers=((name, READ["user"]),),
                              extra={"name": name, "password": password})  # fmt: skip
         users["x"] = Obj("user", "x", 2**31 - 2)
         w.objs["user"] = users
