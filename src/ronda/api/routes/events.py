@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from sqlalchemy import select
 
 from ronda.access.rights import ALARMS, MANAGE_CAMERAS, SEND_EVENTS
-from ronda.api.deps import Caller, Ctx, iso_param, require_global
+from ronda.api.deps import Caller, Ctx, iso_param, require_site
 from ronda.events.store import NewEvent, search_events
 from ronda.store.models import Camera
 from ronda.timeutil import now_ms
@@ -142,8 +142,9 @@ def _to_new(ctx: Ctx, caller: Caller, ev: EventBody, external: bool, existing: s
 
 @router.get("/events/stats")
 def event_stats(ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    """Bus queues and counters: stored, published, rejected (HTTP and MQTT), notifications sent."""
-    require_global(caller, MANAGE_CAMERAS)
+    """Bus queues and counters: stored, published, rejected (HTTP and MQTT), notifications sent (the whole
+    site's figures: for site administrators)."""
+    require_site(caller, MANAGE_CAMERAS)
     ev = ctx.events
     notifier = ev.notifier
     return {
