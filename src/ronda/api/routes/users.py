@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from ronda.access import passwords, totp
 from ronda.access.rights import MANAGE_USERS, RIGHTS, RIGHTS_ORDER, VIEW_AUDIT
-from ronda.access.service import UserError, create_user
+from ronda.access.service import Principal, UserError, create_user, end_sessions
 from ronda.access.tokens import new_api_key
 from ronda.api.deps import Caller, Ctx, iso_param, not_found, require_global
+from ronda.api.routes.auth import _token_response
 from ronda.store import repos
 from ronda.store.access_models import ApiKey, CameraGroup, Organisation, Role, User, UserRole
 from ronda.timeutil import now_ms, to_iso
@@ -129,6 +130,7 @@ def update_user(ctx: Ctx, caller: Caller, user_id: int, body: UserUpdate) -> dic
             u.password_hash = passwords.hash_password(body.password)
             u.password_changed_ms = now_ms()
             u.token_version += 1  # signs the user out everywhere
+            end_sessions(s, u.id)  # refresh tokens included
         if body.roles is not None:
             for ur in s.scalars(select(UserRole).where(UserRole.user_id == u.id)):
                 s.delete(ur)
@@ -142,25 +144,62 @@ def update_user(ctx: Ctx, caller: Caller, user_id: int, body: UserUpdate) -> dic
     return view
 
 
+def _no_api_key(caller: Principal) -> None:
+    """Sign-in settings (password, TOTP) are changed by the account holder in a login session,
+    never with an API key, whatever its rights."""
+    if caller.via == "api_key":
+        raise HTTPException(403, "an API key cannot change the password or the one-time codes")
+
+
+def _reauthenticate(ctx: Ctx, caller: Principal, password: str, code: str | None, need_code: bool) -> None:
+    """403 unless ``password`` is the caller's (and ``code`` its current one-time code, when TOTP is on
+    and ``need_code``). Throttled and counted like logins, so a stolen token cannot guess the password."""
+    retry = ctx.auth.throttle.reserve(caller.username, caller.source_ip)
+    if retry is not None:
+        raise HTTPException(429, "too many failed attempts; try again later", headers={"Retry-After": str(retry)})
+    ok = False
+    try:
+        with ctx.db.session() as s:
+            u = s.get(User, caller.user_id)
+            if u is None:
+                raise not_found("user")
+            ok, _ = passwords.verify_password(u.password_hash, password)
+            if ok and need_code and u.totp_secret_enc:
+                secret = ctx.secrets.decrypt(u.totp_secret_enc) or ""
+                step = ctx.auth.totp.accept(u.id, secret, code or "", last_step=u.totp_last_step)
+                ok = step is not None
+                if step is not None:
+                    u.totp_last_step = step  # a code works once, here as at login
+    finally:
+        (ctx.auth.throttle.release if ok else ctx.auth.throttle.failed)(caller.username, caller.source_ip)
+    if not ok:
+        ctx.audit.append(caller.actor, "user.reauth", "denied", source_ip=caller.source_ip)
+        raise HTTPException(403, "the password (or the one-time code) is wrong")
+
+
 @router.patch("/me")
-def update_me(ctx: Ctx, caller: Caller, body: SelfUpdate) -> dict[str, Any]:
+def update_me(ctx: Ctx, caller: Caller, body: SelfUpdate, request: Request, response: Response) -> dict[str, Any]:
+    """Change the own profile. A new password ends every other session of the user; this session goes
+    on with the new tokens in ``session`` (its earlier tokens stop working)."""
+    fresh = None
+    if body.password is not None:
+        _no_api_key(caller)
+        if not body.current_password:
+            raise HTTPException(403, "current_password is wrong")
+        _reauthenticate(ctx, caller, body.current_password, None, need_code=False)
+        fresh = ctx.auth.change_password(caller.user_id, body.password, keep_session=caller.session_id)
     with ctx.db.session() as s:
         u = s.get(User, caller.user_id)
         if u is None:
             raise not_found("user")
-        if body.password is not None:
-            ok, _ = passwords.verify_password(u.password_hash, body.current_password or "")
-            if not ok:
-                raise HTTPException(403, "current_password is wrong")
-            u.password_hash = passwords.hash_password(body.password)
-            u.password_changed_ms = now_ms()
-            u.token_version += 1
         if body.display_name is not None:
             u.display_name = body.display_name
         s.flush()
         view = _user_view(s, u)
     ctx.audit.append(caller.actor, "user.self_update", "ok", source_ip=caller.source_ip,
                      details={"fields": sorted(body.model_fields_set - {"current_password"})})  # fmt: skip
+    if fresh is not None:
+        view["session"] = _token_response(ctx, fresh, response, caller.via == "cookie", request.url.scheme == "https")
     return view
 
 
