@@ -105,11 +105,19 @@ async def cancel_export(ctx: Ctx, caller: Caller, job_id: JobId) -> Response:
 
 def _finished(ctx: Ctx, caller: Principal, job_id: str) -> Package:
     try:
-        return _exports(ctx).package(job_id, caller.user_id, _admin(caller))
+        pkg = _exports(ctx).package(job_id, caller.user_id, _admin(caller))
     except JobNotFound:
         raise not_found("export") from None
     except ValueError as e:
         raise HTTPException(409, str(e)) from None
+    # A package holds video of every camera it names: whoever takes it (its owner included) needs the
+    # export right on each of them now, not only when the export was made.
+    for cid in pkg.cameras:
+        if not caller.visible([cid]):
+            raise not_found("export")  # nothing said about a camera the caller may not see
+        if not caller.can(EXPORT, cid):
+            raise HTTPException(403, "the 'export' right on every camera of this export is needed")
+    return pkg
 
 
 def _package(ctx: Ctx, caller: Principal, job_id: str) -> FileResponse:
