@@ -388,10 +388,11 @@ def test_totp_enrolment_and_login(site, users):
     create_user(db, "with_totp", PW, ["viewer"])
     db.dispose()
     c = Client(site, "with_totp")
-    secret = c.req("POST", "/api/v1/me/totp").json()["secret"]
+    secret = c.req("POST", "/api/v1/me/totp", json={"password": PW}).json()["secret"]
     wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
-    assert c.req("POST", "/api/v1/me/totp/confirm", json={"code": wrong}).status_code == 422
-    assert c.req("POST", "/api/v1/me/totp/confirm", json={"code": pyotp.TOTP(secret).now()}).status_code == 200
+    assert c.req("POST", "/api/v1/me/totp/confirm", json={"code": wrong, "password": PW}).status_code == 422
+    r = c.req("POST", "/api/v1/me/totp/confirm", json={"code": pyotp.TOTP(secret).now(), "password": PW})
+    assert r.status_code == 200
     login = {"username": "with_totp", "password": PW}
     r = site.ronda.anon("POST", "/api/v1/auth/login", json=login)
     assert r.status_code == 401 and "one-time code" in r.json()["detail"]

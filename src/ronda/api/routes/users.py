@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -20,7 +21,10 @@ from ronda.timeutil import now_ms, to_iso
 
 router = APIRouter(tags=["users"])
 UserId = Annotated[int, Query(ge=1, le=2**31 - 1)]
-_pending_totp: dict[int, str] = {}
+# user id -> (new secret, the session that asked for it, monotonic deadline); the confirmation must
+# come from the same session, within PENDING_TOTP_S.
+_pending_totp: dict[int, tuple[str, str | None, float]] = {}
+PENDING_TOTP_S = 600.0
 
 
 class UserCreate(BaseModel):
@@ -56,9 +60,18 @@ class ApiKeyCreate(BaseModel):
     expires_in_days: float | None = Field(None, gt=0, le=3650)
 
 
+class TotpBegin(BaseModel):
+    """Proof that the account holder asks: the password, and the current code when TOTP is on."""
+
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(min_length=1, max_length=1024)
+    code: str | None = Field(None, min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+
+
 class TotpCode(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+    password: str = Field(min_length=1, max_length=1024)
 
 
 def _user_view(s: Any, u: User) -> dict[str, Any]:
@@ -204,21 +217,32 @@ def update_me(ctx: Ctx, caller: Caller, body: SelfUpdate, request: Request, resp
 
 
 @router.post("/me/totp")
-def totp_begin(ctx: Ctx, caller: Caller) -> dict[str, Any]:
+def totp_begin(ctx: Ctx, caller: Caller, body: TotpBegin) -> dict[str, Any]:
+    """Start enrolling (or replacing) TOTP: needs the password, and the current code when TOTP is on."""
+    _no_api_key(caller)
+    _reauthenticate(ctx, caller, body.password, body.code, need_code=True)
     secret = totp.new_totp_secret()
-    _pending_totp[caller.user_id] = secret
+    _pending_totp[caller.user_id] = (secret, caller.session_id, time.monotonic() + PENDING_TOTP_S)
     return {"secret": secret, "uri": totp.provisioning_uri(secret, caller.username)}
 
 
 @router.post("/me/totp/confirm")
 def totp_confirm(ctx: Ctx, caller: Caller, body: TotpCode) -> dict[str, Any]:
-    secret = _pending_totp.get(caller.user_id)
-    if secret is None or totp.match_step(secret, body.code, now_ms() / 1000) is None:
+    _no_api_key(caller)
+    _reauthenticate(ctx, caller, body.password, None, need_code=False)
+    pending = _pending_totp.get(caller.user_id)
+    if pending is None or pending[1] != caller.session_id or pending[2] < time.monotonic():
+        # never started, started in another session, or too long ago
+        raise HTTPException(422, "the code does not match; start again with POST /me/totp")
+    secret = pending[0]
+    step = totp.match_step(secret, body.code, now_ms() / 1000)
+    if step is None:
         raise HTTPException(422, "the code does not match; start again with POST /me/totp")
     with ctx.db.session() as s:
         u = s.get(User, caller.user_id)
         assert u is not None
         u.totp_secret_enc = ctx.secrets.encrypt(secret)
+        u.totp_last_step = step  # the enrolment code cannot be replayed to log in
     _pending_totp.pop(caller.user_id, None)
     ctx.audit.append(caller.actor, "user.totp_enabled", "ok", source_ip=caller.source_ip)
     return {"totp": True}
