@@ -177,6 +177,19 @@ def test_item05_stream_tokens_die_with_logout_password_change_and_key_revocation
     assert r.status_code == 403
 
 
+def test_item05_api_key_cannot_mint_keys_that_outlive_its_revocation(site, users):
+    c = Client(site, new_user(site, users, "key_mint"))
+    key = c.req("POST", "/api/v1/me/api-keys", json={"name": "gw", "rights": ["live"]}).json()
+    kh = {"X-API-Key": key["key"]}
+    r = site.ronda.anon("POST", "/api/v1/me/api-keys", json={"name": "spare", "rights": ["live"]}, headers=kh)
+    assert r.status_code == 403, r.text  # else revoking `key` would leave its spare working
+    other = c.req("POST", "/api/v1/me/api-keys", json={"name": "other", "rights": ["live"]}).json()
+    r = site.ronda.anon("DELETE", f"/api/v1/me/api-keys/{other['id']}", headers=kh)
+    assert r.status_code == 403, r.text
+    assert c.req("DELETE", f"/api/v1/me/api-keys/{key['id']}").status_code == 204
+    assert site.ronda.anon("GET", "/api/v1/me", headers=kh).status_code == 401
+
+
 def test_item05_hls_and_vod_tokens_are_short(site, users):
     c = Client(site, new_user(site, users, "st_hls"))
     cam = site.cam("Camera 1")

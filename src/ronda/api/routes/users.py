@@ -248,8 +248,16 @@ def totp_confirm(ctx: Ctx, caller: Caller, body: TotpCode) -> dict[str, Any]:
     return {"totp": True}
 
 
+def _no_key_management_by_key(caller: Principal) -> None:
+    """API keys are made and revoked in a login session: a key that could mint keys would leave spares
+    that outlive its own revocation (and one could revoke the others)."""
+    if caller.via == "api_key":
+        raise HTTPException(403, "API keys are managed in a login session, not with an API key")
+
+
 @router.post("/me/api-keys", status_code=201)
 def add_api_key(ctx: Ctx, caller: Caller, body: ApiKeyCreate) -> dict[str, Any]:
+    _no_key_management_by_key(caller)
     unknown = set(body.rights) - RIGHTS
     if unknown:
         raise HTTPException(422, f"unknown rights: {', '.join(sorted(unknown))}")
@@ -286,6 +294,7 @@ def list_api_keys(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
 
 @router.delete("/me/api-keys/{key_id}", status_code=204)
 def revoke_api_key(ctx: Ctx, caller: Caller, key_id: int) -> Response:
+    _no_key_management_by_key(caller)
     with ctx.db.session() as s:
         row = s.get(ApiKey, key_id) if 1 <= key_id < 2**62 else None
         if row is None or row.user_id != caller.user_id:
