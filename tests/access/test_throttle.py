@@ -135,3 +135,52 @@ def test_thread_safe():
     for t in threads:
         t.join()
     assert th2.failures("shared") == 4000
+
+
+def test_reserved_attempts_hold_their_slots():
+    """Check and count are one step: attempts in flight count against the limit (issue 10, item 13)."""
+    th, c = make()
+    ips = [f"10.1.0.{i}" for i in range(8)]
+    assert [th.reserve("mario", ip) for ip in ips[:5]] == [None] * 5
+    assert th.reserve("mario", ips[5]) == 1  # five in flight: the sixth waits, nothing was verified
+    th.failed("mario", ips[0])
+    th.release("mario", ips[1])  # not verified (an error): the slot comes back uncounted
+    assert th.failures("mario") == 1
+    assert th.reserve("mario", ips[6]) is None
+    th.succeeded("mario", ips[2])  # a success forgets the failures, not the attempts still in flight
+    assert th.failures("mario") == 0
+    for ip in (ips[3], ips[4], ips[6]):
+        th.failed("mario", ip)
+    assert th.failures("mario") == 3
+    # Once locked and the lock over, one probe at a time.
+    for i in range(2):
+        assert th.reserve("mario", f"10.2.0.{i}") is None
+        th.failed("mario", f"10.2.0.{i}")
+    assert th.reserve("mario", "10.3.0.1") == 60
+    c.t += 61
+    assert th.reserve("mario", "10.3.0.1") is None
+    assert th.reserve("mario", "10.3.0.2") == 1
+
+
+def test_reserved_attempts_count_for_the_address():
+    th, _ = make()
+    got = [th.reserve(f"user{i}", "192.0.2.7") for i in range(21)]
+    assert got[:20] == [None] * 20 and got[20] == 1
+
+
+def test_concurrent_reservations_never_exceed_the_limit():
+    th, _ = make()
+    allowed: list[bool] = []
+    lock = threading.Lock()
+
+    def attempt(i: int) -> None:
+        ok = th.reserve("luigi", f"10.9.0.{i}") is None
+        with lock:
+            allowed.append(ok)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert allowed.count(True) == 5

@@ -12,6 +12,7 @@ import jwt
 import pytest
 
 from ronda.access.tokens import (
+    Binding,
     InvalidToken,
     TicketBook,
     TokenIssuer,
@@ -143,7 +144,7 @@ def test_wrong_typ_and_bad_claims_are_refused(issuer, clock):
             issuer.decode(jwt.encode(payload, issuer._access_key, algorithm="HS256"))
     # A stream token is never an access token (other typ and other derived key), and vice versa.
     with pytest.raises(InvalidToken):
-        issuer.decode(issuer.issue_stream_token(1, 5, "live"))
+        issuer.decode(issuer.issue_stream_token(Binding(1, "s", 0), 5, "live"))
     with pytest.raises(InvalidToken):
         issuer.verify_stream_token(issuer.issue_access(1, "s", 0), 5, "live")
 
@@ -164,9 +165,9 @@ def test_short_key_refused(tmp_path):
 
 
 def test_stream_token_bound_to_camera_and_right(issuer, clock):
-    tok = issuer.issue_stream_token(9, 5, "live")
+    tok = issuer.issue_stream_token(Binding(9, "sess", 3), 5, "live")
     c = issuer.verify_stream_token(tok, 5, "live")
-    assert (c.user_id, c.camera_id, c.right) == (9, 5, "live")
+    assert (c.user_id, c.camera_id, c.right, c.binding, c.playlist) == (9, 5, "live", Binding(9, "sess", 3), False)
     for cam, right in ((6, "live"), (5, "playback"), (5, "export")):
         with pytest.raises(InvalidToken):
             issuer.verify_stream_token(tok, cam, right)
@@ -174,7 +175,42 @@ def test_stream_token_bound_to_camera_and_right(issuer, clock):
     with pytest.raises(InvalidToken):
         issuer.verify_stream_token(tok, 5, "live")
     with pytest.raises(ValueError):
-        issuer.issue_stream_token(9, 5, "liev")
+        issuer.issue_stream_token(Binding(9, "sess", 3), 5, "liev")
+
+
+def test_stream_token_carries_its_binding(issuer):
+    keyed = issuer.verify_stream_token(issuer.issue_stream_token(Binding(9, api_key_id=4), 5, "live", playlist=True),
+                                       5, "live")  # fmt: skip
+    assert keyed.binding == Binding(9, api_key_id=4) and keyed.playlist
+    for bad in ((9,), (9, "s", None), (9, None, 1), (9, "s", 1, 4)):
+        with pytest.raises(ValueError):
+            Binding(*bad)  # neither or both of session and key
+    # A token without a binding (or with half of one) is refused.
+    now = int(issuer._now())
+    for extra in ({}, {"sid": "s"}, {"ver": 1}, {"kid": "4"}, {"sid": "", "ver": 1}):
+        claims = {"sub": "9", "cam": 5, "rgt": "live", "iat": now, "exp": now + 60, "typ": "stream", **extra}
+        with pytest.raises(InvalidToken):
+            issuer.verify_stream_token(jwt.encode(claims, issuer._stream_key, algorithm="HS256"), 5, "live")
+
+
+def test_refresh_tokens_name_session_and_version_and_cannot_be_forged(issuer):
+    tok, h = issuer.issue_refresh("sess-1", 7)
+    assert h == token_hash(tok) and issuer.parse_refresh(tok) == ("sess-1", 7)
+    assert issuer.issue_refresh("sess-1", 7)[0] != tok
+    sid, ver, nonce, mac = tok.split(".")
+    for bad in (
+        f"sess-2.{ver}.{nonce}.{mac}",
+        f"{sid}.8.{nonce}.{mac}",
+        f"{sid}.{ver}.{nonce}x.{mac}",
+        f"{sid}.{ver}.{nonce}",
+        "",
+        "x" * 500,
+        "a.b.c.d",
+        f"{sid}.{ver}.{nonce}.{mac}.x",
+        "é.1.a.b",
+    ):
+        with pytest.raises(InvalidToken):
+            issuer.parse_refresh(bad)  # fmt: skip
 
 
 def test_refresh_tokens_and_api_keys():

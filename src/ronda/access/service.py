@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ronda.access import passwords
 from ronda.access.audit import AuditLog
@@ -23,13 +23,13 @@ from ronda.access.rights import CAMERA_RIGHTS, MANAGE_CAMERAS, Permissions, ensu
 from ronda.access.secrets import SecretBox
 from ronda.access.throttle import LoginThrottle
 from ronda.access.tokens import (
+    Binding,
     InvalidToken,
     TicketBook,
     TokenIssuer,
     api_key_matches,
     api_key_prefix,
     load_or_create_key,
-    new_refresh_token,
     new_session_id,
     token_hash,
 )
@@ -40,6 +40,10 @@ from ronda.store.db import Database
 from ronda.timeutil import now_ms
 
 SESSION_TTL_MS = 12 * 3600 * 1000  # a refresh token lives one shift
+# One answer for every failed login (unknown user, wrong password, missing or wrong code), so an
+# attacker cannot tell a right password from a wrong one. It names the code, so the web client
+# offers the code field.
+LOGIN_FAILED = "invalid username or password (or one-time code)"
 
 
 class AuthError(Exception):
@@ -60,7 +64,14 @@ class Principal:
     session_id: str | None = None
     via: str = "token"  # token | cookie | api_key | cli
     source_ip: str | None = None
+    token_version: int | None = None  # of the session (via token or cookie)
+    api_key_id: int | None = None  # via api_key
     _visible: set[int] | None = field(default=None, repr=False)
+
+    def binding(self) -> Binding:
+        """What stream tokens and WebSocket tickets derived from this caller stay bound to.
+        ``ValueError`` for a caller that has neither a session nor an API key (CLI)."""
+        return Binding(self.user_id, self.session_id, self.token_version, self.api_key_id)
 
     @property
     def actor(self) -> str:
@@ -112,7 +123,7 @@ class AuthService:
         self.csrf_key = load_or_create_key(keys_dir / "csrf.key")
         self.throttle = LoginThrottle()
         self._burst_seen: dict[str, int] = {}
-        self.tickets = TicketBook()
+        self.tickets: TicketBook[Binding] = TicketBook()
         self.totp = TotpVerifier()
 
     # --- login / sessions -------------------------------------------------------------------------
@@ -130,11 +141,33 @@ class AuthService:
                             payload={"username": username[:150], "ip": ip})  # fmt: skip
 
     def login(self, username: str, password: str, totp_code: str | None, ip: str | None, ua: str | None) -> LoginResult:
-        retry = self.throttle.check(username, ip)
+        # Reserve the attempt before verifying anything: concurrent attempts cannot all pass the check.
+        retry = self.throttle.reserve(username, ip)
         if retry is not None:
             self.audit.append(username[:200] or "?", "login", "throttled", source_ip=ip)
             self._burst_event(username, ip)
             raise AuthError(429, "too many failed logins; try again later", retry_after=retry)
+        answered = False
+        try:
+            result, reason = self._verify_login(username, password, totp_code, ip, ua)
+            answered = True
+        finally:
+            if not answered:  # an error (database...), not a verdict: give the slot back uncounted
+                self.throttle.release(username, ip)
+            elif result is None:
+                self.throttle.failed(username, ip)
+            else:
+                self.throttle.succeeded(username, ip)
+        if result is None:
+            self.audit.append(username[:200] or "?", "login", reason, source_ip=ip)
+            raise AuthError(401, LOGIN_FAILED)
+        self.audit.append(result.user.username, "login", "ok", source_ip=ip, details={"session": result.session_id[:8]})
+        return result
+
+    def _verify_login(
+        self, username: str, password: str, totp_code: str | None, ip: str | None, ua: str | None
+    ) -> tuple[LoginResult | None, str]:
+        """``(result, "ok")`` or ``(None, why)``; the reason only goes to the audit log."""
         with self.db.session() as s:
             user = s.scalar(select(User).where(User.username == username))
             if user is None:
@@ -142,64 +175,100 @@ class AuthService:
                 ok, new_hash = False, None
             else:
                 ok, new_hash = passwords.verify_password(user.password_hash, password)
-            if ok and user is not None and user.totp_secret_enc:
+            if not ok or user is None or not user.enabled:
+                if user is not None:
+                    user.failed_logins = (user.failed_logins or 0) + 1
+                return None, "denied"
+            if user.totp_secret_enc:
                 secret = self.secrets.decrypt(user.totp_secret_enc) or ""
                 step = self.totp.accept(user.id, secret, totp_code or "", last_step=user.totp_last_step)
                 if step is None:
-                    ok = False
-                    if not totp_code:
-                        self.audit.append(username, "login", "totp_required", source_ip=ip)
-                        raise AuthError(401, "a one-time code is required (totp)")
-                else:
-                    user.totp_last_step = step
-            if not ok or user is None or not user.enabled:
-                self.throttle.failed(username, ip)
-                if user is not None:
+                    # Counted like a wrong password, and answered like one: the right password
+                    # alone must not be recognisable, nor tried for free.
                     user.failed_logins = (user.failed_logins or 0) + 1
-                failure = True
-            else:
-                failure = False
-                self.throttle.succeeded(username, ip)
-                if new_hash:
-                    user.password_hash = new_hash
-                user.failed_logins = 0
-                user.last_login_ms = now_ms()
-                refresh, refresh_hash = new_refresh_token()
-                sid = new_session_id()
-                s.add(
-                    UserSession(
-                        id=sid,
-                        user_id=user.id,
-                        created_ms=now_ms(),
-                        expires_ms=now_ms() + SESSION_TTL_MS,
-                        refresh_hash=refresh_hash,
-                        revoked=False,
-                        ip=ip,
-                        user_agent=(ua or "")[:400] or None,
-                    )
+                    return None, "totp_required" if not totp_code else "totp_denied"
+                user.totp_last_step = step
+            if new_hash:
+                user.password_hash = new_hash
+            user.failed_logins = 0
+            user.last_login_ms = now_ms()
+            sid = new_session_id()
+            refresh, refresh_hash = self.issuer.issue_refresh(sid, user.token_version)
+            s.add(
+                UserSession(
+                    id=sid,
+                    user_id=user.id,
+                    created_ms=now_ms(),
+                    expires_ms=now_ms() + SESSION_TTL_MS,
+                    refresh_hash=refresh_hash,
+                    revoked=False,
+                    ip=ip,
+                    user_agent=(ua or "")[:400] or None,
                 )
-                access = self.issuer.issue_access(user.id, sid, user.token_version)
-                result = LoginResult(access, refresh, self.issuer.access_ttl_s, sid, user)
-        if failure:
-            self.audit.append(username[:200] or "?", "login", "denied", source_ip=ip)
-            raise AuthError(401, "invalid username or password")
-        self.audit.append(result.user.username, "login", "ok", source_ip=ip, details={"session": result.session_id[:8]})
-        return result
+            )
+            access = self.issuer.issue_access(user.id, sid, user.token_version)
+            return LoginResult(access, refresh, self.issuer.access_ttl_s, sid, user), "ok"
 
     def refresh(self, refresh_token: str, ip: str | None) -> LoginResult:
-        """Rotate: the old refresh token stops working; reuse of a rotated one revokes the session."""
-        h = token_hash(refresh_token)
+        """Rotate: the old refresh token stops working; reuse of a rotated one revokes the session.
+        A token of an earlier token_version (before a password change) refreshes nothing."""
+        try:
+            sid, version = self.issuer.parse_refresh(refresh_token)
+        except InvalidToken:
+            raise AuthError(401, "invalid or expired refresh token") from None
+        old_hash = token_hash(refresh_token)
+        reused = False
         with self.db.session() as s:
-            sess = s.scalar(select(UserSession).where(UserSession.refresh_hash == h))
-            if sess is None or sess.revoked or sess.expires_ms < now_ms():
+            sess = s.get(UserSession, sid)
+            if sess is None:
                 raise AuthError(401, "invalid or expired refresh token")
             user = s.get(User, sess.user_id)
-            if user is None or not user.enabled:
+            if not hmac.compare_digest(sess.refresh_hash, old_hash):
+                # Issued by us for this session, but no longer its current token: a rotated token
+                # presented again. Whoever holds the newer one may be the thief: end the session.
+                reused = not sess.revoked
                 sess.revoked = True
+            elif sess.revoked or sess.expires_ms < now_ms():
                 raise AuthError(401, "invalid or expired refresh token")
-            refresh, new_hash = new_refresh_token()
-            sess.refresh_hash = new_hash
-            sess.last_used_ms = now_ms()
+            elif user is None or not user.enabled or user.token_version != version:
+                sess.revoked = True
+            else:
+                refresh, new_hash = self.issuer.issue_refresh(sess.id, user.token_version)
+                # Compare-and-swap: of two concurrent refreshes with the same token only one rotates.
+                swapped = s.execute(
+                    update(UserSession)
+                    .where(UserSession.id == sess.id, UserSession.refresh_hash == old_hash)
+                    .values(refresh_hash=new_hash, last_used_ms=now_ms())
+                    .execution_options(synchronize_session=False)
+                ).rowcount  # type: ignore[attr-defined]
+                if swapped == 1:
+                    access = self.issuer.issue_access(user.id, sess.id, user.token_version)
+                    return LoginResult(access, refresh, self.issuer.access_ttl_s, sess.id, user)
+                reused = True
+                s.execute(update(UserSession).where(UserSession.id == sess.id).values(revoked=True))
+            username = user.username if user is not None else "?"
+        if reused:
+            self.audit.append(username, "session.refresh_reuse", "revoked", source_ip=ip, details={"session": sid[:8]})
+        raise AuthError(401, "invalid or expired refresh token")
+
+    def change_password(self, user_id: int, new_password: str, keep_session: str | None) -> LoginResult | None:
+        """Set a user's password and end its sessions: every access, refresh and stream token, every
+        ticket and socket of them. ``keep_session`` (the caller's own change) goes on with the new
+        tokens returned here; an administrator's reset keeps nothing."""
+        with self.db.session() as s:
+            user = s.get(User, user_id)
+            if user is None:
+                return None
+            user.password_hash = passwords.hash_password(new_password)
+            user.password_changed_ms = now_ms()
+            user.token_version += 1
+            end_sessions(s, user.id, keep=keep_session)
+            if keep_session is None:
+                return None
+            sess = s.get(UserSession, keep_session)
+            if sess is None or sess.user_id != user.id or sess.revoked:
+                return None
+            refresh, sess.refresh_hash = self.issuer.issue_refresh(sess.id, user.token_version)
             access = self.issuer.issue_access(user.id, sess.id, user.token_version)
             return LoginResult(access, refresh, self.issuer.access_ttl_s, sess.id, user)
 
@@ -231,7 +300,9 @@ class AuthService:
                 or user.token_version != claims.token_version
             ):
                 raise AuthError(401, "invalid or expired token")
-            return self._principal(s, user, sess.id, via)
+            p = self._principal(s, user, sess.id, via)
+            p.token_version = user.token_version
+            return p
 
     def principal_from_api_key(self, key: str) -> Principal:
         prefix = api_key_prefix(key)
@@ -249,6 +320,41 @@ class AuthService:
             row.last_used_ms = now_ms()
             p = self._principal(s, user, None, "api_key")
             p.permissions = p.permissions.restrict(row.rights or [])
+            p.api_key_id = row.id
+            return p
+
+    def principal_for_binding(self, b: Binding, via: str) -> Principal | None:
+        """The caller behind a stream token or WebSocket ticket as it is now: None once its session
+        ended (logout, expiry, password change) or its API key was revoked; an API key's caller keeps
+        only the key's rights."""
+        with self.db.session() as s:
+            user = s.get(User, b.user_id)
+            if user is None or not user.enabled:
+                return None
+            if b.api_key_id is not None:
+                row = s.get(ApiKey, b.api_key_id)
+                if (
+                    row is None
+                    or row.user_id != user.id
+                    or row.revoked_ms is not None
+                    or (row.expires_ms is not None and row.expires_ms < now_ms())
+                ):
+                    return None
+                p = self._principal(s, user, None, via)
+                p.permissions = p.permissions.restrict(row.rights or [])
+                p.api_key_id = row.id
+                return p
+            sess = s.get(UserSession, b.session_id) if b.session_id else None
+            if (
+                sess is None
+                or sess.revoked
+                or sess.user_id != user.id
+                or sess.expires_ms < now_ms()
+                or user.token_version != b.token_version
+            ):
+                return None
+            p = self._principal(s, user, sess.id, via)
+            p.token_version = user.token_version
             return p
 
     def principal_by_id(self, user_id: int, via: str) -> Principal | None:
@@ -285,6 +391,15 @@ class AuthService:
         if session_id is None or not header:
             return False
         return hmac.compare_digest(self.csrf_token(session_id), header)
+
+
+def end_sessions(s: Any, user_id: int, keep: str | None = None) -> int:
+    """Revoke every session of a user (but ``keep``) inside the caller's transaction; how many."""
+    q = update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked.is_(False))
+    if keep is not None:
+        q = q.where(UserSession.id != keep)
+    res = s.execute(q.values(revoked=True).execution_options(synchronize_session=False))
+    return int(res.rowcount or 0)
 
 
 # --- users (used by the API, the CLI and the demo) --------------------------------------------------

@@ -7,9 +7,12 @@
   them leaves the window. A success does not reset it (an attacker with one valid account could).
   IPv6 addresses count per /64, since one host usually owns a whole /64.
 
-Unknown usernames are counted exactly like known ones, so throttling does not reveal which exist. The
-caller calls ``check`` before verifying anything and ``failed`` only for attempts it actually verified
-(a wrong password or a wrong TOTP code).
+Unknown usernames are counted exactly like known ones, so throttling does not reveal which exist.
+
+Check and count are one step: the caller ``reserve``s an attempt before verifying anything, and ends
+it with ``failed`` (a wrong password, a wrong or missing TOTP code), ``succeeded`` or ``release`` (not
+verified). Attempts in flight hold a slot, so concurrent requests cannot all pass the check before
+the first failure is counted: at most as many passwords are verified as failures are still allowed.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class _Entry:
     failures: deque[float] = field(default_factory=deque)
     locked_until: float = 0.0
     lockouts: int = 0
+    pending: int = 0  # reserved attempts not yet ended
 
 
 def account_key(username: str) -> str:
@@ -102,6 +106,46 @@ class LoginThrottle:
                 wait = max(wait, self._address_wait(address_key(ip), now))
         return self._ceil(wait) if wait > 0 else None
 
+    def reserve(self, username: str, ip: str | None) -> int | None:
+        """Like ``check``, and when allowed also hold a slot for this attempt (end it with ``failed``,
+        ``succeeded`` or ``release``). Seconds to wait (rounded up) when refused."""
+        with self._lock:
+            now = self._clock()
+            akey = account_key(username)
+            wait = self._account_wait(akey, now)
+            e = self._accounts.get(akey)
+            if e is not None:
+                self._trim(e, now)
+                # Failures still allowed before the lock; once locked and expired, one probe at a time.
+                slots = max(self.account_limit - len(e.failures), 1)
+                if e.pending >= slots:
+                    wait = max(wait, 1.0)
+            if ip:
+                wait = max(wait, self._address_wait(address_key(ip), now))
+                a = self._addresses.get(address_key(ip))
+                if a is not None and len(a.failures) + a.pending >= self.address_limit:
+                    wait = max(wait, 1.0)
+            if wait > 0:
+                return self._ceil(wait)
+            self._touch(self._accounts, akey).pending += 1
+            if ip:
+                self._touch(self._addresses, address_key(ip)).pending += 1
+        return None
+
+    def _unreserve(self, username: str, ip: str | None) -> None:
+        e = self._accounts.get(account_key(username))
+        if e is not None and e.pending > 0:
+            e.pending -= 1
+        if ip:
+            a = self._addresses.get(address_key(ip))
+            if a is not None and a.pending > 0:
+                a.pending -= 1
+
+    def release(self, username: str, ip: str | None) -> None:
+        """End a reserved attempt that verified nothing (neither a failure nor a success)."""
+        with self._lock:
+            self._unreserve(username, ip)
+
     def _touch(self, table: OrderedDict[str, _Entry], key: str) -> _Entry:
         e = table.get(key)
         if e is None:
@@ -114,6 +158,7 @@ class LoginThrottle:
 
     def failed(self, username: str, ip: str | None) -> None:
         with self._lock:
+            self._unreserve(username, ip)
             now = self._clock()
             e = self._touch(self._accounts, account_key(username))
             self._trim(e, now)
@@ -133,7 +178,14 @@ class LoginThrottle:
 
     def succeeded(self, username: str, ip: str | None) -> None:
         with self._lock:
-            self._accounts.pop(account_key(username), None)
+            self._unreserve(username, ip)
+            e = self._accounts.get(account_key(username))
+            if e is not None:
+                # Forget the failures, but keep the slots of other attempts still in flight.
+                e.failures.clear()
+                e.locked_until, e.lockouts = 0.0, 0
+                if e.pending == 0:
+                    del self._accounts[account_key(username)]
 
     def failures(self, username: str) -> int:
         """Failures of this account within the window (for logs and tests)."""

@@ -1,13 +1,19 @@
-"""Tokens: JWT access tokens, opaque refresh tokens, short-lived stream tokens, WebSocket tickets,
-API keys, and the key-file helper shared with the audit log.
+"""Tokens: JWT access tokens, refresh tokens, short-lived stream tokens, WebSocket tickets, API keys,
+and the key-file helper shared with the audit log.
 
 - Access tokens are HS256 JWTs (``sub`` user id, ``sid`` session id, ``ver`` the user's token_version,
   ``iat``, ``exp``, ``typ="access"``), 15 minutes by default. The server still checks on every request
   that the session is not revoked and that ``ver`` equals the user's current token_version.
-- Refresh tokens are 32 random bytes; only their SHA-256 is stored (``sessions.refresh_hash``).
-- Stream tokens (HLS/WebRTC/snapshot URLs) are JWTs with ``typ="stream"`` bound to user, camera and
-  right, 60 seconds by default, signed with a different derived key than access tokens.
-- WebSocket tickets are random, single-use, 30 seconds, kept in memory (``TicketBook``).
+- Refresh tokens are ``<session id>.<token_version>.<nonce>.<mac>``: only their SHA-256 is stored
+  (``sessions.refresh_hash``). The MAC proves the server issued the token, so a token with a valid MAC
+  that is no longer the session's current one can only be a rotated token presented again (stolen, or
+  replayed): the session is revoked. ``token_version`` makes a password change end refreshing.
+- Stream tokens (HLS/WebRTC/snapshot/export URLs) are JWTs with ``typ="stream"`` bound to user, camera
+  and right, and to what authenticated the caller (``Binding``: the session and token_version, or the
+  API key), 60 seconds by default, signed with a different derived key than access tokens. The server
+  checks the binding on every use, so logout, a password change or a key revocation ends them at once.
+- WebSocket tickets are random, single-use, 30 seconds, kept in memory (``TicketBook``); they carry the
+  same ``Binding``.
 
 Every decoding failure raises the one ``InvalidToken`` so callers cannot leak why a token was refused.
 """
@@ -26,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import jwt
 
@@ -35,6 +41,9 @@ from ronda.access.rights import RIGHTS
 ALGORITHM = "HS256"
 ACCESS_TTL_S = 900
 STREAM_TTL_S = 60
+# Tokens written into playlists (followed by the player without the client's help) live longer than
+# STREAM_TTL_S, but still only minutes: the web client renews them through its live session.
+PLAYLIST_TTL_S = 600
 TICKET_TTL_S = 30
 MIN_KEY_BYTES = 32
 # Tolerated clock difference between API nodes for "issued in the future".
@@ -137,11 +146,29 @@ class AccessClaims:
 
 
 @dataclass(frozen=True)
+class Binding:
+    """What authenticated a caller, for credentials derived from it (stream tokens, tickets): a login
+    session at one token_version, or an API key. Checked again on every use of the derived credential."""
+
+    user_id: int
+    session_id: str | None = None
+    token_version: int | None = None
+    api_key_id: int | None = None
+
+    def __post_init__(self) -> None:
+        by_session = self.session_id is not None and self.token_version is not None
+        if by_session == (self.api_key_id is not None):
+            raise ValueError("a binding names either a session (with its token version) or an API key")
+
+
+@dataclass(frozen=True)
 class StreamClaims:
     user_id: int
     camera_id: int
     right: str
     expires_at: int
+    binding: Binding
+    playlist: bool = False  # written into a playlist: follows it, never opens a new one
 
 
 def _int_claim(claims: dict[str, Any], name: str) -> int:
@@ -179,6 +206,7 @@ class TokenIssuer:
         # Separate keys per purpose: a token of one kind can never verify as another kind.
         self._access_key = hmac.new(key, b"ronda/access-token/v1", hashlib.sha256).digest()
         self._stream_key = hmac.new(key, b"ronda/stream-token/v1", hashlib.sha256).digest()
+        self._refresh_key = hmac.new(key, b"ronda/refresh-token/v1", hashlib.sha256).digest()
         self.access_ttl_s = access_ttl_s
         self._clock = clock
 
@@ -236,34 +264,80 @@ class TokenIssuer:
             expires_at=_int_claim(c, "exp"),
         )
 
+    # refresh tokens
+    def _refresh_mac(self, body: str) -> str:
+        mac = hmac.new(self._refresh_key, body.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    def issue_refresh(self, session_id: str, token_version: int) -> tuple[str, str]:
+        """``(token, sha256 hex)`` for this session at this token_version: store only the hash."""
+        body = f"{session_id}.{token_version}.{secrets.token_urlsafe(32)}"
+        token = f"{body}.{self._refresh_mac(body)}"
+        return token, token_hash(token)
+
+    def parse_refresh(self, token: str) -> tuple[str, int]:
+        """``(session id, token_version)`` of a refresh token this server issued (current or rotated);
+        ``InvalidToken`` for anything else."""
+        if not isinstance(token, str) or len(token) > 400 or not token.isascii():
+            raise InvalidToken()
+        parts = token.split(".")
+        if len(parts) != 4 or not all(parts):
+            raise InvalidToken()
+        sid, ver, _, mac = parts
+        if not hmac.compare_digest(self._refresh_mac(".".join(parts[:3])), mac):
+            raise InvalidToken()
+        if not ver.isdigit() or len(ver) > 9 or len(sid) > 64:
+            raise InvalidToken()
+        return sid, int(ver)
+
     # stream tokens
-    def issue_stream_token(self, user_id: int, camera_id: int, right: str, ttl_s: int = STREAM_TTL_S) -> str:
+    def issue_stream_token(
+        self, binding: Binding, camera_id: int, right: str, ttl_s: int = STREAM_TTL_S, playlist: bool = False
+    ) -> str:
         if right not in RIGHTS:
             raise ValueError(f"unknown right {right!r}")
         now = self._now()
-        claims = {
-            "sub": str(user_id),
+        claims: dict[str, Any] = {
+            "sub": str(binding.user_id),
             "cam": camera_id,
             "rgt": right,
             "iat": now,
             "exp": now + ttl_s,
             "typ": "stream",
         }
+        if binding.api_key_id is not None:
+            claims["kid"] = binding.api_key_id
+        else:
+            claims["sid"], claims["ver"] = binding.session_id, binding.token_version
+        if playlist:
+            claims["pl"] = 1
         return jwt.encode(claims, self._stream_key, algorithm=ALGORITHM)
 
     def verify_stream_token(self, token: str, camera_id: int, right: str) -> StreamClaims:
         """The claims when ``token`` is a valid stream token for exactly this camera and right;
-        ``InvalidToken`` otherwise. The caller still re-checks the user's current rights."""
+        ``InvalidToken`` otherwise. The caller still checks the binding and the user's current rights."""
         c = self._decode(token, self._stream_key, "stream")
         if _int_claim(c, "cam") != camera_id or c.get("rgt") != right:
             raise InvalidToken()
-        return StreamClaims(user_id=_user_id(c), camera_id=camera_id, right=right, expires_at=_int_claim(c, "exp"))
+        user_id = _user_id(c)
+        try:
+            if "kid" in c:
+                binding = Binding(user_id, api_key_id=_int_claim(c, "kid"))
+            else:
+                binding = Binding(user_id, session_id=_str_claim(c, "sid"), token_version=_int_claim(c, "ver"))
+        except ValueError:
+            raise InvalidToken() from None
+        return StreamClaims(user_id, camera_id, right, _int_claim(c, "exp"), binding, playlist=c.get("pl") == 1)
 
 
 # --- WebSocket tickets ------------------------------------------------------------------------------------------
-class TicketBook:
-    """Single-use, short-lived tickets for WebSocket connects (browsers cannot send headers there).
-    In memory: a ticket is redeemable only in the process that issued it."""
+T = TypeVar("T")
+
+
+class TicketBook(Generic[T]):
+    """Single-use, short-lived tickets for WebSocket connects (browsers cannot send headers there),
+    each carrying a value (the caller's ``Binding``). In memory: a ticket is redeemable only in the
+    process that issued it."""
 
     def __init__(
         self, ttl_s: float = TICKET_TTL_S, clock: Callable[[], float] = time.monotonic, max_tickets: int = 10_000
@@ -272,7 +346,7 @@ class TicketBook:
         self._clock = clock
         self._max = max_tickets
         self._lock = threading.Lock()
-        self._tickets: OrderedDict[str, tuple[int, float]] = OrderedDict()  # hash -> (user, expires)
+        self._tickets: OrderedDict[str, tuple[T, float]] = OrderedDict()  # hash -> (value, expires)
 
     @staticmethod
     def _key(ticket: str) -> str:
@@ -285,16 +359,16 @@ class TicketBook:
                 break
             del self._tickets[key]
 
-    def issue(self, user_id: int) -> str:
+    def issue(self, value: T) -> str:
         ticket = secrets.token_urlsafe(32)
         with self._lock:
             now = self._clock()
             self._prune(now)
-            self._tickets[self._key(ticket)] = (user_id, now + self.ttl_s)
+            self._tickets[self._key(ticket)] = (value, now + self.ttl_s)
         return ticket
 
-    def redeem(self, ticket: str) -> int | None:
-        """The user id the first time a live ticket is presented; None ever after, or when unknown/expired."""
+    def redeem(self, ticket: str) -> T | None:
+        """The value the first time a live ticket is presented; None ever after, or when unknown/expired."""
         if not isinstance(ticket, str) or not ticket or len(ticket) > 200:
             return None
         with self._lock:

@@ -13,10 +13,12 @@ from ronda.access.rights import MANAGE_CAMERAS, RIGHTS_ORDER
 from ronda.access.service import AuthError, Principal
 from ronda.api.deps import CSRF_COOKIE, SESSION_COOKIE, Caller, Ctx, client_ip
 from ronda.store import repos
-from ronda.store.access_models import User
 from ronda.timeutil import now_ms
 
 router = APIRouter(tags=["auth"])
+# How often an open socket re-checks its session or API key (and the rights): a socket closes at most
+# about this long (plus one wait below) after logout, a password change or a key revocation.
+SOCKET_RECHECK_S = 3.0
 
 
 class LoginBody(BaseModel):
@@ -106,8 +108,10 @@ def me(ctx: Ctx, caller: Caller) -> dict[str, Any]:
 
 @router.post("/ws-ticket")
 def ws_ticket(ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    """A single-use ticket (30 s) for the WebSocket: browsers cannot set headers on WebSockets."""
-    return {"ticket": ctx.auth.tickets.issue(caller.user_id), "expires_in": 30}
+    """A single-use ticket (30 s) for the WebSocket: browsers cannot set headers on WebSockets. The
+    socket keeps the caller's session or API key (and so an API key's restricted rights), and closes
+    when that session ends or that key is revoked."""
+    return {"ticket": ctx.auth.tickets.issue(caller.binding()), "expires_in": 30}
 
 
 def origin_ok(ws: WebSocket) -> bool:
@@ -126,15 +130,14 @@ async def events_ws(ws: WebSocket) -> None:
     if not origin_ok(ws):
         await ws.close(code=4403, reason="origin not allowed")
         return
-    user_id = ctx.auth.tickets.redeem(ws.query_params.get("ticket", ""))
+    binding = ctx.auth.tickets.redeem(ws.query_params.get("ticket", ""))
     await ws.accept()
-    if user_id is None:  # closed after the handshake, so a browser sees the code (4401: new ticket)
+    if binding is None:  # closed after the handshake, so a browser sees the code (4401: new ticket)
         await ws.close(code=4401, reason="invalid or expired ticket")
         return
-    username = await asyncio.to_thread(_username, ctx, user_id)
-    p = await asyncio.to_thread(ctx.auth.principal_for_user, username, "ws")
-    if p is None or p.user_id != user_id:
-        await ws.close(code=4401, reason="user disabled")
+    p = await asyncio.to_thread(ctx.auth.principal_for_binding, binding, "ws")
+    if p is None:
+        await ws.close(code=4401, reason="session ended")
         return
     state: dict[str, Any] = {"p": p, "seen": {}}
 
@@ -161,7 +164,9 @@ async def events_ws(ws: WebSocket) -> None:
         refreshed = asyncio.get_running_loop().time()
         while not reader.done():
             getter = asyncio.ensure_future(client.queue.get())
-            done, _ = await asyncio.wait({getter, reader}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {getter, reader}, timeout=SOCKET_RECHECK_S, return_when=asyncio.FIRST_COMPLETED
+            )
             if getter in done:
                 text = getter.result()
                 batch = [text]
@@ -176,11 +181,11 @@ async def events_ws(ws: WebSocket) -> None:
                 await ws.close(code=4008, reason="too far behind: reconnect")
                 return
             now = asyncio.get_running_loop().time()
-            if now - refreshed > 5:  # rights may have changed, or the user been disabled
+            if now - refreshed >= SOCKET_RECHECK_S:  # session ended, key revoked, rights changed?
                 refreshed = now
-                p = await asyncio.to_thread(ctx.auth.principal_for_user, username, "ws")
-                if p is None or p.user_id != user_id:
-                    await ws.close(code=4401, reason="user disabled")
+                p = await asyncio.to_thread(ctx.auth.principal_for_binding, binding, "ws")
+                if p is None:
+                    await ws.close(code=4401, reason="session ended")
                     return
                 state["p"], state["seen"] = p, {}
     except (WebSocketDisconnect, RuntimeError):
@@ -196,9 +201,3 @@ async def _until_closed(ws: WebSocket) -> None:
             msg = await ws.receive()
             if msg.get("type") == "websocket.disconnect":
                 return
-
-
-def _username(ctx: Any, user_id: int) -> str:
-    with ctx.db.session() as s:
-        u = s.get(User, user_id)
-        return u.username if u else ""

@@ -1,7 +1,9 @@
 """Live view: which stream to show, HLS from the recorder's fragments, and fMP4 over WebSocket.
 
 Media URLs carry a stream token (``<video>`` and ``WebSocket`` cannot send an Authorization
-header); every request re-checks that the user still holds the ``live`` right on the camera.
+header) bound to the caller's session or API key; every request re-checks that session (or key) and
+that the user still holds the ``live`` right on the camera, and an open socket re-checks every few
+seconds.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocke
 from fastapi import Path as PathParam
 
 from ronda.access.rights import LIVE
-from ronda.access.tokens import InvalidToken
+from ronda.access.tokens import PLAYLIST_TTL_S, STREAM_TTL_S, InvalidToken
 from ronda.api.app import AppContext
 from ronda.api.deps import Caller, CameraId, Ctx, not_found, require_camera
-from ronda.api.routes.auth import origin_ok
-from ronda.api.routes.media import Token, stream_principal
+from ronda.api.routes.auth import SOCKET_RECHECK_S, origin_ok
+from ronda.api.routes.media import Token, refuse_playlist_token, stream_principal
 from ronda.media import fmp4
 from ronda.media.live import LiveFragment, LiveHub, LiveTail
 from ronda.store import repos
@@ -28,8 +30,7 @@ from ronda.store.models import Camera
 
 router = APIRouter(tags=["live"])
 StreamKind = Annotated[str, PathParam(pattern="^(main|sub)$")]
-HLS_TOKEN_TTL_S = 12 * 3600
-RECHECK_S = 30.0
+RECHECK_S = SOCKET_RECHECK_S
 MAX_QUEUE = 40  # fragments (~10 s) a slow viewer may lag before it is moved to the newest keyframe
 BROWSER_CODECS = {"h264"}  # what every current browser decodes in MSE/HLS; HEVC only some
 
@@ -102,7 +103,7 @@ async def live_info(
             chosen, reason = choose_stream(streams, view, hevc)
     else:
         chosen, reason = choose_stream(streams, view, hevc)
-    token = ctx.auth.issuer.issue_stream_token(caller.user_id, camera_id, LIVE)
+    token = ctx.auth.issuer.issue_stream_token(caller.binding(), camera_id, LIVE)
     base = f"/api/v1/media/{camera_id}"
     urls: dict[str, str] = {"snapshot": f"{base}/snapshot.jpg?token={token}"}
     if chosen is not None:
@@ -115,7 +116,10 @@ async def live_info(
         "streams": {k: {**v, "browser": v["codec"] in BROWSER_CODECS} for k, v in streams.items()},
         "reason": reason,
         "urls": urls,
-        "expires_in": 60,
+        "expires_in": STREAM_TTL_S,
+        # The HLS player keeps following the media playlist with a token this long: a client playing
+        # HLS loads a fresh live info and URL before then.
+        "playlist_expires_in": PLAYLIST_TTL_S,
     }
 
 
@@ -153,8 +157,10 @@ async def live_master(
     token: Token,
     stream: Annotated[str, Query(pattern="^(main|sub)$")] = "main",
 ) -> Response:
-    """HLS entry point: a multivariant playlist naming the live media playlist (with a token that
-    lasts the viewing session; each request still re-checks the right)."""
+    """HLS entry point: a multivariant playlist naming the live media playlist, with a token of a few
+    minutes bound to the same session (each request still re-checks session and right). Only a token
+    handed out by the API opens it, not a playlist's own, so a player cannot renew its access alone."""
+    refuse_playlist_token(ctx, token, camera_id, LIVE)
     p = await asyncio.to_thread(_principal, ctx, request, token, camera_id, stream)
     tail = await _ready_tail(ctx, camera_id, stream, 3)
     init = tail.inits[tail.segments[-1].init_version]
@@ -165,7 +171,8 @@ async def live_master(
         d = dims.get(stream, {})
         if d.get("width") and d.get("height"):
             res = f",RESOLUTION={d['width']}x{d['height']}"
-    long_token = ctx.auth.issuer.issue_stream_token(p.user_id, camera_id, LIVE, ttl_s=HLS_TOKEN_TTL_S)
+    long_token = ctx.auth.issuer.issue_stream_token(p.binding(), camera_id, LIVE, ttl_s=PLAYLIST_TTL_S,
+                                                    playlist=True)  # fmt: skip
     body = (
         "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
         f'#EXT-X-STREAM-INF:BANDWIDTH={_bandwidth(tail)},CODECS="{init.codecs}"{res}\n'
@@ -239,8 +246,11 @@ async def live_ws(ws: WebSocket, camera_id: int) -> None:
     except InvalidToken:
         await ws.close(code=4401, reason="invalid or expired stream token")
         return
-    p = await asyncio.to_thread(ctx.auth.principal_by_id, claims.user_id, "stream")
-    if p is None or not p.can(LIVE, camera_id):
+    p = await asyncio.to_thread(ctx.auth.principal_for_binding, claims.binding, "stream")
+    if p is None:
+        await ws.close(code=4401, reason="the session of this stream token has ended")
+        return
+    if not p.can(LIVE, camera_id):
         await ws.close(code=4403, reason="the 'live' right on this camera is needed")
         return
     try:
@@ -287,8 +297,12 @@ async def live_ws(ws: WebSocket, camera_id: int) -> None:
                 sent_version = await _send(ws, tail, item, sent_version)
             if time.monotonic() - checked > RECHECK_S:
                 checked = time.monotonic()
-                p = await asyncio.to_thread(ctx.auth.principal_by_id, claims.user_id, "stream")
-                if p is None or not p.can(LIVE, camera_id):
+                # The session (or API key) still live, the right still held?
+                p = await asyncio.to_thread(ctx.auth.principal_for_binding, claims.binding, "stream")
+                if p is None:
+                    await ws.close(code=4401, reason="the session of this stream token has ended")
+                    break
+                if not p.can(LIVE, camera_id):
                     await ws.close(code=4403, reason="the 'live' right on this camera was withdrawn")
                     break
     except (WebSocketDisconnect, RuntimeError):

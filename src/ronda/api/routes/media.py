@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from typing import Annotated, Any
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from ronda.access.rights import EVIDENCE_LOCK, EXPORT, LIVE, MANAGE_CAMERAS, PLAYBACK, VIEW_AUDIT
 from ronda.access.service import Principal
-from ronda.access.tokens import InvalidToken
+from ronda.access.tokens import PLAYLIST_TTL_S, STREAM_TTL_S, InvalidToken
 from ronda.api.deps import Caller, CameraId, Ctx, client_ip, iso_param, not_found, require_camera
 from ronda.api.routes.cameras import snapshot_response
 from ronda.media import hls
@@ -113,11 +114,19 @@ async def cancel_export(ctx: Ctx, caller: Caller, job_id: JobId) -> Response:
 
 def _finished(ctx: Ctx, caller: Principal, job_id: str) -> Package:
     try:
-        return _exports(ctx).package(job_id, caller.user_id, _admin(ctx, caller))
+        pkg = _exports(ctx).package(job_id, caller.user_id, _admin(ctx, caller))
     except JobNotFound:
         raise not_found("export") from None
     except ValueError as e:
         raise HTTPException(409, str(e)) from None
+    # A package holds video of every camera it names: whoever takes it (its owner included) needs the
+    # export right on each of them now, not only when the export was made.
+    for cid in pkg.cameras:
+        if not caller.visible([cid]):
+            raise not_found("export")  # nothing said about a camera the caller may not see
+        if not caller.can(EXPORT, cid):
+            raise HTTPException(403, "the 'export' right on every camera of this export is needed")
+    return pkg
 
 
 def _package(ctx: Ctx, caller: Principal, job_id: str) -> FileResponse:
@@ -210,14 +219,17 @@ class StreamTokenBody(BaseModel):
 
 @router.post("/cameras/{camera_id}/stream-token")
 def stream_token(ctx: Ctx, caller: Caller, camera_id: CameraId, body: StreamTokenBody) -> dict[str, Any]:
-    """A 60-second token bound to this user, camera and right, for media URLs."""
+    """A 60-second token bound to this user, camera and right, and to the caller's session or API key
+    (it stops working at logout, a password change or the key's revocation), for media URLs."""
     require_camera(caller, camera_id, body.right)
-    token = ctx.auth.issuer.issue_stream_token(caller.user_id, camera_id, body.right)
+    token = ctx.auth.issuer.issue_stream_token(caller.binding(), camera_id, body.right)
     base = f"/api/v1/media/{camera_id}"
     urls = {"snapshot": f"{base}/snapshot.jpg?token={token}"} if body.right == LIVE else {
         "segment": f"{base}/segments/{{segment_id}}.mp4?token={token}",
         "vod": f"{base}/vod.m3u8?token={token}&start={{start}}"}  # fmt: skip
-    return {"token": token, "expires_in": 60, "right": body.right, "urls": urls}
+    # playlist_expires_in: how long the segment URLs of a VOD playlist opened with it keep working
+    return {"token": token, "expires_in": STREAM_TTL_S, "right": body.right, "urls": urls,
+            "playlist_expires_in": PLAYLIST_TTL_S}  # fmt: skip
 
 
 def stream_principal(ctx: Ctx, request: Request, token: str, camera_id: int, right: str) -> Principal:
@@ -225,12 +237,24 @@ def stream_principal(ctx: Ctx, request: Request, token: str, camera_id: int, rig
         claims = ctx.auth.issuer.verify_stream_token(token, camera_id, right)
     except InvalidToken:
         raise HTTPException(401, "invalid or expired stream token", headers={"WWW-Authenticate": "Bearer"}) from None
-    p = ctx.auth.principal_by_id(claims.user_id, via="stream")
-    # The token only carries the right it was issued for; the user must still hold it now.
-    if p is None or not p.can(right, camera_id):
+    # The token is only as good as the session or API key it came from, and it only carries the right
+    # it was issued for: the session must be live (the key not revoked) and the right still held.
+    p = ctx.auth.principal_for_binding(claims.binding, via="stream")
+    if p is None:
+        raise HTTPException(401, "the session of this stream token has ended", headers={"WWW-Authenticate": "Bearer"})
+    if not p.can(right, camera_id):
         raise HTTPException(403, f"the '{right}' right on this camera is needed")
     p.source_ip = client_ip(request)
     return p
+
+
+def refuse_playlist_token(ctx: Ctx, token: str, camera_id: int, right: str) -> None:
+    """401 for a token taken from a playlist: it follows that playlist, but cannot open a new one
+    (which would hand out a fresh token, so a player could renew its access without the session)."""
+    with contextlib.suppress(InvalidToken):
+        if ctx.auth.issuer.verify_stream_token(token, camera_id, right).playlist:
+            raise HTTPException(401, "a playlist's token cannot open a new playlist",
+                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
 
 
 Token = Annotated[str, Query(min_length=10, max_length=2000)]
@@ -275,6 +299,7 @@ def vod(
 ) -> Response:
     """HLS VOD from any instant: the segment holding ``start`` first (the player starts at the exact
     instant through ``EXT-X-START``), up to ``end`` (default: 1 h later, at most 6 h); gaps skipped."""
+    refuse_playlist_token(ctx, token, camera_id, PLAYBACK)
     p = stream_principal(ctx, request, token, camera_id, PLAYBACK)
     s_ms = iso_param(start, "start")
     e_ms = iso_param(end, "end") if end else s_ms + 3_600_000
@@ -292,9 +317,11 @@ def vod(
             continue  # deleted by retention meanwhile, or unreadable: skip, as a gap
     if not items:
         raise HTTPException(404, "no recordings in that range")
-    # Segment URLs need a token that lasts the whole playback; every request re-checks the rights.
-    ttl = int((items[-1].end_ms - items[0].start_ms) / 1000) + 1800
-    seg_token = ctx.auth.issuer.issue_stream_token(p.user_id, camera_id, PLAYBACK, ttl_s=ttl)
+    # Segment URLs are followed by the player without the client's help, so their token outlives a
+    # handed-out one, but only by minutes: the client loads a new playlist before it runs out (through
+    # its live session); every request re-checks the session and the rights.
+    ttl = min(int((items[-1].end_ms - items[0].start_ms) / 1000) + 120, PLAYLIST_TTL_S)
+    seg_token = ctx.auth.issuer.issue_stream_token(p.binding(), camera_id, PLAYBACK, ttl_s=ttl, playlist=True)
     offset = max(0.0, (s_ms - items[0].start_ms) / 1000)
     body = hls.vod_playlist(items, f"segments/{{id}}.mp4?token={seg_token}", offset)
     ctx.audit.append(p.actor, "playback.start", "ok", camera_id, s_ms, e_ms, p.source_ip, {"stream": stream})
@@ -306,8 +333,8 @@ def export_link(ctx: Ctx, caller: Caller, job_id: JobId) -> dict[str, Any]:
     """A 60-second download URL for a finished export, for the browser's own download manager
     (which streams the package to disk instead of holding it in memory, and cannot send headers)."""
     pkg = _finished(ctx, caller, job_id)
-    token = ctx.auth.issuer.issue_stream_token(caller.user_id, pkg.cameras[0], EXPORT)
-    return {"url": f"/api/v1/exports/{job_id}/file?token={token}", "expires_in": 60, "name": pkg.name}
+    token = ctx.auth.issuer.issue_stream_token(caller.binding(), pkg.cameras[0], EXPORT)
+    return {"url": f"/api/v1/exports/{job_id}/file?token={token}", "expires_in": STREAM_TTL_S, "name": pkg.name}
 
 
 @router.get("/exports/{job_id}/file", response_class=FileResponse)

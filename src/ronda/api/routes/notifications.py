@@ -86,8 +86,13 @@ def subscribe(ctx: Ctx, caller: Caller, body: SubscriptionBody) -> dict[str, Any
             row = PushSubscription(endpoint=body.endpoint, created_ms=now_ms(), user_id=caller.user_id,
                                    p256dh=body.keys.p256dh, auth=body.keys.auth)  # fmt: skip
             s.add(row)
-        else:  # the same browser, maybe another user now: it belongs to whoever subscribed last
-            row.user_id, row.p256dh, row.auth = caller.user_id, body.keys.p256dh, body.keys.auth
+        elif row.user_id != caller.user_id:
+            # Another user's subscription (a shared browser, or a copied endpoint): never take it over,
+            # it would send that user's alarms here or silence them. The browser's new user
+            # unsubscribes and subscribes again (a new endpoint), or the owner removes it first.
+            raise HTTPException(409, "this push endpoint belongs to another user")
+        else:  # the owner again, e.g. with new keys after the browser renewed the subscription
+            row.p256dh, row.auth = body.keys.p256dh, body.keys.auth
         s.flush()
         return {"id": row.id}
 

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, or_, select
 
 from ronda.access import passwords, totp
 from ronda.access.password_policy import WeakPassword, check_password
 from ronda.access.rights import MANAGE_USERS, RIGHTS, RIGHTS_ORDER, VIEW_AUDIT, granted_rights
-from ronda.access.service import UserError, create_user
+from ronda.access.service import Principal, UserError, create_user, end_sessions
 from ronda.access.tokens import new_api_key
 from ronda.api.deps import Caller, Ctx, iso_param, not_found, require_global, require_site
+from ronda.api.routes.auth import _token_response
 from ronda.store import repos
 from ronda.store.access_models import ApiKey, CameraGroup, Organisation, Role, User, UserRole
 from ronda.timeutil import now_ms, to_iso
 
 router = APIRouter(tags=["users"])
 UserId = Annotated[int, Query(ge=1, le=2**31 - 1)]
-_pending_totp: dict[int, str] = {}
+# user id -> (new secret, the session that asked for it, monotonic deadline); the confirmation must
+# come from the same session, within PENDING_TOTP_S.
+_pending_totp: dict[int, tuple[str, str | None, float]] = {}
+PENDING_TOTP_S = 600.0
 
 
 class UserCreate(BaseModel):
@@ -56,9 +61,18 @@ class ApiKeyCreate(BaseModel):
     expires_in_days: float | None = Field(None, gt=0, le=3650)
 
 
+class TotpBegin(BaseModel):
+    """Proof that the account holder asks: the password, and the current code when TOTP is on."""
+
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(min_length=1, max_length=1024)
+    code: str | None = Field(None, min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+
+
 class TotpCode(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+    password: str = Field(min_length=1, max_length=1024)
 
 
 def _user_view(s: Any, u: User) -> dict[str, Any]:
@@ -162,6 +176,7 @@ def update_user(ctx: Ctx, caller: Caller, user_id: int, body: UserUpdate) -> dic
             u.password_hash = passwords.hash_password(body.password)
             u.password_changed_ms = now_ms()
             u.token_version += 1  # signs the user out everywhere
+            end_sessions(s, u.id)  # refresh tokens included
         if new_roles is not None:
             for ur in s.scalars(select(UserRole).where(UserRole.user_id == u.id)):
                 s.delete(ur)
@@ -175,55 +190,111 @@ def update_user(ctx: Ctx, caller: Caller, user_id: int, body: UserUpdate) -> dic
     return view
 
 
+def _no_api_key(caller: Principal) -> None:
+    """Sign-in settings (password, TOTP) are changed by the account holder in a login session,
+    never with an API key, whatever its rights."""
+    if caller.via == "api_key":
+        raise HTTPException(403, "an API key cannot change the password or the one-time codes")
+
+
+def _reauthenticate(ctx: Ctx, caller: Principal, password: str, code: str | None, need_code: bool) -> None:
+    """403 unless ``password`` is the caller's (and ``code`` its current one-time code, when TOTP is on
+    and ``need_code``). Throttled and counted like logins, so a stolen token cannot guess the password."""
+    retry = ctx.auth.throttle.reserve(caller.username, caller.source_ip)
+    if retry is not None:
+        raise HTTPException(429, "too many failed attempts; try again later", headers={"Retry-After": str(retry)})
+    ok = False
+    try:
+        with ctx.db.session() as s:
+            u = s.get(User, caller.user_id)
+            if u is None:
+                raise not_found("user")
+            ok, _ = passwords.verify_password(u.password_hash, password)
+            if ok and need_code and u.totp_secret_enc:
+                secret = ctx.secrets.decrypt(u.totp_secret_enc) or ""
+                step = ctx.auth.totp.accept(u.id, secret, code or "", last_step=u.totp_last_step)
+                ok = step is not None
+                if step is not None:
+                    u.totp_last_step = step  # a code works once, here as at login
+    finally:
+        (ctx.auth.throttle.release if ok else ctx.auth.throttle.failed)(caller.username, caller.source_ip)
+    if not ok:
+        ctx.audit.append(caller.actor, "user.reauth", "denied", source_ip=caller.source_ip)
+        raise HTTPException(403, "the password (or the one-time code) is wrong")
+
+
 @router.patch("/me")
-def update_me(ctx: Ctx, caller: Caller, body: SelfUpdate) -> dict[str, Any]:
+def update_me(ctx: Ctx, caller: Caller, body: SelfUpdate, request: Request, response: Response) -> dict[str, Any]:
+    """Change the own profile. A new password ends every other session of the user; this session goes
+    on with the new tokens in ``session`` (its earlier tokens stop working)."""
+    fresh = None
+    if body.password is not None:
+        _no_api_key(caller)
+        if not body.current_password:
+            raise HTTPException(403, "current_password is wrong")
+        _reauthenticate(ctx, caller, body.current_password, None, need_code=False)
+        try:
+            check_password(body.password, caller.username)
+        except WeakPassword as e:
+            raise HTTPException(422, str(e)) from None
+        fresh = ctx.auth.change_password(caller.user_id, body.password, keep_session=caller.session_id)
     with ctx.db.session() as s:
         u = s.get(User, caller.user_id)
         if u is None:
             raise not_found("user")
-        if body.password is not None:
-            ok, _ = passwords.verify_password(u.password_hash, body.current_password or "")
-            if not ok:
-                raise HTTPException(403, "current_password is wrong")
-            try:
-                check_password(body.password, u.username, u.display_name or "")
-            except WeakPassword as e:
-                raise HTTPException(422, str(e)) from None
-            u.password_hash = passwords.hash_password(body.password)
-            u.password_changed_ms = now_ms()
-            u.token_version += 1
         if body.display_name is not None:
             u.display_name = body.display_name
         s.flush()
         view = _user_view(s, u)
     ctx.audit.append(caller.actor, "user.self_update", "ok", source_ip=caller.source_ip,
                      details={"fields": sorted(body.model_fields_set - {"current_password"})})  # fmt: skip
+    if fresh is not None:
+        view["session"] = _token_response(ctx, fresh, response, caller.via == "cookie", request.url.scheme == "https")
     return view
 
 
 @router.post("/me/totp")
-def totp_begin(ctx: Ctx, caller: Caller) -> dict[str, Any]:
+def totp_begin(ctx: Ctx, caller: Caller, body: TotpBegin) -> dict[str, Any]:
+    """Start enrolling (or replacing) TOTP: needs the password, and the current code when TOTP is on."""
+    _no_api_key(caller)
+    _reauthenticate(ctx, caller, body.password, body.code, need_code=True)
     secret = totp.new_totp_secret()
-    _pending_totp[caller.user_id] = secret
+    _pending_totp[caller.user_id] = (secret, caller.session_id, time.monotonic() + PENDING_TOTP_S)
     return {"secret": secret, "uri": totp.provisioning_uri(secret, caller.username)}
 
 
 @router.post("/me/totp/confirm")
 def totp_confirm(ctx: Ctx, caller: Caller, body: TotpCode) -> dict[str, Any]:
-    secret = _pending_totp.get(caller.user_id)
-    if secret is None or totp.match_step(secret, body.code, now_ms() / 1000) is None:
+    _no_api_key(caller)
+    _reauthenticate(ctx, caller, body.password, None, need_code=False)
+    pending = _pending_totp.get(caller.user_id)
+    if pending is None or pending[1] != caller.session_id or pending[2] < time.monotonic():
+        # never started, started in another session, or too long ago
+        raise HTTPException(422, "the code does not match; start again with POST /me/totp")
+    secret = pending[0]
+    step = totp.match_step(secret, body.code, now_ms() / 1000)
+    if step is None:
         raise HTTPException(422, "the code does not match; start again with POST /me/totp")
     with ctx.db.session() as s:
         u = s.get(User, caller.user_id)
         assert u is not None
         u.totp_secret_enc = ctx.secrets.encrypt(secret)
+        u.totp_last_step = step  # the enrolment code cannot be replayed to log in
     _pending_totp.pop(caller.user_id, None)
     ctx.audit.append(caller.actor, "user.totp_enabled", "ok", source_ip=caller.source_ip)
     return {"totp": True}
 
 
+def _no_key_management_by_key(caller: Principal) -> None:
+    """API keys are made and revoked in a login session: a key that could mint keys would leave spares
+    that outlive its own revocation (and one could revoke the others)."""
+    if caller.via == "api_key":
+        raise HTTPException(403, "API keys are managed in a login session, not with an API key")
+
+
 @router.post("/me/api-keys", status_code=201)
 def add_api_key(ctx: Ctx, caller: Caller, body: ApiKeyCreate) -> dict[str, Any]:
+    _no_key_management_by_key(caller)
     unknown = set(body.rights) - RIGHTS
     if unknown:
         raise HTTPException(422, f"unknown rights: {', '.join(sorted(unknown))}")
@@ -260,6 +331,7 @@ def list_api_keys(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
 
 @router.delete("/me/api-keys/{key_id}", status_code=204)
 def revoke_api_key(ctx: Ctx, caller: Caller, key_id: int) -> Response:
+    _no_key_management_by_key(caller)
     with ctx.db.session() as s:
         row = s.get(ApiKey, key_id) if 1 <= key_id < 2**62 else None
         if row is None or row.user_id != caller.user_id:

@@ -76,9 +76,10 @@ function showLogin(message) {
       await api.login(f.get("username"), f.get("password"), f.get("totp") || undefined);
       await start();
     } catch (ex) {
-      const needsCode = /one-time code/i.test(ex.message);
-      if (needsCode) totpRow.hidden = false;
-      err.textContent = needsCode ? t("login.totp") : `${t("login.failed")}: ${ex.message}`;
+      // The server gives one answer for every failed sign-in (a missing code looks like a wrong
+      // password), so after any refusal the code field is offered: accounts with TOTP need it.
+      if (ex.status === 401) totpRow.hidden = false;
+      err.textContent = `${t("login.failed")}: ${ex.message}`;
     }
   });
   root.append(h("main", { class: "login-page" }, form));

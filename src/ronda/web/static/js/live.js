@@ -160,7 +160,20 @@ export async function showLive({ api, cameraId, video, img, mode = "ll", view = 
     video.addEventListener("playing", () => onStatus({ state: "playing" }));
     video.src = info.urls.hls;
     video.play().catch(() => {});
-    return { info, stop: () => { video.removeAttribute("src"); video.load(); } };
+    // The player follows the media playlist with a token of a few minutes, bound to this session:
+    // switch to fresh URLs (asked through the live session) before it runs out.
+    const renew = setInterval(async () => {
+      try {
+        const fresh = await api(`/api/v1/cameras/${cameraId}/live?view=${view}&hevc=${canPlayHevc()}`);
+        if (fresh.urls.hls) {
+          video.src = fresh.urls.hls;
+          video.play().catch(() => {});
+        }
+      } catch {
+        // signed out or no longer allowed: the video stops with the old token
+      }
+    }, Math.max(30, (info.playlist_expires_in || 600) - 60) * 1000);
+    return { info, stop: () => { clearInterval(renew); video.removeAttribute("src"); video.load(); } };
   }
   const player = new LowLatencyPlayer(video, info.urls.ws).start();
   player.addEventListener("status", (e) => onStatus(e.detail));

@@ -52,6 +52,16 @@ function seekToFrame(video, t) {
 export async function showRecorded({ api, cameraId, video, at, stream = "main", onStatus = () => {} }) {
   let map = new RecordingMap([]);
   const seekTo = (t) => seekToFrame(video, t);
+  // The playlist's segment URLs carry a token of a few minutes, bound to this session: before it runs
+  // out, load a fresh playlist at the instant on screen (the new token comes through the live session).
+  let renewTimer = null;
+  const scheduleRenewal = (seconds) => {
+    clearTimeout(renewTimer);
+    renewTimer = setTimeout(() => {
+      const at = map.wallTime(video.currentTime);
+      if (typeof at === "number" && !Number.isNaN(at)) load(at, !video.paused).catch(() => {});
+    }, Math.max(30, seconds - 60) * 1000);
+  };
   // Loads the hour of recordings from `atMs` and shows the frame at that instant.
   async function load(atMs, play = true) {
     if (Number.isNaN(atMs)) throw new Error("a valid start time is needed");
@@ -86,6 +96,7 @@ export async function showRecorded({ api, cameraId, video, at, stream = "main", 
       );
     });
     video.src = tok.urls.vod.replace("{start}", encodeURIComponent(iso)) + `&stream=${stream}`;
+    scheduleRenewal(tok.playlist_expires_in || 600);
     if (play) video.play().catch(() => {});
     return ready;
   }
@@ -127,6 +138,7 @@ export async function showRecorded({ api, cameraId, video, at, stream = "main", 
       if (t !== null) await seekTo(t);
     },
     stop() {
+      clearTimeout(renewTimer);
       video.removeAttribute("src");
       video.load();
     },

@@ -54,8 +54,19 @@ export async function subscribe(api) {
   if (!reg) return "unsupported";
   // Asked only now: a server without Web Push answers 503, which need not show on every page load.
   const { key } = await api.call("/api/v1/notifications/vapid-public-key");
-  const sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) });
-  await api.call("/api/v1/notifications/push-subscriptions", { method: "POST", body: sub.toJSON() });
+  const options = { userVisibleOnly: true, applicationServerKey: keyBytes(key) };
+  let sub = await reg.pushManager.subscribe(options);
+  const post = (s) => api.call("/api/v1/notifications/push-subscriptions", { method: "POST", body: s.toJSON() });
+  try {
+    await post(sub);
+  } catch (e) {
+    // 409: this browser's subscription belongs to another user (who used it before): the server never
+    // hands it over, so drop it here and subscribe anew (a new endpoint of our own).
+    if (e.status !== 409) throw e;
+    await sub.unsubscribe();
+    sub = await reg.pushManager.subscribe(options);
+    await post(sub);
+  }
   return "on";
 }
 
