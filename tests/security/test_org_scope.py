@@ -6,11 +6,13 @@ which owns no camera of its own and is shared the even cameras of the Polizia Lo
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
 import pytest
 from sqlalchemy import select
+from websockets.sync.client import connect
 
 from ronda.access.service import create_user
 from ronda.store.access_models import CameraGroup, CameraGroupMember, Organisation, Role, RoleScope
@@ -258,6 +260,8 @@ def test_item07_related_camera_shows_no_details_and_allows_no_handling(site, sec
     cam1, cam2 = site.cam("Camera 1"), site.cam("Camera 2")
     rule = admin.req("POST", "/api/v1/rules", json=_alarm_rule([cam1], related=[cam2]))
     assert rule.status_code == 201, rule.text
+    ticket = muni.req("POST", "/api/v1/ws-ticket").json()["ticket"]
+    sock = connect(f"{site.ronda.base.replace('http', 'ws')}/api/v1/ws?ticket={ticket}", open_timeout=10)
     try:
         r = admin.req("POST", "/api/v1/events", json={"type": "sec.test", "camera": cam1, "text": "Mario Rossi AB123CD",
                                                        "payload": {"plate": "AB123CD"}})  # fmt: skip
@@ -281,7 +285,21 @@ def test_item07_related_camera_shows_no_details_and_allows_no_handling(site, sec
             r = muni.req("POST", f"/api/v1/alarms/{alarm['id']}/{action}", json=body)
             assert r.status_code == 403, (action, r.status_code, r.text)
         assert admin.req("GET", f"/api/v1/alarms/{alarm['id']}").json()["state"] == "new"
+        # the live alarm feed tells the same: the alarm, not its text
+        pushed = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                msg = json.loads(sock.recv(timeout=max(0.1, deadline - time.monotonic())))
+            except TimeoutError:
+                break
+            if msg.get("kind") == "alarm" and msg["alarm"]["id"] == alarm["id"]:
+                pushed.append(msg)
+                break
+        assert pushed, "the related camera's organisation is told of the alarm"
+        assert "AB123CD" not in json.dumps(pushed) and "Mario Rossi" not in json.dumps(pushed)
     finally:
+        sock.close()
         admin.req("DELETE", f"/api/v1/rules/{rule.json()['id']}")
 
 

@@ -19,7 +19,7 @@ MAX_BACKLOG = 20_000  # messages a slow client may lag before it is disconnected
 
 @dataclass(eq=False)
 class Client:
-    allowed: Callable[[Message], bool]
+    allowed: Callable[[Message], bool | Message]
     queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(MAX_BACKLOG))
     overflowed: bool = False
 
@@ -29,7 +29,7 @@ class Fanout:
         self.clients: set[Client] = set()
         bus.subscribe("websocket", self.handle)
 
-    def add(self, allowed: Callable[[Message], bool]) -> Client:
+    def add(self, allowed: Callable[[Message], bool | Message]) -> Client:
         c = Client(allowed)
         self.clients.add(c)
         return c
@@ -42,12 +42,19 @@ class Fanout:
             return
         text: str | None = None
         for c in list(self.clients):
-            if c.overflowed or not c.allowed(msg):
+            if c.overflowed:
                 continue
-            if text is None:
-                text = json.dumps(_wire(msg), separators=(",", ":"))
+            verdict = c.allowed(msg)
+            if verdict is False:
+                continue
+            if verdict is True:
+                if text is None:
+                    text = json.dumps(_wire(msg), separators=(",", ":"))
+                out = text
+            else:  # a copy shaped for this client (e.g. a redacted alarm)
+                out = json.dumps(_wire(verdict), separators=(",", ":"))
             try:
-                c.queue.put_nowait(text)
+                c.queue.put_nowait(out)
             except asyncio.QueueFull:
                 c.overflowed = True  # the connection handler closes it (the client reconnects and catches up)
 

@@ -234,6 +234,7 @@ class ExportJobs:
             "bytes": row.bytes,
             "name": row.name,
             "owner": row.owner,
+            "owner_id": row.owner_id,
             "download": f"/api/v1/exports/{row.id}/download" if done else None,
         }
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ronda.access.rights import MANAGE_CAMERAS, RIGHTS_ORDER
 from ronda.access.service import AuthError, Principal
 from ronda.api.deps import CSRF_COOKIE, SESSION_COOKIE, Caller, Ctx, client_ip
+from ronda.api.routes import alarms as alarm_rules
 from ronda.store import repos
 from ronda.timeutil import now_ms
 
@@ -147,15 +148,20 @@ async def events_ws(ws: WebSocket) -> None:
             seen[cam] = bool(state["p"].visible([cam]))
         return bool(seen[cam])
 
-    def allowed(msg: dict[str, Any]) -> bool:
+    def allowed(msg: dict[str, Any]) -> bool | dict[str, Any]:
+        """Whether the caller gets ``msg``, or the redacted copy it gets instead (an alarm seen only
+        through a related camera: the same rule as GET /alarms)."""
+        p = state["p"]
         if msg.get("kind") == "alarm":
-            cams = msg["alarm"].get("cameras") or []
-        else:
-            cam = msg["event"].get("camera")
-            cams = [] if cam is None else [cam]
-        if not cams:
-            return bool(state["p"].has(MANAGE_CAMERAS))
-        return any(sees_camera(c) for c in cams)
+            alarm = msg["alarm"]
+            if not alarm_rules.visible(p, alarm.get("cameras") or []):
+                return False
+            shown = alarm_rules.for_caller(p, alarm)
+            return True if shown is alarm else {**msg, "alarm": shown}
+        cam = msg["event"].get("camera")
+        if cam is None:
+            return bool(p.site_scope and p.has(MANAGE_CAMERAS))  # system and security events
+        return sees_camera(cam)
 
     fanout = ctx.events.fanout
     client = fanout.add(allowed)

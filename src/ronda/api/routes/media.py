@@ -90,21 +90,39 @@ async def create_export(ctx: Ctx, caller: Caller, body: ExportBody) -> dict[str,
 
 @router.get("/exports")
 def list_exports(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
-    """The caller's exports (an administrator's: everyone's), newest first, also after a restart."""
-    return _exports(ctx).list(caller.user_id, _admin(ctx, caller))
+    """The caller's exports (a view_audit holder's: its scope's), newest first, also after a restart."""
+    admin = _admin(ctx, caller)
+    return [j for j in _exports(ctx).list(caller.user_id, admin) if _readable(caller, j, admin)]
+
+
+def _readable(caller: Principal, job: dict[str, Any], admin: OwnerScope) -> bool:
+    """One's own export stays one's own only while one may still export every camera in it (an API key
+    without the export right, or a user who lost it, no longer sees it); an overseer sees its scope's."""
+    if job.get("owner_id") != caller.user_id and admin:
+        return True
+    return all(caller.can(EXPORT, c) for c in job.get("cameras") or [])
+
+
+def _job(ctx: Ctx, caller: Principal, job_id: str) -> dict[str, Any]:
+    admin = _admin(ctx, caller)
+    try:
+        job = _exports(ctx).get(job_id, caller.user_id, admin)
+    except JobNotFound:
+        raise not_found("export") from None
+    if not _readable(caller, job, admin):
+        raise not_found("export")
+    return job
 
 
 @router.get("/exports/{job_id}")
 def get_export(ctx: Ctx, caller: Caller, job_id: JobId) -> dict[str, Any]:
-    try:
-        return _exports(ctx).get(job_id, caller.user_id, _admin(ctx, caller))
-    except JobNotFound:
-        raise not_found("export") from None
+    return _job(ctx, caller, job_id)
 
 
 @router.delete("/exports/{job_id}", status_code=204)
 async def cancel_export(ctx: Ctx, caller: Caller, job_id: JobId) -> Response:
     """Cancel a running export, or delete a finished one's package."""
+    await asyncio.to_thread(_job, ctx, caller, job_id)
     try:
         await _exports(ctx).cancel(job_id, caller.user_id, _admin(ctx, caller))
     except JobNotFound:
@@ -156,9 +174,17 @@ def _lock_view(lock: EvidenceLock) -> dict[str, Any]:
             "created": to_iso(lock.created_ms)}  # fmt: skip
 
 
+def _existing_camera(ctx: Ctx, camera_id: int) -> None:
+    """A site-wide grant covers any id: an id that names no camera is still 'not found'."""
+    with ctx.db.session() as s:
+        if repos.get_camera(s, camera_id) is None:
+            raise not_found()
+
+
 @router.post("/evidence-locks", status_code=201)
 def create_lock(ctx: Ctx, caller: Caller, body: LockBody) -> dict[str, Any]:
     require_camera(caller, body.camera, EVIDENCE_LOCK)
+    _existing_camera(ctx, body.camera)
     start, end = iso_param(body.start, "start"), iso_param(body.end, "end")
     until = iso_param(body.until, "until") if body.until else None
     st, now = ctx.cfg.storage, now_ms()
@@ -222,6 +248,7 @@ def stream_token(ctx: Ctx, caller: Caller, camera_id: CameraId, body: StreamToke
     """A 60-second token bound to this user, camera and right, and to the caller's session or API key
     (it stops working at logout, a password change or the key's revocation), for media URLs."""
     require_camera(caller, camera_id, body.right)
+    _existing_camera(ctx, camera_id)
     token = ctx.auth.issuer.issue_stream_token(caller.binding(), camera_id, body.right)
     base = f"/api/v1/media/{camera_id}"
     urls = {"snapshot": f"{base}/snapshot.jpg?token={token}"} if body.right == LIVE else {

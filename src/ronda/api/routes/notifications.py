@@ -79,6 +79,11 @@ def vapid_key(ctx: Ctx, caller: Caller) -> dict[str, Any]:
 
 @router.post("/notifications/push-subscriptions", status_code=201)
 def subscribe(ctx: Ctx, caller: Caller, body: SubscriptionBody) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        # Ownership first: whether an endpoint is someone else's needs no name resolution.
+        taken = s.scalar(select(PushSubscription.user_id).where(PushSubscription.endpoint == body.endpoint))
+    if taken is not None and taken != caller.user_id:
+        raise HTTPException(409, "this push endpoint belongs to another user")
     _endpoint_ok(ctx, body.endpoint)
     with ctx.db.session() as s:
         row = s.scalar(select(PushSubscription).where(PushSubscription.endpoint == body.endpoint))
