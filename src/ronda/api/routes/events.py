@@ -94,7 +94,9 @@ async def post_events(ctx: Ctx, caller: Caller, body: Annotated[Any, Body()]) ->
         parsed = _ONE_OR_MANY.validate_python(body)
     except ValidationError as e:
         events.rejected += 1
-        raise HTTPException(422, [{"loc": list(x["loc"]), "msg": x["msg"]} for x in e.errors()]) from None
+        raise HTTPException(
+            422, [{"loc": list(x["loc"]), "msg": x["msg"], "type": x["type"]} for x in e.errors()]
+        ) from None
     items = parsed if isinstance(parsed, list) else [parsed]
     external = caller.has(SEND_EVENTS)
     existing = set(await asyncio.to_thread(_camera_ids, ctx))

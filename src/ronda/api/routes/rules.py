@@ -36,7 +36,7 @@ def _spec(body: Any) -> RuleSpec:
     try:
         return RuleSpec.model_validate(body)
     except ValidationError as e:
-        errors = [{"loc": list(x["loc"]), "msg": x["msg"]} for x in e.errors()]
+        errors = [{"loc": list(x["loc"]), "msg": x["msg"], "type": x["type"]} for x in e.errors()]
         raise HTTPException(422, errors) from None
 
 
