@@ -9,8 +9,9 @@ from zxcvbn import zxcvbn
 MIN_LENGTH = 8
 MAX_LENGTH = 1024
 MIN_SCORE = 2  # zxcvbn 0..4; 2 = "somewhat guessable" (about 10^8 guesses), below it are common passwords
-# zxcvbn's cost grows with length; the first 100 characters decide (a longer one only gets stronger).
-_CHECKED_CHARS = 100
+# zxcvbn refuses more than 72 characters (its cost grows with length): the first 72 decide, a longer
+# password only gets stronger.
+_CHECKED_CHARS = 72
 
 
 class WeakPassword(ValueError):
