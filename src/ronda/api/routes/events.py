@@ -3,53 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import Field, TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from ronda.access.rights import ALARMS, MANAGE_CAMERAS, SEND_EVENTS
 from ronda.api.deps import Caller, Ctx, iso_param, require_site
+from ronda.events.ingest import IncomingEvent
 from ronda.events.store import NewEvent, search_events
 from ronda.store.models import Camera
 from ronda.timeutil import now_ms
 
 router = APIRouter(tags=["events"])
 MAX_BATCH = 500
-MAX_PAYLOAD = 8192
 MAX_PAST_MS = 24 * 3600 * 1000
 MAX_FUTURE_MS = 5 * 60 * 1000
 
 
-class EventBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: str = Field(pattern=r"^[a-z0-9_-]{1,32}(\.[a-z0-9_-]{1,32}){0,3}$", description="e.g. sensor.bin_full")
+class EventBody(IncomingEvent):
+    """The HTTP form of an incoming event: the fields every transport shares (type, severity, text,
+    payload, uid: one validator for HTTP and MQTT) plus cameras, a sensor and a time."""
+
     camera: int | None = Field(None, ge=1, le=2**31 - 1)
     cameras: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(None, max_length=16)
     sensor: str | None = Field(None, pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="a sensor of events.sensors")
     time: str | None = Field(None, max_length=64, description="when it happened (default: now)")
-    severity: Literal["info", "warning", "critical"] = "info"
-    text: str | None = Field(None, max_length=500)
-    payload: dict[str, Any] = Field(default_factory=dict)
-    uid: str | None = Field(None, pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="sender's id: resends are ignored")
-
-    @field_validator("payload")
-    @classmethod
-    def _small(cls, v: dict[str, Any]) -> dict[str, Any]:
-        if len(json.dumps(v, separators=(",", ":"))) > MAX_PAYLOAD:
-            raise ValueError(f"payload is larger than {MAX_PAYLOAD} bytes of JSON")
-        if "rule_chain" in v:
-            raise ValueError("payload.rule_chain is reserved")
-        return v
-
-    @field_validator("text")
-    @classmethod
-    def _one_line(cls, v: str | None) -> str | None:
-        if v is not None and any(ord(c) < 0x20 and c not in "\t" for c in v):
-            raise ValueError("must be one line without control characters")
-        return v
 
 
 _ONE_OR_MANY: TypeAdapter[EventBody | list[EventBody]] = TypeAdapter(

@@ -1,0 +1,131 @@
+"""Issue 10, input that is small but deep or slow, and unbounded resources (items 3, 10, 16, 17, 18,
+19, 21, 23), against the real site over HTTP, WebSocket, raw sockets and a real mosquitto broker."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.events.test_notify import Broker
+from tests.helpers import Client, RondaProcess, free_port, iso, wait_for, write_config
+
+
+def nested(depth: int, leaf: Any = 1) -> Any:
+    """``{"a": {"a": ... leaf}}`` with ``depth`` objects."""
+    out = leaf
+    for _ in range(depth):
+        out = {"a": out}
+    return out
+
+
+def insert_event(site, camera_id: int | None, payload_json: str, etype: str = "test.legacy") -> int:
+    """A row written straight into the database, as rows stored before the ingest checks existed."""
+    con = sqlite3.connect(site.data_dir / "ronda.db", timeout=30)
+    try:
+        with con:
+            cur = con.execute(
+                "INSERT INTO events (time_ms, type, source, severity, camera_id, payload) VALUES "
+                "(?, ?, 'external', 'info', ?, ?)",
+                (int(time.time() * 1000), etype, camera_id, payload_json),
+            )
+            return int(cur.lastrowid or 0)
+    finally:
+        con.close()
+
+
+def timeline_path(site, cam: int) -> str:
+    now = int(time.time() * 1000)
+    return f"/api/v1/timeline?cameras={cam}&start={iso(now - 600_000)}&end={iso(now + 60_000)}"
+
+
+# --- item 3: deep payloads, listings that cannot fail, deleting and redacting -----------------------
+def test_item03_deep_event_payload_refused(site, users):
+    admin, viewer = users["admin"], users["viewer_a"]
+    cam = site.cam("Camera 1")
+    for depth in (9, 300, 5000):  # 5000: deeper than Python's own JSON parser goes
+        deep = '{"a":' * depth + "1" + "}" * depth
+        body = f'{{"type": "test.deep", "camera": {cam}, "payload": {deep}}}'
+        r = admin.req("POST", "/api/v1/events", content=body, headers={"content-type": "application/json"})
+        assert r.status_code in (400, 422), (depth, r.status_code, r.text[:300])
+    # the limit itself is accepted, and so are wide-but-small payloads up to the element count
+    ok = admin.req("POST", "/api/v1/events", json={"type": "test.deep", "camera": cam, "payload": nested(8)})
+    assert ok.status_code == 202, ok.text
+    many = {f"k{i}": i for i in range(600)}
+    r = admin.req("POST", "/api/v1/events", json={"type": "test.deep", "camera": cam, "payload": many})
+    assert r.status_code == 422, r.text
+    for bad in ({"x": "nul\u0000byte"}, {"n": 2**70}, {"rule_chain": [1]}):
+        r = admin.req("POST", "/api/v1/events", json={"type": "test.deep", "camera": cam, "payload": bad})
+        assert r.status_code == 422, (bad, r.text)
+    # NaN is not JSON, but Python's parser takes it: it must not be stored either
+    raw = f'{{"type": "test.deep", "camera": {cam}, "payload": {{"v": NaN}}}}'
+    r = admin.req("POST", "/api/v1/events", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code in (400, 422), r.text
+    for c in (admin, viewer):
+        assert c.req("GET", "/api/v1/events?limit=50").status_code == 200
+        assert c.req("GET", timeline_path(site, cam)).status_code == 200
+
+
+# --- items 3 and 23 over MQTT: one validator for both paths ---------------------------------------------
+@pytest.fixture(scope="module")
+def mqtt_site(tmp_path_factory) -> Iterator[dict[str, Any]]:
+    base = tmp_path_factory.mktemp("mqtt_site")
+    broker = Broker(base)
+    broker.start()
+    port = free_port()
+    cfg = write_config(
+        base / "data", port, [], site={"name": "Bounds"},
+        events={"mqtt": {"host": "127.0.0.1", "port": broker.port},
+                "sensors": {"gate-1": {"name": "Gate sensor", "type": "sensor.gate"}}},
+    )  # fmt: skip
+    ronda = RondaProcess(cfg, base / "ronda.log", port)
+    try:
+        ronda.start()
+        admin = Client(type("S", (), {"ronda": ronda})(), "admin", "admin-test-pw")
+        yield {"ronda": ronda, "broker": broker, "admin": admin}
+    finally:
+        ronda.close()
+        broker.stop()
+
+
+def publish(port: int, messages: list[bytes], topic: str = "ronda/bounds/ingest/gate-1") -> None:
+    pub = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"gw-{time.monotonic_ns()}")
+    pub.connect("127.0.0.1", port)
+    pub.loop_start()
+    try:
+        for body in messages:
+            pub.publish(topic, body, qos=1).wait_for_publish(5)
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+
+
+def test_item23_mqtt_ingest_uses_the_http_validator(mqtt_site):
+    admin = mqtt_site["admin"]
+    before = admin.req("GET", "/api/v1/events/stats").json()["rejected_mqtt"]
+    bad = [
+        {"text": "chain", "uid": "b-1", "payload": {"rule_chain": [1, 2, 3]}},  # item 23: silences every rule
+        {"text": "deep", "uid": "b-2", "payload": nested(300)},  # item 3 over MQTT
+        {"text": "deep9", "uid": "b-3", "payload": nested(9)},
+        {"text": "wide", "uid": "b-4", "payload": {f"k{i}": i for i in range(600)}},
+        {"text": "nul", "uid": "b-5", "payload": {"k": "a\u0000b"}},
+        {"text": "spoof", "uid": "b-6", "payload": {"by": "admin"}},
+    ]
+    good = {"text": "ok", "uid": "g-1", "payload": {"gate": "north", "count": 3}}
+    publish(mqtt_site["broker"].port, [json.dumps(m).encode() for m in [*bad, good]])
+
+    def stored() -> list[dict[str, Any]]:
+        return admin.req("GET", "/api/v1/events?type=sensor.gate").json()
+
+    wait_for(lambda: any(e.get("text") == "ok" for e in stored()), 10, interval=0.2, what="the good event")
+    time.sleep(0.5)
+    texts = sorted(e.get("text") for e in stored())
+    assert texts == ["ok"], texts
+    assert admin.req("GET", "/api/v1/events/stats").json()["rejected_mqtt"] - before == len(bad)
+    assert admin.req("GET", "/api/v1/events?limit=100").status_code == 200
