@@ -72,6 +72,54 @@ def test_item03_deep_event_payload_refused(site, users):
         assert c.req("GET", timeline_path(site, cam)).status_code == 200
 
 
+def test_item03_bad_stored_event_is_shown_redacted_not_500(site, users):
+    admin, viewer = users["admin"], users["viewer_a"]
+    cam = site.cam("Camera 1")
+    deep = insert_event(site, cam, json.dumps(nested(400)))
+    nan = insert_event(site, cam, '{"v": NaN}')
+    fine = insert_event(site, cam, '{"plate": "AB123CD"}')
+    for c in (admin, viewer):
+        r = c.req("GET", f"/api/v1/events?camera={cam}&type=test.legacy&limit=100")
+        assert r.status_code == 200, r.text[:300]
+        by_id = {e["id"]: e for e in r.json()}
+        assert by_id[fine]["payload"] == {"plate": "AB123CD"}
+        for bad in (deep, nan):
+            assert by_id[bad]["payload"] == {} and by_id[bad]["redacted"], by_id[bad]
+        r = c.req("GET", timeline_path(site, cam))
+        assert r.status_code == 200, r.text[:300]
+        shown = {e["id"]: e for e in r.json()["cameras"][str(cam)]["events"]}
+        assert shown[deep]["redacted"] and shown[fine]["payload"] == {"plate": "AB123CD"}
+    for e in (deep, nan, fine):
+        admin.req("DELETE", f"/api/v1/events/{e}")
+
+
+def test_item03_admin_deletes_and_redacts_events_audited(site, users):
+    admin, viewer, operator = users["admin"], users["viewer_a"], users["operator"]
+    cam = site.cam("Camera 1")
+    secret = insert_event(site, cam, '{"name": "Mario Rossi", "plate": "AB123CD"}')
+    junk = insert_event(site, cam, json.dumps(nested(300)))
+    for c, status in ((viewer, 403), (operator, 403)):
+        assert c.req("DELETE", f"/api/v1/events/{junk}").status_code == status
+        assert c.req("POST", f"/api/v1/events/{secret}/redact", json={"reason": "x"}).status_code == status
+    assert users["viewer_b"].req("DELETE", f"/api/v1/events/{junk}").status_code == 404  # cannot see camera 1
+    r = admin.req("POST", f"/api/v1/events/{secret}/redact", json={"reason": "GDPR request 42"})
+    assert r.status_code == 200, r.text
+    assert r.json()["payload"] == {} and r.json()["redacted"] and "text" not in r.json()
+    listed = {e["id"]: e for e in admin.req("GET", f"/api/v1/events?camera={cam}&type=test.legacy").json()}
+    assert listed[secret]["payload"] == {} and listed[secret]["redacted"]
+    assert admin.req("DELETE", f"/api/v1/events/{junk}").status_code == 204
+    assert admin.req("DELETE", f"/api/v1/events/{junk}").status_code == 404
+    assert admin.req("DELETE", "/api/v1/events/99999999999").status_code in (404, 422)
+    listed = {e["id"] for e in admin.req("GET", f"/api/v1/events?camera={cam}&type=test.legacy").json()}
+    assert junk not in listed
+    audit = admin.req("GET", "/api/v1/audit?actor=admin&limit=50").json()
+    actions = {(a["action"], (a["details"] or {}).get("event")) for a in audit}
+    assert ("event.redact", secret) in actions and ("event.delete", junk) in actions
+    redact = next(a for a in audit if a["action"] == "event.redact" and a["details"]["event"] == secret)
+    assert redact["details"]["reason"] == "GDPR request 42" and redact["camera_id"] == cam
+    admin.req("DELETE", f"/api/v1/events/{secret}")
+
+
 # --- items 3 and 23 over MQTT: one validator for both paths ---------------------------------------------
 @pytest.fixture(scope="module")
 def mqtt_site(tmp_path_factory) -> Iterator[dict[str, Any]]:

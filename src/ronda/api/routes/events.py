@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query
-from pydantic import Field, TypeAdapter, ValidationError
+from fastapi import APIRouter, Body, HTTPException, Query, Response
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from ronda.access.rights import ALARMS, MANAGE_CAMERAS, SEND_EVENTS
-from ronda.api.deps import Caller, Ctx, iso_param, require_site
+from ronda.api.deps import Caller, Ctx, iso_param, not_found, require_site
 from ronda.events.ingest import IncomingEvent
-from ronda.events.store import NewEvent, search_events
+from ronda.events.store import NewEvent, delete_event, load_event, redact_event, search_events
 from ronda.store.models import Camera
-from ronda.timeutil import now_ms
+from ronda.timeutil import now_ms, to_iso
 
 router = APIRouter(tags=["events"])
 MAX_BATCH = 500
@@ -120,6 +121,69 @@ def _to_new(ctx: Ctx, caller: Caller, ev: EventBody, external: bool, existing: s
     return NewEvent(etype, when, cams[0] if cams else None, cams or None, ev.severity,
                     "external" if external else "user", payload, ev.text,
                     f"{caller.user_id}:{ev.uid}" if ev.uid else None)  # fmt: skip
+
+
+EventId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+
+
+class RedactBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500, description="why (kept in the audit log)")
+
+
+def _may_manage(caller: Caller, cams: list[int]) -> None:
+    """Removing what an event says is for whoever manages its cameras (every one of them); an event
+    without camera (system, security) is the site's: a site administrator's (the manage_cameras right
+    without an organisation), as in the listing. 404 when the caller cannot see the event."""
+    if not cams:
+        if not (caller.site_scope and caller.has(MANAGE_CAMERAS)):
+            raise not_found("event")
+        return
+    if not caller.visible(cams):
+        raise not_found("event")
+    for c in cams:
+        if not caller.can(MANAGE_CAMERAS, c):
+            raise HTTPException(403, f"the '{MANAGE_CAMERAS}' right on camera {c} is needed")
+
+
+@router.post("/events/{event_id}/redact")
+async def redact_one(ctx: Ctx, caller: Caller, event_id: EventId, body: RedactBody) -> dict[str, Any]:
+    """Remove an event's payload, text and snapshot reference (a stored mistake, personal data that
+    must go, or a payload that cannot be shown), keeping that it happened. Audited with the reason."""
+    found = await asyncio.to_thread(load_event, ctx.db, event_id)
+    if found is None:
+        raise not_found("event")
+    view, cams = found
+    _may_manage(caller, cams)
+    note = f"redacted by {caller.actor} at {to_iso(now_ms())}"
+    done = await asyncio.to_thread(redact_event, ctx.db, event_id, note)
+    if done is None:
+        raise not_found("event")
+    await asyncio.to_thread(ctx.audit.append, caller.actor, "event.redact", "ok", cams[0] if cams else None, None,
+                            None, caller.source_ip, {"event": event_id, "type": view["type"], "time": view["time"],
+                                                     "cameras": cams, "reason": body.reason})  # fmt: skip
+    return done[0]
+
+
+@router.delete("/events/{event_id}", status_code=204)
+async def delete_one(
+    ctx: Ctx,
+    caller: Caller,
+    event_id: EventId,
+    reason: Annotated[str | None, Query(max_length=500, description="why (kept in the audit log)")] = None,
+) -> Response:
+    """Delete one event (same rights as redacting). Alarms it raised keep their own history."""
+    found = await asyncio.to_thread(load_event, ctx.db, event_id)
+    if found is None:
+        raise not_found("event")
+    view, cams = found
+    _may_manage(caller, cams)
+    if not await asyncio.to_thread(delete_event, ctx.db, event_id):
+        raise not_found("event")
+    await asyncio.to_thread(ctx.audit.append, caller.actor, "event.delete", "ok", cams[0] if cams else None, None,
+                            None, caller.source_ip, {"event": event_id, "type": view["type"], "time": view["time"],
+                                                     "cameras": cams, "reason": reason})  # fmt: skip
+    return Response(status_code=204)
 
 
 @router.get("/events/stats")
