@@ -120,6 +120,50 @@ def test_item03_admin_deletes_and_redacts_events_audited(site, users):
     admin.req("DELETE", f"/api/v1/events/{secret}")
 
 
+# --- item 19: dates out of range ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("9999-12-31T22:00:00-14:00", "9999-12-31T23:59:59-14:00"),
+        ("0001-01-01T00:00:00+14:00", "0001-01-01T02:00:00+14:00"),
+        ("9999-12-31T22:00:00Z", "9999-12-31T23:59:59Z"),
+        ("1969-12-31T20:00:00Z", "1969-12-31T22:00:00Z"),
+    ],
+)
+def test_item19_out_of_range_dates_are_422(site, users, start, end):
+    admin = users["admin"]
+    cam = site.cam("Camera 1")
+    checks = [
+        ("POST", "/api/v1/evidence-locks", {"json": {"camera": cam, "start": start, "end": end, "reason": "x"}}),
+        ("GET", f"/api/v1/timeline?cameras={cam}&start={start}&end={end}", {}),
+        ("GET", f"/api/v1/cameras/{cam}/timeline?start={start}&end={end}", {}),
+        ("GET", f"/api/v1/cameras/{cam}/recordings?start={start}&end={end}", {}),
+        ("GET", f"/api/v1/events?since={start}&until={end}", {}),
+        ("GET", f"/api/v1/bookmarks?camera={cam}&start={start}&end={end}", {}),
+        ("GET", f"/api/v1/audit?since={start}&until={end}", {}),
+        ("GET", f"/api/v1/media/{cam}/vod.m3u8?start={start}&token=x", {}),
+        ("POST", "/api/v1/events", {"json": {"type": "test.when", "camera": cam, "time": end}}),
+        ("POST", "/api/v1/bookmarks", {"json": {"camera": cam, "start": start, "end": end, "title": "x"}}),
+        ("POST", "/api/v1/exports", {"json": {"cameras": [cam], "start": start, "end": end}}),
+    ]
+    failed = []
+    for method, path, kw in checks:
+        r = admin.req(method, path.replace("+", "%2B"), **kw)
+        if r.status_code >= 500 or r.status_code < 400:
+            failed.append((method, path.split("?")[0], r.status_code, r.text[:120]))
+    assert not failed, failed
+
+
+def test_item19_parse_iso_range():
+    from ronda.timeutil import MAX_MS, MIN_MS, parse_iso, to_iso
+
+    assert parse_iso("1970-01-01T00:00:00Z") == 0 == MIN_MS
+    assert to_iso(MAX_MS) is not None and parse_iso(to_iso(MAX_MS) or "") == MAX_MS
+    for bad in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "1969-12-31T23:59:59Z", "99999-01-01"):
+        with pytest.raises(ValueError):
+            parse_iso(bad)
+
+
 # --- items 3 and 23 over MQTT: one validator for both paths ---------------------------------------------
 @pytest.fixture(scope="module")
 def mqtt_site(tmp_path_factory) -> Iterator[dict[str, Any]]:
