@@ -164,6 +164,23 @@ def test_item19_parse_iso_range():
             parse_iso(bad)
 
 
+# --- item 21: what the unauthenticated health check tells -----------------------------------------------
+def test_item21_health_without_login_tells_no_figures(site, users):
+    anon = site.ronda.anon("GET", "/api/v1/health")
+    assert anon.status_code == 200
+    body = anon.json()
+    assert body["status"] in ("ok", "degraded")
+    for name, state in body["checks"].items():
+        assert isinstance(state, str) and len(state) < 40, (name, state)
+    text = anon.text
+    for word in ("bytes", "free", "total", "path", "streams", "volume", "/"):
+        assert word not in text.replace("/api", ""), (word, text)
+    # a viewer is logged in but manages nothing: the same short answer
+    assert users["viewer_a"].req("GET", "/api/v1/health").json() == body | {"status": body["status"]}
+    full = users["admin"].req("GET", "/api/v1/health").json()
+    assert isinstance(full["checks"]["storage"], dict) and "recording" in full["checks"], full
+
+
 # --- items 3 and 23 over MQTT: one validator for both paths ---------------------------------------------
 @pytest.fixture(scope="module")
 def mqtt_site(tmp_path_factory) -> Iterator[dict[str, Any]]:
