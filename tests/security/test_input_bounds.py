@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -238,3 +240,92 @@ def test_item23_mqtt_ingest_uses_the_http_validator(mqtt_site):
     assert texts == ["ok"], texts
     assert admin.req("GET", "/api/v1/events/stats").json()["rejected_mqtt"] - before == len(bad)
     assert admin.req("GET", "/api/v1/events?limit=100").status_code == 200
+
+
+# --- item 16: a rule as large as allowed does not hold up the server --------------------------------------
+def plate_rule(name: str, plates: list[str]) -> dict[str, Any]:
+    return {"name": name, "trigger": {"types": ["test.plate16"], "plates": plates},
+            "actions": [{"type": "bookmark", "title": "plate {text}"}]}  # fmt: skip
+
+
+def health_under_event_flow(site, admin, cam: int, seconds: float = 5.0) -> tuple[int, list[float]]:
+    """Health request latencies (s) while a sender posts batches of 100 events (about 200 a second)
+    whose plates go through every plate of the test rules without matching any."""
+    stop = threading.Event()
+    posted = [0]
+
+    def flow() -> None:
+        i = 0
+        while not stop.is_set():
+            t0 = time.monotonic()
+            batch = [
+                {"type": "test.plate16", "camera": cam, "payload": {"plate": f"NO{i + k:06d}"}} for k in range(500)
+            ]
+            i += 500
+            if admin.req("POST", "/api/v1/events", json=batch).status_code == 202:
+                posted[0] += 500
+            stop.wait(max(0.0, 0.5 - (time.monotonic() - t0)))
+
+    lat: list[float] = []
+    t = threading.Thread(target=flow, daemon=True)
+    t.start()
+    try:
+        time.sleep(0.5)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            t0 = time.monotonic()
+            try:
+                httpx.get(site.ronda.base + "/api/v1/health", timeout=10)
+                lat.append(time.monotonic() - t0)
+            except httpx.TimeoutException:
+                lat.append(10.0)
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        t.join(60)
+    return posted[0], sorted(lat)
+
+
+def figures(posted: int, lat: list[float]) -> str:
+    p50, p95, top = (round(x * 1000) for x in (lat[len(lat) // 2], lat[int(len(lat) * 0.95)], lat[-1]))
+    return f"{posted} events; health p50 {p50} ms, p95 {p95} ms, max {top} ms over {len(lat)} requests"
+
+
+def test_item16_big_rules_are_bounded_and_do_not_block_the_loop(site, users):
+    admin = users["admin"]
+    cam = site.cam("Camera 1")
+    made: list[int] = []
+    base = figures(*health_under_event_flow(site, admin, cam))  # the same flow without the rules
+    wild = plate_rule("plates: all wildcards", [f"W{i:05d}*" for i in range(10_000)])
+    too_many = plate_rule("plates: too many", [f"X{i:05d}" for i in range(10_001)])
+    # the largest rule allowed: 10,000 plates, 100 of them with wildcards
+    largest = plate_rule("plates: largest", [f"P{i:05d}" for i in range(9_900)] + [f"Q{i:03d}*Z" for i in range(100)])
+    codes = []
+    try:
+        for rule in (wild, too_many, largest):
+            r = admin.req("POST", "/api/v1/rules", json=rule)
+            codes.append(r.status_code)
+            if r.status_code == 201:
+                made.append(r.json()["id"])
+        posted, lat = health_under_event_flow(site, admin, cam)
+    finally:
+        for rid in made:
+            admin.req("DELETE", f"/api/v1/rules/{rid}")
+    with_rules = figures(posted, lat)
+    print(f"without rules: {base}; with rules {codes}: {with_rules}")
+    assert codes == [422, 422, 201], (codes, with_rules)
+    assert posted >= 500, with_rules
+    # The rule must not be what holds the server up: 200 ms, or the flow's own cost on a busy machine.
+    base_p95 = float(base.split("p95 ")[1].split(" ms")[0]) / 1000
+    assert lat[int(len(lat) * 0.95)] < max(0.2, 2 * base_p95) and lat[-1] < 1.0, (with_rules, base)
+
+
+def test_item16_rule_count_and_string_sizes_are_bounded(site, users):
+    admin = users["admin"]
+    rule = {"name": "long zone", "trigger": {"types": ["x.y"], "zones": ["z" * 5000]},
+            "actions": [{"type": "bookmark", "title": "t"}]}  # fmt: skip
+    r = admin.req("POST", "/api/v1/rules", json=rule)
+    assert r.status_code == 422, r.text[:200]
+    from ronda.events.rules import MAX_RULES
+
+    assert 0 < MAX_RULES <= 1000
