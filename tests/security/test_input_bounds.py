@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import threading
 import time
@@ -329,3 +330,68 @@ def test_item16_rule_count_and_string_sizes_are_bounded(site, users):
     from ronda.events.rules import MAX_RULES
 
     assert 0 < MAX_RULES <= 1000
+
+
+# --- item 17: slow headers ------------------------------------------------------------------------------------
+def _closed(sock: socket.socket, within: float) -> float | None:
+    """Seconds until the server closed the socket (EOF, reset or a 408), None if it stayed open."""
+    t0 = time.monotonic()
+    sock.settimeout(0.2)
+    while time.monotonic() - t0 < within:
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except OSError:
+            return time.monotonic() - t0
+        if not data or b" 408 " in data:
+            return time.monotonic() - t0
+    return None
+
+
+def test_item17_slow_headers_are_cut_off_and_do_not_starve_others(site, users):
+    port = site.ronda.port
+    slow = socket.create_connection(("127.0.0.1", port))
+    slow.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(100)]
+    for s in idle[:50]:
+        s.sendall(b"GET / HTTP/1.1\r\n")  # half a request; the other fifty send nothing at all
+    t0 = time.monotonic()
+    closed_at = None
+    lat = []
+    try:
+        slow.settimeout(0.5)
+        while time.monotonic() - t0 < 25 and closed_at is None:
+            try:
+                slow.sendall(b"X")  # one header byte every ~2 s
+            except OSError:
+                closed_at = time.monotonic() - t0
+                break
+            w = _closed(slow, 2.0)
+            if w is not None:
+                closed_at = time.monotonic() - t0
+            t1 = time.monotonic()
+            assert site.ronda.anon("GET", "/api/v1/health").status_code == 200
+            lat.append(time.monotonic() - t1)
+        print(f"slow-header socket closed after {closed_at} s; health max {max(lat) * 1000:.0f} ms")
+        assert closed_at is not None and closed_at < 15, f"slow-header socket still open after {closed_at or 25} s"
+        assert max(lat) < 1.0, lat
+        open_idle = [s for s in idle if _closed(s, 0.3) is None]
+        assert not open_idle, f"{len(open_idle)} of 100 idle sockets still open after {time.monotonic() - t0:.0f} s"
+    finally:
+        for s in [slow, *idle]:
+            s.close()
+
+
+def test_item17_connections_per_address_are_limited(site, users):
+    socks = []
+    try:
+        for _ in range(300):
+            socks.append(socket.create_connection(("127.0.0.1", site.ronda.port)))
+        time.sleep(1)
+        refused = sum(1 for s in socks if _closed(s, 0.05) is not None)
+        assert refused >= 300 - 256, f"only {refused} of 300 connections refused"
+    finally:
+        for s in socks:
+            s.close()
+    wait_for(lambda: site.ronda.anon("GET", "/api/v1/health").status_code == 200, 10, what="health after the burst")
