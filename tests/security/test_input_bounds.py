@@ -3,18 +3,22 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from websockets.sync.client import connect
 
 from tests.events.test_notify import Broker
 from tests.helpers import Client, RondaProcess, free_port, iso, wait_for, write_config
@@ -241,6 +245,92 @@ def test_item23_mqtt_ingest_uses_the_http_validator(mqtt_site):
     assert texts == ["ok"], texts
     assert admin.req("GET", "/api/v1/events/stats").json()["rejected_mqtt"] - before == len(bad)
     assert admin.req("GET", "/api/v1/events?limit=100").status_code == 200
+
+
+# --- item 10: a live viewer that stops reading ---------------------------------------------------------------
+def ws_open(port: int, path: str) -> socket.socket:
+    """A WebSocket handshake over a raw socket with a tiny receive buffer, which then never reads."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())  # fmt: skip
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+class Watcher:
+    """A live viewer that reads everything (websockets' client, in a thread): keeps the stream's tail running."""
+
+    def __init__(self, url: str) -> None:
+        self.ws = connect(url, open_timeout=10, max_size=None).__enter__()
+        self.bytes = 0
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            while True:
+                self.bytes += len(self.ws.recv())
+        except Exception:
+            return
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def test_item10_live_viewer_that_stops_reading_is_bounded_and_dropped(site, users):
+    admin = users["admin"]
+    names = ("Camera 1", "Camera 2", "Camera 3", "Camera 4")
+    socks: list[socket.socket] = []
+    watchers: list[Watcher] = []
+    t0 = time.monotonic()
+    try:
+        for n in names:
+            live = admin.req("GET", f"/api/v1/cameras/{site.cam(n)}/live?stream=main").json()["urls"]["ws"]
+            watchers.append(Watcher(site.ronda.base.replace("http", "ws") + live))
+            socks += [ws_open(site.ronda.port, live) for _ in range(2)]
+        # Each watched stream keeps its recent past in memory for everyone (30 s of fragments, the
+        # HLS window of 12 GOPs): let that fill up first, then see what the stalled viewers add.
+        time.sleep(max(0.0, 50 - (time.monotonic() - t0)))
+        base = rss_mb(site.ronda.pid)
+        samples = []
+        while time.monotonic() - t0 < 70:
+            time.sleep(2)
+            samples.append(round(rss_mb(site.ronda.pid) - base, 1))
+        growth = max(samples)
+        closed = [tcp_state(s) != ESTABLISHED for s in socks]  # without reading: reading lets a close through
+        watched = [round(w.bytes / 1e6, 1) for w in watchers]
+        print(f"RSS growth over {len(samples) * 2} s with {len(socks)} stalled viewers: {samples} MB; "
+              f"closed {closed}; watchers got {watched} MB")  # fmt: skip
+        assert growth < 20, f"server RSS grew {growth} MB ({samples})"
+        assert all(closed), f"stalled viewers still connected: {closed}"
+        assert all(w.thread.is_alive() and w.bytes > 1e6 for w in watchers), f"a reading viewer was cut off: {watched}"
+    finally:
+        for s in socks:
+            s.close()
+        for w in watchers:
+            w.close()
+
+
+ESTABLISHED = 1  # tcpi_state of struct tcp_info (Linux)
+
+
+def tcp_state(s: socket.socket) -> int:
+    """The kernel's TCP state of our end: ESTABLISHED while the server keeps the connection; after a
+    reset, CLOSE; after the server's FIN, CLOSE_WAIT."""
+    return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)[0]
 
 
 # --- item 16: a rule as large as allowed does not hold up the server --------------------------------------
