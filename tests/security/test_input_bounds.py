@@ -350,11 +350,11 @@ def health_under_event_flow(site, admin, cam: int, seconds: float = 5.0) -> tupl
         while not stop.is_set():
             t0 = time.monotonic()
             batch = [
-                {"type": "test.plate16", "camera": cam, "payload": {"plate": f"NO{i + k:06d}"}} for k in range(500)
+                {"type": "test.plate16", "camera": cam, "payload": {"plate": f"NO{i + k:06d}"}} for k in range(100)
             ]
-            i += 500
+            i += 100
             if admin.req("POST", "/api/v1/events", json=batch).status_code == 202:
-                posted[0] += 500
+                posted[0] += 100
             stop.wait(max(0.0, 0.5 - (time.monotonic() - t0)))
 
     lat: list[float] = []
@@ -420,6 +420,56 @@ def test_item16_rule_count_and_string_sizes_are_bounded(site, users):
     from ronda.events.rules import MAX_RULES
 
     assert 0 < MAX_RULES <= 1000
+
+
+# --- item 18: a viewer cannot flood the audit log ------------------------------------------------------
+def test_item18_repeated_views_are_coalesced_in_the_audit_log(site, users):
+    viewer, admin = users["viewer_a"], users["admin"]
+    cam = site.cam("Camera 1")
+    since = iso(int(time.time() * 1000) - 1000)
+    token = viewer.req("POST", f"/api/v1/cameras/{cam}/stream-token", json={"right": "live"}).json()["token"]
+    codes = [viewer.req("GET", f"/api/v1/cameras/{cam}/snapshot").status_code for _ in range(40)]
+    codes += [site.ronda.anon("GET", f"/api/v1/media/{cam}/snapshot.jpg?token={token}").status_code for _ in range(40)]
+    assert codes.count(200) >= 70, codes
+    entries = admin.req("GET", "/api/v1/audit", params={"actor": "viewer_a", "action": "live.snapshot",
+                                                         "camera": cam, "since": since}).json()  # fmt: skip
+    assert 1 <= len(entries) <= 2, f"{len(entries)} audit entries for 80 snapshots"
+    # security-relevant entries are never coalesced: three logins are three entries
+    for _ in range(3):
+        Client(site, "viewer_a")
+    logins = admin.req("GET", "/api/v1/audit", params={"actor": "viewer_a", "action": "login", "since": since}).json()
+    assert len(logins) >= 3, logins
+    assert admin.req("GET", "/api/v1/audit/verify").json()["ok"] is True
+
+
+def test_item18_coalesced_views_are_counted_when_the_window_ends(tmp_path):
+    from ronda.access.audit import AuditLog
+    from ronda.store.db import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'ronda.db'}")
+    db.upgrade()
+    log = AuditLog.open(db, tmp_path / "keys", coalesce={"live.snapshot": 0.5})
+    try:
+        for _ in range(50):
+            log.append("viewer", "live.snapshot", "ok", 3, source_ip="192.0.2.1")
+        log.append("viewer", "live.snapshot", "ok", 4, source_ip="192.0.2.1")  # another camera: its own entry
+        log.append("viewer", "login", "ok", source_ip="192.0.2.1")
+        log.append("viewer", "login", "ok", source_ip="192.0.2.1")
+        assert [r.action for r in log.search(newest_first=False)] == [
+            "live.snapshot",
+            "live.snapshot",
+            "login",
+            "login",
+        ]
+        wait_for(lambda: log.count() == 5, 5, interval=0.1, what="the count of repeats")
+        summary = log.search(newest_first=True, limit=1)[0]
+        assert summary.camera_id == 3 and summary.details["repeats"] == 49, summary
+        log.append("viewer", "live.snapshot", "ok", 3, source_ip="192.0.2.1")  # a new window: one entry again
+        log.append("viewer", "live.snapshot", "ok", 3, source_ip="192.0.2.1")
+        log.close()  # writes the open window's count
+        assert log.count() == 7 and log.verify().ok
+    finally:
+        db.dispose()
 
 
 # --- item 17: slow headers ------------------------------------------------------------------------------------
