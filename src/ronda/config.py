@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -47,6 +47,17 @@ class HttpConfig(_Model):
         description="Addresses or networks of reverse proxies whose X-Forwarded-For/-Proto headers are believed; "
         "empty (the default): the client address is the TCP peer, whatever the headers say.",
     )
+
+    # Annotated, so that type checkers without the pydantic plugin see the defaults.
+    header_timeout_seconds: Annotated[
+        float, Field(ge=1, le=300, description="A client must send a request's headers within this time (slowloris).")
+    ] = 10
+    max_connections_per_ip: Annotated[
+        int, Field(ge=0, description="Open connections one address may hold (trusted proxies: no limit); 0: no limit.")
+    ] = 256
+    ws_write_stall_seconds: Annotated[
+        float, Field(ge=1, le=300, description="A WebSocket peer that takes no data for this long is disconnected.")
+    ] = 10
 
     @field_validator("trusted_proxies")
     @classmethod

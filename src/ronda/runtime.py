@@ -18,6 +18,7 @@ from ronda.access.rights import ensure_builtin_roles
 from ronda.access.secrets import SecretBox
 from ronda.access.service import AuthService
 from ronda.api.app import AppContext, create_app
+from ronda.api.protocols import Limits, protocols
 from ronda.config import CameraConfig, Config
 from ronda.devices import registry
 from ronda.media.evidence import SITE_KEY_FILE
@@ -119,11 +120,18 @@ def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
 
 async def serve(ctx: AppContext, on_ready: object = None) -> None:
     app = create_app(ctx)
+    h = ctx.cfg.http
+    # uvicorn has no header timeout, no per-address connection limit and no bound on how long a
+    # WebSocket send may wait for a peer that does not read: see ronda.api.protocols.
+    http_protocol, ws_protocol = protocols(Limits(h.header_timeout_seconds, h.max_connections_per_ip,
+                                                  h.ws_write_stall_seconds, h.trusted_proxies))  # fmt: skip
     server = uvicorn.Server(
         uvicorn.Config(
             app,
             host=ctx.cfg.http.host,
             port=ctx.cfg.http.port,
+            http=http_protocol,
+            ws=ws_protocol,
             log_config=None,
             access_log=False,
             lifespan="on",

@@ -21,15 +21,38 @@ def to_iso(ms: int | None) -> str | None:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
+# Times Ronda accepts from outside: from the epoch to the start of the year 9999 (UTC). Everything
+# downstream adds ranges (a day, a month) and formats the result as a calendar date, and datetime
+# stops at the year 9999: 9999-12-31T23:59:59-14:00 is already in the year 10000 (UTC), and
+# 0001-01-01T00:00:00+14:00 before the year 1. The margin of most of a year keeps every sum in range.
+MIN_MS = 0
+MAX_MS = int(datetime(9999, 1, 1, tzinfo=UTC).timestamp() * 1000) - 1
+
+
+class TimeOutOfRange(ValueError):
+    """A well-formed time outside [MIN_MS, MAX_MS]."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"{text!r} is out of range: times run from 1970-01-01 to 9998-12-31 (UTC)")
+
+
 def parse_iso(text: str) -> int:
-    """Parse ISO 8601 (``Z`` or offset; naive means UTC) to epoch ms; ValueError when invalid."""
+    """Parse ISO 8601 (``Z`` or offset; naive means UTC) to epoch ms; ValueError when invalid or outside
+    [``MIN_MS``, ``MAX_MS``] (1970 to the start of 9999, UTC)."""
     t = text.strip()
     if t.endswith(("Z", "z")):
         t = t[:-1] + "+00:00"
     dt = datetime.fromisoformat(t)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return int(round(dt.timestamp() * 1000))
+    try:
+        # Aware datetimes near the ends of the calendar overflow when shifted to UTC.
+        ms = int(round(dt.timestamp() * 1000))
+    except (OverflowError, OSError) as e:
+        raise TimeOutOfRange(text) from e
+    if not MIN_MS <= ms <= MAX_MS:
+        raise TimeOutOfRange(text)
+    return ms
 
 
 # --- the site's time zone: local days and offsets ---------------------------------------------------

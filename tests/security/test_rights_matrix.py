@@ -123,6 +123,8 @@ TABLE: dict[str, tuple[str, str]] = {
     "GET /api/v1/events":                                         ("auth",                       ""),
     "POST /api/v1/events":                                        (EVENT_POST,                   "cam"),
     "GET /api/v1/events/stats":                                   ("site:manage_cameras",        ""),  # site-wide
+    "DELETE /api/v1/events/{event_id}":                           ("org:manage_cameras",         "event+"),
+    "POST /api/v1/events/{event_id}/redact":                      ("org:manage_cameras",         "event+"),
     "GET /api/v1/alarms":                                         ("auth",                       ""),
     "GET /api/v1/alarms/{alarm_id}":                              (ALARM_SEE,                    "alarm"),
     "POST /api/v1/alarms/{alarm_id}/{action}":                    (ALARM_HANDLE,                 "alarm"),  # comment
@@ -431,6 +433,19 @@ class World:
         org = {"a": "A", "s": "A", "b": "B"}.get(tag)
         return Obj("rule", tag, rule["id"], org=org, markers=((name, READ["rule"]),), extra={"body": body})
 
+    def new_event(self, tag: str) -> Obj:
+        """An event to delete or redact: on camera ``tag`` (``m``: an A camera relating to a shared one)."""
+        if tag == "x":
+            return Obj("event", "x", 2**31 - 2)
+        primary, related = ("a", ("s",)) if tag == "m" else (tag, ())
+        cam = self.objs["cam"]
+        text = f"mxevent{hexid()}"
+        ev = {"type": "matrix.removable", "camera": cam[primary].id, "text": text,
+              "cameras": [cam[c].id for c in related]}  # fmt: skip
+        eid = self.ok("admin", "POST", "/events", json=ev)["ids"][0]
+        return Obj("event", tag, eid, org=cam[primary].org, cam=primary, cams=(primary, *related),
+                   markers=((text, READ["event"]),))  # fmt: skip
+
     def fresh(self, kind: str, tag: str, who: Who) -> Obj:
         if kind == "cam":
             return self.new_camera(tag)
@@ -444,6 +459,8 @@ class World:
             return self.new_export(tag)
         if kind == "rule":
             return self.new_rule(tag)
+        if kind == "event":
+            return self.new_event(tag)
         raise ValueError(kind)
 
     def variants(self, objects: str, who: Who) -> Iterator[Obj | None]:
@@ -676,6 +693,7 @@ body("POST /api/v1/evidence-locks", lambda w, who, o: {
 body("POST /api/v1/bookmarks", lambda w, who, o: {"camera": o.id, **around(now_ms(), 60, 30), "title": "matrix"})
 body("PATCH /api/v1/bookmarks/{bookmark_id}", lambda w, who, o: {"note": "matrix"})
 body("POST /api/v1/events", lambda w, who, o: {"type": "matrix.ping", "camera": o.id})
+body("POST /api/v1/events/{event_id}/redact", lambda w, who, o: {"reason": "matrix"})
 body("PUT /api/v1/rules/{rule_id}", lambda w, who, o: o.extra.get("body") or w.rule_body("site", "mxmissing"))
 body("DELETE /api/v1/notifications/push-subscriptions",
      lambda w, who, o: {"endpoint": f"https://push.example.com/matrix/{hexid()}"})

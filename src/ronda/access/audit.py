@@ -13,6 +13,12 @@ Ed25519 signature (``DATA/keys/audit_ed25519.pem``) over the newest (seq, time_m
 (``DATA/keys/audit.anchor``, only ever moved forward). Verification fails when a checkpoint's entry
 is gone or differs; the anchor catches truncation even when the newest checkpoints were deleted too.
 
+Repeated views are coalesced: the same user viewing the same camera again and again (a snapshot
+every poll, a live view reopened) is one entry when it starts and, when the window ends, one entry
+saying how many more views there were; never one entry per request, which would let any viewer fill
+the log (and the disk) at the request rate. Only the actions in ``COALESCE`` are; logins, changes,
+exports and playback of footage (each with its own time range) are always appended one by one.
+
 Appends are serialised across processes: the append transaction first takes a write lock (SQLite: an
 UPDATE of the one-row ``audit_lock`` table as its first statement, which takes the database write lock
 and waits for it under ``busy_timeout``; PostgreSQL: ``pg_advisory_xact_lock``), then reads the chain
@@ -30,8 +36,9 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Collection, Iterator
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +61,9 @@ ANCHOR_FILE = "audit.anchor"
 _CHECKPOINT_DOMAIN = b"ronda-audit-checkpoint/v1\n"
 log = logging.getLogger(__name__)
 _LIMITS = {"actor": 200, "action": 64, "result": 32, "source_ip": 64}
+# Views coalesced per (actor, action, camera, source address): seconds of a window.
+COALESCE: Mapping[str, float] = {"live.snapshot": 60.0, "live.start": 60.0}
+_MAX_WINDOWS = 10_000  # open windows kept in memory; expired ones are forgotten first
 
 
 # --- keys ----------------------------------------------------------------------------------------------
@@ -153,6 +163,18 @@ class AuditRecord:
         return asdict(self)
 
 
+@dataclass
+class _Window:
+    """Repeats of one view after the entry that opened the window (``seq``)."""
+
+    seq: int
+    until: float  # time.monotonic() when the window ends
+    first_ms: int
+    repeats: int = 0
+    last_ms: int = 0
+    timer: threading.Timer | None = field(default=None, repr=False)
+
+
 @dataclass(frozen=True)
 class _Checkpoint:
     seq: int
@@ -172,10 +194,13 @@ class AuditLog:
         keep_checkpoint_every: int = 1000,
         anchor_path: Path | None = None,
         clock: Callable[[], int] = now_ms,
+        coalesce: Mapping[str, float] | None = None,
     ) -> None:
         """``checkpoint_every``: sign the head every N appends (1: every append, so no entry can be cut
         off unnoticed; with N > 1 call ``checkpoint()`` on shutdown). Superseded checkpoints are pruned
-        except every ``keep_checkpoint_every``-th. ``anchor_path``: the checkpoint copy outside the DB."""
+        except every ``keep_checkpoint_every``-th. ``anchor_path``: the checkpoint copy outside the DB.
+        ``coalesce``: action -> window in seconds for repeated views (default ``COALESCE``; {}: none).
+        Call ``close()`` on shutdown: it writes the counts of windows still open."""
         if len(hmac_key) < 32:
             raise ValueError("the audit HMAC key must be at least 32 bytes")
         if checkpoint_every < 1 or keep_checkpoint_every < 1:
@@ -189,6 +214,9 @@ class AuditLog:
         self._anchor = anchor_path
         self._clock = clock
         self._local = threading.Lock()  # threads of this process queue here instead of on the DB lock
+        self._coalesce = dict(COALESCE if coalesce is None else coalesce)
+        self._windows: dict[tuple[str, str, int | None, str | None], _Window] = {}
+        self._windows_lock = threading.Lock()
 
     @classmethod
     def open(cls, db: Database, keys_dir: Path, **kw: Any) -> AuditLog:
@@ -237,7 +265,75 @@ class AuditLog:
         details: Any = None,
     ) -> int:
         """Append one entry and return its seq. ``details`` must be JSON (no NaN); strings are cut to the
-        column sizes before they are MACed."""
+        column sizes before they are MACed. A repeated view (an action of ``coalesce``, result ``ok``,
+        no footage range) within its window is counted instead and the seq of the entry that opened
+        the window returned; the count is appended when the window ends."""
+        window_s = self._coalesce.get(action)
+        if window_s and result == "ok" and start_ms is None and end_ms is None:
+            key = (actor, action, camera_id, source_ip)
+            now = time.monotonic()
+            with self._windows_lock:
+                w = self._windows.get(key)
+                if w is not None and now < w.until:
+                    w.repeats += 1
+                    w.last_ms = int(self._clock())
+                    if w.timer is None:  # the first repeat: write the count when the window ends
+                        w.timer = threading.Timer(w.until - now, self._flush_window, (key,))
+                        w.timer.daemon = True
+                        w.timer.start()
+                    return w.seq
+                if len(self._windows) >= _MAX_WINDOWS:
+                    self._forget_expired(now)
+                # Opened before the entry is written: concurrent repeats count instead of appending too.
+                w = self._windows[key] = _Window(0, now + window_s, int(self._clock()))
+            try:
+                w.seq = self._append(actor, action, result, camera_id, start_ms, end_ms, source_ip, details)
+            except BaseException:
+                with self._windows_lock:
+                    if self._windows.get(key) is w:
+                        del self._windows[key]
+                raise
+            return w.seq
+        return self._append(actor, action, result, camera_id, start_ms, end_ms, source_ip, details)
+
+    def _forget_expired(self, now: float) -> None:
+        for k in [k for k, w in self._windows.items() if w.until <= now and w.timer is None]:
+            del self._windows[k]
+
+    def _flush_window(self, key: tuple[str, str, int | None, str | None]) -> None:
+        with self._windows_lock:
+            w = self._windows.pop(key, None)
+        if w is None or not w.repeats:
+            return
+        actor, action, camera_id, source_ip = key
+        try:
+            self._append(actor, action, "ok", camera_id, None, None, source_ip,
+                         {"repeats": w.repeats, "after_seq": w.seq, "first_ms": w.first_ms,
+                          "last_ms": w.last_ms})  # fmt: skip
+        except Exception:  # a timer thread: log, the next views open a new window
+            log.exception("audit: could not write the count of %d repeated %s", w.repeats, action)
+
+    def flush_repeats(self) -> None:
+        """Write the counts of every open window now (shutdown)."""
+        with self._windows_lock:
+            keys = list(self._windows)
+            for w in self._windows.values():
+                if w.timer is not None:
+                    w.timer.cancel()
+        for k in keys:
+            self._flush_window(k)
+
+    def _append(
+        self,
+        actor: str,
+        action: str,
+        result: str,
+        camera_id: int | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        source_ip: str | None = None,
+        details: Any = None,
+    ) -> int:
         actor = _clean_text(actor, "actor")
         action = _clean_text(action, "action")
         result = _clean_text(result, "result")
@@ -285,6 +381,7 @@ class AuditLog:
         return int(seq)
 
     def close(self) -> None:
+        self.flush_repeats()
         if self._every > 1:
             self.checkpoint()
 

@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Path, Request
 from ronda.access.service import AuthError, Principal
 from ronda.access.tokens import API_KEY_PREFIX
 from ronda.api.app import AppContext
-from ronda.timeutil import parse_iso
+from ronda.timeutil import TimeOutOfRange, parse_iso
 
 # Ids are 32-bit in the schema; anything larger is simply "not found", never a 500.
 CameraId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Camera id")]
@@ -74,6 +74,8 @@ def iso_param(text: str, what: str) -> int:
     """A query/body time in ISO 8601 → epoch ms, or a 422 that names the field."""
     try:
         return parse_iso(text)
+    except TimeOutOfRange:
+        raise HTTPException(422, f"{what} is out of range: times run from 1970-01-01 to 9998-12-31 (UTC)") from None
     except ValueError:
         raise HTTPException(422, f"{what} must be an ISO 8601 time, e.g. 2026-05-26T10:00:00Z") from None
 

@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import re
+import threading
 import time
 from typing import Any
 
@@ -18,9 +19,9 @@ from ronda.access.netguard import EVERYTHING, NOTHING
 from ronda.access.rights import CAMERA_RIGHTS, MANAGE_CAMERAS, load_permissions
 from ronda.config import Config
 from ronda.events.bus import Bus, Message
+from ronda.events.ingest import IncomingEvent
 from ronda.events.notify import Notification, priority_rank
 from ronda.events.notify.limits import QuietHours, RateLimiter
-from ronda.events.rules import EVENT_TYPE
 from ronda.events.store import NewEvent
 from ronda.store import access_models as am
 from ronda.store.db import Database
@@ -29,6 +30,7 @@ from ronda.timeutil import now_ms, parse_iso
 
 log = logging.getLogger(__name__)
 NOTIFY_ON = ("created", "reopened", "escalated")
+MAX_PENDING = 10_000  # MQTT messages waiting for the event writer before more are dropped
 
 
 def vapid_path(cfg: Config) -> Any:
@@ -236,6 +238,8 @@ class MqttIngest:
         self.client.on_message = self._on_message
         self.loop = asyncio.get_running_loop() if _has_loop() else None
         self.host, self.port = m.host, m.port
+        self._pending = 0  # messages handed to the event writer and not stored yet
+        self._count = threading.Lock()
 
     def start(self) -> None:
         self.client.connect_async(self.host, self.port)
@@ -257,26 +261,33 @@ class MqttIngest:
             body = json.loads(msg.payload.decode("utf-8")) if msg.payload else {}
             if not isinstance(body, dict):
                 raise ValueError("not a JSON object")
-            etype = str(body.get("type") or sensor.type)
-            if not re.fullmatch(EVENT_TYPE.strip("^$"), etype) or "*" in etype:
-                raise ValueError("bad type")
-            severity = body.get("severity", "info")
-            if severity not in ("info", "warning", "critical"):
-                raise ValueError("bad severity")
-            payload = body.get("payload") or {}
-            if not isinstance(payload, dict):
-                raise ValueError("payload must be an object")
-            text = body.get("text")
-            ev = NewEvent(etype, now_ms(), sensor.cameras[0] if sensor.cameras else None, sensor.cameras or None,
-                          severity, "external", {**payload, "sensor": sensor_id, "via": "mqtt"},
-                          str(text)[:500] if text else None,
-                          f"mqtt:{sensor_id}:{body['uid']}"[:64] if body.get("uid") else None)  # fmt: skip
-        except (ValueError, UnicodeDecodeError, TypeError, KeyError) as e:
+            # The same validator as POST /events (type, severity, text, payload limits, reserved keys):
+            # a sender must not get through MQTT what HTTP refuses.
+            ev_in = IncomingEvent.model_validate({"type": sensor.type, **body})
+            ev = NewEvent(ev_in.type, now_ms(), sensor.cameras[0] if sensor.cameras else None, sensor.cameras or None,
+                          ev_in.severity, "external", {**ev_in.payload, "sensor": sensor_id, "via": "mqtt"},
+                          ev_in.text, f"mqtt:{sensor_id}:{ev_in.uid}"[:64] if ev_in.uid else None)  # fmt: skip
+        except (ValueError, UnicodeDecodeError, TypeError, KeyError, RecursionError) as e:
             self.notifier.rejected_ingest += 1
-            log.warning("MQTT ingest: rejected a message on %s: %s", msg.topic, e)
+            log.warning("MQTT ingest: rejected a message on %s: %s", msg.topic, str(e)[:300])
             return
-        if self.loop is not None and self.notifier.writer is not None:
-            asyncio.run_coroutine_threadsafe(self.notifier.writer.submit([ev]), self.loop)
+        if self.loop is None or self.notifier.writer is None:
+            return
+        # Never more than MAX_PENDING messages waiting for the database: a flood while it is slow is
+        # counted and dropped here instead of piling up as coroutines without bound.
+        if self._pending >= MAX_PENDING:
+            self.notifier.rejected_ingest += 1
+            return
+        with self._count:
+            self._pending += 1
+        fut = asyncio.run_coroutine_threadsafe(self.notifier.writer.submit([ev]), self.loop)
+        fut.add_done_callback(self._done)
+
+    def _done(self, fut: Any) -> None:
+        with self._count:
+            self._pending -= 1
+        if not fut.cancelled() and fut.exception() is not None:
+            log.warning("MQTT ingest: storing an event failed: %s", fut.exception())
 
 
 def _has_loop() -> bool:

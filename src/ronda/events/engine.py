@@ -18,6 +18,7 @@ from ronda.events.rule_scope import check_author
 from ronda.events.rules import (
     MAX_CHAIN,
     AddBookmark,
+    Matcher,
     Notify,
     PtzPreset,
     RaiseAlarm,
@@ -25,7 +26,6 @@ from ronda.events.rules import (
     RuleSpec,
     Webhook,
     chain_of,
-    matches,
     render,
 )
 from ronda.events.store import EventWriter, NewEvent
@@ -47,6 +47,7 @@ class _Loaded:
     group_cameras: set[int] = field(default_factory=set)
     profile: TimeProfile | None = None
     last_fired: dict[int | None, float] = field(default_factory=dict)
+    matcher: Matcher | None = None  # compiled once here, used for every event
 
 
 def validate_against_site(db: Database, spec: RuleSpec, author_id: int | None) -> None:
@@ -148,6 +149,8 @@ class RulesEngine:
                 if pid is not None:
                     row = s.get(am.TimeProfile, pid)
                     loaded.profile = TimeProfile.parse(row.timezone, row.rules) if row else None
+                # Compiled off the event loop (this runs in a thread), once per load, not per event.
+                loaded.matcher = Matcher(spec.trigger, loaded.group_cameras)
                 out.append(loaded)
         return out
 
@@ -173,7 +176,8 @@ class RulesEngine:
             if rule.id in chain or len(chain) >= MAX_CHAIN:
                 self.loops_stopped += 1
                 continue
-            if not matches(spec.trigger, ev, rule.group_cameras):
+            matcher = rule.matcher or Matcher(spec.trigger, rule.group_cameras)
+            if not matcher(ev):
                 continue
             t = now_ms()
             if rule.profile is not None and not rule.profile.allows(t):

@@ -15,12 +15,33 @@ from typing import Any
 from ronda.events.bus import Bus, Message
 
 MAX_BACKLOG = 20_000  # messages a slow client may lag before it is disconnected
+# ... and their size: an event may carry 8 KiB of payload, so the count alone would let one client
+# that stopped reading hold ~200 MB. Bursts of ordinary events (a few hundred bytes) fit either way.
+MAX_BACKLOG_BYTES = 8 << 20
+
+
+class TextQueue(asyncio.Queue[str | None]):
+    """A client's queue that keeps the size of what it holds (``queued_bytes``)."""
+
+    def __init__(self, maxsize: int = MAX_BACKLOG) -> None:
+        super().__init__(maxsize)
+        self.queued_bytes = 0
+
+    # asyncio.Queue routes every put and get (waiting or not) through these two.
+    def _put(self, item: str | None) -> None:
+        self.queued_bytes += len(item) if item else 0
+        super()._put(item)  # type: ignore[misc]
+
+    def _get(self) -> str | None:
+        item: str | None = super()._get()  # type: ignore[misc]
+        self.queued_bytes -= len(item) if item else 0
+        return item
 
 
 @dataclass(eq=False)
 class Client:
     allowed: Callable[[Message], bool | Message]
-    queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(MAX_BACKLOG))
+    queue: TextQueue = field(default_factory=TextQueue)
     overflowed: bool = False
 
 
@@ -53,10 +74,13 @@ class Fanout:
                 out = text
             else:  # a copy shaped for this client (e.g. a redacted alarm)
                 out = json.dumps(_wire(verdict), separators=(",", ":"))
+            if c.queue.queued_bytes + len(out) > MAX_BACKLOG_BYTES:
+                c.overflowed = True  # the connection handler closes it (the client reconnects and catches up)
+                continue
             try:
                 c.queue.put_nowait(out)
             except asyncio.QueueFull:
-                c.overflowed = True  # the connection handler closes it (the client reconnects and catches up)
+                c.overflowed = True
 
 
 def _wire(msg: Message) -> dict[str, Any]:

@@ -7,6 +7,13 @@ cannot see, calling webhooks, notifying organisations).
 
 Loops: every event an action produces carries ``payload.rule_chain`` (the rules that led to it);
 a rule never fires on an event whose chain contains it, and chains longer than ``MAX_CHAIN`` stop.
+
+Cost: every event goes through every enabled rule on the event loop, so a rule must be cheap to
+match however it is written. Sizes are bounded here (list lengths, wildcard counts, the rule's JSON,
+the number of rules), and :class:`Matcher` compiles a trigger once when the rules are loaded: exact
+types, plates, zones and classes become sets, wildcards one regular expression per list. Matching one
+event against one rule is then a few set lookups and at most two small regular expressions over
+strings of bounded length, whatever the rule holds.
 """
 
 from __future__ import annotations
@@ -24,6 +31,12 @@ from ronda.access.secrets import SEALED_PREFIX
 
 MAX_CHAIN = 3
 EVENT_TYPE = r"^[a-z0-9_.*-]{1,64}$"
+MAX_PLATES = 10_000  # exact plates: a set lookup each event, whatever the count
+MAX_WILDCARD_PLATES = 100  # plates with '*': one combined regular expression per rule
+MAX_RULE_BYTES = 256 * 1024  # a rule's JSON as stored (10,000 plates take about 120 KiB)
+MAX_RULES = 500  # rules on a site; each event is matched against every enabled one
+PLATE_CHARS = 16  # what of payload.plate is compared (patterns are at most 12 characters)
+Name = Annotated[str, Field(min_length=1, max_length=200)]
 PRIORITY_NUM = {"high": 100, "medium": 500, "low": 900}
 
 
@@ -35,18 +48,37 @@ class Trigger(_M):
     types: list[Annotated[str, Field(pattern=EVENT_TYPE)]] = Field(
         min_length=1, max_length=32, description="event types; '*' wildcards allowed (e.g. 'camera.*')"
     )
-    sources: list[Literal["analytics", "camera", "system", "user", "external"]] | None = None
+    sources: list[Literal["analytics", "camera", "system", "user", "external"]] | None = Field(None, max_length=5)
     cameras: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(None, max_length=1000)
     groups: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(None, max_length=100)
     min_severity: Literal["info", "warning", "critical"] = "info"
-    zones: list[str] | None = Field(None, max_length=32, description="payload.zone must be one of these")
-    classes: list[str] | None = Field(None, max_length=32, description="payload.class must be one of these")
-    plates: list[Annotated[str, Field(pattern=r"^[A-Z0-9*]{1,12}$")]] | None = Field(None, max_length=10000)
+    zones: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None, max_length=32, description="payload.zone must be one of these"
+    )
+    classes: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None, max_length=32, description="payload.class must be one of these"
+    )
+    plates: list[Annotated[str, Field(pattern=r"^[A-Z0-9*]{1,12}$")]] | None = Field(
+        None,
+        max_length=MAX_PLATES,
+        description=f"payload.plate must be one of these; at most {MAX_WILDCARD_PLATES} may use '*'",
+    )
+
+    @field_validator("plates")
+    @classmethod
+    def _few_wildcards(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and sum("*" in p for p in v) > MAX_WILDCARD_PLATES:
+            raise ValueError(
+                f"at most {MAX_WILDCARD_PLATES} plates may use '*' (list exact plates, up to {MAX_PLATES})"
+            )
+        return v
 
 
 class Conditions(_M):
     time_profile_id: int | None = Field(None, ge=1, description="only while this time profile applies")
-    camera_states: list[Literal["recording", "offline", "paused", "starting", "disabled"]] | None = None
+    camera_states: list[Literal["recording", "offline", "paused", "starting", "disabled"]] | None = Field(
+        None, max_length=5
+    )
     cooldown_s: int = Field(0, ge=0, le=86400, description="after firing for a camera, stay quiet this long")
 
 
@@ -66,9 +98,9 @@ class RaiseAlarm(_M):
     update_only: list[Annotated[str, Field(pattern=EVENT_TYPE)]] = Field(
         default_factory=list, max_length=8, description="event types that update an open alarm but never raise one"
     )
-    notify: list[Literal["webpush", "email"]] = Field(default_factory=list)
-    notify_roles: list[str] = Field(default_factory=list, max_length=20)
-    notify_organisations: list[str] = Field(default_factory=list, max_length=20)
+    notify: list[Literal["webpush", "email"]] = Field(default_factory=list, max_length=2)
+    notify_roles: list[Name] = Field(default_factory=list, max_length=20)
+    notify_organisations: list[Name] = Field(default_factory=list, max_length=20)
 
 
 class AddBookmark(_M):
@@ -114,9 +146,9 @@ class Webhook(_M):
 
 class Notify(_M):
     type: Literal["notify"]
-    channels: list[Literal["webpush", "email"]] = Field(min_length=1)
-    roles: list[str] = Field(default_factory=list, max_length=20)
-    organisations: list[str] = Field(default_factory=list, max_length=20)
+    channels: list[Literal["webpush", "email"]] = Field(min_length=1, max_length=2)
+    roles: list[Name] = Field(default_factory=list, max_length=20)
+    organisations: list[Name] = Field(default_factory=list, max_length=20)
     title: str = Field("{type} on {camera_name}", max_length=300)
 
 
@@ -161,33 +193,81 @@ def check_webhook_destinations(spec: RuleSpec, allow: Allowance) -> None:
 SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
 
 
+def _wildcards(patterns: list[str]) -> re.Pattern[str] | None:
+    """One expression for every pattern with '*' (fnmatch's translation, which does not backtrack
+    catastrophically), or None when there is none."""
+    wild = sorted({p for p in patterns if "*" in p})
+    if not wild:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in wild))
+
+
+def normalise_plate(value: Any) -> str:
+    """``payload.plate`` as the patterns are written: upper-case letters and digits, bounded length."""
+    return re.sub(r"[^A-Z0-9]", "", str(value)[: 4 * PLATE_CHARS].upper())[:PLATE_CHARS]
+
+
+class Matcher:
+    """A trigger compiled once (when the rules are loaded), so that matching an event does not depend
+    on how long the trigger's lists are."""
+
+    __slots__ = ("classes", "exact_plates", "exact_types", "min_severity", "places", "sources", "wild_plates",
+                 "wild_types", "zones")  # fmt: skip
+
+    def __init__(self, trigger: Trigger, group_cameras: set[int] | None = None) -> None:
+        self.exact_types = frozenset(p for p in trigger.types if "*" not in p)
+        self.wild_types = _wildcards(trigger.types)
+        self.sources = frozenset(trigger.sources) if trigger.sources else None
+        self.min_severity = SEVERITY_ORDER[trigger.min_severity]
+        self.places: frozenset[int] | None = None
+        if trigger.cameras is not None or trigger.groups is not None:
+            self.places = frozenset(trigger.cameras or []) | frozenset(group_cameras or ())
+        self.zones = frozenset(trigger.zones) if trigger.zones is not None else None
+        self.classes = frozenset(trigger.classes) if trigger.classes is not None else None
+        self.exact_plates: frozenset[str] | None = None
+        self.wild_plates: re.Pattern[str] | None = None
+        if trigger.plates is not None:
+            self.exact_plates = frozenset(p for p in trigger.plates if "*" not in p)
+            self.wild_plates = _wildcards(trigger.plates)
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        etype = event.get("type")
+        if not isinstance(etype, str):
+            return False
+        if etype not in self.exact_types and not (self.wild_types is not None and self.wild_types.match(etype)):
+            return False
+        if self.sources is not None and event.get("source") not in self.sources:
+            return False
+        if SEVERITY_ORDER.get(event.get("severity", "info"), 0) < self.min_severity:
+            return False
+        if self.places is not None:
+            cams = event.get("cameras") or ([] if event.get("camera") is None else [event["camera"]])
+            if self.places.isdisjoint(c for c in cams if isinstance(c, int)):
+                return False
+        payload = event.get("payload") or {}
+        if self.zones is not None and not _member(payload.get("zone"), self.zones):
+            return False
+        if self.classes is not None and not _member(payload.get("class"), self.classes):
+            return False
+        if self.exact_plates is not None:
+            plate = normalise_plate(payload.get("plate", ""))
+            if plate not in self.exact_plates and not (self.wild_plates is not None and self.wild_plates.match(plate)):
+                return False
+        return True
+
+
+def _member(value: Any, allowed: frozenset[str]) -> bool:
+    return isinstance(value, str) and value in allowed  # lists and objects are never a zone or class
+
+
 def type_matches(patterns: list[str], etype: str) -> bool:
     return any(p == etype or ("*" in p and fnmatch.fnmatchcase(etype, p)) for p in patterns)
 
 
 def matches(trigger: Trigger, event: dict[str, Any], group_cameras: set[int] | None = None) -> bool:
-    """Does the event (its API view) fire this trigger? ``group_cameras``: cameras of trigger.groups."""
-    if not type_matches(trigger.types, event["type"]):
-        return False
-    if trigger.sources and event.get("source") not in trigger.sources:
-        return False
-    if SEVERITY_ORDER.get(event.get("severity", "info"), 0) < SEVERITY_ORDER[trigger.min_severity]:
-        return False
-    cams = set(event.get("cameras") or ([] if event.get("camera") is None else [event["camera"]]))
-    if trigger.cameras is not None or trigger.groups is not None:
-        allowed = set(trigger.cameras or []) | (group_cameras or set())
-        if not cams & allowed:
-            return False
-    payload = event.get("payload") or {}
-    if trigger.zones is not None and payload.get("zone") not in trigger.zones:
-        return False
-    if trigger.classes is not None and payload.get("class") not in trigger.classes:
-        return False
-    if trigger.plates is not None:
-        plate = re.sub(r"[^A-Z0-9]", "", str(payload.get("plate", "")).upper())
-        if not any(fnmatch.fnmatchcase(plate, p) for p in trigger.plates):
-            return False
-    return True
+    """Does the event (its API view) fire this trigger? ``group_cameras``: cameras of trigger.groups.
+    Compiles the trigger on each call: the engine keeps a :class:`Matcher` per rule instead."""
+    return Matcher(trigger, group_cameras)(event)
 
 
 def chain_of(event: dict[str, Any]) -> list[int]:

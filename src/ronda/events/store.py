@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ronda.events.bus import Bus
+from ronda.events.ingest import safe_payload
 from ronda.store.db import Database
 from ronda.store.models import Event
 from ronda.timeutil import to_iso
@@ -33,8 +35,25 @@ SOURCES = ("analytics", "camera", "system", "user", "external")
 
 
 def event_view(e: Any) -> dict[str, Any]:
+    """An event row as the API, the timeline, alarms and the bus show it. Never raises, and never
+    returns what the JSON encoder could choke on: one bad row (a payload nested too deep, NaN, a
+    malformed column) is shown without its payload, marked ``redacted``, instead of failing the whole
+    listing for everyone who sees its camera."""
+    try:
+        return _view(e)
+    except Exception as err:  # a row no ingest path writes; keep the listing alive and say so
+        log.warning("event %s cannot be shown: %s", getattr(e, "id", None), err)
+        return {"id": getattr(e, "id", None), "type": str(getattr(e, "type", "")), "camera": None, "cameras": [],
+                "time": None, "severity": "info", "source": "system", "payload": {},
+                "redacted": "event not shown: the stored row is malformed"}  # fmt: skip
+
+
+def _view(e: Any) -> dict[str, Any]:
     cams = e.cameras or ([e.camera_id] if e.camera_id is not None else [])
-    view = {
+    if not isinstance(cams, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in cams):
+        raise ValueError("cameras is not a list of ids")
+    payload, problem = safe_payload(e.payload)
+    view: dict[str, Any] = {
         "id": e.id,
         "type": e.type,
         "camera": e.camera_id,
@@ -42,13 +61,27 @@ def event_view(e: Any) -> dict[str, Any]:
         "time": to_iso(e.time_ms),
         "severity": e.severity,
         "source": e.source,
-        "payload": e.payload or {},
+        "payload": payload,
     }
-    for k in ("text", "snapshot", "box", "uid"):
+    if problem is not None:
+        view["redacted"] = f"payload not shown: {problem}"
+    elif set(payload) == {"redacted"}:  # removed by an administrator (redact_event)
+        view["payload"] = {}
+        view["redacted"] = str(payload["redacted"])
+    for k in ("text", "snapshot", "uid"):
         v = getattr(e, k, None)
         if v is not None:
             view[k] = v
+    box = getattr(e, "box", None)
+    if box is not None:
+        if not (isinstance(box, list) and len(box) == 4 and all(_finite(x) for x in box)):
+            raise ValueError("box is not four finite numbers")
+        view["box"] = box
     return view
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
 @dataclass(slots=True)
@@ -261,3 +294,40 @@ def delete_old_events(db: Database, older_than_ms: int) -> int:
     with db.session() as s:
         res = s.execute(delete(Event).where(Event.time_ms < older_than_ms))
         return int(getattr(res, "rowcount", 0) or 0)
+
+
+def redact_event(db: Database, event_id: int, note: str) -> tuple[dict[str, Any], list[int]] | None:
+    """Remove what an event says (payload, text, snapshot reference, box), keeping that it happened
+    (type, time, cameras) and ``note`` (who removed it, when). Returns (the new view, its cameras) or
+    None when there is no such event. Who may do this is the caller's check."""
+    with db.session() as s:
+        e = s.get(Event, event_id)
+        if e is None:
+            return None
+        e.payload = {"redacted": note}
+        e.text = None
+        e.snapshot = None
+        e.box = None
+        s.flush()
+        return event_view(e), event_cameras(e)
+
+
+def delete_event(db: Database, event_id: int) -> bool:
+    with db.session() as s:
+        res = s.execute(delete(Event).where(Event.id == event_id))
+        return bool(getattr(res, "rowcount", 0))
+
+
+def event_cameras(e: Event) -> list[int]:
+    cams = e.cameras if isinstance(e.cameras, list) else []
+    out = [c for c in cams if isinstance(c, int) and not isinstance(c, bool)]
+    if e.camera_id is not None and e.camera_id not in out:
+        out.insert(0, e.camera_id)
+    return out
+
+
+def load_event(db: Database, event_id: int) -> tuple[dict[str, Any], list[int]] | None:
+    """(view, cameras) of one event, or None."""
+    with db.session() as s:
+        e = s.get(Event, event_id)
+        return None if e is None else (event_view(e), event_cameras(e))

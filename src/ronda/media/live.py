@@ -36,6 +36,11 @@ POLL_S = 0.02
 KEEP_S = 30.0
 IDLE_STOP_S = 30.0
 HLS_WINDOW = 6  # media segments in the live playlist
+# Fragments (~250 ms each) queued for one viewer. A viewer that does not take them (a stalled
+# network, a client that stopped reading) loses the oldest and resumes at the next keyframe: the
+# server never holds more than this for it, however long it lags. Above the route's own skip-ahead
+# mark (api/routes/live.py MAX_QUEUE), which handles viewers that read, only slowly.
+VIEWER_QUEUE = 64
 
 
 @dataclass(slots=True)
@@ -78,6 +83,33 @@ class _File:
     moof: bytes | None = None
 
 
+class ViewerQueue(asyncio.Queue[LiveFragment | fmp4.Init | None]):
+    """One viewer's bounded queue of fragments, initialisation sections and the end mark (None)."""
+
+    def __init__(self, maxsize: int = VIEWER_QUEUE) -> None:
+        super().__init__(maxsize)
+        self.dropped = 0
+        self._resync = False  # dropped fragments: wait for a keyframe (the decoder needs one)
+
+    def offer(self, item: LiveFragment | fmp4.Init | None) -> None:
+        if isinstance(item, LiveFragment) and self._resync:
+            if not item.keyframe:
+                self.dropped += 1
+                return
+            self._resync = False
+        if self.full():
+            while not self.empty():
+                self.get_nowait()
+                self.dropped += 1
+            self._resync = True
+            if isinstance(item, LiveFragment):
+                if not item.keyframe:
+                    self.dropped += 1
+                    return
+                self._resync = False
+        self.put_nowait(item)
+
+
 class LiveTail:
     """Follows one stream's partial segment files while it is watched."""
 
@@ -96,7 +128,7 @@ class LiveTail:
         self.target_s = 1  # EXT-X-TARGETDURATION: may grow with the camera's GOP, never shrinks
         self._file: _File | None = None
         self._ends: dict[int, int] = {}  # per track: end of the last fragment on the output timeline
-        self._subscribers: set[asyncio.Queue[LiveFragment | fmp4.Init | None]] = set()
+        self._subscribers: set[ViewerQueue] = set()
         self.changed = asyncio.Event()
         self.last_used = time.monotonic()
         self.task: asyncio.Task[None] | None = None
@@ -193,7 +225,7 @@ class LiveTail:
             for v in [v for v in self.inits if v < self.init_version - 8]:
                 del self.inits[v]
             for q in self._subscribers:
-                q.put_nowait(init)
+                q.offer(init)
         f.init = self.inits[self.init_version]
         f.shift = {}
 
@@ -216,11 +248,14 @@ class LiveTail:
 
     def _publish(self, lf: LiveFragment) -> None:
         self.fragments.append(lf)
-        while self.fragments and self.fragments[-1].wall_ms - self.fragments[0].wall_ms > KEEP_S * 1000:
+        # Keep KEEP_S of video, measured on the continuous decode timeline: the newest fragment has
+        # no wall-clock time yet (it is dated after it is published), so a wall-clock measure never
+        # trimmed anything and the history grew with the stream's bitrate for as long as it was watched.
+        while len(self.fragments) > 1 and lf.t_s + lf.duration_s - self.fragments[0].t_s > KEEP_S:
             self.fragments.popleft()
         self._to_hls(lf)
         for q in self._subscribers:
-            q.put_nowait(lf)
+            q.offer(lf)
 
     def _to_hls(self, lf: LiveFragment) -> None:
         if self._open and (lf.keyframe or lf.init_version != self._open[0].init_version):
@@ -265,14 +300,14 @@ class LiveTail:
         finally:
             self._close_file()
             for q in self._subscribers:
-                q.put_nowait(None)
+                q.offer(None)
 
-    def subscribe(self) -> asyncio.Queue[LiveFragment | fmp4.Init | None]:
-        q: asyncio.Queue[LiveFragment | fmp4.Init | None] = asyncio.Queue(maxsize=0)
+    def subscribe(self) -> ViewerQueue:
+        q = ViewerQueue()
         self._subscribers.add(q)
         return q
 
-    def unsubscribe(self, q: asyncio.Queue[LiveFragment | fmp4.Init | None]) -> None:
+    def unsubscribe(self, q: ViewerQueue) -> None:
         self._subscribers.discard(q)
         self.last_used = time.monotonic()
 

@@ -3,53 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from fastapi import APIRouter, Body, HTTPException, Query, Response
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from ronda.access.rights import ALARMS, MANAGE_CAMERAS, SEND_EVENTS
-from ronda.api.deps import Caller, Ctx, iso_param, require_site
-from ronda.events.store import NewEvent, search_events
+from ronda.api.deps import Caller, Ctx, iso_param, not_found, require_site
+from ronda.events.ingest import IncomingEvent
+from ronda.events.store import NewEvent, delete_event, load_event, redact_event, search_events
 from ronda.store.models import Camera
-from ronda.timeutil import now_ms
+from ronda.timeutil import now_ms, to_iso
 
 router = APIRouter(tags=["events"])
 MAX_BATCH = 500
-MAX_PAYLOAD = 8192
 MAX_PAST_MS = 24 * 3600 * 1000
 MAX_FUTURE_MS = 5 * 60 * 1000
 
 
-class EventBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: str = Field(pattern=r"^[a-z0-9_-]{1,32}(\.[a-z0-9_-]{1,32}){0,3}$", description="e.g. sensor.bin_full")
+class EventBody(IncomingEvent):
+    """The HTTP form of an incoming event: the fields every transport shares (type, severity, text,
+    payload, uid: one validator for HTTP and MQTT) plus cameras, a sensor and a time."""
+
     camera: int | None = Field(None, ge=1, le=2**31 - 1)
     cameras: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(None, max_length=16)
     sensor: str | None = Field(None, pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="a sensor of events.sensors")
     time: str | None = Field(None, max_length=64, description="when it happened (default: now)")
-    severity: Literal["info", "warning", "critical"] = "info"
-    text: str | None = Field(None, max_length=500)
-    payload: dict[str, Any] = Field(default_factory=dict)
-    uid: str | None = Field(None, pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="sender's id: resends are ignored")
-
-    @field_validator("payload")
-    @classmethod
-    def _small(cls, v: dict[str, Any]) -> dict[str, Any]:
-        if len(json.dumps(v, separators=(",", ":"))) > MAX_PAYLOAD:
-            raise ValueError(f"payload is larger than {MAX_PAYLOAD} bytes of JSON")
-        if "rule_chain" in v:
-            raise ValueError("payload.rule_chain is reserved")
-        return v
-
-    @field_validator("text")
-    @classmethod
-    def _one_line(cls, v: str | None) -> str | None:
-        if v is not None and any(ord(c) < 0x20 and c not in "\t" for c in v):
-            raise ValueError("must be one line without control characters")
-        return v
 
 
 _ONE_OR_MANY: TypeAdapter[EventBody | list[EventBody]] = TypeAdapter(
@@ -140,6 +121,69 @@ def _to_new(ctx: Ctx, caller: Caller, ev: EventBody, external: bool, existing: s
     return NewEvent(etype, when, cams[0] if cams else None, cams or None, ev.severity,
                     "external" if external else "user", payload, ev.text,
                     f"{caller.user_id}:{ev.uid}" if ev.uid else None)  # fmt: skip
+
+
+EventId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+
+
+class RedactBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500, description="why (kept in the audit log)")
+
+
+def _may_manage(caller: Caller, cams: list[int]) -> None:
+    """Removing what an event says is for whoever manages its cameras (every one of them); an event
+    without camera (system, security) is the site's: a site administrator's (the manage_cameras right
+    without an organisation), as in the listing. 404 when the caller cannot see the event."""
+    if not cams:
+        if not (caller.site_scope and caller.has(MANAGE_CAMERAS)):
+            raise not_found("event")
+        return
+    if not caller.visible(cams):
+        raise not_found("event")
+    for c in cams:
+        if not caller.can(MANAGE_CAMERAS, c):
+            raise HTTPException(403, f"the '{MANAGE_CAMERAS}' right on camera {c} is needed")
+
+
+@router.post("/events/{event_id}/redact")
+async def redact_one(ctx: Ctx, caller: Caller, event_id: EventId, body: RedactBody) -> dict[str, Any]:
+    """Remove an event's payload, text and snapshot reference (a stored mistake, personal data that
+    must go, or a payload that cannot be shown), keeping that it happened. Audited with the reason."""
+    found = await asyncio.to_thread(load_event, ctx.db, event_id)
+    if found is None:
+        raise not_found("event")
+    view, cams = found
+    _may_manage(caller, cams)
+    note = f"redacted by {caller.actor} at {to_iso(now_ms())}"
+    done = await asyncio.to_thread(redact_event, ctx.db, event_id, note)
+    if done is None:
+        raise not_found("event")
+    await asyncio.to_thread(ctx.audit.append, caller.actor, "event.redact", "ok", cams[0] if cams else None, None,
+                            None, caller.source_ip, {"event": event_id, "type": view["type"], "time": view["time"],
+                                                     "cameras": cams, "reason": body.reason})  # fmt: skip
+    return done[0]
+
+
+@router.delete("/events/{event_id}", status_code=204)
+async def delete_one(
+    ctx: Ctx,
+    caller: Caller,
+    event_id: EventId,
+    reason: Annotated[str | None, Query(max_length=500, description="why (kept in the audit log)")] = None,
+) -> Response:
+    """Delete one event (same rights as redacting). Alarms it raised keep their own history."""
+    found = await asyncio.to_thread(load_event, ctx.db, event_id)
+    if found is None:
+        raise not_found("event")
+    view, cams = found
+    _may_manage(caller, cams)
+    if not await asyncio.to_thread(delete_event, ctx.db, event_id):
+        raise not_found("event")
+    await asyncio.to_thread(ctx.audit.append, caller.actor, "event.delete", "ok", cams[0] if cams else None, None,
+                            None, caller.source_ip, {"event": event_id, "type": view["type"], "time": view["time"],
+                                                     "cameras": cams, "reason": reason})  # fmt: skip
+    return Response(status_code=204)
 
 
 @router.get("/events/stats")

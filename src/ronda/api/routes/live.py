@@ -32,6 +32,10 @@ router = APIRouter(tags=["live"])
 StreamKind = Annotated[str, PathParam(pattern="^(main|sub)$")]
 RECHECK_S = SOCKET_RECHECK_S
 MAX_QUEUE = 40  # fragments (~10 s) a slow viewer may lag before it is moved to the newest keyframe
+# A send that cannot go out for this long (the viewer stopped reading): the viewer is disconnected,
+# so that nothing is held for it. The server's WebSocket protocol drops such a peer after
+# http.ws_write_stall_seconds already (ronda.api.protocols); this bounds the send on any server.
+SEND_STALL_S = 20.0
 BROWSER_CODECS = {"h264"}  # what every current browser decodes in MSE/HLS; HEVC only some
 
 HEVC_REASON = "This camera's {which} stream is H.265 (HEVC), which this browser cannot decode. {instead}"
@@ -271,7 +275,7 @@ async def live_ws(ws: WebSocket, camera_id: int) -> None:
         start = tail.start_point()
         sent_version = 0
         for item in [*start, *_drain(queue, start[-1].seq)]:
-            sent_version = await _send(ws, tail, item, sent_version)
+            sent_version = await asyncio.wait_for(_send(ws, tail, item, sent_version), SEND_STALL_S)
         checked = time.monotonic()
         need_key = False
         while not reader.done():
@@ -294,7 +298,7 @@ async def live_ws(ws: WebSocket, camera_id: int) -> None:
                     if not item.keyframe:
                         continue
                     need_key = False
-                sent_version = await _send(ws, tail, item, sent_version)
+                sent_version = await asyncio.wait_for(_send(ws, tail, item, sent_version), SEND_STALL_S)
             if time.monotonic() - checked > RECHECK_S:
                 checked = time.monotonic()
                 # The session (or API key) still live, the right still held?
@@ -307,6 +311,9 @@ async def live_ws(ws: WebSocket, camera_id: int) -> None:
                     break
     except (WebSocketDisconnect, RuntimeError):
         pass
+    except TimeoutError:  # the viewer takes no data: say why, if that can still get through
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(code=4008, reason="not reading: reconnect"), 1.0)
     finally:
         tail.unsubscribe(queue)
         reader.cancel()

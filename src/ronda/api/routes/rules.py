@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Response
 from fastapi import Path as PathParam
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ronda.access.netguard import Allowance
@@ -16,7 +17,7 @@ from ronda.access.rights import MANAGE_RULES
 from ronda.api.deps import Caller, Ctx, not_found, require_global
 from ronda.events.engine import validate_against_site
 from ronda.events.rule_scope import may_reach, stored_reach
-from ronda.events.rules import RuleError, RuleSpec, check_webhook_destinations
+from ronda.events.rules import MAX_RULE_BYTES, MAX_RULES, RuleError, RuleSpec, check_webhook_destinations
 from ronda.store.event_models import Rule
 from ronda.timeutil import now_ms, to_iso
 
@@ -34,10 +35,15 @@ def rule_view(r: Rule) -> dict[str, Any]:
 
 def _spec(body: Any) -> RuleSpec:
     try:
-        return RuleSpec.model_validate(body)
+        spec = RuleSpec.model_validate(body)
     except ValidationError as e:
         errors = [{"loc": list(x["loc"]), "msg": x["msg"], "type": x["type"]} for x in e.errors()]
         raise HTTPException(422, errors) from None
+    # Every list is bounded by the model; this bounds their sum (what is stored, loaded and compiled).
+    size = len(json.dumps(spec.model_dump(exclude_none=True), separators=(",", ":")))
+    if size > MAX_RULE_BYTES:
+        raise HTTPException(422, f"the rule is {size} bytes of JSON; at most {MAX_RULE_BYTES} are allowed")
+    return spec
 
 
 def _check(ctx: Ctx, spec: RuleSpec, author_id: int) -> None:
@@ -96,6 +102,9 @@ async def create_rule(ctx: Ctx, caller: Caller, body: Annotated[Any, Body()]) ->
 
     def save() -> dict[str, Any]:
         with ctx.db.session() as s:
+            # Every event is matched against every enabled rule: their number is bounded too.
+            if (s.scalar(select(func.count()).select_from(Rule)) or 0) >= MAX_RULES:
+                raise HTTPException(422, f"a site may have at most {MAX_RULES} rules; delete or merge some")
             r = Rule(**_columns(ctx, spec), created_by=caller.actor, created_ms=now_ms())
             s.add(r)
             s.flush()
