@@ -41,3 +41,19 @@ def sec_users(site, users):
     finally:
         db.dispose()
     return {**users, **{key: Client(site, name) for key, name in SEC_USERS.items()}}
+
+
+def new_org_admin(site, organisation: str = "Municipio") -> Client:
+    """A fresh administrator of ``organisation``: camera probes are budgeted per user (10 a minute), and a
+    test that spends a budget must not leave another test none."""
+    import uuid
+
+    db = Database(f"sqlite:///{site.data_dir / 'ronda.db'}")
+    try:
+        with db.session() as s:
+            org = s.scalar(select(Organisation.id).where(Organisation.name == organisation))
+        name = f"orgadm{uuid.uuid4().hex[:8]}"
+        create_user(db, name, PW, ["administrator"], org)
+    finally:
+        db.dispose()
+    return Client(site, name)

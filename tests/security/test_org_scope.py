@@ -18,6 +18,7 @@ from ronda.access.service import create_user
 from ronda.store.access_models import CameraGroup, CameraGroupMember, Organisation, Role, RoleScope
 from ronda.store.db import Database
 from tests.helpers import PW, Client, iso, wait_for
+from tests.security.conftest import new_org_admin
 
 STRONG = "Corvo-Bianco-42"  # passes the password policy
 
@@ -194,21 +195,9 @@ def test_item02_org_admin_rules_stay_on_its_own_cameras(site, sec_users):
 
 
 def test_item02_org_admin_manages_the_camera_it_adds(site, sec_users):
-    # A fresh administrator of the Municipio: camera probes are budgeted per user, and other tests
-    # spend muni_admin's. The camera's name resolves nowhere: nothing is ever connected to.
-    name = _uname()
-    r = sec_users["admin"].req(
-        "POST",
-        "/api/v1/users",
-        json={
-            "username": name,
-            "password": STRONG,
-            "roles": ["administrator"],
-            "organisation_id": _org_ids(site)["Municipio"],
-        },
-    )
-    assert r.status_code == 201, r.text
-    muni = Client(site, name, STRONG)
+    # A fresh administrator of the Municipio (camera probes are budgeted per user); the camera's name
+    # resolves nowhere: nothing is ever connected to.
+    muni = new_org_admin(site)
     url = "rtsp://camera-muni.invalid/m"
     r = muni.req("POST", "/api/v1/cameras", json={"name": f"Muni {uuid.uuid4().hex[:4]}", "url": url,
                                                    "record_main": False})  # fmt: skip
