@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import yaml
 
 ADMIN = "admin"
@@ -279,14 +280,41 @@ PW = ADMIN_PASSWORD  # the demo accounts share it; admin keeps the password the 
 
 
 class Client:
+    """A signed-in user of the site. Its access token lives 15 minutes and session-wide fixtures outlive
+    that, so an *expired* token is renewed (refresh, else a new login) before a request; a token the
+    server revoked (logout, password change, disabled user) is left alone, so tests still see the 401."""
+
     def __init__(self, site, username: str, password: str = PW) -> None:
         self.site = site
-        r = site.ronda.anon("POST", "/api/v1/auth/login", json={"username": username, "password": password})
+        self.username, self.password = username, password
+        self._login()
+
+    def _login(self) -> None:
+        r = self.site.ronda.anon("POST", "/api/v1/auth/login", json={"username": self.username,
+                                                                     "password": self.password})  # fmt: skip
         assert r.status_code == 200, r.text
-        self.tokens = r.json()
-        self.h = {"Authorization": f"Bearer {self.tokens['access_token']}"}
+        self._use(r.json())
+
+    def _use(self, tokens: dict) -> None:
+        self.tokens = tokens
+        self.h = {"Authorization": f"Bearer {tokens['access_token']}"}
+        claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+        self.expires = float(claims["exp"])
+
+    def _renew_if_expired(self) -> None:
+        if time.time() < self.expires - 30:
+            return
+        r = self.site.ronda.anon("POST", "/api/v1/auth/refresh", json={"refresh_token": self.tokens["refresh_token"]})
+        if r.status_code == 200:
+            self._use(r.json())
+            return
+        login = self.site.ronda.anon("POST", "/api/v1/auth/login", json={"username": self.username,
+                                                                         "password": self.password})  # fmt: skip
+        if login.status_code == 200:
+            self._use(login.json())
 
     def req(self, method: str, path: str, **kw) -> httpx.Response:
+        self._renew_if_expired()
         return self.site.ronda.anon(method, path, headers={**self.h, **kw.pop("headers", {})}, **kw)
 
 
