@@ -219,20 +219,35 @@ def test_item02_org_admin_manages_the_camera_it_adds(site, sec_users):
 @pytest.fixture(scope="module")
 def even_rule_author(site, users):
     """A Polizia Locale rule author that sees only cameras 2 and 4."""
+    groups = _group_ids(site)
+    client = _police_user(site, "even_rules", "Rules on even cameras (sec)", ["live", "manage_rules"], "Even cameras")
+    return client, groups["Odd cameras"], groups["Even cameras"]
+
+
+def _group_ids(site) -> dict[str, int]:
+    db = _db(site)
+    try:
+        with db.session() as s:
+            return {g.name: g.id for g in s.scalars(select(CameraGroup))}
+    finally:
+        db.dispose()
+
+
+def _police_user(site, name: str, role_name: str, rights: list[str], group: str) -> Client:
+    """A Polizia Locale user whose one role has ``rights`` on the camera group ``group``."""
     db = _db(site)
     try:
         with db.session() as s:
             police = s.scalar(select(Organisation.id).where(Organisation.name == "Polizia Locale"))
-            even = s.scalar(select(CameraGroup.id).where(CameraGroup.name == "Even cameras"))
-            odd = s.scalar(select(CameraGroup.id).where(CameraGroup.name == "Odd cameras"))
-            role = Role(name="Rules on even cameras (sec)", organisation_id=police, rights=["live", "manage_rules"])
+            gid = s.scalar(select(CameraGroup.id).where(CameraGroup.name == group))
+            role = Role(name=role_name, organisation_id=police, rights=rights)
             s.add(role)
             s.flush()
-            s.add(RoleScope(role_id=role.id, camera_group_id=even))
-        create_user(db, "even_rules", PW, [role.name], organisation_id=police)
+            s.add(RoleScope(role_id=role.id, camera_group_id=gid))
+        create_user(db, name, PW, [role_name], organisation_id=police)
     finally:
         db.dispose()
-    return Client(site, "even_rules"), odd, even
+    return Client(site, name)
 
 
 def test_item06_rule_author_cannot_reach_other_cameras_through_groups(site, even_rule_author):
@@ -290,24 +305,16 @@ def test_item07_related_camera_shows_no_details_and_allows_no_handling(site, sec
     finally:
         sock.close()
         admin.req("DELETE", f"/api/v1/rules/{rule.json()['id']}")
+        # an open alarm on Camera 1 would show on later tests' maps and lists
+        for a in admin.req("GET", "/api/v1/alarms?state=open").json():
+            if a["rule"] == rule.json()["id"]:
+                admin.req("POST", f"/api/v1/alarms/{a['id']}/close", json={"text": "test over"})
 
 
 # --- item 8: evidence locks --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def second_locker(site, users):
-    db = _db(site)
-    try:
-        with db.session() as s:
-            police = s.scalar(select(Organisation.id).where(Organisation.name == "Polizia Locale"))
-            odd = s.scalar(select(CameraGroup.id).where(CameraGroup.name == "Odd cameras"))
-            role = Role(name="Lockers (sec)", organisation_id=police, rights=["live", "playback", "evidence_lock"])
-            s.add(role)
-            s.flush()
-            s.add(RoleScope(role_id=role.id, camera_group_id=odd))
-        create_user(db, "locker2", PW, [role.name], organisation_id=police)
-    finally:
-        db.dispose()
-    return Client(site, "locker2")
+    return _police_user(site, "locker2", "Lockers (sec)", ["live", "playback", "evidence_lock"], "Odd cameras")
 
 
 def test_item08_only_creator_or_camera_manager_removes_a_lock(site, sec_users, second_locker):

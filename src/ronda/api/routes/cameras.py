@@ -109,6 +109,16 @@ def _checked_address(url: str) -> str | None:
         return None
 
 
+async def _refuse_internal(*urls: str | None) -> None:
+    """422 when a URL a non-site-administrator gives points at this machine or a reserved address."""
+    for url in urls:
+        try:
+            if url:
+                await asyncio.to_thread(_checked_address, url)
+        except netguard.DestinationRefused:
+            raise HTTPException(422, _NOT_ALLOWED) from None
+
+
 async def _uniform_probe(ctx: Ctx, url: str) -> dict[str, Any]:
     """Probe for a caller who is not a site administrator: codec and size when the stream plays, else
     the same answer after the same time whether the port is closed, speaks no RTSP or refuses the
@@ -135,12 +145,7 @@ async def add_camera(ctx: Ctx, caller: Caller, body: registry.CameraCreate) -> d
     site_admin = _site_camera_admin(caller)
     if not site_admin:
         _take_probe(caller)
-        for url in (body.url, body.sub_url):
-            try:
-                if url:
-                    await asyncio.to_thread(_checked_address, url)
-            except netguard.DestinationRefused:
-                raise HTTPException(422, _NOT_ALLOWED) from None
+        await _refuse_internal(body.url, body.sub_url)
     # Only a site administrator's request connects at once (an unreachable camera shows "offline");
     # for others the camera is "offline" until the recorder has reached it.
     try:
@@ -180,12 +185,7 @@ async def update_camera(ctx: Ctx, caller: Caller, camera_id: CameraId, body: reg
     require_camera(caller, camera_id, MANAGE_CAMERAS)
     if not _site_camera_admin(caller):
         # A new address is held to the same limits as adding a camera (no probe of this machine).
-        for url in (body.url, body.sub_url):
-            try:
-                if url:
-                    await asyncio.to_thread(_checked_address, url)
-            except netguard.DestinationRefused:
-                raise HTTPException(422, _NOT_ALLOWED) from None
+        await _refuse_internal(body.url, body.sub_url)
     cam = await asyncio.to_thread(registry.update_camera, ctx.db, ctx.secrets, camera_id, body)
     if cam is None:
         raise not_found()
