@@ -170,8 +170,10 @@ def _alarm_rule(cameras, related=(), groups=None, webhook=None):
         trigger["cameras"] = list(cameras)
     if groups is not None:
         trigger["groups"] = list(groups)
+    # A unique incident key: SQLite reuses a deleted rule's id, and the default key "{rule}:{camera}"
+    # would let a later test's rule update this test's closed alarm.
     actions = [{"type": "raise_alarm", "title": "Seen {text}", "related_cameras": list(related),
-                "dedupe_window_s": 0}]  # fmt: skip
+                "dedupe_window_s": 0, "incident": f"sec-{uuid.uuid4().hex[:8]}:{{camera}}"}]  # fmt: skip
     if webhook:
         actions.append({"type": "webhook", "url": webhook})
     return {"name": f"sec {uuid.uuid4().hex[:8]}", "trigger": trigger, "actions": actions}
