@@ -27,13 +27,17 @@ def _db(site) -> Database:
     return Database(f"sqlite:///{site.data_dir / 'ronda.db'}")
 
 
-def _org_ids(site) -> dict[str, int]:
+def _ids_by_name(site, model) -> dict[str, int]:
     db = _db(site)
     try:
         with db.session() as s:
-            return {o.name: o.id for o in s.scalars(select(Organisation))}
+            return {row.name: row.id for row in s.scalars(select(model))}
     finally:
         db.dispose()
+
+
+def _org_ids(site) -> dict[str, int]:
+    return _ids_by_name(site, Organisation)
 
 
 def _user_id(client: Client) -> int:
@@ -227,12 +231,7 @@ def even_rule_author(site, users):
 
 
 def _group_ids(site) -> dict[str, int]:
-    db = _db(site)
-    try:
-        with db.session() as s:
-            return {g.name: g.id for g in s.scalars(select(CameraGroup))}
-    finally:
-        db.dispose()
+    return _ids_by_name(site, CameraGroup)
 
 
 def _police_user(site, name: str, role_name: str, rights: list[str], group: str) -> Client:
