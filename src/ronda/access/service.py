@@ -19,7 +19,8 @@ from sqlalchemy import func, select, update
 from ronda.access import passwords
 from ronda.access.audit import AuditLog
 from ronda.access.password_policy import WeakPassword, check_password
-from ronda.access.rights import CAMERA_RIGHTS, MANAGE_CAMERAS, Permissions, ensure_builtin_roles, load_permissions
+from ronda.access.rights import CAMERA_RIGHTS, MANAGE_CAMERAS, Permissions, ensure_builtin_roles
+from ronda.access.rights_cache import RightsCache
 from ronda.access.secrets import SecretBox
 from ronda.access.throttle import LoginThrottle
 from ronda.access.tokens import (
@@ -125,6 +126,7 @@ class AuthService:
         self._burst_seen: dict[str, int] = {}
         self.tickets: TicketBook[Binding] = TicketBook()
         self.totp = TotpVerifier()
+        self.rights = RightsCache()
 
     # --- login / sessions -------------------------------------------------------------------------
     def _burst_event(self, username: str, ip: str | None) -> None:
@@ -371,15 +373,13 @@ class AuthService:
             return None if user is None else self._principal(s, user, None, via)
 
     def _principal(self, s: Any, user: User, sid: str | None, via: str) -> Principal:
-        roles = list(
-            s.scalars(select(Role.name).join(UserRole, UserRole.role_id == Role.id).where(UserRole.user_id == user.id))
-        )
+        resolved = self.rights.resolve(s, user.id)
         return Principal(
             user_id=user.id,
             username=user.username,
-            roles=sorted(roles),
+            roles=list(resolved.roles),
             organisation_id=user.organisation_id,
-            permissions=load_permissions(s, user.id),
+            permissions=resolved.permissions,
             session_id=sid,
             via=via,
         )

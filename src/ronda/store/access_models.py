@@ -218,3 +218,15 @@ class AuditLock(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     counter: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RightsVersion(Base):
+    """One row: a counter bumped in the same transaction as any change that can alter someone's
+    effective permissions (roles, scopes, groups, shares, time profiles, users, cameras). API processes
+    cache resolved permissions per user and reload them when the counter moves
+    (``ronda.access.rights_cache``)."""
+
+    __tablename__ = "rights_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)

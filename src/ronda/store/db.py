@@ -13,6 +13,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from ronda.store import rights_version
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -83,6 +85,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        rights_version.install(self._sessions)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
