@@ -40,7 +40,8 @@ def test_changes_on_api_only_node_reach_recorder(sim, tmp_path):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     rec_port, api_port = free_port(), free_port()
-    rec_cfg = _config(tmp_path, data_dir, "recorder", rec_port, True, [{"name": "Kept", "main": {"url": sim.url("cam1")}}])
+    kept_cam = {"name": "Kept", "main": {"url": sim.url("cam1")}}
+    rec_cfg = _config(tmp_path, data_dir, "recorder", rec_port, True, [kept_cam])
     api_cfg = _config(tmp_path, data_dir, "api", api_port, False, [])
     recorder = RondaProcess(rec_cfg, tmp_path / "recorder.log", rec_port)
     api = RondaProcess(api_cfg, tmp_path / "api.log", api_port)
