@@ -32,7 +32,7 @@ HEARTBEAT_S = 5.0
 # any node (an API-only one, the CLI), so the database is the only place every change shows up.
 CATALOG_POLL_S = 2.0
 # What of a camera row the capture depends on; name, retention and status changes are not in it.
-Fingerprint = tuple[bool, str | None, bytes | None, bool, frozenset[tuple[str, str, bool]]]
+Fingerprint = tuple[bool, str | None, str | None, bool, frozenset[tuple[str, str, bool]]]
 
 
 class Recorder:
