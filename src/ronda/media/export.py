@@ -25,6 +25,7 @@ from sqlalchemy import delete
 from ronda import __version__
 from ronda.media import evidence
 from ronda.recording.ffmpeg import die_with_parent
+from ronda.recording.layout import Layout
 from ronda.store import repos
 from ronda.store.db import Database
 from ronda.store.models import EvidenceLock, Segment
@@ -177,7 +178,7 @@ async def remux_run(ffmpeg: str, root: Path, run: Run, req: ExportRequest, out: 
     """Concatenate a run's segments with stream copy, trimmed to the request at keyframes."""
     lines = ["ffconcat version 1.0"]
     for i, seg in enumerate(run.segments):
-        lines.append(f"file '{(root / seg.path).as_posix()}'")
+        lines.append(f"file '{Layout(root).path(seg.path).as_posix()}'")
         if i == 0 and req.start_ms > seg.start_ms:
             lines.append(f"inpoint {(req.start_ms - seg.start_ms) / 1000:.3f}")
         if i == len(run.segments) - 1 and req.end_ms < seg.end_ms:

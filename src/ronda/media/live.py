@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ronda.media import fmp4
+from ronda.recording import layout
 from ronda.timeutil import to_iso
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class LiveTail:
     # --- reading the files ------------------------------------------------------------------------
     def _newest(self) -> Path | None:
         try:
-            names = sorted(e.name for e in os.scandir(self.partial_dir) if e.name.endswith(".partial"))
+            names = sorted(e.name for e in os.scandir(self.partial_dir) if e.name.endswith(layout.PARTIAL_SUFFIX))
         except FileNotFoundError:
             return None
         return self.partial_dir / names[-1] if names else None
@@ -378,7 +379,7 @@ class LiveHub:
         self._reaper: asyncio.Task[None] | None = None
 
     def partial_dir(self, camera_id: int, stream: str) -> Path:
-        return self.recordings_dir / ".partial" / f"{camera_id}-{stream}"
+        return layout.Layout(self.recordings_dir).partial_dir(camera_id, stream)
 
     def get(self, camera_id: int, stream: str) -> LiveTail:
         key = (camera_id, stream)

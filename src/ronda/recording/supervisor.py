@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ronda.config import RecordingConfig
 from ronda.devices.urls import redact
-from ronda.recording import ffmpeg, recovery, reindex
+from ronda.recording import ffmpeg, layout, recovery, reindex
 from ronda.recording.segments import StreamKey, index_segment
 from ronda.recording.timeline import Placement, SessionClock
 from ronda.recording.volume import volume_present
@@ -80,8 +80,9 @@ class StreamRecorder:
         self.db = db
         self.root = root
         self.cfg = cfg
-        self.partial_dir = root / ".partial" / f"{spec.camera_id}-{spec.stream}"
-        self.quarantine_dir = root / ".quarantine"
+        self.layout = layout.Layout(root)
+        self.partial_dir = self.layout.partial_dir(spec.camera_id, spec.stream)
+        self.quarantine_dir = self.layout.quarantine_dir
         self.status = StreamStatus()
         self._on_status = on_status
         self._stopping = False
@@ -298,7 +299,7 @@ class StreamRecorder:
         await self._adopt_orphans()
         if not self.partial_dir.is_dir():
             return
-        leftovers = sorted(self.partial_dir.glob("*.partial"))
+        leftovers = self.layout.partials(*self._k)
         if leftovers:
             clock = SessionClock(self._floor)
             for p in leftovers:
@@ -331,7 +332,7 @@ class StreamRecorder:
     # --- one capture session ----------------------------------------------------------------------
     async def _session(self) -> tuple[bool, str, str | None]:
         sess = f"{int(time.time() * 1000):013d}"
-        pattern = self.partial_dir / f"{sess}_%06d.mp4.partial"
+        pattern = self.layout.partial_pattern(*self._k, sess)
         self._kill_reason = None
         # The URL (with the camera's credentials) reaches ffmpeg through a pipe, not its arguments.
         with ffmpeg.CameraInput(self.spec.url, self.cfg.stall_timeout_seconds + 4) as source:
@@ -425,7 +426,7 @@ class StreamRecorder:
                 await proc.wait()
             self._proc = None
         # ffmpeg died without closing its last file (kill -9, crash): keep its complete fragments.
-        for p in sorted(self.partial_dir.glob(f"{sess}_*.partial")):
+        for p in self.layout.partials(*self._k, sess):
             await self._recover(p, clock)
         text = " | ".join(errors)
         if self._kill_reason:
