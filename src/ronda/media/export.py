@@ -24,7 +24,7 @@ from sqlalchemy import delete
 
 from ronda import __version__
 from ronda.media import evidence
-from ronda.recording.ffmpeg import die_with_parent
+from ronda.recording import ffmpeg as ffmpeg_proc
 from ronda.recording.layout import Layout
 from ronda.store import repos
 from ronda.store.db import Database
@@ -148,10 +148,7 @@ def file_name(run: Run) -> str:
 
 
 async def _ffmpeg(args: list[str], progress: Progress, on_time: Callable[[float], None]) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        preexec_fn=die_with_parent,  # noqa: PLW1509
-    )  # fmt: skip
+    proc = await ffmpeg_proc.spawn(args)
     assert proc.stdout is not None and proc.stderr is not None
     err_task = asyncio.create_task(proc.stderr.read())
     try:
@@ -160,12 +157,11 @@ async def _ffmpeg(args: list[str], progress: Progress, on_time: Callable[[float]
             if line.startswith("out_time_us=") and line[12:].isdigit():
                 on_time(int(line[12:]) / 1e6)
             if progress.cancelled:
-                proc.kill()
+                await ffmpeg_proc.stop(proc, grace_s=0)
                 break
         await proc.wait()
     except asyncio.CancelledError:
-        proc.kill()
-        await proc.wait()
+        await ffmpeg_proc.stop(proc, grace_s=0)
         raise
     err = (await err_task).decode(errors="replace").strip()
     if progress.cancelled:
