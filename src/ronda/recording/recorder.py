@@ -16,6 +16,8 @@ from ronda.access.audit import AuditLog
 from ronda.access.secrets import SecretBox
 from ronda.config import Config
 from ronda.devices.urls import url_with_credentials
+from ronda.recording.layout import Layout
+from ronda.recording.notify import DirWatch
 from ronda.recording.retention import Retention
 from ronda.recording.segments import StreamKey
 from ronda.recording.supervisor import RONDA_REASONS, StreamRecorder, StreamSpec, StreamStatus
@@ -53,6 +55,8 @@ class Recorder:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._status_cache: dict[int, tuple[str, str | None]] = {}
         self._seen: dict[int, Fingerprint] = {}
+        self._fragment_subs: dict[tuple[int, str], set[Callable[[], None]]] = {}
+        self._fragment_watches: dict[tuple[int, str], DirWatch] = {}
         self._reload_lock = asyncio.Lock()
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -228,6 +232,35 @@ class Recorder:
         fut = asyncio.get_running_loop().run_in_executor(None, write)
         fut.add_done_callback(_log_failure)
         fut.add_done_callback(lambda _f: self.events_written())
+
+    # --- live view --------------------------------------------------------------------------------
+    def watch_fragments(self, camera_id: int, stream: str, wake: Callable[[], None]) -> Callable[[], None] | None:
+        """Call ``wake()`` (on the event loop) whenever the stream's ffmpeg writes to its segment file.
+
+        Live view subscribes while somebody watches; returns the unsubscribe function, or None when
+        the kernel cannot notify (then the caller polls)."""
+        key = (camera_id, stream)
+        subs = self._fragment_subs.setdefault(key, set())
+        if key not in self._fragment_watches:
+            watch = DirWatch(Layout(self.root).partial_dir(camera_id, stream), lambda: self._fragment_landed(key))
+            if not watch.start():
+                return None
+            self._fragment_watches[key] = watch
+        subs.add(wake)
+
+        def unsubscribe() -> None:
+            subs.discard(wake)
+            if not subs:
+                self._fragment_subs.pop(key, None)
+                w = self._fragment_watches.pop(key, None)
+                if w is not None:
+                    w.close()
+
+        return unsubscribe
+
+    def _fragment_landed(self, key: tuple[int, str]) -> None:
+        for wake in list(self._fragment_subs.get(key, ())):
+            wake()
 
     def camera_status(self, camera_id: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
