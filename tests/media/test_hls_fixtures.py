@@ -24,9 +24,7 @@ def test_every_truncation(tmp_path):
     data = base()
     init = case("base").init
     assert init is not None
-    for n in range(0, len(data) + 1, 7):  # every 7th byte, and every byte around the moov's end
-        _check(tmp_path, data, n, init)
-    for n in range(init - 20, init + 20):
+    for n in range(len(data) + 1):
         _check(tmp_path, data, n, init)
 
 
