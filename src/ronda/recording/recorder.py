@@ -85,6 +85,10 @@ class Recorder:
                 await t
         await asyncio.gather(*(r.stop("ronda_stopped") for r in self.streams.values()))
         self.streams.clear()
+        for watch in self._fragment_watches.values():
+            watch.close()
+        self._fragment_watches.clear()
+        self._fragment_subs.clear()
 
         def mark_clean() -> None:
             with self.db.session() as s:
