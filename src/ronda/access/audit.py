@@ -48,7 +48,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import Select, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from ronda.access.tokens import load_or_create_key, write_new_secret_file
+from ronda.access import keys
 from ronda.store.access_models import AuditCheckpoint, AuditEntry, AuditLock
 from ronda.store.db import Database
 from ronda.timeutil import now_ms
@@ -68,20 +68,12 @@ _MAX_WINDOWS = 10_000  # open windows kept in memory; expired ones are forgotten
 
 # --- keys ----------------------------------------------------------------------------------------------
 def load_or_create_hmac_key(path: Path) -> bytes:
-    return load_or_create_key(path, 32)
+    return keys.load_or_create_key(path, 32)
 
 
 def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
-    """The site's audit signing key (PKCS#8 PEM, mode 0600), created on first use."""
-    if not path.exists():
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        write_new_secret_file(path, pem)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
-    return key
+    """The site's audit signing key (PKCS#8 PEM, mode 0600), created on first use (access/keys.py)."""
+    return keys.ed25519_key(path)
 
 
 # --- canonical form ----------------------------------------------------------------------------------------

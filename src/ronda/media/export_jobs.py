@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from ronda.access.audit import AuditLog
 from ronda.config import Config
+from ronda.media.evidence import SITE_KEY_FILE, load_site_key
 from ronda.media.export import ExportCancelled, ExportError, ExportRequest, Progress, run_export
 from ronda.store.db import Database
 from ronda.store.models import ExportJobRow
@@ -239,7 +241,5 @@ class ExportJobs:
         }
 
 
-def _site_key(cfg: Config) -> Any:
-    from ronda.runtime import site_key  # runtime imports the API; import it only when exporting
-
-    return site_key(cfg)
+def _site_key(cfg: Config) -> Ed25519PrivateKey:
+    return load_site_key(cfg.data_dir / "keys" / SITE_KEY_FILE)

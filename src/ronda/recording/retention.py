@@ -21,6 +21,7 @@ from sqlalchemy import BigInteger, case, cast, select
 
 from ronda.access.audit import AuditLog
 from ronda.config import StorageConfig
+from ronda.recording.layout import Layout
 from ronda.recording.volume import disk_usage
 from ronda.store import repos
 from ronda.store.db import Database
@@ -164,7 +165,7 @@ class Retention:
                     details={"stream": stream, "reason": reason, "segments": len(lst)},
                 )  # fmt: skip
         for x in segs:
-            (self.root / x.path).unlink(missing_ok=True)
+            Layout(self.root).path(x.path).unlink(missing_ok=True)
             rep.deleted += 1
             rep.freed_bytes += x.bytes
             rep.by_reason[reason] += 1

@@ -18,6 +18,7 @@ from ronda.devices import registry
 from ronda.devices.urls import host_port, url_with_credentials, url_with_host
 from ronda.media.snapshot import SnapshotError
 from ronda.recording import ffmpeg
+from ronda.recording.layout import Layout
 from ronda.store import access_models as am
 from ronda.store import repos
 from ronda.store.models import Camera
@@ -327,7 +328,7 @@ async def snapshot_response(ctx: Ctx, caller: Caller, camera_id: int) -> Respons
         kinds = [st.kind for st in cam.streams]
         candidates: list[Path] = []
         for kind in sorted(kinds):  # main first: best picture
-            partials = sorted((root / ".partial" / f"{camera_id}-{kind}").glob("*.partial"))
+            partials = Layout(root).partials(camera_id, kind)
             candidates += list(reversed(partials[-1:]))
             last = repos.segments_overlapping(s, camera_id, kind, now_ms() - 3_600_000, now_ms() + 60_000)
             if last:

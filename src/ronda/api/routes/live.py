@@ -55,7 +55,7 @@ def hub(ctx: AppContext) -> LiveHub:
                 rows = repos.latest_segments(s, camera_id, stream, HISTORY_SEGMENTS)
                 return [ctx.cfg.recordings_dir / r.path for r in rows]
 
-        ctx.live = LiveHub(ctx.cfg.recordings_dir, history)
+        ctx.live = LiveHub(ctx.cfg.recordings_dir, history, signals=ctx.recorder)  # the recorder wakes it
     return ctx.live
 
 
