@@ -96,7 +96,8 @@ EOF
 
   # ---------------------------------------------------------------------------------------- clean root
   [[ -z $(mounted) ]] || die "something is still mounted under $root: $(mounted | tr '\n' ' ')"
-  rm -rf --one-file-system "$cache/run/root"
+  if [[ -d $root ]]; then say "removing the last run's root"; fi
+  rm -rf --one-file-system "$root"
   mkdir -p "$root"
   say "unpacking a clean root from $tarball"
   tar --numeric-owner -C "$root" -xf "$tarball"
@@ -147,8 +148,11 @@ EOF
     [[ $name == PIP_* && $value != /* && $value != file:* ]] && env_args+=("$name=$value")
   done < <(env)
   say "running in the root: cd /srv/ronda && $inner_cmd"
+  # in the background and waited for, so that a signal reaches the traps at once (the clean-up then ends
+  # what runs inside the root); bash would otherwise wait for the command to finish first
   set +e
-  chroot "$root" /usr/bin/env -i "${env_args[@]}" /bin/bash -c "cd /srv/ronda && $inner_cmd"
+  chroot "$root" /usr/bin/env -i "${env_args[@]}" /bin/bash -c "cd /srv/ronda && $inner_cmd" </dev/null &
+  wait $!
   rc=$?
   set -e
   if [[ $rc == 0 ]]; then

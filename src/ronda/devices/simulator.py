@@ -12,6 +12,9 @@ Pre-encoded clips (see :mod:`ronda.devices.simmedia`) are pushed access unit by 
 time, so timestamps keep increasing across clip loops and no transcoding happens.  Every stream has one
 shared pipeline whatever the number of viewers; RTSP sessions are counted per stream.
 
+Before anything is encoded or served, every mount's pipeline is built once (:func:`check_pipelines`): a
+missing GStreamer element stops the simulator with one line naming it, its mounts and its Debian package.
+
 A small HTTP control server (``--control-port``) answers JSON:
 
 - ``GET /health``, ``GET /cameras``, ``GET /cameras/<name>``
@@ -273,6 +276,7 @@ class Simulator:
         self._stop = threading.Event()
         self._pusher: threading.Thread | None = None
         self.loop = _GLib.MainLoop()
+        self._launches = mount_launches(cameras)  # the pipelines check_pipelines() builds at start
         self._build_model()
         self._build_server()
 
@@ -286,14 +290,13 @@ class Simulator:
     def _add_clip_stream(self, cam: _Camera, kind: str, path: str, clip_path: Path, codec: str, size) -> None:
         clip = self._clip(clip_path, codec)
         if codec == "h264":
-            launch, caps = H264_LAUNCH, _h264_caps(*size)
+            caps = _h264_caps(*size)
         else:
-            launch = H265_LAUNCH
             caps = (
                 f"video/x-h265,stream-format=byte-stream,alignment=au,"
                 f"width={size[0]},height={size[1]},framerate={FPS}/1"
             )
-        cam.streams[kind] = _Stream(cam, kind, path, clip, launch, caps)
+        cam.streams[kind] = _Stream(cam, kind, path, clip, self._launches[path], caps)
 
     def _build_model(self) -> None:
         cache = self.cache_dir
@@ -310,7 +313,6 @@ class Simulator:
 
         cam = _Camera("audio")
         self._add_clip_stream(cam, "main", "/audio", simmedia.audio_video_file(cache), "h264", simmedia.AUDIO_SIZE)
-        cam.streams["main"].launch = AUDIO_LAUNCH
         self.cameras[cam.name] = cam
 
         # /secure shows cam1's picture (the cam1 clip of the cache, prepared even when cameras == 0)
@@ -322,7 +324,7 @@ class Simulator:
         cam = _Camera("clock")
         w, h = CLOCK_SIZE
         caps = f"video/x-raw,format=I420,width={w},height={h},framerate={FPS}/1"
-        cam.streams["main"] = _Stream(cam, "main", "/clock", None, CLOCK_LAUNCH, caps)
+        cam.streams["main"] = _Stream(cam, "main", "/clock", None, self._launches["/clock"], caps)
         self.cameras[cam.name] = cam
 
     # ---------------------------------------------------------------- RTSP server
