@@ -425,4 +425,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m ronda.cli`: run the imported module's main so that its CliError is the class the other
+    # modules raise (this file as __main__ holds a second copy of every class)
+    from ronda import cli
+
+    sys.exit(cli.main())

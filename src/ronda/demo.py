@@ -27,7 +27,7 @@ def demo_cameras(ctx: runtime.AppContext, urls: list[tuple[str, str, str]]) -> N
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from ronda.devices.simcontrol import SimulatorProcess, free_port
+    from ronda.devices.simcontrol import SimulatorError, SimulatorProcess, free_port
 
     data_dir: Path = args.data_dir.expanduser().resolve()
     cfg = load_config(
@@ -41,7 +41,10 @@ def run_demo(args: argparse.Namespace) -> int:
         rtsp_port = args.rtsp_port or free_port()
         data_dir.mkdir(parents=True, exist_ok=True)
         sim = SimulatorProcess(cameras=args.cameras, rtsp_port=rtsp_port, log_dir=data_dir / "logs")
-        sim.start()
+        try:
+            sim.start()
+        except SimulatorError as e:
+            raise CliError(str(e)) from None
     try:
         ctx = runtime.build(cfg, migrate=True)
         if sim is not None:
