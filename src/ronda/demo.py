@@ -44,7 +44,8 @@ def run_demo(args: argparse.Namespace) -> int:
         try:
             sim.start()
         except SimulatorError as e:
-            raise CliError(str(e)) from None
+            print(f"ronda: {e}", file=sys.stderr)
+            return 2
     try:
         ctx = runtime.build(cfg, migrate=True)
         if sim is not None:
