@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ronda.access.rights import TimeProfile, load_permissions
 from ronda.events.alarms import AlarmManager
@@ -37,6 +37,8 @@ from ronda.timeutil import now_ms, parse_iso
 
 log = logging.getLogger(__name__)
 WebhookSender = Callable[[str, str, dict[str, Any]], Coroutine[Any, Any, Any]]
+# (the event, the rendered title, the action): the notifier's ``notify_event``
+EventNotifier = Callable[[dict[str, Any], str, Notify], Coroutine[Any, Any, Any]]
 
 
 @dataclass
@@ -92,6 +94,13 @@ def validate_against_site(db: Database, spec: RuleSpec, author_id: int | None) -
                 bad = sorted(set(orgs) - known_orgs)
                 if bad:
                     raise RuleError(f"unknown organisation(s) to notify: {', '.join(bad)}")
+            if isinstance(a, Notify):
+                if not (a.users or a.roles or a.organisations):
+                    raise RuleError("notify: say who to notify (users, roles or organisations)")
+                known_users = set(s.scalars(select(am.User.username).where(am.User.username.in_(a.users))))
+                bad = sorted(set(a.users) - known_users)
+                if bad:
+                    raise RuleError(f"unknown user(s) to notify: {', '.join(bad)}")
         if author_id is None:
             return
         perms = load_permissions(s, author_id)
@@ -100,6 +109,18 @@ def validate_against_site(db: Database, spec: RuleSpec, author_id: int | None) -
         # A rule must not reach further than its author (alarms about, and notifications with snapshots
         # of, other cameras; events of a group's cameras): rule_scope decides, as for reading rules.
         check_author(s, perms, spec)
+        if not perms.site_scope:  # an organisation's author notifies its own people only
+            for a in spec.actions:
+                if not isinstance(a, Notify):
+                    continue
+                own = perms.organisation_id
+                q = select(am.User.username).where(am.User.username.in_(a.users))
+                foreign = sorted(set(s.scalars(q.where(or_(am.User.organisation_id.is_(None),
+                                                            am.User.organisation_id != own)))))  # fmt: skip
+                org_names = set(s.scalars(select(am.Organisation.name).where(am.Organisation.id == own)))
+                foreign += sorted(set(a.organisations) - org_names)
+                if foreign:
+                    raise RuleError(f"you may not notify {foreign[0]} (not your organisation)")
 
 
 class RulesEngine:
@@ -110,6 +131,7 @@ class RulesEngine:
         self.alarms = alarms
         self.writer = writer
         self.webhook = webhook
+        self.notify: EventNotifier | None = None  # set when the notification channels are available
         self.rules: list[_Loaded] = []
         self._states: dict[int, str] = {}
         self._states_at = 0.0
@@ -206,6 +228,11 @@ class RulesEngine:
                     task = asyncio.create_task(self.webhook(action.url, action.secret, payload))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
+                elif isinstance(action, Notify):
+                    if self.notify is None:
+                        log.error("rule %s: cannot notify: the notification channels are not installed", rule.name)
+                    else:
+                        await self.notify(ev, render(action.title, ev, self._names, rule.id)[:300], action)
             except Exception:
                 log.exception("rule %s: action %s failed on event %s", rule.name, action.type, ev.get("id"))
 

@@ -145,8 +145,12 @@ class Webhook(_M):
 
 
 class Notify(_M):
+    """Tell people about the event itself (no alarm): the listed users and the users of the listed roles
+    and organisations who may see every camera of the event, through the channels of their preferences."""
+
     type: Literal["notify"]
     channels: list[Literal["webpush", "email"]] = Field(min_length=1, max_length=2)
+    users: list[Name] = Field(default_factory=list, max_length=50, description="user names")
     roles: list[Name] = Field(default_factory=list, max_length=20)
     organisations: list[Name] = Field(default_factory=list, max_length=20)
     title: str = Field("{type} on {camera_name}", max_length=300)

@@ -53,6 +53,7 @@ class EventsService:
             from ronda.events.dispatch import Notifier
 
             self.notifier = Notifier(self.cfg, self.db, self.bus, self.writer)
+            self.engine.notify = self.notifier.notify_event
             await self.notifier.start()
         except ImportError:  # notification channels not installed
             self.notifier = None
