@@ -101,9 +101,6 @@ class AlarmManager:
             return None
         view, change, entry_id = result
         await self._publish(view, change, entry_id)
-        if change == "created" and self.audit is not None:
-            await asyncio.to_thread(self.audit.append, SYSTEM.name, "alarm.raise", "ok", view["camera"], None, None,
-                                    None, {"alarm": view["id"], "rule": rule_id, "event": event["id"]})  # fmt: skip
         return int(view["id"]), change
 
     def _on_event(self, ev: dict[str, Any], rule_id: int, act: RaiseAlarm) -> tuple[dict[str, Any], str, int] | None:
@@ -152,6 +149,9 @@ class AlarmManager:
                                text=ev["type"], details={"event": ev["id"]})  # fmt: skip
             s.add(entry)
             s.flush()
+            if self.audit is not None:  # in the alarm's transaction: both or neither
+                self.audit.record(s, SYSTEM.name, "alarm.raise", "ok", alarm.camera_id,
+                                  details={"alarm": alarm.id, "rule": rule_id, "event": ev["id"]})  # fmt: skip
             return alarm_view(alarm), "created", entry.id
 
     def _add_event(self, s: Any, alarm: Alarm, ev: dict[str, Any], ev_ms: int, t: int, action: str = "event",
@@ -177,56 +177,62 @@ class AlarmManager:
         async with self._lock:
             view, change, entry_id = await asyncio.to_thread(self._act, alarm_id, actor, action, text, assignee)
         await self._publish(view, change, entry_id)
-        if self.audit is not None:
-            await asyncio.to_thread(self.audit.append, actor.name, f"alarm.{action}", "ok", view["camera"], None,
-                                    None, actor.source_ip, {"alarm": alarm_id, "text": text[:200]})  # fmt: skip
         return view
 
     def _act(self, alarm_id: int, actor: Actor, action: str, text: str,
              assignee: int | None) -> tuple[dict[str, Any], str, int]:  # fmt: skip
         with self.db.session() as s:
-            alarm = s.get(Alarm, alarm_id)
-            if alarm is None:
-                raise AlarmError(404, "alarm not found")
-            st = alarm.state
-            if action == "comment":
-                if not text.strip():
-                    raise AlarmError(422, "a comment needs text")
-                return self._transition(s, alarm, actor, "comment", text)
-            if action == "take":
-                if st == "closed":
-                    raise AlarmError(409, "the alarm is closed: reopen it first")
-                return self._transition(s, alarm, actor, "take", text, state="in_progress", owner=actor.user_id)
-            if action == "assign":
-                if st == "closed":
-                    raise AlarmError(409, "the alarm is closed: reopen it first")
-                if assignee is None or s.get(User, assignee) is None:
-                    raise AlarmError(422, "assign needs an existing user")
-                return self._transition(s, alarm, actor, "assign", text, state="in_progress", owner=assignee,
-                                        details={"assignee": assignee})  # fmt: skip
-            if action == "hold":
-                if st not in ("new", "in_progress"):
-                    raise AlarmError(409, f"an alarm that is {st} cannot be put on hold")
-                return self._transition(s, alarm, actor, "hold", text, state="on_hold")
-            if action == "resume":
-                if st != "on_hold":
-                    raise AlarmError(409, f"only an alarm on hold can be resumed (it is {st})")
-                return self._transition(s, alarm, actor, "resume", text, state="in_progress",
-                                        owner=alarm.owner_id or actor.user_id)  # fmt: skip
-            if action == "close":
-                if st == "closed":
-                    raise AlarmError(409, "the alarm is already closed")
-                if not text.strip():
-                    raise AlarmError(422, "closing an alarm needs a reason")
-                return self._transition(s, alarm, actor, "close", text, closed=True)
-            if action == "reopen":
-                if st != "closed":
-                    raise AlarmError(409, "only a closed alarm can be reopened")
-                if not text.strip():
-                    raise AlarmError(422, "reopening an alarm needs a reason")
-                alarm.closed_ms, alarm.close_reason = None, None
-                return self._transition(s, alarm, actor, "reopen", text, state="in_progress", owner=actor.user_id)
-            raise AlarmError(422, f"unknown action {action!r}")
+            done = self._decide(s, alarm_id, actor, action, text, assignee)
+            if self.audit is not None:  # in the step's transaction: both or neither
+                details = {"alarm": alarm_id, "text": text[:200]}
+                self.audit.record(s, actor.name, f"alarm.{action}", "ok", done[0]["camera"],
+                                  source_ip=actor.source_ip, details=details)  # fmt: skip
+            return done
+
+    def _decide(self, s: Any, alarm_id: int, actor: Actor, action: str, text: str,
+                assignee: int | None) -> tuple[dict[str, Any], str, int]:  # fmt: skip
+        alarm = s.get(Alarm, alarm_id)
+        if alarm is None:
+            raise AlarmError(404, "alarm not found")
+        st = alarm.state
+        if action == "comment":
+            if not text.strip():
+                raise AlarmError(422, "a comment needs text")
+            return self._transition(s, alarm, actor, "comment", text)
+        if action == "take":
+            if st == "closed":
+                raise AlarmError(409, "the alarm is closed: reopen it first")
+            return self._transition(s, alarm, actor, "take", text, state="in_progress", owner=actor.user_id)
+        if action == "assign":
+            if st == "closed":
+                raise AlarmError(409, "the alarm is closed: reopen it first")
+            if assignee is None or s.get(User, assignee) is None:
+                raise AlarmError(422, "assign needs an existing user")
+            return self._transition(s, alarm, actor, "assign", text, state="in_progress", owner=assignee,
+                                    details={"assignee": assignee})  # fmt: skip
+        if action == "hold":
+            if st not in ("new", "in_progress"):
+                raise AlarmError(409, f"an alarm that is {st} cannot be put on hold")
+            return self._transition(s, alarm, actor, "hold", text, state="on_hold")
+        if action == "resume":
+            if st != "on_hold":
+                raise AlarmError(409, f"only an alarm on hold can be resumed (it is {st})")
+            return self._transition(s, alarm, actor, "resume", text, state="in_progress",
+                                    owner=alarm.owner_id or actor.user_id)  # fmt: skip
+        if action == "close":
+            if st == "closed":
+                raise AlarmError(409, "the alarm is already closed")
+            if not text.strip():
+                raise AlarmError(422, "closing an alarm needs a reason")
+            return self._transition(s, alarm, actor, "close", text, closed=True)
+        if action == "reopen":
+            if st != "closed":
+                raise AlarmError(409, "only a closed alarm can be reopened")
+            if not text.strip():
+                raise AlarmError(422, "reopening an alarm needs a reason")
+            alarm.closed_ms, alarm.close_reason = None, None
+            return self._transition(s, alarm, actor, "reopen", text, state="in_progress", owner=actor.user_id)
+        raise AlarmError(422, f"unknown action {action!r}")
 
     def _transition(self, s: Any, alarm: Alarm, actor: Actor, action: str, text: str, *, state: str | None = None,
                     owner: int | None = None, closed: bool = False,
@@ -282,10 +288,6 @@ class AlarmManager:
             done = await asyncio.to_thread(self._escalate)
         for view, entry_id in done:
             await self._publish(view, "escalated", entry_id)
-            if self.audit is not None:
-                details = {"alarm": view["id"], "level": view["escalation_level"]}
-                await asyncio.to_thread(self.audit.append, SYSTEM.name, "alarm.escalate", "ok", view["camera"], None,
-                                        None, None, details)  # fmt: skip
         return len(done)
 
     def _escalate(self) -> list[tuple[dict[str, Any], int]]:
@@ -303,6 +305,9 @@ class AlarmManager:
                                    details={"level": a.escalation_level})  # fmt: skip
                     s.add(e)
                     s.flush()
+                    if self.audit is not None:  # in the escalation's transaction
+                        self.audit.record(s, SYSTEM.name, "alarm.escalate", "ok", a.camera_id,
+                                          details={"alarm": a.id, "level": a.escalation_level})  # fmt: skip
                     out.append((alarm_view(a, None), e.id))
         return out
 

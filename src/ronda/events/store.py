@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from ronda.access.audit import InTransaction
 from ronda.events.bus import Bus
 from ronda.events.ingest import safe_payload
 from ronda.store.db import Database
@@ -296,10 +297,13 @@ def delete_old_events(db: Database, older_than_ms: int) -> int:
         return int(getattr(res, "rowcount", 0) or 0)
 
 
-def redact_event(db: Database, event_id: int, note: str) -> tuple[dict[str, Any], list[int]] | None:
+def redact_event(
+    db: Database, event_id: int, note: str, also: InTransaction[Event] | None = None
+) -> tuple[dict[str, Any], list[int]] | None:
     """Remove what an event says (payload, text, snapshot reference, box), keeping that it happened
     (type, time, cameras) and ``note`` (who removed it, when). Returns (the new view, its cameras) or
-    None when there is no such event. Who may do this is the caller's check."""
+    None when there is no such event. Who may do this is the caller's check; ``also`` runs in the same
+    transaction (its audit entry)."""
     with db.session() as s:
         e = s.get(Event, event_id)
         if e is None:
@@ -309,13 +313,22 @@ def redact_event(db: Database, event_id: int, note: str) -> tuple[dict[str, Any]
         e.snapshot = None
         e.box = None
         s.flush()
+        if also is not None:
+            also(s, e)
         return event_view(e), event_cameras(e)
 
 
-def delete_event(db: Database, event_id: int) -> bool:
+def delete_event(db: Database, event_id: int, also: InTransaction[Event] | None = None) -> bool:
+    """``also`` runs in the same transaction when the event existed (its audit entry)."""
     with db.session() as s:
-        res = s.execute(delete(Event).where(Event.id == event_id))
-        return bool(getattr(res, "rowcount", 0))
+        e = s.get(Event, event_id)
+        if e is None:
+            return False
+        s.delete(e)
+        s.flush()
+        if also is not None:
+            also(s, e)
+        return True
 
 
 def event_cameras(e: Event) -> list[int]:

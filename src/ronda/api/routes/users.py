@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from ronda.access import passwords, totp
 from ronda.access.password_policy import WeakPassword, check_password
@@ -145,12 +146,15 @@ def add_user(ctx: Ctx, caller: Caller, body: UserCreate) -> dict[str, Any]:
         if org is not None and s.get(Organisation, org) is None:
             raise HTTPException(422, f"organisation {org} does not exist")
         _grantable(s, caller, body.roles, org)
+
+    def audit(s: Session, _user: User) -> None:
+        ctx.audit.record(s, caller.actor, "user.create", "ok", source_ip=caller.source_ip,
+                         details={"user": body.username, "roles": body.roles, "organisation": org})  # fmt: skip
+
     try:
-        uid = create_user(ctx.db, body.username, body.password, body.roles, org, body.display_name)
+        uid = create_user(ctx.db, body.username, body.password, body.roles, org, body.display_name, also=audit)
     except UserError as e:
         raise HTTPException(422, str(e)) from None
-    ctx.audit.append(caller.actor, "user.create", "ok", source_ip=caller.source_ip,
-                     details={"user": body.username, "roles": body.roles, "organisation": org})  # fmt: skip
     with ctx.db.session() as s:
         u = s.get(User, uid)
         assert u is not None
@@ -185,8 +189,8 @@ def update_user(ctx: Ctx, caller: Caller, user_id: int, body: UserUpdate) -> dic
                 s.add(UserRole(user_id=u.id, role_id=r.id))
         s.flush()
         view = _user_view(s, u)
-    ctx.audit.append(caller.actor, "user.update", "ok", source_ip=caller.source_ip,
-                     details={"user": view["username"], "fields": sorted(body.model_fields_set)})  # fmt: skip
+        ctx.audit.record(s, caller.actor, "user.update", "ok", source_ip=caller.source_ip,
+                         details={"user": view["username"], "fields": sorted(body.model_fields_set)})  # fmt: skip
     return view
 
 
@@ -227,6 +231,13 @@ def _reauthenticate(ctx: Ctx, caller: Principal, password: str, code: str | None
 def update_me(ctx: Ctx, caller: Caller, body: SelfUpdate, request: Request, response: Response) -> dict[str, Any]:
     """Change the own profile. A new password ends every other session of the user; this session goes
     on with the new tokens in ``session`` (its earlier tokens stop working)."""
+
+    def apply(s: Session, u: User) -> None:  # the profile change and its entry: one transaction
+        if body.display_name is not None:
+            u.display_name = body.display_name
+        ctx.audit.record(s, caller.actor, "user.self_update", "ok", source_ip=caller.source_ip,
+                         details={"fields": sorted(body.model_fields_set - {"current_password"})})  # fmt: skip
+
     fresh = None
     if body.password is not None:
         _no_api_key(caller)
@@ -237,17 +248,15 @@ def update_me(ctx: Ctx, caller: Caller, body: SelfUpdate, request: Request, resp
             check_password(body.password, caller.username)
         except WeakPassword as e:
             raise HTTPException(422, str(e)) from None
-        fresh = ctx.auth.change_password(caller.user_id, body.password, keep_session=caller.session_id)
+        fresh = ctx.auth.change_password(caller.user_id, body.password, keep_session=caller.session_id, also=apply)
     with ctx.db.session() as s:
         u = s.get(User, caller.user_id)
         if u is None:
             raise not_found("user")
-        if body.display_name is not None:
-            u.display_name = body.display_name
+        if body.password is None:
+            apply(s, u)
         s.flush()
         view = _user_view(s, u)
-    ctx.audit.append(caller.actor, "user.self_update", "ok", source_ip=caller.source_ip,
-                     details={"fields": sorted(body.model_fields_set - {"current_password"})})  # fmt: skip
     if fresh is not None:
         view["session"] = _token_response(ctx, fresh, response, caller.via == "cookie", request.url.scheme == "https")
     return view
@@ -314,8 +323,8 @@ def add_api_key(ctx: Ctx, caller: Caller, body: ApiKeyCreate) -> dict[str, Any]:
         s.add(row)
         s.flush()
         kid = row.id
-    ctx.audit.append(caller.actor, "apikey.create", "ok", source_ip=caller.source_ip,
-                     details={"name": body.name, "rights": body.rights})  # fmt: skip
+        ctx.audit.record(s, caller.actor, "apikey.create", "ok", source_ip=caller.source_ip,
+                         details={"name": body.name, "rights": body.rights})  # fmt: skip
     return {"id": kid, "name": body.name, "key": k.key, "rights": body.rights}
 
 
@@ -337,7 +346,7 @@ def revoke_api_key(ctx: Ctx, caller: Caller, key_id: int) -> Response:
         if row is None or row.user_id != caller.user_id:
             raise not_found("API key")
         row.revoked_ms = now_ms()
-    ctx.audit.append(caller.actor, "apikey.revoke", "ok", source_ip=caller.source_ip, details={"id": key_id})
+        ctx.audit.record(s, caller.actor, "apikey.revoke", "ok", source_ip=caller.source_ip, details={"id": key_id})
     return Response(status_code=204)
 
 
