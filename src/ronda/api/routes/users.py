@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from ronda.access import passwords, totp
@@ -18,14 +17,13 @@ from ronda.access.tokens import new_api_key
 from ronda.api.deps import Caller, Ctx, iso_param, not_found, require_global, require_site
 from ronda.api.routes.auth import _token_response
 from ronda.store import repos
-from ronda.store.access_models import ApiKey, CameraGroup, Organisation, Role, User, UserRole
+from ronda.store.access_models import ApiKey, CameraGroup, Organisation, Role, TotpEnrolment, User, UserRole
 from ronda.timeutil import now_ms, to_iso
 
 router = APIRouter(tags=["users"])
 UserId = Annotated[int, Query(ge=1, le=2**31 - 1)]
-# user id -> (new secret, the session that asked for it, monotonic deadline); the confirmation must
-# come from the same session, within PENDING_TOTP_S.
-_pending_totp: dict[int, tuple[str, str | None, float]] = {}
+# A begun enrolment (``totp_enrolments``: the sealed secret, the session that asked for it, its expiry)
+# is confirmed from the same session within PENDING_TOTP_S, by whichever API process serves it.
 PENDING_TOTP_S = 600.0
 
 
@@ -268,7 +266,12 @@ def totp_begin(ctx: Ctx, caller: Caller, body: TotpBegin) -> dict[str, Any]:
     _no_api_key(caller)
     _reauthenticate(ctx, caller, body.password, body.code, need_code=True)
     secret = totp.new_totp_secret()
-    _pending_totp[caller.user_id] = (secret, caller.session_id, time.monotonic() + PENDING_TOTP_S)
+    t = now_ms()
+    with ctx.db.session() as s:  # a new enrolment replaces the user's earlier one; expired ones go
+        s.execute(delete(TotpEnrolment).where(TotpEnrolment.expires_ms < t))
+        s.merge(TotpEnrolment(user_id=caller.user_id, secret_enc=ctx.secrets.encrypt(secret),
+                              session_id=caller.session_id, created_ms=t,
+                              expires_ms=t + int(PENDING_TOTP_S * 1000)))  # fmt: skip
     return {"secret": secret, "uri": totp.provisioning_uri(secret, caller.username)}
 
 
@@ -276,21 +279,25 @@ def totp_begin(ctx: Ctx, caller: Caller, body: TotpBegin) -> dict[str, Any]:
 def totp_confirm(ctx: Ctx, caller: Caller, body: TotpCode) -> dict[str, Any]:
     _no_api_key(caller)
     _reauthenticate(ctx, caller, body.password, None, need_code=False)
-    pending = _pending_totp.get(caller.user_id)
-    if pending is None or pending[1] != caller.session_id or pending[2] < time.monotonic():
-        # never started, started in another session, or too long ago
-        raise HTTPException(422, "the code does not match; start again with POST /me/totp")
-    secret = pending[0]
-    step = totp.match_step(secret, body.code, now_ms() / 1000)
-    if step is None:
-        raise HTTPException(422, "the code does not match; start again with POST /me/totp")
+    refused = HTTPException(422, "the code does not match; start again with POST /me/totp")
     with ctx.db.session() as s:
+        pending = s.get(TotpEnrolment, caller.user_id)
+        if pending is None or pending.session_id != caller.session_id or pending.expires_ms < now_ms():
+            raise refused  # never started, started in another session, or too long ago
+        secret = ctx.secrets.decrypt(pending.secret_enc) or ""
+        step = totp.match_step(secret, body.code, now_ms() / 1000) if secret else None
+        if step is None:
+            raise refused
+        # Taken once: of two concurrent confirmations (any processes) only the one that deletes it goes on.
+        gone = s.execute(delete(TotpEnrolment).where(TotpEnrolment.user_id == caller.user_id,
+                                                     TotpEnrolment.created_ms == pending.created_ms))  # fmt: skip
+        if getattr(gone, "rowcount", 1) != 1:
+            raise refused
         u = s.get(User, caller.user_id)
         assert u is not None
         u.totp_secret_enc = ctx.secrets.encrypt(secret)
         u.totp_last_step = step  # the enrolment code cannot be replayed to log in
-    _pending_totp.pop(caller.user_id, None)
-    ctx.audit.append(caller.actor, "user.totp_enabled", "ok", source_ip=caller.source_ip)
+        ctx.audit.record(s, caller.actor, "user.totp_enabled", "ok", source_ip=caller.source_ip)
     return {"totp": True}
 
 
