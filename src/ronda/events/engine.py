@@ -13,7 +13,8 @@ from sqlalchemy import or_, select
 
 from ronda.access.rights import TimeProfile, load_permissions
 from ronda.events.alarms import AlarmManager
-from ronda.events.bus import Bus, Message
+from ronda.events.bus import Bus
+from ronda.events.messages import Event, Message
 from ronda.events.rule_scope import check_author
 from ronda.events.rules import (
     MAX_CHAIN,
@@ -33,12 +34,12 @@ from ronda.store import access_models as am
 from ronda.store.db import Database
 from ronda.store.event_models import Rule
 from ronda.store.models import Bookmark, Camera
-from ronda.timeutil import now_ms, parse_iso
+from ronda.timeutil import now_ms
 
 log = logging.getLogger(__name__)
 WebhookSender = Callable[[str, str, dict[str, Any]], Coroutine[Any, Any, Any]]
 # (the event, the rendered title, the action): the notifier's ``notify_event``
-EventNotifier = Callable[[dict[str, Any], str, Notify], Coroutine[Any, Any, Any]]
+EventNotifier = Callable[[Event, str, Notify], Coroutine[Any, Any, Any]]
 
 
 @dataclass
@@ -187,9 +188,9 @@ class RulesEngine:
         self._states_at = time.monotonic()
 
     async def handle(self, msg: Message) -> None:
-        if msg.get("kind") != "event" or not self.rules:
+        if not isinstance(msg, Event) or not self.rules:
             return
-        ev = msg["event"]
+        ev = msg
         chain = chain_of(ev)
         if time.monotonic() - self._states_at > 2.0:
             await asyncio.to_thread(self._refresh_cameras)
@@ -204,8 +205,9 @@ class RulesEngine:
             t = now_ms()
             if rule.profile is not None and not rule.profile.allows(t):
                 continue
-            cam = ev.get("camera")
-            if spec.conditions.camera_states is not None and self._states.get(cam) not in spec.conditions.camera_states:
+            cam = ev.camera
+            states = spec.conditions.camera_states
+            if states is not None and (cam is None or self._states.get(cam) not in states):
                 continue
             cd = spec.conditions.cooldown_s
             if cd and time.monotonic() - rule.last_fired.get(cam, -1e9) < cd:
@@ -214,7 +216,7 @@ class RulesEngine:
             self.fired += 1
             await self._run_actions(rule, ev, [*chain, rule.id])
 
-    async def _run_actions(self, rule: _Loaded, ev: dict[str, Any], chain: list[int]) -> None:
+    async def _run_actions(self, rule: _Loaded, ev: Event, chain: list[int]) -> None:
         for action in rule.spec.actions:
             try:
                 if isinstance(action, RaiseAlarm):
@@ -224,7 +226,7 @@ class RulesEngine:
                 elif isinstance(action, AddBookmark):
                     await asyncio.to_thread(self._bookmark, rule, action, ev)
                 elif isinstance(action, Webhook) and self.webhook is not None:
-                    payload = {"rule": rule.name, "event": ev}
+                    payload = {"rule": rule.name, "event": ev.to_json()}  # the webhook's JSON
                     task = asyncio.create_task(self.webhook(action.url, action.secret, payload))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
@@ -234,18 +236,18 @@ class RulesEngine:
                     else:
                         await self.notify(ev, render(action.title, ev, self._names, rule.id)[:300], action)
             except Exception:
-                log.exception("rule %s: action %s failed on event %s", rule.name, action.type, ev.get("id"))
+                log.exception("rule %s: action %s failed on event %s", rule.name, action.type, ev.id)
 
-    async def _emit(self, etype: str, cause: dict[str, Any], payload: dict[str, Any], chain: list[int]) -> None:
+    async def _emit(self, etype: str, cause: Event, payload: dict[str, Any], chain: list[int]) -> None:
         """An event produced by an action: it carries the chain of rules, so no rule loops on it."""
-        await self.writer.submit([NewEvent(etype, now_ms(), cause.get("camera"), cause.get("cameras"), "info",
+        await self.writer.submit([NewEvent(etype, now_ms(), cause.camera, list(cause.cameras) or None, "info",
                                            "system", {**payload, "rule_chain": chain})])  # fmt: skip
 
-    def _bookmark(self, rule: _Loaded, action: AddBookmark, ev: dict[str, Any]) -> None:
-        cam = ev.get("camera")
-        if cam is None:
+    def _bookmark(self, rule: _Loaded, action: AddBookmark, ev: Event) -> None:
+        cam = ev.camera
+        if cam is None or ev.time_ms is None:
             return
-        t = parse_iso(ev["time"])
+        t = ev.time_ms
         with self.db.session() as s:
             s.add(Bookmark(camera_id=cam, start_ms=t - action.pre_s * 1000, end_ms=t + action.post_s * 1000,
                            title=render(action.title, ev, self._names, rule.id)[:200], note=f"rule: {rule.name}",
