@@ -114,7 +114,7 @@ def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
 
     events = EventsService(cfg, db, audit, secrets)
     if recorder is not None:
-        recorder.on_events = events.relay.wake.set  # camera offline/online: published at once
+        recorder.on_events = events.relay.poke  # camera offline/online: published at once
     return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder, events=events)
 
 

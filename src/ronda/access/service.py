@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from ronda.access import passwords
-from ronda.access.audit import AuditLog
+from ronda.access.audit import AuditLog, InTransaction
 from ronda.access.password_policy import WeakPassword, check_password
 from ronda.access.rights import CAMERA_RIGHTS, MANAGE_CAMERAS, Permissions, ensure_builtin_roles
 from ronda.access.rights_cache import RightsCache
@@ -163,7 +163,6 @@ class AuthService:
         if result is None:
             self.audit.append(username[:200] or "?", "login", reason, source_ip=ip)
             raise AuthError(401, LOGIN_FAILED)
-        self.audit.append(result.user.username, "login", "ok", source_ip=ip, details={"session": result.session_id[:8]})
         return result
 
     def _verify_login(
@@ -209,6 +208,7 @@ class AuthService:
                 )
             )
             access = self.issuer.issue_access(user.id, sid, user.token_version)
+            self.audit.record(s, user.username, "login", "ok", source_ip=ip, details={"session": sid[:8]})
             return LoginResult(access, refresh, self.issuer.access_ttl_s, sid, user), "ok"
 
     def refresh(self, refresh_token: str, ip: str | None) -> LoginResult:
@@ -249,14 +249,18 @@ class AuthService:
                 reused = True
                 s.execute(update(UserSession).where(UserSession.id == sess.id).values(revoked=True))
             username = user.username if user is not None else "?"
-        if reused:
-            self.audit.append(username, "session.refresh_reuse", "revoked", source_ip=ip, details={"session": sid[:8]})
+            if reused:  # with the revocation, in its transaction
+                self.audit.record(s, username, "session.refresh_reuse", "revoked", source_ip=ip,
+                                  details={"session": sid[:8]})  # fmt: skip
         raise AuthError(401, "invalid or expired refresh token")
 
-    def change_password(self, user_id: int, new_password: str, keep_session: str | None) -> LoginResult | None:
+    def change_password(
+        self, user_id: int, new_password: str, keep_session: str | None, also: InTransaction[User] | None = None
+    ) -> LoginResult | None:
         """Set a user's password and end its sessions: every access, refresh and stream token, every
         ticket and socket of them. ``keep_session`` (the caller's own change) goes on with the new
-        tokens returned here; an administrator's reset keeps nothing."""
+        tokens returned here; an administrator's reset keeps nothing. ``also`` runs in the same
+        transaction (the caller's audit entry)."""
         with self.db.session() as s:
             user = s.get(User, user_id)
             if user is None:
@@ -265,6 +269,8 @@ class AuthService:
             user.password_changed_ms = now_ms()
             user.token_version += 1
             end_sessions(s, user.id, keep=keep_session)
+            if also is not None:
+                also(s, user)
             if keep_session is None:
                 return None
             sess = s.get(UserSession, keep_session)
@@ -281,7 +287,7 @@ class AuthService:
             sess = s.get(UserSession, principal.session_id)
             if sess is not None:
                 sess.revoked = True
-        self.audit.append(principal.actor, "logout", "ok", source_ip=principal.source_ip)
+            self.audit.record(s, principal.actor, "logout", "ok", source_ip=principal.source_ip)
 
     # --- per request ------------------------------------------------------------------------------
     def principal_from_token(self, token: str, via: str = "token") -> Principal:
@@ -419,8 +425,10 @@ def create_user(
     display_name: str | None = None,
     *,
     enforce_policy: bool = True,
+    also: InTransaction[User] | None = None,
 ) -> int:
-    """``enforce_policy=False`` only for the demo, whose one printed password is the operator's choice."""
+    """``enforce_policy=False`` only for the demo, whose one printed password is the operator's choice.
+    ``also`` runs in the same transaction once the user exists (the caller's audit entry)."""
     if not _USERNAME.fullmatch(username or ""):
         raise UserError("username must be 1-150 letters, digits or . _ @ -")
     if enforce_policy:
@@ -456,4 +464,6 @@ def create_user(
         for r in roles:
             s.add(UserRole(user_id=user.id, role_id=role_rows[r].id))
         repos.add_event(s, "user.created", now_ms(), None, source="user", payload={"username": username})
+        if also is not None:
+            also(s, user)
         return user.id

@@ -146,10 +146,6 @@ class ExportJobs:
             await run_export(self.db, self.cfg.recordings_dir, self.cfg.recording.ffmpeg, _site_key(self.cfg),
                              self.cfg.site.name, self.cfg.site.timezone, req, self.path(jid), progress)  # fmt: skip
             status = "done"
-            details = {"case": req.case, "reason": req.reason, "job": jid}
-            for cid in req.camera_ids:
-                await asyncio.to_thread(self.audit.append, actor, "export", "ok", cid, req.start_ms, req.end_ms,
-                                        source_ip, details)  # fmt: skip
         except ExportCancelled:
             status = "cancelled"
         except ExportError as e:
@@ -159,14 +155,21 @@ class ExportJobs:
             error = f"{type(e).__name__}: {e}"
         finally:
             size = self.path(jid).stat().st_size if status == "done" else None
-            await asyncio.to_thread(self._finish, jid, status, error, size)
+            await asyncio.to_thread(self._finish, jid, status, error, size, (actor, source_ip, req))
             self._running.pop(jid, None)
 
-    def _finish(self, jid: str, status: str, error: str | None, size: int | None) -> None:
+    def _finish(self, jid: str, status: str, error: str | None, size: int | None,
+                who: tuple[str, str | None, ExportRequest]) -> None:  # fmt: skip
+        """The job's outcome and, for a finished export, its audit entries: one transaction."""
+        actor, source_ip, req = who
         with self.db.session() as s:
             row = s.get(ExportJobRow, jid)
             if row is not None and row.status == "running":
                 row.status, row.error, row.bytes, row.finished_ms = status, error, size, now_ms()
+            if status == "done":
+                details = {"case": req.case, "reason": req.reason, "job": jid}
+                for cid in req.camera_ids:
+                    self.audit.record(s, actor, "export", "ok", cid, req.start_ms, req.end_ms, source_ip, details)
 
     def _visible(self, row: ExportJobRow | None, user_id: int, admin: OwnerScope) -> ExportJobRow:
         if row is None or not (row.owner_id == user_id or admin is True or (admin and row.owner_id in admin)):

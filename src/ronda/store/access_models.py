@@ -154,6 +154,21 @@ class UserSession(Base):
     user_agent: Mapped[str | None] = mapped_column(String(400))
 
 
+class TotpEnrolment(Base):
+    """A TOTP enrolment begun and not confirmed yet: the new secret (sealed with the site's SecretBox),
+    the login session that must confirm it, and until when. In the database, so that any API process
+    (or the same one after a restart) can confirm it; one per user, a new one replaces it."""
+
+    __tablename__ = "totp_enrolments"
+    __table_args__ = (Index("ix_totp_enrolments_expires", "expires_ms"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret_enc: Mapped[str] = mapped_column(Text)
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+
+
 class ApiKey(Base):
     """A key for integrations, limited to a subset of its user's rights; only a hash is stored."""
 

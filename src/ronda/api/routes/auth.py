@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
@@ -13,6 +14,7 @@ from ronda.access.rights import MANAGE_CAMERAS, RIGHTS_ORDER
 from ronda.access.service import AuthError, Principal
 from ronda.api.deps import CSRF_COOKIE, SESSION_COOKIE, Caller, Ctx, client_ip
 from ronda.api.routes import alarms as alarm_rules
+from ronda.events.messages import AlarmChanged, Message
 from ronda.store import repos
 from ronda.timeutil import now_ms
 
@@ -148,17 +150,19 @@ async def events_ws(ws: WebSocket) -> None:
             seen[cam] = bool(state["p"].visible([cam]))
         return bool(seen[cam])
 
-    def allowed(msg: dict[str, Any]) -> bool | dict[str, Any]:
+    def allowed(msg: Message) -> bool | Message:
         """Whether the caller gets ``msg``, or the redacted copy it gets instead (an alarm seen only
         through a related camera: the same rule as GET /alarms)."""
         p = state["p"]
-        if msg.get("kind") == "alarm":
-            alarm = msg["alarm"]
-            if not alarm_rules.visible(p, alarm.get("cameras") or []):
+        if isinstance(msg, AlarmChanged):
+            alarm = msg.alarm
+            cams = list(alarm.cameras)
+            if not alarm_rules.visible(p, cams):
                 return False
-            shown = alarm_rules.for_caller(p, alarm)
-            return True if shown is alarm else {**msg, "alarm": shown}
-        cam = msg["event"].get("camera")
+            if alarm_rules.sees_primary(p, {"camera": alarm.camera, "cameras": cams}):
+                return True
+            return replace(msg, alarm=alarm.redacted_copy(alarm_rules.REDACTED_TITLE))
+        cam = msg.camera
         if cam is None:
             return bool(p.site_scope and p.has(MANAGE_CAMERAS))  # system and security events
         return sees_camera(cam)

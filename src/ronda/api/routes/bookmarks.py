@@ -135,8 +135,8 @@ def create_bookmark(ctx: Ctx, caller: Caller, body: BookmarkCreate) -> dict[str,
                        created_by=caller.actor, created_ms=now_ms())  # fmt: skip
         b = repos.add_bookmark(s, row)
         view = bookmark_view(b)
-    ctx.audit.append(caller.actor, "bookmark.create", "ok", body.camera, start, end, caller.source_ip,
-                     {"bookmark": view["id"], "title": body.title})  # fmt: skip
+        ctx.audit.record(s, caller.actor, "bookmark.create", "ok", body.camera, start, end, caller.source_ip,
+                         {"bookmark": view["id"], "title": body.title})  # fmt: skip
     return view
 
 
@@ -205,8 +205,8 @@ def update_bookmark(ctx: Ctx, caller: Caller, bookmark_id: BookmarkId, body: Boo
         b.updated_ms = now_ms()
         s.flush()
         view, camera_id = bookmark_view(b), b.camera_id
-    ctx.audit.append(caller.actor, "bookmark.update", "ok", camera_id, start, end, caller.source_ip,
-                     {"bookmark": bookmark_id, "fields": fields, "title": view["title"]})  # fmt: skip
+        ctx.audit.record(s, caller.actor, "bookmark.update", "ok", camera_id, start, end, caller.source_ip,
+                         {"bookmark": bookmark_id, "fields": fields, "title": view["title"]})  # fmt: skip
     return view
 
 
@@ -217,6 +217,6 @@ def delete_bookmark(ctx: Ctx, caller: Caller, bookmark_id: BookmarkId) -> Respon
         _may_change(caller, b)
         camera_id, start, end, title = b.camera_id, b.start_ms, b.end_ms, b.title
         s.delete(b)
-    ctx.audit.append(caller.actor, "bookmark.delete", "ok", camera_id, start, end, caller.source_ip,
-                     {"bookmark": bookmark_id, "title": title})  # fmt: skip
+        ctx.audit.record(s, caller.actor, "bookmark.delete", "ok", camera_id, start, end, caller.source_ip,
+                         {"bookmark": bookmark_id, "title": title})  # fmt: skip
     return Response(status_code=204)

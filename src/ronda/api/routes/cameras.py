@@ -9,8 +9,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from ronda.access import netguard
+from ronda.access.audit import InTransaction
 from ronda.access.rights import LIVE, MANAGE_CAMERAS, PLAYBACK
 from ronda.api.deps import Caller, CameraId, Ctx, iso_param, not_found, require_camera, require_global
 from ronda.api.routes.timeline import camera_track
@@ -42,6 +44,16 @@ def _view(ctx: Ctx, cam: Any, caller: Caller) -> dict[str, Any]:
 
 def _audit(ctx: Ctx, caller: Caller, action: str, camera_id: int | None, **details: Any) -> None:
     ctx.audit.append(caller.actor, action, "ok", camera_id, source_ip=caller.source_ip, details=details or None)
+
+
+def _audited(ctx: Ctx, caller: Caller, action: str, **details: Any) -> InTransaction[Camera]:
+    """The entry of a camera change, written in the change's transaction (``registry``'s ``also``)."""
+
+    def write(s: Session, cam: Camera) -> None:
+        extra = {k: (v(cam) if callable(v) else v) for k, v in details.items()}
+        ctx.audit.record(s, caller.actor, action, "ok", cam.id, source_ip=caller.source_ip, details=extra or None)
+
+    return write
 
 
 @router.get("/cameras")
@@ -151,13 +163,13 @@ async def add_camera(ctx: Ctx, caller: Caller, body: registry.CameraCreate) -> d
     # for others the camera is "offline" until the recorder has reached it.
     try:
         cam = await asyncio.to_thread(
-            registry.create_camera, ctx.db, ctx.secrets, body, site_admin, caller.organisation_id
-        )
+            registry.create_camera, ctx.db, ctx.secrets, body, site_admin, caller.organisation_id,
+            _audited(ctx, caller, "camera.create", name=lambda c: c.name),
+        )  # fmt: skip
     except registry.CameraGroupError as e:
         raise HTTPException(422, str(e)) from None
     if not site_admin:
         cam.status, cam.status_reason = await asyncio.to_thread(_mark_unchecked, ctx, cam.id)
-    await asyncio.to_thread(_audit, ctx, caller, "camera.create", cam.id, name=cam.name)
     if ctx.recorder is not None:
         await ctx.recorder.reload_camera(cam.id)
     return _view(ctx, cam, caller)
@@ -187,10 +199,10 @@ async def update_camera(ctx: Ctx, caller: Caller, camera_id: CameraId, body: reg
     if not _site_camera_admin(caller):
         # A new address is held to the same limits as adding a camera (no probe of this machine).
         await _refuse_internal(body.url, body.sub_url)
-    cam = await asyncio.to_thread(registry.update_camera, ctx.db, ctx.secrets, camera_id, body)
+    audit = _audited(ctx, caller, "camera.update", fields=sorted(body.model_fields_set))
+    cam = await asyncio.to_thread(registry.update_camera, ctx.db, ctx.secrets, camera_id, body, audit)
     if cam is None:
         raise not_found()
-    await asyncio.to_thread(_audit, ctx, caller, "camera.update", camera_id, fields=sorted(body.model_fields_set))
     if ctx.recorder is not None:
         await ctx.recorder.reload_camera(camera_id)
     return _view(ctx, cam, caller)
@@ -199,9 +211,8 @@ async def update_camera(ctx: Ctx, caller: Caller, camera_id: CameraId, body: reg
 @router.delete("/cameras/{camera_id}", status_code=204)
 async def delete_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> Response:
     require_camera(caller, camera_id, MANAGE_CAMERAS)
-    if not await asyncio.to_thread(registry.delete_camera, ctx.db, camera_id):
+    if not await asyncio.to_thread(registry.delete_camera, ctx.db, camera_id, _audited(ctx, caller, "camera.delete")):
         raise not_found()
-    await asyncio.to_thread(_audit, ctx, caller, "camera.delete", camera_id)
     if ctx.recorder is not None:
         await ctx.recorder.reload_camera(camera_id)
     return Response(status_code=204)

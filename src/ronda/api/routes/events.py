@@ -9,7 +9,9 @@ from fastapi import APIRouter, Body, HTTPException, Query, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from ronda.access.audit import InTransaction
 from ronda.access.rights import ALARMS, MANAGE_CAMERAS, SEND_EVENTS
 from ronda.api.deps import Caller, Ctx, iso_param, not_found, require_site
 from ronda.events.ingest import IncomingEvent
@@ -156,13 +158,23 @@ async def redact_one(ctx: Ctx, caller: Caller, event_id: EventId, body: RedactBo
     view, cams = found
     _may_manage(caller, cams)
     note = f"redacted by {caller.actor} at {to_iso(now_ms())}"
-    done = await asyncio.to_thread(redact_event, ctx.db, event_id, note)
+    audit = _audited(ctx, caller, "event.redact", view, cams, body.reason)
+    done = await asyncio.to_thread(redact_event, ctx.db, event_id, note, audit)
     if done is None:
         raise not_found("event")
-    await asyncio.to_thread(ctx.audit.append, caller.actor, "event.redact", "ok", cams[0] if cams else None, None,
-                            None, caller.source_ip, {"event": event_id, "type": view["type"], "time": view["time"],
-                                                     "cameras": cams, "reason": body.reason})  # fmt: skip
     return done[0]
+
+
+def _audited(ctx: Ctx, caller: Caller, action: str, view: dict[str, Any], cams: list[int],
+             reason: str | None) -> InTransaction[Any]:  # fmt: skip
+    """The entry of an event's redaction or deletion, written in the same transaction."""
+
+    def write(s: Session, _event: Any) -> None:
+        ctx.audit.record(s, caller.actor, action, "ok", cams[0] if cams else None, source_ip=caller.source_ip,
+                         details={"event": view["id"], "type": view["type"], "time": view["time"], "cameras": cams,
+                                  "reason": reason})  # fmt: skip
+
+    return write
 
 
 @router.delete("/events/{event_id}", status_code=204)
@@ -178,11 +190,9 @@ async def delete_one(
         raise not_found("event")
     view, cams = found
     _may_manage(caller, cams)
-    if not await asyncio.to_thread(delete_event, ctx.db, event_id):
+    audit = _audited(ctx, caller, "event.delete", view, cams, reason)
+    if not await asyncio.to_thread(delete_event, ctx.db, event_id, audit):
         raise not_found("event")
-    await asyncio.to_thread(ctx.audit.append, caller.actor, "event.delete", "ok", cams[0] if cams else None, None,
-                            None, caller.source_ip, {"event": event_id, "type": view["type"], "time": view["time"],
-                                                     "cameras": cams, "reason": reason})  # fmt: skip
     return Response(status_code=204)
 
 

@@ -290,11 +290,11 @@ def _store_plan(ctx: Ctx, caller: Caller, kind: str, data: bytes, meta: dict[str
     plan.update(meta)
     with ctx.db.session() as s:
         repos.put_state(s, PLAN_KEY, plan)
+        ctx.audit.record(s, caller.actor, "map.plan_upload", "ok", source_ip=caller.source_ip,
+                         details={"type": kind, "bytes": len(data), "sha256": sha})  # fmt: skip
     for old in folder.glob("plan-*"):
         if old.name != name:
             old.unlink(missing_ok=True)
-    ctx.audit.append(caller.actor, "map.plan_upload", "ok", source_ip=caller.source_ip,
-                     details={"type": kind, "bytes": len(data), "sha256": sha})  # fmt: skip
     return plan
 
 
@@ -404,8 +404,8 @@ def delete_plan(ctx: Ctx, caller: Caller) -> Response:
         if plan is None:
             raise HTTPException(404, "no site plan has been uploaded")
         s.delete(s.get(SystemState, PLAN_KEY))
+        ctx.audit.record(s, caller.actor, "map.plan_delete", "ok", source_ip=caller.source_ip)
     (_map_dir(ctx) / plan["file"]).unlink(missing_ok=True)
-    ctx.audit.append(caller.actor, "map.plan_delete", "ok", source_ip=caller.source_ip)
     return Response(status_code=204)
 
 
@@ -447,8 +447,8 @@ def put_position(ctx: Ctx, caller: Caller, camera_id: CameraId, body: Position) 
         pos.update(body.model_dump(exclude_none=True))
         positions[str(camera_id)] = pos
         repos.put_state(s, POSITIONS_KEY, positions)
-    ctx.audit.append(caller.actor, "map.position", "ok", camera_id, source_ip=caller.source_ip,
-                     details=body.model_dump(exclude_none=True))  # fmt: skip
+        ctx.audit.record(s, caller.actor, "map.position", "ok", camera_id, source_ip=caller.source_ip,
+                         details=body.model_dump(exclude_none=True))  # fmt: skip
     return {"id": camera_id, "x": pos.get("x"), "y": pos.get("y"), "lat": pos.get("lat"), "lon": pos.get("lon")}
 
 
@@ -461,5 +461,5 @@ def delete_position(ctx: Ctx, caller: Caller, camera_id: CameraId) -> Response:
         if positions.pop(str(camera_id), None) is None:
             raise HTTPException(404, "the camera is not on the map")
         repos.put_state(s, POSITIONS_KEY, positions)
-    ctx.audit.append(caller.actor, "map.position_delete", "ok", camera_id, source_ip=caller.source_ip)
+        ctx.audit.record(s, caller.actor, "map.position_delete", "ok", camera_id, source_ip=caller.source_ip)
     return Response(status_code=204)

@@ -207,8 +207,8 @@ def create_lock(ctx: Ctx, caller: Caller, body: LockBody) -> dict[str, Any]:
         s.add(lock)
         s.flush()
         view = _lock_view(lock)
-    ctx.audit.append(caller.actor, "evidence.lock", "ok", body.camera, start, end, caller.source_ip,
-                     {"lock": view["id"], "reason": body.reason})  # fmt: skip
+        ctx.audit.record(s, caller.actor, "evidence.lock", "ok", body.camera, start, end, caller.source_ip,
+                         {"lock": view["id"], "reason": body.reason})  # fmt: skip
     return view
 
 
@@ -233,7 +233,7 @@ def delete_lock(ctx: Ctx, caller: Caller, lock_id: Annotated[int, PathParam(ge=1
             raise HTTPException(403, "only the lock's creator or a manager of the camera may remove it")
         cam, start, end = lock.camera_id, lock.start_ms, lock.end_ms
         s.delete(lock)
-    ctx.audit.append(caller.actor, "evidence.unlock", "ok", cam, start, end, caller.source_ip, {"lock": lock_id})
+        ctx.audit.record(s, caller.actor, "evidence.unlock", "ok", cam, start, end, caller.source_ip, {"lock": lock_id})
     return Response(status_code=204)
 
 

@@ -108,14 +108,14 @@ async def create_rule(ctx: Ctx, caller: Caller, body: Annotated[Any, Body()]) ->
             r = Rule(**_columns(ctx, spec), created_by=caller.actor, created_ms=now_ms())
             s.add(r)
             s.flush()
+            ctx.audit.record(s, caller.actor, "rule.create", "ok", source_ip=caller.source_ip,
+                             details={"rule": r.id, "name": spec.name})  # fmt: skip
             return rule_view(r)
 
     try:
         view = await asyncio.to_thread(save)
     except IntegrityError:
         raise HTTPException(409, f"a rule named {spec.name!r} exists") from None
-    await asyncio.to_thread(ctx.audit.append, caller.actor, "rule.create", "ok", None, None, None, caller.source_ip,
-                            {"rule": view["id"], "name": spec.name})  # fmt: skip
     await ctx.events.engine.reload()
     return view
 
@@ -155,14 +155,14 @@ async def replace_rule(ctx: Ctx, caller: Caller, rule_id: RuleId, body: Annotate
                 setattr(r, k, v)
             r.updated_ms = now_ms()
             s.flush()
+            ctx.audit.record(s, caller.actor, "rule.update", "ok", source_ip=caller.source_ip,
+                             details={"rule": rule_id, "name": spec.name, "enabled": spec.enabled})  # fmt: skip
             return rule_view(r)
 
     try:
         view = await asyncio.to_thread(save)
     except IntegrityError:
         raise HTTPException(409, f"a rule named {spec.name!r} exists") from None
-    await asyncio.to_thread(ctx.audit.append, caller.actor, "rule.update", "ok", None, None, None, caller.source_ip,
-                            {"rule": rule_id, "name": spec.name, "enabled": spec.enabled})  # fmt: skip
     await ctx.events.engine.reload()
     return view
 
@@ -176,10 +176,10 @@ async def delete_rule(ctx: Ctx, caller: Caller, rule_id: RuleId) -> Response:
             r = _scoped_rule(s, caller, rule_id)
             name = r.name
             s.delete(r)
+            ctx.audit.record(s, caller.actor, "rule.delete", "ok", source_ip=caller.source_ip,
+                             details={"rule": rule_id, "name": name})  # fmt: skip
             return name
 
-    name = await asyncio.to_thread(drop)
-    await asyncio.to_thread(ctx.audit.append, caller.actor, "rule.delete", "ok", None, None, None, caller.source_ip,
-                            {"rule": rule_id, "name": name})  # fmt: skip
+    await asyncio.to_thread(drop)
     await ctx.events.engine.reload()
     return Response(status_code=204)

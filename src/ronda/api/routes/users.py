@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
 
 from ronda.access import passwords, totp
 from ronda.access.password_policy import WeakPassword, check_password
@@ -17,14 +17,13 @@ from ronda.access.tokens import new_api_key
 from ronda.api.deps import Caller, Ctx, iso_param, not_found, require_global, require_site
 from ronda.api.routes.auth import _token_response
 from ronda.store import repos
-from ronda.store.access_models import ApiKey, CameraGroup, Organisation, Role, User, UserRole
+from ronda.store.access_models import ApiKey, CameraGroup, Organisation, Role, TotpEnrolment, User, UserRole
 from ronda.timeutil import now_ms, to_iso
 
 router = APIRouter(tags=["users"])
 UserId = Annotated[int, Query(ge=1, le=2**31 - 1)]
-# user id -> (new secret, the session that asked for it, monotonic deadline); the confirmation must
-# come from the same session, within PENDING_TOTP_S.
-_pending_totp: dict[int, tuple[str, str | None, float]] = {}
+# A begun enrolment (``totp_enrolments``: the sealed secret, the session that asked for it, its expiry)
+# is confirmed from the same session within PENDING_TOTP_S, by whichever API process serves it.
 PENDING_TOTP_S = 600.0
 
 
@@ -145,12 +144,15 @@ def add_user(ctx: Ctx, caller: Caller, body: UserCreate) -> dict[str, Any]:
         if org is not None and s.get(Organisation, org) is None:
             raise HTTPException(422, f"organisation {org} does not exist")
         _grantable(s, caller, body.roles, org)
+
+    def audit(s: Session, _user: User) -> None:
+        ctx.audit.record(s, caller.actor, "user.create", "ok", source_ip=caller.source_ip,
+                         details={"user": body.username, "roles": body.roles, "organisation": org})  # fmt: skip
+
     try:
-        uid = create_user(ctx.db, body.username, body.password, body.roles, org, body.display_name)
+        uid = create_user(ctx.db, body.username, body.password, body.roles, org, body.display_name, also=audit)
     except UserError as e:
         raise HTTPException(422, str(e)) from None
-    ctx.audit.append(caller.actor, "user.create", "ok", source_ip=caller.source_ip,
-                     details={"user": body.username, "roles": body.roles, "organisation": org})  # fmt: skip
     with ctx.db.session() as s:
         u = s.get(User, uid)
         assert u is not None
@@ -185,8 +187,8 @@ def update_user(ctx: Ctx, caller: Caller, user_id: int, body: UserUpdate) -> dic
                 s.add(UserRole(user_id=u.id, role_id=r.id))
         s.flush()
         view = _user_view(s, u)
-    ctx.audit.append(caller.actor, "user.update", "ok", source_ip=caller.source_ip,
-                     details={"user": view["username"], "fields": sorted(body.model_fields_set)})  # fmt: skip
+        ctx.audit.record(s, caller.actor, "user.update", "ok", source_ip=caller.source_ip,
+                         details={"user": view["username"], "fields": sorted(body.model_fields_set)})  # fmt: skip
     return view
 
 
@@ -227,6 +229,13 @@ def _reauthenticate(ctx: Ctx, caller: Principal, password: str, code: str | None
 def update_me(ctx: Ctx, caller: Caller, body: SelfUpdate, request: Request, response: Response) -> dict[str, Any]:
     """Change the own profile. A new password ends every other session of the user; this session goes
     on with the new tokens in ``session`` (its earlier tokens stop working)."""
+
+    def apply(s: Session, u: User) -> None:  # the profile change and its entry: one transaction
+        if body.display_name is not None:
+            u.display_name = body.display_name
+        ctx.audit.record(s, caller.actor, "user.self_update", "ok", source_ip=caller.source_ip,
+                         details={"fields": sorted(body.model_fields_set - {"current_password"})})  # fmt: skip
+
     fresh = None
     if body.password is not None:
         _no_api_key(caller)
@@ -237,17 +246,15 @@ def update_me(ctx: Ctx, caller: Caller, body: SelfUpdate, request: Request, resp
             check_password(body.password, caller.username)
         except WeakPassword as e:
             raise HTTPException(422, str(e)) from None
-        fresh = ctx.auth.change_password(caller.user_id, body.password, keep_session=caller.session_id)
+        fresh = ctx.auth.change_password(caller.user_id, body.password, keep_session=caller.session_id, also=apply)
     with ctx.db.session() as s:
         u = s.get(User, caller.user_id)
         if u is None:
             raise not_found("user")
-        if body.display_name is not None:
-            u.display_name = body.display_name
+        if body.password is None:
+            apply(s, u)
         s.flush()
         view = _user_view(s, u)
-    ctx.audit.append(caller.actor, "user.self_update", "ok", source_ip=caller.source_ip,
-                     details={"fields": sorted(body.model_fields_set - {"current_password"})})  # fmt: skip
     if fresh is not None:
         view["session"] = _token_response(ctx, fresh, response, caller.via == "cookie", request.url.scheme == "https")
     return view
@@ -259,7 +266,12 @@ def totp_begin(ctx: Ctx, caller: Caller, body: TotpBegin) -> dict[str, Any]:
     _no_api_key(caller)
     _reauthenticate(ctx, caller, body.password, body.code, need_code=True)
     secret = totp.new_totp_secret()
-    _pending_totp[caller.user_id] = (secret, caller.session_id, time.monotonic() + PENDING_TOTP_S)
+    t = now_ms()
+    with ctx.db.session() as s:  # a new enrolment replaces the user's earlier one; expired ones go
+        s.execute(delete(TotpEnrolment).where(TotpEnrolment.expires_ms < t))
+        s.merge(TotpEnrolment(user_id=caller.user_id, secret_enc=ctx.secrets.encrypt(secret),
+                              session_id=caller.session_id, created_ms=t,
+                              expires_ms=t + int(PENDING_TOTP_S * 1000)))  # fmt: skip
     return {"secret": secret, "uri": totp.provisioning_uri(secret, caller.username)}
 
 
@@ -267,21 +279,25 @@ def totp_begin(ctx: Ctx, caller: Caller, body: TotpBegin) -> dict[str, Any]:
 def totp_confirm(ctx: Ctx, caller: Caller, body: TotpCode) -> dict[str, Any]:
     _no_api_key(caller)
     _reauthenticate(ctx, caller, body.password, None, need_code=False)
-    pending = _pending_totp.get(caller.user_id)
-    if pending is None or pending[1] != caller.session_id or pending[2] < time.monotonic():
-        # never started, started in another session, or too long ago
-        raise HTTPException(422, "the code does not match; start again with POST /me/totp")
-    secret = pending[0]
-    step = totp.match_step(secret, body.code, now_ms() / 1000)
-    if step is None:
-        raise HTTPException(422, "the code does not match; start again with POST /me/totp")
+    refused = HTTPException(422, "the code does not match; start again with POST /me/totp")
     with ctx.db.session() as s:
+        pending = s.get(TotpEnrolment, caller.user_id)
+        if pending is None or pending.session_id != caller.session_id or pending.expires_ms < now_ms():
+            raise refused  # never started, started in another session, or too long ago
+        secret = ctx.secrets.decrypt(pending.secret_enc) or ""
+        step = totp.match_step(secret, body.code, now_ms() / 1000) if secret else None
+        if step is None:
+            raise refused
+        # Taken once: of two concurrent confirmations (any processes) only the one that deletes it goes on.
+        gone = s.execute(delete(TotpEnrolment).where(TotpEnrolment.user_id == caller.user_id,
+                                                     TotpEnrolment.created_ms == pending.created_ms))  # fmt: skip
+        if getattr(gone, "rowcount", 1) != 1:
+            raise refused
         u = s.get(User, caller.user_id)
         assert u is not None
         u.totp_secret_enc = ctx.secrets.encrypt(secret)
         u.totp_last_step = step  # the enrolment code cannot be replayed to log in
-    _pending_totp.pop(caller.user_id, None)
-    ctx.audit.append(caller.actor, "user.totp_enabled", "ok", source_ip=caller.source_ip)
+        ctx.audit.record(s, caller.actor, "user.totp_enabled", "ok", source_ip=caller.source_ip)
     return {"totp": True}
 
 
@@ -314,8 +330,8 @@ def add_api_key(ctx: Ctx, caller: Caller, body: ApiKeyCreate) -> dict[str, Any]:
         s.add(row)
         s.flush()
         kid = row.id
-    ctx.audit.append(caller.actor, "apikey.create", "ok", source_ip=caller.source_ip,
-                     details={"name": body.name, "rights": body.rights})  # fmt: skip
+        ctx.audit.record(s, caller.actor, "apikey.create", "ok", source_ip=caller.source_ip,
+                         details={"name": body.name, "rights": body.rights})  # fmt: skip
     return {"id": kid, "name": body.name, "key": k.key, "rights": body.rights}
 
 
@@ -337,7 +353,7 @@ def revoke_api_key(ctx: Ctx, caller: Caller, key_id: int) -> Response:
         if row is None or row.user_id != caller.user_id:
             raise not_found("API key")
         row.revoked_ms = now_ms()
-    ctx.audit.append(caller.actor, "apikey.revoke", "ok", source_ip=caller.source_ip, details={"id": key_id})
+        ctx.audit.record(s, caller.actor, "apikey.revoke", "ok", source_ip=caller.source_ip, details={"id": key_id})
     return Response(status_code=204)
 
 
