@@ -408,7 +408,7 @@ def _count(ctx, model, *where):
 def _cases():
     from ronda.store.access_models import ApiKey, User
     from ronda.store.event_models import AlarmEntry, Rule
-    from ronda.store.models import Bookmark, Camera, Event, EvidenceLock
+    from ronda.store.models import Bookmark, Camera, Event, EvidenceLock, SystemState
 
     span = {"start": "2026-05-26T10:00:00Z", "end": "2026-05-26T10:05:00Z"}
     return {
@@ -430,6 +430,9 @@ def _cases():
                          lambda ctx, o: _count(ctx, Event, Event.id == o["event"]) == 0),
         "alarm.comment": (lambda o: ("POST", f"/api/v1/alarms/{o['alarm']}/comment", {"text": "patrol sent"}),
                           lambda ctx, o: _count(ctx, AlarmEntry, AlarmEntry.action == "comment") == 1),
+        "map.plan_upload": (lambda o: ("PUT", "/api/v1/map/plan", {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": None, "geometry": {"type": "Point", "coordinates": [9.19, 45.46]}}]}),
+                            lambda ctx, o: _count(ctx, SystemState, SystemState.key == "map.plan") == 1),
     }  # fmt: skip
 
 
