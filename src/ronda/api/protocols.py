@@ -121,7 +121,7 @@ def protocols(limits: Limits) -> tuple[type[asyncio.Protocol], type[asyncio.Prot
 
     base: Any = AutoHTTPProtocol
 
-    class GuardedHttp(base):  # type: ignore[misc, valid-type]
+    class GuardedHttp(base):
         _ip: str | None = None
         _deadline: asyncio.TimerHandle | None = None
 

@@ -287,7 +287,9 @@ class Simulator:
             self._clips[path] = Clip(path, codec)
         return self._clips[path]
 
-    def _add_clip_stream(self, cam: _Camera, kind: str, path: str, clip_path: Path, codec: str, size) -> None:
+    def _add_clip_stream(
+        self, cam: _Camera, kind: str, path: str, clip_path: Path, codec: str, size: tuple[int, int]
+    ) -> None:
         clip = self._clip(clip_path, codec)
         if codec == "h264":
             caps = _h264_caps(*size)

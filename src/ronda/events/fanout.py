@@ -31,10 +31,10 @@ class TextQueue(asyncio.Queue[str | None]):
     # asyncio.Queue routes every put and get (waiting or not) through these two.
     def _put(self, item: str | None) -> None:
         self.queued_bytes += len(item) if item else 0
-        super()._put(item)  # type: ignore[misc]
+        super()._put(item)
 
     def _get(self) -> str | None:
-        item: str | None = super()._get()  # type: ignore[misc]
+        item: str | None = super()._get()
         self.queued_bytes -= len(item) if item else 0
         return item
 

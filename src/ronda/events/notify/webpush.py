@@ -244,7 +244,7 @@ async def send_webpush(
             ttl=ttl_s,
             timeout=timeout_s,
             headers=dict(headers),
-            requests_session=session,  # type: ignore[arg-type]  # duck-typed: only .post() is used
+            requests_session=session,  # duck-typed: only .post() is used
         )
 
     try:
