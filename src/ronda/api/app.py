@@ -25,6 +25,16 @@ from ronda.access.secrets import SecretBox
 from ronda.access.service import AuthService
 from ronda.api.limits import BodyLimit
 from ronda.config import Config
+from ronda.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+    Unavailable,
+)
 from ronda.media.export_jobs import ExportJobs
 from ronda.media.live import LiveHub
 from ronda.media.snapshot import SnapshotCache
@@ -51,6 +61,32 @@ CSP = "; ".join([
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])  # fmt: skip
+# Domain errors (ronda.errors) → HTTP, in this one place.
+STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    Invalid: 422,
+    TooManyRequests: 429,
+    Unavailable: 503,
+    Unauthenticated: 401,
+}
+
+
+def error_status(exc: DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 400
+
+
+def error_response(exc: DomainError) -> JSONResponse:
+    headers: dict[str, str] = {}
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = 'Bearer realm="ronda"'
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse({"detail": exc.detail}, status_code=error_status(exc), headers=headers or None)
 
 
 @dataclass
@@ -120,6 +156,10 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -26,7 +26,18 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ronda.access.rights import MANAGE_CAMERAS
-from ronda.api.deps import Caller, CameraId, Ctx, not_found, require_camera, require_site
+from ronda.api.deps import (
+    Caller,
+    CameraId,
+    Ctx,
+    authenticated,
+    camera_right,
+    not_found,
+    require_camera,
+    require_site,
+    site_right,
+)
+from ronda.api.schemas.map import MapView, PlanView, PositionView
 from ronda.devices import registry
 from ronda.store import repos
 from ronda.store.models import SystemState
@@ -314,7 +325,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 # --- routes -------------------------------------------------------------------------------------------
-@router.get("/map")
+@router.get("/map", response_model=MapView, **authenticated())
 def get_map(ctx: Ctx, caller: Caller) -> dict[str, Any]:
     """The plan (or null), the tile URL (null: Ronda needs no internet tiles) and every camera the caller
     may see with its position: ``x``/``y`` (fractions of the image) or ``lat``/``lon`` (GeoJSON plans);
@@ -335,7 +346,7 @@ def get_map(ctx: Ctx, caller: Caller) -> dict[str, Any]:
 
 
 @router.get("/map/plan", response_class=Response, responses={200: {"content": {"image/png": {}, "image/jpeg": {},
-            "application/geo+json": {}}}})  # fmt: skip
+            "application/geo+json": {}}}}, **authenticated())  # fmt: skip
 def get_plan(ctx: Ctx, caller: Caller) -> Response:
     with ctx.db.session() as s:
         plan = repos.get_state(s, PLAN_KEY)
@@ -355,11 +366,11 @@ def get_plan(ctx: Ctx, caller: Caller) -> Response:
 
 
 @router.put(
-    "/map/plan",
-    openapi_extra={"requestBody": {"required": True, "content": {
+    "/map/plan", response_model=PlanView,
+    **site_right(MANAGE_CAMERAS, openapi_extra={"requestBody": {"required": True, "content": {
         "image/png": {"schema": {"type": "string", "format": "binary"}},
         "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
-        "application/geo+json": {"schema": {"type": "object"}}}}},
+        "application/geo+json": {"schema": {"type": "object"}}}}}),
 )  # fmt: skip
 async def put_plan(ctx: Ctx, caller: Caller, request: Request) -> dict[str, Any]:
     """Replace the site plan: the raw file as the body, its type in Content-Type (``image/png``,
@@ -395,7 +406,7 @@ async def put_plan(ctx: Ctx, caller: Caller, request: Request) -> dict[str, Any]
     return view
 
 
-@router.delete("/map/plan", status_code=204)
+@router.delete("/map/plan", status_code=204, response_class=Response, **site_right(MANAGE_CAMERAS))
 def delete_plan(ctx: Ctx, caller: Caller) -> Response:
     """Remove the plan (positions are kept for the next one)."""
     require_site(caller, MANAGE_CAMERAS)
@@ -429,7 +440,7 @@ class Position(BaseModel):
         return self
 
 
-@router.put("/map/cameras/{camera_id}")
+@router.put("/map/cameras/{camera_id}", response_model=PositionView, **camera_right(MANAGE_CAMERAS))
 def put_position(ctx: Ctx, caller: Caller, camera_id: CameraId, body: Position) -> dict[str, Any]:
     require_camera(caller, camera_id, MANAGE_CAMERAS)
     with _positions_lock, ctx.db.session() as s:
@@ -452,7 +463,7 @@ def put_position(ctx: Ctx, caller: Caller, camera_id: CameraId, body: Position) 
     return {"id": camera_id, "x": pos.get("x"), "y": pos.get("y"), "lat": pos.get("lat"), "lon": pos.get("lon")}
 
 
-@router.delete("/map/cameras/{camera_id}", status_code=204)
+@router.delete("/map/cameras/{camera_id}", status_code=204, response_class=Response, **camera_right(MANAGE_CAMERAS))
 def delete_position(ctx: Ctx, caller: Caller, camera_id: CameraId) -> Response:
     """Take the camera off the map."""
     require_camera(caller, camera_id, MANAGE_CAMERAS)
