@@ -10,6 +10,7 @@ declared is what is enforced; ``test_declarations_agree_with_the_matrix`` ties t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from ronda.api.app import create_app
 from ronda.api.deps import KINDS, RIGHT_KEY
 from ronda.config import load_config
 from ronda.runtime import build
-from tests.helpers import free_port, write_config
+from tests.helpers import free_port, iso, write_config
 from tests.security.test_rights_matrix import TABLE
 
 # Operations answering with media: their content type is declared with ``responses=`` instead of a model.
@@ -185,3 +186,27 @@ def test_declarations_agree_with_the_matrix(app: FastAPI) -> None:
             assert "auth" in rule or "own" in rule, (op, decl, rule)
         else:  # object: the right on the object's camera(s), checked by the feature
             assert right is None or right in rule or "manage_cameras" in rule, (op, decl, rule)
+
+
+def test_a_right_on_a_body_camera_holds_whatever_form_the_id_takes(site, users) -> None:
+    """``camera_right(R, body=...)`` reads the camera id(s) as the route's model will (pydantic turns
+    ``"3"`` into 3): a viewer cannot slip a bookmark, a lock or an export past the check by sending the
+    id as a string or in a list with an allowed one. Real HTTP against the shared site."""
+    viewer = users["viewer_a"]  # live and playback on the odd cameras, no bookmark, lock or export right
+    odd = site.cam("Camera 1")
+    now = int(time.time() * 1000)
+    span = {"start": iso(now - 60_000), "end": iso(now - 30_000)}
+    for cam in (odd, str(odd), float(odd)):
+        r = viewer.req("POST", "/api/v1/bookmarks", json={"camera": cam, "title": "t", **span})
+        assert r.status_code == 403, (cam, r.status_code, r.text)
+        r = viewer.req("POST", "/api/v1/evidence-locks", json={"camera": cam, "reason": "r", **span})
+        assert r.status_code == 403, (cam, r.status_code, r.text)
+        r = viewer.req("POST", "/api/v1/exports", json={"cameras": [cam], **span})
+        assert r.status_code == 403, (cam, r.status_code, r.text)
+    # The operator may export Camera 1 but cannot see "Stall" (in no group of its organisation): one
+    # refused id refuses the whole request.
+    operator, unseen = users["operator"], site.cam("Stall")
+    r = operator.req("POST", "/api/v1/exports", json={"cameras": [odd, str(unseen)], **span})
+    assert r.status_code == 404, r.text
+    # A body the model refuses is still a 422, not a rights answer.
+    assert viewer.req("POST", "/api/v1/bookmarks", json={"camera": "one", "title": "t", **span}).status_code == 422
