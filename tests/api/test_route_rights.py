@@ -210,3 +210,34 @@ def test_a_right_on_a_body_camera_holds_whatever_form_the_id_takes(site, users) 
     assert r.status_code == 404, r.text
     # A body the model refuses is still a 422, not a rights answer.
     assert viewer.req("POST", "/api/v1/bookmarks", json={"camera": "one", "title": "t", **span}).status_code == 422
+
+
+def test_domain_errors_map_to_one_status_each() -> None:
+    """Feature code raises ``ronda.errors``; ``api.app`` alone turns them into HTTP."""
+    from ronda.api.app import error_response
+    from ronda.errors import (
+        Conflict,
+        DomainError,
+        Forbidden,
+        Invalid,
+        NotFound,
+        TooManyRequests,
+        Unauthenticated,
+        Unavailable,
+    )
+
+    cases: list[tuple[DomainError, int]] = [
+        (NotFound("bookmark"), 404),
+        (Forbidden("no"), 403),
+        (Conflict("closed"), 409),
+        (Invalid([{"loc": ["body"], "msg": "bad", "type": "x"}]), 422),
+        (TooManyRequests("slow down", retry_after=7), 429),
+        (Unavailable("later", retry_after=5), 503),
+        (Unauthenticated("who?"), 401),
+    ]
+    for exc, status in cases:
+        r = error_response(exc)
+        assert r.status_code == status, exc
+        assert (r.headers.get("retry-after") is not None) == (exc.retry_after is not None)
+        assert ("www-authenticate" in r.headers) == (status == 401)
+    assert bytes(error_response(NotFound("bookmark")).body) == b'{"detail":"bookmark not found"}'

@@ -13,9 +13,9 @@ from ronda.access import passwords
 from ronda.access.audit import AuditLog
 from ronda.access.password_policy import WeakPassword, check_password
 from ronda.access.rights import RIGHTS, RIGHTS_ORDER, granted_rights
-from ronda.access.service import Principal, UserError, create_user, end_sessions
+from ronda.access.service import AuthService, Principal, UserError, create_user, end_sessions
 from ronda.access.tokens import new_api_key
-from ronda.errors import Forbidden, Invalid, NotFound
+from ronda.errors import Forbidden, Invalid, NotFound, TooManyRequests
 from ronda.store import repos
 from ronda.store.access_models import ApiKey, CameraGroup, Organisation, Role, User, UserRole
 from ronda.store.db import Database
@@ -143,6 +143,41 @@ def own_view(db: Database, caller: Principal, display_name: str | None) -> dict[
             u.display_name = display_name
         s.flush()
         return user_view(s, u)
+
+
+# --- the account holder's own sign-in settings ----------------------------------------------------------
+def no_api_key(caller: Principal) -> None:
+    """Sign-in settings (password, TOTP) are changed by the account holder in a login session,
+    never with an API key, whatever its rights."""
+    if caller.via == "api_key":
+        raise Forbidden("an API key cannot change the password or the one-time codes")
+
+
+def reauthenticate(auth: AuthService, caller: Principal, password: str, code: str | None, need_code: bool) -> None:
+    """``Forbidden`` unless ``password`` is the caller's (and ``code`` its current one-time code, when TOTP
+    is on and ``need_code``). Throttled and counted like logins, so a stolen token cannot guess the
+    password."""
+    retry = auth.throttle.reserve(caller.username, caller.source_ip)
+    if retry is not None:
+        raise TooManyRequests("too many failed attempts; try again later", retry_after=retry)
+    ok = False
+    try:
+        with auth.db.session() as s:
+            u = s.get(User, caller.user_id)
+            if u is None:
+                raise NotFound("user")
+            ok, _ = passwords.verify_password(u.password_hash, password)
+            if ok and need_code and u.totp_secret_enc:
+                secret = auth.secrets.decrypt(u.totp_secret_enc) or ""
+                step = auth.totp.accept(u.id, secret, code or "", last_step=u.totp_last_step)
+                ok = step is not None
+                if step is not None:
+                    u.totp_last_step = step  # a code works once, here as at login
+    finally:
+        (auth.throttle.release if ok else auth.throttle.failed)(caller.username, caller.source_ip)
+    if not ok:
+        auth.audit.append(caller.actor, "user.reauth", "denied", source_ip=caller.source_ip)
+        raise Forbidden("the password (or the one-time code) is wrong")
 
 
 # --- API keys ---------------------------------------------------------------------------------------------

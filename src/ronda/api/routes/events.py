@@ -13,10 +13,11 @@ from ronda.access.rights import ALARMS, MANAGE_CAMERAS, SEND_EVENTS
 from ronda.api.deps import Caller, Ctx, authenticated, iso_param, object_right, site_right
 from ronda.api.schemas.events import EventStats, EventView, PostedEvents
 from ronda.errors import DomainError, Forbidden, Invalid, NotFound
+from ronda.events import event_admin
 from ronda.events.ingest import IncomingEvent
-from ronda.events.store import NewEvent, delete_event, load_event, redact_event, search_events
+from ronda.events.store import NewEvent, search_events
 from ronda.media.cameras import camera_ids
-from ronda.timeutil import now_ms, to_iso
+from ronda.timeutil import now_ms
 
 router = APIRouter(tags=["events"])
 MAX_BATCH = 500
@@ -126,39 +127,16 @@ class RedactBody(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="why (kept in the audit log)")
 
 
-def _may_manage(caller: Caller, cams: list[int]) -> None:
-    """Removing what an event says is for whoever manages its cameras (every one of them); an event
-    without camera (system, security) is the site's: a site administrator's (the manage_cameras right
-    without an organisation), as in the listing. 404 when the caller cannot see the event."""
-    if not cams:
-        if not (caller.site_scope and caller.has(MANAGE_CAMERAS)):
-            raise NotFound("event")
-        return
-    if not caller.visible(cams):
-        raise NotFound("event")
-    for c in cams:
-        if not caller.can(MANAGE_CAMERAS, c):
-            raise Forbidden(f"the '{MANAGE_CAMERAS}' right on camera {c} is needed")
-
-
 @router.post("/events/{event_id}/redact", response_model=EventView, response_model_exclude_unset=True,
              **object_right("event", MANAGE_CAMERAS))  # fmt: skip
 async def redact_one(ctx: Ctx, caller: Caller, event_id: EventId, body: RedactBody) -> dict[str, Any]:
     """Remove an event's payload, text and snapshot reference (a stored mistake, personal data that
     must go, or a payload that cannot be shown), keeping that it happened. Audited with the reason."""
-    found = await asyncio.to_thread(load_event, ctx.db, event_id)
-    if found is None:
-        raise NotFound("event")
-    view, cams = found
-    _may_manage(caller, cams)
-    note = f"redacted by {caller.actor} at {to_iso(now_ms())}"
-    done = await asyncio.to_thread(redact_event, ctx.db, event_id, note)
-    if done is None:
-        raise NotFound("event")
+    view, cams, done = await asyncio.to_thread(event_admin.redact, ctx.db, caller, event_id)
     await asyncio.to_thread(ctx.audit.append, caller.actor, "event.redact", "ok", cams[0] if cams else None, None,
                             None, caller.source_ip, {"event": event_id, "type": view["type"], "time": view["time"],
                                                      "cameras": cams, "reason": body.reason})  # fmt: skip
-    return done[0]
+    return done
 
 
 @router.delete("/events/{event_id}", status_code=204, response_class=Response,
@@ -170,13 +148,7 @@ async def delete_one(
     reason: Annotated[str | None, Query(max_length=500, description="why (kept in the audit log)")] = None,
 ) -> Response:
     """Delete one event (same rights as redacting). Alarms it raised keep their own history."""
-    found = await asyncio.to_thread(load_event, ctx.db, event_id)
-    if found is None:
-        raise NotFound("event")
-    view, cams = found
-    _may_manage(caller, cams)
-    if not await asyncio.to_thread(delete_event, ctx.db, event_id):
-        raise NotFound("event")
+    view, cams = await asyncio.to_thread(event_admin.delete, ctx.db, caller, event_id)
     await asyncio.to_thread(ctx.audit.append, caller.actor, "event.delete", "ok", cams[0] if cams else None, None,
                             None, caller.source_ip, {"event": event_id, "type": view["type"], "time": view["time"],
                                                      "cameras": cams, "reason": reason})  # fmt: skip

@@ -11,11 +11,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ronda.access import passwords, totp, user_admin
+from ronda.access import totp, user_admin
 from ronda.access.password_policy import WeakPassword, check_password
 from ronda.access.rights import MANAGE_USERS, RIGHTS, VIEW_AUDIT
 from ronda.access.service import Principal
-from ronda.api.deps import Caller, Ctx, authenticated, global_right, not_found, site_right
+from ronda.api.deps import Caller, Ctx, authenticated, global_right, site_right
 from ronda.api.routes.auth import _token_response
 from ronda.api.schemas.users import (
     ApiKeyView,
@@ -112,36 +112,11 @@ def update_user(ctx: Ctx, caller: Caller, user_id: int, body: UserUpdate) -> dic
 
 
 def _no_api_key(caller: Principal) -> None:
-    """Sign-in settings (password, TOTP) are changed by the account holder in a login session,
-    never with an API key, whatever its rights."""
-    if caller.via == "api_key":
-        raise HTTPException(403, "an API key cannot change the password or the one-time codes")
+    user_admin.no_api_key(caller)
 
 
 def _reauthenticate(ctx: Ctx, caller: Principal, password: str, code: str | None, need_code: bool) -> None:
-    """403 unless ``password`` is the caller's (and ``code`` its current one-time code, when TOTP is on
-    and ``need_code``). Throttled and counted like logins, so a stolen token cannot guess the password."""
-    retry = ctx.auth.throttle.reserve(caller.username, caller.source_ip)
-    if retry is not None:
-        raise HTTPException(429, "too many failed attempts; try again later", headers={"Retry-After": str(retry)})
-    ok = False
-    try:
-        with ctx.db.session() as s:
-            u = s.get(User, caller.user_id)
-            if u is None:
-                raise not_found("user")
-            ok, _ = passwords.verify_password(u.password_hash, password)
-            if ok and need_code and u.totp_secret_enc:
-                secret = ctx.secrets.decrypt(u.totp_secret_enc) or ""
-                step = ctx.auth.totp.accept(u.id, secret, code or "", last_step=u.totp_last_step)
-                ok = step is not None
-                if step is not None:
-                    u.totp_last_step = step  # a code works once, here as at login
-    finally:
-        (ctx.auth.throttle.release if ok else ctx.auth.throttle.failed)(caller.username, caller.source_ip)
-    if not ok:
-        ctx.audit.append(caller.actor, "user.reauth", "denied", source_ip=caller.source_ip)
-        raise HTTPException(403, "the password (or the one-time code) is wrong")
+    user_admin.reauthenticate(ctx.auth, caller, password, code, need_code)
 
 
 @router.patch("/me", response_model=SelfView, response_model_exclude_unset=True, **authenticated())
