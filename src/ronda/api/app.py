@@ -1,7 +1,8 @@
 """The FastAPI application: REST under /api/v1.
 
-Authentication and per-camera rights arrive with the access-control work; every route already
-takes the caller through ``deps.principal`` so they can be enforced in one place.
+Every route declares the right it needs (``ronda.api.deps``: checked by a dependency, shown as
+``x-ronda-right`` in the OpenAPI document) and its response model (``ronda.api.schemas``); feature code
+raises ``ronda.errors`` domain errors, mapped to HTTP statuses here, once (``STATUS``).
 """
 
 from __future__ import annotations
@@ -220,7 +221,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
 
 def _document_errors(app: FastAPI) -> None:
     """Declare the 422 answers as they are: FastAPI's list of field errors, or one sentence naming the
-    problem (``HTTPException(422, "...")`` from a route's own checks). Clients and schema checkers
+    problem (``ronda.errors.Invalid("...")`` from a feature's own checks). Clients and schema checkers
     (schemathesis) then see the document and the answers agree."""
     build = app.openapi
 
