@@ -208,8 +208,11 @@ def test_a_right_on_a_body_camera_holds_whatever_form_the_id_takes(site, users) 
     operator, unseen = users["operator"], site.cam("Stall")
     r = operator.req("POST", "/api/v1/exports", json={"cameras": [odd, str(unseen)], **span})
     assert r.status_code == 404, r.text
-    # A body the model refuses is still a 422, not a rights answer.
+    # A body the model refuses is still a 422, not a rights answer; so is an id no camera can have.
     assert viewer.req("POST", "/api/v1/bookmarks", json={"camera": "one", "title": "t", **span}).status_code == 422
+    for bad in (0, -1, 2**31, 2**40):
+        assert operator.req("POST", "/api/v1/bookmarks", json={"camera": bad, "title": "t", **span}).status_code == 422
+        assert operator.req("POST", "/api/v1/exports", json={"cameras": [odd, bad], **span}).status_code == 422
 
 
 def test_domain_errors_map_to_one_status_each() -> None:

@@ -27,7 +27,7 @@ from ronda.access.rights import CAMERA_RIGHTS, GLOBAL_RIGHTS, RIGHTS
 from ronda.access.service import AuthError, Principal
 from ronda.access.tokens import API_KEY_PREFIX, InvalidToken
 from ronda.api.app import AppContext
-from ronda.errors import Forbidden, NotFound, Unauthenticated
+from ronda.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from ronda.timeutil import iso_param as iso_param  # re-exported for the routes
 from ronda.timeutil import iso_range as iso_range
 
@@ -220,9 +220,10 @@ def _camera_body_check(right: str, field: str) -> Callable[..., Any]:
             data = await request.json()  # cached by Starlette: the route parses the same bytes
         except ValueError:
             return  # not JSON: the route's body validation answers 422
-        for cid in _body_ids(data, field) or []:
-            if not 1 <= cid < 2**31:
-                raise NotFound()
+        ids = _body_ids(data, field) or []
+        if any(not 1 <= cid < 2**31 for cid in ids):  # no such id can exist: bad input, whatever the model says
+            raise Invalid(f"{field}: camera ids run from 1 to {2**31 - 1}")
+        for cid in ids:
             require_camera(caller, cid, right)
 
     return check
