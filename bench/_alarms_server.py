@@ -68,7 +68,7 @@ def main() -> None:
             timings["fetch"].append(((time.perf_counter() - t) * 1000.0, len(out)))
         return out
 
-    async def timed_fanout(msg: dict[str, Any]) -> None:
+    async def timed_fanout(msg: Any) -> None:
         t = time.perf_counter()
         await real_fanout(msg)
         timings["fanout"].append(((time.perf_counter() - t) * 1000.0, len(ev.fanout.clients)))

@@ -395,14 +395,15 @@ async def measure(base: str, site: dict[str, Any], cam_ids: list[int], args: arg
 async def run_baseline(seconds: float, rate: int, batch: int, n_subs: int) -> tuple[list[float], int, int]:
     """(latencies ms over (subscriber, message) pairs, messages published, messages lost)."""
     from ronda.events.bus import InProcessBus
+    from ronda.events.messages import Event, Source
 
     bus = InProcessBus()
     lats: list[float] = []
     got = [0] * n_subs
 
     def make(i: int):  # type: ignore[no-untyped-def]
-        async def handler(msg: dict[str, Any]) -> None:
-            lats.append((time.time() - msg["event"]["payload"]["sent"]) * 1000.0)
+        async def handler(msg: Event) -> None:
+            lats.append((time.time() - msg.payload["sent"]) * 1000.0)
             got[i] += 1
 
         return handler
@@ -416,9 +417,9 @@ async def run_baseline(seconds: float, rate: int, batch: int, n_subs: int) -> tu
         for _ in range(batch):
             seq += 1
             cam = seq % CAMERAS + 1
-            ev = {"id": seq, "type": "bench.event", "camera": cam, "cameras": [cam], "time": "", "severity": "info",
-                  "source": "external", "payload": {"seq": seq, "sent": sent}}  # fmt: skip
-            await bus.publish({"kind": "event", "id": seq, "event": ev})
+            ev = Event(id=seq, type="bench.event", time_ms=int(sent * 1000), camera=cam, cameras=(cam,),
+                       source=Source.EXTERNAL, payload={"seq": seq, "sent": sent})  # fmt: skip
+            await bus.publish(ev)
     await bus.drain(30)
     await asyncio.sleep(0.2)
     await bus.stop()

@@ -8,10 +8,12 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from tests.helpers import free_port, wait_for
 
 
+@pytest.mark.smoke
 def test_demo_runs_records_and_stops_cleanly(tmp_path):
     port = free_port()
     data = tmp_path / "demo-data"

@@ -331,6 +331,7 @@ def _reindex(args: argparse.Namespace) -> int:
     import asyncio
 
     from ronda import runtime
+    from ronda.recording.layout import Layout
     from ronda.recording.reindex import Orphan, ReindexReport, adopt_orphans, find_orphans
     from ronda.store import repos
 
@@ -369,7 +370,7 @@ def _reindex(args: argparse.Namespace) -> int:
         database.dispose()
     print(f"{scanned} segment files on disk; {len(orphans)} not in the catalog: "
           f"{rep.adopted} indexed ({rep.adopted_ms / 1000:.1f} s of video), {rep.quarantined} unreadable "
-          f"moved to {cfg.recordings_dir / '.quarantine'}")  # fmt: skip
+          f"moved to {Layout(cfg.recordings_dir).quarantine_dir}")  # fmt: skip
     return 0
 
 
@@ -424,4 +425,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m ronda.cli`: run the imported module's main so that its CliError is the class the other
+    # modules raise (this file as __main__ holds a second copy of every class)
+    from ronda import cli
+
+    sys.exit(cli.main())

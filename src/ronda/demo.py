@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import secrets as pysecrets
+import sys
 from pathlib import Path
 
 from ronda import runtime
 from ronda.access.demo_setup import seed_demo
 from ronda.access.service import UserError
-from ronda.cli import CliError
 from ronda.config import load_config
 from ronda.devices import registry
 from ronda.logs import setup_logging
@@ -27,7 +27,7 @@ def demo_cameras(ctx: runtime.AppContext, urls: list[tuple[str, str, str]]) -> N
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from ronda.devices.simcontrol import SimulatorProcess, free_port
+    from ronda.devices.simcontrol import SimulatorError, SimulatorProcess, free_port
 
     data_dir: Path = args.data_dir.expanduser().resolve()
     cfg = load_config(
@@ -41,7 +41,11 @@ def run_demo(args: argparse.Namespace) -> int:
         rtsp_port = args.rtsp_port or free_port()
         data_dir.mkdir(parents=True, exist_ok=True)
         sim = SimulatorProcess(cameras=args.cameras, rtsp_port=rtsp_port, log_dir=data_dir / "logs")
-        sim.start()
+        try:
+            sim.start()
+        except SimulatorError as e:
+            print(f"ronda: {e}", file=sys.stderr)
+            return 2
     try:
         ctx = runtime.build(cfg, migrate=True)
         if sim is not None:
@@ -54,7 +58,8 @@ def run_demo(args: argparse.Namespace) -> int:
         try:
             seed_demo(ctx.db, numbered, password)
         except UserError as e:
-            raise CliError(f"--admin-password: {e}") from None
+            print(f"ronda: --admin-password: {e}", file=sys.stderr)
+            return 2
         print(f"Ronda demo: http://127.0.0.1:{cfg.http.port}/  (API http://127.0.0.1:{cfg.http.port}/api/v1/docs)")
         print(f"Login: admin / {password}   (also operator, viewer_a: odd cameras, viewer_b: even cameras)")
         print(f"Data: {data_dir}   Cameras: {args.cameras}   Stop with Ctrl+C", flush=True)

@@ -7,6 +7,7 @@ never an HTTP status; ``ronda.api.app`` maps each class to one status, in one pl
 - ``Invalid``        the input is well-formed but not acceptable (422); ``detail`` may be a list of
                      field errors, as pydantic gives them
 - ``Unavailable``    the service cannot answer now; try later (503, ``retry_after`` seconds if known)
+- ``TooLarge``       the input is over its size limit (413)
 - ``TooManyRequests`` a budget is spent (429, ``retry_after`` seconds)
 - ``Unauthenticated`` no valid credentials (401)
 """
@@ -45,6 +46,10 @@ class Invalid(DomainError):
 
 
 class Unavailable(DomainError):
+    pass
+
+
+class TooLarge(DomainError):
     pass
 
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 
-from ronda.devices.urls import redact
+_CRED_RE = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]*)@")
+
+
+def redact(text: str) -> str:
+    """Hide passwords of any ``scheme://user:password@`` in free text (ffmpeg prints URLs)."""
+    return _CRED_RE.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:***@", text)
 
 
 class _RedactFilter(logging.Filter):

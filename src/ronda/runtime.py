@@ -13,7 +13,7 @@ from pathlib import Path
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ronda.access.audit import AuditLog, load_or_create_signing_key
+from ronda.access.audit import AuditLog
 from ronda.access.rights import ensure_builtin_roles
 from ronda.access.secrets import SecretBox
 from ronda.access.service import AuthService
@@ -21,7 +21,7 @@ from ronda.api.app import AppContext, create_app
 from ronda.api.protocols import Limits, protocols
 from ronda.config import CameraConfig, Config
 from ronda.devices import registry
-from ronda.media.evidence import SITE_KEY_FILE
+from ronda.media.evidence import SITE_KEY_FILE, load_site_key
 from ronda.recording.recorder import Recorder
 from ronda.store import repos
 from ronda.store.db import Database
@@ -94,7 +94,7 @@ def keys_dir(cfg: Config) -> Path:
 
 def site_key(cfg: Config) -> Ed25519PrivateKey:
     """The site's evidence signing key (Ed25519), created on first use; publish its public half."""
-    return load_or_create_signing_key(keys_dir(cfg) / SITE_KEY_FILE)
+    return load_site_key(keys_dir(cfg) / SITE_KEY_FILE)
 
 
 def open_audit(cfg: Config, db: Database) -> AuditLog:
@@ -114,7 +114,7 @@ def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
 
     events = EventsService(cfg, db, audit, secrets)
     if recorder is not None:
-        recorder.on_events = events.relay.wake.set  # camera offline/online: published at once
+        recorder.on_events = events.relay.poke  # camera offline/online: published at once
     return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder, events=events)
 
 

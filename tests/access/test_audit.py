@@ -370,3 +370,138 @@ def test_anchor_write_failure_does_not_lose_the_entry(site, monkeypatch):
     assert log.count() == N + 1
     monkeypatch.undo()
     assert log.verify().ok
+
+
+# --- a change and its audit entry are one transaction ------------------------------------------------
+# Each case: a request that changes something and is audited, and how to tell whether the change is
+# stored. The failure is injected where every audit write computes its MAC, so it strikes after the
+# change was made and before its entry exists, whichever way a route writes the two.
+
+
+def _seed(ctx):
+    """A camera, an event of it and an alarm about it."""
+    from ronda.devices import registry
+    from ronda.store.event_models import Alarm
+    from ronda.store.models import Event
+    from ronda.timeutil import now_ms
+
+    cam = registry.create_camera(ctx.db, ctx.secrets, registry.CameraCreate(name="Gate", url="rtsp://127.0.0.1:9/x"),
+                                 check_reachable=False).id  # fmt: skip
+    t = now_ms()
+    with ctx.db.session() as s:
+        ev = Event(type="door.forced", time_ms=t, camera_id=cam, cameras=[cam], severity="info", source="external")
+        al = Alarm(state="new", priority="high", priority_num=100, category="test", title="t", camera_id=cam,
+                   cameras=[cam], incident_key="k", auto_close_on=[], first_event_ms=t, last_event_ms=t,
+                   created_ms=t, updated_ms=t)  # fmt: skip
+        s.add_all([ev, al])
+        s.flush()
+        return {"cam": cam, "event": ev.id, "alarm": al.id}
+
+
+def _count(ctx, model, *where):
+    from sqlalchemy import func, select
+
+    with ctx.db.session() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def _cases():
+    from ronda.store.access_models import ApiKey, User
+    from ronda.store.event_models import AlarmEntry, Rule
+    from ronda.store.models import Bookmark, Camera, Event, EvidenceLock, SystemState
+
+    span = {"start": "2026-05-26T10:00:00Z", "end": "2026-05-26T10:05:00Z"}
+    return {
+        "bookmark.create": (lambda o: ("POST", "/api/v1/bookmarks", {"camera": o["cam"], "title": "b", **span}),
+                            lambda ctx, o: _count(ctx, Bookmark) == 1),
+        "user.create": (lambda o: ("POST", "/api/v1/users", {"username": "newbie", "password": "Tr4m-Lantern-91x",
+                                                             "roles": ["viewer"]}),
+                        lambda ctx, o: _count(ctx, User, User.username == "newbie") == 1),
+        "camera.update": (lambda o: ("PATCH", f"/api/v1/cameras/{o['cam']}", {"name": "Renamed"}),
+                          lambda ctx, o: _count(ctx, Camera, Camera.name == "Renamed") == 1),
+        "rule.create": (lambda o: ("POST", "/api/v1/rules", {
+            "name": "r", "trigger": {"types": ["x.y"], "cameras": [o["cam"]]},
+            "actions": [{"type": "bookmark", "title": "x"}]}), lambda ctx, o: _count(ctx, Rule) == 1),
+        "evidence.lock": (lambda o: ("POST", "/api/v1/evidence-locks", {"camera": o["cam"], "reason": "r", **span}),
+                          lambda ctx, o: _count(ctx, EvidenceLock) == 1),
+        "apikey.create": (lambda o: ("POST", "/api/v1/me/api-keys", {"name": "k", "rights": ["live"]}),
+                          lambda ctx, o: _count(ctx, ApiKey) == 1),
+        "event.delete": (lambda o: ("DELETE", f"/api/v1/events/{o['event']}", None),
+                         lambda ctx, o: _count(ctx, Event, Event.id == o["event"]) == 0),
+        "alarm.comment": (lambda o: ("POST", f"/api/v1/alarms/{o['alarm']}/comment", {"text": "patrol sent"}),
+                          lambda ctx, o: _count(ctx, AlarmEntry, AlarmEntry.action == "comment") == 1),
+        "map.plan_upload": (lambda o: ("PUT", "/api/v1/map/plan", {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": None, "geometry": {"type": "Point", "coordinates": [9.19, 45.46]}}]}),
+                            lambda ctx, o: _count(ctx, SystemState, SystemState.key == "map.plan") == 1),
+    }  # fmt: skip
+
+
+def _entries(ctx, action):
+    return [r for r in ctx.audit.search(limit=1000) if r.action == action]
+
+
+@pytest.mark.parametrize("action", list(_cases()))
+def test_change_and_audit_entry_are_one_transaction(tmp_path, monkeypatch, action):
+    from ronda.access import audit as audit_mod
+    from tests.access.inproc import Api, add_admin, app_instance
+
+    request, changed = _cases()[action]
+    with app_instance(tmp_path / "data") as (client, ctx):
+        add_admin(ctx)
+        seeded = _seed(ctx)
+        api = Api(client, "admin")
+        method, path, body = request(seeded)
+
+        def broken_mac(*a, **k):
+            raise RuntimeError("injected: the audit write fails")
+
+        monkeypatch.setattr(audit_mod, "entry_mac", broken_mac)
+        r = api.req(method, path, json=body) if body is not None else api.req(method, path)
+        monkeypatch.undo()
+        assert r.status_code == 500, r.text
+        stored = changed(ctx, seeded)
+        assert not stored and not _entries(ctx, action), f"{action}: change stored={stored}, without its entry"
+        # the same request without the failure: the change and its entry
+        r = api.req(method, path, json=body) if body is not None else api.req(method, path)
+        assert r.status_code < 300, r.text
+        assert changed(ctx, seeded) and len(_entries(ctx, action)) == 1
+        assert ctx.audit.verify().ok
+
+
+CRASH = """
+import os, sys
+from pathlib import Path
+from ronda.access import audit
+from tests.access.inproc import Api, app_instance
+
+with app_instance(Path(sys.argv[1])) as (client, ctx):
+    api = Api(client, "admin")
+    def die(*a, **k):
+        os._exit(17)  # the process dies between the change and its audit entry
+    audit.entry_mac = die
+    api.req("POST", "/api/v1/bookmarks", json={"camera": int(sys.argv[2]), "title": "crash",
+            "start": "2026-05-26T10:00:00Z", "end": "2026-05-26T10:05:00Z"})
+"""
+
+
+def test_crash_between_change_and_audit_leaves_neither(tmp_path):
+    import subprocess
+    import sys
+
+    from ronda.store.models import Bookmark
+    from tests.access.inproc import add_admin, app_instance
+
+    data = tmp_path / "data"
+    with app_instance(data) as (_client, ctx):
+        add_admin(ctx)
+        cam = _seed(ctx)["cam"]
+        before = ctx.audit.count()
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root / 'src'}:{root}"}
+    p = subprocess.run([sys.executable, "-c", CRASH, str(data), str(cam)], env=env, cwd=root, capture_output=True,
+                       timeout=120)  # fmt: skip
+    assert p.returncode == 17, p.stderr.decode()[-2000:]
+    with app_instance(data) as (_client, ctx):
+        assert _count(ctx, Bookmark) == 0, "the bookmark was stored without its audit entry"
+        assert ctx.audit.count() == before + 1  # the login's entry only
+        assert ctx.audit.verify().ok

@@ -217,6 +217,7 @@ def test_a_right_on_a_body_camera_holds_whatever_form_the_id_takes(site, users) 
 
 def test_domain_errors_map_to_one_status_each() -> None:
     """Feature code raises ``ronda.errors``; ``api.app`` alone turns them into HTTP."""
+    from ronda.access.service import AuthError, LoginThrottled
     from ronda.api.app import error_response
     from ronda.errors import (
         Conflict,
@@ -224,10 +225,12 @@ def test_domain_errors_map_to_one_status_each() -> None:
         Forbidden,
         Invalid,
         NotFound,
+        TooLarge,
         TooManyRequests,
         Unauthenticated,
         Unavailable,
     )
+    from ronda.map import errors as map_errors
 
     cases: list[tuple[DomainError, int]] = [
         (NotFound("bookmark"), 404),
@@ -237,6 +240,18 @@ def test_domain_errors_map_to_one_status_each() -> None:
         (TooManyRequests("slow down", retry_after=7), 429),
         (Unavailable("later", retry_after=5), 503),
         (Unauthenticated("who?"), 401),
+        (TooLarge("too big"), 413),
+        # the login's and the map's errors are domain errors too
+        (AuthError("invalid API key"), 401),
+        (LoginThrottled("too many failed logins", retry_after=30), 429),
+        (map_errors.PlanRefused("not a PNG"), 422),
+        (map_errors.PlanTooLarge(5 << 20), 413),
+        (map_errors.PlanMissing(), 404),
+        (map_errors.PlanRequired(), 409),
+        (map_errors.InvalidPosition("x without y"), 422),
+        (map_errors.WrongPositionKind("lat/lon on an image"), 422),
+        (map_errors.CameraUnknown(), 404),
+        (map_errors.NotPlaced(), 404),
     ]
     for exc, status in cases:
         r = error_response(exc)
@@ -244,3 +259,4 @@ def test_domain_errors_map_to_one_status_each() -> None:
         assert (r.headers.get("retry-after") is not None) == (exc.retry_after is not None)
         assert ("www-authenticate" in r.headers) == (status == 401)
     assert bytes(error_response(NotFound("bookmark")).body) == b'{"detail":"bookmark not found"}'
+    assert bytes(error_response(map_errors.PlanMissing()).body) == b'{"detail":"no site plan has been uploaded"}'

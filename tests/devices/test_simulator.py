@@ -97,6 +97,26 @@ def test_main_and_sub_stream(simproc):
     assert (sub["codec_name"], sub["width"], sub["height"]) == ("h264", 640, 360)
 
 
+def decode_one_frame(url: str) -> subprocess.CompletedProcess[str]:
+    """Receive and decode one video frame of ``url`` (what a recorder and a player both need)."""
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", *TCP, "-timeout", "5000000", "-i", url, "-map", "0:v:0"]
+    cmd += ["-frames:v", "1", "-f", "null", "-progress", "pipe:1", "-"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+
+
+@pytest.mark.smoke
+def test_every_mount_answers_with_a_frame(simproc):
+    mounts = {(name, kind): path for name, cam in simproc.cameras().items() for kind, path in cam["paths"].items()}
+    assert set(mounts.values()) == {"/cam1", "/cam1/sub", "/cam2", "/cam2/sub", "/hevc", "/audio", "/secure", "/clock"}
+    failed = {}
+    for (name, kind), path in sorted(mounts.items()):
+        creds = {"user": SECURE_USER, "password": SECURE_PASSWORD} if name == "secure" else {}
+        res = decode_one_frame(simproc.url(name, sub=kind == "sub", **creds))
+        if res.returncode != 0 or "frame=1" not in res.stdout:
+            failed[path] = (res.returncode, res.stderr.strip()[-300:])
+    assert not failed, failed
+
+
 def test_hevc(simproc):
     (video,) = streams(simproc.url("hevc"))
     assert video["codec_name"] == "hevc"

@@ -81,6 +81,7 @@ def report_alarm(site, users):
         admin.req("DELETE", f"/api/v1/rules/{rule_id}")
 
 
+@pytest.mark.smoke  # the smoke tier's browser test: login, live video in Chromium
 def test_grid_plays_single_view_and_keyboard(browser, site, users, record_property):
     context, page, errors = open_client(browser, site, "operator")
     cams = [site.cam(f"Camera {n}") for n in range(1, 5)]

@@ -23,6 +23,11 @@ Appends are serialised across processes: the append transaction first takes a wr
 UPDATE of the one-row ``audit_lock`` table as its first statement, which takes the database write lock
 and waits for it under ``busy_timeout``; PostgreSQL: ``pg_advisory_xact_lock``), then reads the chain
 head, inserts the entry and its checkpoint, and commits, releasing the lock.
+
+A change and its entry are one transaction: ``record(session, ...)`` appends in the caller's session,
+so that a failure or a crash between the change and its entry leaves neither (``append`` is for what
+changes nothing else: logins, views, refusals). The lock is then taken inside that session, before
+the head is read, and held until it ends (see ``record``).
 """
 
 from __future__ import annotations
@@ -40,18 +45,28 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Select, delete, func, insert, or_, select, text, update
+from sqlalchemy import Select, delete, event, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from ronda.access.tokens import load_or_create_key, write_new_secret_file
+from ronda.access import keys
 from ronda.store.access_models import AuditCheckpoint, AuditEntry, AuditLock
 from ronda.store.db import Database
 from ronda.timeutil import now_ms
+
+_T_contra = TypeVar("_T_contra", contravariant=True)
+
+
+class InTransaction(Protocol[_T_contra]):
+    """Work a service function runs in its own transaction, with the object it changed, before the
+    commit: how a caller writes its audit entry together with the change (``AuditLog.record``)."""
+
+    def __call__(self, s: Session, obj: _T_contra, /) -> object: ...
+
 
 GENESIS_MAC = "00" * 32
 PG_LOCK_KEY = 0x526F6E6461417564  # "RondaAud": pg_advisory_xact_lock id for audit appends
@@ -68,20 +83,12 @@ _MAX_WINDOWS = 10_000  # open windows kept in memory; expired ones are forgotten
 
 # --- keys ----------------------------------------------------------------------------------------------
 def load_or_create_hmac_key(path: Path) -> bytes:
-    return load_or_create_key(path, 32)
+    return keys.load_or_create_key(path, 32)
 
 
 def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
-    """The site's audit signing key (PKCS#8 PEM, mode 0600), created on first use."""
-    if not path.exists():
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        write_new_secret_file(path, pem)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
-    return key
+    """The site's audit signing key (PKCS#8 PEM, mode 0600), created on first use (access/keys.py)."""
+    return keys.ed25519_key(path)
 
 
 # --- canonical form ----------------------------------------------------------------------------------------
@@ -234,8 +241,10 @@ class AuditLog:
 
     # --- writing -------------------------------------------------------------------------------------------
     def _lock_writes(self, s: Session) -> None:
-        """Take the cross-process append lock; held until the transaction ends. Must be the first
-        statement of the transaction (on SQLite a read before it would pin an older snapshot)."""
+        """Take the cross-process append lock; held until the transaction ends, and taken before the
+        head is read. On SQLite no read of the transaction may come before the first write (it would
+        pin an older snapshot): pysqlite opens the transaction at the first write, and reads before it
+        run outside it."""
         if s.get_bind().dialect.name == "postgresql":
             s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
             return
@@ -334,6 +343,59 @@ class AuditLog:
         source_ip: str | None = None,
         details: Any = None,
     ) -> int:
+        """An entry in a transaction of its own (what nothing else is written with: a login, a view)."""
+        with self._local, self._db.session() as s:
+            self._lock_writes(s)  # the first statement of this transaction
+            seq, cp = self._write(s, actor, action, result, camera_id, start_ms, end_ms, source_ip, details)
+        if cp is not None:
+            self._write_anchor(cp)
+        return seq
+
+    def record(
+        self,
+        s: Session,
+        actor: str,
+        action: str,
+        result: str = "ok",
+        camera_id: int | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        source_ip: str | None = None,
+        details: Any = None,
+    ) -> int:
+        """Append the entry for a change in the caller's transaction ``s``: the change and its entry are
+        committed together or not at all (a failure or a crash in between leaves neither). Returns the
+        entry's seq. Call it last in the transaction, after the change: the append lock taken here is
+        held until ``s`` ends, so every other audited write of every process waits for it.
+
+        The chain stays right across processes because the lock is taken inside ``s`` before the head
+        is read. On SQLite the lock is the database write lock itself: the pysqlite driver opens the
+        transaction at its first write, so ``s`` either holds it already (it wrote the change) or takes
+        it with the lock row's UPDATE, and then reads the head no other writer can move. On PostgreSQL
+        ``pg_advisory_xact_lock`` is held to the end of ``s`` and the head is read after it (read
+        committed). The in-process lock of ``append`` is not taken here: a thread holding the database
+        lock must never wait for a thread that waits for the database lock. The anchor file moves on
+        after ``s`` commits; views are not coalesced (they change nothing: use ``append``)."""
+        self._lock_writes(s)
+        seq, cp = self._write(s, actor, action, result, camera_id, start_ms, end_ms, source_ip, details)
+        if cp is not None:
+            checkpoint = cp
+            event.listen(s, "after_commit", lambda _s: self._write_anchor(checkpoint), once=True)
+        return seq
+
+    def _write(
+        self,
+        s: Session,
+        actor: str,
+        action: str,
+        result: str,
+        camera_id: int | None,
+        start_ms: int | None,
+        end_ms: int | None,
+        source_ip: str | None,
+        details: Any,
+    ) -> tuple[int, _Checkpoint | None]:
+        """The entry (and its checkpoint) after the chain head, in ``s``, which holds the append lock."""
         actor = _clean_text(actor, "actor")
         action = _clean_text(action, "action")
         result = _clean_text(result, "result")
@@ -344,21 +406,17 @@ class AuditLog:
         # Exactly what comes back from the JSON column is what gets MACed.
         details = json.loads(_canonical(details))
         cp: _Checkpoint | None = None
-        with self._local, self._db.session() as s:
-            self._lock_writes(s)
-            head = s.execute(select(AuditEntry.seq, AuditEntry.mac).order_by(AuditEntry.seq.desc()).limit(1)).first()
-            seq, prev = (head[0] + 1, head[1]) if head is not None else (1, GENESIS_MAC)
-            time_ms = int(self._clock())
-            fields = _fields(seq, time_ms, actor, action, camera_id, start_ms, end_ms, source_ip, result, details)
-            mac = entry_mac(self._key, prev, fields)
-            s.add(AuditEntry(**fields, prev_mac=prev, mac=mac))
-            if seq % self._every == 0:
-                cp = self._sign(seq, time_ms, mac)
-                s.flush()
-                self._store_checkpoint(s, cp)
-        if cp is not None:
-            self._write_anchor(cp)
-        return seq
+        head = s.execute(select(AuditEntry.seq, AuditEntry.mac).order_by(AuditEntry.seq.desc()).limit(1)).first()
+        seq, prev = (head[0] + 1, head[1]) if head is not None else (1, GENESIS_MAC)
+        time_ms = int(self._clock())
+        fields = _fields(seq, time_ms, actor, action, camera_id, start_ms, end_ms, source_ip, result, details)
+        mac = entry_mac(self._key, prev, fields)
+        s.add(AuditEntry(**fields, prev_mac=prev, mac=mac))
+        s.flush()
+        if seq % self._every == 0:
+            cp = self._sign(seq, time_ms, mac)
+            self._store_checkpoint(s, cp)
+        return seq, cp
 
     def checkpoint(self) -> int | None:
         """Sign the newest entry now unless it already has a checkpoint (call on shutdown when

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+
+from ronda.access import keys
 
 # Marks a secret stored inside a JSON document (a rule's webhook action): the document also holds
 # values that are not secret, so the encrypted ones say what they are.
@@ -20,13 +21,7 @@ class SecretBox:
 
     @classmethod
     def load_or_create(cls, key_file: Path) -> SecretBox:
-        key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not key_file.exists():
-            key = Fernet.generate_key()
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(key)
-        return cls(key_file.read_bytes().strip())
+        return cls(keys.fernet_key(key_file))
 
     def encrypt(self, plaintext: str | None) -> str | None:
         if plaintext is None or plaintext == "":

@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from ronda.access import passwords
-from ronda.access.audit import AuditLog
+from ronda.access.audit import AuditLog, InTransaction
 from ronda.access.password_policy import WeakPassword, check_password
-from ronda.access.rights import CAMERA_RIGHTS, MANAGE_CAMERAS, Permissions, ensure_builtin_roles, load_permissions
+from ronda.access.rights import CAMERA_RIGHTS, MANAGE_CAMERAS, Permissions, ensure_builtin_roles
+from ronda.access.rights_cache import RightsCache
 from ronda.access.secrets import SecretBox
 from ronda.access.throttle import LoginThrottle
 from ronda.access.tokens import (
@@ -34,6 +35,7 @@ from ronda.access.tokens import (
     token_hash,
 )
 from ronda.access.totp import TotpVerifier
+from ronda.errors import TooManyRequests, Unauthenticated
 from ronda.store import repos
 from ronda.store.access_models import ApiKey, Organisation, Role, User, UserRole, UserSession
 from ronda.store.db import Database
@@ -46,12 +48,16 @@ SESSION_TTL_MS = 12 * 3600 * 1000  # a refresh token lives one shift
 LOGIN_FAILED = "invalid username or password (or one-time code)"
 
 
-class AuthError(Exception):
-    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
+class AuthError(Unauthenticated):
+    """Credentials refused (a domain error: 401 at the API)."""
+
+    def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.status = status
         self.message = message
-        self.retry_after = retry_after
+
+
+class LoginThrottled(TooManyRequests):
+    """Too many failed logins for this name or address: try again after ``retry_after`` seconds (429)."""
 
 
 @dataclass(slots=True)
@@ -125,6 +131,7 @@ class AuthService:
         self._burst_seen: dict[str, int] = {}
         self.tickets: TicketBook[Binding] = TicketBook()
         self.totp = TotpVerifier()
+        self.rights = RightsCache()
 
     # --- login / sessions -------------------------------------------------------------------------
     def _burst_event(self, username: str, ip: str | None) -> None:
@@ -146,7 +153,7 @@ class AuthService:
         if retry is not None:
             self.audit.append(username[:200] or "?", "login", "throttled", source_ip=ip)
             self._burst_event(username, ip)
-            raise AuthError(429, "too many failed logins; try again later", retry_after=retry)
+            raise LoginThrottled("too many failed logins; try again later", retry_after=retry)
         answered = False
         try:
             result, reason = self._verify_login(username, password, totp_code, ip, ua)
@@ -160,8 +167,7 @@ class AuthService:
                 self.throttle.succeeded(username, ip)
         if result is None:
             self.audit.append(username[:200] or "?", "login", reason, source_ip=ip)
-            raise AuthError(401, LOGIN_FAILED)
-        self.audit.append(result.user.username, "login", "ok", source_ip=ip, details={"session": result.session_id[:8]})
+            raise AuthError(LOGIN_FAILED)
         return result
 
     def _verify_login(
@@ -207,6 +213,7 @@ class AuthService:
                 )
             )
             access = self.issuer.issue_access(user.id, sid, user.token_version)
+            self.audit.record(s, user.username, "login", "ok", source_ip=ip, details={"session": sid[:8]})
             return LoginResult(access, refresh, self.issuer.access_ttl_s, sid, user), "ok"
 
     def refresh(self, refresh_token: str, ip: str | None) -> LoginResult:
@@ -215,13 +222,13 @@ class AuthService:
         try:
             sid, version = self.issuer.parse_refresh(refresh_token)
         except InvalidToken:
-            raise AuthError(401, "invalid or expired refresh token") from None
+            raise AuthError("invalid or expired refresh token") from None
         old_hash = token_hash(refresh_token)
         reused = False
         with self.db.session() as s:
             sess = s.get(UserSession, sid)
             if sess is None:
-                raise AuthError(401, "invalid or expired refresh token")
+                raise AuthError("invalid or expired refresh token")
             user = s.get(User, sess.user_id)
             if not hmac.compare_digest(sess.refresh_hash, old_hash):
                 # Issued by us for this session, but no longer its current token: a rotated token
@@ -229,7 +236,7 @@ class AuthService:
                 reused = not sess.revoked
                 sess.revoked = True
             elif sess.revoked or sess.expires_ms < now_ms():
-                raise AuthError(401, "invalid or expired refresh token")
+                raise AuthError("invalid or expired refresh token")
             elif user is None or not user.enabled or user.token_version != version:
                 sess.revoked = True
             else:
@@ -247,14 +254,18 @@ class AuthService:
                 reused = True
                 s.execute(update(UserSession).where(UserSession.id == sess.id).values(revoked=True))
             username = user.username if user is not None else "?"
-        if reused:
-            self.audit.append(username, "session.refresh_reuse", "revoked", source_ip=ip, details={"session": sid[:8]})
-        raise AuthError(401, "invalid or expired refresh token")
+            if reused:  # with the revocation, in its transaction
+                self.audit.record(s, username, "session.refresh_reuse", "revoked", source_ip=ip,
+                                  details={"session": sid[:8]})  # fmt: skip
+        raise AuthError("invalid or expired refresh token")
 
-    def change_password(self, user_id: int, new_password: str, keep_session: str | None) -> LoginResult | None:
+    def change_password(
+        self, user_id: int, new_password: str, keep_session: str | None, also: InTransaction[User] | None = None
+    ) -> LoginResult | None:
         """Set a user's password and end its sessions: every access, refresh and stream token, every
         ticket and socket of them. ``keep_session`` (the caller's own change) goes on with the new
-        tokens returned here; an administrator's reset keeps nothing."""
+        tokens returned here; an administrator's reset keeps nothing. ``also`` runs in the same
+        transaction (the caller's audit entry)."""
         with self.db.session() as s:
             user = s.get(User, user_id)
             if user is None:
@@ -263,6 +274,8 @@ class AuthService:
             user.password_changed_ms = now_ms()
             user.token_version += 1
             end_sessions(s, user.id, keep=keep_session)
+            if also is not None:
+                also(s, user)
             if keep_session is None:
                 return None
             sess = s.get(UserSession, keep_session)
@@ -279,14 +292,14 @@ class AuthService:
             sess = s.get(UserSession, principal.session_id)
             if sess is not None:
                 sess.revoked = True
-        self.audit.append(principal.actor, "logout", "ok", source_ip=principal.source_ip)
+            self.audit.record(s, principal.actor, "logout", "ok", source_ip=principal.source_ip)
 
     # --- per request ------------------------------------------------------------------------------
     def principal_from_token(self, token: str, via: str = "token") -> Principal:
         try:
             claims = self.issuer.decode(token)
         except InvalidToken:
-            raise AuthError(401, "invalid or expired token") from None
+            raise AuthError("invalid or expired token") from None
         with self.db.session() as s:
             sess = s.get(UserSession, claims.session_id)
             user = s.get(User, claims.user_id)
@@ -299,7 +312,7 @@ class AuthService:
                 or not user.enabled
                 or user.token_version != claims.token_version
             ):
-                raise AuthError(401, "invalid or expired token")
+                raise AuthError("invalid or expired token")
             p = self._principal(s, user, sess.id, via)
             p.token_version = user.token_version
             return p
@@ -307,16 +320,16 @@ class AuthService:
     def principal_from_api_key(self, key: str) -> Principal:
         prefix = api_key_prefix(key)
         if prefix is None:
-            raise AuthError(401, "invalid API key")
+            raise AuthError("invalid API key")
         with self.db.session() as s:
             row = s.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
             if row is None or row.revoked_ms is not None or not api_key_matches(key, row.key_hash):
-                raise AuthError(401, "invalid API key")
+                raise AuthError("invalid API key")
             if row.expires_ms is not None and row.expires_ms < now_ms():
-                raise AuthError(401, "invalid API key")
+                raise AuthError("invalid API key")
             user = s.get(User, row.user_id)
             if user is None or not user.enabled:
-                raise AuthError(401, "invalid API key")
+                raise AuthError("invalid API key")
             row.last_used_ms = now_ms()
             p = self._principal(s, user, None, "api_key")
             p.permissions = p.permissions.restrict(row.rights or [])
@@ -371,15 +384,13 @@ class AuthService:
             return None if user is None else self._principal(s, user, None, via)
 
     def _principal(self, s: Any, user: User, sid: str | None, via: str) -> Principal:
-        roles = list(
-            s.scalars(select(Role.name).join(UserRole, UserRole.role_id == Role.id).where(UserRole.user_id == user.id))
-        )
+        resolved = self.rights.resolve(s, user.id)
         return Principal(
             user_id=user.id,
             username=user.username,
-            roles=sorted(roles),
+            roles=list(resolved.roles),
             organisation_id=user.organisation_id,
-            permissions=load_permissions(s, user.id),
+            permissions=resolved.permissions,
             session_id=sid,
             via=via,
         )
@@ -419,8 +430,10 @@ def create_user(
     display_name: str | None = None,
     *,
     enforce_policy: bool = True,
+    also: InTransaction[User] | None = None,
 ) -> int:
-    """``enforce_policy=False`` only for the demo, whose one printed password is the operator's choice."""
+    """``enforce_policy=False`` only for the demo, whose one printed password is the operator's choice.
+    ``also`` runs in the same transaction once the user exists (the caller's audit entry)."""
     if not _USERNAME.fullmatch(username or ""):
         raise UserError("username must be 1-150 letters, digits or . _ @ -")
     if enforce_policy:
@@ -456,4 +469,6 @@ def create_user(
         for r in roles:
             s.add(UserRole(user_id=user.id, role_id=role_rows[r].id))
         repos.add_event(s, "user.created", now_ms(), None, source="user", payload={"username": username})
+        if also is not None:
+            also(s, user)
         return user.id

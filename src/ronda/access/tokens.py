@@ -1,5 +1,5 @@
 """Tokens: JWT access tokens, refresh tokens, short-lived stream tokens, WebSocket tickets, API keys,
-and the key-file helper shared with the audit log.
+and (from the key store, access/keys.py) the key-file loader.
 
 - Access tokens are HS256 JWTs (``sub`` user id, ``sid`` session id, ``ver`` the user's token_version,
   ``iat``, ``exp``, ``typ="access"``), 15 minutes by default. The server still checks on every request
@@ -23,19 +23,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
-import tempfile
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import jwt
 
+from ronda.access import keys
 from ronda.access.rights import RIGHTS
 
 ALGORITHM = "HS256"
@@ -45,7 +43,7 @@ STREAM_TTL_S = 60
 # STREAM_TTL_S, but still only minutes: the web client renews them through its live session.
 PLAYLIST_TTL_S = 600
 TICKET_TTL_S = 30
-MIN_KEY_BYTES = 32
+MIN_KEY_BYTES = keys.MIN_KEY_BYTES
 # Tolerated clock difference between API nodes for "issued in the future".
 CLOCK_SKEW_S = 60
 
@@ -57,35 +55,8 @@ class InvalidToken(Exception):
         super().__init__(message)
 
 
-# --- key files ---------------------------------------------------------------------------------------
-def write_new_secret_file(path: Path, data: bytes) -> bool:
-    """Create ``path`` (mode 0600, parent 0700) holding ``data`` unless it already exists. The file
-    appears atomically, fully written, so a process racing to create the same key reads a whole key.
-    True when this call created it."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mkstemp files are 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        return True
-    finally:
-        os.unlink(tmp)
-
-
-def load_or_create_key(path: Path, nbytes: int = 32) -> bytes:
-    """A random secret key kept in ``path`` (URL-safe base64 text), created on first use."""
-    if not path.exists():
-        write_new_secret_file(path, base64.urlsafe_b64encode(secrets.token_bytes(nbytes)) + b"\n")
-    key = base64.urlsafe_b64decode(path.read_bytes().strip())
-    if len(key) < MIN_KEY_BYTES:
-        raise ValueError(f"key file {path} holds a key shorter than {MIN_KEY_BYTES} bytes")
-    return key
+# --- key files: kept by the key store (access/keys.py); named here for older callers ------------------
+load_or_create_key = keys.load_or_create_key
 
 
 # --- opaque secrets -------------------------------------------------------------------------------------

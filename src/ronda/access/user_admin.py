@@ -1,23 +1,24 @@
 """Managing users, roles, organisations and one's own API keys and profile, within the caller's scope
 (docs/access.md: an organisation's administrator manages its own users; nobody grants, resets or
-disables rights it does not hold itself), and reading the audit log."""
+disables rights it does not hold itself), and reading the audit log. Every change writes its audit
+entry in its own transaction (``AuditLog.record``, or a service's ``also`` hook)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from ronda.access import passwords
+from ronda.access import passwords, totp
 from ronda.access.audit import AuditLog
 from ronda.access.password_policy import WeakPassword, check_password
 from ronda.access.rights import RIGHTS, RIGHTS_ORDER, granted_rights
-from ronda.access.service import AuthService, Principal, UserError, create_user, end_sessions
+from ronda.access.service import AuthService, LoginResult, Principal, UserError, create_user, end_sessions
 from ronda.access.tokens import new_api_key
 from ronda.errors import Forbidden, Invalid, NotFound, TooManyRequests
 from ronda.store import repos
-from ronda.store.access_models import ApiKey, CameraGroup, Organisation, Role, User, UserRole
+from ronda.store.access_models import ApiKey, CameraGroup, Organisation, Role, TotpEnrolment, User, UserRole
 from ronda.store.db import Database
 from ronda.timeutil import iso_param, now_ms, to_iso
 
@@ -78,10 +79,10 @@ def list_users(db: Database, caller: Principal) -> list[dict[str, Any]]:
 
 
 def add_user(
-    db: Database, caller: Principal, username: str, password: str, roles: list[str], organisation_id: int | None,
-    display_name: str | None,
-) -> tuple[dict[str, Any], int | None]:  # fmt: skip
-    """``(view, organisation)`` of the new user. An organisation's administrator adds users to its own."""
+    db: Database, audit: AuditLog, caller: Principal, username: str, password: str, roles: list[str],
+    organisation_id: int | None, display_name: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    """The new user, audited. An organisation's administrator adds users to its own."""
     org = organisation_id
     if not caller.site_scope:
         if org is None:
@@ -92,20 +93,26 @@ def add_user(
         if org is not None and s.get(Organisation, org) is None:
             raise Invalid(f"organisation {org} does not exist")
         _grantable(s, caller, roles, org)
+
+    def audited(s: Session, _user: User) -> None:
+        audit.record(s, caller.actor, "user.create", "ok", source_ip=caller.source_ip,
+                     details={"user": username, "roles": roles, "organisation": org})  # fmt: skip
+
     try:
-        uid = create_user(db, username, password, roles, org, display_name)
+        uid = create_user(db, username, password, roles, org, display_name, also=audited)
     except UserError as e:
         raise Invalid(str(e)) from None
     with db.session() as s:
         u = s.get(User, uid)
         assert u is not None
-        return user_view(s, u), org
+        return user_view(s, u)
 
 
 def update_user(
-    db: Database, caller: Principal, user_id: int, enabled: bool | None, roles: list[str] | None,
-    password: str | None, display_name: str | None,
+    db: Database, audit: AuditLog, caller: Principal, user_id: int, fields: list[str], enabled: bool | None,
+    roles: list[str] | None, password: str | None, display_name: str | None,
 ) -> dict[str, Any]:  # fmt: skip
+    """Change a user the caller may manage, audited (``fields``: the ones the request named)."""
     with db.session() as s:
         u = _scoped_user(s, caller, user_id)
         new_roles = _grantable(s, caller, roles, u.organisation_id) if roles is not None else None
@@ -130,19 +137,45 @@ def update_user(
             for r in new_roles:
                 s.add(UserRole(user_id=u.id, role_id=r.id))
         s.flush()
-        return user_view(s, u)
+        view = user_view(s, u)
+        audit.record(s, caller.actor, "user.update", "ok", source_ip=caller.source_ip,
+                     details={"user": view["username"], "fields": sorted(fields)})  # fmt: skip
+        return view
 
 
-def own_view(db: Database, caller: Principal, display_name: str | None) -> dict[str, Any]:
-    """The caller's own user, after setting its display name (when given)."""
-    with db.session() as s:
+def update_self(
+    auth: AuthService, caller: Principal, fields: list[str], display_name: str | None, password: str | None,
+    current_password: str | None,
+) -> tuple[dict[str, Any], LoginResult | None]:  # fmt: skip
+    """Change the own profile, audited (``fields``: the ones the request named). A new password needs
+    the current one, ends every other session of the user and returns this session's new tokens:
+    ``(view, new tokens or None)``."""
+
+    def apply(s: Session, u: User) -> None:  # the profile change and its entry: one transaction
+        if display_name is not None:
+            u.display_name = display_name
+        auth.audit.record(s, caller.actor, "user.self_update", "ok", source_ip=caller.source_ip,
+                          details={"fields": sorted(set(fields) - {"current_password"})})  # fmt: skip
+
+    fresh = None
+    if password is not None:
+        no_api_key(caller)
+        if not current_password:
+            raise Forbidden("current_password is wrong")
+        reauthenticate(auth, caller, current_password, None, need_code=False)
+        try:
+            check_password(password, caller.username)
+        except WeakPassword as e:
+            raise Invalid(str(e)) from None
+        fresh = auth.change_password(caller.user_id, password, keep_session=caller.session_id, also=apply)
+    with auth.db.session() as s:
         u = s.get(User, caller.user_id)
         if u is None:
             raise NotFound("user")
-        if display_name is not None:
-            u.display_name = display_name
+        if password is None:
+            apply(s, u)
         s.flush()
-        return user_view(s, u)
+        return user_view(s, u), fresh
 
 
 # --- the account holder's own sign-in settings ----------------------------------------------------------
@@ -180,6 +213,53 @@ def reauthenticate(auth: AuthService, caller: Principal, password: str, code: st
         raise Forbidden("the password (or the one-time code) is wrong")
 
 
+# --- TOTP enrolment ------------------------------------------------------------------------------------------
+# A begun enrolment (``totp_enrolments``: the sealed secret, the session that asked for it, its expiry)
+# is confirmed from the same session within PENDING_TOTP_S, by whichever API process serves it.
+PENDING_TOTP_S = 600.0
+_NO_MATCH = "the code does not match; start again with POST /me/totp"
+
+
+def totp_begin(auth: AuthService, caller: Principal, password: str, code: str | None) -> dict[str, Any]:
+    """Start enrolling (or replacing) TOTP: needs the password, and the current code when TOTP is on.
+    The new secret and its provisioning URI."""
+    no_api_key(caller)
+    reauthenticate(auth, caller, password, code, need_code=True)
+    secret = totp.new_totp_secret()
+    t = now_ms()
+    with auth.db.session() as s:  # a new enrolment replaces the user's earlier one; expired ones go
+        s.execute(delete(TotpEnrolment).where(TotpEnrolment.expires_ms < t))
+        s.merge(TotpEnrolment(user_id=caller.user_id, secret_enc=auth.secrets.encrypt(secret),
+                              session_id=caller.session_id, created_ms=t,
+                              expires_ms=t + int(PENDING_TOTP_S * 1000)))  # fmt: skip
+    return {"secret": secret, "uri": totp.provisioning_uri(secret, caller.username)}
+
+
+def totp_confirm(auth: AuthService, caller: Principal, password: str, code: str) -> None:
+    """Turn TOTP on with the enrolment begun in this session, audited; ``Invalid`` when the code does not
+    match, or the enrolment was never begun, begun in another session, expired or already taken."""
+    no_api_key(caller)
+    reauthenticate(auth, caller, password, None, need_code=False)
+    with auth.db.session() as s:
+        pending = s.get(TotpEnrolment, caller.user_id)
+        if pending is None or pending.session_id != caller.session_id or pending.expires_ms < now_ms():
+            raise Invalid(_NO_MATCH)  # never started, started in another session, or too long ago
+        secret = auth.secrets.decrypt(pending.secret_enc) or ""
+        step = totp.match_step(secret, code, now_ms() / 1000) if secret else None
+        if step is None:
+            raise Invalid(_NO_MATCH)
+        # Taken once: of two concurrent confirmations (any processes) only the one that deletes it goes on.
+        gone = s.execute(delete(TotpEnrolment).where(TotpEnrolment.user_id == caller.user_id,
+                                                     TotpEnrolment.created_ms == pending.created_ms))  # fmt: skip
+        if getattr(gone, "rowcount", 1) != 1:
+            raise Invalid(_NO_MATCH)
+        u = s.get(User, caller.user_id)
+        assert u is not None
+        u.totp_secret_enc = auth.secrets.encrypt(secret)
+        u.totp_last_step = step  # the enrolment code cannot be replayed to log in
+        auth.audit.record(s, caller.actor, "user.totp_enabled", "ok", source_ip=caller.source_ip)
+
+
 # --- API keys ---------------------------------------------------------------------------------------------
 def no_key_management_by_key(caller: Principal) -> None:
     """API keys are made and revoked in a login session: a key that could mint keys would leave spares
@@ -189,8 +269,9 @@ def no_key_management_by_key(caller: Principal) -> None:
 
 
 def add_api_key(
-    db: Database, caller: Principal, name: str, rights: list[str], expires_in_days: float | None
+    db: Database, audit: AuditLog, caller: Principal, name: str, rights: list[str], expires_in_days: float | None
 ) -> dict[str, Any]:
+    """A key with some of the caller's rights, audited."""
     no_key_management_by_key(caller)
     unknown = set(rights) - RIGHTS
     if unknown:
@@ -210,6 +291,8 @@ def add_api_key(
         )
         s.add(row)
         s.flush()
+        audit.record(s, caller.actor, "apikey.create", "ok", source_ip=caller.source_ip,
+                     details={"name": name, "rights": rights})  # fmt: skip
         return {"id": row.id, "name": name, "key": k.key, "rights": rights}
 
 
@@ -222,13 +305,15 @@ def list_api_keys(db: Database, caller: Principal) -> list[dict[str, Any]]:
         ]
 
 
-def revoke_api_key(db: Database, caller: Principal, key_id: int) -> None:
+def revoke_api_key(db: Database, audit: AuditLog, caller: Principal, key_id: int) -> None:
+    """Revoke one of the caller's own keys, audited."""
     no_key_management_by_key(caller)
     with db.session() as s:
         row = s.get(ApiKey, key_id) if 1 <= key_id < 2**62 else None
         if row is None or row.user_id != caller.user_id:
             raise NotFound("API key")
         row.revoked_ms = now_ms()
+        audit.record(s, caller.actor, "apikey.revoke", "ok", source_ip=caller.source_ip, details={"id": key_id})
 
 
 # --- roles and organisations ----------------------------------------------------------------------------

@@ -20,11 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, HTTPException, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from pydantic import TypeAdapter, ValidationError
 
 from ronda.access.rights import CAMERA_RIGHTS, GLOBAL_RIGHTS, RIGHTS
-from ronda.access.service import AuthError, Principal
+from ronda.access.service import Principal
 from ronda.access.tokens import API_KEY_PREFIX, InvalidToken
 from ronda.api.app import AppContext
 from ronda.errors import Forbidden, Invalid, NotFound, Unauthenticated
@@ -48,40 +48,40 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def unauthorized(message: str) -> HTTPException:
-    return HTTPException(401, message, headers={"WWW-Authenticate": 'Bearer realm="ronda"'})
+def unauthorized(message: str) -> Unauthenticated:
+    """401 with ``WWW-Authenticate`` (``api.app`` adds the header to every ``Unauthenticated``)."""
+    return Unauthenticated(message)
 
 
 def principal(request: Request) -> Principal:
-    """Bearer access token, API key (Bearer or X-API-Key), or session cookie + CSRF header."""
+    """Bearer access token, API key (Bearer or X-API-Key), or session cookie + CSRF header. Refused
+    credentials raise ``Unauthenticated`` (``AuthError`` is one: 401); a cookie without its CSRF header
+    on a change ``Forbidden``."""
     ctx = context(request)
     header = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")
     cookie = request.cookies.get(SESSION_COOKIE)
-    try:
-        if header:
-            scheme, _, cred = header.partition(" ")
-            cred = cred.strip()
-            if scheme.lower() != "bearer" or not cred:
-                raise unauthorized("use Authorization: Bearer <token>")
-            p = (
-                ctx.auth.principal_from_api_key(cred)
-                if cred.startswith(API_KEY_PREFIX)
-                else ctx.auth.principal_from_token(cred)
-            )
-        elif api_key:
-            p = ctx.auth.principal_from_api_key(api_key)
-        elif cookie:
-            p = ctx.auth.principal_from_token(cookie, via="cookie")
-            # Cookies ride along on cross-site requests: changes need the CSRF header too.
-            if request.method not in SAFE_METHODS and not ctx.auth.check_csrf(
-                p.session_id, request.headers.get(CSRF_HEADER)
-            ):
-                raise HTTPException(403, "CSRF token missing or wrong")
-        else:
-            raise unauthorized("authentication required")
-    except AuthError as e:
-        raise unauthorized(e.message) from None
+    if header:
+        scheme, _, cred = header.partition(" ")
+        cred = cred.strip()
+        if scheme.lower() != "bearer" or not cred:
+            raise unauthorized("use Authorization: Bearer <token>")
+        p = (
+            ctx.auth.principal_from_api_key(cred)
+            if cred.startswith(API_KEY_PREFIX)
+            else ctx.auth.principal_from_token(cred)
+        )
+    elif api_key:
+        p = ctx.auth.principal_from_api_key(api_key)
+    elif cookie:
+        p = ctx.auth.principal_from_token(cookie, via="cookie")
+        # Cookies ride along on cross-site requests: changes need the CSRF header too.
+        if request.method not in SAFE_METHODS and not ctx.auth.check_csrf(
+            p.session_id, request.headers.get(CSRF_HEADER)
+        ):
+            raise Forbidden("CSRF token missing or wrong")
+    else:
+        raise unauthorized("authentication required")
     p.source_ip = client_ip(request)
     return p
 

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
+from ronda.access.audit import InTransaction
 from ronda.access.secrets import SecretBox
 from ronda.devices.urls import CameraUrlError, host_port, validate_camera_url
 from ronda.store import repos
@@ -128,8 +129,10 @@ def create_camera(
     data: CameraCreate,
     check_reachable: bool = True,
     organisation_id: int | None = None,
+    also: InTransaction[Camera] | None = None,
 ) -> Camera:
-    """``organisation_id``: the creator's organisation (None: site scope); see ``_group_for``."""
+    """``organisation_id``: the creator's organisation (None: site scope); see ``_group_for``.
+    ``also`` runs in the same transaction once the camera exists (the caller's audit entry)."""
     with db.session() as s:
         _group_for(s, organisation_id, data.group_id)  # refuse a foreign group before any probe
     online = reachable(data.url) if check_reachable else True
@@ -155,10 +158,15 @@ def create_camera(
             s.add(CameraGroupMember(group_id=group, camera_id=cam.id))
             s.flush()
         s.refresh(cam, ["streams"])
+        if also is not None:
+            also(s, cam)
         return cam
 
 
-def update_camera(db: Database, secrets: SecretBox, camera_id: int, data: CameraUpdate) -> Camera | None:
+def update_camera(
+    db: Database, secrets: SecretBox, camera_id: int, data: CameraUpdate, also: InTransaction[Camera] | None = None
+) -> Camera | None:
+    """``also`` runs in the same transaction after the change (the caller's audit entry)."""
     fields = data.model_fields_set
     with db.session() as s:
         cam = repos.get_camera(s, camera_id)
@@ -190,11 +198,13 @@ def update_camera(db: Database, secrets: SecretBox, camera_id: int, data: Camera
             streams["sub"].record = data.record_sub
         s.flush()
         s.refresh(cam, ["streams"])
+        if also is not None:
+            also(s, cam)
         return cam
 
 
-def delete_camera(db: Database, camera_id: int) -> bool:
-    """Soft delete: footage stays until its retention expires."""
+def delete_camera(db: Database, camera_id: int, also: InTransaction[Camera] | None = None) -> bool:
+    """Soft delete: footage stays until its retention expires. ``also``: as for ``update_camera``."""
     with db.session() as s:
         cam = repos.get_camera(s, camera_id)
         if cam is None:
@@ -202,6 +212,8 @@ def delete_camera(db: Database, camera_id: int) -> bool:
         cam.deleted_ms = now_ms()
         cam.enabled = False
         cam.status, cam.status_reason = "deleted", None
+        if also is not None:
+            also(s, cam)
         return True
 
 

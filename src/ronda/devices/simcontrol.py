@@ -126,6 +126,10 @@ class SimulatorProcess:
         while True:
             rc = self.proc.poll()
             if rc is not None:
+                reason = self._error_line()
+                if reason is not None:  # the simulator said what is wrong (e.g. a missing GStreamer element)
+                    where = f" (log: {self.log_path})" if self.log_path is not None else ""
+                    raise SimulatorError(f"the camera simulator did not start: {reason}{where}")
                 raise SimulatorError(f"simulator exited with code {rc} during start{self._log_tail()}")
             if self._port_open(self.rtsp_port):
                 try:
@@ -146,6 +150,17 @@ class SimulatorProcess:
                 return True
         except OSError:
             return False
+
+    def _error_line(self) -> str | None:
+        """The simulator's own one-line error (``simulator: error: ...``) from its log, if any."""
+        if self.log_path is None:
+            return None
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return None
+        errors = [line.split("simulator: error:", 1)[1].strip() for line in lines if "simulator: error:" in line]
+        return errors[-1] if errors else None
 
     def _log_tail(self, lines: int = 30) -> str:
         if self.log_path is None:

@@ -12,6 +12,9 @@ Pre-encoded clips (see :mod:`ronda.devices.simmedia`) are pushed access unit by 
 time, so timestamps keep increasing across clip loops and no transcoding happens.  Every stream has one
 shared pipeline whatever the number of viewers; RTSP sessions are counted per stream.
 
+Before anything is encoded or served, every mount's pipeline is built once (:func:`check_pipelines`): a
+missing GStreamer element stops the simulator with one line naming it, its mounts and its Debian package.
+
 A small HTTP control server (``--control-port``) answers JSON:
 
 - ``GET /health``, ``GET /cameras``, ``GET /cameras/<name>``
@@ -70,15 +73,49 @@ _GLib: Any = None
 _GstRtspServer: Any = None
 
 
+class SimulatorSetupError(RuntimeError):
+    """Something the simulator needs is not installed; the message names it and says what to install."""
+
+
+# Debian packages of the GStreamer pieces the simulator uses: what to install when one is missing.
+GI_PACKAGES = {
+    "Gst": "gir1.2-gstreamer-1.0",
+    "GstApp": "gir1.2-gst-plugins-base-1.0",
+    "GstRtspServer": "gir1.2-gst-rtsp-server-1.0",
+}
+ELEMENT_PACKAGES = {
+    "appsrc": "gstreamer1.0-plugins-base",
+    "appsink": "gstreamer1.0-plugins-base",
+    "textoverlay": "gstreamer1.0-x",
+    "x264enc": "gstreamer1.0-plugins-ugly",
+    "rtph264pay": "gstreamer1.0-plugins-good",
+    "rtph265pay": "gstreamer1.0-plugins-good",
+    "rtppcmupay": "gstreamer1.0-plugins-good",
+    "rtpbin": "gstreamer1.0-plugins-good",
+    "udpsrc": "gstreamer1.0-plugins-good",
+    "multiudpsink": "gstreamer1.0-plugins-good",
+    "funnel": "libgstreamer1.0-0",
+    "queue": "libgstreamer1.0-0",
+}
+# Elements gst-rtsp-server adds around every mount's pipeline (RTP session, UDP and TCP transports).
+RTSP_SERVER_ELEMENTS = ("rtpbin", "udpsrc", "multiudpsink", "appsrc", "appsink", "funnel", "queue")
+
+
 def _import_gst() -> None:
     global _Gst, _GLib, _GstRtspServer
     if _Gst is not None:
         return
-    import gi
-
-    gi.require_version("Gst", "1.0")
-    gi.require_version("GstApp", "1.0")
-    gi.require_version("GstRtspServer", "1.0")
+    try:
+        import gi
+    except ImportError:
+        raise SimulatorSetupError("PyGObject is not installed (pip install 'ronda[sim]')") from None
+    for namespace, package in GI_PACKAGES.items():
+        try:
+            gi.require_version(namespace, "1.0")
+        except ValueError:
+            raise SimulatorSetupError(
+                f"GObject introspection data for {namespace} 1.0 is not installed (Debian: apt-get install {package})"
+            ) from None
     from gi.repository import GLib, Gst, GstApp, GstRtspServer  # noqa: F401  (GstApp: typed appsrc)
 
     Gst.init(None)
@@ -161,8 +198,61 @@ class _Camera:
     streams: dict[str, _Stream] = field(default_factory=dict)
 
 
-def _h264_launch() -> str:
-    return "( appsrc name=src is-live=true format=time ! rtph264pay name=pay0 pt=96 config-interval=0 )"
+H264_LAUNCH = "( appsrc name=src is-live=true format=time ! rtph264pay name=pay0 pt=96 config-interval=0 )"
+H265_LAUNCH = "( appsrc name=src is-live=true format=time ! rtph265pay name=pay0 pt=96 config-interval=0 )"
+AUDIO_LAUNCH = (
+    "( appsrc name=src is-live=true format=time ! rtph264pay name=pay0 pt=96 config-interval=0 "
+    "appsrc name=asrc is-live=true format=time ! rtppcmupay name=pay1 pt=0 max-ptime=20000000 )"
+)
+CLOCK_LAUNCH = (
+    "( appsrc name=src is-live=true format=time ! textoverlay name=text ! x264enc tune=zerolatency "
+    f"speed-preset=ultrafast key-int-max={FPS} bitrate=800 threads=1 "
+    "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+)
+
+
+def mount_launches(cameras: int) -> dict[str, str]:
+    """Every RTSP mount path of a simulator with ``cameras`` cameras and its pipeline description."""
+    mounts: dict[str, str] = {}
+    for n in range(1, cameras + 1):
+        mounts[f"/cam{n}"] = mounts[f"/cam{n}/sub"] = H264_LAUNCH
+    mounts.update({"/hevc": H265_LAUNCH, "/audio": AUDIO_LAUNCH, "/secure": H264_LAUNCH, "/clock": CLOCK_LAUNCH})
+    return mounts
+
+
+def check_pipelines(cameras: int) -> None:
+    """Build every mount's pipeline once (and find the RTSP server's own elements) so that a missing
+    GStreamer plugin stops the simulator at start instead of making one mount answer 503 later.
+
+    Raises :class:`SimulatorSetupError` naming each missing element, the mounts that need it and its
+    Debian package."""
+    _import_gst()
+    Gst = _Gst
+    needed_by: dict[str, list[str]] = {}
+    for path, launch in mount_launches(cameras).items():
+        context = Gst.ParseContext.new()
+        try:
+            pipeline = Gst.parse_launch_full(launch, context, Gst.ParseFlags.FATAL_ERRORS)
+        except _GLib.Error as exc:
+            missing = list(context.get_missing_elements() or [])
+            if not missing:
+                raise SimulatorSetupError(f"the pipeline of {path} cannot be built: {exc.message}") from None
+            for element in missing:
+                needed_by.setdefault(element, []).append(path)
+        else:
+            pipeline.set_state(Gst.State.NULL)
+    for element in RTSP_SERVER_ELEMENTS:
+        if Gst.ElementFactory.find(element) is None:
+            needed_by.setdefault(element, []).append("the RTSP server")
+    if needed_by:
+        parts = []
+        for element, users in needed_by.items():
+            shown = users if len(users) <= 3 else [*users[:3], "..."]
+            package = ELEMENT_PACKAGES.get(element)
+            hint = f"; Debian: apt-get install {package}" if package else ""
+            parts.append(f"{element} (needed by {', '.join(shown)}{hint})")
+        noun = "element is" if len(parts) == 1 else "elements are"
+        raise SimulatorSetupError(f"GStreamer {noun} missing: {'; '.join(parts)}")
 
 
 def _h264_caps(w: int, h: int) -> str:
@@ -186,6 +276,7 @@ class Simulator:
         self._stop = threading.Event()
         self._pusher: threading.Thread | None = None
         self.loop = _GLib.MainLoop()
+        self._launches = mount_launches(cameras)  # the pipelines check_pipelines() builds at start
         self._build_model()
         self._build_server()
 
@@ -199,14 +290,13 @@ class Simulator:
     def _add_clip_stream(self, cam: _Camera, kind: str, path: str, clip_path: Path, codec: str, size) -> None:
         clip = self._clip(clip_path, codec)
         if codec == "h264":
-            launch, caps = _h264_launch(), _h264_caps(*size)
+            caps = _h264_caps(*size)
         else:
-            launch = "( appsrc name=src is-live=true format=time ! rtph265pay name=pay0 pt=96 config-interval=0 )"
             caps = (
                 f"video/x-h265,stream-format=byte-stream,alignment=au,"
                 f"width={size[0]},height={size[1]},framerate={FPS}/1"
             )
-        cam.streams[kind] = _Stream(cam, kind, path, clip, launch, caps)
+        cam.streams[kind] = _Stream(cam, kind, path, clip, self._launches[path], caps)
 
     def _build_model(self) -> None:
         cache = self.cache_dir
@@ -223,10 +313,6 @@ class Simulator:
 
         cam = _Camera("audio")
         self._add_clip_stream(cam, "main", "/audio", simmedia.audio_video_file(cache), "h264", simmedia.AUDIO_SIZE)
-        cam.streams["main"].launch = (
-            "( appsrc name=src is-live=true format=time ! rtph264pay name=pay0 pt=96 config-interval=0 "
-            "appsrc name=asrc is-live=true format=time ! rtppcmupay name=pay1 pt=0 max-ptime=20000000 )"
-        )
         self.cameras[cam.name] = cam
 
         # /secure shows cam1's picture (the cam1 clip of the cache, prepared even when cameras == 0)
@@ -237,13 +323,8 @@ class Simulator:
 
         cam = _Camera("clock")
         w, h = CLOCK_SIZE
-        launch = (
-            "( appsrc name=src is-live=true format=time ! textoverlay name=text ! x264enc tune=zerolatency "
-            f"speed-preset=ultrafast key-int-max={FPS} bitrate=800 threads=1 "
-            "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
-        )
         caps = f"video/x-raw,format=I420,width={w},height={h},framerate={FPS}/1"
-        cam.streams["main"] = _Stream(cam, "main", "/clock", None, launch, caps)
+        cam.streams["main"] = _Stream(cam, "main", "/clock", None, self._launches["/clock"], caps)
         self.cameras[cam.name] = cam
 
     # ---------------------------------------------------------------- RTSP server
@@ -624,6 +705,7 @@ def run(cameras: int, rtsp_port: int, control_port: int | None, cache_dir: Path 
     def on_signal(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
+    check_pipelines(cameras)  # before minutes of clip encoding: a missing plugin is known at once
     old_term = signal.signal(signal.SIGTERM, on_signal)
     try:
         t0 = time.monotonic()
@@ -681,7 +763,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run(args.cameras, args.rtsp_port, args.control_port, args.cache, args.host)
-    except OSError as exc:
+    except (OSError, SimulatorSetupError) as exc:
         print(f"simulator: error: {exc}", file=sys.stderr, flush=True)
         return 1
 

@@ -11,6 +11,8 @@ import ipaddress
 import re
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from ronda.logs import redact  # noqa: F401  (re-exported: callers hide credentials in ffmpeg output)
+
 ALLOWED_SCHEMES = ("rtsp", "rtsps")
 # ffmpeg protocols the recorder may use for a camera; keeps file:, concat:, http: and friends out
 # even if a URL slipped through validation.
@@ -20,7 +22,6 @@ _HOST_RE = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
 _PATH_OK = re.compile(r"^[A-Za-z0-9/._~\-%=&?+,;:@!$]*$")
-_CRED_RE = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]*)@")
 
 
 class CameraUrlError(ValueError):
@@ -80,11 +81,6 @@ def url_with_credentials(url: str, username: str | None, password: str | None) -
         cred += ":" + quote(password, safe="")
     netloc = f"{cred}@{parts.netloc}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def redact(text: str) -> str:
-    """Hide passwords of any ``scheme://user:password@`` in free text (ffmpeg prints URLs)."""
-    return _CRED_RE.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:***@", text)
 
 
 def host_port(url: str) -> tuple[str, int]:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from ronda.access.audit import AuditLog
 from ronda.errors import Conflict, Invalid, NotFound
+from ronda.events import messages as msgs
 from ronda.events.bus import Bus
 from ronda.events.rules import PRIORITY_NUM, RaiseAlarm, render
 from ronda.store.access_models import User
@@ -37,33 +38,21 @@ EVENT_ENTRY_EVERY = 50  # after the first few, one history entry per this many r
 # user) and Conflict (the alarm's state does not allow the action).
 
 
+def alarm_state(a: Alarm, owner: str | None = None) -> msgs.Alarm:
+    """An alarm row as the bus carries it."""
+    return msgs.Alarm(id=a.id, state=msgs.AlarmState(a.state), priority=a.priority, priority_num=a.priority_num,
+                      category=a.category, title=a.title, instructions=a.instructions, camera=a.camera_id,
+                      cameras=tuple(a.cameras or ()), rule=a.rule_id, incident=a.incident_key, owner=owner,
+                      owner_id=a.owner_id, pre_alarm_s=a.pre_alarm_s, event_count=a.event_count,
+                      escalation_level=a.escalation_level, first_event_ms=a.first_event_ms,
+                      last_event_ms=a.last_event_ms, created_ms=a.created_ms, updated_ms=a.updated_ms,
+                      acknowledged_ms=a.acknowledged_ms, closed_ms=a.closed_ms,
+                      close_reason=a.close_reason)  # fmt: skip
+
+
 def alarm_view(a: Alarm, owner: str | None = None) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "state": a.state,
-        "priority": a.priority,
-        "priority_num": a.priority_num,
-        "category": a.category,
-        "title": a.title,
-        "instructions": a.instructions,
-        "camera": a.camera_id,
-        "cameras": list(a.cameras or []),
-        "rule": a.rule_id,
-        "incident": a.incident_key,
-        "owner": owner,
-        "owner_id": a.owner_id,
-        "pre_alarm_s": a.pre_alarm_s,
-        "event_count": a.event_count,
-        "escalation_level": a.escalation_level,
-        "first_event": to_iso(a.first_event_ms),
-        "last_event": to_iso(a.last_event_ms),
-        "created": to_iso(a.created_ms),
-        "updated": to_iso(a.updated_ms),
-        "acknowledged": to_iso(a.acknowledged_ms) if a.acknowledged_ms else None,
-        "closed": to_iso(a.closed_ms) if a.closed_ms else None,
-        "close_reason": a.close_reason,
-        "playback_from": to_iso(a.first_event_ms - a.pre_alarm_s * 1000),
-    }
+    """An alarm row as the API shows it (its :class:`~ronda.events.messages.Alarm`'s JSON)."""
+    return alarm_state(a, owner).to_json()
 
 
 def entry_view(e: AlarmEntry) -> dict[str, Any]:
@@ -92,24 +81,21 @@ class AlarmManager:
         self._task: asyncio.Task[None] | None = None
 
     # --- from rules -------------------------------------------------------------------------------
-    async def on_event(self, event: dict[str, Any], rule_id: int, action: RaiseAlarm) -> tuple[int, str] | None:
+    async def on_event(self, event: msgs.Event, rule_id: int, action: RaiseAlarm) -> tuple[int, str] | None:
         """Raise, update, reopen or auto-close the incident's alarm for this event."""
         async with self._lock:
             result = await asyncio.to_thread(self._on_event, event, rule_id, action)
         if result is None:
             return None
-        view, change, entry_id = result
-        await self._publish(view, change, entry_id)
-        if change == "created" and self.audit is not None:
-            await asyncio.to_thread(self.audit.append, SYSTEM.name, "alarm.raise", "ok", view["camera"], None, None,
-                                    None, {"alarm": view["id"], "rule": rule_id, "event": event["id"]})  # fmt: skip
-        return int(view["id"]), change
+        alarm, change, entry_id = result
+        await self._publish(alarm, change, entry_id)
+        return alarm.id, change
 
-    def _on_event(self, ev: dict[str, Any], rule_id: int, act: RaiseAlarm) -> tuple[dict[str, Any], str, int] | None:
+    def _on_event(self, ev: msgs.Event, rule_id: int, act: RaiseAlarm) -> tuple[msgs.Alarm, str, int] | None:
         names = self.camera_names()
         key = render(act.incident, ev, names, rule_id)[:200]
         t = now_ms()
-        ev_ms = _event_ms(ev)
+        ev_ms = ev.time_ms if ev.time_ms is not None else now_ms()
         with self.db.session() as s:
             alarm = s.scalars(
                 select(Alarm).where(Alarm.incident_key == key, Alarm.rule_id == rule_id).order_by(Alarm.id.desc())
@@ -121,24 +107,24 @@ class AlarmManager:
                 and t - alarm.closed_ms <= act.dedupe_window_s * 1000
             )
             if alarm is not None and alarm.state in OPEN:
-                if ev["type"] in act.auto_close_on:
-                    s.merge(AlarmEvent(alarm_id=alarm.id, event_id=ev["id"]))
-                    return self._transition(s, alarm, SYSTEM, "close", f"closed automatically: {ev['type']}",
-                                            closed=True, details={"event": ev["id"]})  # fmt: skip
+                if ev.type in act.auto_close_on:
+                    s.merge(AlarmEvent(alarm_id=alarm.id, event_id=ev.id))
+                    return self._transition(s, alarm, SYSTEM, "close", f"closed automatically: {ev.type}",
+                                            closed=True, details={"event": ev.id})  # fmt: skip
                 return self._add_event(s, alarm, ev, ev_ms, t)
-            if ev["type"] in act.update_only or ev["type"] in act.auto_close_on:
+            if ev.type in act.update_only or ev.type in act.auto_close_on:
                 return None  # resolves an incident, never starts one
             if recent_closed and alarm is not None:
                 alarm.state, alarm.closed_ms, alarm.close_reason = "new", None, None
                 alarm.owner_id, alarm.acknowledged_ms = None, None
-                view = self._add_event(s, alarm, ev, ev_ms, t, action="reopen", text=f"reopened by {ev['type']}")
+                view = self._add_event(s, alarm, ev, ev_ms, t, action="reopen", text=f"reopened by {ev.type}")
                 return view[0], "reopened", view[2]
-            cams = [c for c in [ev.get("camera"), *(ev.get("cameras") or []), *act.related_cameras] if c is not None]
+            cams = [c for c in [ev.camera, *ev.cameras, *act.related_cameras] if c is not None]
             cams = list(dict.fromkeys(cams))
             alarm = Alarm(
                 state="new", priority=act.priority, priority_num=act.priority_num or PRIORITY_NUM[act.priority],
                 category=act.category, title=render(act.title, ev, names, rule_id)[:300],
-                instructions=act.instructions, camera_id=ev.get("camera"), cameras=cams, rule_id=rule_id,
+                instructions=act.instructions, camera_id=ev.camera, cameras=cams, rule_id=rule_id,
                 incident_key=key, pre_alarm_s=act.pre_alarm_s, escalate_after_s=act.escalate_after_s,
                 auto_close_on=list(act.auto_close_on), event_count=1, first_event_ms=ev_ms, last_event_ms=ev_ms,
                 created_ms=t, updated_ms=t,
@@ -146,90 +132,99 @@ class AlarmManager:
             )  # fmt: skip
             s.add(alarm)
             s.flush()
-            s.add(AlarmEvent(alarm_id=alarm.id, event_id=ev["id"]))
+            s.add(AlarmEvent(alarm_id=alarm.id, event_id=ev.id))
             entry = AlarmEntry(alarm_id=alarm.id, time_ms=t, actor=SYSTEM.name, action="created",
-                               text=ev["type"], details={"event": ev["id"]})  # fmt: skip
+                               text=ev.type, details={"event": ev.id})  # fmt: skip
             s.add(entry)
             s.flush()
-            return alarm_view(alarm), "created", entry.id
+            if self.audit is not None:  # in the alarm's transaction: both or neither
+                self.audit.record(s, SYSTEM.name, "alarm.raise", "ok", alarm.camera_id,
+                                  details={"alarm": alarm.id, "rule": rule_id, "event": ev.id})  # fmt: skip
+            return alarm_state(alarm), "created", entry.id
 
-    def _add_event(self, s: Any, alarm: Alarm, ev: dict[str, Any], ev_ms: int, t: int, action: str = "event",
-                   text: str | None = None) -> tuple[dict[str, Any], str, int]:  # fmt: skip
+    def _add_event(self, s: Any, alarm: Alarm, ev: msgs.Event, ev_ms: int, t: int, action: str = "event",
+                   text: str | None = None) -> tuple[msgs.Alarm, str, int]:  # fmt: skip
         alarm.event_count += 1
         alarm.last_event_ms = max(alarm.last_event_ms, ev_ms)
         alarm.updated_ms = t
-        s.merge(AlarmEvent(alarm_id=alarm.id, event_id=ev["id"]))
+        s.merge(AlarmEvent(alarm_id=alarm.id, event_id=ev.id))
         entry_id = 0
         if action != "event" or alarm.event_count <= 5 or alarm.event_count % EVENT_ENTRY_EVERY == 0:
-            details = {"event": ev["id"], "count": alarm.event_count}
+            details = {"event": ev.id, "count": alarm.event_count}
             entry = AlarmEntry(alarm_id=alarm.id, time_ms=t, actor=SYSTEM.name, action=action,
-                               text=text or ev["type"], details=details)  # fmt: skip
+                               text=text or ev.type, details=details)  # fmt: skip
             s.add(entry)
             s.flush()
             entry_id = entry.id
-        return alarm_view(alarm, _owner(s, alarm)), "updated", entry_id or -ev["id"]
+        return alarm_state(alarm, _owner(s, alarm)), "updated", entry_id or -ev.id
 
     # --- by operators -----------------------------------------------------------------------------
     async def act(self, alarm_id: int, actor: Actor, action: str, text: str = "",
                   assignee: int | None = None) -> dict[str, Any]:  # fmt: skip
         """``take`` | ``assign`` | ``comment`` | ``hold`` | ``resume`` | ``close`` | ``reopen``."""
         async with self._lock:
-            view, change, entry_id = await asyncio.to_thread(self._act, alarm_id, actor, action, text, assignee)
-        await self._publish(view, change, entry_id)
-        if self.audit is not None:
-            await asyncio.to_thread(self.audit.append, actor.name, f"alarm.{action}", "ok", view["camera"], None,
-                                    None, actor.source_ip, {"alarm": alarm_id, "text": text[:200]})  # fmt: skip
-        return view
+            alarm, change, entry_id = await asyncio.to_thread(self._act, alarm_id, actor, action, text, assignee)
+        await self._publish(alarm, change, entry_id)
+        return alarm.to_json()  # the API's answer
 
     def _act(self, alarm_id: int, actor: Actor, action: str, text: str,
-             assignee: int | None) -> tuple[dict[str, Any], str, int]:  # fmt: skip
+             assignee: int | None) -> tuple[msgs.Alarm, str, int]:  # fmt: skip
         with self.db.session() as s:
-            alarm = s.get(Alarm, alarm_id)
-            if alarm is None:
-                raise NotFound("alarm")
-            st = alarm.state
-            if action == "comment":
-                if not text.strip():
-                    raise Invalid("a comment needs text")
-                return self._transition(s, alarm, actor, "comment", text)
-            if action == "take":
-                if st == "closed":
-                    raise Conflict("the alarm is closed: reopen it first")
-                return self._transition(s, alarm, actor, "take", text, state="in_progress", owner=actor.user_id)
-            if action == "assign":
-                if st == "closed":
-                    raise Conflict("the alarm is closed: reopen it first")
-                if assignee is None or s.get(User, assignee) is None:
-                    raise Invalid("assign needs an existing user")
-                return self._transition(s, alarm, actor, "assign", text, state="in_progress", owner=assignee,
-                                        details={"assignee": assignee})  # fmt: skip
-            if action == "hold":
-                if st not in ("new", "in_progress"):
-                    raise Conflict(f"an alarm that is {st} cannot be put on hold")
-                return self._transition(s, alarm, actor, "hold", text, state="on_hold")
-            if action == "resume":
-                if st != "on_hold":
-                    raise Conflict(f"only an alarm on hold can be resumed (it is {st})")
-                return self._transition(s, alarm, actor, "resume", text, state="in_progress",
-                                        owner=alarm.owner_id or actor.user_id)  # fmt: skip
-            if action == "close":
-                if st == "closed":
-                    raise Conflict("the alarm is already closed")
-                if not text.strip():
-                    raise Invalid("closing an alarm needs a reason")
-                return self._transition(s, alarm, actor, "close", text, closed=True)
-            if action == "reopen":
-                if st != "closed":
-                    raise Conflict("only a closed alarm can be reopened")
-                if not text.strip():
-                    raise Invalid("reopening an alarm needs a reason")
-                alarm.closed_ms, alarm.close_reason = None, None
-                return self._transition(s, alarm, actor, "reopen", text, state="in_progress", owner=actor.user_id)
-            raise Invalid(f"unknown action {action!r}")
+            done = self._decide(s, alarm_id, actor, action, text, assignee)
+            if self.audit is not None:  # in the step's transaction: both or neither
+                details = {"alarm": alarm_id, "text": text[:200]}
+                self.audit.record(s, actor.name, f"alarm.{action}", "ok", done[0].camera,
+                                  source_ip=actor.source_ip, details=details)  # fmt: skip
+            return done
+
+    def _decide(self, s: Any, alarm_id: int, actor: Actor, action: str, text: str,
+                assignee: int | None) -> tuple[msgs.Alarm, str, int]:  # fmt: skip
+        alarm = s.get(Alarm, alarm_id)
+        if alarm is None:
+            raise NotFound("alarm")
+        st = alarm.state
+        if action == "comment":
+            if not text.strip():
+                raise Invalid("a comment needs text")
+            return self._transition(s, alarm, actor, "comment", text)
+        if action == "take":
+            if st == "closed":
+                raise Conflict("the alarm is closed: reopen it first")
+            return self._transition(s, alarm, actor, "take", text, state="in_progress", owner=actor.user_id)
+        if action == "assign":
+            if st == "closed":
+                raise Conflict("the alarm is closed: reopen it first")
+            if assignee is None or s.get(User, assignee) is None:
+                raise Invalid("assign needs an existing user")
+            return self._transition(s, alarm, actor, "assign", text, state="in_progress", owner=assignee,
+                                    details={"assignee": assignee})  # fmt: skip
+        if action == "hold":
+            if st not in ("new", "in_progress"):
+                raise Conflict(f"an alarm that is {st} cannot be put on hold")
+            return self._transition(s, alarm, actor, "hold", text, state="on_hold")
+        if action == "resume":
+            if st != "on_hold":
+                raise Conflict(f"only an alarm on hold can be resumed (it is {st})")
+            return self._transition(s, alarm, actor, "resume", text, state="in_progress",
+                                    owner=alarm.owner_id or actor.user_id)  # fmt: skip
+        if action == "close":
+            if st == "closed":
+                raise Conflict("the alarm is already closed")
+            if not text.strip():
+                raise Invalid("closing an alarm needs a reason")
+            return self._transition(s, alarm, actor, "close", text, closed=True)
+        if action == "reopen":
+            if st != "closed":
+                raise Conflict("only a closed alarm can be reopened")
+            if not text.strip():
+                raise Invalid("reopening an alarm needs a reason")
+            alarm.closed_ms, alarm.close_reason = None, None
+            return self._transition(s, alarm, actor, "reopen", text, state="in_progress", owner=actor.user_id)
+        raise Invalid(f"unknown action {action!r}")
 
     def _transition(self, s: Any, alarm: Alarm, actor: Actor, action: str, text: str, *, state: str | None = None,
                     owner: int | None = None, closed: bool = False,
-                    details: dict[str, Any] | None = None) -> tuple[dict[str, Any], str, int]:  # fmt: skip
+                    details: dict[str, Any] | None = None) -> tuple[msgs.Alarm, str, int]:  # fmt: skip
         t = now_ms()
         if closed:
             alarm.state, alarm.closed_ms, alarm.close_reason = "closed", t, text[:500]
@@ -244,7 +239,7 @@ class AlarmManager:
                            details=details)  # fmt: skip
         s.add(entry)
         s.flush()
-        return alarm_view(alarm, _owner(s, alarm)), action, entry.id
+        return alarm_state(alarm, _owner(s, alarm)), action, entry.id
 
     def history(self, alarm_id: int) -> list[dict[str, Any]]:
         with self.db.session() as s:
@@ -279,15 +274,11 @@ class AlarmManager:
         (and again after each further period)."""
         async with self._lock:
             done = await asyncio.to_thread(self._escalate)
-        for view, entry_id in done:
-            await self._publish(view, "escalated", entry_id)
-            if self.audit is not None:
-                details = {"alarm": view["id"], "level": view["escalation_level"]}
-                await asyncio.to_thread(self.audit.append, SYSTEM.name, "alarm.escalate", "ok", view["camera"], None,
-                                        None, None, details)  # fmt: skip
+        for alarm, entry_id in done:
+            await self._publish(alarm, "escalated", entry_id)
         return len(done)
 
-    def _escalate(self) -> list[tuple[dict[str, Any], int]]:
+    def _escalate(self) -> list[tuple[msgs.Alarm, int]]:
         t = now_ms()
         out = []
         with self.db.session() as s:
@@ -302,11 +293,14 @@ class AlarmManager:
                                    details={"level": a.escalation_level})  # fmt: skip
                     s.add(e)
                     s.flush()
-                    out.append((alarm_view(a, None), e.id))
+                    if self.audit is not None:  # in the escalation's transaction
+                        self.audit.record(s, SYSTEM.name, "alarm.escalate", "ok", a.camera_id,
+                                          details={"alarm": a.id, "level": a.escalation_level})  # fmt: skip
+                    out.append((alarm_state(a, None), e.id))
         return out
 
-    async def _publish(self, view: dict[str, Any], change: str, entry_id: int) -> None:
-        await self.bus.publish({"kind": "alarm", "id": f"{view['id']}:{entry_id}", "change": change, "alarm": view})
+    async def _publish(self, alarm: msgs.Alarm, change: str, entry_id: int) -> None:
+        await self.bus.publish(msgs.AlarmChanged(alarm, msgs.AlarmChange(change), entry_id))
 
 
 def _owner(s: Any, alarm: Alarm) -> str | None:
@@ -314,12 +308,3 @@ def _owner(s: Any, alarm: Alarm) -> str | None:
         return None
     u = s.get(User, alarm.owner_id)
     return u.username if u else None
-
-
-def _event_ms(ev: dict[str, Any]) -> int:
-    from ronda.timeutil import parse_iso
-
-    try:
-        return parse_iso(ev["time"])
-    except (KeyError, ValueError, TypeError):
-        return now_ms()

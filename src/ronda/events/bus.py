@@ -3,10 +3,12 @@
 ``Bus`` is the interface; :class:`InProcessBus` is the one-box implementation (asyncio queues, one
 consumer task per subscriber). A NATS JetStream implementation can replace it for many nodes: the
 contract is the same — at-least-once delivery to every subscriber, so handlers are idempotent by the
-message id (``"<kind>:<id>"``); the bus drops repeats it has already delivered to a subscriber.
+message key (``event:17``, ``alarm:42:5``); the bus drops repeats it has already delivered to a
+subscriber.
 
-Messages are plain JSON-able dicts: ``{"kind": "event", "id": 17, "event": {...}}`` or
-``{"kind": "alarm", "id": "42:5", "alarm": {...}}``.
+Messages are the typed values of :mod:`ronda.events.messages` (:class:`~ronda.events.messages.Event`,
+:class:`~ronda.events.messages.AlarmChanged`): consumers read fields, never parse JSON. A bus between
+processes serialises them with ``message_to_json``/``message_from_json`` of that module.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ronda.events.messages import Message
+
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
 Handler = Callable[[Message], Awaitable[None]]
 
 
@@ -38,7 +41,7 @@ class Bus(Protocol):
 
 
 def message_key(msg: Message) -> str:
-    return f"{msg.get('kind')}:{msg.get('id')}"
+    return msg.key
 
 
 @dataclass

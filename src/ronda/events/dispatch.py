@@ -18,18 +18,25 @@ from sqlalchemy import delete, select
 from ronda.access.netguard import EVERYTHING, NOTHING
 from ronda.access.rights import CAMERA_RIGHTS, MANAGE_CAMERAS, load_permissions
 from ronda.config import Config
-from ronda.events.bus import Bus, Message
+from ronda.events.bus import Bus
 from ronda.events.ingest import IncomingEvent
-from ronda.events.notify import Notification, priority_rank
+from ronda.events.messages import Alarm as AlarmMsg
+from ronda.events.messages import AlarmChanged, Event, Message, Severity
+from ronda.events.notify import Notification, Priority, priority_rank
 from ronda.events.notify.limits import QuietHours, RateLimiter
+from ronda.events.rules import Notify
 from ronda.events.store import NewEvent
 from ronda.store import access_models as am
 from ronda.store.db import Database
 from ronda.store.event_models import Alarm, NotificationPrefs, PushSubscription
-from ronda.timeutil import now_ms, parse_iso
+from ronda.timeutil import now_ms, to_iso
 
 log = logging.getLogger(__name__)
 NOTIFY_ON = ("created", "reopened", "escalated")
+# An event's severity as a notification's priority (the ``notify`` rule action).
+SEVERITY_PRIORITY: dict[Severity, Priority] = {Severity.CRITICAL: "high", Severity.WARNING: "medium",
+                                               Severity.INFO: "low"}  # fmt: skip
+Recipient = tuple[str, list[str], str | None, QuietHours | None]  # username, channels, e-mail, quiet hours
 MAX_PENDING = 10_000  # MQTT messages waiting for the event writer before more are dropped
 
 
@@ -92,75 +99,65 @@ class Notifier:
     async def _mirror(self, msg: Message) -> None:
         if self.mqtt is None:
             return
-        if msg.get("kind") == "alarm":
-            await self.mqtt.publish_alarm(msg["alarm"])
-        elif msg.get("kind") == "event":
-            await self.mqtt.publish_event(msg["event"])
+        # The MQTT payloads are the messages' JSON (the edge).
+        if isinstance(msg, AlarmChanged):
+            await self.mqtt.publish_alarm(msg.alarm.to_json())
+        else:
+            await self.mqtt.publish_event(msg.to_json())
 
     async def handle(self, msg: Message) -> None:
-        if msg.get("kind") != "alarm" or msg.get("change") not in NOTIFY_ON:
+        if not isinstance(msg, AlarmChanged) or msg.change not in NOTIFY_ON:
             return
-        alarm = msg["alarm"]
-        plan = await asyncio.to_thread(self._recipients, alarm)
-        n = self._notification(alarm, msg["change"])
+        plan = await asyncio.to_thread(self._recipients, msg.alarm)
+        self._offer(plan, self._notification(msg.alarm, msg.change))
+
+    def _notification(self, alarm: AlarmMsg, change: str) -> Notification:
+        prefix = {"escalated": "Escalated: ", "reopened": "Reopened: "}.get(change, "")
+        base = (self.cfg.events.public_url or "").rstrip("/")
+        return Notification(
+            alarm_id=alarm.id, event_id=None, title=prefix + alarm.title,
+            body=alarm.instructions or alarm.category, priority=_priority(alarm.priority),
+            category=alarm.category, camera_ids=list(alarm.cameras), time_ms=alarm.created_ms,
+            url=f"/#/alarms/{alarm.id}",
+            snapshot_url=(f"{base}/#/alarms/{alarm.id}/snapshot" if base and alarm.camera is not None else None),
+            data={"state": alarm.state.value, "change": str(change)},
+        )  # fmt: skip
+
+    def _recipients(self, alarm: AlarmMsg) -> list[Recipient]:
+        """Everyone this alarm should reach: the rule's roles and organisations, among them those who
+        may see one of its cameras."""
+        with self.db.session() as s:
+            row = s.get(Alarm, alarm.id)
+            spec = (row.notify if row is not None else None) or {}
+        return audience(self.db, set(spec.get("channels") or []), set(), set(spec.get("roles") or []),
+                        set(spec.get("organisations") or []), list(alarm.cameras), alarm.priority,
+                        every_camera=False)  # fmt: skip
+
+    async def notify_event(self, ev: Event, title: str, action: Notify) -> int:
+        """The rule action ``notify``: the event itself to the action's users, roles and organisations,
+        among them those who may see every camera of the event. Returns how many people it is for."""
+        cams = ev.all_cameras()
+        n = self._event_notification(ev, title, cams)
+        plan = await asyncio.to_thread(audience, self.db, set(action.channels), set(action.users), set(action.roles),
+                                       set(action.organisations), cams, n.priority, every_camera=True)  # fmt: skip
+        self._offer(plan, n)
+        return len(plan)
+
+    def _event_notification(self, ev: Event, title: str, cams: list[int]) -> Notification:
+        t = ev.time_ms if ev.time_ms is not None else now_ms()
+        url = f"/#/playback?cameras={ev.camera}&at={to_iso(t)}" if ev.camera is not None else "/#/live"
+        return Notification(
+            alarm_id=None, event_id=str(ev.id), title=title, body=ev.text or ev.type,
+            priority=SEVERITY_PRIORITY[ev.severity], category=ev.type, camera_ids=cams, time_ms=t, url=url,
+            data={"event": ev.id, "type": ev.type},
+        )  # fmt: skip
+
+    def _offer(self, plan: list[Recipient], n: Notification) -> None:
         for user, channels, email, quiet in plan:
             if quiet is not None and not quiet.allows(n.priority, now_ms()):
                 continue
             for out in self.limiter.offer(user, n):
                 self._spawn(self._deliver(user, channels, email, out))
-
-    def _notification(self, alarm: dict[str, Any], change: str) -> Notification:
-        prefix = {"escalated": "Escalated: ", "reopened": "Reopened: "}.get(change, "")
-        base = (self.cfg.events.public_url or "").rstrip("/")
-        return Notification(
-            alarm_id=alarm["id"], event_id=None, title=prefix + alarm["title"],
-            body=alarm.get("instructions") or alarm["category"], priority=alarm["priority"],
-            category=alarm["category"], camera_ids=list(alarm.get("cameras") or []),
-            time_ms=parse_iso(alarm["created"]), url=f"/#/alarms/{alarm['id']}",
-            snapshot_url=(f"{base}/#/alarms/{alarm['id']}/snapshot" if base and alarm.get("camera") else None),
-            data={"state": alarm["state"], "change": change},
-        )  # fmt: skip
-
-    def _recipients(self, alarm: dict[str, Any]) -> list[tuple[str, list[str], str | None, QuietHours | None]]:
-        """(username, channels, e-mail, quiet hours) of everyone this alarm should reach."""
-        spec = alarm.get("notify") or {}
-        with self.db.session() as s:
-            row = s.get(Alarm, alarm["id"])
-            spec = (row.notify if row is not None else None) or spec
-            channels = set(spec.get("channels") or [])
-            if not channels:
-                return []
-            roles, orgs = set(spec.get("roles") or []), set(spec.get("organisations") or [])
-            q = select(am.User).where(am.User.enabled.is_(True))
-            users = s.scalars(q).all()
-            out = []
-            t = now_ms()
-            seeing = CAMERA_RIGHTS | {MANAGE_CAMERAS}
-            for u in users:
-                q_roles = select(am.Role.name).join(am.UserRole, am.UserRole.role_id == am.Role.id)
-                role_names = set(s.scalars(q_roles.where(am.UserRole.user_id == u.id)))
-                org = s.get(am.Organisation, u.organisation_id) if u.organisation_id else None
-                if not (role_names & roles or (org is not None and org.name in orgs)):
-                    continue
-                perms = load_permissions(s, u.id)
-                cams = alarm.get("cameras") or []
-                if cams and not any(perms.rights_for(c, t) & seeing for c in cams):
-                    continue
-                if not cams and not perms.has_global(MANAGE_CAMERAS, t):
-                    continue
-                prefs = s.get(NotificationPrefs, u.id)
-                wanted = channels & set(prefs.channels if prefs else ["webpush", "email"])
-                quiet = None
-                if prefs is not None and prefs.quiet_hours:
-                    try:
-                        quiet = QuietHours.from_dict(prefs.quiet_hours)
-                    except ValueError:
-                        quiet = None
-                if prefs is not None and priority_rank(alarm["priority"]) < priority_rank(prefs.min_priority):
-                    continue
-                if wanted:
-                    out.append((u.username, sorted(wanted), prefs.email if prefs else None, quiet))
-            return out
 
     async def _deliver(self, username: str, channels: list[str], email: str | None, n: Notification) -> None:
         if "webpush" in channels:
@@ -288,6 +285,49 @@ class MqttIngest:
             self._pending -= 1
         if not fut.cancelled() and fut.exception() is not None:
             log.warning("MQTT ingest: storing an event failed: %s", fut.exception())
+
+
+def audience(db: Database, channels: set[str], users: set[str], roles: set[str], organisations: set[str],
+             cameras: list[int], priority: str, *, every_camera: bool) -> list[Recipient]:  # fmt: skip
+    """(username, channels, e-mail, quiet hours) of the enabled users named in ``users``, holding one of
+    ``roles`` or belonging to one of ``organisations``, who may see the cameras (one of them, or
+    ``every_camera``; without cameras: site-wide camera managers), whose preferences take one of
+    ``channels`` and ``priority``. Rights are the users' own, with their organisation scope."""
+    if not channels:
+        return []
+    out: list[Recipient] = []
+    t = now_ms()
+    seeing = CAMERA_RIGHTS | {MANAGE_CAMERAS}
+    with db.session() as s:
+        for u in s.scalars(select(am.User).where(am.User.enabled.is_(True))):
+            q_roles = select(am.Role.name).join(am.UserRole, am.UserRole.role_id == am.Role.id)
+            role_names = set(s.scalars(q_roles.where(am.UserRole.user_id == u.id)))
+            org = s.get(am.Organisation, u.organisation_id) if u.organisation_id else None
+            if not (u.username in users or role_names & roles or (org is not None and org.name in organisations)):
+                continue
+            perms = load_permissions(s, u.id)
+            sees = [bool(perms.rights_for(c, t) & seeing) for c in cameras]
+            if cameras and not (all(sees) if every_camera else any(sees)):
+                continue
+            if not cameras and not perms.has_global(MANAGE_CAMERAS, t):
+                continue
+            prefs = s.get(NotificationPrefs, u.id)
+            wanted = channels & set(prefs.channels if prefs else ["webpush", "email"])
+            quiet = None
+            if prefs is not None and prefs.quiet_hours:
+                try:
+                    quiet = QuietHours.from_dict(prefs.quiet_hours)
+                except ValueError:
+                    quiet = None
+            if prefs is not None and priority_rank(priority) < priority_rank(prefs.min_priority):
+                continue
+            if wanted:
+                out.append((u.username, sorted(wanted), prefs.email if prefs else None, quiet))
+    return out
+
+
+def _priority(value: str) -> Priority:
+    return value if value in ("high", "medium", "low") else "medium"  # type: ignore[return-value]
 
 
 def _has_loop() -> bool:

@@ -9,11 +9,12 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ronda.access.rights import TimeProfile, load_permissions
 from ronda.events.alarms import AlarmManager
-from ronda.events.bus import Bus, Message
+from ronda.events.bus import Bus
+from ronda.events.messages import Event, Message
 from ronda.events.rule_scope import check_author
 from ronda.events.rules import (
     MAX_CHAIN,
@@ -33,10 +34,12 @@ from ronda.store import access_models as am
 from ronda.store.db import Database
 from ronda.store.event_models import Rule
 from ronda.store.models import Bookmark, Camera
-from ronda.timeutil import now_ms, parse_iso
+from ronda.timeutil import now_ms
 
 log = logging.getLogger(__name__)
 WebhookSender = Callable[[str, str, dict[str, Any]], Coroutine[Any, Any, Any]]
+# (the event, the rendered title, the action): the notifier's ``notify_event``
+EventNotifier = Callable[[Event, str, Notify], Coroutine[Any, Any, Any]]
 
 
 @dataclass
@@ -92,6 +95,13 @@ def validate_against_site(db: Database, spec: RuleSpec, author_id: int | None) -
                 bad = sorted(set(orgs) - known_orgs)
                 if bad:
                     raise RuleError(f"unknown organisation(s) to notify: {', '.join(bad)}")
+            if isinstance(a, Notify):
+                if not (a.users or a.roles or a.organisations):
+                    raise RuleError("notify: say who to notify (users, roles or organisations)")
+                known_users = set(s.scalars(select(am.User.username).where(am.User.username.in_(a.users))))
+                bad = sorted(set(a.users) - known_users)
+                if bad:
+                    raise RuleError(f"unknown user(s) to notify: {', '.join(bad)}")
         if author_id is None:
             return
         perms = load_permissions(s, author_id)
@@ -100,6 +110,18 @@ def validate_against_site(db: Database, spec: RuleSpec, author_id: int | None) -
         # A rule must not reach further than its author (alarms about, and notifications with snapshots
         # of, other cameras; events of a group's cameras): rule_scope decides, as for reading rules.
         check_author(s, perms, spec)
+        if not perms.site_scope:  # an organisation's author notifies its own people only
+            for a in spec.actions:
+                if not isinstance(a, Notify):
+                    continue
+                own = perms.organisation_id
+                q = select(am.User.username).where(am.User.username.in_(a.users))
+                foreign = sorted(set(s.scalars(q.where(or_(am.User.organisation_id.is_(None),
+                                                            am.User.organisation_id != own)))))  # fmt: skip
+                org_names = set(s.scalars(select(am.Organisation.name).where(am.Organisation.id == own)))
+                foreign += sorted(set(a.organisations) - org_names)
+                if foreign:
+                    raise RuleError(f"you may not notify {foreign[0]} (not your organisation)")
 
 
 class RulesEngine:
@@ -110,6 +132,7 @@ class RulesEngine:
         self.alarms = alarms
         self.writer = writer
         self.webhook = webhook
+        self.notify: EventNotifier | None = None  # set when the notification channels are available
         self.rules: list[_Loaded] = []
         self._states: dict[int, str] = {}
         self._states_at = 0.0
@@ -165,9 +188,9 @@ class RulesEngine:
         self._states_at = time.monotonic()
 
     async def handle(self, msg: Message) -> None:
-        if msg.get("kind") != "event" or not self.rules:
+        if not isinstance(msg, Event) or not self.rules:
             return
-        ev = msg["event"]
+        ev = msg
         chain = chain_of(ev)
         if time.monotonic() - self._states_at > 2.0:
             await asyncio.to_thread(self._refresh_cameras)
@@ -182,8 +205,9 @@ class RulesEngine:
             t = now_ms()
             if rule.profile is not None and not rule.profile.allows(t):
                 continue
-            cam = ev.get("camera")
-            if spec.conditions.camera_states is not None and self._states.get(cam) not in spec.conditions.camera_states:
+            cam = ev.camera
+            states = spec.conditions.camera_states
+            if states is not None and (cam is None or self._states.get(cam) not in states):
                 continue
             cd = spec.conditions.cooldown_s
             if cd and time.monotonic() - rule.last_fired.get(cam, -1e9) < cd:
@@ -192,7 +216,7 @@ class RulesEngine:
             self.fired += 1
             await self._run_actions(rule, ev, [*chain, rule.id])
 
-    async def _run_actions(self, rule: _Loaded, ev: dict[str, Any], chain: list[int]) -> None:
+    async def _run_actions(self, rule: _Loaded, ev: Event, chain: list[int]) -> None:
         for action in rule.spec.actions:
             try:
                 if isinstance(action, RaiseAlarm):
@@ -202,23 +226,28 @@ class RulesEngine:
                 elif isinstance(action, AddBookmark):
                     await asyncio.to_thread(self._bookmark, rule, action, ev)
                 elif isinstance(action, Webhook) and self.webhook is not None:
-                    payload = {"rule": rule.name, "event": ev}
+                    payload = {"rule": rule.name, "event": ev.to_json()}  # the webhook's JSON
                     task = asyncio.create_task(self.webhook(action.url, action.secret, payload))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
+                elif isinstance(action, Notify):
+                    if self.notify is None:
+                        log.error("rule %s: cannot notify: the notification channels are not installed", rule.name)
+                    else:
+                        await self.notify(ev, render(action.title, ev, self._names, rule.id)[:300], action)
             except Exception:
-                log.exception("rule %s: action %s failed on event %s", rule.name, action.type, ev.get("id"))
+                log.exception("rule %s: action %s failed on event %s", rule.name, action.type, ev.id)
 
-    async def _emit(self, etype: str, cause: dict[str, Any], payload: dict[str, Any], chain: list[int]) -> None:
+    async def _emit(self, etype: str, cause: Event, payload: dict[str, Any], chain: list[int]) -> None:
         """An event produced by an action: it carries the chain of rules, so no rule loops on it."""
-        await self.writer.submit([NewEvent(etype, now_ms(), cause.get("camera"), cause.get("cameras"), "info",
+        await self.writer.submit([NewEvent(etype, now_ms(), cause.camera, list(cause.cameras) or None, "info",
                                            "system", {**payload, "rule_chain": chain})])  # fmt: skip
 
-    def _bookmark(self, rule: _Loaded, action: AddBookmark, ev: dict[str, Any]) -> None:
-        cam = ev.get("camera")
-        if cam is None:
+    def _bookmark(self, rule: _Loaded, action: AddBookmark, ev: Event) -> None:
+        cam = ev.camera
+        if cam is None or ev.time_ms is None:
             return
-        t = parse_iso(ev["time"])
+        t = ev.time_ms
         with self.db.session() as s:
             s.add(Bookmark(camera_id=cam, start_ms=t - action.pre_s * 1000, end_ms=t + action.post_s * 1000,
                            title=render(action.title, ev, self._names, rule.id)[:200], note=f"rule: {rule.name}",

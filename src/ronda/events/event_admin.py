@@ -1,11 +1,14 @@
 """Redacting and deleting stored events: for whoever manages every camera of the event; an event without
 camera (system, security) is the site's, a site administrator's (manage_cameras without an organisation),
-as in the listing."""
+as in the listing. Each change writes its audit entry, with the caller's reason, in its own transaction."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from ronda.access.audit import AuditLog, InTransaction
 from ronda.access.rights import MANAGE_CAMERAS
 from ronda.access.service import Principal
 from ronda.errors import Forbidden, NotFound
@@ -36,19 +39,31 @@ def _load(db: Database, caller: Principal, event_id: int) -> tuple[dict[str, Any
     return view, cams
 
 
-def redact(db: Database, caller: Principal, event_id: int) -> tuple[dict[str, Any], list[int], dict[str, Any]]:
-    """Remove an event's payload, text and snapshot reference, keeping that it happened.
-    ``(view before, cameras, view after)``."""
+def _audited(audit: AuditLog, caller: Principal, action: str, view: dict[str, Any], cams: list[int],
+             reason: str | None) -> InTransaction[Any]:  # fmt: skip
+    """The entry of an event's redaction or deletion, written in the change's transaction."""
+
+    def write(s: Session, _event: Any) -> None:
+        audit.record(s, caller.actor, action, "ok", cams[0] if cams else None, source_ip=caller.source_ip,
+                     details={"event": view["id"], "type": view["type"], "time": view["time"], "cameras": cams,
+                              "reason": reason})  # fmt: skip
+
+    return write
+
+
+def redact(db: Database, audit: AuditLog, caller: Principal, event_id: int, reason: str) -> dict[str, Any]:
+    """Remove an event's payload, text and snapshot reference, keeping that it happened; the event as
+    it is now."""
     view, cams = _load(db, caller, event_id)
-    done = redact_event(db, event_id, f"redacted by {caller.actor} at {to_iso(now_ms())}")
+    note = f"redacted by {caller.actor} at {to_iso(now_ms())}"
+    done = redact_event(db, event_id, note, _audited(audit, caller, "event.redact", view, cams, reason))
     if done is None:
         raise NotFound("event")
-    return view, cams, done[0]
+    return done[0]
 
 
-def delete(db: Database, caller: Principal, event_id: int) -> tuple[dict[str, Any], list[int]]:
-    """Delete one event (alarms it raised keep their own history). ``(view, cameras)`` of what it was."""
+def delete(db: Database, audit: AuditLog, caller: Principal, event_id: int, reason: str | None) -> None:
+    """Delete one event (alarms it raised keep their own history)."""
     view, cams = _load(db, caller, event_id)
-    if not delete_event(db, event_id):
+    if not delete_event(db, event_id, _audited(audit, caller, "event.delete", view, cams, reason)):
         raise NotFound("event")
-    return view, cams

@@ -1,4 +1,5 @@
-"""Bus -> WebSocket clients: each message serialised once, delivered to the clients allowed to see it.
+"""Bus -> WebSocket clients: each message serialised once (``message_to_json``, the WebSocket's wire
+format), delivered to the clients allowed to see it.
 
 A client's rights are re-read every few seconds (``refresh``), so withdrawing a right or disabling the
 user takes effect on a live connection too.
@@ -10,9 +11,9 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from ronda.events.bus import Bus, Message
+from ronda.events.bus import Bus
+from ronda.events.messages import Message, message_to_json
 
 MAX_BACKLOG = 20_000  # messages a slow client may lag before it is disconnected
 # ... and their size: an event may carry 8 KiB of payload, so the count alone would let one client
@@ -70,10 +71,10 @@ class Fanout:
                 continue
             if verdict is True:
                 if text is None:
-                    text = json.dumps(_wire(msg), separators=(",", ":"))
+                    text = json.dumps(message_to_json(msg), separators=(",", ":"))
                 out = text
             else:  # a copy shaped for this client (e.g. a redacted alarm)
-                out = json.dumps(_wire(verdict), separators=(",", ":"))
+                out = json.dumps(message_to_json(verdict), separators=(",", ":"))
             if c.queue.queued_bytes + len(out) > MAX_BACKLOG_BYTES:
                 c.overflowed = True  # the connection handler closes it (the client reconnects and catches up)
                 continue
@@ -81,9 +82,3 @@ class Fanout:
                 c.queue.put_nowait(out)
             except asyncio.QueueFull:
                 c.overflowed = True
-
-
-def _wire(msg: Message) -> dict[str, Any]:
-    if msg.get("kind") == "alarm":
-        return {"kind": "alarm", "change": msg.get("change"), "alarm": msg["alarm"]}
-    return {"kind": msg.get("kind"), "event": msg.get("event")}

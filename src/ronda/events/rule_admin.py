@@ -1,6 +1,6 @@
 """Rules as data, as administrators change them: validated against the site and the author's rights,
 webhook secrets sealed at rest and masked when read back, each rule visible only to whom could have
-written it (``rule_scope``)."""
+written it (``rule_scope``). Each change writes its audit entry in its own transaction."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ronda.access.audit import AuditLog
 from ronda.access.netguard import Allowance
 from ronda.access.secrets import SecretBox
 from ronda.access.service import Principal
@@ -47,8 +48,9 @@ def parse(body: Any) -> RuleSpec:
 
 
 class RuleAdmin:
-    def __init__(self, db: Database, secrets: SecretBox, allowed_destinations: Any) -> None:
+    def __init__(self, db: Database, secrets: SecretBox, allowed_destinations: Any, audit: AuditLog) -> None:
         self.db = db
+        self.audit = audit
         self.secrets = secrets
         self.allowed_destinations = allowed_destinations
 
@@ -99,6 +101,8 @@ class RuleAdmin:
                 r = Rule(**self._columns(spec), created_by=caller.actor, created_ms=now_ms())
                 s.add(r)
                 s.flush()
+                self.audit.record(s, caller.actor, "rule.create", "ok", source_ip=caller.source_ip,
+                                  details={"rule": r.id, "name": spec.name})  # fmt: skip
                 return rule_view(r)
         except IntegrityError:
             raise Conflict(f"a rule named {spec.name!r} exists") from None
@@ -128,14 +132,16 @@ class RuleAdmin:
                     setattr(r, k, v)
                 r.updated_ms = now_ms()
                 s.flush()
+                self.audit.record(s, caller.actor, "rule.update", "ok", source_ip=caller.source_ip,
+                                  details={"rule": rule_id, "name": spec.name, "enabled": spec.enabled})  # fmt: skip
                 return rule_view(r)
         except IntegrityError:
             raise Conflict(f"a rule named {spec.name!r} exists") from None
 
-    def delete(self, caller: Principal, rule_id: int) -> str:
-        """Delete; the deleted rule's name."""
+    def delete(self, caller: Principal, rule_id: int) -> None:
         with self.db.session() as s:
             r = self._scoped(s, caller, rule_id)
             name = r.name
             s.delete(r)
-            return name
+            self.audit.record(s, caller.actor, "rule.delete", "ok", source_ip=caller.source_ip,
+                              details={"rule": rule_id, "name": name})  # fmt: skip

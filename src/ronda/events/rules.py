@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ronda.access import netguard
 from ronda.access.netguard import Allowance
 from ronda.access.secrets import SEALED_PREFIX
+from ronda.events.messages import Event
 
 MAX_CHAIN = 3
 EVENT_TYPE = r"^[a-z0-9_.*-]{1,64}$"
@@ -145,8 +146,12 @@ class Webhook(_M):
 
 
 class Notify(_M):
+    """Tell people about the event itself (no alarm): the listed users and the users of the listed roles
+    and organisations who may see every camera of the event, through the channels of their preferences."""
+
     type: Literal["notify"]
     channels: list[Literal["webpush", "email"]] = Field(min_length=1, max_length=2)
+    users: list[Name] = Field(default_factory=list, max_length=50, description="user names")
     roles: list[Name] = Field(default_factory=list, max_length=20)
     organisations: list[Name] = Field(default_factory=list, max_length=20)
     title: str = Field("{type} on {camera_name}", max_length=300)
@@ -230,21 +235,19 @@ class Matcher:
             self.exact_plates = frozenset(p for p in trigger.plates if "*" not in p)
             self.wild_plates = _wildcards(trigger.plates)
 
-    def __call__(self, event: dict[str, Any]) -> bool:
-        etype = event.get("type")
-        if not isinstance(etype, str):
-            return False
+    def __call__(self, event: Event) -> bool:
+        etype = event.type
         if etype not in self.exact_types and not (self.wild_types is not None and self.wild_types.match(etype)):
             return False
-        if self.sources is not None and event.get("source") not in self.sources:
+        if self.sources is not None and event.source.value not in self.sources:
             return False
-        if SEVERITY_ORDER.get(event.get("severity", "info"), 0) < self.min_severity:
+        if SEVERITY_ORDER.get(event.severity.value, 0) < self.min_severity:
             return False
         if self.places is not None:
-            cams = event.get("cameras") or ([] if event.get("camera") is None else [event["camera"]])
-            if self.places.isdisjoint(c for c in cams if isinstance(c, int)):
+            cams = event.cameras or (() if event.camera is None else (event.camera,))
+            if self.places.isdisjoint(cams):
                 return False
-        payload = event.get("payload") or {}
+        payload = event.payload
         if self.zones is not None and not _member(payload.get("zone"), self.zones):
             return False
         if self.classes is not None and not _member(payload.get("class"), self.classes):
@@ -264,26 +267,25 @@ def type_matches(patterns: list[str], etype: str) -> bool:
     return any(p == etype or ("*" in p and fnmatch.fnmatchcase(etype, p)) for p in patterns)
 
 
-def matches(trigger: Trigger, event: dict[str, Any], group_cameras: set[int] | None = None) -> bool:
-    """Does the event (its API view) fire this trigger? ``group_cameras``: cameras of trigger.groups.
+def matches(trigger: Trigger, event: Event, group_cameras: set[int] | None = None) -> bool:
+    """Does the event fire this trigger? ``group_cameras``: cameras of trigger.groups.
     Compiles the trigger on each call: the engine keeps a :class:`Matcher` per rule instead."""
     return Matcher(trigger, group_cameras)(event)
 
 
-def chain_of(event: dict[str, Any]) -> list[int]:
-    chain = (event.get("payload") or {}).get("rule_chain") or []
-    return [int(x) for x in chain if isinstance(x, int)]
+def chain_of(event: Event) -> list[int]:
+    return event.rule_chain
 
 
-def render(template: str, event: dict[str, Any], camera_names: dict[int, str], rule_id: int) -> str:
-    cam = event.get("camera")
+def render(template: str, event: Event, camera_names: dict[int, str], rule_id: int) -> str:
+    cam = event.camera
     values = {
-        "type": event.get("type", ""),
+        "type": event.type,
         "camera": "" if cam is None else str(cam),
         "camera_name": camera_names.get(cam, "site") if cam is not None else "site",
-        "text": event.get("text") or "",
+        "text": event.text or "",
         "rule": str(rule_id),
-        "source": event.get("source", ""),
+        "source": event.source.value,
     }
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
 

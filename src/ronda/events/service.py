@@ -36,7 +36,6 @@ class EventsService:
         self.bus = InProcessBus()
         self.writer = EventWriter(db)
         self.relay = OutboxRelay(db, self.bus)
-        self.writer.on_commit = self.relay.wake.set
         self.alarms = AlarmManager(db, self.bus, audit, camera_names=lambda: self.engine.camera_names())
         self.engine = RulesEngine(db, self.bus, self.alarms, self.writer, webhook=self._webhook)
         self.fanout = Fanout(self.bus)
@@ -53,21 +52,17 @@ class EventsService:
             from ronda.events.dispatch import Notifier
 
             self.notifier = Notifier(self.cfg, self.db, self.bus, self.writer)
+            self.engine.notify = self.notifier.notify_event
             await self.notifier.start()
         except ImportError:  # notification channels not installed
             self.notifier = None
         await self.bus.start()
         await self.writer.start()
         await self.relay.start()
-        # Any event a component of this process stores through the ORM (recorder, retention, login
-        # bursts, ...) is published at once; the relay's poll is left for other processes' events.
-        loop = asyncio.get_running_loop()
-
-        def wake_relay() -> None:
-            with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
-                loop.call_soon_threadsafe(self.relay.wake.set)
-
-        self._unhook = self.db.on_commit_adding(Event, wake_relay)
+        # Any event a component of this process stores (the event writer, the recorder, retention,
+        # login bursts, ...: all through ``repos.add_events``) is published at once; the relay's poll
+        # is left for other processes' events.
+        self._unhook = self.db.on_commit_adding(Event, self.relay.poke)
         await self.alarms.start()
         self._retention = asyncio.create_task(self._retention_loop(), name="event-retention")
 

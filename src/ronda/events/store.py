@@ -16,18 +16,19 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from ronda.access.audit import InTransaction
 from ronda.events.bus import Bus
 from ronda.events.ingest import safe_payload
+from ronda.events.messages import Event, Severity, Source
+from ronda.store import repos
 from ronda.store.db import Database
-from ronda.store.models import Event
-from ronda.timeutil import to_iso
+from ronda.store.models import Event as EventRow
 
 log = logging.getLogger(__name__)
 SEVERITIES = ("info", "warning", "critical")
@@ -35,49 +36,40 @@ SOURCES = ("analytics", "camera", "system", "user", "external")
 
 
 def event_view(e: Any) -> dict[str, Any]:
-    """An event row as the API, the timeline, alarms and the bus show it. Never raises, and never
-    returns what the JSON encoder could choke on: one bad row (a payload nested too deep, NaN, a
-    malformed column) is shown without its payload, marked ``redacted``, instead of failing the whole
-    listing for everyone who sees its camera."""
+    """An event row as the API and the timeline show it (its :class:`Event`'s JSON)."""
+    return event_from_row(e).to_json()
+
+
+def event_from_row(e: Any) -> Event:
+    """An event row as the bus carries it. Never raises, and never holds what the JSON encoder could
+    choke on: one bad row (a payload nested too deep, NaN, a malformed column) is shown without its
+    payload, marked ``redacted``, instead of failing the whole listing for everyone who sees its
+    camera."""
     try:
-        return _view(e)
+        return _typed(e)
     except Exception as err:  # a row no ingest path writes; keep the listing alive and say so
         log.warning("event %s cannot be shown: %s", getattr(e, "id", None), err)
-        return {"id": getattr(e, "id", None), "type": str(getattr(e, "type", "")), "camera": None, "cameras": [],
-                "time": None, "severity": "info", "source": "system", "payload": {},
-                "redacted": "event not shown: the stored row is malformed"}  # fmt: skip
+        return Event(id=getattr(e, "id", None), type=str(getattr(e, "type", "")), time_ms=None,  # type: ignore[arg-type]
+                     redacted="event not shown: the stored row is malformed")  # fmt: skip
 
 
-def _view(e: Any) -> dict[str, Any]:
+def _typed(e: Any) -> Event:
     cams = e.cameras or ([e.camera_id] if e.camera_id is not None else [])
     if not isinstance(cams, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in cams):
         raise ValueError("cameras is not a list of ids")
     payload, problem = safe_payload(e.payload)
-    view: dict[str, Any] = {
-        "id": e.id,
-        "type": e.type,
-        "camera": e.camera_id,
-        "cameras": cams,
-        "time": to_iso(e.time_ms),
-        "severity": e.severity,
-        "source": e.source,
-        "payload": payload,
-    }
+    redacted = None
     if problem is not None:
-        view["redacted"] = f"payload not shown: {problem}"
+        redacted = f"payload not shown: {problem}"
     elif set(payload) == {"redacted"}:  # removed by an administrator (redact_event)
-        view["payload"] = {}
-        view["redacted"] = str(payload["redacted"])
-    for k in ("text", "snapshot", "uid"):
-        v = getattr(e, k, None)
-        if v is not None:
-            view[k] = v
+        payload, redacted = {}, str(payload["redacted"])
     box = getattr(e, "box", None)
-    if box is not None:
-        if not (isinstance(box, list) and len(box) == 4 and all(_finite(x) for x in box)):
-            raise ValueError("box is not four finite numbers")
-        view["box"] = box
-    return view
+    if box is not None and not (isinstance(box, list) and len(box) == 4 and all(_finite(x) for x in box)):
+        raise ValueError("box is not four finite numbers")
+    return Event(id=e.id, type=e.type, time_ms=e.time_ms, camera=e.camera_id, cameras=tuple(cams),
+                 severity=Severity(e.severity), source=Source(e.source), payload=payload, redacted=redacted,
+                 text=getattr(e, "text", None), snapshot=getattr(e, "snapshot", None), uid=getattr(e, "uid", None),
+                 box=tuple(box) if box is not None else None)  # fmt: skip
 
 
 def _finite(x: Any) -> bool:
@@ -122,7 +114,6 @@ class EventWriter:
         self._task: asyncio.Task[None] | None = None
         self.stored = 0
         self.duplicates = 0
-        self.on_commit: Callable[[], None] | None = None  # e.g. wake the outbox relay at once
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="event-writer")
@@ -155,8 +146,6 @@ class EventWriter:
                     if not p.done.done():
                         p.done.set_exception(e)
                 continue
-            if self.on_commit is not None:
-                self.on_commit()
             i = 0
             for p in batch:
                 if not p.done.done():
@@ -168,7 +157,7 @@ class EventWriter:
         with self.db.session() as s:
             known: set[str] = set()
             if uids:
-                known = set(s.scalars(select(Event.uid).where(Event.uid.in_(uids))))
+                known = set(s.scalars(select(EventRow.uid).where(EventRow.uid.in_(uids))))
             fresh: list[dict[str, Any]] = []
             out: list[int | None] = []
             seen: set[str] = set()
@@ -180,7 +169,7 @@ class EventWriter:
                 if not dup:
                     fresh.append(e.row())
             try:
-                ids = list(s.scalars(insert(Event).returning(Event.id), fresh)) if fresh else []
+                ids = repos.add_events(s, fresh)
             except IntegrityError:  # a uid stored meanwhile by another writer: one by one
                 s.rollback()
                 return [self._write_one(e) for e in events]
@@ -191,10 +180,7 @@ class EventWriter:
     def _write_one(self, e: NewEvent) -> int | None:
         try:
             with self.db.session() as s:
-                row = Event(**e.row())
-                s.add(row)
-                s.flush()
-                return row.id
+                return repos.add_events(s, [e.row()])[0]
         except IntegrityError:
             return None
 
@@ -211,8 +197,27 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self.published = 0
         self.wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def poke(self) -> None:
+        """The one way to wake the relay (new events are committed), from any thread: this process's
+        commits call it through ``Database.on_commit_adding``; other processes' events wait for the
+        poll."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            here = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            here = False
+        if here:
+            self.wake.set()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
+                loop.call_soon_threadsafe(self.wake.set)
 
     async def start(self, from_id: int | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
         self.last_id = from_id if from_id is not None else await asyncio.to_thread(self._max_id)
         self._task = asyncio.create_task(self._run(), name="event-outbox")
 
@@ -224,12 +229,12 @@ class OutboxRelay:
 
     def _max_id(self) -> int:
         with self.db.session() as s:
-            return int(s.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+            return int(s.scalar(select(func.coalesce(func.max(EventRow.id), 0))) or 0)
 
-    def _fetch(self, after: int) -> list[dict[str, Any]]:
+    def _fetch(self, after: int) -> list[Event]:
         with self.db.session() as s:
-            rows = s.scalars(select(Event).where(Event.id > after).order_by(Event.id).limit(self.batch)).all()
-            return [event_view(r) for r in rows]
+            rows = s.scalars(select(EventRow).where(EventRow.id > after).order_by(EventRow.id).limit(self.batch))
+            return [event_from_row(r) for r in rows.all()]
 
     async def _run(self) -> None:
         while True:
@@ -240,8 +245,8 @@ class OutboxRelay:
                 await asyncio.sleep(1)
                 continue
             for v in views:
-                await self.bus.publish({"kind": "event", "id": v["id"], "event": v})
-                self.last_id = v["id"]
+                await self.bus.publish(v)
+                self.last_id = v.id
                 self.published += 1
             if len(views) < self.batch:
                 with contextlib.suppress(TimeoutError):
@@ -262,46 +267,49 @@ def search_events(
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     """Newest first. ``camera_ids`` None = any camera; ``include_global`` adds events without camera."""
-    q = select(Event)
+    q = select(EventRow)
     if camera_ids is not None:
-        cond = Event.camera_id.in_(camera_ids)
-        q = q.where(or_(cond, Event.camera_id.is_(None)) if include_global else cond)
+        cond = EventRow.camera_id.in_(camera_ids)
+        q = q.where(or_(cond, EventRow.camera_id.is_(None)) if include_global else cond)
     elif not include_global:
-        q = q.where(Event.camera_id.is_not(None))
+        q = q.where(EventRow.camera_id.is_not(None))
     if since_ms is not None:
-        q = q.where(Event.time_ms >= since_ms)
+        q = q.where(EventRow.time_ms >= since_ms)
     if until_ms is not None:
-        q = q.where(Event.time_ms < until_ms)
+        q = q.where(EventRow.time_ms < until_ms)
     if types:
-        q = q.where(Event.type.in_(types))
+        q = q.where(EventRow.type.in_(types))
     if source:
-        q = q.where(Event.source == source)
+        q = q.where(EventRow.source == source)
     if text:
         like = f"%{text.replace('%', '').replace('_', '')}%"
-        q = q.where(or_(Event.text.ilike(like), Event.type.ilike(like)))
-    q = q.order_by(Event.time_ms.desc(), Event.id.desc()).limit(limit)
+        q = q.where(or_(EventRow.text.ilike(like), EventRow.type.ilike(like)))
+    q = q.order_by(EventRow.time_ms.desc(), EventRow.id.desc()).limit(limit)
     with db.session() as s:
         return [event_view(e) for e in s.scalars(q)]
 
 
 def events_by_ids(db: Database, ids: list[int]) -> list[dict[str, Any]]:
     with db.session() as s:
-        return [event_view(e) for e in s.scalars(select(Event).where(Event.id.in_(ids)).order_by(Event.id))]
+        return [event_view(e) for e in s.scalars(select(EventRow).where(EventRow.id.in_(ids)).order_by(EventRow.id))]
 
 
 def delete_old_events(db: Database, older_than_ms: int) -> int:
     """Retention of the events table (alarms keep their own history)."""
     with db.session() as s:
-        res = s.execute(delete(Event).where(Event.time_ms < older_than_ms))
+        res = s.execute(delete(EventRow).where(EventRow.time_ms < older_than_ms))
         return int(getattr(res, "rowcount", 0) or 0)
 
 
-def redact_event(db: Database, event_id: int, note: str) -> tuple[dict[str, Any], list[int]] | None:
+def redact_event(
+    db: Database, event_id: int, note: str, also: InTransaction[EventRow] | None = None
+) -> tuple[dict[str, Any], list[int]] | None:
     """Remove what an event says (payload, text, snapshot reference, box), keeping that it happened
     (type, time, cameras) and ``note`` (who removed it, when). Returns (the new view, its cameras) or
-    None when there is no such event. Who may do this is the caller's check."""
+    None when there is no such event. Who may do this is the caller's check; ``also`` runs in the same
+    transaction (its audit entry)."""
     with db.session() as s:
-        e = s.get(Event, event_id)
+        e = s.get(EventRow, event_id)
         if e is None:
             return None
         e.payload = {"redacted": note}
@@ -309,16 +317,25 @@ def redact_event(db: Database, event_id: int, note: str) -> tuple[dict[str, Any]
         e.snapshot = None
         e.box = None
         s.flush()
+        if also is not None:
+            also(s, e)
         return event_view(e), event_cameras(e)
 
 
-def delete_event(db: Database, event_id: int) -> bool:
+def delete_event(db: Database, event_id: int, also: InTransaction[EventRow] | None = None) -> bool:
+    """``also`` runs in the same transaction when the event existed (its audit entry)."""
     with db.session() as s:
-        res = s.execute(delete(Event).where(Event.id == event_id))
-        return bool(getattr(res, "rowcount", 0))
+        e = s.get(EventRow, event_id)
+        if e is None:
+            return False
+        s.delete(e)
+        s.flush()
+        if also is not None:
+            also(s, e)
+        return True
 
 
-def event_cameras(e: Event) -> list[int]:
+def event_cameras(e: EventRow) -> list[int]:
     cams = e.cameras if isinstance(e.cameras, list) else []
     out = [c for c in cams if isinstance(c, int) and not isinstance(c, bool)]
     if e.camera_id is not None and e.camera_id not in out:
@@ -329,5 +346,5 @@ def event_cameras(e: Event) -> list[int]:
 def load_event(db: Database, event_id: int) -> tuple[dict[str, Any], list[int]] | None:
     """(view, cameras) of one event, or None."""
     with db.session() as s:
-        e = s.get(Event, event_id)
+        e = s.get(EventRow, event_id)
         return None if e is None else (event_view(e), event_cameras(e))

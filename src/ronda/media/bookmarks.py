@@ -3,6 +3,7 @@
 Rights: reading needs ``playback`` on the camera; creating needs ``bookmark``; changing or deleting
 needs to be the author (still holding ``bookmark``) or to hold ``manage_cameras`` on the camera
 (administrators). A bookmark on a camera the caller may not see does not exist for it (NotFound).
+Every change writes its audit entry in its own transaction (``AuditLog.record``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ronda.access.audit import AuditLog
 from ronda.access.rights import BOOKMARK, MANAGE_CAMERAS, PLAYBACK
 from ronda.access.service import Principal
 from ronda.errors import Forbidden, Invalid, NotFound
@@ -64,28 +66,15 @@ def _may_change(caller: Principal, b: Bookmark) -> None:
 
 
 @dataclass(frozen=True)
-class Span:
-    """Where a change happened, for the audit log."""
-
-    camera_id: int
-    start_ms: int
-    end_ms: int
-
-
-def _span(b: Bookmark) -> Span:
-    return Span(b.camera_id, b.start_ms, b.end_ms)
-
-
-@dataclass(frozen=True)
 class Listed:
     items: list[dict[str, Any]]
     truncated: bool
 
 
 def create(
-    db: Database, caller: Principal, camera: int, start: str, end: str, title: str, note: str
-) -> tuple[dict[str, Any], Span]:
-    """The new bookmark (``bookmark`` on ``camera`` is the route's declared right)."""
+    db: Database, audit: AuditLog, caller: Principal, camera: int, start: str, end: str, title: str, note: str
+) -> dict[str, Any]:
+    """The new bookmark (``bookmark`` on ``camera`` is the route's declared right), audited."""
     s_ms, e_ms = iso_param(start, "start"), iso_param(end, "end")
     _check_range(s_ms, e_ms)
     with db.session() as s:
@@ -94,7 +83,9 @@ def create(
         row = Bookmark(camera_id=camera, start_ms=s_ms, end_ms=e_ms, title=title, note=note,
                        created_by=caller.actor, created_ms=now_ms())  # fmt: skip
         b = repos.add_bookmark(s, row)
-        return bookmark_view(b), _span(b)
+        audit.record(s, caller.actor, "bookmark.create", "ok", camera, s_ms, e_ms, caller.source_ip,
+                     {"bookmark": b.id, "title": title})  # fmt: skip
+        return bookmark_view(b)
 
 
 def search(
@@ -130,8 +121,10 @@ def get(db: Database, caller: Principal, bookmark_id: int) -> dict[str, Any]:
         return bookmark_view(b)
 
 
-def update(db: Database, caller: Principal, bookmark_id: int, changes: dict[str, Any]) -> tuple[dict[str, Any], Span]:
-    """Change the fields in ``changes`` (start, end, title, note; none of them null)."""
+def update(
+    db: Database, audit: AuditLog, caller: Principal, bookmark_id: int, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Change the fields in ``changes`` (start, end, title, note; none of them null), audited."""
     fields = sorted(changes)
     if not fields:
         raise Invalid("nothing to change: send start, end, title or note")
@@ -153,14 +146,17 @@ def update(db: Database, caller: Principal, bookmark_id: int, changes: dict[str,
             b.note = changes["note"]
         b.updated_ms = now_ms()
         s.flush()
-        return bookmark_view(b), _span(b)
+        audit.record(s, caller.actor, "bookmark.update", "ok", b.camera_id, b.start_ms, b.end_ms, caller.source_ip,
+                     {"bookmark": bookmark_id, "fields": fields, "title": b.title})  # fmt: skip
+        return bookmark_view(b)
 
 
-def delete(db: Database, caller: Principal, bookmark_id: int) -> tuple[dict[str, Any], Span]:
-    """Delete; what was deleted (for the audit log)."""
+def delete(db: Database, audit: AuditLog, caller: Principal, bookmark_id: int) -> None:
+    """Delete, audited."""
     with db.session() as s:
         b = _visible(caller, repos.get_bookmark(s, bookmark_id))
         _may_change(caller, b)
-        out = bookmark_view(b), _span(b)
+        camera_id, start, end, title = b.camera_id, b.start_ms, b.end_ms, b.title
         s.delete(b)
-        return out
+        audit.record(s, caller.actor, "bookmark.delete", "ok", camera_id, start, end, caller.source_ip,
+                     {"bookmark": bookmark_id, "title": title})  # fmt: skip

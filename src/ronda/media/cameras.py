@@ -3,7 +3,8 @@ the probe guard, testing their streams, their recordings and their latest pictur
 
 Errors are domain errors (``ronda.errors``); the API maps them to HTTP. Rights on the camera of a
 request are checked by the route's declared dependency before these functions run; what depends on
-the caller beyond that (what a viewer may see of a camera, the probe guard) is decided here.
+the caller beyond that (what a viewer may see of a camera, the probe guard) is decided here. Each
+change writes its audit entry in the change's own transaction (``registry``'s ``also`` hooks).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from ronda.access import netguard
+from ronda.access.audit import AuditLog, InTransaction
 from ronda.access.rights import MANAGE_CAMERAS
 from ronda.access.secrets import SecretBox
 from ronda.access.service import Principal
@@ -25,9 +29,11 @@ from ronda.errors import Invalid, NotFound, TooManyRequests, Unavailable
 from ronda.media.snapshot import SnapshotCache, SnapshotError
 from ronda.media.timeline import camera_track
 from ronda.recording import ffmpeg
+from ronda.recording.layout import Layout
 from ronda.recording.recorder import Recorder
 from ronda.store import repos
 from ronda.store.db import Database
+from ronda.store.models import Camera
 from ronda.timeutil import iso_range, now_ms, to_iso
 
 MAX_RANGE_MS = 31 * 86_400_000
@@ -48,6 +54,7 @@ class Cameras:
     secrets: SecretBox
     recorder: Recorder | None
     snapshots: SnapshotCache
+    audit: AuditLog
 
     # --- views ---------------------------------------------------------------------------------------
     def view(self, cam: Any, caller: Principal) -> dict[str, Any]:
@@ -84,16 +91,28 @@ class Cameras:
             return self.view(cam, caller)
 
     # --- changes -------------------------------------------------------------------------------------
+    def _audited(self, caller: Principal, action: str, **details: Any) -> InTransaction[Camera]:
+        """The entry of a camera change, written in the change's transaction (``registry``'s ``also``);
+        a callable detail is computed from the changed camera."""
+
+        def write(s: Session, cam: Camera) -> None:
+            extra = {k: (v(cam) if callable(v) else v) for k, v in details.items()}
+            self.audit.record(s, caller.actor, action, "ok", cam.id, source_ip=caller.source_ip,
+                              details=extra or None)  # fmt: skip
+
+        return write
+
     async def add(self, caller: Principal, body: registry.CameraCreate) -> tuple[int, dict[str, Any]]:
-        """``(id, view)`` of the new camera. Only a site administrator's request connects at once (an
-        unreachable camera shows "offline"); for others it is "offline" until the recorder reached it."""
+        """``(id, view)`` of the new camera, audited. Only a site administrator's request connects at once
+        (an unreachable camera shows "offline"); for others it is "offline" until the recorder reached it."""
         site_admin = site_camera_admin(caller)
         if not site_admin:
             take_probe(caller)
             await refuse_internal(body.url, body.sub_url)
+        audit = self._audited(caller, "camera.create", name=lambda c: c.name)
         try:
             cam = await asyncio.to_thread(
-                registry.create_camera, self.db, self.secrets, body, site_admin, caller.organisation_id
+                registry.create_camera, self.db, self.secrets, body, site_admin, caller.organisation_id, audit
             )
         except registry.CameraGroupError as e:
             raise Invalid(str(e)) from None
@@ -110,13 +129,16 @@ class Cameras:
         if not site_camera_admin(caller):
             # A new address is held to the same limits as adding a camera (no probe of this machine).
             await refuse_internal(body.url, body.sub_url)
-        cam = await asyncio.to_thread(registry.update_camera, self.db, self.secrets, camera_id, body)
+        audit = self._audited(caller, "camera.update", fields=sorted(body.model_fields_set))
+        cam = await asyncio.to_thread(registry.update_camera, self.db, self.secrets, camera_id, body, audit)
         if cam is None:
             raise NotFound()
         return self.view(cam, caller)
 
-    async def delete(self, camera_id: int) -> None:
-        if not await asyncio.to_thread(registry.delete_camera, self.db, camera_id):
+    async def delete(self, caller: Principal, camera_id: int) -> None:
+        """Soft delete, audited."""
+        audit = self._audited(caller, "camera.delete")
+        if not await asyncio.to_thread(registry.delete_camera, self.db, camera_id, audit):
             raise NotFound()
 
     async def reload(self, camera_id: int) -> None:
@@ -193,13 +215,14 @@ class Cameras:
     # --- snapshot ------------------------------------------------------------------------------------
     def _snapshot_sources(self, camera_id: int) -> list[Path]:
         root = self.cfg.recordings_dir
+        layout = Layout(root)
         with self.db.session() as s:
             cam = repos.get_camera(s, camera_id)
             if cam is None:
                 raise NotFound()
             candidates: list[Path] = []
             for kind in sorted(st.kind for st in cam.streams):  # main first: best picture
-                partials = sorted((root / ".partial" / f"{camera_id}-{kind}").glob("*.partial"))
+                partials = layout.partials(camera_id, kind)
                 candidates += list(reversed(partials[-1:]))
                 last = repos.segments_overlapping(s, camera_id, kind, now_ms() - 3_600_000, now_ms() + 60_000)
                 if last:

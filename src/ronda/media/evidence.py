@@ -18,12 +18,20 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ronda.access import keys
+
 FORMAT = "ronda-evidence/1"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 PUBLIC_KEY = "site_public_key.pem"
 REPORT = "report.txt"
 SITE_KEY_FILE = "site_ed25519.pem"
+
+
+def load_site_key(path: Path) -> Ed25519PrivateKey:
+    """The site's evidence signing key (Ed25519, ``DATA/keys/site_ed25519.pem``), created on first use;
+    publish its public half."""
+    return keys.ed25519_key(path)
 
 
 def public_pem(key: Ed25519PublicKey) -> bytes:

@@ -24,7 +24,8 @@ from sqlalchemy import delete
 
 from ronda import __version__
 from ronda.media import evidence
-from ronda.recording.ffmpeg import die_with_parent
+from ronda.recording import ffmpeg as ffmpeg_proc
+from ronda.recording.layout import Layout
 from ronda.store import repos
 from ronda.store.db import Database
 from ronda.store.models import EvidenceLock, Segment
@@ -147,10 +148,7 @@ def file_name(run: Run) -> str:
 
 
 async def _ffmpeg(args: list[str], progress: Progress, on_time: Callable[[float], None]) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        preexec_fn=die_with_parent,  # noqa: PLW1509
-    )  # fmt: skip
+    proc = await ffmpeg_proc.spawn(args)
     assert proc.stdout is not None and proc.stderr is not None
     err_task = asyncio.create_task(proc.stderr.read())
     try:
@@ -159,12 +157,11 @@ async def _ffmpeg(args: list[str], progress: Progress, on_time: Callable[[float]
             if line.startswith("out_time_us=") and line[12:].isdigit():
                 on_time(int(line[12:]) / 1e6)
             if progress.cancelled:
-                proc.kill()
+                await ffmpeg_proc.stop(proc, grace_s=0)
                 break
         await proc.wait()
     except asyncio.CancelledError:
-        proc.kill()
-        await proc.wait()
+        await ffmpeg_proc.stop(proc, grace_s=0)
         raise
     err = (await err_task).decode(errors="replace").strip()
     if progress.cancelled:
@@ -177,7 +174,7 @@ async def remux_run(ffmpeg: str, root: Path, run: Run, req: ExportRequest, out: 
     """Concatenate a run's segments with stream copy, trimmed to the request at keyframes."""
     lines = ["ffconcat version 1.0"]
     for i, seg in enumerate(run.segments):
-        lines.append(f"file '{(root / seg.path).as_posix()}'")
+        lines.append(f"file '{Layout(root).path(seg.path).as_posix()}'")
         if i == 0 and req.start_ms > seg.start_ms:
             lines.append(f"inpoint {(req.start_ms - seg.start_ms) / 1000:.3f}")
         if i == len(run.segments) - 1 and req.end_ms < seg.end_ms:

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from ronda.access.audit import AuditLog
 from ronda.config import Config
+from ronda.media.evidence import SITE_KEY_FILE, load_site_key
 from ronda.media.export import ExportCancelled, ExportError, ExportRequest, Progress, run_export
 from ronda.store.db import Database
 from ronda.store.models import ExportJobRow
@@ -144,10 +146,6 @@ class ExportJobs:
             await run_export(self.db, self.cfg.recordings_dir, self.cfg.recording.ffmpeg, _site_key(self.cfg),
                              self.cfg.site.name, self.cfg.site.timezone, req, self.path(jid), progress)  # fmt: skip
             status = "done"
-            details = {"case": req.case, "reason": req.reason, "job": jid}
-            for cid in req.camera_ids:
-                await asyncio.to_thread(self.audit.append, actor, "export", "ok", cid, req.start_ms, req.end_ms,
-                                        source_ip, details)  # fmt: skip
         except ExportCancelled:
             status = "cancelled"
         except ExportError as e:
@@ -157,14 +155,21 @@ class ExportJobs:
             error = f"{type(e).__name__}: {e}"
         finally:
             size = self.path(jid).stat().st_size if status == "done" else None
-            await asyncio.to_thread(self._finish, jid, status, error, size)
+            await asyncio.to_thread(self._finish, jid, status, error, size, (actor, source_ip, req))
             self._running.pop(jid, None)
 
-    def _finish(self, jid: str, status: str, error: str | None, size: int | None) -> None:
+    def _finish(self, jid: str, status: str, error: str | None, size: int | None,
+                who: tuple[str, str | None, ExportRequest]) -> None:  # fmt: skip
+        """The job's outcome and, for a finished export, its audit entries: one transaction."""
+        actor, source_ip, req = who
         with self.db.session() as s:
             row = s.get(ExportJobRow, jid)
             if row is not None and row.status == "running":
                 row.status, row.error, row.bytes, row.finished_ms = status, error, size, now_ms()
+            if status == "done":
+                details = {"case": req.case, "reason": req.reason, "job": jid}
+                for cid in req.camera_ids:
+                    self.audit.record(s, actor, "export", "ok", cid, req.start_ms, req.end_ms, source_ip, details)
 
     def _visible(self, row: ExportJobRow | None, user_id: int, admin: OwnerScope) -> ExportJobRow:
         if row is None or not (row.owner_id == user_id or admin is True or (admin and row.owner_id in admin)):
@@ -239,7 +244,5 @@ class ExportJobs:
         }
 
 
-def _site_key(cfg: Config) -> Any:
-    from ronda.runtime import site_key  # runtime imports the API; import it only when exporting
-
-    return site_key(cfg)
+def _site_key(cfg: Config) -> Ed25519PrivateKey:
+    return load_site_key(cfg.data_dir / "keys" / SITE_KEY_FILE)

@@ -10,61 +10,14 @@ per 250 ms, a few hundred bytes of headers each, is all the Python work per stre
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+from ronda.recording.boxes import BoxError, box_header, find_all, iter_boxes
+
+__all__ = ["BoxError", "Fragment", "Init", "Track", "box_header", "parse_init", "parse_moof", "set_decode_times"]
 
 SYNC_FLAGS_MASK = 0x00010000  # sample_is_non_sync_sample
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"mvex", b"moof", b"traf", b"edts", b"dinf"}
-
-
-class BoxError(ValueError):
-    pass
-
-
-def box_header(buf: bytes | bytearray | memoryview, pos: int) -> tuple[bytes, int, int] | None:
-    """``(type, header length, box size)`` of the box at ``pos``, or None when the header is incomplete."""
-    if len(buf) - pos < 8:
-        return None
-    size, kind = struct.unpack_from(">I4s", buf, pos)
-    header = 8
-    if size == 1:
-        if len(buf) - pos < 16:
-            return None
-        (size,) = struct.unpack_from(">Q", buf, pos + 8)
-        header = 16
-    elif size == 0:
-        raise BoxError(f"box {kind!r} runs to the end of the file (not a fragmented MP4 box)")
-    if size < header:
-        raise BoxError(f"box {kind!r} has a bad size {size}")
-    return bytes(kind), header, size
-
-
-def iter_boxes(buf: bytes | bytearray, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, int, int]]:
-    """Complete child boxes in ``buf[start:end]`` as ``(type, payload start, box end)``."""
-    end = len(buf) if end is None else end
-    pos = start
-    while pos < end:
-        head = box_header(buf, pos)
-        if head is None or pos + head[2] > end:
-            return
-        kind, hlen, size = head
-        yield kind, pos + hlen, pos + size
-        pos += size
-
-
-def find_all(
-    buf: bytes | bytearray, path: list[bytes], start: int = 0, end: int | None = None
-) -> list[tuple[int, int]]:
-    """Payload ranges of every box along ``path`` (e.g. ``[b"moov", b"trak"]``)."""
-    found: list[tuple[int, int]] = []
-    for kind, p0, p1 in iter_boxes(buf, start, end):
-        if kind != path[0]:
-            continue
-        if len(path) == 1:
-            found.append((p0, p1))
-        else:
-            found += find_all(buf, path[1:], p0, p1)
-    return found
 
 
 @dataclass(slots=True)
@@ -97,7 +50,14 @@ class Init:
 
 
 def parse_init(data: bytes) -> Init:
-    """Tracks of an initialisation section (``ftyp`` + ``moov``)."""
+    """Tracks of an initialisation section (``ftyp`` + ``moov``); BoxError when it is malformed."""
+    try:
+        return _parse_init(data)
+    except (struct.error, IndexError) as e:  # a field read past the end of a box
+        raise BoxError(f"malformed moov: {e}") from None
+
+
+def _parse_init(data: bytes) -> Init:
     init = Init(data=data)
     defaults: dict[int, tuple[int, int]] = {}
     for p0, _p1 in find_all(data, [b"moov", b"mvex", b"trex"]):
@@ -167,7 +127,15 @@ class Fragment:
 
 
 def parse_moof(moof: bytes | bytearray, init: Init) -> Fragment:
-    """Decode time, duration and keyframe flag of a ``moof`` box (the whole box, header included)."""
+    """Decode time, duration and keyframe flag of a ``moof`` box (the whole box, header included);
+    BoxError when it is malformed."""
+    try:
+        return _parse_moof(moof, init)
+    except (struct.error, IndexError) as e:
+        raise BoxError(f"malformed moof: {e}") from None
+
+
+def _parse_moof(moof: bytes | bytearray, init: Init) -> Fragment:
     runs: dict[int, TrackRun] = {}
     keyframe = False
     video = init.video

@@ -10,31 +10,31 @@ its wall-clock time, which is how a gap is skipped and how players show real tim
 from __future__ import annotations
 
 import math
-import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ronda.recording import boxes
 from ronda.timeutil import to_iso
 
 
 @lru_cache(maxsize=65536)
 def init_length(path: str) -> int:
     """Bytes of ``ftyp`` + ``moov`` at the start of a fragmented MP4 (segments never change; the
-    cache is keyed by the path string, which hashes far faster than a ``Path``)."""
-    pos = 0
+    cache is keyed by the path string, which hashes far faster than a ``Path``).
+
+    Raises BoxError (a ValueError) when the file has no complete ``moov``, OSError when unreadable."""
     with open(path, "rb") as f:
-        while True:
-            head = f.read(8)
-            if len(head) < 8:
-                raise ValueError(f"{Path(path).name}: no moov box")
-            size, kind = struct.unpack(">I4s", head)
-            if size < 8:
-                raise ValueError(f"{Path(path).name}: bad box size")
-            pos += size
-            if kind == b"moov":
-                return pos
-            f.seek(pos)
+        size = f.seek(0, 2)
+        try:
+            for box in boxes.walk_file(f, size):
+                if box.end > size:
+                    break
+                if box.kind == b"moov":
+                    return box.end
+        except boxes.BoxError as e:
+            raise boxes.BoxError(f"{Path(path).name}: {e}") from None
+    raise boxes.BoxError(f"{Path(path).name}: no complete moov box")
 
 
 @dataclass(slots=True)

@@ -26,13 +26,16 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from ronda.media import fmp4
+from ronda.recording import layout
 from ronda.timeutil import to_iso
 
 log = logging.getLogger(__name__)
 
-POLL_S = 0.02
+POLL_S = 0.02  # without a fragment signal (no recorder in this process, no inotify)
+SIGNALLED_POLL_S = 0.5  # with one: a safety net only (a signal lost, a file renamed meanwhile)
 KEEP_S = 30.0
 IDLE_STOP_S = 30.0
 HLS_WINDOW = 6  # media segments in the live playlist
@@ -110,11 +113,19 @@ class ViewerQueue(asyncio.Queue[LiveFragment | fmp4.Init | None]):
         self.put_nowait(item)
 
 
+class FragmentSignals(Protocol):
+    """What tells live view that a fragment landed: the recorder (``Recorder.watch_fragments``)."""
+
+    def watch_fragments(self, camera_id: int, stream: str, wake: Callable[[], None]) -> Callable[[], None] | None: ...
+
+
 class LiveTail:
     """Follows one stream's partial segment files while it is watched."""
 
     def __init__(self, partial_dir: Path, key: str, history: Callable[[], list[Path]] | None = None) -> None:
         self.partial_dir = partial_dir
+        self.wake = asyncio.Event()  # set by the recorder when ffmpeg wrote to the stream's file
+        self.signalled = False  # a signal source is attached: poll only as a safety net
         self.key = key
         self._history = history  # the last completed segment files: a new viewer starts with some past
         self.inits: dict[int, fmp4.Init] = {}
@@ -137,7 +148,7 @@ class LiveTail:
     # --- reading the files ------------------------------------------------------------------------
     def _newest(self) -> Path | None:
         try:
-            names = sorted(e.name for e in os.scandir(self.partial_dir) if e.name.endswith(".partial"))
+            names = sorted(e.name for e in os.scandir(self.partial_dir) if e.name.endswith(layout.PARTIAL_SUFFIX))
         except FileNotFoundError:
             return None
         return self.partial_dir / names[-1] if names else None
@@ -288,10 +299,12 @@ class LiveTail:
                 # finishing meanwhile is never read twice), then the file being written.
                 self.read_history(await asyncio.to_thread(self._history))
             while True:
+                self.wake.clear()  # before reading: a write landing meanwhile sets it again
                 if self.poll():  # a stat and a read of the page cache: cheaper than a thread hop
                     self.changed.set()
                     self.changed = asyncio.Event()
-                await asyncio.sleep(POLL_S)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), SIGNALLED_POLL_S if self.signalled else POLL_S)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # reported to viewers; the hub starts a fresh tail on the next request
@@ -371,14 +384,21 @@ class LiveTail:
 class LiveHub:
     """One :class:`LiveTail` per watched stream, started on first use, stopped when nobody watches."""
 
-    def __init__(self, recordings_dir: Path, history: Callable[[int, str], list[Path]] | None = None) -> None:
+    def __init__(
+        self,
+        recordings_dir: Path,
+        history: Callable[[int, str], list[Path]] | None = None,
+        signals: FragmentSignals | None = None,
+    ) -> None:
         self.recordings_dir = recordings_dir
         self.history = history
+        self.signals = signals
+        self._unsubscribe: dict[tuple[int, str], Callable[[], None]] = {}
         self.tails: dict[tuple[int, str], LiveTail] = {}
         self._reaper: asyncio.Task[None] | None = None
 
     def partial_dir(self, camera_id: int, stream: str) -> Path:
-        return self.recordings_dir / ".partial" / f"{camera_id}-{stream}"
+        return layout.Layout(self.recordings_dir).partial_dir(camera_id, stream)
 
     def get(self, camera_id: int, stream: str) -> LiveTail:
         key = (camera_id, stream)
@@ -386,6 +406,12 @@ class LiveHub:
         if tail is None or (tail.task is not None and tail.task.done()):
             past = None if self.history is None else lambda h=self.history: h(camera_id, stream)
             tail = LiveTail(self.partial_dir(camera_id, stream), f"{camera_id}/{stream}", past)
+            self._drop_signal(key)
+            if self.signals is not None:
+                unsubscribe = self.signals.watch_fragments(camera_id, stream, tail.wake.set)
+                if unsubscribe is not None:
+                    self._unsubscribe[key] = unsubscribe
+                    tail.signalled = True
             tail.task = asyncio.create_task(tail.run(), name=f"live-{camera_id}-{stream}")
             self.tails[key] = tail
         if self._reaper is None or self._reaper.done():
@@ -400,10 +426,18 @@ class LiveHub:
             for key, tail in list(self.tails.items()):
                 if not tail.watchers and now - tail.last_used > IDLE_STOP_S:
                     del self.tails[key]
+                    self._drop_signal(key)
                     if tail.task is not None:
                         tail.task.cancel()
 
+    def _drop_signal(self, key: tuple[int, str]) -> None:
+        unsubscribe = self._unsubscribe.pop(key, None)
+        if unsubscribe is not None:
+            unsubscribe()
+
     async def close(self) -> None:
+        for key in list(self._unsubscribe):
+            self._drop_signal(key)
         for tail in self.tails.values():
             if tail.task is not None:
                 tail.task.cancel()

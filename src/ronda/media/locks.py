@@ -1,9 +1,11 @@
-"""Evidence locks: footage of one camera kept past its retention (docs/evidence.md)."""
+"""Evidence locks: footage of one camera kept past its retention (docs/evidence.md). Each lock and
+each lifting writes its audit entry in its own transaction (``AuditLog.record``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ronda.access.audit import AuditLog
 from ronda.access.rights import EVIDENCE_LOCK, MANAGE_CAMERAS
 from ronda.access.service import Principal
 from ronda.config import StorageConfig
@@ -23,11 +25,11 @@ def lock_view(lock: EvidenceLock) -> dict[str, Any]:
 
 
 def create(
-    db: Database, st: StorageConfig, caller: Principal, camera: int, start: str, end: str, reason: str,
-    until: str | None,
-) -> tuple[dict[str, Any], int, int]:  # fmt: skip
-    """``(view, start_ms, end_ms)`` of the new lock (``evidence_lock`` on ``camera`` is the route's
-    declared right). Bounded so one lock cannot hold a camera's whole store past the legal retention."""
+    db: Database, audit: AuditLog, st: StorageConfig, caller: Principal, camera: int, start: str, end: str,
+    reason: str, until: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    """The new lock, audited (``evidence_lock`` on ``camera`` is the route's declared right). Bounded so
+    one lock cannot hold a camera's whole store past the legal retention."""
     with db.session() as s:
         if repos.get_camera(s, camera) is None:  # a site-wide grant covers any id
             raise NotFound()
@@ -51,7 +53,9 @@ def create(
                             created_by=caller.actor, created_ms=now_ms())  # fmt: skip
         s.add(lock)
         s.flush()
-        return lock_view(lock), s_ms, e_ms
+        audit.record(s, caller.actor, "evidence.lock", "ok", camera, s_ms, e_ms, caller.source_ip,
+                     {"lock": lock.id, "reason": reason})  # fmt: skip
+        return lock_view(lock)
 
 
 def list_for(db: Database, caller: Principal) -> list[dict[str, Any]]:
@@ -61,9 +65,8 @@ def list_for(db: Database, caller: Principal) -> list[dict[str, Any]]:
         return [lock_view(r) for r in rows if r.camera_id in visible]
 
 
-def delete(db: Database, caller: Principal, lock_id: int) -> tuple[int, int, int]:
-    """Lift a lock: whoever made it (still holding ``evidence_lock``), or a manager of the camera.
-    ``(camera, start_ms, end_ms)`` of the lifted lock."""
+def delete(db: Database, audit: AuditLog, caller: Principal, lock_id: int) -> None:
+    """Lift a lock, audited: whoever made it (still holding ``evidence_lock``), or a manager of the camera."""
     with db.session() as s:
         lock = s.get(EvidenceLock, lock_id)
         if lock is None or not caller.visible([lock.camera_id]):
@@ -71,6 +74,6 @@ def delete(db: Database, caller: Principal, lock_id: int) -> tuple[int, int, int
         mine = lock.created_by in (caller.username, f"{caller.username}(api-key)")
         if not (mine and caller.can(EVIDENCE_LOCK, lock.camera_id)) and not caller.can(MANAGE_CAMERAS, lock.camera_id):
             raise Forbidden("only the lock's creator or a manager of the camera may remove it")
-        out = lock.camera_id, lock.start_ms, lock.end_ms
+        cam, start, end = lock.camera_id, lock.start_ms, lock.end_ms
         s.delete(lock)
-        return out
+        audit.record(s, caller.actor, "evidence.unlock", "ok", cam, start, end, caller.source_ip, {"lock": lock_id})

@@ -6,7 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from ronda.recording.ffmpeg import die_with_parent
+from ronda.recording import ffmpeg as ffmpeg_proc
 
 
 class SnapshotError(Exception):
@@ -20,20 +20,11 @@ async def jpeg_of_last_keyframe(ffmpeg: str, path: Path, timeout_s: float = 10.0
         "-sseof", "-3", "-skip_frame", "nokey", "-i", str(path),
         "-map", "0:v:0", "-update", "1", "-q:v", "4", "-f", "image2", "-c:v", "mjpeg", "pipe:1",
     ]  # fmt: skip
-    proc = await asyncio.create_subprocess_exec(
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        preexec_fn=die_with_parent,  # noqa: PLW1509
-    )
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+        code, out, err = await ffmpeg_proc.run(args, timeout_s)
     except TimeoutError:
-        proc.kill()
-        await proc.wait()
         raise SnapshotError("snapshot decoding timed out") from None
-    if proc.returncode != 0 or not out:
+    if code != 0 or not out:
         raise SnapshotError("no decodable frame: " + err.decode(errors="replace").strip()[-200:])
     # image2pipe with -update writes every keyframe's JPEG back to back; keep the last one.
     start = out.rfind(b"\xff\xd8\xff")

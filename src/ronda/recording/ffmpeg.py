@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import json
 import os
 import re
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,67 @@ def die_with_parent() -> None:
     """
     os.setpgid(0, 0)
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+# A URL with credentials (scheme://user:password@host) in an argument would be readable by every
+# local user: such an argv is refused (credentials reach ffmpeg through CameraInput's pipe).
+_CREDENTIALS_IN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*:[^/@\s]*@", re.IGNORECASE)
+
+
+def check_argv(args: Sequence[str]) -> None:
+    """ValueError when an argument carries a URL with credentials."""
+    for a in args:
+        if _CREDENTIALS_IN_URL.match(a):
+            raise ValueError(f"refusing to put credentials on a command line ({redact(a)})")
+
+
+async def spawn(
+    args: Sequence[str],
+    stdout: int | None = asyncio.subprocess.PIPE,
+    stderr: int | None = asyncio.subprocess.PIPE,
+    pass_fds: Sequence[int] = (),
+) -> asyncio.subprocess.Process:
+    """Start ffmpeg or ffprobe: the one way Ronda does it.
+
+    An argument list, never a shell; no standard input; its own process group and killed by the
+    kernel if Ronda dies (``die_with_parent``); no credentials in the arguments (``check_argv``)."""
+    check_argv(args)
+    return await asyncio.create_subprocess_exec(
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        preexec_fn=die_with_parent,  # noqa: PLW1509
+        pass_fds=tuple(pass_fds),
+    )
+
+
+async def stop(proc: asyncio.subprocess.Process, grace_s: float = 5.0) -> int | None:
+    """Stop a process started by :func:`spawn`: SIGTERM (ffmpeg closes its output properly), SIGKILL
+    when it has not exited after ``grace_s`` (0: at once). Returns its exit status."""
+    if proc.returncode is not None:
+        return proc.returncode
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM if grace_s > 0 else signal.SIGKILL)
+    try:
+        return await asyncio.wait_for(proc.wait(), grace_s) if grace_s > 0 else await proc.wait()
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        return await proc.wait()
+
+
+async def run(args: Sequence[str], timeout_s: float, pass_fds: Sequence[int] = ()) -> tuple[int, bytes, bytes]:
+    """Run to the end: ``(exit status, stdout, stderr)``. Killed on timeout (TimeoutError) or when the
+    caller is cancelled."""
+    proc = await spawn(args, pass_fds=pass_fds)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    except (TimeoutError, asyncio.CancelledError):
+        await stop(proc, grace_s=0)
+        raise
+    assert proc.returncode is not None
+    return proc.returncode, out, err
 
 
 class CameraInput:
@@ -184,24 +247,14 @@ def classify_error(stderr: str) -> str:
 async def probe(ffprobe: str, url: str, timeout_s: float) -> ProbeResult:
     with CameraInput(url, min(timeout_s, 10.0)) as source:
         args = [ffprobe, "-v", "error", "-of", "json", "-show_streams", *source.args()]
-        proc = await asyncio.create_subprocess_exec(
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            preexec_fn=die_with_parent,  # noqa: PLW1509
-            pass_fds=source.pass_fds,
-        )
+        proc = await spawn(args, pass_fds=source.pass_fds)
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout_s + 5)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
+    except (TimeoutError, asyncio.CancelledError) as e:
+        await stop(proc, grace_s=0)
+        if isinstance(e, asyncio.CancelledError):
+            raise
         return ProbeResult(ok=False, reason="camera_unreachable", detail="probe timed out")
-    except asyncio.CancelledError:
-        proc.kill()
-        await proc.wait()
-        raise
     text = redact(err.decode(errors="replace")).strip()
     if proc.returncode != 0:
         return ProbeResult(ok=False, reason=classify_error(text), detail=text[-500:] or f"exit {proc.returncode}")
@@ -225,12 +278,12 @@ async def probe(ffprobe: str, url: str, timeout_s: float) -> ProbeResult:
 
 async def media_duration_ms(ffprobe: str, path: Path) -> int | None:
     """Duration of a local media file (used only on the rare recovery path)."""
-    proc = await asyncio.create_subprocess_exec(
-        ffprobe, "-v", "error", "-of", "json", "-show_entries", "format=duration", str(path),
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    out, _ = await proc.communicate()
-    if proc.returncode != 0:
+    try:
+        code, out, _ = await run([ffprobe, "-v", "error", "-of", "json", "-show_entries", "format=duration", str(path)],
+                                 timeout_s=60)  # fmt: skip
+    except TimeoutError:
+        return None
+    if code != 0:
         return None
     try:
         dur = float(json.loads(out)["format"]["duration"])

@@ -16,18 +16,25 @@ from ronda.access.audit import AuditLog
 from ronda.access.secrets import SecretBox
 from ronda.config import Config
 from ronda.devices.urls import url_with_credentials
+from ronda.recording.layout import Layout
+from ronda.recording.notify import DirWatch
 from ronda.recording.retention import Retention
 from ronda.recording.segments import StreamKey
 from ronda.recording.supervisor import RONDA_REASONS, StreamRecorder, StreamSpec, StreamStatus
 from ronda.recording.volume import VolumeError, disk_usage, ensure_default_volume, volume_present
 from ronda.store import repos
 from ronda.store.db import Database
-from ronda.store.models import Camera, Gap
+from ronda.store.models import Camera, CameraStream, Gap
 from ronda.timeutil import now_ms
 
 log = logging.getLogger(__name__)
 STATE_KEY = "recorder"
 HEARTBEAT_S = 5.0
+# How often the recorder compares the camera catalog with what it records. Cameras are edited on
+# any node (an API-only one, the CLI), so the database is the only place every change shows up.
+CATALOG_POLL_S = 2.0
+# What of a camera row the capture depends on; name, retention and status changes are not in it.
+Fingerprint = tuple[bool, str | None, str | None, bool, frozenset[tuple[str, str, bool]]]
 
 
 class Recorder:
@@ -47,6 +54,10 @@ class Recorder:
         self.on_events: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._status_cache: dict[int, tuple[str, str | None]] = {}
+        self._seen: dict[int, Fingerprint] = {}
+        self._fragment_subs: dict[tuple[int, str], set[Callable[[], None]]] = {}
+        self._fragment_watches: dict[tuple[int, str], DirWatch] = {}
+        self._reload_lock = asyncio.Lock()
 
     # --- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -58,9 +69,12 @@ class Recorder:
             self.storage = {"state": "volume_missing", "detail": str(e)}
             log.error("%s", e)
         await asyncio.to_thread(self._startup_gaps)
-        for cam_id in await asyncio.to_thread(self._camera_ids):
+        # Taken before the cameras start, so a change made meanwhile is seen by the first poll.
+        self._seen = await asyncio.to_thread(self._catalog)
+        for cam_id in sorted(self._seen):
             await self.reload_camera(cam_id, initial_reason=self._initial_reason)
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="rec-heartbeat"))
+        self._tasks.append(asyncio.create_task(self._follow_catalog(), name="rec-catalog"))
         self._tasks.append(asyncio.create_task(self._storage_watch(), name="rec-storage"))
 
     async def stop(self) -> None:
@@ -71,6 +85,10 @@ class Recorder:
                 await t
         await asyncio.gather(*(r.stop("ronda_stopped") for r in self.streams.values()))
         self.streams.clear()
+        for watch in self._fragment_watches.values():
+            watch.close()
+        self._fragment_watches.clear()
+        self._fragment_subs.clear()
 
         def mark_clean() -> None:
             with self.db.session() as s:
@@ -95,15 +113,56 @@ class Recorder:
                 self._initial_reason = "ronda_stopped"
             repos.put_state(s, STATE_KEY, {"running": True, "heartbeat_ms": now, "pid": os.getpid()})
 
-    def _camera_ids(self) -> list[int]:
-        with self.db.session() as s:
-            return [c.id for c in repos.list_cameras(s)]
-
     # --- cameras ----------------------------------------------------------------------------------
+    def _catalog(self) -> dict[int, Fingerprint]:
+        """What each live camera's capture depends on, in two narrow queries (no ORM objects)."""
+        with self.db.session() as s:
+            cams = s.execute(
+                select(Camera.id, Camera.enabled, Camera.username, Camera.password_enc, Camera.audio).where(
+                    Camera.deleted_ms.is_(None)
+                )
+            ).all()
+            streams: dict[int, set[tuple[str, str, bool]]] = {}
+            for cid, kind, url, record in s.execute(
+                select(CameraStream.camera_id, CameraStream.kind, CameraStream.url, CameraStream.record)
+            ):
+                streams.setdefault(cid, set()).add((kind, url, bool(record)))
+        return {
+            cid: (bool(enabled), user, pw, bool(audio), frozenset(streams.get(cid, ())))
+            for cid, enabled, user, pw, audio in cams
+        }
+
+    async def _follow_catalog(self) -> None:
+        """Reconcile the captures with the catalog whenever a camera's capture fingerprint changes."""
+        while True:
+            await asyncio.sleep(CATALOG_POLL_S)
+            try:
+                await self.sync_catalog()
+            except Exception as e:  # a busy database must not end the loop; the next poll retries
+                log.warning("camera catalog check failed: %s", e)
+
+    async def sync_catalog(self) -> list[int]:
+        """One reconciliation pass; returns the cameras whose capture was reloaded."""
+        now = await asyncio.to_thread(self._catalog)
+        changed = sorted(cid for cid in now.keys() | self._seen.keys() if now.get(cid) != self._seen.get(cid))
+        for cid in changed:
+            await self.reload_camera(cid)  # a failure leaves it unseen: the next poll retries
+            if cid in now:
+                self._seen[cid] = now[cid]
+            else:
+                self._seen.pop(cid, None)
+        return changed
+
     async def reload_camera(self, camera_id: int, initial_reason: str | None = None) -> None:
         """(Re)start the capture of a camera after it was added, changed, disabled or deleted.
 
-        ``initial_reason`` explains the time since the stream's last segment (only at start-up)."""
+        ``initial_reason`` explains the time since the stream's last segment (only at start-up).
+        Called by the API of this process at once, and by the catalog poll for changes made elsewhere;
+        the lock keeps the two from starting a stream twice."""
+        async with self._reload_lock:
+            await self._reload(camera_id, initial_reason)
+
+    async def _reload(self, camera_id: int, initial_reason: str | None) -> None:
         specs, stop_reason = await asyncio.to_thread(self._specs, camera_id)
         wanted = {(camera_id, sp.stream): sp for sp in specs}
         for k in [k for k in self.streams if k[0] == camera_id]:
@@ -177,6 +236,35 @@ class Recorder:
         fut = asyncio.get_running_loop().run_in_executor(None, write)
         fut.add_done_callback(_log_failure)
         fut.add_done_callback(lambda _f: self.events_written())
+
+    # --- live view --------------------------------------------------------------------------------
+    def watch_fragments(self, camera_id: int, stream: str, wake: Callable[[], None]) -> Callable[[], None] | None:
+        """Call ``wake()`` (on the event loop) whenever the stream's ffmpeg writes to its segment file.
+
+        Live view subscribes while somebody watches; returns the unsubscribe function, or None when
+        the kernel cannot notify (then the caller polls)."""
+        key = (camera_id, stream)
+        subs = self._fragment_subs.setdefault(key, set())
+        if key not in self._fragment_watches:
+            watch = DirWatch(Layout(self.root).partial_dir(camera_id, stream), lambda: self._fragment_landed(key))
+            if not watch.start():
+                return None
+            self._fragment_watches[key] = watch
+        subs.add(wake)
+
+        def unsubscribe() -> None:
+            subs.discard(wake)
+            if not subs:
+                self._fragment_subs.pop(key, None)
+                w = self._fragment_watches.pop(key, None)
+                if w is not None:
+                    w.close()
+
+        return unsubscribe
+
+    def _fragment_landed(self, key: tuple[int, str]) -> None:
+        for wake in list(self._fragment_subs.get(key, ())):
+            wake()
 
     def camera_status(self, camera_id: int) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -8,36 +8,36 @@ a file without one complete fragment is quarantined (kept for forensics, never i
 from __future__ import annotations
 
 import os
-import struct
 from pathlib import Path
+
+from ronda.recording import boxes
 
 
 def complete_length(path: Path) -> int:
-    """Byte length of the playable prefix (0 when not even one fragment is complete)."""
-    size = path.stat().st_size
+    """Byte length of the playable prefix (0 when not even one fragment is complete).
+
+    Reads box headers only. Whatever follows the last complete ``moof``+``mdat`` pair (a cut
+    fragment, a box claiming more bytes than the file has, garbage) is not part of the prefix."""
     good = 0
     seen_moov = False
     pending_moof = False
     with path.open("rb") as f:
-        pos = 0
-        while pos + 8 <= size:
-            f.seek(pos)
-            head = f.read(16)
-            box_size, box_type = struct.unpack(">I4s", head[:8])
-            if box_size == 1 and len(head) >= 16:
-                box_size = struct.unpack(">Q", head[8:16])[0]
-            if box_size < 8 or pos + box_size > size:
-                break
-            if box_type == b"moov":
-                seen_moov = True
-            elif box_type == b"moof":
-                pending_moof = True
-            elif box_type == b"mdat" and pending_moof and seen_moov:
-                pending_moof = False
-                good = pos + box_size
-            elif box_type == b"mfra" and good:
-                good = pos + box_size
-            pos += box_size
+        size = f.seek(0, os.SEEK_END)
+        try:
+            for box in boxes.walk_file(f, size):
+                if box.end > size:
+                    break
+                if box.kind == b"moov":
+                    seen_moov = True
+                elif box.kind == b"moof":
+                    pending_moof = True
+                elif box.kind == b"mdat" and pending_moof and seen_moov:
+                    pending_moof = False
+                    good = box.end
+                elif box.kind == b"mfra" and good:
+                    good = box.end
+        except boxes.BoxError:
+            pass  # a corrupt header ends the usable part like a cut one
     return good
 
 

@@ -17,23 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
-from ronda.recording import ffmpeg, recovery
+from ronda.recording import ffmpeg, layout, recovery
 from ronda.recording.segments import StreamKey, adopt, final_relpath
 from ronda.store.db import Database
 from ronda.store.models import Segment
 
 log = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^(?P<stream>[A-Za-z0-9]+)_(?P<t>\d{8}T\d{6})(?P<ms>\d{3})Z(?:-\d+)?\.mp4$")
 QUIET_S = 120.0  # a file written to in the last two minutes may still be on its way into the catalog
 AT_START = 20  # files indexed before a stream's capture starts (a crash leaves one); more: `ronda storage reindex`
 
@@ -53,29 +50,7 @@ class ReindexReport:
     quarantined: int = 0
 
 
-def parse_name(name: str) -> tuple[str, int] | None:
-    """(stream, start in epoch ms) from a segment's file name, or None for any other file."""
-    m = _NAME.match(name)
-    if m is None:
-        return None
-    try:
-        t = datetime.strptime(m["t"], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-    return m["stream"], int(t.timestamp()) * 1000 + int(m["ms"])
-
-
-def _day_dirs(cam_dir: Path, since_ms: int | None, until_ms: int) -> Iterator[Path]:
-    if since_ms is None:  # every day folder of the camera
-        yield from sorted(p for p in cam_dir.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]") if p.is_dir())
-        return
-    day = datetime.fromtimestamp(since_ms / 1000, tz=UTC).date()
-    last = datetime.fromtimestamp(until_ms / 1000, tz=UTC).date()
-    while day <= last:
-        d = cam_dir / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}"
-        if d.is_dir():
-            yield d
-        day += timedelta(days=1)
+parse_name = layout.parse_segment_name
 
 
 def find_orphans(
@@ -91,13 +66,13 @@ def find_orphans(
     With ``since_ms`` only files starting at or after it are looked at (the day folders from its
     day to today); files modified in the last ``quiet_s`` seconds are left alone.
     """
-    cam_dir = root / str(camera_id)
+    paths = layout.Layout(root)
     now = time.time()
     found: list[Orphan] = []
     scanned = 0
     # Names of one stream sort by start time: most files of a day are passed over by one comparison.
     floor_name = final_relpath(StreamKey(camera_id, stream), since_ms).name if stream and since_ms else ""
-    for day in _day_dirs(cam_dir, since_ms, int(now * 1000)):
+    for day in paths.day_dirs(camera_id, since_ms, int(now * 1000)):
         for f in day.iterdir():
             if f.name < floor_name:
                 continue
@@ -140,7 +115,7 @@ async def adopt_orphans(
         dur = await ffmpeg.media_duration_ms(ffprobe, path)
         if dur is None:
             if path.exists():
-                dest = await asyncio.to_thread(recovery.quarantine, path, root / ".quarantine")
+                dest = await asyncio.to_thread(recovery.quarantine, path, layout.Layout(root).quarantine_dir)
                 log.warning("%s: quarantined unreadable segment file %s", o.key, dest.name)
                 rep.quarantined += 1
         else:

@@ -21,6 +21,7 @@ from sqlalchemy import BigInteger, case, cast, select
 
 from ronda.access.audit import AuditLog
 from ronda.config import StorageConfig
+from ronda.recording.layout import Layout
 from ronda.recording.volume import disk_usage
 from ronda.store import repos
 from ronda.store.db import Database
@@ -156,15 +157,15 @@ class Retention:
                         "end_ms": max(x.end_ms for x in lst),
                     },
                 )
-        if self.audit is not None:
-            for (cam, stream), lst in per_cam.items():
-                self.audit.append(
-                    "system:retention", "retention.delete", "ok", cam,
-                    start_ms=min(x.start_ms for x in lst), end_ms=max(x.end_ms for x in lst),
-                    details={"stream": stream, "reason": reason, "segments": len(lst)},
-                )  # fmt: skip
+            if self.audit is not None:  # in the deletion's transaction: both or neither
+                for (cam, stream), lst in per_cam.items():
+                    self.audit.record(
+                        s, "system:retention", "retention.delete", "ok", cam,
+                        start_ms=min(x.start_ms for x in lst), end_ms=max(x.end_ms for x in lst),
+                        details={"stream": stream, "reason": reason, "segments": len(lst)},
+                    )  # fmt: skip
         for x in segs:
-            (self.root / x.path).unlink(missing_ok=True)
+            Layout(self.root).path(x.path).unlink(missing_ok=True)
             rep.deleted += 1
             rep.freed_bytes += x.bytes
             rep.by_reason[reason] += 1

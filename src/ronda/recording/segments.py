@@ -13,12 +13,12 @@ import hashlib
 import logging
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ronda.recording import layout
 from ronda.recording.timeline import Placement
 from ronda.recording.volume import VolumeError, volume_present
 from ronda.store import repos
@@ -47,10 +47,8 @@ def hash_and_sync(path: Path) -> tuple[int, str]:
     return size, digest
 
 
-def final_relpath(key: StreamKey, start_ms: int) -> Path:
-    t = datetime.fromtimestamp(start_ms / 1000, tz=UTC)
-    name = f"{key.stream}_{t:%Y%m%dT%H%M%S}{start_ms % 1000:03d}Z.mp4"
-    return Path(str(key.camera_id)) / f"{t:%Y}" / f"{t:%m}" / f"{t:%d}" / name
+def final_relpath(key: StreamKey, start_ms: int, n: int = 0) -> Path:
+    return layout.segment_relpath(key.camera_id, key.stream, start_ms, n)
 
 
 def index_segment(
@@ -78,7 +76,7 @@ def index_segment(
     dest.parent.mkdir(parents=True, exist_ok=True)
     n = 1
     while dest.exists():  # two segments starting in the same ms (clamped after a clock step)
-        rel = rel.with_name(f"{rel.stem}-{n}.mp4")
+        rel = final_relpath(key, place.start_ms, n)
         dest = root / rel
         n += 1
     os.rename(partial, dest)

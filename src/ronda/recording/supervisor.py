@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
+import math
 import re
 import signal
 import time
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ronda.config import RecordingConfig
 from ronda.devices.urls import redact
-from ronda.recording import ffmpeg, recovery, reindex
+from ronda.recording import ffmpeg, layout, recovery, reindex
 from ronda.recording.segments import StreamKey, index_segment
 from ronda.recording.timeline import Placement, SessionClock
 from ronda.recording.volume import volume_present
@@ -38,7 +38,28 @@ log = logging.getLogger(__name__)
 RONDA_REASONS = frozenset({"ronda_stopped", "recorder_restart"})
 # A stream that just ended says little; the next connection attempt tells why (camera off, auth).
 PROVISIONAL_REASONS = frozenset({"stream_ended", "stream_error"})
+# The stall watchdog looks at the file being written this often; before the first byte of a
+# session it allows CONNECT_GRACE_S more than the stall timeout (connecting and probing); a stalled
+# ffmpeg that ignores SIGTERM is killed after STALL_KILL_GRACE_S.
+WATCHDOG_S = 1.0
+CONNECT_GRACE_S = 6.0
+STALL_KILL_GRACE_S = 1.0
 _LIST_LINE = re.compile(r"^(?P<name>.+),(?P<start>-?[0-9.]+),(?P<end>-?[0-9.]+)$")
+
+
+def listed_times(start: str, end: str, segment_seconds: float) -> tuple[float, float] | None:
+    """A segment-list line's start and end (seconds), or None when they cannot be true: not numbers,
+    not finite, ending before they start, or far longer than any segment (a long GOP makes a segment
+    longer than ``segment_seconds``, but not ten times longer, nor over two minutes longer)."""
+    try:
+        a, b = float(start), float(end)
+    except ValueError:
+        return None
+    if not (math.isfinite(a) and math.isfinite(b)) or b < a:
+        return None
+    if b - a > max(10 * segment_seconds, 120.0):
+        return None
+    return a, b
 
 
 @dataclass(slots=True)
@@ -80,8 +101,9 @@ class StreamRecorder:
         self.db = db
         self.root = root
         self.cfg = cfg
-        self.partial_dir = root / ".partial" / f"{spec.camera_id}-{spec.stream}"
-        self.quarantine_dir = root / ".quarantine"
+        self.layout = layout.Layout(root)
+        self.partial_dir = self.layout.partial_dir(spec.camera_id, spec.stream)
+        self.quarantine_dir = self.layout.quarantine_dir
         self.status = StreamStatus()
         self._on_status = on_status
         self._stopping = False
@@ -298,7 +320,7 @@ class StreamRecorder:
         await self._adopt_orphans()
         if not self.partial_dir.is_dir():
             return
-        leftovers = sorted(self.partial_dir.glob("*.partial"))
+        leftovers = self.layout.partials(*self._k)
         if leftovers:
             clock = SessionClock(self._floor)
             for p in leftovers:
@@ -331,7 +353,7 @@ class StreamRecorder:
     # --- one capture session ----------------------------------------------------------------------
     async def _session(self) -> tuple[bool, str, str | None]:
         sess = f"{int(time.time() * 1000):013d}"
-        pattern = self.partial_dir / f"{sess}_%06d.mp4.partial"
+        pattern = self.layout.partial_pattern(*self._k, sess)
         self._kill_reason = None
         # The URL (with the camera's credentials) reaches ffmpeg through a pipe, not its arguments.
         with ffmpeg.CameraInput(self.spec.url, self.cfg.stall_timeout_seconds + 4) as source:
@@ -344,14 +366,7 @@ class StreamRecorder:
                 self.spec.audio,
                 fragment_ms=self.cfg.fragment_ms,
             )
-            proc = await asyncio.create_subprocess_exec(
-                *args,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                preexec_fn=ffmpeg.die_with_parent,  # noqa: PLW1509
-                pass_fds=source.pass_fds,
-            )
+            proc = await ffmpeg.spawn(args, pass_fds=source.pass_fds)
         self._proc = proc
         self.status.sessions += 1
         self._set(pid=proc.pid)
@@ -371,9 +386,9 @@ class StreamRecorder:
         async def watchdog() -> None:
             nonlocal grew
             last_size, last_change = -1, time.monotonic()
-            grace = self.cfg.stall_timeout_seconds + 6  # connecting and probing the first time
+            grace = self.cfg.stall_timeout_seconds + CONNECT_GRACE_S  # connecting and probing the first time
             while proc.returncode is None:
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(WATCHDOG_S)
                 cur = Path(str(pattern) % listed)
                 try:
                     size = cur.stat().st_size
@@ -394,7 +409,7 @@ class StreamRecorder:
                     await self._gap(self._kill_reason, "no media on an open connection")
                     self._set(state="offline", reason=self._kill_reason, detail=None)
                     # A stalled ffmpeg only notices SIGTERM when its own socket timeout fires.
-                    await self._terminate(grace_s=1.0)
+                    await self._terminate(grace_s=STALL_KILL_GRACE_S)
                     return
 
         err_task = asyncio.create_task(read_stderr())
@@ -411,7 +426,15 @@ class StreamRecorder:
                     continue
                 listed += 1
                 grew = True
-                place = clock.place(float(m.group("start")), float(m.group("end")), received)
+                times = listed_times(m.group("start"), m.group("end"), self.cfg.segment_seconds)
+                if times is None:
+                    # Never let one bad line restart the capture or put a segment years long into
+                    # the catalog: time this file from its own content, as after a crash.
+                    log.warning("%s: ffmpeg listed %s from %s to %s: timing it from the file instead",
+                                self.key, partial.name, m.group("start"), m.group("end"))  # fmt: skip
+                    await self._recover(partial, clock)
+                    continue
+                place = clock.place(*times, received)
                 await self._index(partial, place, recovered=False)
             await proc.wait()
         finally:
@@ -420,12 +443,10 @@ class StreamRecorder:
                 await dog_task
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(err_task, 2)
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await ffmpeg.stop(proc, grace_s=0)
             self._proc = None
         # ffmpeg died without closing its last file (kill -9, crash): keep its complete fragments.
-        for p in sorted(self.partial_dir.glob(f"{sess}_*.partial")):
+        for p in self.layout.partials(*self._k, sess):
             await self._recover(p, clock)
         text = " | ".join(errors)
         if self._kill_reason:
@@ -444,13 +465,5 @@ class StreamRecorder:
 
     async def _terminate(self, grace_s: float = 5.0) -> None:
         """SIGTERM (ffmpeg closes its segment properly), SIGKILL after ``grace_s``."""
-        proc = self._proc
-        if proc is None or proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), grace_s)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
+        if self._proc is not None:
+            await ffmpeg.stop(self._proc, grace_s)

@@ -154,6 +154,21 @@ class UserSession(Base):
     user_agent: Mapped[str | None] = mapped_column(String(400))
 
 
+class TotpEnrolment(Base):
+    """A TOTP enrolment begun and not confirmed yet: the new secret (sealed with the site's SecretBox),
+    the login session that must confirm it, and until when. In the database, so that any API process
+    (or the same one after a restart) can confirm it; one per user, a new one replaces it."""
+
+    __tablename__ = "totp_enrolments"
+    __table_args__ = (Index("ix_totp_enrolments_expires", "expires_ms"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret_enc: Mapped[str] = mapped_column(Text)
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+
+
 class ApiKey(Base):
     """A key for integrations, limited to a subset of its user's rights; only a hash is stored."""
 
@@ -218,3 +233,15 @@ class AuditLock(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     counter: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RightsVersion(Base):
+    """One row: a counter bumped in the same transaction as any change that can alter someone's
+    effective permissions (roles, scopes, groups, shares, time profiles, users, cameras). API processes
+    cache resolved permissions per user and reload them when the counter moves
+    (``ronda.access.rights_cache``)."""
+
+    __tablename__ = "rights_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)

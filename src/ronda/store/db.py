@@ -13,6 +13,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from ronda.store import rights_version
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -78,11 +80,22 @@ def check_schema(engine: Engine) -> None:
         )
 
 
+def _added_key(model: type) -> str:
+    return f"ronda.added.{model.__name__}"
+
+
+def mark_added(session: Session, model: type) -> None:
+    """Tell ``on_commit_adding`` hooks that ``session`` stored ``model`` rows (a Core insert, which
+    the ORM's flush does not see)."""
+    session.info[_added_key(model)] = True
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        rights_version.install(self._sessions)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -91,8 +104,9 @@ class Database:
 
     def on_commit_adding(self, model: type, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback`` (in the committing thread) after each commit of a session that added
-        ``model`` objects through the ORM. Returns a function that removes the hook."""
-        key = f"ronda.added.{model.__name__}"
+        ``model`` objects through the ORM or said so with ``mark_added``. Returns a function that
+        removes the hook."""
+        key = _added_key(model)
 
         def before_flush(session: Session, _ctx: object, _instances: object) -> None:
             if any(isinstance(o, model) for o in session.new):

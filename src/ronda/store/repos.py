@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from ronda.store import access_models as am
+from ronda.store.db import mark_added
 from ronda.store.models import Bookmark, Camera, CameraStream, Event, EvidenceLock, Gap, Segment, SystemState
 
 
@@ -213,6 +214,17 @@ def unlocked_condition(now: int) -> Any:
 
 
 # --- events --------------------------------------------------------------------------------------
+def add_events(s: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """The one function that stores events (columns of ``events`` per row), in the caller's transaction
+    (an event is written with what caused it: the transactional outbox). Returns their ids, in order.
+    The commit wakes the events role's outbox relay (``Database.on_commit_adding``)."""
+    if not rows:
+        return []
+    ids = list(s.scalars(insert(Event).returning(Event.id), rows))
+    mark_added(s, Event)
+    return ids
+
+
 def add_event(
     s: Session,
     type: str,
@@ -221,11 +233,11 @@ def add_event(
     severity: str = "info",
     source: str = "system",
     payload: dict[str, Any] | None = None,
-) -> Event:
-    ev = Event(type=type, time_ms=time_ms, camera_id=camera_id, severity=severity, source=source, payload=payload)
-    s.add(ev)
-    s.flush()
-    return ev
+) -> int:
+    """One event (``add_events``); returns its id."""
+    row = {"type": type, "time_ms": time_ms, "camera_id": camera_id, "severity": severity, "source": source,
+           "payload": payload}  # fmt: skip
+    return add_events(s, [row])[0]
 
 
 # --- bookmarks -----------------------------------------------------------------------------------

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
 
 from ronda.access import profile
 from ronda.access.rights import MANAGE_CAMERAS
-from ronda.access.service import AuthError
 from ronda.api.deps import CSRF_COOKIE, SESSION_COOKIE, Caller, Ctx, authenticated, client_ip, declare_ws, public
 from ronda.api.schemas.auth import MeView, Ticket, Tokens
 from ronda.events import visibility as alarm_rules
+from ronda.events.messages import AlarmChanged, Message
 
 router = APIRouter(tags=["auth"])
 # How often an open socket re-checks its session or API key (and the rights): a socket closes at most
@@ -55,24 +56,14 @@ def _token_response(ctx: Ctx, res: Any, response: Response, cookie: bool, secure
 
 @router.post("/auth/login", response_model=Tokens, response_model_exclude_unset=True, **public())
 def login(ctx: Ctx, body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
-    try:
-        res = ctx.auth.login(
-            body.username, body.password, body.totp, client_ip(request), request.headers.get("user-agent")
-        )
-    except AuthError as e:
-        headers = {"WWW-Authenticate": 'Bearer realm="ronda"'}
-        if e.retry_after:
-            headers["Retry-After"] = str(e.retry_after)
-        raise HTTPException(e.status, e.message, headers=headers) from None
+    """Refused credentials answer 401 (``AuthError``), too many failures 429 (``LoginThrottled``)."""
+    res = ctx.auth.login(body.username, body.password, body.totp, client_ip(request), request.headers.get("user-agent"))
     return _token_response(ctx, res, response, body.cookie, request.url.scheme == "https")
 
 
 @router.post("/auth/refresh", response_model=Tokens, response_model_exclude_unset=True, **public())
 def refresh(ctx: Ctx, body: RefreshBody, request: Request, response: Response) -> dict[str, Any]:
-    try:
-        res = ctx.auth.refresh(body.refresh_token, client_ip(request))
-    except AuthError as e:
-        raise HTTPException(e.status, e.message, headers={"WWW-Authenticate": 'Bearer realm="ronda"'}) from None
+    res = ctx.auth.refresh(body.refresh_token, client_ip(request))
     return _token_response(ctx, res, response, False, request.url.scheme == "https")
 
 
@@ -133,17 +124,19 @@ async def events_ws(ws: WebSocket) -> None:
             seen[cam] = bool(state["p"].visible([cam]))
         return bool(seen[cam])
 
-    def allowed(msg: dict[str, Any]) -> bool | dict[str, Any]:
+    def allowed(msg: Message) -> bool | Message:
         """Whether the caller gets ``msg``, or the redacted copy it gets instead (an alarm seen only
         through a related camera: the same rule as GET /alarms)."""
         p = state["p"]
-        if msg.get("kind") == "alarm":
-            alarm = msg["alarm"]
-            if not alarm_rules.visible(p, alarm.get("cameras") or []):
+        if isinstance(msg, AlarmChanged):
+            alarm = msg.alarm
+            cams = list(alarm.cameras)
+            if not alarm_rules.visible(p, cams):
                 return False
-            shown = alarm_rules.for_caller(p, alarm)
-            return True if shown is alarm else {**msg, "alarm": shown}
-        cam = msg["event"].get("camera")
+            if alarm_rules.sees_primary(p, {"camera": alarm.camera, "cameras": cams}):
+                return True
+            return replace(msg, alarm=alarm.redacted_copy(alarm_rules.REDACTED_TITLE))
+        cam = msg.camera
         if cam is None:
             return bool(p.site_scope and p.has(MANAGE_CAMERAS))  # system and security events
         return sees_camera(cam)

@@ -79,10 +79,7 @@ class BookmarkUpdate(BaseModel):
 
 @router.post("/bookmarks", status_code=201, response_model=BookmarkView, **camera_right(BOOKMARK, body="camera"))
 def create_bookmark(ctx: Ctx, caller: Caller, body: BookmarkCreate) -> dict[str, Any]:
-    view, span = feature.create(ctx.db, caller, body.camera, body.start, body.end, body.title, body.note)
-    ctx.audit.append(caller.actor, "bookmark.create", "ok", body.camera, span.start_ms, span.end_ms, caller.source_ip,
-                     {"bookmark": view["id"], "title": body.title})  # fmt: skip
-    return view
+    return feature.create(ctx.db, ctx.audit, caller, body.camera, body.start, body.end, body.title, body.note)
 
 
 @router.get("/bookmarks", response_model=list[BookmarkView], **authenticated())
@@ -113,18 +110,12 @@ def get_bookmark(ctx: Ctx, caller: Caller, bookmark_id: BookmarkId) -> dict[str,
 def update_bookmark(ctx: Ctx, caller: Caller, bookmark_id: BookmarkId, body: BookmarkUpdate) -> dict[str, Any]:
     """Its author (still holding ``bookmark``) or a manager of the camera."""
     changes = {f: getattr(body, f) for f in body.model_fields_set}
-    view, span = feature.update(ctx.db, caller, bookmark_id, changes)
-    details = {"bookmark": bookmark_id, "fields": sorted(changes), "title": view["title"]}
-    ctx.audit.append(caller.actor, "bookmark.update", "ok", span.camera_id, span.start_ms, span.end_ms,
-                     caller.source_ip, details)  # fmt: skip
-    return view
+    return feature.update(ctx.db, ctx.audit, caller, bookmark_id, changes)
 
 
 @router.delete("/bookmarks/{bookmark_id}", status_code=204, response_class=Response,
                **object_right("bookmark", BOOKMARK))  # fmt: skip
 def delete_bookmark(ctx: Ctx, caller: Caller, bookmark_id: BookmarkId) -> Response:
     """Its author (still holding ``bookmark``) or a manager of the camera."""
-    view, span = feature.delete(ctx.db, caller, bookmark_id)
-    ctx.audit.append(caller.actor, "bookmark.delete", "ok", span.camera_id, span.start_ms, span.end_ms,
-                     caller.source_ip, {"bookmark": bookmark_id, "title": view["title"]})  # fmt: skip
+    feature.delete(ctx.db, ctx.audit, caller, bookmark_id)
     return Response(status_code=204)

@@ -1,7 +1,8 @@
 """Cameras: add/list/update/remove, connection test, recordings (segments + gaps), snapshot.
 
-Each route parses its input, calls the cameras feature (``ronda.media.cameras``), records the audit
-entry of a change and returns the declared model; rights are declared on the route (``ronda.api.deps``).
+Each route parses its input, calls the cameras feature (``ronda.media.cameras``, which audits each
+change in the change's transaction) and returns the declared model; rights are declared on the route
+(``ronda.api.deps``).
 """
 
 from __future__ import annotations
@@ -24,11 +25,7 @@ Stream = Literal["main", "sub"]
 
 
 def cameras(ctx: Ctx) -> Cameras:
-    return Cameras(ctx.db, ctx.cfg, ctx.secrets, ctx.recorder, ctx.snapshots)
-
-
-def _audit(ctx: Ctx, caller: Principal, action: str, camera_id: int | None, **details: Any) -> None:
-    ctx.audit.append(caller.actor, action, "ok", camera_id, source_ip=caller.source_ip, details=details or None)
+    return Cameras(ctx.db, ctx.cfg, ctx.secrets, ctx.recorder, ctx.snapshots, ctx.audit)
 
 
 @router.get("/cameras", response_model=list[CameraView], response_model_exclude_unset=True, **authenticated())
@@ -44,7 +41,6 @@ def list_cameras(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
 async def add_camera(ctx: Ctx, caller: Caller, body: registry.CameraCreate) -> dict[str, Any]:
     svc = cameras(ctx)
     camera_id, view = await svc.add(caller, body)
-    await asyncio.to_thread(_audit, ctx, caller, "camera.create", camera_id, name=view["name"])
     await svc.reload(camera_id)
     return view
 
@@ -60,7 +56,6 @@ def get_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> dict[str, Any]:
 async def update_camera(ctx: Ctx, caller: Caller, camera_id: CameraId, body: registry.CameraUpdate) -> dict[str, Any]:
     svc = cameras(ctx)
     view = await svc.update(caller, camera_id, body)
-    await asyncio.to_thread(_audit, ctx, caller, "camera.update", camera_id, fields=sorted(body.model_fields_set))
     await svc.reload(camera_id)
     return view
 
@@ -68,8 +63,7 @@ async def update_camera(ctx: Ctx, caller: Caller, camera_id: CameraId, body: reg
 @router.delete("/cameras/{camera_id}", status_code=204, response_class=Response, **camera_right(MANAGE_CAMERAS))
 async def delete_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> Response:
     svc = cameras(ctx)
-    await svc.delete(camera_id)
-    await asyncio.to_thread(_audit, ctx, caller, "camera.delete", camera_id)
+    await svc.delete(caller, camera_id)
     await svc.reload(camera_id)
     return Response(status_code=204)
 
@@ -116,5 +110,7 @@ async def snapshot(ctx: Ctx, caller: Caller, camera_id: CameraId) -> Response:
 async def snapshot_response(ctx: Ctx, caller: Principal, camera_id: int) -> Response:
     """The latest keyframe as JPEG (from the recorder's own files: no second camera session)."""
     jpeg = await cameras(ctx).snapshot(camera_id)
-    await asyncio.to_thread(_audit, ctx, caller, "live.snapshot", camera_id)
+    # A view changes nothing: appended on its own (and coalesced per viewer and camera).
+    await asyncio.to_thread(ctx.audit.append, caller.actor, "live.snapshot", "ok", camera_id, None, None,
+                            caller.source_ip)  # fmt: skip
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -132,11 +132,7 @@ class RedactBody(BaseModel):
 async def redact_one(ctx: Ctx, caller: Caller, event_id: EventId, body: RedactBody) -> dict[str, Any]:
     """Remove an event's payload, text and snapshot reference (a stored mistake, personal data that
     must go, or a payload that cannot be shown), keeping that it happened. Audited with the reason."""
-    view, cams, done = await asyncio.to_thread(event_admin.redact, ctx.db, caller, event_id)
-    await asyncio.to_thread(ctx.audit.append, caller.actor, "event.redact", "ok", cams[0] if cams else None, None,
-                            None, caller.source_ip, {"event": event_id, "type": view["type"], "time": view["time"],
-                                                     "cameras": cams, "reason": body.reason})  # fmt: skip
-    return done
+    return await asyncio.to_thread(event_admin.redact, ctx.db, ctx.audit, caller, event_id, body.reason)
 
 
 @router.delete("/events/{event_id}", status_code=204, response_class=Response,
@@ -148,10 +144,7 @@ async def delete_one(
     reason: Annotated[str | None, Query(max_length=500, description="why (kept in the audit log)")] = None,
 ) -> Response:
     """Delete one event (same rights as redacting). Alarms it raised keep their own history."""
-    view, cams = await asyncio.to_thread(event_admin.delete, ctx.db, caller, event_id)
-    await asyncio.to_thread(ctx.audit.append, caller.actor, "event.delete", "ok", cams[0] if cams else None, None,
-                            None, caller.source_ip, {"event": event_id, "type": view["type"], "time": view["time"],
-                                                     "cameras": cams, "reason": reason})  # fmt: skip
+    await asyncio.to_thread(event_admin.delete, ctx.db, ctx.audit, caller, event_id, reason)
     return Response(status_code=204)
 
 

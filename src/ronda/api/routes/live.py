@@ -57,7 +57,11 @@ NewPlaylistToken = Annotated[Principal, stream_caller(LIVE, new_playlist=True)]
 def hub(ctx: AppContext) -> LiveHub:
     if ctx.live is None:
         db, root = ctx.db, ctx.cfg.recordings_dir
-        ctx.live = LiveHub(root, lambda camera_id, stream: live_view.history(db, root, camera_id, stream))
+        ctx.live = LiveHub(
+            root,
+            lambda camera_id, stream: live_view.history(db, root, camera_id, stream),
+            signals=ctx.recorder,  # the recorder wakes it when a fragment lands
+        )
     return ctx.live
 
 

@@ -121,11 +121,8 @@ class LockBody(BaseModel):
 @router.post("/evidence-locks", status_code=201, response_model=LockView,
              **camera_right(EVIDENCE_LOCK, body="camera"))  # fmt: skip
 def create_lock(ctx: Ctx, caller: Caller, body: LockBody) -> dict[str, Any]:
-    view, start, end = locks.create(ctx.db, ctx.cfg.storage, caller, body.camera, body.start, body.end, body.reason,
-                                    body.until)  # fmt: skip
-    ctx.audit.append(caller.actor, "evidence.lock", "ok", body.camera, start, end, caller.source_ip,
-                     {"lock": view["id"], "reason": body.reason})  # fmt: skip
-    return view
+    return locks.create(ctx.db, ctx.audit, ctx.cfg.storage, caller, body.camera, body.start, body.end, body.reason,
+                        body.until)  # fmt: skip
 
 
 @router.get("/evidence-locks", response_model=list[LockView], **authenticated())
@@ -137,8 +134,7 @@ def list_locks(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
                **object_right("evidence lock", EVIDENCE_LOCK))  # fmt: skip
 def delete_lock(ctx: Ctx, caller: Caller, lock_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]) -> Response:
     """Only whoever made the lock, or a manager of the camera, may lift it."""
-    cam, start, end = locks.delete(ctx.db, caller, lock_id)
-    ctx.audit.append(caller.actor, "evidence.unlock", "ok", cam, start, end, caller.source_ip, {"lock": lock_id})
+    locks.delete(ctx.db, ctx.audit, caller, lock_id)
     return Response(status_code=204)
 
 

@@ -19,7 +19,7 @@ RuleId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 
 def _rules(ctx: Ctx) -> RuleAdmin:
-    return RuleAdmin(ctx.db, ctx.secrets, ctx.cfg.events.allowed_destinations)
+    return RuleAdmin(ctx.db, ctx.secrets, ctx.cfg.events.allowed_destinations, ctx.audit)
 
 
 @router.get("/rules", response_model=list[RuleView], **global_right(MANAGE_RULES))
@@ -38,8 +38,6 @@ async def create_rule(ctx: Ctx, caller: Caller, body: Annotated[Any, Body()]) ->
     when malformed, when it names unknown cameras, groups, profiles or roles, or reaches further
     than the author's rights."""
     view = await asyncio.to_thread(_rules(ctx).create, caller, body)
-    await asyncio.to_thread(ctx.audit.append, caller.actor, "rule.create", "ok", None, None, None, caller.source_ip,
-                            {"rule": view["id"], "name": view["name"]})  # fmt: skip
     await ctx.events.engine.reload()
     return view
 
@@ -47,16 +45,12 @@ async def create_rule(ctx: Ctx, caller: Caller, body: Annotated[Any, Body()]) ->
 @router.put("/rules/{rule_id}", response_model=RuleView, **global_right(MANAGE_RULES))
 async def replace_rule(ctx: Ctx, caller: Caller, rule_id: RuleId, body: Annotated[Any, Body()]) -> dict[str, Any]:
     view = await asyncio.to_thread(_rules(ctx).replace, caller, rule_id, body)
-    await asyncio.to_thread(ctx.audit.append, caller.actor, "rule.update", "ok", None, None, None, caller.source_ip,
-                            {"rule": rule_id, "name": view["name"], "enabled": view["enabled"]})  # fmt: skip
     await ctx.events.engine.reload()
     return view
 
 
 @router.delete("/rules/{rule_id}", status_code=204, response_class=Response, **global_right(MANAGE_RULES))
 async def delete_rule(ctx: Ctx, caller: Caller, rule_id: RuleId) -> Response:
-    name = await asyncio.to_thread(_rules(ctx).delete, caller, rule_id)
-    await asyncio.to_thread(ctx.audit.append, caller.actor, "rule.delete", "ok", None, None, None, caller.source_ip,
-                            {"rule": rule_id, "name": name})  # fmt: skip
+    await asyncio.to_thread(_rules(ctx).delete, caller, rule_id)
     await ctx.events.engine.reload()
     return Response(status_code=204)

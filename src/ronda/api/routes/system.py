@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 
 from ronda.access.rights import MANAGE_CAMERAS
 from ronda.api.deps import Ctx, principal, public, site_right
 from ronda.api.schemas.system import HealthView, StorageView
+from ronda.errors import DomainError
 from ronda.recording.health import health as node_health
 
 router = APIRouter(tags=["system"])
@@ -19,7 +20,7 @@ def _manages(request: Request) -> bool:
     answers, a site administrator (manage_cameras without an organisation)."""
     try:
         p = principal(request)
-    except HTTPException:
+    except DomainError:  # no or refused credentials: the brief answer
         return False
     return p.site_scope and p.has(MANAGE_CAMERAS)
 

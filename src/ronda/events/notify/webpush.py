@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import random
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ronda.access import keys
 from ronda.access.netguard import NOTHING, Allowance, GuardedTransport, refused
 from ronda.events.notify import DeliveryResult, Notification
 
@@ -62,46 +62,20 @@ def vapid_public_key_b64(private_key: ec.EllipticCurvePrivateKey) -> str:
 
 
 def load_vapid_key(path: str | os.PathLike[str]) -> VapidKey:
+    """The VAPID key at ``path`` (tightened to 0600 if loose: whoever reads it can push to every
+    subscribed phone)."""
     p = Path(path)
-    mode = stat.S_IMODE(p.stat().st_mode)
-    if mode & 0o077:
-        # Whoever reads this key can push to every subscribed phone: keep it private to the owner.
-        log.warning("VAPID key %s had mode %o; tightening to 600", p, mode)
-        os.chmod(p, 0o600)
-    key = serialization.load_pem_private_key(p.read_bytes(), password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise ValueError(f"{p} is not a P-256 (prime256v1) private key, which VAPID requires")
-    return VapidKey(p, key)
+    return VapidKey(p, keys.load_p256_key(p))
 
 
 def ensure_vapid_key(path: str | os.PathLike[str]) -> VapidKey:
     """Load the VAPID key at ``path``, creating it (PKCS#8 PEM, mode 0600) if it does not exist yet.
 
-    Creation writes a temporary file and hard-links it into place, so a crash never leaves a half-written
-    key and two processes racing to create it end up sharing the first one written.
+    Through the key store (access/keys.py): a crash never leaves a half-written key and two processes
+    racing to create it end up sharing the first one written.
     """
     p = Path(path)
-    if p.exists():
-        return load_vapid_key(p)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.{random.getrandbits(32):08x}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, p)
-            log.info("created VAPID key %s", p)
-        except FileExistsError:
-            pass  # another process won the race: use its key
-    finally:
-        tmp.unlink(missing_ok=True)
-    return load_vapid_key(p)
+    return VapidKey(p, keys.p256_key(p))
 
 
 def build_payload(n: Notification, limit: int = MAX_PLAINTEXT) -> bytes:

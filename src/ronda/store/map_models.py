@@ -1,0 +1,24 @@
+"""The site map's table: one row per placed camera (the plan's description stays one ``system_state``
+value, ``map.plan``; its file lives in ``DATA/map/``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Float, ForeignKey, Integer
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ronda.store.models import Base
+
+
+class MapPosition(Base):
+    """Where a camera is on the plan. One row per camera, so two edits of different cameras never
+    touch the same value, whichever process makes them. ``x``/``y`` (fractions of an image plan) and
+    ``lat``/``lon`` (GeoJSON plans) are kept side by side: a camera keeps its place on each kind."""
+
+    __tablename__ = "map_positions"
+
+    camera_id: Mapped[int] = mapped_column(Integer, ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    x: Mapped[float | None] = mapped_column(Float)
+    y: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)

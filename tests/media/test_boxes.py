@@ -1,0 +1,102 @@
+"""The one MP4 box parser (recording/boxes.py) and the live-view readers on it (media/fmp4.py),
+against hostile fixtures: every input ends in a result or BoxError, never another exception."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from ronda.media import fmp4
+from ronda.recording import boxes
+from tests.media.fixtures import base, case, cases, top_boxes
+
+
+def test_base_fixture_is_a_fragmented_mp4():
+    kinds = [b.kind for b in top_boxes(base())]
+    assert kinds[:2] == [b"ftyp", b"moov"] and kinds[-1] == b"mfra"
+    assert kinds.count(b"moof") == kinds.count(b"mdat") >= 3
+
+
+def test_64_bit_size_is_read():
+    c = case("box64")
+    free = [b for b in top_boxes(c.data) if b.kind == b"free"]
+    assert len(free) == 1 and free[0].header == 16 and free[0].size == 21
+
+
+@pytest.mark.parametrize("raw", [b"\0\0\0\0mdat", b"\0\0\0\x07free", b"\0\0\0\x01mdat\0\0\0\0\0\0\0\x0f"])
+def test_bad_sizes_are_box_errors(raw):
+    with pytest.raises(boxes.BoxError):
+        boxes.box_header(raw, 0)
+
+
+def test_incomplete_header_is_none():
+    assert boxes.box_header(b"\0\0\0\x01mdat\0\0", 0) is None
+    assert boxes.box_header(b"\0\0\0", 0) is None
+
+
+@pytest.mark.parametrize("c", cases(), ids=lambda c: c.name)
+def test_walk_every_truncation(c):
+    """Headers of each prefix of each fixture: only Box values or BoxError."""
+    data = c.data
+    for n in range(len(data) + 1):
+        try:
+            for b in boxes.walk_file(io.BytesIO(data[:n]), n):
+                assert b.size >= b.header
+        except boxes.BoxError:
+            pass
+        try:
+            for _ in boxes.iter_boxes(data[:n]):
+                pass
+        except boxes.BoxError:
+            pass
+
+
+def test_huge_box_is_not_complete():
+    c = case("huge64")
+    last = top_boxes(c.data)[-1]
+    assert last.kind == b"mdat" and last.end > len(c.data)
+    assert [k for k, _, _ in boxes.iter_boxes(c.data)][-1] == b"mdat"  # the last *complete* one
+
+
+def test_parse_init_every_truncation_and_byte():
+    data = base()
+    init_len = case("base").init
+    assert init_len is not None
+    init = fmp4.parse_init(data[:init_len])
+    assert init.video is not None and init.video.codec.startswith("avc1.")
+    for n in range(init_len):
+        with pytest.raises(boxes.BoxError):
+            fmp4.parse_init(data[:n])
+    for i in range(init_len):
+        for v in (0x00, 0xFF):
+            mutated = bytearray(data[:init_len])
+            mutated[i] = v
+            try:
+                fmp4.parse_init(bytes(mutated))
+            except boxes.BoxError:
+                pass
+
+
+def test_parse_moof_every_truncation_and_byte():
+    data = base()
+    init_len = case("base").init
+    assert init_len is not None
+    init = fmp4.parse_init(data[:init_len])
+    moof = next(b for b in top_boxes(data) if b.kind == b"moof")
+    raw = data[moof.start : moof.end]
+    frag = fmp4.parse_moof(raw, init)
+    assert frag.keyframe and frag.tracks
+    for n in range(len(raw)):
+        try:
+            fmp4.parse_moof(raw[:n], init)
+        except boxes.BoxError:
+            pass
+    for i in range(len(raw)):
+        for v in (0x00, 0xFF):
+            mutated = bytearray(raw)
+            mutated[i] = v
+            try:
+                fmp4.parse_moof(mutated, init)
+            except boxes.BoxError:
+                pass

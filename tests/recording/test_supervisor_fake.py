@@ -1,0 +1,152 @@
+"""StreamRecorder (recording/supervisor.py) driven by a fake ffmpeg: restarts, stalls, lies.
+
+The fake (tests/recording/fake/ffmpeg.py) gets the real argument list and the camera URL through the
+real inherited pipe, writes real fragmented MP4 segments and the CSV segment list; what it does wrong
+is chosen per test. The catalog is a real SQLite database, recovery uses the real ffprobe. The
+watchdog's time constants are shortened so that each test takes a second or two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ronda.config import RecordingConfig
+from ronda.recording import supervisor
+from ronda.recording.supervisor import StreamRecorder, StreamSpec
+from ronda.recording.volume import init_volume
+from ronda.store.db import Database
+from ronda.store.models import Camera, Gap, Segment
+from tests.media.fixtures import base
+
+FAKE = Path(__file__).parent / "fake" / "ffmpeg.py"
+SECRET_URL = "rtsp://user:s3cr3t-pw@127.0.0.1:9/cam"  # noqa: S105 (a test password)
+
+
+class Rig:
+    def __init__(self, tmp: Path, behaviour: dict[str, Any]) -> None:
+        self.db = Database(f"sqlite:///{tmp / 'r.db'}")
+        self.db.upgrade()
+        with self.db.session() as s:
+            s.add(Camera(id=1, name="fake", created_ms=0))
+        self.root = tmp / "rec"
+        self.root.mkdir()
+        init_volume(self.root)
+        self.fake_dir = tmp / "fake"
+        self.fake_dir.mkdir()
+        src = tmp / "source.mp4"
+        src.write_bytes(base())
+        self.ffmpeg = self.fake_dir / "ffmpeg"
+        self.ffmpeg.write_text(f"#!{sys.executable}\n" + FAKE.read_text())
+        self.ffmpeg.chmod(0o755)
+        (self.fake_dir / "behaviour.json").write_text(json.dumps({"source": str(src), **behaviour}))
+        self.cfg = RecordingConfig.model_construct(
+            ffmpeg=str(self.ffmpeg), segment_seconds=1.0, stall_timeout_seconds=0.5,
+            backoff_initial_seconds=0.05, backoff_max_seconds=0.2,
+        )  # fmt: skip
+        self.rec: StreamRecorder | None = None
+
+    def calls(self) -> list[dict[str, Any]]:
+        path = self.fake_dir / "calls.jsonl"
+        return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+    def segments(self) -> list[Segment]:
+        with self.db.session() as s:
+            rows = list(s.query(Segment).filter_by(camera_id=1).order_by(Segment.start_ms))
+            s.expunge_all()
+            return rows
+
+    def gaps(self) -> list[Gap]:
+        with self.db.session() as s:
+            rows = list(s.query(Gap).filter_by(camera_id=1).order_by(Gap.start_ms))
+            s.expunge_all()
+            return rows
+
+    async def run(self, until: Callable[[], bool], limit_s: float = 10.0) -> None:
+        spec = StreamSpec(camera_id=1, stream="main", url=SECRET_URL, codec="h264", audio=False)
+        self.rec = StreamRecorder(spec, self.db, self.root, self.cfg)
+        self.rec.start()
+        deadline = time.monotonic() + limit_s
+        try:
+            while not until():
+                assert time.monotonic() < deadline, f"timed out; gaps {[g.reason for g in self.gaps()]}"
+                await asyncio.sleep(0.05)
+        finally:
+            await self.rec.stop()
+            self.db.dispose()
+
+
+@pytest.fixture(autouse=True)
+def fast_watchdog(monkeypatch):
+    monkeypatch.setattr(supervisor, "WATCHDOG_S", 0.05)
+    monkeypatch.setattr(supervisor, "CONNECT_GRACE_S", 0.3)
+    monkeypatch.setattr(supervisor, "STALL_KILL_GRACE_S", 0.2)
+
+
+def _assert_catalog_sound(rig: Rig) -> None:
+    segs = rig.segments()
+    now = int(time.time() * 1000)
+    for a, b in zip(segs, segs[1:], strict=False):
+        assert b.start_ms >= a.end_ms, "overlapping segments"
+    for s in segs:
+        assert s.end_ms - s.start_ms < 60_000, f"implausible segment {s.start_ms}..{s.end_ms}"
+        assert s.end_ms <= now + 2_000, "a segment in the future"
+        assert (rig.root / s.path).suffix == ".mp4" and (rig.root / s.path).stat().st_size == s.bytes
+
+
+def test_records_and_keeps_the_secret_off_the_command_line(tmp_path):
+    rig = Rig(tmp_path, {})
+    asyncio.run(rig.run(lambda: len(rig.segments()) >= 3))
+    _assert_catalog_sound(rig)
+    call = rig.calls()[0]
+    assert not any("s3cr3t" in a for a in call["argv"]), "the camera password is on the command line"
+    assert "s3cr3t-pw" in call["input"], "the URL did not reach ffmpeg through the pipe"
+    assert [g.reason for g in rig.gaps()] == ["ronda_stopped"]
+    assert not list((rig.root / ".partial" / "1-main").glob("*.partial")), "stop left an open segment"
+
+
+def test_restarts_after_death_and_recovers_the_cut_segment(tmp_path):
+    rig = Rig(tmp_path, {"runs": [{"segments": 2, "then": "die"}, {}]})
+    asyncio.run(rig.run(lambda: len(rig.calls()) >= 2 and sum(not s.recovered for s in rig.segments()) >= 3))
+    _assert_catalog_sound(rig)
+    reasons = [g.reason for g in rig.gaps()]
+    assert reasons[0] == "capture_crashed", reasons
+    assert any(s.recovered for s in rig.segments()), "the cut segment was not recovered"
+    assert rig.rec is not None and rig.rec.status.sessions >= 2
+
+
+def test_stall_is_detected_and_the_stuck_process_killed(tmp_path):
+    rig = Rig(tmp_path, {"runs": [{"segments": 2, "then": "stall", "ignore_term": True}, {}]})
+    asyncio.run(rig.run(lambda: len(rig.calls()) >= 2 and len(rig.segments()) >= 3))
+    _assert_catalog_sound(rig)
+    assert "stream_stalled" in [g.reason for g in rig.gaps()]
+    first_pid = int((rig.fake_dir / "pids").read_text().split()[0])
+    with pytest.raises(ProcessLookupError):
+        os.kill(first_pid, 0)  # SIGTERM was ignored: it was killed
+
+
+def test_a_lying_segment_list_neither_stops_recording_nor_enters_the_catalog(tmp_path):
+    lies = ["gone_000099.mp4.partial,0.000000,1.000000", "not a list line", "x_000001.mp4.partial,1.2.3,4",
+            "../../etc_000000.mp4.partial,0,1"]  # fmt: skip
+    rig = Rig(tmp_path, {"lies": lies, "lie_times_at": [1], "lie_numbers_at": [2]})
+    asyncio.run(rig.run(lambda: len(rig.segments()) >= 5))
+    _assert_catalog_sound(rig)
+    assert rig.rec is not None and rig.rec.status.sessions == 1, "a lie restarted the capture"
+    assert "recorder_error" not in [g.reason for g in rig.gaps()]
+    assert sum(s.recovered for s in rig.segments()) == 2, "the two lied-about segments are timed from their files"
+
+
+def test_error_exit_is_a_gap_with_a_reason_and_backs_off(tmp_path):
+    rig = Rig(tmp_path, {"segments": 0, "stderr": "Connection refused", "exit_code": 1})
+    asyncio.run(rig.run(lambda: len(rig.calls()) >= 3, limit_s=5))
+    gaps = rig.gaps()
+    assert gaps[0].reason == "camera_unreachable" and len(gaps) == 2  # one outage, then stopped
+    assert not rig.segments()
