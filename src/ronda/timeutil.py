@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ronda.errors import Invalid
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -137,3 +139,24 @@ def local_days(start_ms: int, end_ms: int, tz: ZoneInfo, limit: int = 400) -> li
         out.append(LocalDay(d, start, nxt_start))
         d, start = nxt, nxt_start
     return out
+
+
+# --- times given by a caller (API query or body) ----------------------------------------------------------
+def iso_param(text: str, what: str) -> int:
+    """A caller's ISO 8601 time → epoch ms, or ``ronda.errors.Invalid`` naming the field."""
+    try:
+        return parse_iso(text)
+    except TimeOutOfRange:
+        raise Invalid(f"{what} is out of range: times run from 1970-01-01 to 9998-12-31 (UTC)") from None
+    except ValueError:
+        raise Invalid(f"{what} must be an ISO 8601 time, e.g. 2026-05-26T10:00:00Z") from None
+
+
+def iso_range(start: str, end: str, max_ms: int) -> tuple[int, int]:
+    """``start``/``end`` given by a caller → epoch ms, end after start and at most ``max_ms`` later."""
+    s, e = iso_param(start, "start"), iso_param(end, "end")
+    if e <= s:
+        raise Invalid("end must be after start")
+    if e - s > max_ms:
+        raise Invalid(f"the range may be at most {max_ms // 86_400_000} days; ask for several ranges")
+    return s, e

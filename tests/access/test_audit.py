@@ -379,8 +379,11 @@ def test_anchor_write_failure_does_not_lose_the_entry(site, monkeypatch):
 
 
 def _seed(ctx):
-    """A camera, an event of it and an alarm about it."""
+    """A camera, an event of it and an alarm about it (and the administrator's id)."""
+    from sqlalchemy import select
+
     from ronda.devices import registry
+    from ronda.store.access_models import User
     from ronda.store.event_models import Alarm
     from ronda.store.models import Event
     from ronda.timeutil import now_ms
@@ -395,7 +398,8 @@ def _seed(ctx):
                    created_ms=t, updated_ms=t)  # fmt: skip
         s.add_all([ev, al])
         s.flush()
-        return {"cam": cam, "event": ev.id, "alarm": al.id}
+        admin = s.scalar(select(User.id).where(User.username == "admin"))
+        return {"cam": cam, "event": ev.id, "alarm": al.id, "admin": admin}
 
 
 def _count(ctx, model, *where):
@@ -430,10 +434,25 @@ def _cases():
                          lambda ctx, o: _count(ctx, Event, Event.id == o["event"]) == 0),
         "alarm.comment": (lambda o: ("POST", f"/api/v1/alarms/{o['alarm']}/comment", {"text": "patrol sent"}),
                           lambda ctx, o: _count(ctx, AlarmEntry, AlarmEntry.action == "comment") == 1),
+        "camera.delete": (lambda o: ("DELETE", f"/api/v1/cameras/{o['cam']}", None),
+                          lambda ctx, o: _count(ctx, Camera, Camera.deleted_ms.is_not(None)) == 1),
+        "event.redact": (lambda o: ("POST", f"/api/v1/events/{o['event']}/redact", {"reason": "personal data"}),
+                         lambda ctx, o: _redacted(ctx, o["event"])),
+        "user.update": (lambda o: ("PATCH", f"/api/v1/users/{o['admin']}", {"display_name": "Boss"}),
+                        lambda ctx, o: _count(ctx, User, User.display_name == "Boss") == 1),
+        "user.self_update": (lambda o: ("PATCH", "/api/v1/me", {"display_name": "Night shift"}),
+                             lambda ctx, o: _count(ctx, User, User.display_name == "Night shift") == 1),
         "map.plan_upload": (lambda o: ("PUT", "/api/v1/map/plan", {"type": "FeatureCollection", "features": [
             {"type": "Feature", "properties": None, "geometry": {"type": "Point", "coordinates": [9.19, 45.46]}}]}),
                             lambda ctx, o: _count(ctx, SystemState, SystemState.key == "map.plan") == 1),
     }  # fmt: skip
+
+
+def _redacted(ctx, event_id):
+    from ronda.store.models import Event
+
+    with ctx.db.session() as s:
+        return bool((s.get(Event, event_id).payload or {}).get("redacted"))
 
 
 def _entries(ctx, action):

@@ -48,10 +48,10 @@ def test_enrolment_started_in_one_process_is_confirmed_in_another(tmp_path):
 
 
 def test_expired_enrolment_is_refused(tmp_path, monkeypatch):
-    from ronda.api.routes import users
+    from ronda.access import user_admin
 
     # an enrolment past its expiry is refused
-    monkeypatch.setattr(users, "PENDING_TOTP_S", 1.0)
+    monkeypatch.setattr(user_admin, "PENDING_TOTP_S", 1.0)
     with app_instance(tmp_path / "other") as (client, ctx):
         add_admin(ctx)
         a = Api(client, "admin")

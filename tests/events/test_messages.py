@@ -8,7 +8,6 @@ import asyncio
 import json
 from types import SimpleNamespace as NS
 
-from ronda.api.routes.alarms import REDACTED_TITLE, for_caller
 from ronda.events.alarms import alarm_state, alarm_view
 from ronda.events.bus import InProcessBus
 from ronda.events.fanout import Fanout
@@ -23,6 +22,7 @@ from ronda.events.messages import (
     message_to_json,
 )
 from ronda.events.store import event_from_row, event_view
+from ronda.events.visibility import REDACTED_TITLE, for_caller
 from ronda.store.event_models import Alarm
 
 

@@ -35,6 +35,7 @@ from ronda.access.tokens import (
     token_hash,
 )
 from ronda.access.totp import TotpVerifier
+from ronda.errors import TooManyRequests, Unauthenticated
 from ronda.store import repos
 from ronda.store.access_models import ApiKey, Organisation, Role, User, UserRole, UserSession
 from ronda.store.db import Database
@@ -47,12 +48,16 @@ SESSION_TTL_MS = 12 * 3600 * 1000  # a refresh token lives one shift
 LOGIN_FAILED = "invalid username or password (or one-time code)"
 
 
-class AuthError(Exception):
-    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
+class AuthError(Unauthenticated):
+    """Credentials refused (a domain error: 401 at the API)."""
+
+    def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.status = status
         self.message = message
-        self.retry_after = retry_after
+
+
+class LoginThrottled(TooManyRequests):
+    """Too many failed logins for this name or address: try again after ``retry_after`` seconds (429)."""
 
 
 @dataclass(slots=True)
@@ -148,7 +153,7 @@ class AuthService:
         if retry is not None:
             self.audit.append(username[:200] or "?", "login", "throttled", source_ip=ip)
             self._burst_event(username, ip)
-            raise AuthError(429, "too many failed logins; try again later", retry_after=retry)
+            raise LoginThrottled("too many failed logins; try again later", retry_after=retry)
         answered = False
         try:
             result, reason = self._verify_login(username, password, totp_code, ip, ua)
@@ -162,7 +167,7 @@ class AuthService:
                 self.throttle.succeeded(username, ip)
         if result is None:
             self.audit.append(username[:200] or "?", "login", reason, source_ip=ip)
-            raise AuthError(401, LOGIN_FAILED)
+            raise AuthError(LOGIN_FAILED)
         return result
 
     def _verify_login(
@@ -217,13 +222,13 @@ class AuthService:
         try:
             sid, version = self.issuer.parse_refresh(refresh_token)
         except InvalidToken:
-            raise AuthError(401, "invalid or expired refresh token") from None
+            raise AuthError("invalid or expired refresh token") from None
         old_hash = token_hash(refresh_token)
         reused = False
         with self.db.session() as s:
             sess = s.get(UserSession, sid)
             if sess is None:
-                raise AuthError(401, "invalid or expired refresh token")
+                raise AuthError("invalid or expired refresh token")
             user = s.get(User, sess.user_id)
             if not hmac.compare_digest(sess.refresh_hash, old_hash):
                 # Issued by us for this session, but no longer its current token: a rotated token
@@ -231,7 +236,7 @@ class AuthService:
                 reused = not sess.revoked
                 sess.revoked = True
             elif sess.revoked or sess.expires_ms < now_ms():
-                raise AuthError(401, "invalid or expired refresh token")
+                raise AuthError("invalid or expired refresh token")
             elif user is None or not user.enabled or user.token_version != version:
                 sess.revoked = True
             else:
@@ -252,7 +257,7 @@ class AuthService:
             if reused:  # with the revocation, in its transaction
                 self.audit.record(s, username, "session.refresh_reuse", "revoked", source_ip=ip,
                                   details={"session": sid[:8]})  # fmt: skip
-        raise AuthError(401, "invalid or expired refresh token")
+        raise AuthError("invalid or expired refresh token")
 
     def change_password(
         self, user_id: int, new_password: str, keep_session: str | None, also: InTransaction[User] | None = None
@@ -294,7 +299,7 @@ class AuthService:
         try:
             claims = self.issuer.decode(token)
         except InvalidToken:
-            raise AuthError(401, "invalid or expired token") from None
+            raise AuthError("invalid or expired token") from None
         with self.db.session() as s:
             sess = s.get(UserSession, claims.session_id)
             user = s.get(User, claims.user_id)
@@ -307,7 +312,7 @@ class AuthService:
                 or not user.enabled
                 or user.token_version != claims.token_version
             ):
-                raise AuthError(401, "invalid or expired token")
+                raise AuthError("invalid or expired token")
             p = self._principal(s, user, sess.id, via)
             p.token_version = user.token_version
             return p
@@ -315,16 +320,16 @@ class AuthService:
     def principal_from_api_key(self, key: str) -> Principal:
         prefix = api_key_prefix(key)
         if prefix is None:
-            raise AuthError(401, "invalid API key")
+            raise AuthError("invalid API key")
         with self.db.session() as s:
             row = s.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
             if row is None or row.revoked_ms is not None or not api_key_matches(key, row.key_hash):
-                raise AuthError(401, "invalid API key")
+                raise AuthError("invalid API key")
             if row.expires_ms is not None and row.expires_ms < now_ms():
-                raise AuthError(401, "invalid API key")
+                raise AuthError("invalid API key")
             user = s.get(User, row.user_id)
             if user is None or not user.enabled:
-                raise AuthError(401, "invalid API key")
+                raise AuthError("invalid API key")
             row.last_used_ms = now_ms()
             p = self._principal(s, user, None, "api_key")
             p.permissions = p.permissions.restrict(row.rights or [])

@@ -1,7 +1,8 @@
 """The FastAPI application: REST under /api/v1.
 
-Authentication and per-camera rights arrive with the access-control work; every route already
-takes the caller through ``deps.principal`` so they can be enforced in one place.
+Every route declares the right it needs (``ronda.api.deps``: checked by a dependency, shown as
+``x-ronda-right`` in the OpenAPI document) and its response model (``ronda.api.schemas``); feature code
+raises ``ronda.errors`` domain errors, mapped to HTTP statuses here, once (``STATUS``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ from ronda.access.secrets import SecretBox
 from ronda.access.service import AuthService
 from ronda.api.limits import BodyLimit
 from ronda.config import Config
+from ronda.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooLarge,
+    TooManyRequests,
+    Unauthenticated,
+    Unavailable,
+)
 from ronda.media.export_jobs import ExportJobs
 from ronda.media.live import LiveHub
 from ronda.media.snapshot import SnapshotCache
@@ -51,6 +63,33 @@ CSP = "; ".join([
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])  # fmt: skip
+# Domain errors (ronda.errors) → HTTP, in this one place.
+STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    Invalid: 422,
+    TooLarge: 413,
+    TooManyRequests: 429,
+    Unavailable: 503,
+    Unauthenticated: 401,
+}
+
+
+def error_status(exc: DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 400
+
+
+def error_response(exc: DomainError) -> JSONResponse:
+    headers: dict[str, str] = {}
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = 'Bearer realm="ronda"'
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse({"detail": exc.detail}, status_code=error_status(exc), headers=headers or None)
 
 
 @dataclass
@@ -121,6 +160,10 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        return error_response(exc)
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
@@ -180,7 +223,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
 
 def _document_errors(app: FastAPI) -> None:
     """Declare the 422 answers as they are: FastAPI's list of field errors, or one sentence naming the
-    problem (``HTTPException(422, "...")`` from a route's own checks). Clients and schema checkers
+    problem (``ronda.errors.Invalid("...")`` from a feature's own checks). Clients and schema checkers
     (schemathesis) then see the document and the answers agree."""
     build = app.openapi
 

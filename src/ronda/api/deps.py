@@ -1,15 +1,35 @@
-"""Request dependencies: the caller (authenticated on every request) and object-level checks."""
+"""Request dependencies: the caller (authenticated on every request), the declared rights of every route,
+and the one dependency through which every token-authenticated media request passes.
+
+Rights are declared, deny by default: every route names what it needs with one of ``public``,
+``authenticated``, ``global_right(R)``, ``site_right(R)``, ``camera_right(R)``, ``object_right(KIND, R)``
+or ``stream_right(R)``, spread into its decorator::
+
+    @router.get("/cameras/{camera_id}/recordings", response_model=Recordings, **camera_right(PLAYBACK))
+
+Each helper returns the route's ``dependencies`` (the check, run before the route) and its
+``openapi_extra`` (``x-ronda-right``: the declaration, readable in the OpenAPI document). WebSocket
+routes, which the document does not list, carry the same declaration through ``declare_ws``. A test
+(tests/api/test_route_rights.py) fails for any route without a declaration.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, HTTPException, Path, Request
+from fastapi import Depends, Path, Query, Request
+from pydantic import TypeAdapter, ValidationError
 
-from ronda.access.service import AuthError, Principal
-from ronda.access.tokens import API_KEY_PREFIX
+from ronda.access.rights import CAMERA_RIGHTS, GLOBAL_RIGHTS, RIGHTS
+from ronda.access.service import Principal
+from ronda.access.tokens import API_KEY_PREFIX, InvalidToken
 from ronda.api.app import AppContext
-from ronda.timeutil import TimeOutOfRange, parse_iso
+from ronda.errors import Forbidden, Invalid, NotFound, Unauthenticated
+from ronda.timeutil import iso_param as iso_param  # re-exported for the routes
+from ronda.timeutil import iso_range as iso_range
 
 # Ids are 32-bit in the schema; anything larger is simply "not found", never a 500.
 CameraId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Camera id")]
@@ -28,40 +48,40 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def unauthorized(message: str) -> HTTPException:
-    return HTTPException(401, message, headers={"WWW-Authenticate": 'Bearer realm="ronda"'})
+def unauthorized(message: str) -> Unauthenticated:
+    """401 with ``WWW-Authenticate`` (``api.app`` adds the header to every ``Unauthenticated``)."""
+    return Unauthenticated(message)
 
 
 def principal(request: Request) -> Principal:
-    """Bearer access token, API key (Bearer or X-API-Key), or session cookie + CSRF header."""
+    """Bearer access token, API key (Bearer or X-API-Key), or session cookie + CSRF header. Refused
+    credentials raise ``Unauthenticated`` (``AuthError`` is one: 401); a cookie without its CSRF header
+    on a change ``Forbidden``."""
     ctx = context(request)
     header = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")
     cookie = request.cookies.get(SESSION_COOKIE)
-    try:
-        if header:
-            scheme, _, cred = header.partition(" ")
-            cred = cred.strip()
-            if scheme.lower() != "bearer" or not cred:
-                raise unauthorized("use Authorization: Bearer <token>")
-            p = (
-                ctx.auth.principal_from_api_key(cred)
-                if cred.startswith(API_KEY_PREFIX)
-                else ctx.auth.principal_from_token(cred)
-            )
-        elif api_key:
-            p = ctx.auth.principal_from_api_key(api_key)
-        elif cookie:
-            p = ctx.auth.principal_from_token(cookie, via="cookie")
-            # Cookies ride along on cross-site requests: changes need the CSRF header too.
-            if request.method not in SAFE_METHODS and not ctx.auth.check_csrf(
-                p.session_id, request.headers.get(CSRF_HEADER)
-            ):
-                raise HTTPException(403, "CSRF token missing or wrong")
-        else:
-            raise unauthorized("authentication required")
-    except AuthError as e:
-        raise unauthorized(e.message) from None
+    if header:
+        scheme, _, cred = header.partition(" ")
+        cred = cred.strip()
+        if scheme.lower() != "bearer" or not cred:
+            raise unauthorized("use Authorization: Bearer <token>")
+        p = (
+            ctx.auth.principal_from_api_key(cred)
+            if cred.startswith(API_KEY_PREFIX)
+            else ctx.auth.principal_from_token(cred)
+        )
+    elif api_key:
+        p = ctx.auth.principal_from_api_key(api_key)
+    elif cookie:
+        p = ctx.auth.principal_from_token(cookie, via="cookie")
+        # Cookies ride along on cross-site requests: changes need the CSRF header too.
+        if request.method not in SAFE_METHODS and not ctx.auth.check_csrf(
+            p.session_id, request.headers.get(CSRF_HEADER)
+        ):
+            raise Forbidden("CSRF token missing or wrong")
+    else:
+        raise unauthorized("authentication required")
     p.source_ip = client_ip(request)
     return p
 
@@ -70,35 +90,248 @@ Ctx = Annotated[AppContext, Depends(context)]
 Caller = Annotated[Principal, Depends(principal)]
 
 
-def iso_param(text: str, what: str) -> int:
-    """A query/body time in ISO 8601 → epoch ms, or a 422 that names the field."""
-    try:
-        return parse_iso(text)
-    except TimeOutOfRange:
-        raise HTTPException(422, f"{what} is out of range: times run from 1970-01-01 to 9998-12-31 (UTC)") from None
-    except ValueError:
-        raise HTTPException(422, f"{what} must be an ISO 8601 time, e.g. 2026-05-26T10:00:00Z") from None
-
-
-def not_found(what: str = "camera") -> HTTPException:
-    return HTTPException(status_code=404, detail=f"{what} not found")
+def not_found(what: str = "camera") -> NotFound:
+    return NotFound(what)
 
 
 def require_camera(caller: Principal, camera_id: int, right: str | None) -> None:
-    """404 when the caller may not see the camera at all, 403 when it sees it but lacks ``right``."""
+    """``NotFound`` when the caller may not see the camera at all, ``Forbidden`` when it sees it but
+    lacks ``right``."""
     if not caller.visible([camera_id]):
-        raise not_found()
+        raise NotFound()
     if right is not None and not caller.can(right, camera_id):
-        raise HTTPException(403, f"the '{right}' right on this camera is needed")
+        raise Forbidden(f"the '{right}' right on this camera is needed")
 
 
 def require_global(caller: Principal, right: str) -> None:
     if not caller.has(right):
-        raise HTTPException(403, f"the '{right}' right is needed")
+        raise Forbidden(f"the '{right}' right is needed")
 
 
 def require_site(caller: Principal, right: str) -> None:
     """Site-wide objects (the map plan, storage, other organisations): a site-scope holder of ``right``."""
     require_global(caller, right)
     if not caller.site_scope:
-        raise HTTPException(403, f"a site administrator (the '{right}' right without an organisation) is needed")
+        raise Forbidden(f"a site administrator (the '{right}' right without an organisation) is needed")
+
+
+# --- declared rights ------------------------------------------------------------------------------------
+RIGHT_KEY = "x-ronda-right"
+KINDS = ("public", "authenticated", "global", "site", "camera", "object", "stream")
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What a route needs. ``kind``: ``public`` (no credentials looked at), ``authenticated`` (any caller;
+    what it gets is its own or filtered to what it may see), ``global``/``site`` (a global right, the
+    latter without an organisation), ``camera`` (a camera right on the camera named by ``on``),
+    ``object`` (a right on the camera(s) of the object ``on`` names, checked by the feature once the
+    object is loaded), ``stream`` (a stream token for a camera right, instead of credentials)."""
+
+    kind: str
+    right: str | None = None
+    on: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind of right {self.kind!r}")
+        wanted = {"global": GLOBAL_RIGHTS, "site": GLOBAL_RIGHTS, "stream": CAMERA_RIGHTS}.get(self.kind, RIGHTS)
+        if self.right is not None and self.right not in wanted:
+            raise ValueError(f"{self.right!r} is no {self.kind} right")
+        if self.kind in ("global", "site", "stream") and self.right is None:
+            raise ValueError(f"a {self.kind} declaration names its right")
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in (("kind", self.kind), ("right", self.right), ("on", self.on)) if v is not None}
+
+
+def _route(decl: Declared, check: Callable[..., Any] | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"openapi_extra": {**(extra or {}), RIGHT_KEY: decl.as_dict()}}
+    if check is not None:
+        out["dependencies"] = [Depends(check)]
+    return out
+
+
+def public() -> dict[str, Any]:
+    """No credentials are looked at (login, health, the OpenAPI document...)."""
+    return _route(Declared("public"), None)
+
+
+def authenticated() -> dict[str, Any]:
+    """Any authenticated caller: self-service, or lists filtered to what the caller may see."""
+    return _route(Declared("authenticated"), principal)
+
+
+@functools.cache
+def _global_check(right: str) -> Callable[..., None]:
+    def check(caller: Caller) -> None:
+        require_global(caller, right)
+
+    return check
+
+
+@functools.cache
+def _site_check(right: str) -> Callable[..., None]:
+    def check(caller: Caller) -> None:
+        require_site(caller, right)
+
+    return check
+
+
+def global_right(right: str) -> dict[str, Any]:
+    """The global ``right`` (``manage_users``...) in the caller's scope (its organisation, or the site)."""
+    return _route(Declared("global", right), _global_check(right))
+
+
+def site_right(right: str, openapi_extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The global ``right`` held at site scope (no organisation): site-wide objects. ``openapi_extra``: more
+    of the route's OpenAPI operation (a raw request body's media types...)."""
+    return _route(Declared("site", right), _site_check(right), openapi_extra)
+
+
+@functools.cache
+def _camera_check(right: str | None) -> Callable[..., None]:
+    def check(caller: Caller, camera_id: CameraId) -> None:
+        require_camera(caller, camera_id, right)
+
+    return check
+
+
+_ONE_ID: TypeAdapter[int] = TypeAdapter(int)
+_IDS: TypeAdapter[list[int]] = TypeAdapter(list[int])
+
+
+def _body_ids(data: Any, field: str) -> list[int] | None:
+    """The camera id(s) in a JSON body's ``field`` as the route's model reads them (an int, or a list
+    of ints, with pydantic's coercions), or None when the model will refuse the body anyway (422)."""
+    if not isinstance(data, dict) or data.get(field) is None:
+        return None
+    value = data[field]
+    try:
+        return _IDS.validate_python(value) if isinstance(value, list) else [_ONE_ID.validate_python(value)]
+    except ValidationError:
+        return None
+
+
+@functools.cache
+def _camera_body_check(right: str, field: str) -> Callable[..., Any]:
+    async def check(request: Request, caller: Caller) -> None:
+        try:
+            data = await request.json()  # cached by Starlette: the route parses the same bytes
+        except ValueError:
+            return  # not JSON: the route's body validation answers 422
+        ids = _body_ids(data, field) or []
+        if any(not 1 <= cid < 2**31 for cid in ids):  # no such id can exist: bad input, whatever the model says
+            raise Invalid(f"{field}: camera ids run from 1 to {2**31 - 1}")
+        for cid in ids:
+            require_camera(caller, cid, right)
+
+    return check
+
+
+def camera_right(right: str | None, *, body: str | None = None) -> dict[str, Any]:
+    """``right`` on the camera of the path's ``camera_id`` (``right=None``: any right, i.e. the camera is
+    visible), or on every camera of the JSON body's field ``body`` (an id or a list of ids)."""
+    if body is not None:
+        if right is None:
+            raise ValueError("a camera right on a body field names the right")
+        return _route(Declared("camera", right, f"body.{body}"), _camera_body_check(right, body))
+    return _route(Declared("camera", right, "path.camera_id"), _camera_check(right))
+
+
+def object_right(kind: str, right: str | None = None) -> dict[str, Any]:
+    """``right`` on the camera(s) of the object of ``kind`` the path names (a bookmark, an alarm...): the
+    caller is authenticated here, the feature checks the right once it has loaded the object (an object
+    the caller may not see is not found)."""
+    return _route(Declared("object", right, kind), principal)
+
+
+# --- the one way in for stream tokens (media URLs carry them: <video>, <img> and WebSocket cannot send
+# an Authorization header) -------------------------------------------------------------------------------
+Token = Annotated[str, Query(min_length=10, max_length=2000)]
+
+
+def stream_principal(
+    ctx: AppContext, token: str, camera_id: int, right: str, *, new_playlist: bool = False
+) -> Principal:
+    """The caller behind a stream token for exactly this camera and right, as it is now.
+
+    ``Unauthenticated`` for a token that is invalid, expired, of another camera or right, whose session
+    ended or key was revoked, and (``new_playlist``) for a playlist's own token, which follows that
+    playlist but cannot open a new one (that would hand out a fresh token, so a player could renew its
+    access without the session); ``Forbidden`` once the right is no longer held."""
+    try:
+        claims = ctx.auth.issuer.verify_stream_token(token, camera_id, right)
+    except InvalidToken:
+        raise Unauthenticated("invalid or expired stream token") from None
+    if new_playlist and claims.playlist:
+        raise Unauthenticated("a playlist's token cannot open a new playlist")
+    # The token is only as good as the session or API key it came from, and it only carries the right
+    # it was issued for: the session must be live (the key not revoked) and the right still held.
+    p = ctx.auth.principal_for_binding(claims.binding, via="stream")
+    if p is None:
+        raise Unauthenticated("the session of this stream token has ended")
+    if not p.can(right, camera_id):
+        raise Forbidden(f"the '{right}' right on this camera is needed")
+    return p
+
+
+# For a route whose path names no camera (an export's file): the camera the token must be for, or NotFound.
+CameraOf = Callable[[AppContext, Request], int]
+
+
+@functools.cache
+def _stream_check(right: str, new_playlist: bool, camera_of: CameraOf | None) -> Callable[..., Principal]:
+    if camera_of is not None:
+
+        def check_object(request: Request, token: Token) -> Principal:
+            ctx = context(request)
+            p = stream_principal(ctx, token, camera_of(ctx, request), right, new_playlist=new_playlist)
+            p.source_ip = client_ip(request)
+            return p
+
+        return check_object
+
+    def check(request: Request, camera_id: CameraId, token: Token) -> Principal:
+        p = stream_principal(context(request), token, camera_id, right, new_playlist=new_playlist)
+        p.source_ip = client_ip(request)
+        return p
+
+    return check
+
+
+def stream_right(right: str, *, new_playlist: bool = False, camera_of: CameraOf | None = None) -> dict[str, Any]:
+    """A stream token for ``right`` on the path's camera (or the camera ``camera_of`` finds for the
+    request) instead of credentials. The route reads the caller with ``StreamCaller(right, ...)``."""
+    return _route(Declared("stream", right, "path.camera_id" if camera_of is None else "object"),
+                  _stream_check(right, new_playlist, camera_of))  # fmt: skip
+
+
+def stream_caller(right: str, *, new_playlist: bool = False, camera_of: CameraOf | None = None) -> Any:
+    """``Depends`` on the same check as ``stream_right`` (run once per request: FastAPI caches it)."""
+    return Depends(_stream_check(right, new_playlist, camera_of))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def declare_ws(route: dict[str, Any]) -> Callable[[F], F]:
+    """The declaration of a WebSocket route (not in the OpenAPI document): kept on the endpoint, where the
+    route walk reads it. The endpoint itself authenticates (a ticket, or a stream token through
+    ``stream_principal``) and closes with a 44xx code: a WebSocket cannot answer an HTTP status after
+    the handshake."""
+
+    def mark(fn: F) -> F:
+        fn.__dict__[RIGHT_KEY] = route["openapi_extra"][RIGHT_KEY]
+        return fn
+
+    return mark
+
+
+def ws_close_code(e: Exception) -> int:
+    """The WebSocket close code for a refusal (4401: get a fresh token or ticket, 4403, 4404)."""
+    if isinstance(e, Unauthenticated):
+        return 4401
+    if isinstance(e, Forbidden):
+        return 4403
+    return 4404

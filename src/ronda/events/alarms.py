@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ronda.access.audit import AuditLog
+from ronda.errors import Conflict, Invalid, NotFound
 from ronda.events import messages as msgs
 from ronda.events.bus import Bus
 from ronda.events.rules import PRIORITY_NUM, RaiseAlarm, render
@@ -33,10 +34,8 @@ STATES = (*OPEN, "closed")
 EVENT_ENTRY_EVERY = 50  # after the first few, one history entry per this many repeated events
 
 
-class AlarmError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+# Refusals are domain errors (ronda.errors): NotFound, Invalid (a missing text, an unknown action or
+# user) and Conflict (the alarm's state does not allow the action).
 
 
 def alarm_state(a: Alarm, owner: str | None = None) -> msgs.Alarm:
@@ -182,46 +181,46 @@ class AlarmManager:
                 assignee: int | None) -> tuple[msgs.Alarm, str, int]:  # fmt: skip
         alarm = s.get(Alarm, alarm_id)
         if alarm is None:
-            raise AlarmError(404, "alarm not found")
+            raise NotFound("alarm")
         st = alarm.state
         if action == "comment":
             if not text.strip():
-                raise AlarmError(422, "a comment needs text")
+                raise Invalid("a comment needs text")
             return self._transition(s, alarm, actor, "comment", text)
         if action == "take":
             if st == "closed":
-                raise AlarmError(409, "the alarm is closed: reopen it first")
+                raise Conflict("the alarm is closed: reopen it first")
             return self._transition(s, alarm, actor, "take", text, state="in_progress", owner=actor.user_id)
         if action == "assign":
             if st == "closed":
-                raise AlarmError(409, "the alarm is closed: reopen it first")
+                raise Conflict("the alarm is closed: reopen it first")
             if assignee is None or s.get(User, assignee) is None:
-                raise AlarmError(422, "assign needs an existing user")
+                raise Invalid("assign needs an existing user")
             return self._transition(s, alarm, actor, "assign", text, state="in_progress", owner=assignee,
                                     details={"assignee": assignee})  # fmt: skip
         if action == "hold":
             if st not in ("new", "in_progress"):
-                raise AlarmError(409, f"an alarm that is {st} cannot be put on hold")
+                raise Conflict(f"an alarm that is {st} cannot be put on hold")
             return self._transition(s, alarm, actor, "hold", text, state="on_hold")
         if action == "resume":
             if st != "on_hold":
-                raise AlarmError(409, f"only an alarm on hold can be resumed (it is {st})")
+                raise Conflict(f"only an alarm on hold can be resumed (it is {st})")
             return self._transition(s, alarm, actor, "resume", text, state="in_progress",
                                     owner=alarm.owner_id or actor.user_id)  # fmt: skip
         if action == "close":
             if st == "closed":
-                raise AlarmError(409, "the alarm is already closed")
+                raise Conflict("the alarm is already closed")
             if not text.strip():
-                raise AlarmError(422, "closing an alarm needs a reason")
+                raise Invalid("closing an alarm needs a reason")
             return self._transition(s, alarm, actor, "close", text, closed=True)
         if action == "reopen":
             if st != "closed":
-                raise AlarmError(409, "only a closed alarm can be reopened")
+                raise Conflict("only a closed alarm can be reopened")
             if not text.strip():
-                raise AlarmError(422, "reopening an alarm needs a reason")
+                raise Invalid("reopening an alarm needs a reason")
             alarm.closed_ms, alarm.close_reason = None, None
             return self._transition(s, alarm, actor, "reopen", text, state="in_progress", owner=actor.user_id)
-        raise AlarmError(422, f"unknown action {action!r}")
+        raise Invalid(f"unknown action {action!r}")
 
     def _transition(self, s: Any, alarm: Alarm, actor: Actor, action: str, text: str, *, state: str | None = None,
                     owner: int | None = None, closed: bool = False,

@@ -1,18 +1,20 @@
-"""What can go wrong with the map, without HTTP: the API maps each to its status once
-(``api/routes/map.py``)."""
+"""What can go wrong with the map, without HTTP: each error is a domain error (``ronda.errors``), which
+``ronda.api.app`` maps to its status once."""
 
 from __future__ import annotations
 
+from ronda.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
 
-class MapError(Exception):
+
+class MapError(DomainError):
     """Base of the map's errors; ``str(e)`` is a sentence for the user."""
 
 
-class PlanRefused(MapError, ValueError):
+class PlanRefused(MapError, Invalid, ValueError):
     """A plan file Ronda will not store (bad type, structure, size in pixels, nesting, coordinates)."""
 
 
-class PlanTooLarge(MapError):
+class PlanTooLarge(MapError, TooLarge):
     """The plan file is over the byte limit of its type."""
 
     def __init__(self, limit: int) -> None:
@@ -20,37 +22,37 @@ class PlanTooLarge(MapError):
         self.limit = limit
 
 
-class PlanMissing(MapError):
+class PlanMissing(MapError, NotFound):
     """There is no plan to serve or remove."""
 
     def __init__(self) -> None:
-        super().__init__("no site plan has been uploaded")
+        super().__init__(message="no site plan has been uploaded")
 
 
-class PlanRequired(MapError):
+class PlanRequired(MapError, Conflict):
     """A camera can only be placed on a plan."""
 
     def __init__(self) -> None:
         super().__init__("upload a site plan before placing cameras")
 
 
-class InvalidPosition(MapError, ValueError):
+class InvalidPosition(MapError, Invalid, ValueError):
     """A position that is not one pair of in-range coordinates."""
 
 
-class WrongPositionKind(MapError):
+class WrongPositionKind(MapError, Invalid):
     """``x``/``y`` on a GeoJSON plan, or ``lat``/``lon`` on an image."""
 
 
-class CameraUnknown(MapError):
+class CameraUnknown(MapError, NotFound):
     """The camera does not exist (or was deleted)."""
 
     def __init__(self) -> None:
-        super().__init__("camera not found")
+        super().__init__("camera")
 
 
-class NotPlaced(MapError):
+class NotPlaced(MapError, NotFound):
     """The camera has no position to remove."""
 
     def __init__(self) -> None:
-        super().__init__("the camera is not on the map")
+        super().__init__(message="the camera is not on the map")

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from ronda.store import access_models as am
 from ronda.store.db import mark_added
 from ronda.store.models import Bookmark, Camera, CameraStream, Event, EvidenceLock, Gap, Segment, SystemState
 
@@ -341,3 +342,37 @@ def put_state(s: Session, key: str, value: dict[str, Any]) -> None:
         s.add(SystemState(key=key, value=value))
     else:
         row.value = value
+
+
+# --- camera groups ---------------------------------------------------------------------------------
+def groups_by_camera(s: Session, organisation_id: int | None) -> dict[int, list[dict[str, Any]]]:
+    """camera id → ``[{"id", "name", "organisation"}]`` of the groups it is in, limited for an
+    organisation to the groups it owns or that are shared with it (``None``: every group)."""
+    q = (
+        select(am.CameraGroupMember.camera_id, am.CameraGroup.id, am.CameraGroup.name, am.Organisation.name)
+        .join(am.CameraGroup, am.CameraGroup.id == am.CameraGroupMember.group_id)
+        .outerjoin(am.Organisation, am.Organisation.id == am.CameraGroup.organisation_id)
+    )
+    if organisation_id is not None:
+        shared = select(am.CameraShare.camera_group_id).where(am.CameraShare.organisation_id == organisation_id)
+        q = q.where(or_(am.CameraGroup.organisation_id == organisation_id, am.CameraGroup.id.in_(shared)))
+    out: dict[int, list[dict[str, Any]]] = {}
+    for cam_id, gid, gname, org in s.execute(q.order_by(am.CameraGroup.name)):
+        out.setdefault(cam_id, []).append({"id": gid, "name": gname, "organisation": org})
+    return out
+
+
+def mark_camera_unchecked(s: Session, camera_id: int) -> None:
+    """A camera added without connecting to it: "offline" until the recorder reached it."""
+    row = s.get(Camera, camera_id)
+    if row is not None and row.status == "starting":
+        row.status, row.status_reason = "offline", None
+
+
+def organisation_user_ids(s: Session, organisation_id: int | None) -> list[int]:
+    return list(s.scalars(select(am.User.id).where(am.User.organisation_id == organisation_id)))
+
+
+def all_locks(s: Session) -> Sequence[EvidenceLock]:
+    """Every evidence lock, oldest first (expired ones too, until retention removes them)."""
+    return s.scalars(select(EvidenceLock).order_by(EvidenceLock.id)).all()

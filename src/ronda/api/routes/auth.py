@@ -7,16 +7,15 @@ import contextlib
 from dataclasses import replace
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
 
-from ronda.access.rights import MANAGE_CAMERAS, RIGHTS_ORDER
-from ronda.access.service import AuthError, Principal
-from ronda.api.deps import CSRF_COOKIE, SESSION_COOKIE, Caller, Ctx, client_ip
-from ronda.api.routes import alarms as alarm_rules
+from ronda.access import profile
+from ronda.access.rights import MANAGE_CAMERAS
+from ronda.api.deps import CSRF_COOKIE, SESSION_COOKIE, Caller, Ctx, authenticated, client_ip, declare_ws, public
+from ronda.api.schemas.auth import MeView, Ticket, Tokens
+from ronda.events import visibility as alarm_rules
 from ronda.events.messages import AlarmChanged, Message
-from ronda.store import repos
-from ronda.timeutil import now_ms
 
 router = APIRouter(tags=["auth"])
 # How often an open socket re-checks its session or API key (and the rights): a socket closes at most
@@ -55,30 +54,20 @@ def _token_response(ctx: Ctx, res: Any, response: Response, cookie: bool, secure
     return body
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", response_model=Tokens, response_model_exclude_unset=True, **public())
 def login(ctx: Ctx, body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
-    try:
-        res = ctx.auth.login(
-            body.username, body.password, body.totp, client_ip(request), request.headers.get("user-agent")
-        )
-    except AuthError as e:
-        headers = {"WWW-Authenticate": 'Bearer realm="ronda"'}
-        if e.retry_after:
-            headers["Retry-After"] = str(e.retry_after)
-        raise HTTPException(e.status, e.message, headers=headers) from None
+    """Refused credentials answer 401 (``AuthError``), too many failures 429 (``LoginThrottled``)."""
+    res = ctx.auth.login(body.username, body.password, body.totp, client_ip(request), request.headers.get("user-agent"))
     return _token_response(ctx, res, response, body.cookie, request.url.scheme == "https")
 
 
-@router.post("/auth/refresh")
+@router.post("/auth/refresh", response_model=Tokens, response_model_exclude_unset=True, **public())
 def refresh(ctx: Ctx, body: RefreshBody, request: Request, response: Response) -> dict[str, Any]:
-    try:
-        res = ctx.auth.refresh(body.refresh_token, client_ip(request))
-    except AuthError as e:
-        raise HTTPException(e.status, e.message, headers={"WWW-Authenticate": 'Bearer realm="ronda"'}) from None
+    res = ctx.auth.refresh(body.refresh_token, client_ip(request))
     return _token_response(ctx, res, response, False, request.url.scheme == "https")
 
 
-@router.post("/auth/logout", status_code=204)
+@router.post("/auth/logout", status_code=204, response_class=Response, **authenticated())
 def logout(ctx: Ctx, caller: Caller) -> Response:
     ctx.auth.logout(caller)
     resp = Response(status_code=204)
@@ -87,29 +76,13 @@ def logout(ctx: Ctx, caller: Caller) -> Response:
     return resp
 
 
-def me_view(caller: Principal) -> dict[str, Any]:
-    rights = caller.permissions.all_rights(now_ms())
-    return {
-        "id": caller.user_id,
-        "username": caller.username,
-        "roles": caller.roles,
-        "organisation_id": caller.organisation_id,
-        "rights": [r for r in RIGHTS_ORDER if r in rights],
-        "via": caller.via,
-    }
-
-
-@router.get("/me")
+@router.get("/me", response_model=MeView, **authenticated())
 def me(ctx: Ctx, caller: Caller) -> dict[str, Any]:
     """The caller, its roles and the rights it holds now (on at least one camera)."""
-    with ctx.db.session() as s:
-        cams = [c.id for c in repos.list_cameras(s)]
-    out = me_view(caller)
-    out["cameras"] = {str(c): sorted(caller.rights_for(c)) for c in sorted(caller.visible(cams))}
-    return out
+    return profile.me(ctx.db, caller)
 
 
-@router.post("/ws-ticket")
+@router.post("/ws-ticket", response_model=Ticket, **authenticated())
 def ws_ticket(ctx: Ctx, caller: Caller) -> dict[str, Any]:
     """A single-use ticket (30 s) for the WebSocket: browsers cannot set headers on WebSockets. The
     socket keeps the caller's session or API key (and so an API key's restricted rights), and closes
@@ -126,6 +99,7 @@ def origin_ok(ws: WebSocket) -> bool:
 
 
 @router.websocket("/ws")
+@declare_ws(authenticated())
 async def events_ws(ws: WebSocket) -> None:
     """Live events and alarm changes the caller may see: JSON messages ``{"kind": "event", "event":
     {...}}`` and ``{"kind": "alarm", "change": "created|updated|take|...", "alarm": {...}}``."""

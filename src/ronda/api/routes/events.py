@@ -5,19 +5,19 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from ronda.access.audit import InTransaction
 from ronda.access.rights import ALARMS, MANAGE_CAMERAS, SEND_EVENTS
-from ronda.api.deps import Caller, Ctx, iso_param, not_found, require_site
+from ronda.api.deps import Caller, Ctx, authenticated, iso_param, object_right, site_right
+from ronda.api.schemas.events import EventStats, EventView, PostedEvents
+from ronda.errors import DomainError, Forbidden, Invalid, NotFound
+from ronda.events import event_admin
 from ronda.events.ingest import IncomingEvent
-from ronda.events.store import NewEvent, delete_event, load_event, redact_event, search_events
-from ronda.store.models import Camera
-from ronda.timeutil import now_ms, to_iso
+from ronda.events.store import NewEvent, search_events
+from ronda.media.cameras import camera_ids
+from ronda.timeutil import now_ms
 
 router = APIRouter(tags=["events"])
 MAX_BATCH = 500
@@ -40,12 +40,7 @@ _ONE_OR_MANY: TypeAdapter[EventBody | list[EventBody]] = TypeAdapter(
 )
 
 
-def _camera_ids(ctx: Ctx) -> list[int]:
-    with ctx.db.session() as s:
-        return list(s.scalars(select(Camera.id).where(Camera.deleted_ms.is_(None))))
-
-
-@router.get("/events")
+@router.get("/events", response_model=list[EventView], response_model_exclude_unset=True, **authenticated())
 def list_events(
     ctx: Ctx,
     caller: Caller,
@@ -60,7 +55,7 @@ def list_events(
     """Stored events the caller may see, newest first."""
     since_ms = iso_param(since, "since") if since is not None else None
     until_ms = iso_param(until, "until") if until is not None else None
-    visible = sorted(caller.visible(_camera_ids(ctx)))
+    visible = sorted(caller.visible(camera_ids(ctx.db)))
     cams = [c for c in visible if c == camera] if camera is not None else visible
     types = [t.strip() for t in type.split(",") if t.strip()] if type else None
     glob = camera is None and caller.site_scope and caller.has(MANAGE_CAMERAS)  # system and security events
@@ -68,7 +63,7 @@ def list_events(
                          text=text, include_global=glob, limit=limit)  # fmt: skip
 
 
-@router.post("/events", status_code=202)
+@router.post("/events", status_code=202, response_model=PostedEvents, **object_right("event cameras"))
 async def post_events(ctx: Ctx, caller: Caller, body: Annotated[Any, Body()]) -> dict[str, Any]:
     """One event or a list (up to 500) from a sensor gateway or another system (needs ``send_events``),
     or an operator's manual event on a camera (needs the ``alarms`` right on it). Idempotent by ``uid``."""
@@ -77,20 +72,19 @@ async def post_events(ctx: Ctx, caller: Caller, body: Annotated[Any, Body()]) ->
         parsed = _ONE_OR_MANY.validate_python(body)
     except ValidationError as e:
         events.rejected += 1
-        raise HTTPException(
-            422, [{"loc": list(x["loc"]), "msg": x["msg"], "type": x["type"]} for x in e.errors()]
-        ) from None
+        raise Invalid([{"loc": list(x["loc"]), "msg": x["msg"], "type": x["type"]} for x in e.errors()]) from None
     items = parsed if isinstance(parsed, list) else [parsed]
     external = caller.has(SEND_EVENTS)
-    existing = set(await asyncio.to_thread(_camera_ids, ctx))
+    existing = set(await asyncio.to_thread(camera_ids, ctx.db))
     t = now_ms()
     out: list[NewEvent] = []
     for i, ev in enumerate(items):
         try:
             out.append(_to_new(ctx, caller, ev, external, existing, t))
-        except HTTPException as e:
+        except DomainError as e:
             events.rejected += 1
-            raise HTTPException(e.status_code, f"event {i}: {e.detail}") from None
+            e.detail = f"event {i}: {e.detail}"
+            raise
     ids = await events.writer.submit(out)
     return {"ids": ids, "stored": sum(1 for x in ids if x is not None), "duplicates": sum(1 for x in ids if x is None)}
 
@@ -101,20 +95,20 @@ def _to_new(ctx: Ctx, caller: Caller, ev: EventBody, external: bool, existing: s
     if ev.sensor is not None:
         sensor = ctx.cfg.events.sensors.get(ev.sensor)
         if sensor is None:
-            raise HTTPException(422, f"unknown sensor {ev.sensor!r} (configure it under events.sensors)")
+            raise Invalid(f"unknown sensor {ev.sensor!r} (configure it under events.sensors)")
         cams = list(dict.fromkeys([*cams, *sensor.cameras]))
     for c in cams:
         if c not in existing or not caller.visible([c]):
-            raise HTTPException(404, f"camera {c} not found")
+            raise NotFound(f"camera {c}")
     if not external:
         if not cams:
-            raise HTTPException(403, "posting events needs the send_events right (or a camera you handle alarms on)")
+            raise Forbidden("posting events needs the send_events right (or a camera you handle alarms on)")
         for c in cams:
             if not caller.can(ALARMS, c):
-                raise HTTPException(403, f"a manual event on camera {c} needs the 'alarms' right")
+                raise Forbidden(f"a manual event on camera {c} needs the 'alarms' right")
     when = iso_param(ev.time, "time") if ev.time else t
     if not t - MAX_PAST_MS <= when <= t + MAX_FUTURE_MS:
-        raise HTTPException(422, "time must be within the last 24 hours (and not in the future)")
+        raise Invalid("time must be within the last 24 hours (and not in the future)")
     payload = dict(ev.payload)
     if ev.sensor:
         payload["sensor"] = ev.sensor
@@ -133,51 +127,16 @@ class RedactBody(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="why (kept in the audit log)")
 
 
-def _may_manage(caller: Caller, cams: list[int]) -> None:
-    """Removing what an event says is for whoever manages its cameras (every one of them); an event
-    without camera (system, security) is the site's: a site administrator's (the manage_cameras right
-    without an organisation), as in the listing. 404 when the caller cannot see the event."""
-    if not cams:
-        if not (caller.site_scope and caller.has(MANAGE_CAMERAS)):
-            raise not_found("event")
-        return
-    if not caller.visible(cams):
-        raise not_found("event")
-    for c in cams:
-        if not caller.can(MANAGE_CAMERAS, c):
-            raise HTTPException(403, f"the '{MANAGE_CAMERAS}' right on camera {c} is needed")
-
-
-@router.post("/events/{event_id}/redact")
+@router.post("/events/{event_id}/redact", response_model=EventView, response_model_exclude_unset=True,
+             **object_right("event", MANAGE_CAMERAS))  # fmt: skip
 async def redact_one(ctx: Ctx, caller: Caller, event_id: EventId, body: RedactBody) -> dict[str, Any]:
     """Remove an event's payload, text and snapshot reference (a stored mistake, personal data that
     must go, or a payload that cannot be shown), keeping that it happened. Audited with the reason."""
-    found = await asyncio.to_thread(load_event, ctx.db, event_id)
-    if found is None:
-        raise not_found("event")
-    view, cams = found
-    _may_manage(caller, cams)
-    note = f"redacted by {caller.actor} at {to_iso(now_ms())}"
-    audit = _audited(ctx, caller, "event.redact", view, cams, body.reason)
-    done = await asyncio.to_thread(redact_event, ctx.db, event_id, note, audit)
-    if done is None:
-        raise not_found("event")
-    return done[0]
+    return await asyncio.to_thread(event_admin.redact, ctx.db, ctx.audit, caller, event_id, body.reason)
 
 
-def _audited(ctx: Ctx, caller: Caller, action: str, view: dict[str, Any], cams: list[int],
-             reason: str | None) -> InTransaction[Any]:  # fmt: skip
-    """The entry of an event's redaction or deletion, written in the same transaction."""
-
-    def write(s: Session, _event: Any) -> None:
-        ctx.audit.record(s, caller.actor, action, "ok", cams[0] if cams else None, source_ip=caller.source_ip,
-                         details={"event": view["id"], "type": view["type"], "time": view["time"], "cameras": cams,
-                                  "reason": reason})  # fmt: skip
-
-    return write
-
-
-@router.delete("/events/{event_id}", status_code=204)
+@router.delete("/events/{event_id}", status_code=204, response_class=Response,
+               **object_right("event", MANAGE_CAMERAS))  # fmt: skip
 async def delete_one(
     ctx: Ctx,
     caller: Caller,
@@ -185,22 +144,14 @@ async def delete_one(
     reason: Annotated[str | None, Query(max_length=500, description="why (kept in the audit log)")] = None,
 ) -> Response:
     """Delete one event (same rights as redacting). Alarms it raised keep their own history."""
-    found = await asyncio.to_thread(load_event, ctx.db, event_id)
-    if found is None:
-        raise not_found("event")
-    view, cams = found
-    _may_manage(caller, cams)
-    audit = _audited(ctx, caller, "event.delete", view, cams, reason)
-    if not await asyncio.to_thread(delete_event, ctx.db, event_id, audit):
-        raise not_found("event")
+    await asyncio.to_thread(event_admin.delete, ctx.db, ctx.audit, caller, event_id, reason)
     return Response(status_code=204)
 
 
-@router.get("/events/stats")
-def event_stats(ctx: Ctx, caller: Caller) -> dict[str, Any]:
+@router.get("/events/stats", response_model=EventStats, **site_right(MANAGE_CAMERAS))
+def event_stats(ctx: Ctx) -> dict[str, Any]:
     """Bus queues and counters: stored, published, rejected (HTTP and MQTT), notifications sent (the whole
     site's figures: for site administrators)."""
-    require_site(caller, MANAGE_CAMERAS)
     ev = ctx.events
     notifier = ev.notifier
     return {

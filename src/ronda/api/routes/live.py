@@ -11,22 +11,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Query, Response, WebSocket, WebSocketDisconnect
 from fastapi import Path as PathParam
 
 from ronda.access.rights import LIVE
-from ronda.access.tokens import PLAYLIST_TTL_S, STREAM_TTL_S, InvalidToken
+from ronda.access.service import Principal
+from ronda.access.tokens import PLAYLIST_TTL_S
 from ronda.api.app import AppContext
-from ronda.api.deps import Caller, CameraId, Ctx, not_found, require_camera
+from ronda.api.deps import (
+    Caller,
+    CameraId,
+    Ctx,
+    Token,
+    camera_right,
+    declare_ws,
+    stream_caller,
+    stream_principal,
+    stream_right,
+    ws_close_code,
+)
 from ronda.api.routes.auth import origin_ok
-from ronda.api.routes.media import Token, refuse_playlist_token, stream_principal
-from ronda.media import fmp4
+from ronda.api.schemas import M3U8, M4S, MP4
+from ronda.api.schemas.live import LiveInfo
+from ronda.errors import DomainError, NotFound, Unavailable
+from ronda.media import fmp4, live_view
 from ronda.media.live import LiveFragment, LiveHub, LiveTail
-from ronda.store import repos
-from ronda.store.models import Camera
 
 router = APIRouter(tags=["live"])
 StreamKind = Annotated[str, PathParam(pattern="^(main|sub)$")]
@@ -39,56 +50,23 @@ MAX_QUEUE = 40  # fragments (~10 s) a slow viewer may lag before it is moved to 
 # so that nothing is held for it. The server's WebSocket protocol drops such a peer after
 # http.ws_write_stall_seconds already (ronda.api.protocols); this bounds the send on any server.
 SEND_STALL_S = 20.0
-BROWSER_CODECS = {"h264"}  # what every current browser decodes in MSE/HLS; HEVC only some
-
-HEVC_REASON = "This camera's {which} stream is H.265 (HEVC), which this browser cannot decode. {instead}"
-
-
-HISTORY_SEGMENTS = 2  # completed segments a live view starts with (HLS players want a few behind the edge)
+LiveToken = Annotated[Principal, stream_caller(LIVE)]
+NewPlaylistToken = Annotated[Principal, stream_caller(LIVE, new_playlist=True)]
 
 
 def hub(ctx: AppContext) -> LiveHub:
     if ctx.live is None:
-
-        def history(camera_id: int, stream: str) -> list[Path]:
-            with ctx.db.session() as s:
-                rows = repos.latest_segments(s, camera_id, stream, HISTORY_SEGMENTS)
-                return [ctx.cfg.recordings_dir / r.path for r in rows]
-
-        ctx.live = LiveHub(ctx.cfg.recordings_dir, history, signals=ctx.recorder)  # the recorder wakes it
+        db, root = ctx.db, ctx.cfg.recordings_dir
+        ctx.live = LiveHub(
+            root,
+            lambda camera_id, stream: live_view.history(db, root, camera_id, stream),
+            signals=ctx.recorder,  # the recorder wakes it when a fragment lands
+        )
     return ctx.live
 
 
-def _streams(ctx: AppContext, camera_id: int) -> dict[str, dict[str, Any]]:
-    with ctx.db.session() as s:
-        cam = s.get(Camera, camera_id)
-        if cam is None or cam.deleted_ms is not None:
-            raise not_found("camera")
-        return {
-            st.kind: {"codec": st.codec, "width": st.width, "height": st.height, "recorded": st.record}
-            for st in cam.streams
-            if st.record
-        }
-
-
-def choose_stream(streams: dict[str, dict[str, Any]], view: str, hevc: bool) -> tuple[str | None, str | None]:
-    """``(stream to play or None for snapshots, why the choice differs from the wish)``."""
-    wish = "sub" if view == "grid" and "sub" in streams else "main"
-    if wish not in streams:
-        wish = next(iter(streams), "main")
-    order = [wish] + [k for k in ("main", "sub") if k != wish and k in streams]
-    playable = [k for k in order if k in streams and (streams[k]["codec"] in BROWSER_CODECS or hevc)]
-    if not playable:
-        if not streams:
-            return None, "This camera records no stream: only snapshots can be shown."
-        return None, HEVC_REASON.format(which=wish, instead="Showing a snapshot every 2 seconds instead.")
-    if playable[0] != wish:
-        return playable[0], HEVC_REASON.format(which=wish, instead=f"Showing the H.264 {playable[0]}-stream instead.")
-    return wish, None
-
-
-@router.get("/cameras/{camera_id}/live")
-async def live_info(
+@router.get("/cameras/{camera_id}/live", response_model=LiveInfo, **camera_right(LIVE))
+def live_info(
     ctx: Ctx,
     caller: Caller,
     camera_id: CameraId,
@@ -99,54 +77,13 @@ async def live_info(
     """What to play for this camera: the stream (the sub-stream for grid tiles when there is one),
     its HLS and low-latency WebSocket URLs, and a fallback with the reason when the browser
     cannot decode the camera's codec."""
-    require_camera(caller, camera_id, LIVE)
-    streams = await asyncio.to_thread(_streams, ctx, camera_id)
-    if stream is not None:
-        if stream not in streams:
-            raise HTTPException(422, f"this camera records no {stream}-stream")
-        streams_for_choice = {stream: streams[stream]}
-        chosen, reason = choose_stream(streams_for_choice, "single", hevc)
-        if chosen is None and len(streams) > 1:
-            chosen, reason = choose_stream(streams, view, hevc)
-    else:
-        chosen, reason = choose_stream(streams, view, hevc)
-    token = ctx.auth.issuer.issue_stream_token(caller.binding(), camera_id, LIVE)
-    base = f"/api/v1/media/{camera_id}"
-    urls: dict[str, str] = {"snapshot": f"{base}/snapshot.jpg?token={token}"}
-    if chosen is not None:
-        urls["hls"] = f"{base}/live.m3u8?stream={chosen}&token={token}"
-        urls["ws"] = f"{base}/live.ws?stream={chosen}&token={token}"
-    return {
-        "camera": camera_id,
-        "stream": chosen,
-        "mode": "video" if chosen else "snapshot",
-        "streams": {k: {**v, "browser": v["codec"] in BROWSER_CODECS} for k, v in streams.items()},
-        "reason": reason,
-        "urls": urls,
-        "expires_in": STREAM_TTL_S,
-        # The HLS player keeps following the media playlist with a token this long: a client playing
-        # HLS loads a fresh live info and URL before then.
-        "playlist_expires_in": PLAYLIST_TTL_S,
-    }
-
-
-def _principal(ctx: AppContext, request: Request, token: str, camera_id: int, stream: str) -> Any:
-    p = stream_principal(ctx, request, token, camera_id, LIVE)
-    _recorded_stream(ctx, camera_id, stream)
-    return p
-
-
-def _recorded_stream(ctx: AppContext, camera_id: int, stream: str) -> None:
-    """404 at once for a stream the camera does not record (nothing to follow, no waiting)."""
-    if stream not in _streams(ctx, camera_id):
-        raise not_found(f"{stream}-stream")
+    return live_view.live_info(ctx.db, ctx.auth.issuer, caller, camera_id, view, stream, hevc)
 
 
 async def _ready_tail(ctx: AppContext, camera_id: int, stream: str, segments: int) -> LiveTail:
     tail = hub(ctx).get(camera_id, stream)
     if not await tail.wait_for(lambda: len(tail.segments) >= segments, 15.0):
-        raise HTTPException(503, "no live video from this camera right now (offline or not recording)",
-                            headers={"Retry-After": "5"})  # fmt: skip
+        raise Unavailable("no live video from this camera right now (offline or not recording)", retry_after=5)
     return tail
 
 
@@ -156,10 +93,11 @@ def _bandwidth(tail: LiveTail) -> int:
     return int(sum(len(f.data) for f in frags) * 8 / seconds)
 
 
-@router.get("/media/{camera_id}/live.m3u8", response_class=Response)
+@router.get("/media/{camera_id}/live.m3u8", response_class=Response, responses=M3U8,
+            **stream_right(LIVE, new_playlist=True))  # fmt: skip
 async def live_master(
     ctx: Ctx,
-    request: Request,
+    p: NewPlaylistToken,
     camera_id: CameraId,
     token: Token,
     stream: Annotated[str, Query(pattern="^(main|sub)$")] = "main",
@@ -167,17 +105,12 @@ async def live_master(
     """HLS entry point: a multivariant playlist naming the live media playlist, with a token of a few
     minutes bound to the same session (each request still re-checks session and right). Only a token
     handed out by the API opens it, not a playlist's own, so a player cannot renew its access alone."""
-    refuse_playlist_token(ctx, token, camera_id, LIVE)
-    p = await asyncio.to_thread(_principal, ctx, request, token, camera_id, stream)
+    dims = await asyncio.to_thread(live_view.recorded_stream, ctx.db, camera_id, stream)
     tail = await _ready_tail(ctx, camera_id, stream, 3)
     init = tail.inits[tail.segments[-1].init_version]
-    video = init.video
     res = ""
-    if video is not None:
-        dims = await asyncio.to_thread(_streams, ctx, camera_id)
-        d = dims.get(stream, {})
-        if d.get("width") and d.get("height"):
-            res = f",RESOLUTION={d['width']}x{d['height']}"
+    if init.video is not None and dims.get("width") and dims.get("height"):
+        res = f",RESOLUTION={dims['width']}x{dims['height']}"
     long_token = ctx.auth.issuer.issue_stream_token(p.binding(), camera_id, LIVE, ttl_s=PLAYLIST_TTL_S,
                                                     playlist=True)  # fmt: skip
     body = (
@@ -190,47 +123,51 @@ async def live_master(
     return Response(body, media_type="application/vnd.apple.mpegurl")
 
 
-@router.get("/media/{camera_id}/live/{stream}/index.m3u8", response_class=Response)
-async def live_playlist(ctx: Ctx, request: Request, camera_id: CameraId, stream: StreamKind, token: Token) -> Response:
-    await asyncio.to_thread(_principal, ctx, request, token, camera_id, stream)
+@router.get("/media/{camera_id}/live/{stream}/index.m3u8", response_class=Response, responses=M3U8,
+            **stream_right(LIVE))  # fmt: skip
+async def live_playlist(ctx: Ctx, p: LiveToken, camera_id: CameraId, stream: StreamKind, token: Token) -> Response:
+    await asyncio.to_thread(live_view.recorded_stream, ctx.db, camera_id, stream)
     tail = await _ready_tail(ctx, camera_id, stream, 1)
     body = tail.playlist(lambda v: f"init-{v}.mp4?token={token}", lambda n: f"{n}.m4s?token={token}")
     return Response(body, media_type="application/vnd.apple.mpegurl")
 
 
-@router.get("/media/{camera_id}/live/{stream}/init-{version}.mp4", response_class=Response)
+@router.get("/media/{camera_id}/live/{stream}/init-{version}.mp4", response_class=Response, responses=MP4,
+            **stream_right(LIVE))  # fmt: skip
 async def live_init(
     ctx: Ctx,
-    request: Request,
+    p: LiveToken,
     camera_id: CameraId,
     stream: StreamKind,
     version: Annotated[int, PathParam(ge=1, le=2**31)],
     token: Token,
 ) -> Response:
-    await asyncio.to_thread(_principal, ctx, request, token, camera_id, stream)
+    await asyncio.to_thread(live_view.recorded_stream, ctx.db, camera_id, stream)
     init = hub(ctx).get(camera_id, stream).inits.get(version)
     if init is None:
-        raise not_found("initialisation section")
+        raise NotFound("initialisation section")
     return Response(init.data, media_type="video/mp4")
 
 
-@router.get("/media/{camera_id}/live/{stream}/{seq}.m4s", response_class=Response)
+@router.get("/media/{camera_id}/live/{stream}/{seq}.m4s", response_class=Response, responses=M4S,
+            **stream_right(LIVE))  # fmt: skip
 async def live_segment(
     ctx: Ctx,
-    request: Request,
+    p: LiveToken,
     camera_id: CameraId,
     stream: StreamKind,
     seq: Annotated[int, PathParam(ge=0, le=2**62)],
     token: Token,
 ) -> Response:
-    await asyncio.to_thread(_principal, ctx, request, token, camera_id, stream)
+    await asyncio.to_thread(live_view.recorded_stream, ctx.db, camera_id, stream)
     seg = hub(ctx).get(camera_id, stream).hls_segment(seq)
     if seg is None:
-        raise not_found("live segment (it has left the live window)")
+        raise NotFound("live segment (it has left the live window)")
     return Response(seg.data(), media_type="video/iso.segment")
 
 
 @router.websocket("/media/{camera_id}/live.ws")
+@declare_ws(stream_right(LIVE))
 async def live_ws(ws: WebSocket, camera_id: int) -> None:
     """Low-latency live view: fMP4 for Media Source Extensions. Messages: a JSON text
     ``{"type": "init", "mime": ..., "codecs": ...}`` followed by the binary initialisation section
@@ -249,20 +186,14 @@ async def live_ws(ws: WebSocket, camera_id: int) -> None:
         await ws.close(code=4404, reason="no such stream")
         return
     try:
-        claims = ctx.auth.issuer.verify_stream_token(token, camera_id, LIVE)
-    except InvalidToken:
-        await ws.close(code=4401, reason="invalid or expired stream token")
+        p = await asyncio.to_thread(stream_principal, ctx, token, camera_id, LIVE)
+    except DomainError as e:
+        await ws.close(code=ws_close_code(e), reason=str(e.detail))
         return
-    p = await asyncio.to_thread(ctx.auth.principal_for_binding, claims.binding, "stream")
-    if p is None:
-        await ws.close(code=4401, reason="the session of this stream token has ended")
-        return
-    if not p.can(LIVE, camera_id):
-        await ws.close(code=4403, reason="the 'live' right on this camera is needed")
-        return
+    binding = p.binding()  # what the token was bound to: re-checked while the socket is open
     try:
-        await asyncio.to_thread(_recorded_stream, ctx, camera_id, stream)
-    except HTTPException:
+        await asyncio.to_thread(live_view.recorded_stream, ctx.db, camera_id, stream)
+    except NotFound:
         await ws.close(code=4404, reason=f"this camera records no {stream}-stream")
         return
     source_ip = ws.client.host if ws.client else None
@@ -305,11 +236,11 @@ async def live_ws(ws: WebSocket, camera_id: int) -> None:
             if time.monotonic() - checked > RECHECK_S:
                 checked = time.monotonic()
                 # The session (or API key) still live, the right still held?
-                p = await asyncio.to_thread(ctx.auth.principal_for_binding, claims.binding, "stream")
-                if p is None:
+                now = await asyncio.to_thread(ctx.auth.principal_for_binding, binding, "stream")
+                if now is None:
                     await ws.close(code=4401, reason="the session of this stream token has ended")
                     break
-                if not p.can(LIVE, camera_id):
+                if not now.can(LIVE, camera_id):
                     await ws.close(code=4403, reason="the 'live' right on this camera was withdrawn")
                     break
     except (WebSocketDisconnect, RuntimeError):

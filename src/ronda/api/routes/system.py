@@ -1,18 +1,18 @@
-"""Health, storage and events."""
+"""Health and storage."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
-from sqlalchemy import text
+from fastapi import APIRouter, Request
 
 from ronda.access.rights import MANAGE_CAMERAS
-from ronda.api.deps import Caller, Ctx, principal, require_site
+from ronda.api.deps import Ctx, principal, public, site_right
+from ronda.api.schemas.system import HealthView, StorageView
+from ronda.errors import DomainError
+from ronda.recording.health import health as node_health
 
 router = APIRouter(tags=["system"])
-# Storage states an unauthenticated caller may see (one word each); anything else reads "degraded".
-_STORAGE_STATES = frozenset({"ok", "disk_full", "locked_full", "volume_missing"})
 
 
 def _manages(request: Request) -> bool:
@@ -20,49 +20,22 @@ def _manages(request: Request) -> bool:
     answers, a site administrator (manage_cameras without an organisation)."""
     try:
         p = principal(request)
-    except HTTPException:
+    except DomainError:  # no or refused credentials: the brief answer
         return False
     return p.site_scope and p.has(MANAGE_CAMERAS)
 
 
-@router.get("/health")
+@router.get("/health", response_model=HealthView, **public())
 def health(ctx: Ctx, request: Request) -> dict[str, Any]:
     """Status for load balancers and monitors, without login: ``ok`` or ``degraded`` and each check's
     state in a word. Storage figures, paths and stream counts tell an outsider how the site is built
     and how full its disks are: only a site administrator (as for ``/storage``) gets them."""
-    checks: dict[str, Any] = {}
-    brief: dict[str, str] = {}
-    degraded = False
-    try:
-        with ctx.db.session() as s:
-            s.execute(text("SELECT 1"))
-        checks["database"] = brief["database"] = "ok"
-    except Exception as e:  # health must answer even when the database does not
-        checks["database"] = f"error: {type(e).__name__}"
-        brief["database"] = "error"
-        degraded = True
-    if ctx.recorder is not None:
-        storage = dict(ctx.recorder.storage)
-        checks["storage"] = storage
-        state = storage.get("state")
-        brief["storage"] = state if state in _STORAGE_STATES else ("ok" if state is None else "degraded")
-        if state not in ("ok", None):
-            degraded = True
-        streams = ctx.recorder.streams.values()
-        offline = sum(1 for r in streams if r.status.state == "offline")
-        checks["recording"] = {
-            "streams": len(streams),
-            "recording": sum(1 for r in streams if r.status.state == "recording"),
-            "offline": offline,
-        }
-        brief["recording"] = "degraded" if offline else "ok"
-    status = "degraded" if degraded else "ok"
-    if _manages(request):
-        return {"status": status, "checks": checks}
-    return {"status": status, "checks": brief}
+    h = node_health(ctx.db, ctx.recorder)
+    return {"status": h.status, "checks": h.checks if _manages(request) else h.brief}
 
 
-@router.get("/storage")
-def storage(ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    require_site(caller, MANAGE_CAMERAS)
+@router.get("/storage", response_model=StorageView, response_model_exclude_unset=True, **site_right(MANAGE_CAMERAS))
+def storage(ctx: Ctx) -> dict[str, Any]:
+    """The recording volume's state and figures (``{"state": "not recording here"}`` on a node without
+    a recorder)."""
     return dict(ctx.recorder.storage) if ctx.recorder else {"state": "not recording here"}

@@ -1,0 +1,111 @@
+"""Cameras: the camera view, connection tests, recordings and the per-camera timeline."""
+
+from __future__ import annotations
+
+from ronda.api.schemas import Out
+
+
+class StreamView(Out):
+    url: str | None = None  # only for managers of the camera
+    record: bool
+    codec: str | None
+    width: int | None
+    height: int | None
+
+
+class StreamState(Out):
+    state: str
+    reason: str | None
+    segments: int
+
+
+class GroupRef(Out):
+    id: int
+    name: str
+    organisation: str | None
+
+
+class CameraView(Out):
+    id: int
+    name: str
+    status: str
+    status_reason: str | None
+    enabled: bool
+    username: str | None = None  # only for managers of the camera
+    password_set: bool
+    retention_days: float | None
+    audio: bool
+    streams: dict[str, StreamView]
+    recording: dict[str, StreamState]
+    rights: list[str]
+    groups: list[GroupRef] | None = None  # in the list
+
+
+class ProbeView(Out):
+    ok: bool
+    codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    audio: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+
+class CameraTest(Out):
+    camera: int
+    ok: bool
+    streams: dict[str, ProbeView]
+
+
+class SegmentView(Out):
+    id: int
+    start: str
+    end: str
+    duration_ms: int
+    bytes: int
+    sha256: str | None
+    codec: str | None
+    recovered: bool
+
+
+class GapDetail(Out):
+    start: str
+    end: str
+    open: bool
+    reason: str
+    detail: str | None
+
+
+class Recordings(Out):
+    camera: int
+    stream: str
+    segments: list[SegmentView]
+    gaps: list[GapDetail]
+
+
+class RunView(Out):
+    start: str
+    end: str
+    segments: int
+
+
+class GapView(Out):
+    start: str
+    end: str
+    reason: str
+
+
+class LockRef(Out):
+    id: int
+    start: str
+    end: str
+    reason: str
+
+
+class CameraTimeline(Out):
+    camera: int
+    stream: str
+    resolution_ms: int
+    runs: list[RunView]
+    gaps: list[GapView]
+    locks: list[LockRef]

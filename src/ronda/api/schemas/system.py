@@ -1,0 +1,26 @@
+"""Health."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from ronda.api.schemas import Out
+
+
+class HealthView(Out):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, Any]  # one word per check; figures for a site administrator
+
+
+class StorageView(Out):
+    """The recording volume: ``state`` always (``ok``, ``disk_full``, ``locked_full``, ``volume_missing``,
+    or ``not recording here``); the figures once the volume has been checked."""
+
+    state: str
+    detail: str | None = None
+    used_bytes: int | None = None
+    max_bytes: int | None = None
+    free_bytes: int | None = None
+    total_bytes: int | None = None
+    free_percent: float | None = None
+    deleted_last_pass: int | None = None

@@ -1,0 +1,61 @@
+"""Domain errors: what feature code raises when a request cannot be served. They name what went wrong,
+never an HTTP status; ``ronda.api.app`` maps each class to one status, in one place.
+
+- ``NotFound``       the object does not exist, or the caller may not know it does (404)
+- ``Forbidden``      the caller sees the object but lacks the right for this action (403)
+- ``Conflict``       the object's state does not allow it now (409)
+- ``Invalid``        the input is well-formed but not acceptable (422); ``detail`` may be a list of
+                     field errors, as pydantic gives them
+- ``Unavailable``    the service cannot answer now; try later (503, ``retry_after`` seconds if known)
+- ``TooLarge``       the input is over its size limit (413)
+- ``TooManyRequests`` a budget is spent (429, ``retry_after`` seconds)
+- ``Unauthenticated`` no valid credentials (401)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every domain error: ``detail`` is the message (or list of field errors) for the caller."""
+
+    def __init__(self, detail: Any, retry_after: int | None = None) -> None:
+        super().__init__(detail if isinstance(detail, str) else repr(detail))
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+class NotFound(DomainError):
+    """``NotFound("bookmark")`` says "bookmark not found"; ``message`` replaces the whole sentence."""
+
+    def __init__(self, what: str = "camera", message: str | None = None) -> None:
+        super().__init__(message or f"{what} not found")
+
+
+class Forbidden(DomainError):
+    pass
+
+
+class Conflict(DomainError):
+    pass
+
+
+class Invalid(DomainError):
+    pass
+
+
+class Unavailable(DomainError):
+    pass
+
+
+class TooLarge(DomainError):
+    pass
+
+
+class TooManyRequests(DomainError):
+    pass
+
+
+class Unauthenticated(DomainError):
+    pass

@@ -1,0 +1,301 @@
+"""The cameras feature behind the API: what a caller sees of a camera, adding and changing cameras with
+the probe guard, testing their streams, their recordings and their latest picture.
+
+Errors are domain errors (``ronda.errors``); the API maps them to HTTP. Rights on the camera of a
+request are checked by the route's declared dependency before these functions run; what depends on
+the caller beyond that (what a viewer may see of a camera, the probe guard) is decided here. Each
+change writes its audit entry in the change's own transaction (``registry``'s ``also`` hooks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ronda.access import netguard
+from ronda.access.audit import AuditLog, InTransaction
+from ronda.access.rights import MANAGE_CAMERAS
+from ronda.access.secrets import SecretBox
+from ronda.access.service import Principal
+from ronda.config import Config
+from ronda.devices import registry
+from ronda.devices.urls import host_port, url_with_credentials, url_with_host
+from ronda.errors import Invalid, NotFound, TooManyRequests, Unavailable
+from ronda.media.snapshot import SnapshotCache, SnapshotError
+from ronda.media.timeline import camera_track
+from ronda.recording import ffmpeg
+from ronda.recording.layout import Layout
+from ronda.recording.recorder import Recorder
+from ronda.store import repos
+from ronda.store.db import Database
+from ronda.store.models import Camera
+from ronda.timeutil import iso_range, now_ms, to_iso
+
+MAX_RANGE_MS = 31 * 86_400_000
+
+
+def camera_ids(db: Database) -> list[int]:
+    """The ids of every camera (deleted ones excluded)."""
+    with db.session() as s:
+        return [c.id for c in repos.list_cameras(s)]
+
+
+@dataclass(frozen=True)
+class Cameras:
+    """What the cameras feature works with (one per application)."""
+
+    db: Database
+    cfg: Config
+    secrets: SecretBox
+    recorder: Recorder | None
+    snapshots: SnapshotCache
+    audit: AuditLog
+
+    # --- views ---------------------------------------------------------------------------------------
+    def view(self, cam: Any, caller: Principal) -> dict[str, Any]:
+        live = self.recorder.camera_status(cam.id) if self.recorder else None
+        view = registry.camera_view(cam, live)
+        view["rights"] = sorted(caller.rights_for(cam.id))
+        if not caller.can(MANAGE_CAMERAS, cam.id):
+            # Viewers see a camera's name and state, not how to reach it.
+            view.pop("username", None)
+            for st in view["streams"].values():
+                st.pop("url", None)
+        return view
+
+    def list_for(self, caller: Principal) -> list[dict[str, Any]]:
+        """The cameras the caller may see, each with the camera groups it belongs to that the caller's
+        organisation owns or has been shared (site-level users see every group)."""
+        with self.db.session() as s:
+            cams = repos.list_cameras(s)
+            visible = caller.visible([c.id for c in cams])
+            groups = repos.groups_by_camera(s, caller.organisation_id)
+            out = []
+            for c in cams:
+                if c.id in visible:
+                    view = self.view(c, caller)
+                    view["groups"] = groups.get(c.id, [])
+                    out.append(view)
+            return out
+
+    def get(self, caller: Principal, camera_id: int) -> dict[str, Any]:
+        with self.db.session() as s:
+            cam = repos.get_camera(s, camera_id)
+            if cam is None:
+                raise NotFound()
+            return self.view(cam, caller)
+
+    # --- changes -------------------------------------------------------------------------------------
+    def _audited(self, caller: Principal, action: str, **details: Any) -> InTransaction[Camera]:
+        """The entry of a camera change, written in the change's transaction (``registry``'s ``also``);
+        a callable detail is computed from the changed camera."""
+
+        def write(s: Session, cam: Camera) -> None:
+            extra = {k: (v(cam) if callable(v) else v) for k, v in details.items()}
+            self.audit.record(s, caller.actor, action, "ok", cam.id, source_ip=caller.source_ip,
+                              details=extra or None)  # fmt: skip
+
+        return write
+
+    async def add(self, caller: Principal, body: registry.CameraCreate) -> tuple[int, dict[str, Any]]:
+        """``(id, view)`` of the new camera, audited. Only a site administrator's request connects at once
+        (an unreachable camera shows "offline"); for others it is "offline" until the recorder reached it."""
+        site_admin = site_camera_admin(caller)
+        if not site_admin:
+            take_probe(caller)
+            await refuse_internal(body.url, body.sub_url)
+        audit = self._audited(caller, "camera.create", name=lambda c: c.name)
+        try:
+            cam = await asyncio.to_thread(
+                registry.create_camera, self.db, self.secrets, body, site_admin, caller.organisation_id, audit
+            )
+        except registry.CameraGroupError as e:
+            raise Invalid(str(e)) from None
+        if not site_admin:
+            cam.status, cam.status_reason = await asyncio.to_thread(self._mark_unchecked, cam.id)
+        return cam.id, self.view(cam, caller)
+
+    def _mark_unchecked(self, camera_id: int) -> tuple[str, str | None]:
+        with self.db.session() as s:
+            repos.mark_camera_unchecked(s, camera_id)
+        return ("offline", None)
+
+    async def update(self, caller: Principal, camera_id: int, body: registry.CameraUpdate) -> dict[str, Any]:
+        if not site_camera_admin(caller):
+            # A new address is held to the same limits as adding a camera (no probe of this machine).
+            await refuse_internal(body.url, body.sub_url)
+        audit = self._audited(caller, "camera.update", fields=sorted(body.model_fields_set))
+        cam = await asyncio.to_thread(registry.update_camera, self.db, self.secrets, camera_id, body, audit)
+        if cam is None:
+            raise NotFound()
+        return self.view(cam, caller)
+
+    async def delete(self, caller: Principal, camera_id: int) -> None:
+        """Soft delete, audited."""
+        audit = self._audited(caller, "camera.delete")
+        if not await asyncio.to_thread(registry.delete_camera, self.db, camera_id, audit):
+            raise NotFound()
+
+    async def reload(self, camera_id: int) -> None:
+        if self.recorder is not None:
+            await self.recorder.reload_camera(camera_id)
+
+    # --- probes --------------------------------------------------------------------------------------
+    def _stream_urls(self, camera_id: int) -> list[tuple[str, str]]:
+        with self.db.session() as s:
+            cam = repos.get_camera(s, camera_id)
+            if cam is None:
+                raise NotFound()
+            password = self.secrets.decrypt(cam.password_enc)
+            return [(st.kind, url_with_credentials(st.url, cam.username, password)) for st in cam.streams]
+
+    async def test(self, caller: Principal, camera_id: int) -> dict[str, Any]:
+        """Probe each stream of the camera (one short RTSP session each)."""
+        site_admin = site_camera_admin(caller)
+        if not site_admin:
+            take_probe(caller)
+        targets = await asyncio.to_thread(self._stream_urls, camera_id)
+        rec = self.cfg.recording
+        out: dict[str, Any] = {}
+        for kind, url in targets:
+            if not site_admin:
+                out[kind] = await uniform_probe(rec.ffprobe, rec.probe_timeout_seconds, url)
+                continue
+            r = await ffmpeg.probe(rec.ffprobe, url, rec.probe_timeout_seconds)
+            out[kind] = (
+                {"ok": True, "codec": r.codec, "width": r.width, "height": r.height, "audio": r.audio_codec}
+                if r.ok
+                else {"ok": False, "reason": r.reason, "detail": r.detail}
+            )
+        return {"camera": camera_id, "ok": all(v["ok"] for v in out.values()), "streams": out}
+
+    # --- recordings ----------------------------------------------------------------------------------
+    def recordings(self, camera_id: int, stream: str, start: str, end: str) -> dict[str, Any]:
+        s_ms, e_ms = iso_range(start, end, MAX_RANGE_MS)
+        now = now_ms()
+        with self.db.session() as s:
+            if repos.get_camera(s, camera_id, include_deleted=True) is None:
+                raise NotFound()
+            segs = repos.segments_overlapping(s, camera_id, stream, s_ms, e_ms)
+            gaps = repos.gaps_overlapping(s, camera_id, stream, s_ms, e_ms)
+            return {
+                "camera": camera_id,
+                "stream": stream,
+                "segments": [
+                    {"id": x.id, "start": to_iso(x.start_ms), "end": to_iso(x.end_ms),
+                     "duration_ms": x.end_ms - x.start_ms, "bytes": x.bytes, "sha256": x.sha256, "codec": x.codec,
+                     "recovered": x.recovered}
+                    for x in segs
+                ],
+                "gaps": [
+                    {"start": to_iso(g.start_ms),
+                     "end": to_iso(g.end_ms if g.end_ms is not None else max(now, g.start_ms)),
+                     "open": g.end_ms is None, "reason": g.reason, "detail": g.detail}
+                    for g in gaps
+                ],
+            }  # fmt: skip
+
+    def timeline(self, camera_id: int, stream: str, start: str, end: str, resolution_ms: int | None) -> dict[str, Any]:
+        """Recorded runs, gaps and evidence locks over a range, merged to ``resolution_ms`` (default: the
+        range / 2000, about one screen pixel) so that a 30-day zoom-out stays small."""
+        s_ms, e_ms = iso_range(start, end, MAX_RANGE_MS)
+        merge = resolution_ms or max(1000, (e_ms - s_ms) // 2000)
+        now = now_ms()
+        with self.db.session() as s:
+            if repos.get_camera(s, camera_id, include_deleted=True) is None:
+                raise NotFound()
+            track, _ = camera_track(s, camera_id, stream, s_ms, e_ms, merge, now)  # shared with GET /timeline
+            return {"camera": camera_id, "stream": stream, "resolution_ms": merge, **track}
+
+    # --- snapshot ------------------------------------------------------------------------------------
+    def _snapshot_sources(self, camera_id: int) -> list[Path]:
+        root = self.cfg.recordings_dir
+        layout = Layout(root)
+        with self.db.session() as s:
+            cam = repos.get_camera(s, camera_id)
+            if cam is None:
+                raise NotFound()
+            candidates: list[Path] = []
+            for kind in sorted(st.kind for st in cam.streams):  # main first: best picture
+                partials = layout.partials(camera_id, kind)
+                candidates += list(reversed(partials[-1:]))
+                last = repos.segments_overlapping(s, camera_id, kind, now_ms() - 3_600_000, now_ms() + 60_000)
+                if last:
+                    candidates.append(root / last[-1].path)
+        return candidates
+
+    async def snapshot(self, camera_id: int) -> bytes:
+        """The latest keyframe as JPEG (from the recorder's own files: no second camera session)."""
+        candidates = await asyncio.to_thread(self._snapshot_sources, camera_id)
+        if not candidates:
+            raise NotFound(message="no recording of this camera yet")
+        try:
+            return await self.snapshots.get(camera_id, self.cfg.recording.ffmpeg, candidates)
+        except SnapshotError as e:
+            raise Unavailable(f"no snapshot available: {e}") from None
+
+
+# --- probes: adding and testing a camera connects to an address the caller chose ----------------------
+# For anyone but a site administrator these must not work as a port scanner of the site's network:
+# no connection when a camera is added, one uniform answer and duration for every kind of failure
+# when it is tested, no camera on this machine or link-local addresses, and a per-user budget.
+PROBES = netguard.ProbeBudget(limit=10, window_s=60.0)
+_UNAVAILABLE = {"ok": False, "reason": "unavailable"}
+NOT_ALLOWED = (
+    "this camera address is not allowed: cameras on the server itself, link-local, multicast or reserved "
+    "addresses can only be added by a site administrator"
+)
+
+
+def site_camera_admin(caller: Principal) -> bool:
+    """A site administrator: manages cameras and belongs to no organisation."""
+    return caller.organisation_id is None and caller.has(MANAGE_CAMERAS)
+
+
+def take_probe(caller: Principal) -> None:
+    wait = PROBES.take(caller.user_id)
+    if wait is not None:
+        raise TooManyRequests("too many camera probes; try again later", retry_after=round(wait))
+
+
+def _checked_address(url: str) -> str | None:
+    """The address to connect to for ``url`` (LAN addresses are fine), None when the name does not
+    resolve; raises DestinationRefused for this machine, link-local, multicast and reserved ones."""
+    host, port = host_port(url)
+    try:
+        return str(netguard.resolve(host, port, allow_private=True)[0])
+    except netguard.Unresolvable:
+        return None
+
+
+async def refuse_internal(*urls: str | None) -> None:
+    """``Invalid`` when a URL a non-site-administrator gives points at this machine or a reserved address."""
+    for url in urls:
+        try:
+            if url:
+                await asyncio.to_thread(_checked_address, url)
+        except netguard.DestinationRefused:
+            raise Invalid(NOT_ALLOWED) from None
+
+
+async def uniform_probe(ffprobe: str, budget: float, url: str) -> dict[str, Any]:
+    """Probe for a caller who is not a site administrator: codec and size when the stream plays, else
+    the same answer after the same time whether the port is closed, speaks no RTSP or refuses the
+    credentials (reason and detail would tell them apart)."""
+    started = time.monotonic()
+    try:
+        address = await asyncio.to_thread(_checked_address, url)
+        if address is not None:
+            # ffprobe connects to the checked address, not to a name that may resolve elsewhere now.
+            r = await asyncio.wait_for(ffmpeg.probe(ffprobe, url_with_host(url, address), budget), budget)
+            if r.ok:
+                return {"ok": True, "codec": r.codec, "width": r.width, "height": r.height, "audio": r.audio_codec}
+    except (netguard.DestinationRefused, TimeoutError):
+        pass
+    await asyncio.sleep(max(0.0, budget - (time.monotonic() - started)))
+    return dict(_UNAVAILABLE)
