@@ -16,6 +16,7 @@ from ronda.api.deps import Caller, CameraId, Ctx, iso_param, not_found, require_
 from ronda.api.routes.timeline import camera_track
 from ronda.devices import registry
 from ronda.devices.urls import host_port, url_with_credentials, url_with_host
+from ronda.media.framerate import segment_frame_rate
 from ronda.media.snapshot import SnapshotError
 from ronda.recording import ffmpeg
 from ronda.store import access_models as am
@@ -259,9 +260,13 @@ def recordings(
             raise not_found()
         segs = repos.segments_overlapping(s, camera_id, stream, s_ms, e_ms)
         gaps = repos.gaps_overlapping(s, camera_id, stream, s_ms, e_ms)
+        # frames per second of the first segment's video, measured from the file (null: unknown);
+        # players step one frame with it
+        rate = segment_frame_rate(str(ctx.cfg.recordings_dir / segs[0].path)) if segs else None
         return {
             "camera": camera_id,
             "stream": stream,
+            "frame_rate": rate,
             "segments": [
                 {
                     "id": x.id,
