@@ -347,6 +347,7 @@ class Simulator:
         # pipelines run on the GStreamer system clock (CLOCK_MONOTONIC): express ticks in that clock
         sysclock = Gst.SystemClock.obtain()
         clock_offset = sysclock.get_time() - time.monotonic_ns()
+        wall_offset = time.time_ns() - time.monotonic_ns()
         t0 = time.monotonic_ns()
         k = 0
         failed: set[str] = set()
@@ -364,20 +365,21 @@ class Simulator:
                 if not stream.actives:
                     continue
                 try:
-                    self._push_stream(stream, k, tick + clock_offset)
+                    self._push_stream(stream, k, tick + clock_offset, (tick + wall_offset) // 1_000_000)
                 except Exception:  # never let one stream stop every camera
                     if stream.key not in failed:
                         failed.add(stream.key)
                         traceback.print_exc()
 
-    def _push_stream(self, stream: _Stream, k: int, tick: int) -> None:
-        """Push tick ``k`` (at ``tick`` ns of the pipeline clock) of ``stream`` to its pipelines."""
+    def _push_stream(self, stream: _Stream, k: int, tick: int, tick_ms: int) -> None:
+        """Push tick ``k`` (at ``tick`` ns of the pipeline clock, ``tick_ms`` on the wall clock) of
+        ``stream`` to its pipelines."""
         Gst = _Gst
         clip = stream.clip
         if stream.camera.state != "running":
             return  # stalled: nothing is sent; the next frame pushed continues the sequence
         if clip is None:
-            self._push_clock(stream, tick)
+            self._push_clock(stream, tick, tick_ms)
             return
         for act in stream.actives:
             src = act.src
@@ -412,10 +414,14 @@ class Simulator:
                 abuf.duration = n * 1_000_000_000 // AUDIO_RATE
                 act.asrc.push_buffer(abuf)
 
-    def _push_clock(self, stream: _Stream, tick: int) -> None:
-        """A raw frame stamped with the wall clock now; the pipeline encodes it at once."""
+    def _push_clock(self, stream: _Stream, tick: int, tick_ms: int) -> None:
+        """A raw frame stamped with the wall-clock time of its tick; the pipeline encodes it at once.
+
+        The stamp is the tick's time, like the frame's timestamp, not the time of the push: a pusher
+        thread late under load pushes a few frames at once, and stamping those with the time of the
+        push made one frame apart in the video read as 0 or 350 ms apart in the picture."""
         Gst = _Gst
-        frame = clock_frame(int(time.time() * 1000))
+        frame = clock_frame(tick_ms)
         for act in stream.actives:
             src = act.src
             if src.current_state != Gst.State.PLAYING:

@@ -7,6 +7,7 @@ import contextlib
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ronda.access.rights import MANAGE_CAMERAS, RIGHTS_ORDER
@@ -53,8 +54,20 @@ def _token_response(ctx: Ctx, res: Any, response: Response, cookie: bool, secure
     return body
 
 
-@router.post("/auth/login")
-def login(ctx: Ctx, body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
+# A refused sign-in says why in a machine-readable ``code`` next to the English ``detail``. Every
+# refusal of the credentials is the same ``login_failed`` (a wrong password, an unknown user, a missing
+# or wrong one-time code): the right password alone must not be recognisable (issue 10). Clients ask
+# for the one-time code on ``login_failed``.
+LOGIN_CODES = {401: "login_failed", 429: "login_throttled"}
+
+
+@router.post(
+    "/auth/login",
+    response_model=None,
+    responses={401: {"description": '`{"detail", "code": "login_failed"}`'},
+               429: {"description": '`{"detail", "code": "login_throttled"}`, with Retry-After'}},
+)  # fmt: skip
+def login(ctx: Ctx, body: LoginBody, request: Request, response: Response) -> dict[str, Any] | JSONResponse:
     try:
         res = ctx.auth.login(
             body.username, body.password, body.totp, client_ip(request), request.headers.get("user-agent")
@@ -63,7 +76,8 @@ def login(ctx: Ctx, body: LoginBody, request: Request, response: Response) -> di
         headers = {"WWW-Authenticate": 'Bearer realm="ronda"'}
         if e.retry_after:
             headers["Retry-After"] = str(e.retry_after)
-        raise HTTPException(e.status, e.message, headers=headers) from None
+        content = {"detail": e.message, "code": LOGIN_CODES.get(e.status, "login_failed")}
+        return JSONResponse(content, status_code=e.status, headers=headers)
     return _token_response(ctx, res, response, body.cookie, request.url.scheme == "https")
 
 

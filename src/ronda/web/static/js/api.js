@@ -4,10 +4,11 @@
 const KEY = "ronda.session";
 
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, code = null) {
     super(typeof detail === "string" ? detail : JSON.stringify(detail));
     this.status = status;
     this.detail = detail;
+    this.code = code; // the server's machine-readable reason, when it gives one (e.g. "login_failed")
   }
 }
 
@@ -38,7 +39,7 @@ export class Api extends EventTarget {
       body: JSON.stringify(totp ? { username, password, totp } : { username, password }),
     });
     const body = await res.json().catch(() => ({}));
-    if (!res.ok) throw new ApiError(res.status, body.detail || res.statusText);
+    if (!res.ok) throw new ApiError(res.status, body.detail || res.statusText, body.code || null);
     this._save(body);
     return body;
   }

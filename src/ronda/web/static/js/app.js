@@ -76,9 +76,9 @@ function showLogin(message) {
       await api.login(f.get("username"), f.get("password"), f.get("totp") || undefined);
       await start();
     } catch (ex) {
-      // The server gives one answer for every failed sign-in (a missing code looks like a wrong
-      // password), so after any refusal the code field is offered: accounts with TOTP need it.
-      if (ex.status === 401) totpRow.hidden = false;
+      // The server gives one answer for every refused sign-in, "login_failed" (a missing code looks
+      // like a wrong password), so after it the code field is offered: accounts with TOTP need it.
+      if (ex.code === "login_failed") totpRow.hidden = false;
       err.textContent = `${t("login.failed")}: ${ex.message}`;
     }
   });

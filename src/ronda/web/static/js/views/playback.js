@@ -3,7 +3,7 @@
 // URL: #/playback?cameras=1,2&at=ISO[&span=MS]
 import { h, loadCss, toast } from "../dom.js";
 import { addStrings, t } from "../i18n.js";
-import { SyncGroup, showRecorded } from "../playback.js";
+import { DEFAULT_FPS, SyncGroup, showRecorded } from "../playback.js";
 import { Timeline, formatSpan, formatWall, fromLocalInput, toLocalInput } from "../timeline.js";
 
 addStrings({
@@ -44,7 +44,6 @@ addStrings({
 });
 
 const MAX_TILES = 4;
-const FPS = 15; // the API does not report a camera's frame rate; frame step and reverse assume 15 fps
 const SPEEDS = [-8, -4, -2, -1, 1, 2, 4, 8];
 const HOUR_MS = 3_600_000;
 const DEFAULT_SPAN_MS = 30 * 60_000;
@@ -171,6 +170,8 @@ export default {
     timeline.setCursor(startAt, { follow: false });
     const active = () => tiles.filter((x) => x.player && !x.stale);
     const lead = () => active()[0] || null;
+    // frame rate of the lead camera's recordings (each camera records at its own rate)
+    const leadFps = () => (lead() ? lead().player.frameRate : DEFAULT_FPS);
 
     function updateUrl() {
       const q = new URLSearchParams({ cameras: cams.map((c) => c.id).join(","), at: iso(Math.round(state.cursor)), span: String(timeline.end - timeline.start) });
@@ -288,7 +289,7 @@ export default {
       if (document.activeElement !== gotoInput && Number.isFinite(state.cursor)) gotoInput.value = toLocalInput(state.cursor);
     }
 
-    // Browsers only play forwards. Reverse is emulated: about FPS times a second every player is moved
+    // Browsers only play forwards. Reverse is emulated: once per lead frame every player is moved
     // back by the real time elapsed × |speed|, skipping a beat while the previous seek still decodes.
     // Simple and smooth enough for looking back a few seconds; it is not frame-exact at 8×.
     function startReverse() {
@@ -309,7 +310,7 @@ export default {
         } finally {
           busy = false;
         }
-      }, 1000 / FPS);
+      }, 1000 / Math.min(30, leadFps()));
     }
 
     async function reverseStep(backMs) {
@@ -331,7 +332,7 @@ export default {
           toast(t("pb.startOfRecording"));
           return;
         }
-        target = Math.min(startMs - backMs, Date.parse(before[before.length - 1].end) - 1000 / FPS);
+        target = Math.min(startMs - backMs, Date.parse(before[before.length - 1].end) - 1000 / leadFps());
         // the hour ending just after `target` (a load starts at its beginning: hidden until at `target`)
         first.setHold(true);
         await guard(first.player.seekWall(target - HOUR_MS + 60_000), [first]);
@@ -358,10 +359,22 @@ export default {
       if (wasPlaying) play();
     }
 
+    // One frame of the lead camera (at its own frame rate); the other cameras show their frame of
+    // the lead's new instant, so a grid of cameras at different rates stays together.
+    let stepping = Promise.resolve();
     function step(frames) {
       pause();
-      for (const x of active()) x.player.step(frames, FPS);
-      setTimeout(tick, 150);
+      stepping = stepping.then(async () => {
+        const first = lead();
+        if (!first || state.closed) return;
+        await first.player.step(frames);
+        const wall = first.wallTime();
+        if (Number.isFinite(wall)) {
+          await Promise.all(active().filter((x) => x !== first && x.inMap(wall)).map((x) => x.player.seekWall(wall).catch(() => {})));
+        }
+        tick();
+      }).catch((e) => toast(errorText(e), "error"));
+      return stepping;
     }
 
     // --- events ---------------------------------------------------------------------------------------------
