@@ -1,3 +1,4 @@
+// @ts-check
 // The API client: bearer token in sessionStorage, refreshed before it expires; a 401 sends the user
 // back to the login screen with a message (session expired).
 
@@ -96,6 +97,21 @@ export class Api extends EventTarget {
     if (!res.ok) throw new ApiError(res.status, (data && data.detail) || res.statusText);
     return data;
   }
+}
+
+/**
+ * The text to show for an error: the API's `detail` sentence, FastAPI's list of `{loc, msg}` for a 422
+ * ("field: message; ..."), or any other error's message.
+ * @param {unknown} e
+ * @returns {string}
+ */
+export function errorText(e) {
+  const err = /** @type {{ detail?: unknown, message?: string } | null} */ (e && typeof e === "object" ? e : null);
+  const d = err && err.detail;
+  if (Array.isArray(d)) {
+    return d.map((x) => (x && typeof x === "object" ? [(x.loc || []).filter((p) => p !== "body").join("."), x.msg].filter(Boolean).join(": ") : String(x))).join("; ");
+  }
+  return (err && err.message) || String(e);
 }
 
 export const api = new Api();

@@ -1,3 +1,4 @@
+// @ts-check
 // Playback of recordings from any instant: the HLS VOD playlist of the catalog (gaps skipped),
 // with speeds, frame step and the wall-clock time of the frame on screen.
 
@@ -6,7 +7,6 @@ const RUN_JOIN_MS = 100; // segments closer than this play as one run
 const RUN_END_MARGIN_MS = 250; // an instant this close to the end of a run shows the run's last frames
 export const DEFAULT_FPS = 15; // when the recordings do not tell their frame rate (no segment measured)
 const FRAME_WAIT_MS = 400; // how long a step waits for its frame to be presented before going on
-const STEP_SEARCH_FRAMES = 30; // a step forward skips at most this many missing frames
 
 // Maps the player's timeline (segments back to back, gaps removed) to wall-clock time and back.
 export class RecordingMap {
@@ -58,6 +58,16 @@ function seekDone(video) {
   return new Promise((resolve) => video.addEventListener("seeked", () => resolve(), { once: true }));
 }
 
+/**
+ * What a player says about itself: "playing", "empty" (nothing recorded), "error" with a reason.
+ * @typedef {(status: { state: string, reason?: string }) => void} StatusHandler
+ */
+
+/**
+ * A recorded player on `video`, at the wall-clock instant `at` (ISO), from the catalog's HLS playlist.
+ * @param {{ api: (path: string, options?: object) => Promise<any>, cameraId: number | string, video: HTMLVideoElement,
+ *   at: string, stream?: string, onStatus?: StatusHandler }} options
+ */
 export async function showRecorded({ api, cameraId, video, at, stream = "main", onStatus = () => {} }) {
   let map = new RecordingMap([]);
   let frameRate = null; // frames per second of the recordings (from the API), null until known
@@ -117,9 +127,15 @@ export async function showRecorded({ api, cameraId, video, at, stream = "main", 
   video.addEventListener("error", () => onStatus({ state: "error", reason: "the recording cannot be played" }));
   await load(Date.parse(at)).catch((e) => onStatus({ state: "error", reason: String(e.message || e) }));
   // The frame on screen, as presented (requestVideoFrameCallback): its media time, and whether it
-  // is the frame of the latest seek. A frame presented before a seek is stale: its callback may run
-  // while the seek is still decoding, and counting a step from it would land a frame or more off.
+  // is the frame at the current position. A frame presented before a seek is stale: its callback may
+  // run while the seek still decodes, or even after "seeked" under load, and counting a step from it
+  // lands a frame or more off. So a presented frame counts only if it covers currentTime (starts at
+  // most one frame interval before it).
+  /** @type {{ shown: number | null, fresh: boolean, duringSeek: number | null, waiters: (() => void)[] }} */
   const frames = { shown: null, fresh: false, duringSeek: null, waiters: [] };
+  /** @param {number} m */
+  const covers = (m) => m <= video.currentTime + 0.002 && video.currentTime < m + 1 / fps() - 0.002;
+  /** @param {number} mediaTime */
   const accept = (mediaTime) => {
     frames.shown = mediaTime;
     frames.fresh = true;
@@ -135,12 +151,12 @@ export async function showRecorded({ api, cameraId, video, at, stream = "main", 
   // the new position (a frame presented before the seek does not).
   video.addEventListener("seeked", () => {
     const m = frames.duringSeek;
-    if (!frames.fresh && m !== null && m <= video.currentTime + 0.001 && video.currentTime < m + 1 / fps()) accept(m);
+    if (!frames.fresh && m !== null && covers(m)) accept(m);
   });
   if (video.requestVideoFrameCallback) {
     const onFrame = (_now, meta) => {
       if (video.seeking) frames.duringSeek = meta.mediaTime;
-      else accept(meta.mediaTime);
+      else if (covers(meta.mediaTime)) accept(meta.mediaTime);
       video.requestVideoFrameCallback(onFrame);
     };
     video.requestVideoFrameCallback(onFrame);
@@ -157,27 +173,21 @@ export async function showRecorded({ api, cameraId, video, at, stream = "main", 
     frames.waiters.push(done);
   });
 
-  // One frame forward (frames = 1) or back (-1) from the frame on screen. The target is the middle
-  // of the next frame's interval, not its edge: the frame shown at a time is the last one starting at
+  // `n` frames forward (1) or back (-1) from the frame on screen. The target is the middle of the
+  // frame interval `n` frames on, not its edge: the frame shown at a time is the last one starting at
   // or before it, so an edge target flips between two frames on a timestamp a little off the grid.
-  // A forward step over frames missing from the recording goes on to the next frame there is.
+  // (A frame missing from the recording is not skipped over: that step shows the frame before it.)
+  /** @param {number} n */
   async function stepOnce(n) {
     video.pause();
     await seekDone(video);
     await presented();
     const d = 1 / fps();
-    const onScreen = frames.fresh ? frames.shown : null;
-    // without a presented frame, currentTime lies somewhere inside the frame shown
-    let target = onScreen !== null ? onScreen + (n + 0.5) * d : video.currentTime + n * d;
-    const end = video.duration || Infinity;
-    for (let tries = 0; ; tries++) {
-      target = Math.min(Math.max(0, target), end);
-      await seekToFrame(video, target);
-      await presented();
-      if (n < 0 || onScreen === null || !frames.fresh || frames.shown !== onScreen) return;
-      if (tries >= STEP_SEARCH_FRAMES || target >= end) return;
-      target += d;
-    }
+    // the middle of the frame shown; without a presented frame, currentTime lies inside it
+    const base = frames.fresh && covers(frames.shown) ? frames.shown + d / 2 : video.currentTime;
+    const target = Math.min(Math.max(0, base + n * d), video.duration || Infinity);
+    await seekToFrame(video, target);
+    await presented();
   }
   let stepping = Promise.resolve();
 
@@ -190,7 +200,7 @@ export async function showRecorded({ api, cameraId, video, at, stream = "main", 
       return fps();
     },
     // The wall-clock time of the picture: while paused on a presented frame, that frame's own time.
-    wallTime: () => map.wallTime(video.paused && frames.fresh && !video.seeking ? frames.shown : video.currentTime),
+    wallTime: () => map.wallTime(video.paused && frames.fresh && !video.seeking && covers(frames.shown) ? frames.shown : video.currentTime),
     setRate(rate) {
       video.playbackRate = rate;
     },
@@ -218,6 +228,8 @@ export async function showRecorded({ api, cameraId, video, at, stream = "main", 
     },
   };
 }
+
+/** @typedef {Awaited<ReturnType<typeof showRecorded>>} RecordedPlayer */
 
 // Several recorded players kept at the same wall-clock instant (the first one leads).
 export class SyncGroup {

@@ -1,3 +1,4 @@
+// @ts-check
 // The playback timeline: one row per camera with recorded runs, gaps (reason in the tooltip), event
 // ticks, bookmarks and evidence locks, over a time axis whose day boundaries come from the API's local
 // `days` (so 23 h and 25 h days are drawn as they are). Click or drag to scrub, Shift+drag (or drag a
@@ -38,9 +39,15 @@ const COLORS = {
 const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200].map((s) => s * 1000);
 
 // --- time in the site's zone ------------------------------------------------------------------------------
+// Every helper takes the site's IANA time zone (ctx.siteTimeZone); without one, times are shown in the
+// browser's zone and typed in UTC.
+/** @type {Map<string, Intl.DateTimeFormat>} */
 const formatters = new Map();
-function formatter(options) {
-  const tz = globalThis.rondaSiteTimeZone || undefined;
+/**
+ * @param {Intl.DateTimeFormatOptions} options
+ * @param {string} [tz]
+ */
+function formatter(options, tz) {
   const key = `${language()}|${tz}|${JSON.stringify(options)}`;
   if (!formatters.has(key)) {
     formatters.set(key, new Intl.DateTimeFormat(language() === "it" ? "it-IT" : "en-GB", { timeZone: tz, ...options }));
@@ -48,10 +55,22 @@ function formatter(options) {
   return formatters.get(key);
 }
 
-export function formatWall(ms, options = { dateStyle: "medium", timeStyle: "medium" }) {
-  return Number.isFinite(ms) ? formatter(options).format(new Date(ms)) : "—";
+/**
+ * A wall-clock instant as text in the site's zone ("—" for no instant).
+ * @param {number} ms epoch milliseconds
+ * @param {Intl.DateTimeFormatOptions} [options]
+ * @param {string} [timeZone] the site's time zone
+ * @returns {string}
+ */
+export function formatWall(ms, options = { dateStyle: "medium", timeStyle: "medium" }, timeZone = undefined) {
+  return Number.isFinite(ms) ? formatter(options, timeZone).format(new Date(ms)) : "—";
 }
 
+/**
+ * @param {number} ms
+ * @param {string} tz
+ * @returns {Record<string, string>}
+ */
 function zoneParts(ms, tz) {
   const f = new Intl.DateTimeFormat("en-US", {
     timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
@@ -59,8 +78,14 @@ function zoneParts(ms, tz) {
   return Object.fromEntries(f.formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
 }
 
-// "YYYY-MM-DDTHH:MM:SS" in the site's zone, for <input type="datetime-local">.
-export function toLocalInput(ms, tz = globalThis.rondaSiteTimeZone || "UTC") {
+/**
+ * "YYYY-MM-DDTHH:MM:SS" in the site's zone, for <input type="datetime-local">.
+ * @param {number} ms
+ * @param {string} [tz] the site's time zone (default UTC)
+ * @returns {string}
+ */
+export function toLocalInput(ms, tz) {
+  tz ||= "UTC";
   const p = zoneParts(ms, tz);
   return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
 }
@@ -68,7 +93,13 @@ export function toLocalInput(ms, tz = globalThis.rondaSiteTimeZone || "UTC") {
 // The UTC instant of a wall-clock time in the site's zone (the value of a datetime-local input). A
 // time the clocks skip is read with the offset before the change (02:30 → 03:30 summer time); a time
 // that happens twice gives the first one.
-export function fromLocalInput(value, tz = globalThis.rondaSiteTimeZone || "UTC") {
+/**
+ * @param {string} value
+ * @param {string} [tz] the site's time zone (default UTC)
+ * @returns {number} epoch milliseconds, NaN for no valid time
+ */
+export function fromLocalInput(value, tz) {
+  tz ||= "UTC";
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value || "");
   if (!m) return NaN;
   const naive = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
@@ -92,11 +123,12 @@ export function formatSpan(ms) {
 
 // --- the component -------------------------------------------------------------------------------------------
 export class Timeline extends EventTarget {
-  constructor({ api, cameras, start, end, stream = "main" }) {
+  constructor({ api, cameras, start, end, stream = "main", timeZone = undefined }) {
     super();
     this.api = api;
     this.cameras = cameras; // [{id, name}]
     this.stream = stream;
+    this.timeZone = timeZone; // the site's: axis labels, tooltips
     this.start = start;
     this.end = end;
     this.cursor = null;
@@ -222,7 +254,7 @@ export class Timeline extends EventTarget {
   setCursor(ms, { follow = true } = {}) {
     if (!Number.isFinite(ms) || this._drag?.mode === "scrub") return;
     this.cursor = ms;
-    this.canvas.setAttribute("aria-valuetext", formatWall(ms));
+    this.canvas.setAttribute("aria-valuetext", formatWall(ms, undefined, this.timeZone));
     const span = this.end - this.start;
     // page the view so the playing instant stays on screen (backwards too)
     if (follow && ms > this.end - span * 0.02) this.setView(ms - span * 0.1, ms + span * 0.9);
@@ -414,14 +446,14 @@ export class Timeline extends EventTarget {
   _describe(x, y) {
     const ms = this.timeAt(x);
     const row = Math.floor((y - AXIS_H) / ROW_H);
-    const lines = [formatWall(ms)];
+    const lines = [formatWall(ms, undefined, this.timeZone)];
     const cam = this.cameras[row];
     const d = cam && this.data?.cameras[String(cam.id)];
     if (!d || y < AXIS_H) return lines.join("\n");
     lines.unshift(cam.name);
     const pad = ((this.end - this.start) / this.width) * 4;
     for (const ev of d.events) {
-      if (Math.abs(ev.s - ms) <= pad) lines.push(`${t("tl.event")}: ${ev.type}${ev.text ? ` — ${ev.text}` : ""} (${formatWall(ev.s, { timeStyle: "medium" })})`);
+      if (Math.abs(ev.s - ms) <= pad) lines.push(`${t("tl.event")}: ${ev.type}${ev.text ? ` — ${ev.text}` : ""} (${formatWall(ev.s, { timeStyle: "medium" }, this.timeZone)})`);
     }
     for (const b of d.bookmarks) if (b.s - pad <= ms && ms <= b.e + pad) lines.push(`${t("tl.bookmark")}: ${b.title}${b.note ? ` — ${b.note}` : ""}`);
     for (const l of d.locks) if (l.s <= ms && ms <= l.e) lines.push(`${t("tl.lock")}: ${l.reason}`);
@@ -457,7 +489,7 @@ export class Timeline extends EventTarget {
   }
 
   _drawAxis(g, W, H) {
-    const { ticks, days } = axisTicks(this.start, this.end, this.data?.days || [], W);
+    const { ticks, days } = axisTicks(this.start, this.end, this.data?.days || [], W, this.timeZone);
     for (const tk of ticks) {
       const x = Math.round(this.xOf(tk.ms)) + 0.5;
       g.fillStyle = COLORS.tick;
@@ -542,16 +574,25 @@ export class Timeline extends EventTarget {
 // The axis of [start, end) on `width` pixels: hour/minute ticks counted from each local midnight of the
 // API's `days` (so a 23 h or 25 h day has its real hours: 01:00, 02:00, 02:00, 03:00 on the night clocks
 // go back), and the day boundaries with their labels (thinned out when days are narrow).
-export function axisTicks(start, end, days, width) {
+/**
+ * Axis labels of a range: hour/minute ticks under a day, else day labels (23 h / 25 h days said so).
+ * @param {number} start
+ * @param {number} end
+ * @param {{ s: number, e: number, hours: number }[]} days the site's days over the range
+ * @param {number} width pixels
+ * @param {string} [timeZone] the site's time zone
+ */
+export function axisTicks(start, end, days, width, timeZone = undefined) {
   const msPerPx = (end - start) / width;
   const inView = days.filter((d) => d.e > start && d.s < end);
   const step = STEPS.find((s) => s / msPerPx >= 80);
   const ticks = [];
   if (step) {
+    /** @type {Intl.DateTimeFormatOptions} */
     const opts = step < 60000 ? { hour: "2-digit", minute: "2-digit", second: "2-digit" } : { hour: "2-digit", minute: "2-digit" };
     for (const d of inView) {
       for (let k = Math.max(1, Math.ceil((start - d.s) / step)); d.s + k * step < Math.min(d.e, end); k++) {
-        ticks.push({ ms: d.s + k * step, label: formatWall(d.s + k * step, opts) });
+        ticks.push({ ms: d.s + k * step, label: formatWall(d.s + k * step, opts, timeZone) });
       }
     }
   }
@@ -560,7 +601,7 @@ export function axisTicks(start, end, days, width) {
     ms: d.s,
     hours: d.hours,
     label: i % every === 0 || d.s < start
-      ? formatWall(d.s, { weekday: "short", day: "numeric", month: "short" }) + (d.hours !== 24 ? ` · ${t("tl.hours", { h: d.hours })}` : "")
+      ? formatWall(d.s, { weekday: "short", day: "numeric", month: "short" }, timeZone) + (d.hours !== 24 ? ` · ${t("tl.hours", { h: d.hours })}` : "")
       : "",
   }));
   return { step, ticks, days: out };

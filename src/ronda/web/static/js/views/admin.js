@@ -1,6 +1,8 @@
+// @ts-check
 // Administration, one tab per job, each shown only with the right it needs: cameras and storage
 // (manage_cameras), users and roles/organisations (manage_users), rules (manage_rules), audit
 // (view_audit). The API decides; the tabs only hide what would be refused. Every API error is shown.
+import { errorText } from "../api.js";
 import { clear, h, loadCss, toast } from "../dom.js";
 import { addStrings, formatTime, t } from "../i18n.js";
 
@@ -75,15 +77,13 @@ const TABS = [
 ];
 
 // --- small helpers ------------------------------------------------------------------------------------
-export function errorText(e) {
-  const d = e && e.detail;
-  if (Array.isArray(d)) {
-    return d.map((x) => {
-      const loc = (x.loc || []).filter((p) => p !== "body").join(".");
-      return loc ? `${loc}: ${x.msg}` : x.msg;
-    }).join("; ");
-  }
-  return (e && e.message) || String(e);
+/**
+ * A text field of a form, trimmed ("" when absent).
+ * @param {FormData} form
+ * @param {string} name
+ */
+function text(form, name) {
+  return String(form.get(name) ?? "").trim();
 }
 
 function errorBox(testid) {
@@ -231,8 +231,8 @@ async function camerasTab(panel, ctx) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const f = new FormData(form);
-    const data = { name: f.get("name").trim(), url: f.get("url").trim() };
-    for (const k of ["sub_url", "username", "password"]) if (f.get(k)) data[k] = f.get(k).trim();
+    const data = { name: text(f, "name"), url: text(f, "url") };
+    for (const k of ["sub_url", "username", "password"]) if (f.get(k)) data[k] = text(f, k);
     if (f.get("retention_days")) data.retention_days = Number(f.get("retention_days"));
     try {
       const cam = await ctx.api.call("/api/v1/cameras", { method: "POST", body: data });
@@ -280,11 +280,11 @@ async function camerasTab(panel, ctx) {
       e.preventDefault();
       const v = new FormData(f);
       const ch = {};
-      if (v.get("name").trim() !== cam.name) ch.name = v.get("name").trim();
-      if (v.get("url").trim() && (!streams.main || v.get("url").trim() !== streams.main.url)) ch.url = v.get("url").trim();
-      const sub = v.get("sub_url").trim();
+      if (text(v, "name") !== cam.name) ch.name = text(v, "name");
+      if (text(v, "url") && (!streams.main || text(v, "url") !== streams.main.url)) ch.url = text(v, "url");
+      const sub = text(v, "sub_url");
       if (sub !== (streams.sub ? streams.sub.url || "" : "")) ch.sub_url = sub || null;
-      if (v.get("username").trim() !== (cam.username || "")) ch.username = v.get("username").trim() || null;
+      if (text(v, "username") !== (cam.username || "")) ch.username = text(v, "username") || null;
       if (v.get("password")) ch.password = v.get("password");
       const ret = v.get("retention_days");
       const newRet = ret === "" ? null : Number(ret);
@@ -400,8 +400,8 @@ async function usersTab(panel, ctx) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const f = new FormData(form);
-    const data = { username: f.get("username").trim(), password: f.get("password"), roles: f.getAll("roles") };
-    if (f.get("display_name").trim()) data.display_name = f.get("display_name").trim();
+    const data = { username: text(f, "username"), password: f.get("password"), roles: f.getAll("roles") };
+    if (text(f, "display_name")) data.display_name = text(f, "display_name");
     if (f.get("organisation_id")) data.organisation_id = Number(f.get("organisation_id"));
     try {
       const u = await ctx.api.call("/api/v1/users", { method: "POST", body: data });
@@ -434,7 +434,7 @@ async function usersTab(panel, ctx) {
       h("td", { text: u.roles.join(", ") }),
       h("td", { text: u.enabled ? t("admin.yes") : t("users.disabled") }),
       h("td", { text: u.totp ? "✓" : "" }),
-      h("td", { text: u.last_login ? formatTime(u.last_login) : "—" }),
+      h("td", { text: u.last_login ? formatTime(u.last_login, {}, ctx.siteTimeZone) : "—" }),
       h("td", { class: "actions" }, u.username === self ? null : h("button", {
         type: "button", "data-testid": "user-toggle", text: u.enabled ? t("users.disable") : t("users.enable"),
         onclick: async () => {
@@ -668,7 +668,7 @@ async function auditTab(panel, ctx) {
     const q = new URLSearchParams();
     for (const k of ["actor", "action", "camera", "limit"]) if (f.get(k)) q.set(k, String(f.get(k)).trim());
     // datetime-local is the browser's local time; the API wants ISO 8601 UTC.
-    for (const k of ["since", "until"]) if (f.get(k)) q.set(k, new Date(f.get(k)).toISOString());
+    for (const k of ["since", "until"]) if (f.get(k)) q.set(k, new Date(String(f.get(k))).toISOString());
     let rows;
     try {
       rows = await ctx.api.call(`/api/v1/audit?${q}`);
@@ -681,7 +681,7 @@ async function auditTab(panel, ctx) {
     results.append(h("p", { class: "muted", text: t("audit.count", { n: rows.length }) }),
       table([t("audit.time"), t("audit.actor"), t("audit.action"), t("audit.result"), t("audit.camera"), t("audit.source"), t("audit.details")],
         rows.map((r) => h("tr", { "data-testid": "audit-row", class: r.result === "ok" ? "" : "failed" },
-          h("td", { class: "nowrap", text: formatTime(r.time) }),
+          h("td", { class: "nowrap", text: formatTime(r.time, {}, ctx.siteTimeZone) }),
           h("td", { text: r.actor }),
           h("td", { text: r.action }),
           h("td", { text: r.result }),

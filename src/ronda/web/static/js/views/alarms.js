@@ -1,6 +1,8 @@
+// @ts-check
 // Alarm manager (#/alarms, #/alarms/<id>): the live list, most urgent first, with a sound per priority
 // for new alarms; the detail with instructions, history, the related cameras live, the recording from
 // before the alarm, and the lifecycle buttons (take, comment, hold, resume, close, reopen).
+import { errorText } from "../api.js";
 import { clear, h, loadCss, toast } from "../dom.js";
 import { addStrings, formatTime } from "../i18n.js";
 import { showLive } from "../live.js";
@@ -211,7 +213,7 @@ export default {
             h("div", { class: "alarm-meta" },
               h("span", { class: `state-chip state-${a.state}`, text: t(`state.${a.state}`) }),
               h("span", { text: camNames(a) }),
-              h("time", { datetime: a.created, text: formatTime(a.created) }),
+              h("time", { datetime: a.created, text: formatTime(a.created, {}, ctx.siteTimeZone) }),
               a.owner ? h("span", { text: `→ ${a.owner}` }) : null)));
         li.addEventListener("click", () => open(a.id));
         list.append(li);
@@ -264,7 +266,7 @@ export default {
       sel.addEventListener("change", () => {
         filter[key] = sel.value;
         sessionStorage.setItem(FILTER_KEY, JSON.stringify(filter));
-        loadList().catch((e) => toast(e.message, "error"));
+        loadList().catch((e) => toast(errorText(e), "error"));
       });
     }
 
@@ -285,8 +287,8 @@ export default {
       const facts = h("dl", { class: "facts" },
         h("dt", { text: t("alarms.owner") }), h("dd", { "data-testid": "alarm-owner", text: a.owner || "—" }),
         h("dt", { text: t("alarms.cameras") }), h("dd", { text: camNames(a) }),
-        h("dt", { text: t("alarms.first") }), h("dd", { text: formatTime(a.first_event) }),
-        h("dt", { text: t("alarms.last") }), h("dd", { text: formatTime(a.last_event) }),
+        h("dt", { text: t("alarms.first") }), h("dd", { text: formatTime(a.first_event, {}, ctx.siteTimeZone) }),
+        h("dt", { text: t("alarms.last") }), h("dd", { text: formatTime(a.last_event, {}, ctx.siteTimeZone) }),
         h("dt", { text: t("alarms.events") }), h("dd", { text: String(a.event_count) }));
       let actions;
       if (a.may_handle) {
@@ -299,7 +301,7 @@ export default {
       }
       const history = h("ol", { class: "history", "data-testid": "alarm-history" },
         ...(a.history || []).slice().reverse().map((e) =>
-          h("li", {}, h("time", { datetime: e.time, text: formatTime(e.time) }), " ",
+          h("li", {}, h("time", { datetime: e.time, text: formatTime(e.time, {}, ctx.siteTimeZone) }), " ",
             h("strong", { text: t(`hist.${e.action}`) === `hist.${e.action}` ? e.action : t(`hist.${e.action}`) }), " ",
             h("span", { class: "muted", text: e.actor }), e.text ? h("div", { class: "entry-text", text: e.text }) : null)));
       info.append(...[back, title, chips, facts,
@@ -324,7 +326,7 @@ export default {
           showLive({ api: ctx.apiFn, cameraId: id, video, img, mode: "ll", view: "grid",
             onStatus: (s) => { msg.textContent = s.state === "playing" ? "" : s.reason || ""; } })
             .then((p) => (disposed || detailAlarm?.id !== a.id ? p.stop() : players.push(p)))
-            .catch((e) => { msg.textContent = e.message; });
+            .catch((e) => { msg.textContent = errorText(e); });
           const cell = h("figure", { class: "alarm-cam", tabindex: "0", title: camName(id) }, video, img, msg,
             h("figcaption", { text: camName(id) }));
           cell.addEventListener("dblclick", () => ctx.navigate(`/live/${id}`));
@@ -366,10 +368,10 @@ export default {
         else players.push((recorded = p));
       };
       const fail = (e) => {
-        note.textContent = e.message;
+        note.textContent = errorText(e);
       };
       const replay = h("button", { type: "button", "data-testid": "alarm-replay",
-        text: t("alarms.replay", { time: formatTime(a.playback_from, { timeStyle: "medium" }) }), onclick: () => {
+        text: t("alarms.replay", { time: formatTime(a.playback_from, { timeStyle: "medium" }, ctx.siteTimeZone) }), onclick: () => {
           if (!recorded) return start().catch(fail);
           recorded.seekWall(Date.parse(a.playback_from)).then(() => video.play()).catch(fail);
         } });
@@ -404,7 +406,7 @@ export default {
         toast(t("alarms.done", { id: a.id, action: t(`act.${action}`) }));
         await loadDetail(a.id);
       } catch (e) {
-        toast(`${t(`act.${action}`)}: ${e.message}`, "error");
+        toast(`${t(`act.${action}`)}: ${errorText(e)}`, "error");
       }
     }
 
@@ -446,7 +448,7 @@ export default {
         if (last && list.querySelector(`[data-alarm-id="${last}"]`)) focusItem(last);
       }
     } catch (e) {
-      (selected ? info : list).append(h("p", { class: "error", role: "alert", text: `${t("common.error")}: ${e.message}` }));
+      (selected ? info : list).append(h("p", { class: "error", role: "alert", text: `${t("common.error")}: ${errorText(e)}` }));
     }
 
     return () => {

@@ -1,6 +1,8 @@
+// @ts-check
 // Live view: the camera tree with search, a grid of 1, 2×2, 3×3 or 4×4 tiles (sub-streams), saved
 // views, and the single view of one camera (#/live/<id>, main stream, low latency).
 // Layout, tile choice and saved views are kept per user in localStorage.
+import { errorText } from "../api.js";
 import { clear, h, loadCss, toast } from "../dom.js";
 import { addStrings } from "../i18n.js";
 import { showLive } from "../live.js";
@@ -127,7 +129,7 @@ async function downloadSnapshot(ctx, cam) {
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   } catch (e) {
-    toast(`${ctx.t("live.snapshot")}: ${e.message}`, "error");
+    toast(`${ctx.t("live.snapshot")}: ${errorText(e)}`, "error");
   }
 }
 
@@ -208,6 +210,7 @@ class Tile {
     }
   }
 
+  /** @param {{ state: string, reason?: string }} status */
   _status({ state, reason }) {
     if (this.disposed) return;
     if (state === "playing") {
@@ -257,7 +260,7 @@ export default {
     try {
       [cameras, site] = await Promise.all([ctx.api.call("/api/v1/cameras"), ctx.api.call("/api/v1/site").catch(() => null)]);
     } catch (e) {
-      root.append(h("p", { class: "error", role: "alert", text: `${t("common.error")}: ${e.message}` }));
+      root.append(h("p", { class: "error", role: "alert", text: `${t("common.error")}: ${errorText(e)}` }));
       return null;
     }
     cameras = cameras.filter((c) => (c.rights || ["live"]).includes("live"));

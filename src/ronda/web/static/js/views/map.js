@@ -1,8 +1,10 @@
+// @ts-check
 // The site map: the plan uploaded by an administrator (a PNG/JPEG image, or GeoJSON drawn as SVG) with
 // a marker per camera: its status colour, a red pulse while it has an open alarm. Clicking a marker opens
 // a live popup. With the manage_cameras right, an edit mode uploads the plan and places cameras (drag from
 // the list, drag a marker, "Place" then click, or arrow keys on a focused marker).
 // No internet tiles: GET /api/v1/map always answers tile_url null today.
+import { errorText } from "../api.js";
 import { clear, h, loadCss, toast } from "../dom.js";
 import { addStrings, t } from "../i18n.js";
 import { showLive } from "../live.js";
@@ -42,12 +44,6 @@ export function statusClass(status) {
   if (status === "starting" || status === "paused") return "warn";
   if (status === "disabled") return "off";
   return "bad";
-}
-
-export function errorText(e) {
-  const d = e && e.detail;
-  if (Array.isArray(d)) return d.map((x) => `${(x.loc || []).filter((p) => p !== "body").join(".")}: ${x.msg}`).join("; ");
-  return (e && e.message) || String(e);
 }
 
 // Equirectangular projection of a GeoJSON plan's bounds (west, south, east, north) onto 0..1 fractions;
