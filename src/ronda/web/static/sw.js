@@ -13,6 +13,10 @@ const SHELL = [
   "js/views/playback/common.js", "js/views/playback/controls.js", "js/views/playback/exports.js",
   "js/views/playback/grid.js", "js/views/playback/picker.js", "js/views/playback/reverse.js",
   "js/views/playback/selection.js", "js/views/playback/strings.js", "js/views/playback/tile.js",
+  "js/views/admin/cameras.js", "js/views/admin/common.js", "js/views/admin/rules.js", "js/views/admin/strings.js",
+  "js/views/admin/system.js", "js/views/admin/users.js",
+  "js/views/alarms/media.js", "js/views/alarms/strings.js", "js/views/live/strings.js", "js/views/live/tile.js",
+  "js/views/live/zoom.js", "js/views/map/strings.js",
 ];
 
 sw.addEventListener("install", (e) => {
