@@ -16,6 +16,7 @@ pkgs=(ffmpeg fonts-dejavu-core
       libgirepository1.0-dev libcairo2-dev pkg-config gcc python3-dev python3-venv)
 if [[ $with_test == 1 ]]; then
   pkgs+=(postgresql wrk chromium mosquitto)  # chromium: browser tests (Playwright drives Debian's build); mosquitto: MQTT tests
+  command -v npm >/dev/null || pkgs+=(nodejs npm)  # npm: TypeScript, whose tsc checks the web client's JSDoc types
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -45,6 +46,14 @@ extras="sim,notify"
 echo "== installing ronda[$extras] into .venv"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[$extras]"
+
+if [[ $with_test == 1 ]]; then
+  TSC_VERSION=5.9.3
+  if [[ "$(.venv/tools/node_modules/.bin/tsc --version 2>/dev/null)" != "Version $TSC_VERSION" ]]; then
+    echo "== installing typescript $TSC_VERSION into .venv/tools (tsc --noEmit checks the web client)"
+    npm install --prefix .venv/tools --no-audit --no-fund --silent "typescript@$TSC_VERSION"
+  fi
+fi
 
 echo "== preparing simulator clips (once)"
 .venv/bin/python -m ronda.devices.simmedia --cameras "${RONDA_SIM_PREPARE_CAMERAS:-8}"

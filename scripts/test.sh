@@ -9,5 +9,8 @@ echo "== ruff"
 .venv/bin/ruff format --check src tests bench
 echo "== mypy (recording, access, events)"
 .venv/bin/mypy src/ronda/recording src/ronda/access src/ronda/events
+echo "== tsc (the web client's JSDoc types)"
+.venv/tools/node_modules/.bin/tsc --noEmit -p src/ronda/web/tsconfig.json
+.venv/tools/node_modules/.bin/tsc --noEmit -p src/ronda/web/tsconfig.sw.json
 echo "== pytest"
 exec .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"

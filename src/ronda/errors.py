@@ -18,12 +18,18 @@ from typing import Any
 
 
 class DomainError(Exception):
-    """Base of every domain error: ``detail`` is the message (or list of field errors) for the caller."""
+    """Base of every domain error: ``detail`` is the message (or list of field errors) for the caller;
+    ``code``, when set, a machine-readable word clients decide on (e.g. ``login_failed``), never the
+    English ``detail``."""
 
-    def __init__(self, detail: Any, retry_after: int | None = None) -> None:
+    code: str | None = None
+
+    def __init__(self, detail: Any, retry_after: int | None = None, code: str | None = None) -> None:
         super().__init__(detail if isinstance(detail, str) else repr(detail))
         self.detail = detail
         self.retry_after = retry_after
+        if code is not None:
+            self.code = code
 
 
 class NotFound(DomainError):

@@ -107,7 +107,17 @@ def decode_one_frame(url: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.smoke
 def test_every_mount_answers_with_a_frame(simproc):
     mounts = {(name, kind): path for name, cam in simproc.cameras().items() for kind, path in cam["paths"].items()}
-    assert set(mounts.values()) == {"/cam1", "/cam1/sub", "/cam2", "/cam2/sub", "/hevc", "/audio", "/secure", "/clock"}
+    assert set(mounts.values()) == {
+        "/cam1",
+        "/cam1/sub",
+        "/cam2",
+        "/cam2/sub",
+        "/hevc",
+        "/audio",
+        "/secure",
+        "/clock",
+        "/clock25",
+    }
     failed = {}
     for (name, kind), path in sorted(mounts.items()):
         creds = {"user": SECURE_USER, "password": SECURE_PASSWORD} if name == "secure" else {}

@@ -282,18 +282,17 @@ def test_site_time_zone_helpers_and_dst_days(browser, site):
         out = page.evaluate(
             """async () => {
               const { axisTicks, fromLocalInput, toLocalInput } = await import('./js/timeline.js');
-              const tz = 'Europe/Rome';
-              globalThis.rondaSiteTimeZone = tz;
+              const tz = 'Europe/Rome';  // passed explicitly: no helper reads a global zone
               const day = (s, e, hours) => ({ s: Date.parse(s), e: Date.parse(e), hours });
               const autumn = day('2026-10-24T22:00:00Z', '2026-10-25T23:00:00Z', 25);
               const spring = day('2026-03-28T23:00:00Z', '2026-03-29T22:00:00Z', 23);
-              const hours = (d) => axisTicks(d.s, d.e, [d], 2400).ticks.map((x) => x.label.slice(0, 5));
+              const hours = (d) => axisTicks(d.s, d.e, [d], 2400, tz).ticks.map((x) => x.label.slice(0, 5));
               return {
                 back: toLocalInput(Date.parse('2026-10-25T00:30:00Z'), tz),
                 twice: new Date(fromLocalInput('2026-10-25T02:30', tz)).toISOString(),
                 skipped: new Date(fromLocalInput('2026-03-29T02:30', tz)).toISOString(),
                 autumn: hours(autumn), spring: hours(spring),
-                label: axisTicks(autumn.s, autumn.e, [autumn], 2400).days[0].label,
+                label: axisTicks(autumn.s, autumn.e, [autumn], 2400, tz).days[0].label,
               };
             }"""
         )

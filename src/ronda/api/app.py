@@ -89,7 +89,10 @@ def error_response(exc: DomainError) -> JSONResponse:
         headers["WWW-Authenticate"] = 'Bearer realm="ronda"'
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
-    return JSONResponse({"detail": exc.detail}, status_code=error_status(exc), headers=headers or None)
+    body: dict[str, Any] = {"detail": exc.detail}
+    if exc.code is not None:
+        body["code"] = exc.code
+    return JSONResponse(body, status_code=error_status(exc), headers=headers or None)
 
 
 @dataclass

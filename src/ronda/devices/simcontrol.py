@@ -195,7 +195,7 @@ class SimulatorProcess:
     # ------------------------------------------------------------------ URLs
 
     def url(self, name: str, sub: bool = False, user: str | None = None, password: str | None = None) -> str:
-        """RTSP URL of camera ``name`` (``cam1``.., ``hevc``, ``audio``, ``secure``, ``clock``).
+        """RTSP URL of camera ``name`` (``cam1``.., ``hevc``, ``audio``, ``secure``, ``clock``, ``clock25``).
 
         Credentials are percent-encoded into the URL.
         """

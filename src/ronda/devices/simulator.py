@@ -5,10 +5,11 @@ Mounts (``rtsp://HOST:PORT/...``):
 - ``/camN`` (1920x1080 H.264) and ``/camN/sub`` (640x360 H.264), N = 1..cameras
 - ``/hevc`` 1920x1080 H.265, ``/audio`` 1280x720 H.264 + G.711 PCMU 8 kHz mono (1 kHz tone)
 - ``/secure`` like cam1 but needs RTSP basic auth ``admin`` / ``p@ss:w#rd%`` (wrong credentials: 401)
-- ``/clock`` live x264 encoding of the wall clock (encodes only while a client is connected)
+- ``/clock`` live x264 encoding of the wall clock (encodes only while a client is connected), 15 fps;
+  ``/clock25`` the same at 25 fps (players must use a stream's real frame rate, not assume 15)
 
 Pre-encoded clips (see :mod:`ronda.devices.simmedia`) are pushed access unit by access unit through an
-``appsrc`` from one Python thread, paced on the wall clock (15 fps) and stamped with the pipeline running
+``appsrc`` from one Python thread per frame rate, paced on the wall clock (15 fps) and stamped with the pipeline running
 time, so timestamps keep increasing across clip loops and no transcoding happens.  Every stream has one
 shared pipeline whatever the number of viewers; RTSP sessions are counted per stream.
 
@@ -182,6 +183,7 @@ class _Stream:
     clip: Clip | None  # None: live encoded (clock)
     launch: str
     caps: str
+    fps: int = FPS
     factory: Any = None
     actives: list[_Active] = field(default_factory=list)  # replaced, never mutated (copy on write)
 
@@ -204,11 +206,19 @@ AUDIO_LAUNCH = (
     "( appsrc name=src is-live=true format=time ! rtph264pay name=pay0 pt=96 config-interval=0 "
     "appsrc name=asrc is-live=true format=time ! rtppcmupay name=pay1 pt=0 max-ptime=20000000 )"
 )
-CLOCK_LAUNCH = (
-    "( appsrc name=src is-live=true format=time ! textoverlay name=text ! x264enc tune=zerolatency "
-    f"speed-preset=ultrafast key-int-max={FPS} bitrate=800 threads=1 "
-    "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
-)
+# The clock cameras: frames stamped with a machine-readable time code, at 15 and at 25 fps.
+CLOCK_RATES = {"clock": FPS, "clock25": 25}
+
+
+def clock_launch(fps: int) -> str:
+    return (
+        "( appsrc name=src is-live=true format=time ! textoverlay name=text ! x264enc tune=zerolatency "
+        f"speed-preset=ultrafast key-int-max={fps} bitrate=800 threads=1 "
+        "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+    )
+
+
+CLOCK_LAUNCH = clock_launch(FPS)
 
 
 def mount_launches(cameras: int) -> dict[str, str]:
@@ -216,7 +226,8 @@ def mount_launches(cameras: int) -> dict[str, str]:
     mounts: dict[str, str] = {}
     for n in range(1, cameras + 1):
         mounts[f"/cam{n}"] = mounts[f"/cam{n}/sub"] = H264_LAUNCH
-    mounts.update({"/hevc": H265_LAUNCH, "/audio": AUDIO_LAUNCH, "/secure": H264_LAUNCH, "/clock": CLOCK_LAUNCH})
+    mounts.update({"/hevc": H265_LAUNCH, "/audio": AUDIO_LAUNCH, "/secure": H264_LAUNCH})
+    mounts.update({f"/{name}": clock_launch(fps) for name, fps in CLOCK_RATES.items()})
     return mounts
 
 
@@ -274,7 +285,7 @@ class Simulator:
         self._clips: dict[Path, Clip] = {}
         self._media_keys: dict[int, str] = {}  # hash(GstRTSPMedia) -> stream key
         self._stop = threading.Event()
-        self._pusher: threading.Thread | None = None
+        self._pushers: list[threading.Thread] = []
         self.loop = _GLib.MainLoop()
         self._launches = mount_launches(cameras)  # the pipelines check_pipelines() builds at start
         self._build_model()
@@ -323,11 +334,12 @@ class Simulator:
         self._add_clip_stream(cam, "main", "/secure", main, "h264", simmedia.MAIN_SIZE)
         self.cameras[cam.name] = cam
 
-        cam = _Camera("clock")
-        w, h = CLOCK_SIZE
-        caps = f"video/x-raw,format=I420,width={w},height={h},framerate={FPS}/1"
-        cam.streams["main"] = _Stream(cam, "main", "/clock", None, self._launches["/clock"], caps)
-        self.cameras[cam.name] = cam
+        for name, fps in CLOCK_RATES.items():
+            cam = _Camera(name)
+            w, h = CLOCK_SIZE
+            caps = f"video/x-raw,format=I420,width={w},height={h},framerate={fps}/1"
+            cam.streams["main"] = _Stream(cam, "main", f"/{name}", None, self._launches[f"/{name}"], caps, fps)
+            self.cameras[cam.name] = cam
 
     # ---------------------------------------------------------------- RTSP server
 
@@ -420,43 +432,46 @@ class Simulator:
 
     # ---------------------------------------------------------------- media pusher (one thread)
 
-    def _push_loop(self) -> None:
+    def _push_loop(self, fps: int, streams: list[_Stream]) -> None:
+        """Pushes a frame of each of ``streams`` (all at ``fps``) on every tick of the wall clock."""
         Gst = _Gst
+        frame_ns = 1_000_000_000 // fps
         # pipelines run on the GStreamer system clock (CLOCK_MONOTONIC): express ticks in that clock
         sysclock = Gst.SystemClock.obtain()
         clock_offset = sysclock.get_time() - time.monotonic_ns()
+        wall_offset = time.time_ns() - time.monotonic_ns()
         t0 = time.monotonic_ns()
         k = 0
-        streams = [s for cam in self.cameras.values() for s in cam.streams.values()]
         failed: set[str] = set()
         while not self._stop.is_set():
             k += 1
-            tick = t0 + k * 1_000_000_000 // FPS
+            tick = t0 + k * 1_000_000_000 // fps
             wait = tick - time.monotonic_ns()
             if wait > 0:
                 if self._stop.wait(wait / 1e9):
                     return
-            elif wait < -5 * FRAME_NS:  # fell far behind (suspended?): drop the missed ticks
-                k = (time.monotonic_ns() - t0) * FPS // 1_000_000_000
+            elif wait < -5 * frame_ns:  # fell far behind (suspended?): drop the missed ticks
+                k = (time.monotonic_ns() - t0) * fps // 1_000_000_000
                 continue
             for stream in streams:
                 if not stream.actives:
                     continue
                 try:
-                    self._push_stream(stream, k, tick + clock_offset)
+                    self._push_stream(stream, k, tick + clock_offset, (tick + wall_offset) // 1_000_000)
                 except Exception:  # never let one stream stop every camera
                     if stream.key not in failed:
                         failed.add(stream.key)
                         traceback.print_exc()
 
-    def _push_stream(self, stream: _Stream, k: int, tick: int) -> None:
-        """Push tick ``k`` (at ``tick`` ns of the pipeline clock) of ``stream`` to its pipelines."""
+    def _push_stream(self, stream: _Stream, k: int, tick: int, tick_ms: int) -> None:
+        """Push tick ``k`` (at ``tick`` ns of the pipeline clock, ``tick_ms`` on the wall clock) of
+        ``stream`` to its pipelines."""
         Gst = _Gst
         clip = stream.clip
         if stream.camera.state != "running":
             return  # stalled: nothing is sent; the next frame pushed continues the sequence
         if clip is None:
-            self._push_clock(stream, tick)
+            self._push_clock(stream, tick, tick_ms)
             return
         for act in stream.actives:
             src = act.src
@@ -491,10 +506,14 @@ class Simulator:
                 abuf.duration = n * 1_000_000_000 // AUDIO_RATE
                 act.asrc.push_buffer(abuf)
 
-    def _push_clock(self, stream: _Stream, tick: int) -> None:
-        """A raw frame stamped with the wall clock now; the pipeline encodes it at once."""
+    def _push_clock(self, stream: _Stream, tick: int, tick_ms: int) -> None:
+        """A raw frame stamped with the wall-clock time of its tick; the pipeline encodes it at once.
+
+        The stamp is the tick's time, like the frame's timestamp, not the time of the push: a pusher
+        thread late under load pushes a few frames at once, and stamping those with the time of the
+        push made one frame apart in the video read as 0 or 350 ms apart in the picture."""
         Gst = _Gst
-        frame = clock_frame(int(time.time() * 1000))
+        frame = clock_frame(tick_ms)
         for act in stream.actives:
             src = act.src
             if src.current_state != Gst.State.PLAYING:
@@ -504,7 +523,7 @@ class Simulator:
                 continue
             buf = Gst.Buffer.new_wrapped(frame)
             buf.pts = buf.dts = pts
-            buf.duration = FRAME_NS
+            buf.duration = 1_000_000_000 // stream.fps
             act.last_pts = pts
             src.push_buffer(buf)
 
@@ -576,8 +595,15 @@ class Simulator:
         if self.server.attach(None) == 0:
             raise OSError(f"cannot listen for RTSP on {self.host}:{self.rtsp_port}")
         _GLib.timeout_add_seconds(2, self._cleanup_sessions)
-        self._pusher = threading.Thread(target=self._push_loop, name="sim-pusher", daemon=True)
-        self._pusher.start()
+        by_rate: dict[int, list[_Stream]] = {}
+        for cam in self.cameras.values():
+            for stream in cam.streams.values():
+                by_rate.setdefault(stream.fps, []).append(stream)
+        for fps, streams in sorted(by_rate.items()):
+            name = "sim-pusher" if fps == FPS else f"sim-pusher-{fps}"
+            t = threading.Thread(target=self._push_loop, args=(fps, streams), name=name, daemon=True)
+            t.start()
+            self._pushers.append(t)
 
     def _cleanup_sessions(self) -> bool:
         self.server.get_session_pool().cleanup()
@@ -585,8 +611,8 @@ class Simulator:
 
     def shutdown(self) -> None:
         self._stop.set()
-        if self._pusher is not None:
-            self._pusher.join(timeout=2)
+        for t in self._pushers:
+            t.join(timeout=2)
         for client in self.server.client_filter(None):
             client.close()
         for clip in self._clips.values():

@@ -26,6 +26,7 @@ from ronda.config import Config
 from ronda.devices import registry
 from ronda.devices.urls import host_port, url_with_credentials, url_with_host
 from ronda.errors import Invalid, NotFound, TooManyRequests, Unavailable
+from ronda.media.framerate import segment_frame_rate
 from ronda.media.snapshot import SnapshotCache, SnapshotError
 from ronda.media.timeline import camera_track
 from ronda.recording import ffmpeg
@@ -183,9 +184,13 @@ class Cameras:
                 raise NotFound()
             segs = repos.segments_overlapping(s, camera_id, stream, s_ms, e_ms)
             gaps = repos.gaps_overlapping(s, camera_id, stream, s_ms, e_ms)
+            # frames per second of the first segment's video, measured from the file (None: unknown);
+            # players step one frame with it
+            rate = segment_frame_rate(str(Layout(self.cfg.recordings_dir).path(segs[0].path))) if segs else None
             return {
                 "camera": camera_id,
                 "stream": stream,
+                "frame_rate": rate,
                 "segments": [
                     {"id": x.id, "start": to_iso(x.start_ms), "end": to_iso(x.end_ms),
                      "duration_ms": x.end_ms - x.start_ms, "bytes": x.bytes, "sha256": x.sha256, "codec": x.codec,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ronda.access import profile
 from ronda.access.rights import MANAGE_CAMERAS
+from ronda.access.service import AuthError, LoginThrottled
 from ronda.api.deps import CSRF_COOKIE, SESSION_COOKIE, Caller, Ctx, authenticated, client_ip, declare_ws, public
 from ronda.api.schemas.auth import MeView, Ticket, Tokens
 from ronda.events import visibility as alarm_rules
@@ -54,10 +55,33 @@ def _token_response(ctx: Ctx, res: Any, response: Response, cookie: bool, secure
     return body
 
 
-@router.post("/auth/login", response_model=Tokens, response_model_exclude_unset=True, **public())
+# A refused sign-in says why in a machine-readable ``code`` next to the English ``detail``. Every
+# refusal of the credentials is the same ``login_failed`` (a wrong password, an unknown user, a missing
+# or wrong one-time code): the right password alone must not be recognisable (issue 10). Clients ask
+# for the one-time code on ``login_failed``.
+LOGIN_FAILED, LOGIN_THROTTLED = "login_failed", "login_throttled"
+
+
+@router.post(
+    "/auth/login",
+    response_model=Tokens,
+    response_model_exclude_unset=True,
+    responses={401: {"description": '`{"detail", "code": "login_failed"}`'},
+               429: {"description": '`{"detail", "code": "login_throttled"}`, with Retry-After'}},
+    **public(),
+)  # fmt: skip
 def login(ctx: Ctx, body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
     """Refused credentials answer 401 (``AuthError``), too many failures 429 (``LoginThrottled``)."""
-    res = ctx.auth.login(body.username, body.password, body.totp, client_ip(request), request.headers.get("user-agent"))
+    try:
+        res = ctx.auth.login(
+            body.username, body.password, body.totp, client_ip(request), request.headers.get("user-agent")
+        )
+    except LoginThrottled as e:
+        e.code = LOGIN_THROTTLED
+        raise
+    except AuthError as e:
+        e.code = LOGIN_FAILED
+        raise
     return _token_response(ctx, res, response, body.cookie, request.url.scheme == "https")
 
 

@@ -79,6 +79,7 @@ class GapDetail(Out):
 class Recordings(Out):
     camera: int
     stream: str
+    frame_rate: float | None = None  # of the first segment's video, measured from the file; null: unknown
     segments: list[SegmentView]
     gaps: list[GapDetail]
 

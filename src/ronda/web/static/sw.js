@@ -1,5 +1,8 @@
+// @ts-check
 // Service worker: the installable app (the shell starts offline) and Web Push (alarm notifications
 // that open the alarm). The opt-in is js/push.js; the payload is ronda.events.notify.webpush.build_payload.
+// `self`, typed as the service worker it is (openNotification is ours: also called by the tests)
+const sw = /** @type {ServiceWorkerGlobalScope & typeof globalThis & { openNotification: (n: Notification) => Promise<unknown> }} */ (/** @type {unknown} */ (self));
 const CACHE = "ronda-shell-v1";
 const SHELL = [
   "./", "index.html", "manifest.webmanifest", "favicon.svg",
@@ -7,27 +10,35 @@ const SHELL = [
   "js/app.js", "js/api.js", "js/dom.js", "js/events.js", "js/i18n.js", "js/live.js", "js/playback.js", "js/push.js",
   "js/timeline.js",
   "js/views/live.js", "js/views/playback.js", "js/views/alarms.js", "js/views/map.js", "js/views/admin.js",
+  "js/views/playback/common.js", "js/views/playback/controls.js", "js/views/playback/exports.js",
+  "js/views/playback/grid.js", "js/views/playback/picker.js", "js/views/playback/reverse.js",
+  "js/views/playback/selection.js", "js/views/playback/strings.js", "js/views/playback/tile.js",
+  "js/views/admin/cameras.js", "js/views/admin/common.js", "js/views/admin/rules.js", "js/views/admin/strings.js",
+  "js/views/admin/system.js", "js/views/admin/users.js",
+  "js/views/alarms/media.js", "js/views/alarms/strings.js", "js/views/live/strings.js", "js/views/live/tile.js",
+  "js/views/live/zoom.js", "js/views/map/plan.js", "js/views/map/strings.js",
+  "js/sitetime.js", "js/timeline/draw.js", "js/timeline/input.js", "js/timeline/style.js",
 ];
 
-self.addEventListener("install", (e) => {
+sw.addEventListener("install", (e) => {
   // One by one: a file missing from the list must not stop the worker from installing.
-  e.waitUntil(caches.open(CACHE).then((c) => Promise.all(SHELL.map((f) => c.add(f).catch(() => null)))).then(() => self.skipWaiting()));
+  e.waitUntil(caches.open(CACHE).then((c) => Promise.all(SHELL.map((f) => c.add(f).catch(() => null)))).then(() => sw.skipWaiting()));
 });
 
-self.addEventListener("activate", (e) => {
+sw.addEventListener("activate", (e) => {
   e.waitUntil(
     caches.keys()
       .then((keys) => Promise.all(keys.filter((k) => k.startsWith("ronda-shell-") && k !== CACHE).map((k) => caches.delete(k))))
-      .then(() => self.clients.claim()),
+      .then(() => sw.clients.claim()),
   );
 });
 
-self.addEventListener("fetch", (e) => {
+sw.addEventListener("fetch", (e) => {
   const req = e.request;
   const url = new URL(req.url);
   // The API (and media) always go to the network untouched: its answers are per user and change all
   // the time, so a cached copy would be wrong (and on a shared phone, the previous user's cameras).
-  if (req.method !== "GET" || url.origin !== self.location.origin || url.pathname.startsWith("/api/")) return;
+  if (req.method !== "GET" || url.origin !== sw.location.origin || url.pathname.startsWith("/api/")) return;
   // The shell: network first (a new version shows at once), the cached copy when offline.
   e.respondWith(
     fetch(req)
@@ -53,7 +64,7 @@ function parsePush(data) {
   }
 }
 
-self.addEventListener("push", (e) => {
+sw.addEventListener("push", (e) => {
   const msg = parsePush(e.data);
   const id = msg.alarm_id;
   const title = msg.title || "Ronda";
@@ -66,16 +77,16 @@ self.addEventListener("push", (e) => {
     timestamp: msg.time || Date.now(),
     data: { url: msg.url || (id ? `/#/alarms/${id}` : "/#/alarms"), alarm_id: id || null },
   };
-  e.waitUntil(self.registration.showNotification(title, options));
+  e.waitUntil(sw.registration.showNotification(title, options));
 });
 
 // Focuses an open window of the client and shows it the alarm, or opens one. The notificationclick
 // handler calls it; so may tests (a headless browser has no notification to click).
-self.openNotification = async (notification) => {
-  const target = new URL((notification.data && notification.data.url) || "/#/alarms", self.location.origin).href;
+sw.openNotification = async (notification) => {
+  const target = new URL((notification.data && notification.data.url) || "/#/alarms", sw.location.origin).href;
   notification.close();
-  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-  const win = windows.find((w) => new URL(w.url).origin === self.location.origin);
+  const windows = await sw.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const win = windows.find((w) => new URL(w.url).origin === sw.location.origin);
   if (win) {
     try {
       const moved = await win.navigate(target); // a fragment change: the client's router shows the alarm
@@ -85,9 +96,9 @@ self.openNotification = async (notification) => {
       // not controlled by this worker (a page opened before it): open a new window instead
     }
   }
-  return self.clients.openWindow(target);
+  return sw.clients.openWindow(target);
 };
 
-self.addEventListener("notificationclick", (e) => {
-  e.waitUntil(self.openNotification(e.notification));
+sw.addEventListener("notificationclick", (e) => {
+  e.waitUntil(sw.openNotification(e.notification));
 });

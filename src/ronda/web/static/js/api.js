@@ -1,13 +1,15 @@
+// @ts-check
 // The API client: bearer token in sessionStorage, refreshed before it expires; a 401 sends the user
 // back to the login screen with a message (session expired).
 
 const KEY = "ronda.session";
 
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, code = null) {
     super(typeof detail === "string" ? detail : JSON.stringify(detail));
     this.status = status;
     this.detail = detail;
+    this.code = code; // the server's machine-readable reason, when it gives one (e.g. "login_failed")
   }
 }
 
@@ -38,7 +40,7 @@ export class Api extends EventTarget {
       body: JSON.stringify(totp ? { username, password, totp } : { username, password }),
     });
     const body = await res.json().catch(() => ({}));
-    if (!res.ok) throw new ApiError(res.status, body.detail || res.statusText);
+    if (!res.ok) throw new ApiError(res.status, body.detail || res.statusText, body.code || null);
     this._save(body);
     return body;
   }
@@ -95,6 +97,21 @@ export class Api extends EventTarget {
     if (!res.ok) throw new ApiError(res.status, (data && data.detail) || res.statusText);
     return data;
   }
+}
+
+/**
+ * The text to show for an error: the API's `detail` sentence, FastAPI's list of `{loc, msg}` for a 422
+ * ("field: message; ..."), or any other error's message.
+ * @param {unknown} e
+ * @returns {string}
+ */
+export function errorText(e) {
+  const err = /** @type {{ detail?: unknown, message?: string } | null} */ (e && typeof e === "object" ? e : null);
+  const d = err && err.detail;
+  if (Array.isArray(d)) {
+    return d.map((x) => (x && typeof x === "object" ? [(x.loc || []).filter((p) => p !== "body").join("."), x.msg].filter(Boolean).join(": ") : String(x))).join("; ");
+  }
+  return (err && err.message) || String(e);
 }
 
 export const api = new Api();

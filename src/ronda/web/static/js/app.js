@@ -1,3 +1,4 @@
+// @ts-check
 // The operator client: a hash router over views (js/views/*.js), the login screen, the header with
 // navigation and the open-alarm count (title bar and app badge), and the shared event stream.
 import { api, apiFn } from "./api.js";
@@ -24,6 +25,10 @@ const NAV = [
 const root = document.getElementById("app");
 const state = { me: null, cleanup: null, openAlarms: new Set(), site: null };
 
+/**
+ * What every view gets: the API, the signed-in user and their rights, the site's time zone, navigation.
+ * @typedef {typeof ctx} AppContext
+ */
 export const ctx = {
   api,
   apiFn,
@@ -37,6 +42,10 @@ export const ctx = {
   },
   isAdmin() {
     return Boolean(state.me && ["manage_cameras", "manage_users", "manage_rules", "view_audit"].some((r) => state.me.rights.includes(r)));
+  },
+  // the site's IANA time zone (GET /api/v1/site), passed to every time formatter; undefined: the browser's
+  get siteTimeZone() {
+    return (state.site && state.site.timezone) || undefined;
   },
   navigate(path) {
     location.hash = path;
@@ -76,9 +85,9 @@ function showLogin(message) {
       await api.login(f.get("username"), f.get("password"), f.get("totp") || undefined);
       await start();
     } catch (ex) {
-      // The server gives one answer for every failed sign-in (a missing code looks like a wrong
-      // password), so after any refusal the code field is offered: accounts with TOTP need it.
-      if (ex.status === 401) totpRow.hidden = false;
+      // The server gives one answer for every refused sign-in, "login_failed" (a missing code looks
+      // like a wrong password), so after it the code field is offered: accounts with TOTP need it.
+      if (ex.code === "login_failed") totpRow.hidden = false;
       err.textContent = `${t("login.failed")}: ${ex.message}`;
     }
   });
@@ -119,7 +128,7 @@ async function loadOpenAlarms() {
 }
 
 liveEvents.addEventListener("alarm", (e) => {
-  const a = e.detail.alarm;
+  const a = /** @type {CustomEvent} */ (e).detail.alarm;
   if (a.state === "closed") state.openAlarms.delete(a.id);
   else state.openAlarms.add(a.id);
   updateAlarmCount();
@@ -166,7 +175,6 @@ async function start() {
   try {
     state.me = await api.call("/api/v1/me");
     state.site = await api.call("/api/v1/site").catch(() => null);
-    if (state.site) globalThis.rondaSiteTimeZone = state.site.timezone;
   } catch (e) {
     // an expired session has already brought the login screen with its message
     if (api.loggedIn) showLogin(`${t("common.error")}: ${e.message}`);

@@ -1,3 +1,4 @@
+// @ts-check
 // Tiny DOM helpers: text always goes through textContent (names from the API are never parsed as HTML).
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);

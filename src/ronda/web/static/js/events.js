@@ -1,3 +1,4 @@
+// @ts-check
 // One WebSocket to /api/v1/ws for the whole client: events and alarm changes, re-connected with
 // backoff. Listen with live.addEventListener("event" | "alarm", e => e.detail).
 import { api } from "./api.js";

@@ -1,3 +1,4 @@
+// @ts-check
 // English and Italian. The user's choice is kept in localStorage; the browser's language is the default.
 const STRINGS = {
   en: {
@@ -43,8 +44,12 @@ export function t(key, vars = {}) {
   return s.replace(/\{(\w+)\}/g, (_, k) => (k in vars ? String(vars[k]) : `{${k}}`));
 }
 
-export function formatTime(iso, options = {}) {
-  // Times are shown in the site's time zone (set by app.js from GET /api/v1/site).
-  const tz = globalThis.rondaSiteTimeZone || undefined;
-  return new Date(iso).toLocaleString(lang === "it" ? "it-IT" : "en-GB", { timeZone: tz, ...options });
+/**
+ * An ISO time as text in the site's time zone (ctx.siteTimeZone; without one, the browser's).
+ * @param {string} iso
+ * @param {Intl.DateTimeFormatOptions} [options]
+ * @param {string} [timeZone]
+ */
+export function formatTime(iso, options = {}, timeZone = undefined) {
+  return new Date(iso).toLocaleString(lang === "it" ? "it-IT" : "en-GB", { timeZone, ...options });
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // Live view in the browser: low-latency fMP4 over WebSocket into Media Source Extensions, HLS,
 // or refreshed snapshots when the browser cannot decode the camera's codec.
 // Standard APIs only (MediaSource, WebSocket, HLS where the browser plays it natively).
@@ -137,6 +138,10 @@ export class LowLatencyPlayer extends EventTarget {
 
 // Fetches /api/v1/cameras/{id}/live and shows it in `video` (or `img` for snapshots).
 // mode: "ll" (low latency, default) or "hls". Resolves to the player's state.
+/**
+ * @param {{ api: (path: string, options?: object) => Promise<any>, cameraId: number | string, video: HTMLVideoElement,
+ *   img?: HTMLImageElement, mode?: string, view?: string, onStatus?: import("./playback.js").StatusHandler }} options
+ */
 export async function showLive({ api, cameraId, video, img, mode = "ll", view = "single", onStatus = () => {} }) {
   const info = await api(`/api/v1/cameras/${cameraId}/live?view=${view}&hevc=${canPlayHevc()}`);
   if (info.reason) onStatus({ state: info.mode, reason: info.reason });
@@ -176,6 +181,6 @@ export async function showLive({ api, cameraId, video, img, mode = "ll", view = 
     return { info, stop: () => { clearInterval(renew); video.removeAttribute("src"); video.load(); } };
   }
   const player = new LowLatencyPlayer(video, info.urls.ws).start();
-  player.addEventListener("status", (e) => onStatus(e.detail));
+  player.addEventListener("status", (e) => onStatus(/** @type {CustomEvent} */ (e).detail));
   return { info, player, stop: () => player.stop() };
 }

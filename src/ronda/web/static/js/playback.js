@@ -1,9 +1,12 @@
+// @ts-check
 // Playback of recordings from any instant: the HLS VOD playlist of the catalog (gaps skipped),
 // with speeds, frame step and the wall-clock time of the frame on screen.
 
 const HOUR_MS = 3600 * 1000;
 const RUN_JOIN_MS = 100; // segments closer than this play as one run
 const RUN_END_MARGIN_MS = 250; // an instant this close to the end of a run shows the run's last frames
+export const DEFAULT_FPS = 15; // when the recordings do not tell their frame rate (no segment measured)
+const FRAME_WAIT_MS = 400; // how long a step waits for its frame to be presented before going on
 
 // Maps the player's timeline (segments back to back, gaps removed) to wall-clock time and back.
 export class RecordingMap {
@@ -49,8 +52,26 @@ function seekToFrame(video, t) {
   });
 }
 
+// Resolves once no seek is under way.
+function seekDone(video) {
+  if (!video.seeking) return Promise.resolve();
+  return new Promise((resolve) => video.addEventListener("seeked", () => resolve(), { once: true }));
+}
+
+/**
+ * What a player says about itself: "playing", "empty" (nothing recorded), "error" with a reason.
+ * @typedef {(status: { state: string, reason?: string }) => void} StatusHandler
+ */
+
+/**
+ * A recorded player on `video`, at the wall-clock instant `at` (ISO), from the catalog's HLS playlist.
+ * @param {{ api: (path: string, options?: object) => Promise<any>, cameraId: number | string, video: HTMLVideoElement,
+ *   at: string, stream?: string, onStatus?: StatusHandler }} options
+ */
 export async function showRecorded({ api, cameraId, video, at, stream = "main", onStatus = () => {} }) {
   let map = new RecordingMap([]);
+  let frameRate = null; // frames per second of the recordings (from the API), null until known
+  const fps = () => frameRate || DEFAULT_FPS;
   const seekTo = (t) => seekToFrame(video, t);
   // The playlist's segment URLs carry a token of a few minutes, bound to this session: before it runs
   // out, load a fresh playlist at the instant on screen (the new token comes through the live session).
@@ -75,6 +96,7 @@ export async function showRecorded({ api, cameraId, video, at, stream = "main", 
     const rec = await api(
       `/api/v1/cameras/${cameraId}/recordings?start=${encodeURIComponent(iso)}&end=${encodeURIComponent(endIso)}&stream=${stream}`,
     );
+    if (rec.frame_rate > 0) frameRate = rec.frame_rate;
     const first = rec.segments.findIndex((s) => Date.parse(s.end) > atMs);
     map = new RecordingMap(first < 0 ? [] : rec.segments.slice(first));
     if (!map.segments.length) {
@@ -104,28 +126,90 @@ export async function showRecorded({ api, cameraId, video, at, stream = "main", 
   video.addEventListener("playing", () => onStatus({ state: "playing" }));
   video.addEventListener("error", () => onStatus({ state: "error", reason: "the recording cannot be played" }));
   await load(Date.parse(at)).catch((e) => onStatus({ state: "error", reason: String(e.message || e) }));
-  // media time of the frame on screen (frame step counts from it, not from the clock between frames)
-  let shown = null;
+  // The frame on screen, as presented (requestVideoFrameCallback): its media time, and whether it
+  // is the frame at the current position. A frame presented before a seek is stale: its callback may
+  // run while the seek still decodes, or even after "seeked" under load, and counting a step from it
+  // lands a frame or more off. So a presented frame counts only if it covers currentTime (starts at
+  // most one frame interval before it).
+  /** @type {{ shown: number | null, fresh: boolean, duringSeek: number | null, waiters: (() => void)[] }} */
+  const frames = { shown: null, fresh: false, duringSeek: null, waiters: [] };
+  /** @param {number} m */
+  const covers = (m) => m <= video.currentTime + 0.002 && video.currentTime < m + 1 / fps() - 0.002;
+  /** @param {number} mediaTime */
+  const accept = (mediaTime) => {
+    frames.shown = mediaTime;
+    frames.fresh = true;
+    for (const w of frames.waiters.splice(0)) w();
+  };
+  const forget = () => {
+    frames.fresh = false;
+    frames.duringSeek = null;
+  };
+  video.addEventListener("seeking", forget);
+  video.addEventListener("emptied", forget); // another playlist: nothing of it shown yet
+  // The seek's own frame may be presented just before "seeked" fires: it is the one that covers
+  // the new position (a frame presented before the seek does not).
+  video.addEventListener("seeked", () => {
+    const m = frames.duringSeek;
+    if (!frames.fresh && m !== null && covers(m)) accept(m);
+  });
   if (video.requestVideoFrameCallback) {
     const onFrame = (_now, meta) => {
-      shown = meta.mediaTime;
+      if (video.seeking) frames.duringSeek = meta.mediaTime;
+      else if (covers(meta.mediaTime)) accept(meta.mediaTime);
       video.requestVideoFrameCallback(onFrame);
     };
     video.requestVideoFrameCallback(onFrame);
   }
+  // Resolves when a frame is presented after the seek just done (or after FRAME_WAIT_MS: a seek to
+  // the frame already shown may present nothing new).
+  const presented = () => new Promise((resolve) => {
+    if (frames.fresh || !video.requestVideoFrameCallback) return resolve();
+    const timer = setTimeout(done, FRAME_WAIT_MS);
+    function done() {
+      clearTimeout(timer);
+      resolve();
+    }
+    frames.waiters.push(done);
+  });
+
+  // `n` frames forward (1) or back (-1) from the frame on screen. The target is the middle of the
+  // frame interval `n` frames on, not its edge: the frame shown at a time is the last one starting at
+  // or before it, so an edge target flips between two frames on a timestamp a little off the grid.
+  // (A frame missing from the recording is not skipped over: that step shows the frame before it.)
+  /** @param {number} n */
+  async function stepOnce(n) {
+    video.pause();
+    await seekDone(video);
+    await presented();
+    const d = 1 / fps();
+    // the middle of the frame shown; without a presented frame, currentTime lies inside it
+    const base = frames.fresh && covers(frames.shown) ? frames.shown + d / 2 : video.currentTime;
+    const target = Math.min(Math.max(0, base + n * d), video.duration || Infinity);
+    await seekToFrame(video, target);
+    await presented();
+  }
+  let stepping = Promise.resolve();
+
   return {
     get map() {
       return map;
     },
-    wallTime: () => map.wallTime(video.currentTime),
+    // frames per second of the recordings (their measured rate, or DEFAULT_FPS when unknown)
+    get frameRate() {
+      return fps();
+    },
+    // The wall-clock time of the picture: while paused on a presented frame, that frame's own time.
+    wallTime: () => map.wallTime(video.paused && frames.fresh && !video.seeking && covers(frames.shown) ? frames.shown : video.currentTime),
     setRate(rate) {
       video.playbackRate = rate;
     },
-    // One frame forward (or back): pauses, then moves by one frame interval.
-    step(frames = 1, fps = 15) {
-      video.pause();
-      const base = shown ?? video.currentTime;
-      video.currentTime = Math.max(0, base + frames / fps + 0.002);
+    // Pauses and moves `frames` frames (±1: one frame) at the recording's real frame rate. Steps
+    // queue: a step asked while the previous one still decodes counts from the frame that one shows.
+    step(frames = 1) {
+      const n = Math.trunc(frames) || 0;
+      stepping = stepping.then(() => (n ? stepOnce(n) : undefined)).catch(() => {});
+      return stepping;
     },
     // Shows the frame at a wall-clock instant, loading another hour of recordings when needed.
     async seekWall(wallMs) {
@@ -144,6 +228,8 @@ export async function showRecorded({ api, cameraId, video, at, stream = "main", 
     },
   };
 }
+
+/** @typedef {Awaited<ReturnType<typeof showRecorded>>} RecordedPlayer */
 
 // Several recorded players kept at the same wall-clock instant (the first one leads).
 export class SyncGroup {

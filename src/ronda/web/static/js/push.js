@@ -1,3 +1,4 @@
+// @ts-check
 // Web Push opt-in: a button that subscribes this browser with the server's VAPID key and shows the
 // state (on / off / blocked / unsupported). The service worker (sw.js) shows the notifications.
 import { h, toast } from "./dom.js";

@@ -1,3 +1,4 @@
+// @ts-check
 // The playback timeline: one row per camera with recorded runs, gaps (reason in the tooltip), event
 // ticks, bookmarks and evidence locks, over a time axis whose day boundaries come from the API's local
 // `days` (so 23 h and 25 h days are drawn as they are). Click or drag to scrub, Shift+drag (or drag a
@@ -5,7 +6,14 @@
 //
 // Events dispatched: "seek" {ms, final}, "select" {start, end} | null, "load" {data}, "view" {start, end}.
 import { h } from "./dom.js";
-import { addStrings, language, t } from "./i18n.js";
+import { addStrings, t } from "./i18n.js";
+import { axisTicks, formatSpan, formatWall, fromLocalInput, toLocalInput } from "./sitetime.js";
+import { draw } from "./timeline/draw.js";
+import { bindInput } from "./timeline/input.js";
+import { AXIS_H, ROW_H } from "./timeline/style.js";
+
+// the site-time helpers, where the views and tests have always found them
+export { axisTicks, formatSpan, formatWall, fromLocalInput, toLocalInput };
 
 addStrings({
   en: {
@@ -27,76 +35,15 @@ addStrings({
 export const MIN_SPAN_MS = 5 * 60 * 1000;
 export const MAX_SPAN_MS = 30 * 86_400_000;
 const API_MAX_MS = 31 * 86_400_000;
-const AXIS_H = 36;
-const ROW_H = 24;
-const COLORS = {
-  bg: "#0b1324", row: "#111c33", axis: "#94a3b8", tick: "#334155", day: "#e2e8f0", run: "#16a34a", gap: "#b91c1c",
-  event: "#facc15", eventHigh: "#fb923c", bookmark: "#38bdf8", lock: "#a855f7", cursor: "#f8fafc",
-  selection: "rgba(56, 189, 248, 0.22)", handle: "#38bdf8", text: "#e2e8f0",
-};
-// Axis label steps under a day; above that the axis labels days only.
-const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200].map((s) => s * 1000);
-
-// --- time in the site's zone ------------------------------------------------------------------------------
-const formatters = new Map();
-function formatter(options) {
-  const tz = globalThis.rondaSiteTimeZone || undefined;
-  const key = `${language()}|${tz}|${JSON.stringify(options)}`;
-  if (!formatters.has(key)) {
-    formatters.set(key, new Intl.DateTimeFormat(language() === "it" ? "it-IT" : "en-GB", { timeZone: tz, ...options }));
-  }
-  return formatters.get(key);
-}
-
-export function formatWall(ms, options = { dateStyle: "medium", timeStyle: "medium" }) {
-  return Number.isFinite(ms) ? formatter(options).format(new Date(ms)) : "—";
-}
-
-function zoneParts(ms, tz) {
-  const f = new Intl.DateTimeFormat("en-US", {
-    timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
-  });
-  return Object.fromEntries(f.formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
-}
-
-// "YYYY-MM-DDTHH:MM:SS" in the site's zone, for <input type="datetime-local">.
-export function toLocalInput(ms, tz = globalThis.rondaSiteTimeZone || "UTC") {
-  const p = zoneParts(ms, tz);
-  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
-}
-
-// The UTC instant of a wall-clock time in the site's zone (the value of a datetime-local input). A
-// time the clocks skip is read with the offset before the change (02:30 → 03:30 summer time); a time
-// that happens twice gives the first one.
-export function fromLocalInput(value, tz = globalThis.rondaSiteTimeZone || "UTC") {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value || "");
-  if (!m) return NaN;
-  const naive = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
-  const offsetAt = (ms) => {
-    const p = zoneParts(ms, tz);
-    return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) - Math.floor(ms / 1000) * 1000;
-  };
-  const before = offsetAt(naive - 43_200_000);
-  const after = offsetAt(naive + 43_200_000);
-  const fits = [naive - before, naive - after].filter((ms) => offsetAt(ms) === naive - ms);
-  return fits.length ? Math.min(...fits) : naive - before;
-}
-
-export function formatSpan(ms) {
-  const s = Math.round(ms / 1000);
-  if (s < 120) return `${s} s`;
-  if (s < 7200) return `${Math.round(s / 60)} min`;
-  if (s < 172800) return `${Math.round(s / 360) / 10} h`;
-  return `${Math.round(s / 8640) / 10} d`;
-}
 
 // --- the component -------------------------------------------------------------------------------------------
 export class Timeline extends EventTarget {
-  constructor({ api, cameras, start, end, stream = "main" }) {
+  constructor({ api, cameras, start, end, stream = "main", timeZone = undefined }) {
     super();
     this.api = api;
     this.cameras = cameras; // [{id, name}]
     this.stream = stream;
+    this.timeZone = timeZone; // the site's: axis labels, tooltips
     this.start = start;
     this.end = end;
     this.cursor = null;
@@ -222,7 +169,7 @@ export class Timeline extends EventTarget {
   setCursor(ms, { follow = true } = {}) {
     if (!Number.isFinite(ms) || this._drag?.mode === "scrub") return;
     this.cursor = ms;
-    this.canvas.setAttribute("aria-valuetext", formatWall(ms));
+    this.canvas.setAttribute("aria-valuetext", formatWall(ms, undefined, this.timeZone));
     const span = this.end - this.start;
     // page the view so the playing instant stays on screen (backwards too)
     if (follow && ms > this.end - span * 0.02) this.setView(ms - span * 0.1, ms + span * 0.9);
@@ -316,112 +263,22 @@ export class Timeline extends EventTarget {
     return out.sort((a, b) => a.s - b.s);
   }
 
-  // --- input ------------------------------------------------------------------------------------------------
   _bind() {
-    const c = this.canvas;
-    const xOfEvent = (e) => e.clientX - c.getBoundingClientRect().left;
-    c.addEventListener("pointerdown", (e) => {
-      if (e.button !== 0) return;
-      c.focus();
-      c.setPointerCapture(e.pointerId);
-      const x = xOfEvent(e);
-      const sel = this.selection;
-      let mode = e.shiftKey ? "select" : "scrub";
-      let anchor = this._snap(this.timeAt(x));
-      if (!e.shiftKey && sel) {
-        // dragging a selection edge moves that edge
-        if (Math.abs(this.xOf(sel.start) - x) <= 5) [mode, anchor] = ["select", sel.end];
-        else if (Math.abs(this.xOf(sel.end) - x) <= 5) [mode, anchor] = ["select", sel.start];
-      }
-      this._drag = { mode, x0: x, anchor, moved: false, lastSeek: 0 };
-      if (mode === "select" && e.shiftKey) this.setSelection(anchor, anchor);
-      e.preventDefault();
-    });
-    c.addEventListener("pointermove", (e) => {
-      const x = xOfEvent(e);
-      this.hover = x;
-      const d = this._drag;
-      if (!d) {
-        c.title = this._describe(x, e.clientY - c.getBoundingClientRect().top);
-        this.requestDraw();
-        return;
-      }
-      if (Math.abs(x - d.x0) > 3) d.moved = true;
-      if (!d.moved) return;
-      if (d.mode === "select") {
-        this.selection = { start: Math.min(d.anchor, this._snap(this.timeAt(x))), end: Math.max(d.anchor, this._snap(this.timeAt(x))) };
-        this.requestDraw();
-      } else {
-        this.cursor = this.timeAt(x);
-        this.requestDraw();
-        const now = performance.now();
-        if (now - d.lastSeek > 200) {
-          d.lastSeek = now;
-          this.dispatchEvent(new CustomEvent("seek", { detail: { ms: this.cursor, final: false } }));
-        }
-      }
-    });
-    const end = (e) => {
-      const d = this._drag;
-      if (!d) return;
-      this._drag = null;
-      const x = xOfEvent(e);
-      if (d.mode === "select" && d.moved) {
-        this._publishSelection();
-      } else if (d.mode === "select" && e.shiftKey) {
-        this.setSelection(null); // a Shift+click without a drag clears the selection
-      } else {
-        this._seek(this.timeAt(x), true);
-      }
-    };
-    c.addEventListener("pointerup", end);
-    c.addEventListener("pointercancel", () => {
-      this._drag = null;
-    });
-    c.addEventListener("pointerleave", () => {
-      this.hover = null;
-      this.requestDraw();
-    });
-    c.addEventListener("wheel", (e) => {
-      e.preventDefault();
-      if (Math.abs(e.deltaX) > Math.abs(e.deltaY)) this.pan(e.deltaX > 0 ? 0.1 : -0.1);
-      else this.zoom(e.deltaY > 0 ? 1.25 : 0.8, this.timeAt(xOfEvent(e)));
-    }, { passive: false });
-    c.addEventListener("keydown", (e) => {
-      const span = this.end - this.start;
-      const at = this.cursor ?? (this.start + this.end) / 2;
-      const keys = {
-        ArrowLeft: () => this._seek(at - span / 50, true),
-        ArrowRight: () => this._seek(at + span / 50, true),
-        PageUp: () => this.pan(-0.5),
-        PageDown: () => this.pan(0.5),
-        "+": () => this.zoom(0.5),
-        "=": () => this.zoom(0.5),
-        "-": () => this.zoom(2),
-        End: () => this.goNow(),
-        "[": () => this.setSelection(this._snap(at), Math.max(this._snap(at), this.selection?.end ?? this._snap(at))),
-        "]": () => this.setSelection(Math.min(this._snap(at), this.selection?.start ?? this._snap(at)), this._snap(at)),
-        Escape: () => this.setSelection(null),
-      };
-      if (keys[e.key]) {
-        e.preventDefault();
-        keys[e.key]();
-      }
-    });
+    bindInput(this);
   }
 
   // Tooltip text for what is under the pointer: event, bookmark, lock, gap (with its reason) or recording.
   _describe(x, y) {
     const ms = this.timeAt(x);
     const row = Math.floor((y - AXIS_H) / ROW_H);
-    const lines = [formatWall(ms)];
+    const lines = [formatWall(ms, undefined, this.timeZone)];
     const cam = this.cameras[row];
     const d = cam && this.data?.cameras[String(cam.id)];
     if (!d || y < AXIS_H) return lines.join("\n");
     lines.unshift(cam.name);
     const pad = ((this.end - this.start) / this.width) * 4;
     for (const ev of d.events) {
-      if (Math.abs(ev.s - ms) <= pad) lines.push(`${t("tl.event")}: ${ev.type}${ev.text ? ` — ${ev.text}` : ""} (${formatWall(ev.s, { timeStyle: "medium" })})`);
+      if (Math.abs(ev.s - ms) <= pad) lines.push(`${t("tl.event")}: ${ev.type}${ev.text ? ` — ${ev.text}` : ""} (${formatWall(ev.s, { timeStyle: "medium" }, this.timeZone)})`);
     }
     for (const b of d.bookmarks) if (b.s - pad <= ms && ms <= b.e + pad) lines.push(`${t("tl.bookmark")}: ${b.title}${b.note ? ` — ${b.note}` : ""}`);
     for (const l of d.locks) if (l.s <= ms && ms <= l.e) lines.push(`${t("tl.lock")}: ${l.reason}`);
@@ -441,127 +298,6 @@ export class Timeline extends EventTarget {
   }
 
   draw() {
-    const g = this.canvas.getContext("2d");
-    if (!g) return;
-    const dpr = window.devicePixelRatio || 1;
-    const W = this.width;
-    const H = this.canvas.height / dpr;
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.fillStyle = COLORS.bg;
-    g.fillRect(0, 0, W, H);
-    g.font = "11px system-ui, sans-serif";
-    g.textBaseline = "middle";
-    this._drawAxis(g, W, H);
-    this.cameras.forEach((cam, i) => this._drawRow(g, cam, AXIS_H + i * ROW_H, W));
-    this._drawOverlay(g, W, H);
+    draw(this);
   }
-
-  _drawAxis(g, W, H) {
-    const { ticks, days } = axisTicks(this.start, this.end, this.data?.days || [], W);
-    for (const tk of ticks) {
-      const x = Math.round(this.xOf(tk.ms)) + 0.5;
-      g.fillStyle = COLORS.tick;
-      g.fillRect(x, AXIS_H - 8, 1, H - AXIS_H + 8);
-      g.fillStyle = COLORS.axis;
-      g.fillText(tk.label, x + 3, 27);
-    }
-    days.forEach((d, i) => {
-      const x = Math.round(this.xOf(d.ms)) + 0.5;
-      g.fillStyle = COLORS.day;
-      if (d.ms >= this.start) g.fillRect(x, 0, 1, H);
-      if (!d.label) return;
-      // the label of the day in view at the left edge stays there, unless the next one needs the room
-      const lx = Math.max(2, x + 3);
-      const next = days.slice(i + 1).find((n) => n.label);
-      if (next && this.xOf(next.ms) - lx < g.measureText(d.label).width + 6) return;
-      g.fillText(d.label, lx, 11);
-    });
-  }
-
-  _drawRow(g, cam, y, W) {
-    const d = this.data?.cameras[String(cam.id)];
-    g.fillStyle = COLORS.row;
-    g.fillRect(0, y + 1, W, ROW_H - 2);
-    const span = (s, e, top, height, color) => {
-      const x0 = Math.max(-1, this.xOf(s));
-      const x1 = Math.min(W + 1, this.xOf(e));
-      if (x1 < 0 || x0 > W) return;
-      g.fillStyle = color;
-      g.fillRect(x0, y + top, Math.max(1, x1 - x0), height);
-    };
-    if (d) {
-      for (const r of d.runs) span(r.s, r.e, 7, ROW_H - 14, COLORS.run);
-      for (const gp of d.gaps) span(gp.s, gp.e, 9, ROW_H - 18, COLORS.gap);
-      for (const b of d.bookmarks) span(b.s, b.e, 2, 4, COLORS.bookmark);
-      for (const l of d.locks) span(l.s, l.e, ROW_H - 6, 4, COLORS.lock);
-      for (const ev of d.events) {
-        const x = this.xOf(ev.s);
-        if (x < -2 || x > W + 2) continue;
-        g.fillStyle = ev.severity === "info" ? COLORS.event : COLORS.eventHigh;
-        g.fillRect(Math.round(x) - 1, y + 3, 2, ROW_H - 6);
-      }
-    }
-    // the camera's name, readable over the bars
-    const w = g.measureText(cam.name).width + 8;
-    g.fillStyle = "rgba(11, 19, 36, 0.75)";
-    g.fillRect(0, y + 4, w, ROW_H - 8);
-    g.fillStyle = COLORS.text;
-    g.fillText(cam.name, 4, y + ROW_H / 2);
-  }
-
-  _drawOverlay(g, W, H) {
-    const s = this.selection;
-    if (s) {
-      const x0 = this.xOf(s.start);
-      const x1 = this.xOf(s.end);
-      g.fillStyle = COLORS.selection;
-      g.fillRect(x0, AXIS_H, Math.max(1, x1 - x0), H - AXIS_H);
-      g.fillStyle = COLORS.handle;
-      g.fillRect(Math.round(x0) - 1, AXIS_H - 4, 2, H - AXIS_H + 4);
-      g.fillRect(Math.round(x1) - 1, AXIS_H - 4, 2, H - AXIS_H + 4);
-    }
-    if (this.hover !== null && !this._drag) {
-      g.fillStyle = "rgba(226, 232, 240, 0.35)";
-      g.fillRect(Math.round(this.hover), AXIS_H, 1, H - AXIS_H);
-    }
-    if (this.cursor !== null) {
-      const x = Math.round(this.xOf(this.cursor));
-      if (x >= -6 && x <= W + 6) {
-        g.fillStyle = COLORS.cursor;
-        g.fillRect(x - 1, AXIS_H - 6, 2, H - AXIS_H + 6);
-        g.beginPath();
-        g.moveTo(x - 5, AXIS_H - 8);
-        g.lineTo(x + 5, AXIS_H - 8);
-        g.lineTo(x, AXIS_H - 2);
-        g.fill();
-      }
-    }
-  }
-}
-
-// The axis of [start, end) on `width` pixels: hour/minute ticks counted from each local midnight of the
-// API's `days` (so a 23 h or 25 h day has its real hours: 01:00, 02:00, 02:00, 03:00 on the night clocks
-// go back), and the day boundaries with their labels (thinned out when days are narrow).
-export function axisTicks(start, end, days, width) {
-  const msPerPx = (end - start) / width;
-  const inView = days.filter((d) => d.e > start && d.s < end);
-  const step = STEPS.find((s) => s / msPerPx >= 80);
-  const ticks = [];
-  if (step) {
-    const opts = step < 60000 ? { hour: "2-digit", minute: "2-digit", second: "2-digit" } : { hour: "2-digit", minute: "2-digit" };
-    for (const d of inView) {
-      for (let k = Math.max(1, Math.ceil((start - d.s) / step)); d.s + k * step < Math.min(d.e, end); k++) {
-        ticks.push({ ms: d.s + k * step, label: formatWall(d.s + k * step, opts) });
-      }
-    }
-  }
-  const every = Math.max(1, Math.ceil(90 / (86_400_000 / msPerPx)));
-  const out = inView.map((d, i) => ({
-    ms: d.s,
-    hours: d.hours,
-    label: i % every === 0 || d.s < start
-      ? formatWall(d.s, { weekday: "short", day: "numeric", month: "short" }) + (d.hours !== 24 ? ` · ${t("tl.hours", { h: d.hours })}` : "")
-      : "",
-  }));
-  return { step, ticks, days: out };
 }

@@ -1,61 +1,17 @@
+// @ts-check
 // Alarm manager (#/alarms, #/alarms/<id>): the live list, most urgent first, with a sound per priority
 // for new alarms; the detail with instructions, history, the related cameras live, the recording from
 // before the alarm, and the lifecycle buttons (take, comment, hold, resume, close, reopen).
+import { errorText } from "../api.js";
 import { clear, h, loadCss, toast } from "../dom.js";
-import { addStrings, formatTime } from "../i18n.js";
-import { showLive } from "../live.js";
-import { showRecorded } from "../playback.js";
+import { formatTime } from "../i18n.js";
+import "./alarms/strings.js";
+import { AlarmMedia } from "./alarms/media.js";
 import { pushButton } from "../push.js";
-
-addStrings({
-  en: {
-    "alarms.title": "Alarms", "alarms.state": "State", "alarms.priority": "Priority", "alarms.any": "Any priority",
-    "alarms.filter.open": "Open", "alarms.filter.all": "All", "alarms.filter.closed": "Closed",
-    "alarms.mute": "Mute alarm sounds", "alarms.sound.on": "Sound on", "alarms.sound.off": "Muted", "alarms.unmute": "Alarm sounds are muted: click to hear them",
-    "alarms.empty": "No alarms.", "alarms.choose": "Choose an alarm from the list.", "alarms.back": "Alarms",
-    "prio.high": "High", "prio.medium": "Medium", "prio.low": "Low",
-    "state.new": "New", "state.in_progress": "In progress", "state.on_hold": "On hold", "state.closed": "Closed",
-    "alarms.owner": "Owner", "alarms.cameras": "Cameras", "alarms.first": "First event", "alarms.last": "Last event",
-    "alarms.events": "Events", "alarms.escalation": "Escalated {n}×", "alarms.instructions": "Instructions",
-    "alarms.history": "History", "alarms.live": "Cameras live", "alarms.before": "Before the alarm",
-    "alarms.replay": "Play from {time}", "alarms.openPlayback": "Open in playback", "alarms.noRecording": "No recording of this moment (yet).",
-    "alarms.noPlayback": "You may not play back this camera's recordings.",
-    "alarms.readOnly": "You can see this alarm but not handle it.", "alarms.site": "Site",
-    "act.take": "Take", "act.comment": "Comment", "act.hold": "Hold", "act.resume": "Resume", "act.close": "Close",
-    "act.reopen": "Reopen", "act.confirm": "OK",
-    "ask.comment": "Comment", "ask.close": "Why is the alarm closed?", "ask.reopen": "Why is the alarm reopened?",
-    "ask.hold": "Note (optional)", "alarms.done": "Alarm {id}: {action}",
-    "hist.created": "raised", "hist.event": "event", "hist.reopen": "reopened", "hist.take": "taken",
-    "hist.assign": "assigned", "hist.comment": "comment", "hist.hold": "on hold", "hist.resume": "resumed",
-    "hist.close": "closed", "hist.escalate": "escalated",
-  },
-  it: {
-    "alarms.title": "Allarmi", "alarms.state": "Stato", "alarms.priority": "Priorità", "alarms.any": "Qualsiasi priorità",
-    "alarms.filter.open": "Aperti", "alarms.filter.all": "Tutti", "alarms.filter.closed": "Chiusi",
-    "alarms.mute": "Silenzia i suoni degli allarmi", "alarms.sound.on": "Suono attivo", "alarms.sound.off": "Silenziato", "alarms.unmute": "Suoni degli allarmi disattivati: clic per riattivarli",
-    "alarms.empty": "Nessun allarme.", "alarms.choose": "Scegli un allarme dall'elenco.", "alarms.back": "Allarmi",
-    "prio.high": "Alta", "prio.medium": "Media", "prio.low": "Bassa",
-    "state.new": "Nuovo", "state.in_progress": "In gestione", "state.on_hold": "Sospeso", "state.closed": "Chiuso",
-    "alarms.owner": "Responsabile", "alarms.cameras": "Telecamere", "alarms.first": "Primo evento", "alarms.last": "Ultimo evento",
-    "alarms.events": "Eventi", "alarms.escalation": "Scalato {n} volte", "alarms.instructions": "Istruzioni",
-    "alarms.history": "Cronologia", "alarms.live": "Telecamere dal vivo", "alarms.before": "Prima dell'allarme",
-    "alarms.replay": "Riproduci da {time}", "alarms.openPlayback": "Apri nelle registrazioni", "alarms.noRecording": "Nessuna registrazione di questo momento (per ora).",
-    "alarms.noPlayback": "Non puoi riprodurre le registrazioni di questa telecamera.",
-    "alarms.readOnly": "Puoi vedere questo allarme ma non gestirlo.", "alarms.site": "Sito",
-    "act.take": "Prendi in carico", "act.comment": "Commenta", "act.hold": "Sospendi", "act.resume": "Riprendi",
-    "act.close": "Chiudi", "act.reopen": "Riapri", "act.confirm": "OK",
-    "ask.comment": "Commento", "ask.close": "Perché l'allarme viene chiuso?", "ask.reopen": "Perché l'allarme viene riaperto?",
-    "ask.hold": "Nota (facoltativa)", "alarms.done": "Allarme {id}: {action}",
-    "hist.created": "generato", "hist.event": "evento", "hist.reopen": "riaperto", "hist.take": "preso in carico",
-    "hist.assign": "assegnato", "hist.comment": "commento", "hist.hold": "sospeso", "hist.resume": "ripreso",
-    "hist.close": "chiuso", "hist.escalate": "scalato",
-  },
-});
 
 const OPEN = ["new", "in_progress", "on_hold"];
 const FILTER_KEY = "ronda.alarms.filter";
 const MUTE_KEY = "ronda.alarms.muted";
-const MAX_LIVE = 4; // related cameras shown live in the detail
 // Which actions a state allows (the server refuses the others with 409).
 const ACTIONS = {
   take: (a, me) => a.state !== "closed" && a.owner_id !== me.id,
@@ -157,7 +113,6 @@ export default {
     let cameras = new Map();
     let disposed = false;
     let detailAlarm = null;
-    const players = [];
 
     const camName = (id) => (cameras.get(id) || {}).name || `#${id}`;
     const camNames = (a) => (a.cameras && a.cameras.length ? a.cameras.map(camName).join(", ") : t("alarms.site"));
@@ -211,7 +166,7 @@ export default {
             h("div", { class: "alarm-meta" },
               h("span", { class: `state-chip state-${a.state}`, text: t(`state.${a.state}`) }),
               h("span", { text: camNames(a) }),
-              h("time", { datetime: a.created, text: formatTime(a.created) }),
+              h("time", { datetime: a.created, text: formatTime(a.created, {}, ctx.siteTimeZone) }),
               a.owner ? h("span", { text: `→ ${a.owner}` }) : null)));
         li.addEventListener("click", () => open(a.id));
         list.append(li);
@@ -264,13 +219,18 @@ export default {
       sel.addEventListener("change", () => {
         filter[key] = sel.value;
         sessionStorage.setItem(FILTER_KEY, JSON.stringify(filter));
-        loadList().catch((e) => toast(e.message, "error"));
+        loadList().catch((e) => toast(errorText(e), "error"));
       });
     }
 
     // ---- the detail
     const info = h("div", { class: "alarm-info" });
-    const media = h("div", { class: "alarm-media" });
+    const mediaView = new AlarmMedia(ctx, {
+      camera: (id) => cameras.get(id),
+      camName,
+      current: (id) => !disposed && detailAlarm?.id === id,
+    });
+    const media = mediaView.el;
 
     function renderInfo(a) {
       clear(info);
@@ -285,8 +245,8 @@ export default {
       const facts = h("dl", { class: "facts" },
         h("dt", { text: t("alarms.owner") }), h("dd", { "data-testid": "alarm-owner", text: a.owner || "—" }),
         h("dt", { text: t("alarms.cameras") }), h("dd", { text: camNames(a) }),
-        h("dt", { text: t("alarms.first") }), h("dd", { text: formatTime(a.first_event) }),
-        h("dt", { text: t("alarms.last") }), h("dd", { text: formatTime(a.last_event) }),
+        h("dt", { text: t("alarms.first") }), h("dd", { text: formatTime(a.first_event, {}, ctx.siteTimeZone) }),
+        h("dt", { text: t("alarms.last") }), h("dd", { text: formatTime(a.last_event, {}, ctx.siteTimeZone) }),
         h("dt", { text: t("alarms.events") }), h("dd", { text: String(a.event_count) }));
       let actions;
       if (a.may_handle) {
@@ -299,7 +259,7 @@ export default {
       }
       const history = h("ol", { class: "history", "data-testid": "alarm-history" },
         ...(a.history || []).slice().reverse().map((e) =>
-          h("li", {}, h("time", { datetime: e.time, text: formatTime(e.time) }), " ",
+          h("li", {}, h("time", { datetime: e.time, text: formatTime(e.time, {}, ctx.siteTimeZone) }), " ",
             h("strong", { text: t(`hist.${e.action}`) === `hist.${e.action}` ? e.action : t(`hist.${e.action}`) }), " ",
             h("span", { class: "muted", text: e.actor }), e.text ? h("div", { class: "entry-text", text: e.text }) : null)));
       info.append(...[back, title, chips, facts,
@@ -310,83 +270,13 @@ export default {
       return title;
     }
 
-    function renderMedia(a) {
-      for (const p of players.splice(0)) p.stop();
-      clear(media);
-      const camIds = (a.cameras || []).filter((id) => cameras.has(id) && (cameras.get(id).rights || []).includes("live")).slice(0, MAX_LIVE);
-      if (camIds.length) {
-        const tiles = camIds.map((id) => {
-          const video = h("video", { muted: true, playsinline: true, autoplay: true, "data-testid": "alarm-camera",
-            "data-camera-id": id, "aria-label": camName(id) });
-          video.muted = true;
-          const img = h("img", { hidden: true, alt: camName(id) });
-          const msg = h("div", { class: "tile-msg" });
-          showLive({ api: ctx.apiFn, cameraId: id, video, img, mode: "ll", view: "grid",
-            onStatus: (s) => { msg.textContent = s.state === "playing" ? "" : s.reason || ""; } })
-            .then((p) => (disposed || detailAlarm?.id !== a.id ? p.stop() : players.push(p)))
-            .catch((e) => { msg.textContent = e.message; });
-          const cell = h("figure", { class: "alarm-cam", tabindex: "0", title: camName(id) }, video, img, msg,
-            h("figcaption", { text: camName(id) }));
-          cell.addEventListener("dblclick", () => ctx.navigate(`/live/${id}`));
-          cell.addEventListener("keydown", (e) => e.key === "Enter" && ctx.navigate(`/live/${id}`));
-          return cell;
-        });
-        media.append(h("section", {}, h("h3", { text: t("alarms.live") }), h("div", { class: "alarm-cams" }, tiles)));
-      }
-      if (a.camera) media.append(preAlarm(a));
-    }
-
-    // The main camera's recording from `playback_from` (the rule's pre-alarm time before the first event).
-    function preAlarm(a) {
-      const box = h("section", { class: "pre-alarm" }, h("h3", { text: t("alarms.before") }));
-      const cam = cameras.get(a.camera);
-      if (!cam || !(cam.rights || []).includes("playback")) {
-        box.append(h("p", { class: "muted", text: t("alarms.noPlayback") }));
-        return box;
-      }
-      const video = h("video", { controls: true, muted: true, playsinline: true, "data-testid": "alarm-playback",
-        "data-camera-id": a.camera, "aria-label": `${t("alarms.before")}: ${camName(a.camera)}` });
-      video.muted = true;
-      const note = h("p", { class: "muted" });
-      let recorded = null;
-      const start = async () => {
-        note.textContent = "";
-        // Only ask the player for an instant that is recorded: a playlist of nothing is an error.
-        const from = Date.parse(a.playback_from);
-        const end = new Date(from + 3600_000).toISOString();
-        const rec = await ctx.api.call(`/api/v1/cameras/${a.camera}/recordings?start=${encodeURIComponent(a.playback_from)}&end=${encodeURIComponent(end)}`);
-        if (disposed) return;
-        if (!rec.segments.some((s) => Date.parse(s.end) > from)) {
-          note.textContent = t("alarms.noRecording");
-          return;
-        }
-        const p = await showRecorded({ api: ctx.apiFn, cameraId: a.camera, video, at: a.playback_from,
-          onStatus: (s) => { if (s.state === "error") note.textContent = s.reason; } });
-        if (disposed || detailAlarm?.id !== a.id) p.stop();
-        else players.push((recorded = p));
-      };
-      const fail = (e) => {
-        note.textContent = e.message;
-      };
-      const replay = h("button", { type: "button", "data-testid": "alarm-replay",
-        text: t("alarms.replay", { time: formatTime(a.playback_from, { timeStyle: "medium" }) }), onclick: () => {
-          if (!recorded) return start().catch(fail);
-          recorded.seekWall(Date.parse(a.playback_from)).then(() => video.play()).catch(fail);
-        } });
-      const more = h("a", { href: `#/playback?${new URLSearchParams({ cameras: a.cameras.join(","), at: a.playback_from })}`,
-        "data-testid": "alarm-open-playback", text: t("alarms.openPlayback") });
-      box.append(video, h("div", { class: "pre-alarm-bar" }, replay, more, note));
-      start().catch(fail);
-      return box;
-    }
-
     async function loadDetail(id, { focus = false, withMedia = false } = {}) {
       const a = await ctx.api.call(`/api/v1/alarms/${id}`);
       if (disposed) return;
       detailAlarm = a;
       alarms.set(a.id, { ...(alarms.get(a.id) || {}), ...a });
       const title = renderInfo(a);
-      if (withMedia) renderMedia(a);
+      if (withMedia) mediaView.render(a);
       renderList();
       if (focus) title.focus();
     }
@@ -404,7 +294,7 @@ export default {
         toast(t("alarms.done", { id: a.id, action: t(`act.${action}`) }));
         await loadDetail(a.id);
       } catch (e) {
-        toast(`${t(`act.${action}`)}: ${e.message}`, "error");
+        toast(`${t(`act.${action}`)}: ${errorText(e)}`, "error");
       }
     }
 
@@ -446,14 +336,14 @@ export default {
         if (last && list.querySelector(`[data-alarm-id="${last}"]`)) focusItem(last);
       }
     } catch (e) {
-      (selected ? info : list).append(h("p", { class: "error", role: "alert", text: `${t("common.error")}: ${e.message}` }));
+      (selected ? info : list).append(h("p", { class: "error", role: "alert", text: `${t("common.error")}: ${errorText(e)}` }));
     }
 
     return () => {
       disposed = true;
       clearTimeout(detailRefresh);
       ctx.events.removeEventListener("alarm", onAlarm);
-      for (const p of players.splice(0)) p.stop();
+      mediaView.stop();
       for (const d of document.querySelectorAll("dialog.alarm-dialog")) d.remove();
     };
   },

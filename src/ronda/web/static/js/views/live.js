@@ -1,41 +1,13 @@
+// @ts-check
 // Live view: the camera tree with search, a grid of 1, 2×2, 3×3 or 4×4 tiles (sub-streams), saved
 // views, and the single view of one camera (#/live/<id>, main stream, low latency).
 // Layout, tile choice and saved views are kept per user in localStorage.
+import { errorText } from "../api.js";
 import { clear, h, loadCss, toast } from "../dom.js";
-import { addStrings } from "../i18n.js";
-import { showLive } from "../live.js";
-
-addStrings({
-  en: {
-    "live.cameras": "Cameras", "live.search": "Search cameras", "live.layout": "Layout",
-    "live.layout.n": "{n} tiles", "live.views": "Saved views", "live.views.choose": "Saved view…",
-    "live.views.save": "Save view", "live.views.name": "Name of the view", "live.views.delete": "Delete view",
-    "live.views.saved": "View “{name}” saved", "live.empty": "Choose a camera from the list",
-    "live.tile": "{name}, {status}", "live.video": "Live video of {name}", "live.snapshotAlt": "Latest snapshot of {name}",
-    "live.snapshot": "Snapshot", "live.zoomIn": "Zoom in", "live.zoomOut": "Zoom out", "live.zoomReset": "Reset zoom",
-    "live.single": "Single view", "live.back": "Back to the grid", "live.playback": "Last minute in playback", "live.connecting": "Connecting…",
-    "live.noCameras": "No cameras to show.", "live.alarm": "Alarm", "live.motion": "Motion",
-    "live.remove": "Remove from the tile", "live.hint": "Double-click or Enter: single view · wheel or +/−: zoom · drag: pan",
-    "status.recording": "recording", "status.offline": "offline", "status.paused": "paused",
-    "status.disabled": "disabled", "status.starting": "starting", "status.unknown": "unknown",
-  },
-  it: {
-    "live.cameras": "Telecamere", "live.search": "Cerca telecamere", "live.layout": "Disposizione",
-    "live.layout.n": "{n} riquadri", "live.views": "Viste salvate", "live.views.choose": "Vista salvata…",
-    "live.views.save": "Salva vista", "live.views.name": "Nome della vista", "live.views.delete": "Elimina vista",
-    "live.views.saved": "Vista “{name}” salvata", "live.empty": "Scegli una telecamera dall'elenco",
-    "live.tile": "{name}, {status}", "live.video": "Video dal vivo di {name}", "live.snapshotAlt": "Ultima istantanea di {name}",
-    "live.snapshot": "Istantanea", "live.zoomIn": "Ingrandisci", "live.zoomOut": "Riduci", "live.zoomReset": "Annulla zoom",
-    "live.single": "Vista singola", "live.back": "Torna alla griglia", "live.playback": "Ultimo minuto nelle registrazioni", "live.connecting": "Connessione…",
-    "live.noCameras": "Nessuna telecamera da mostrare.", "live.alarm": "Allarme", "live.motion": "Movimento",
-    "live.remove": "Togli dal riquadro", "live.hint": "Doppio clic o Invio: vista singola · rotella o +/−: zoom · trascina: sposta",
-    "status.recording": "in registrazione", "status.offline": "non in linea", "status.paused": "in pausa",
-    "status.disabled": "disattivata", "status.starting": "in avvio", "status.unknown": "sconosciuto",
-  },
-});
+import "./live/strings.js";
+import { Tile } from "./live/tile.js";
 
 const LAYOUTS = [1, 4, 9, 16];
-const RETRY_MS = [2000, 4000, 8000, 15000, 30000]; // a closed live connection is tried again, less and less often
 const MOTION_MS = 5000;
 
 // --- per-user settings --------------------------------------------------------------------------
@@ -56,193 +28,6 @@ function saveSettings(ctx, s) {
   localStorage.setItem(storeKey(ctx), JSON.stringify(s));
 }
 
-// --- digital zoom: CSS transform of the picture, wheel / buttons / keys, drag to pan --------------
-function attachZoom(box, targets) {
-  let s = 1;
-  let x = 0;
-  let y = 0;
-  const apply = () => {
-    const mx = (box.clientWidth * (s - 1)) / 2;
-    const my = (box.clientHeight * (s - 1)) / 2;
-    x = Math.max(-mx, Math.min(mx, x));
-    y = Math.max(-my, Math.min(my, y));
-    for (const el of targets) el.style.transform = s === 1 ? "" : `translate(${x}px, ${y}px) scale(${s})`;
-    box.classList.toggle("zoomed", s > 1);
-  };
-  // keeps the point (cx, cy), relative to the box's centre, where it is on screen
-  const zoomAt = (factor, cx = 0, cy = 0) => {
-    const ns = Math.max(1, Math.min(8, s * factor));
-    x = cx - ((cx - x) * ns) / s;
-    y = cy - ((cy - y) * ns) / s;
-    s = ns;
-    apply();
-  };
-  box.addEventListener("wheel", (e) => {
-    e.preventDefault();
-    const r = box.getBoundingClientRect();
-    zoomAt(e.deltaY < 0 ? 1.25 : 0.8, e.clientX - r.left - r.width / 2, e.clientY - r.top - r.height / 2);
-  }, { passive: false });
-  let drag = null;
-  box.addEventListener("pointerdown", (e) => {
-    if (s === 1 || e.button !== 0) return;
-    drag = { px: e.clientX, py: e.clientY, x, y };
-    box.setPointerCapture(e.pointerId);
-  });
-  box.addEventListener("pointermove", (e) => {
-    if (!drag) return;
-    x = drag.x + e.clientX - drag.px;
-    y = drag.y + e.clientY - drag.py;
-    apply();
-  });
-  const end = () => {
-    drag = null;
-  };
-  box.addEventListener("pointerup", end);
-  box.addEventListener("pointercancel", end);
-  return {
-    in: () => zoomAt(1.25),
-    out: () => zoomAt(0.8),
-    reset: () => {
-      s = 1;
-      x = 0;
-      y = 0;
-      apply();
-    },
-    get scale() {
-      return s;
-    },
-  };
-}
-
-// --- snapshot download --------------------------------------------------------------------------
-async function downloadSnapshot(ctx, cam) {
-  try {
-    const res = await ctx.api.call(`/api/v1/cameras/${cam.id}/snapshot`, { raw: true });
-    if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
-    const url = URL.createObjectURL(await res.blob());
-    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-    const a = h("a", { href: url, download: `${cam.name.replace(/[^\w-]+/g, "_")}-${stamp}.jpg`, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
-  } catch (e) {
-    toast(`${ctx.t("live.snapshot")}: ${e.message}`, "error");
-  }
-}
-
-// --- one tile: a camera's live picture with its label, status, alarm highlight and tools ---------
-class Tile {
-  constructor(ctx, cam, { view, index, onOpen }) {
-    this.ctx = ctx;
-    this.cam = cam;
-    this.view = view;
-    this.player = null;
-    this.disposed = false;
-    this.retry = null;
-    this.failures = 0;
-    this.gen = 0;
-    const t = ctx.t;
-    this.video = h("video", { muted: true, playsinline: true, autoplay: true, "data-testid": "video-tile",
-      "data-camera-id": cam.id, "aria-label": t("live.video", { name: cam.name }) });
-    this.video.muted = true; // the attribute alone does not mute a video created by script
-    this.img = h("img", { hidden: true, alt: t("live.snapshotAlt", { name: cam.name }) });
-    this.media = h("div", { class: "tile-media" }, this.video, this.img);
-    this.zoom = attachZoom(this.media, [this.video, this.img]);
-    this.status = h("span", { class: "tile-status" });
-    this.flag = h("span", { class: "tile-flag", hidden: true });
-    this.msg = h("div", { class: "tile-msg", "aria-live": "polite" });
-    const tool = (key, label, fn) => h("button", { type: "button", class: "tool", title: t(label), "aria-label": t(label),
-      "data-action": key, onclick: (e) => { e.stopPropagation(); fn(); } }, { in: "+", out: "−", reset: "1:1", snap: "⤓", open: "⤢", back: "←" }[key]);
-    const tools = h("div", { class: "tile-tools" },
-      view === "single" ? tool("back", "live.back", () => onOpen(null)) : tool("open", "live.single", () => onOpen(cam.id)),
-      tool("snap", "live.snapshot", () => downloadSnapshot(ctx, cam)),
-      tool("out", "live.zoomOut", () => this.zoom.out()),
-      tool("reset", "live.zoomReset", () => this.zoom.reset()),
-      tool("in", "live.zoomIn", () => this.zoom.in()));
-    this.el = h("div", { class: `tile tile-${view}`, tabindex: "-1", role: "group", "data-index": index,
-      "data-camera-id": cam.id },
-      this.media,
-      h("div", { class: "tile-label" }, h("span", { class: "tile-name", text: cam.name }), this.status, this.flag),
-      this.msg, tools);
-    this.el.addEventListener("dblclick", (e) => {
-      if (e.target.closest("button")) return;
-      onOpen(view === "single" ? null : cam.id);
-    });
-    this.el.addEventListener("keydown", (e) => {
-      if (e.target !== this.el) return;
-      if (e.key === "+" || e.key === "=") this.zoom.in();
-      else if (e.key === "-") this.zoom.out();
-      else if (e.key === "0") this.zoom.reset();
-      else return;
-      e.preventDefault();
-    });
-    this.update(cam);
-  }
-
-  update(cam, alarm = false, motion = false) {
-    this.cam = cam;
-    const state = cam.status || "unknown";
-    const label = this.ctx.t(`status.${state}`);
-    this.status.textContent = label;
-    this.status.className = `tile-status st-${state}`;
-    this.el.classList.toggle("offline", state === "offline");
-    this.el.classList.toggle("alarm", alarm);
-    this.el.classList.toggle("motion", motion && !alarm);
-    this.flag.hidden = !(alarm || motion);
-    this.flag.textContent = alarm ? this.ctx.t("live.alarm") : this.ctx.t("live.motion");
-    this.el.setAttribute("aria-label", this.ctx.t("live.tile", { name: cam.name, status: alarm ? `${label}, ${this.ctx.t("live.alarm")}` : label }));
-  }
-
-  async start() {
-    if (this.disposed) return;
-    const gen = ++this.gen; // a restart while this one still waits for the API makes it stale
-    this.msg.textContent = this.ctx.t("live.connecting");
-    try {
-      const p = await showLive({ api: this.ctx.apiFn, cameraId: this.cam.id, video: this.video, img: this.img,
-        mode: "ll", view: this.view, onStatus: (s) => gen === this.gen && this._status(s) });
-      if (this.disposed || gen !== this.gen) p.stop();
-      else this.player = p;
-    } catch (e) {
-      if (gen === this.gen) this._status({ state: "error", reason: e.message });
-    }
-  }
-
-  _status({ state, reason }) {
-    if (this.disposed) return;
-    if (state === "playing") {
-      this.msg.textContent = "";
-      this.failures = 0;
-    }
-    else if (state === "connecting") this.msg.textContent = this.ctx.t("live.connecting");
-    else if (reason) this.msg.textContent = reason;
-    if (state === "closed" || state === "error") this.restartSoon();
-  }
-
-  restartSoon(ms = RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)]) {
-    if (this.disposed) return;
-    clearTimeout(this.retry);
-    this.retry = setTimeout(() => {
-      this.retry = null;
-      this.restart();
-    }, ms);
-  }
-
-  restart() {
-    if (this.disposed) return;
-    if (this.player) this.player.stop();
-    this.player = null;
-    this.start();
-  }
-
-  stop() {
-    this.disposed = true;
-    clearTimeout(this.retry);
-    if (this.player) this.player.stop();
-    this.player = null;
-  }
-}
-
 // --- the view -----------------------------------------------------------------------------------
 export default {
   id: "live",
@@ -257,7 +42,7 @@ export default {
     try {
       [cameras, site] = await Promise.all([ctx.api.call("/api/v1/cameras"), ctx.api.call("/api/v1/site").catch(() => null)]);
     } catch (e) {
-      root.append(h("p", { class: "error", role: "alert", text: `${t("common.error")}: ${e.message}` }));
+      root.append(h("p", { class: "error", role: "alert", text: `${t("common.error")}: ${errorText(e)}` }));
       return null;
     }
     cameras = cameras.filter((c) => (c.rights || ["live"]).includes("live"));

@@ -1,119 +1,15 @@
+// @ts-check
 // The site map: the plan uploaded by an administrator (a PNG/JPEG image, or GeoJSON drawn as SVG) with
 // a marker per camera: its status colour, a red pulse while it has an open alarm. Clicking a marker opens
 // a live popup. With the manage_cameras right, an edit mode uploads the plan and places cameras (drag from
 // the list, drag a marker, "Place" then click, or arrow keys on a focused marker).
 // No internet tiles: GET /api/v1/map always answers tile_url null today.
+import { errorText } from "../api.js";
 import { clear, h, loadCss, toast } from "../dom.js";
-import { addStrings, t } from "../i18n.js";
+import { t } from "../i18n.js";
+import "./map/strings.js";
+import { drawGeoJson, projection, statusClass, svg } from "./map/plan.js";
 import { showLive } from "../live.js";
-
-addStrings({
-  en: {
-    "map.title": "Site map", "map.edit": "Edit map", "map.done": "Done", "map.noPlan": "No site plan has been uploaded yet.",
-    "map.noPlanAdmin": "No site plan yet: use “Edit map” to upload one (PNG or JPEG up to 5 MB, GeoJSON up to 2 MB).",
-    "map.upload": "Upload plan", "map.uploadHint": "PNG or JPEG up to 5 MB, or a GeoJSON FeatureCollection up to 2 MB. SVG is not accepted.",
-    "map.uploaded": "Site plan uploaded", "map.removePlan": "Remove plan", "map.removePlanConfirm": "Remove the site plan?",
-    "map.cameras": "Cameras", "map.placed": "on the map", "map.notPlaced": "not placed", "map.place": "Place",
-    "map.unplace": "Remove", "map.placeHint": "Click on the plan where {name} is (Esc cancels).",
-    "map.dragHint": "Drag a camera onto the plan, or choose “Place” and click. Drag markers to move them; arrow keys move the focused one.",
-    "map.saved": "{name} placed", "map.openLive": "Open in Live view", "map.alarm": "open alarm",
-    "map.legend.ok": "recording", "map.legend.warn": "starting / paused", "map.legend.bad": "offline", "map.legend.alarm": "alarm",
-    "map.status": "Status: {status}", "map.yes": "Yes", "map.no": "No", "map.noCameras": "No cameras you may see.",
-  },
-  it: {
-    "map.title": "Mappa del sito", "map.edit": "Modifica mappa", "map.done": "Fine", "map.noPlan": "Nessuna planimetria caricata.",
-    "map.noPlanAdmin": "Nessuna planimetria: usa «Modifica mappa» per caricarne una (PNG o JPEG fino a 5 MB, GeoJSON fino a 2 MB).",
-    "map.upload": "Carica planimetria", "map.uploadHint": "PNG o JPEG fino a 5 MB, oppure una FeatureCollection GeoJSON fino a 2 MB. SVG non è accettato.",
-    "map.uploaded": "Planimetria caricata", "map.removePlan": "Rimuovi planimetria", "map.removePlanConfirm": "Rimuovere la planimetria?",
-    "map.cameras": "Telecamere", "map.placed": "sulla mappa", "map.notPlaced": "non posizionata", "map.place": "Posiziona",
-    "map.unplace": "Rimuovi", "map.placeHint": "Fai clic sulla planimetria dove si trova {name} (Esc annulla).",
-    "map.dragHint": "Trascina una telecamera sulla planimetria, oppure «Posiziona» e clic. Trascina i marcatori per spostarli; le frecce spostano quello selezionato.",
-    "map.saved": "{name} posizionata", "map.openLive": "Apri in Dal vivo", "map.alarm": "allarme aperto",
-    "map.legend.ok": "in registrazione", "map.legend.warn": "avvio / in pausa", "map.legend.bad": "non in linea", "map.legend.alarm": "allarme",
-    "map.status": "Stato: {status}", "map.yes": "Sì", "map.no": "No", "map.noCameras": "Nessuna telecamera visibile.",
-  },
-});
-
-const SVG_NS = "http://www.w3.org/2000/svg";
-const VIEW_W = 1000; // SVG user units across a GeoJSON plan
-
-export function statusClass(status) {
-  if (status === "recording" || status === "online") return "ok";
-  if (status === "starting" || status === "paused") return "warn";
-  if (status === "disabled") return "off";
-  return "bad";
-}
-
-export function errorText(e) {
-  const d = e && e.detail;
-  if (Array.isArray(d)) return d.map((x) => `${(x.loc || []).filter((p) => p !== "body").join(".")}: ${x.msg}`).join("; ");
-  return (e && e.message) || String(e);
-}
-
-// Equirectangular projection of a GeoJSON plan's bounds (west, south, east, north) onto 0..1 fractions;
-// good enough at city scale, where a site plan lives.
-export function projection(bounds) {
-  let [w, s, e, n] = bounds;
-  const padX = Math.max((e - w) * 0.05, 1e-5);
-  const padY = Math.max((n - s) * 0.05, 1e-5);
-  w -= padX; e += padX; s -= padY; n += padY;
-  const k = Math.cos((((s + n) / 2) * Math.PI) / 180);
-  const width = (e - w) * k;
-  const height = n - s;
-  return {
-    aspect: width / height,
-    toFrac: (lon, lat) => [((lon - w) * k) / width, (n - lat) / height],
-    fromFrac: (fx, fy) => [w + (fx * width) / k, n - fy * height],
-  };
-}
-
-function svg(tag, attrs = {}) {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  return el;
-}
-
-// GeoJSON → SVG elements (text only through textContent; the server stores a validated clean copy).
-function drawGeoJson(doc, proj) {
-  const height = VIEW_W / proj.aspect;
-  const root = svg("svg", { viewBox: `0 0 ${VIEW_W} ${height}`, preserveAspectRatio: "none", class: "map-geo", role: "img" });
-  const pt = ([lon, lat]) => {
-    const [fx, fy] = proj.toFrac(lon, lat);
-    return `${(fx * VIEW_W).toFixed(2)},${(fy * height).toFixed(2)}`;
-  };
-  const ring = (r, close) => `M${r.map(pt).join("L")}${close ? "Z" : ""}`;
-  const shapes = (g) => {
-    switch (g && g.type) {
-      case "Point": return [["point", g.coordinates]];
-      case "MultiPoint": return g.coordinates.map((c) => ["point", c]);
-      case "LineString": return [["line", ring(g.coordinates, false)]];
-      case "MultiLineString": return g.coordinates.map((l) => ["line", ring(l, false)]);
-      case "Polygon": return [["area", g.coordinates.map((r) => ring(r, true)).join("")]];
-      case "MultiPolygon": return g.coordinates.map((p) => ["area", p.map((r) => ring(r, true)).join("")]);
-      case "GeometryCollection": return g.geometries.flatMap(shapes);
-      default: return [];
-    }
-  };
-  for (const f of doc.features) {
-    const name = f.properties && typeof f.properties.name === "string" ? f.properties.name : null;
-    for (const [kind, d] of shapes(f.geometry)) {
-      let el;
-      if (kind === "point") {
-        const [x, y] = pt(d).split(",");
-        el = svg("circle", { cx: x, cy: y, r: 4, class: "geo-point" });
-      } else {
-        el = svg("path", { d, class: kind === "area" ? "geo-area" : "geo-line", "fill-rule": "evenodd" });
-      }
-      if (name) {
-        const title = svg("title");
-        title.textContent = name;
-        el.append(title);
-      }
-      root.append(el);
-    }
-  }
-  return root;
-}
 
 export default {
   id: "map",
@@ -546,3 +442,5 @@ export default {
 function alarmCameras(a) {
   return new Set([a.camera, ...(a.cameras || [])].filter((c) => c !== null && c !== undefined));
 }
+
+export { projection, statusClass };

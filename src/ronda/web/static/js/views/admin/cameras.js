@@ -1,0 +1,177 @@
+// @ts-check
+// The cameras tab: add (RTSP URL, sub-stream, credentials, retention), test, edit, remove.
+import { errorText } from "../../api.js";
+import { clear, h, toast } from "../../dom.js";
+import { t } from "../../i18n.js";
+import { confirmButton, errorBox, field, statusCell, table, text } from "./common.js";
+// --- cameras ------------------------------------------------------------------------------------------
+/**
+ * @param {HTMLElement} panel
+ * @param {import("../../app.js").AppContext} ctx
+ * @returns {Promise<(() => void) | null | void>} the cleanup
+ */
+export async function camerasTab(panel, ctx) {
+  const err = errorBox("camera-error");
+  const body = h("div");
+  const input = (name, attrs = {}) => h("input", { name, autocomplete: "off", ...attrs });
+  const addErr = errorBox("camera-add-error");
+  const form = h("form", { class: "admin-form", "data-testid": "camera-add", "aria-label": t("cam.add") },
+    h("h3", { text: t("cam.add") }),
+    h("div", { class: "grid" },
+      field(t("admin.name"), input("name", { required: true, maxlength: 200 })),
+      field(t("cam.url"), input("url", { required: true, placeholder: "rtsp://192.0.2.10:554/stream1" }), t("cam.urlHint")),
+      field(t("cam.sub"), input("sub_url", { placeholder: "rtsp://192.0.2.10:554/stream2" })),
+      field(t("cam.username"), input("username")),
+      field(t("cam.password"), input("password", { type: "password", autocomplete: "new-password" })),
+      field(t("cam.retention"), input("retention_days", { type: "number", min: "0.01", max: "3650", step: "any", placeholder: t("cam.retentionDefault") }))),
+    addErr,
+    h("button", { type: "submit", class: "primary", text: t("cam.addSubmit") }));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    const data = { name: text(f, "name"), url: text(f, "url") };
+    for (const k of ["sub_url", "username", "password"]) if (f.get(k)) data[k] = text(f, k);
+    if (f.get("retention_days")) data.retention_days = Number(f.get("retention_days"));
+    try {
+      const cam = await ctx.api.call("/api/v1/cameras", { method: "POST", body: data });
+      addErr.show(null);
+      form.reset();
+      toast(t("cam.added", { name: cam.name }));
+      await reload();
+    } catch (ex) {
+      addErr.show(ex);
+    }
+  });
+  panel.append(h("div", { class: "admin-bar" }, h("h3", { text: t("admin.tab.cameras") }),
+    h("button", { type: "button", text: t("admin.refresh"), onclick: () => reload() })), err, body, form);
+
+  async function patch(cam, changes) {
+    try {
+      await ctx.api.call(`/api/v1/cameras/${cam.id}`, { method: "PATCH", body: changes });
+      err.show(null);
+      toast(t("admin.saved", { name: cam.name }));
+      return true;
+    } catch (ex) {
+      err.show(ex);
+      return false;
+    } finally {
+      await reload();
+    }
+  }
+
+  function editForm(cam, detail) {
+    const streams = cam.streams || {};
+    const fe = errorBox();
+    const f = h("form", { class: "admin-form inline", "data-testid": "camera-edit" },
+      h("div", { class: "grid" },
+        field(t("admin.name"), input("name", { value: cam.name, required: true })),
+        field(t("cam.url"), input("url", { value: streams.main ? streams.main.url || "" : "" })),
+        field(t("cam.sub"), input("sub_url", { value: streams.sub ? streams.sub.url || "" : "" })),
+        field(t("cam.username"), input("username", { value: cam.username || "" })),
+        field(t("cam.password"), input("password", { type: "password", autocomplete: "new-password", placeholder: cam.password_set ? t("cam.passwordKeep") : "" })),
+        field(t("cam.retention"), input("retention_days", { type: "number", min: "0.01", max: "3650", step: "any",
+          value: cam.retention_days == null ? "" : cam.retention_days, placeholder: t("cam.retentionDefault"), "data-testid": "camera-retention" }))),
+      fe,
+      h("div", { class: "row" }, h("button", { type: "submit", class: "primary", text: t("common.save") }),
+        h("button", { type: "button", text: t("common.cancel"), onclick: () => { detail.hidden = true; } })));
+    f.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const v = new FormData(f);
+      const ch = {};
+      if (text(v, "name") !== cam.name) ch.name = text(v, "name");
+      if (text(v, "url") && (!streams.main || text(v, "url") !== streams.main.url)) ch.url = text(v, "url");
+      const sub = text(v, "sub_url");
+      if (sub !== (streams.sub ? streams.sub.url || "" : "")) ch.sub_url = sub || null;
+      if (text(v, "username") !== (cam.username || "")) ch.username = text(v, "username") || null;
+      if (v.get("password")) ch.password = v.get("password");
+      const ret = v.get("retention_days");
+      const newRet = ret === "" ? null : Number(ret);
+      if (newRet !== (cam.retention_days == null ? null : cam.retention_days)) ch.retention_days = newRet;
+      if (!Object.keys(ch).length) {
+        detail.hidden = true;
+        return;
+      }
+      try {
+        await ctx.api.call(`/api/v1/cameras/${cam.id}`, { method: "PATCH", body: ch });
+        toast(t("admin.saved", { name: ch.name || cam.name }));
+        await reload();
+      } catch (ex) {
+        fe.show(ex);
+      }
+    });
+    return f;
+  }
+
+  async function test(cam, out) {
+    clear(out);
+    out.append(h("span", { class: "muted", text: t("cam.testing") }));
+    try {
+      const r = await ctx.api.call(`/api/v1/cameras/${cam.id}/test`, { method: "POST" });
+      clear(out);
+      out.append(h("strong", { class: r.ok ? "ok-text" : "error", text: r.ok ? t("cam.testOk") : t("cam.testFail") }),
+        h("ul", {}, ...Object.entries(r.streams).map(([kind, s]) => h("li", {
+          text: `${kind === "main" ? t("cam.main") : t("cam.subShort")}: ${s.ok
+            ? `${s.codec || "?"} ${s.width || "?"}×${s.height || "?"}${s.audio ? ` + ${s.audio}` : ""}`
+            : `${s.reason}${s.detail ? ` — ${s.detail}` : ""}`}`,
+        }))));
+    } catch (ex) {
+      clear(out);
+      out.append(h("span", { class: "error", role: "alert", text: errorText(ex) }));
+    }
+  }
+
+  async function reload() {
+    let cams;
+    try {
+      cams = await ctx.api.call("/api/v1/cameras");
+    } catch (ex) {
+      err.show(ex);
+      return;
+    }
+    const rows = cams.flatMap((cam) => {
+      const streams = cam.streams || {};
+      const detail = h("tr", { class: "admin-detail", hidden: true }, h("td", { colspan: 7 }));
+      const detailCell = detail.firstChild;
+      const openDetail = (content) => {
+        clear(detailCell);
+        detailCell.append(content);
+        detail.hidden = false;
+      };
+      const enabled = h("input", { type: "checkbox", checked: cam.enabled, "aria-label": `${t("admin.enabled")}: ${cam.name}`, "data-testid": "camera-enabled" });
+      enabled.addEventListener("change", () => patch(cam, { enabled: enabled.checked }));
+      const row = h("tr", { "data-testid": "admin-camera-row", "data-camera-id": cam.id },
+        h("td", { class: "name", text: cam.name }),
+        statusCell(cam.status, cam.status_reason),
+        h("td", { class: "url opt", text: streams.main ? streams.main.url || "" : "" }),
+        h("td", { class: "url opt", text: streams.sub ? streams.sub.url || "" : "—" }),
+        h("td", { class: "opt", text: cam.retention_days == null ? t("cam.retentionDefault") : String(cam.retention_days) }),
+        h("td", {}, enabled),
+        h("td", { class: "actions" },
+          h("button", { type: "button", "data-testid": "camera-test", text: t("cam.test"), onclick: () => {
+            const out = h("div", { class: "test-result", "data-testid": "camera-test-result", role: "status" });
+            openDetail(out);
+            test(cam, out);
+          } }),
+          h("button", { type: "button", "data-testid": "camera-edit-open", text: t("admin.edit"), onclick: () => openDetail(editForm(cam, detail)) }),
+          confirmButton(t("admin.delete"), t("admin.confirmDelete", { name: cam.name }), async () => {
+            try {
+              await ctx.api.call(`/api/v1/cameras/${cam.id}`, { method: "DELETE" });
+              err.show(null);
+              toast(t("admin.deleted", { name: cam.name }));
+            } catch (ex) {
+              err.show(ex);
+            }
+            await reload();
+          }, "camera-delete")));
+      return [row, detail];
+    });
+    clear(body);
+    body.append(cams.length
+      ? table([t("admin.name"), t("admin.status"), [t("cam.main"), "opt"], [t("cam.subShort"), "opt"], [t("cam.retention"), "opt"], t("admin.enabled"), t("admin.actions")],
+        rows, { "data-testid": "admin-cameras" })
+      : h("p", { class: "muted", text: t("cam.none") }));
+  }
+
+  await reload();
+  return null;
+}

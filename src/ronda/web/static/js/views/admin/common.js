@@ -1,0 +1,77 @@
+// @ts-check
+// Small helpers of the administration tabs: form fields, tables, error boxes, in-place confirm.
+import { errorText } from "../../api.js";
+import { h } from "../../dom.js";
+import { t } from "../../i18n.js";
+/**
+ * A text field of a form, trimmed ("" when absent).
+ * @param {FormData} form
+ * @param {string} name
+ */
+export function text(form, name) {
+  return String(form.get(name) ?? "").trim();
+}
+
+export function errorBox(testid) {
+  const box = h("p", { class: "error", role: "alert", "data-testid": testid || null });
+  box.show = (e) => {
+    box.textContent = e ? errorText(e) : "";
+  };
+  return box;
+}
+
+export function field(label, input, hint) {
+  return h("label", { class: "field" }, h("span", { text: label }), input, hint ? h("small", { class: "muted", text: hint }) : null);
+}
+
+export function table(headers, rows, attrs = {}) {
+  return h("table", { class: "admin-table", ...attrs },
+    // a header is its text, or [text, class] ("opt": a column phones leave out)
+    h("thead", {}, h("tr", {}, ...headers.map((x) => (Array.isArray(x)
+      ? h("th", { scope: "col", class: x[1], text: x[0] })
+      : h("th", { scope: "col", text: x }))))),
+    h("tbody", {}, ...rows));
+}
+
+// A button that asks "Delete X? Yes / No" in place instead of a blocking browser dialog.
+export function confirmButton(label, question, onYes, testid) {
+  const btn = h("button", { type: "button", class: "danger", text: label, "data-testid": testid || null });
+  btn.addEventListener("click", () => {
+    const yes = h("button", { type: "button", class: "danger", text: t("admin.yes"), "data-testid": testid ? `${testid}-yes` : null });
+    const no = h("button", { type: "button", text: t("admin.no") });
+    const box = h("span", { class: "confirm", role: "group" }, h("span", { text: question }), yes, no);
+    no.addEventListener("click", () => {
+      box.replaceWith(btn);
+      btn.focus();
+    });
+    yes.addEventListener("click", () => onYes());
+    btn.replaceWith(box);
+    no.focus();
+  });
+  return btn;
+}
+
+export function statusCell(status, reason) {
+  const cls = status === "recording" ? "ok" : status === "starting" || status === "paused" ? "warn" : status === "disabled" ? "off" : "bad";
+  return h("td", { class: "status" }, h("span", { class: `dot ${cls}` }), ` ${status}`, reason ? h("small", { class: "muted", text: ` (${reason})` }) : null);
+}
+
+export function formatBytes(n) {
+  if (typeof n !== "number") return String(n);
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i += 1;
+  }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+// Key/value list of a JSON object (nested objects as nested lists; *_bytes as sizes).
+export function facts(obj) {
+  if (obj === null || typeof obj !== "object") return h("span", { text: String(obj) });
+  return h("dl", { class: "facts" }, ...Object.entries(obj).flatMap(([k, v]) => [
+    h("dt", { text: k }),
+    h("dd", {}, v !== null && typeof v === "object" ? facts(v) : h("span", { text: v === null ? "—" : /bytes$/.test(k) ? formatBytes(v) : String(v) })),
+  ]));
+}

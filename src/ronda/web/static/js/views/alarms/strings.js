@@ -1,0 +1,48 @@
+// @ts-check
+// The alarms view's texts (English, Italian).
+import { addStrings } from "../../i18n.js";
+
+addStrings({
+  en: {
+    "alarms.title": "Alarms", "alarms.state": "State", "alarms.priority": "Priority", "alarms.any": "Any priority",
+    "alarms.filter.open": "Open", "alarms.filter.all": "All", "alarms.filter.closed": "Closed",
+    "alarms.mute": "Mute alarm sounds", "alarms.sound.on": "Sound on", "alarms.sound.off": "Muted", "alarms.unmute": "Alarm sounds are muted: click to hear them",
+    "alarms.empty": "No alarms.", "alarms.choose": "Choose an alarm from the list.", "alarms.back": "Alarms",
+    "prio.high": "High", "prio.medium": "Medium", "prio.low": "Low",
+    "state.new": "New", "state.in_progress": "In progress", "state.on_hold": "On hold", "state.closed": "Closed",
+    "alarms.owner": "Owner", "alarms.cameras": "Cameras", "alarms.first": "First event", "alarms.last": "Last event",
+    "alarms.events": "Events", "alarms.escalation": "Escalated {n}×", "alarms.instructions": "Instructions",
+    "alarms.history": "History", "alarms.live": "Cameras live", "alarms.before": "Before the alarm",
+    "alarms.replay": "Play from {time}", "alarms.openPlayback": "Open in playback", "alarms.noRecording": "No recording of this moment (yet).",
+    "alarms.noPlayback": "You may not play back this camera's recordings.",
+    "alarms.readOnly": "You can see this alarm but not handle it.", "alarms.site": "Site",
+    "act.take": "Take", "act.comment": "Comment", "act.hold": "Hold", "act.resume": "Resume", "act.close": "Close",
+    "act.reopen": "Reopen", "act.confirm": "OK",
+    "ask.comment": "Comment", "ask.close": "Why is the alarm closed?", "ask.reopen": "Why is the alarm reopened?",
+    "ask.hold": "Note (optional)", "alarms.done": "Alarm {id}: {action}",
+    "hist.created": "raised", "hist.event": "event", "hist.reopen": "reopened", "hist.take": "taken",
+    "hist.assign": "assigned", "hist.comment": "comment", "hist.hold": "on hold", "hist.resume": "resumed",
+    "hist.close": "closed", "hist.escalate": "escalated",
+  },
+  it: {
+    "alarms.title": "Allarmi", "alarms.state": "Stato", "alarms.priority": "Priorità", "alarms.any": "Qualsiasi priorità",
+    "alarms.filter.open": "Aperti", "alarms.filter.all": "Tutti", "alarms.filter.closed": "Chiusi",
+    "alarms.mute": "Silenzia i suoni degli allarmi", "alarms.sound.on": "Suono attivo", "alarms.sound.off": "Silenziato", "alarms.unmute": "Suoni degli allarmi disattivati: clic per riattivarli",
+    "alarms.empty": "Nessun allarme.", "alarms.choose": "Scegli un allarme dall'elenco.", "alarms.back": "Allarmi",
+    "prio.high": "Alta", "prio.medium": "Media", "prio.low": "Bassa",
+    "state.new": "Nuovo", "state.in_progress": "In gestione", "state.on_hold": "Sospeso", "state.closed": "Chiuso",
+    "alarms.owner": "Responsabile", "alarms.cameras": "Telecamere", "alarms.first": "Primo evento", "alarms.last": "Ultimo evento",
+    "alarms.events": "Eventi", "alarms.escalation": "Scalato {n} volte", "alarms.instructions": "Istruzioni",
+    "alarms.history": "Cronologia", "alarms.live": "Telecamere dal vivo", "alarms.before": "Prima dell'allarme",
+    "alarms.replay": "Riproduci da {time}", "alarms.openPlayback": "Apri nelle registrazioni", "alarms.noRecording": "Nessuna registrazione di questo momento (per ora).",
+    "alarms.noPlayback": "Non puoi riprodurre le registrazioni di questa telecamera.",
+    "alarms.readOnly": "Puoi vedere questo allarme ma non gestirlo.", "alarms.site": "Sito",
+    "act.take": "Prendi in carico", "act.comment": "Commenta", "act.hold": "Sospendi", "act.resume": "Riprendi",
+    "act.close": "Chiudi", "act.reopen": "Riapri", "act.confirm": "OK",
+    "ask.comment": "Commento", "ask.close": "Perché l'allarme viene chiuso?", "ask.reopen": "Perché l'allarme viene riaperto?",
+    "ask.hold": "Nota (facoltativa)", "alarms.done": "Allarme {id}: {action}",
+    "hist.created": "generato", "hist.event": "evento", "hist.reopen": "riaperto", "hist.take": "preso in carico",
+    "hist.assign": "assegnato", "hist.comment": "commento", "hist.hold": "sospeso", "hist.resume": "ripreso",
+    "hist.close": "chiuso", "hist.escalate": "scalato",
+  },
+});
