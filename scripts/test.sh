@@ -7,8 +7,10 @@ bash scripts/setup.sh --test
 echo "== ruff"
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
-echo "== mypy (recording, access, events)"
-.venv/bin/mypy src/ronda/recording src/ronda/access src/ronda/events
+echo "== mypy (all of src/, pydantic plugin, no untyped defs)"
+.venv/bin/mypy src/
+echo "== import layers (docs/architecture.md)"
+.venv/bin/lint-imports
 echo "== tsc (the web client's JSDoc types)"
 .venv/tools/node_modules/.bin/tsc --noEmit -p src/ronda/web/tsconfig.json
 .venv/tools/node_modules/.bin/tsc --noEmit -p src/ronda/web/tsconfig.sw.json

@@ -21,6 +21,26 @@ from tests.pg import pg_url  # noqa: F401  (session-wide PostgreSQL 15 server)
 SECURE_PASSWORD = "p@ss:w#rd%"  # the simulator's /secure camera  # noqa: S105
 
 
+# Fixtures that start real servers (simulator, Ronda, Chromium, PostgreSQL, mounts): a test using one
+# belongs to the slow tier. `pytest -m "not slow"` is the fast tier (unit and in-process tests).
+SLOW_FIXTURES = frozenset({
+    "sim", "site", "users", "browser", "pg_url", "simproc", "world", "pair", "rome", "fuzz_site", "mqtt_site",
+    "sec_users", "tmpfs",
+})  # fmt: skip
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    slow = pytest.mark.slow
+    for item in items:
+        if (
+            SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+            or item.get_closest_marker("browser")
+            or item.get_closest_marker("postgres")
+            or "[postgres" in item.nodeid
+        ):
+            item.add_marker(slow)
+
+
 @dataclass
 class Site:
     sim: SimulatorProcess

@@ -17,10 +17,12 @@ from ronda.access.audit import AuditLog
 from ronda.access.rights import ensure_builtin_roles
 from ronda.access.secrets import SecretBox
 from ronda.access.service import AuthService
-from ronda.api.app import AppContext, create_app
+from ronda.api.app import create_app
+from ronda.api.context import AppContext
 from ronda.api.protocols import Limits, protocols
 from ronda.config import CameraConfig, Config
 from ronda.devices import registry
+from ronda.events.service import EventsService
 from ronda.media.evidence import SITE_KEY_FILE, load_site_key
 from ronda.recording.recorder import Recorder
 from ronda.store import repos
@@ -110,8 +112,6 @@ def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
     import_cameras(db, secrets, cfg.cameras)
     auth = AuthService(db, keys_dir(cfg), secrets, audit)
     recorder = Recorder(cfg, db, secrets, audit=audit) if record and cfg.recording.enabled else None
-    from ronda.events.service import EventsService
-
     events = EventsService(cfg, db, audit, secrets)
     if recorder is not None:
         recorder.on_events = events.relay.poke  # camera offline/online: published at once

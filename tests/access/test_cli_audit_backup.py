@@ -13,6 +13,8 @@ from ronda.access.audit import AuditLog
 from ronda.store.db import Database
 from tests.helpers import ADMIN, RondaProcess, catalog, free_port, wait_for, write_config
 
+pytestmark = pytest.mark.slow  # every test runs the real `ronda` CLI in subprocesses
+
 
 def ronda(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
     r = subprocess.run([sys.executable, "-m", "ronda.cli", *args], capture_output=True, text=True, timeout=120)

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pyotp
+import pytest
 import yaml
 from sqlalchemy import select
 
@@ -26,6 +27,7 @@ def _serve(base: Path, data: Path, name: str) -> RondaProcess:
     return p
 
 
+@pytest.mark.slow  # two real `ronda serve` processes
 def test_enrolment_started_in_one_process_is_confirmed_in_another(tmp_path):
     data = tmp_path / "data"
     a = _serve(tmp_path, data, "a")

@@ -12,7 +12,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,11 +20,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ronda import __version__
-from ronda.access.audit import AuditLog
-from ronda.access.secrets import SecretBox
-from ronda.access.service import AuthService
+from ronda.api.context import AppContext
 from ronda.api.limits import BodyLimit
-from ronda.config import Config
 from ronda.errors import (
     Conflict,
     DomainError,
@@ -38,10 +34,6 @@ from ronda.errors import (
     Unavailable,
 )
 from ronda.media.export_jobs import ExportJobs
-from ronda.media.live import LiveHub
-from ronda.media.snapshot import SnapshotCache
-from ronda.recording.recorder import Recorder
-from ronda.store.db import Database
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
@@ -79,7 +71,7 @@ STATUS: dict[type[DomainError], int] = {
 def error_status(exc: DomainError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 400
 
 
@@ -95,21 +87,6 @@ def error_response(exc: DomainError) -> JSONResponse:
     return JSONResponse(body, status_code=error_status(exc), headers=headers or None)
 
 
-@dataclass
-class AppContext:
-    cfg: Config
-    db: Database
-    secrets: SecretBox
-    audit: AuditLog
-    auth: AuthService
-    recorder: Recorder | None = None
-    snapshots: SnapshotCache = field(default_factory=SnapshotCache)
-    live: LiveHub | None = None  # started on the first live view
-    events: Any = None  # ronda.events.service.EventsService (bus, rules, alarms, notifications)
-    exports: ExportJobs | None = None  # made by create_app when not given
-    started: bool = False
-
-
 def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
     if ctx.exports is None:
         ctx.exports = ExportJobs(ctx.db, ctx.cfg, ctx.audit)
@@ -118,8 +95,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upkeep = asyncio.create_task(exports.upkeep(), name="export-upkeep")
-        if ctx.events is not None:
-            await ctx.events.start()
+        await ctx.events.start()
         if manage_recorder and ctx.recorder is not None:
             await ctx.recorder.start()
         ctx.started = True
@@ -130,8 +106,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
                 await ctx.live.close()
             if manage_recorder and ctx.recorder is not None:
                 await ctx.recorder.stop()
-            if ctx.events is not None:
-                await ctx.events.stop()
+            await ctx.events.stop()
             upkeep.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await upkeep

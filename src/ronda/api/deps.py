@@ -26,7 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 from ronda.access.rights import CAMERA_RIGHTS, GLOBAL_RIGHTS, RIGHTS
 from ronda.access.service import Principal
 from ronda.access.tokens import API_KEY_PREFIX, InvalidToken
-from ronda.api.app import AppContext
+from ronda.api.context import AppContext
 from ronda.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from ronda.timeutil import iso_param as iso_param  # re-exported for the routes
 from ronda.timeutil import iso_range as iso_range

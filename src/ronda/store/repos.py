@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, selectinload
 
 from ronda.store import access_models as am
@@ -50,8 +51,10 @@ _SEGMENT_COLUMNS = ("camera_id", "stream", "start_ms", "end_ms", "bytes", "path"
 def insert_segment(s: Session, seg: Segment) -> Segment:
     """The recorder's hot path: one INSERT without the ORM's unit of work; ``seg`` (not added to
     the session) gets its id and is returned."""
-    res = s.execute(insert(Segment).values({c: getattr(seg, c) for c in _SEGMENT_COLUMNS}))
-    seg.id = res.inserted_primary_key[0]  # type: ignore[index]
+    res = cast("CursorResult[Any]", s.execute(insert(Segment).values({c: getattr(seg, c) for c in _SEGMENT_COLUMNS})))
+    key = res.inserted_primary_key
+    assert key is not None
+    seg.id = key[0]
     return seg
 
 

@@ -19,7 +19,7 @@ from fastapi import Path as PathParam
 from ronda.access.rights import LIVE
 from ronda.access.service import Principal
 from ronda.access.tokens import PLAYLIST_TTL_S
-from ronda.api.app import AppContext
+from ronda.api.context import AppContext
 from ronda.api.deps import (
     Caller,
     CameraId,

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ronda.access.rights import EVIDENCE_LOCK, EXPORT, LIVE, PLAYBACK
 from ronda.access.service import Principal
 from ronda.access.tokens import STREAM_TTL_S
-from ronda.api.app import AppContext
+from ronda.api.context import AppContext
 from ronda.api.deps import (
     Caller,
     CameraId,

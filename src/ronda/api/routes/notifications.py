@@ -28,6 +28,10 @@ class SubscriptionBody(BaseModel):
     keys: Keys
 
 
+Channel = Literal["webpush", "email"]
+CHANNELS: tuple[Channel, ...] = ("webpush", "email")
+
+
 class UnsubscribeBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     endpoint: str = Field(max_length=1000)
@@ -35,7 +39,7 @@ class UnsubscribeBody(BaseModel):
 
 class PrefsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    channels: list[Literal["webpush", "email"]] = Field(default_factory=lambda: ["webpush", "email"])
+    channels: list[Channel] = Field(default_factory=lambda: list(CHANNELS))
     email: str | None = Field(None, max_length=320, pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
     quiet_hours: dict[str, Any] | None = None
     min_priority: Literal["low", "medium", "high"] = "low"
@@ -51,7 +55,7 @@ class PrefsBody(BaseModel):
 @router.get("/notifications/vapid-public-key", response_model=VapidKey, **authenticated())
 def vapid_key(ctx: Ctx) -> dict[str, Any]:
     """The applicationServerKey for ``pushManager.subscribe``."""
-    if ctx.events is None or ctx.events.notifier is None:
+    if ctx.events.notifier is None:
         raise Unavailable("Web Push is not available (install ronda[notify])")
     return {"key": ctx.events.notifier.public_key}
 

@@ -1,0 +1,34 @@
+"""What every route works with: the site's configuration, database, keys and running roles.
+
+``ronda.runtime`` builds one; ``ronda.api.app.create_app`` serves it. Routes and dependencies import it
+from here (not from ``app``, which imports the routes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ronda.access.audit import AuditLog
+from ronda.access.secrets import SecretBox
+from ronda.access.service import AuthService
+from ronda.config import Config
+from ronda.events.service import EventsService
+from ronda.media.export_jobs import ExportJobs
+from ronda.media.live import LiveHub
+from ronda.media.snapshot import SnapshotCache
+from ronda.recording.recorder import Recorder
+from ronda.store.db import Database
+
+
+@dataclass
+class AppContext:
+    cfg: Config
+    db: Database
+    secrets: SecretBox
+    audit: AuditLog
+    auth: AuthService
+    events: EventsService  # bus, rules, alarms, notifications
+    recorder: Recorder | None = None
+    snapshots: SnapshotCache = field(default_factory=SnapshotCache)
+    live: LiveHub | None = None  # started on the first live view
+    exports: ExportJobs | None = None  # made by create_app when not given
+    started: bool = False
