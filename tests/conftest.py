@@ -125,9 +125,11 @@ def users(site):
     return {u: Client(site, u) for u in ("admin", "operator", "viewer_a", "viewer_b", "night")}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Real headless Chromium (Debian's) driven by Playwright."""
+    """Real headless Chromium (Debian's) driven by Playwright. Per module, not per session: Playwright's
+    sync API leaves its event loop marked as running in this thread while it is open, and any later
+    ``asyncio.run`` (or async test) would fail, whatever order the tests run in."""
     from tests.browser import launch
 
     with launch() as b:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import sqlite3
@@ -342,3 +343,11 @@ def make_fmp4(out: Path, seconds: int) -> Path:
         check=True, timeout=60,
     )  # fmt: skip
     return out
+
+
+def elsewhere(site: Any) -> httpx.Client:
+    """An HTTP client connecting from a loopback address of its own (the whole 127/8 is local). Tests that
+    fail logins on purpose use it, so that the shared site's per-address login throttle for 127.0.0.1 is
+    not spent for every other test (whatever order the tests run in)."""
+    addr = f"127.{secrets.randbelow(250) + 2}.{secrets.randbelow(254) + 1}.{secrets.randbelow(254) + 1}"
+    return httpx.Client(base_url=site.ronda.base, timeout=60, transport=httpx.HTTPTransport(local_address=addr))

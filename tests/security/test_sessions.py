@@ -23,7 +23,7 @@ from ronda.access.service import create_user
 from ronda.store.access_models import Organisation
 from ronda.store.db import Database
 from ronda.store.event_models import PushSubscription
-from tests.helpers import PW, Client, catalog, iso, wait_for
+from tests.helpers import PW, Client, catalog, elsewhere, iso, wait_for
 
 NEW_PW = "a-new-long-passphrase-9"  # noqa: S105
 ODD_VIEWER = ["Viewer (odd cameras)"]
@@ -40,12 +40,6 @@ def new_user(site, users, prefix: str, roles: list[str] = ODD_VIEWER, org: str |
     finally:
         db.dispose()
     return name
-
-
-def elsewhere(site) -> httpx.Client:
-    """An HTTP client connecting from a loopback address of its own (the whole 127/8 is local)."""
-    addr = f"127.{secrets.randbelow(250) + 2}.{secrets.randbelow(254) + 1}.{secrets.randbelow(254) + 1}"
-    return httpx.Client(base_url=site.ronda.base, timeout=60, transport=httpx.HTTPTransport(local_address=addr))
 
 
 class Elsewhere:
