@@ -166,19 +166,10 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         users,
     )
 
-    app.include_router(system.router, prefix="/api/v1")
-    app.include_router(auth.router, prefix="/api/v1")
-    app.include_router(cameras.router, prefix="/api/v1")
-    app.include_router(users.router, prefix="/api/v1")
-    app.include_router(media.router, prefix="/api/v1")
-    app.include_router(live.router, prefix="/api/v1")
-    app.include_router(bookmarks.router, prefix="/api/v1")
-    app.include_router(timeline.router, prefix="/api/v1")
-    app.include_router(events.router, prefix="/api/v1")
-    app.include_router(alarms.router, prefix="/api/v1")
-    app.include_router(rules.router, prefix="/api/v1")
-    app.include_router(notifications.router, prefix="/api/v1")
-    app.include_router(map.router, prefix="/api/v1")
+    # In this order: it is the order of matching and of the OpenAPI document.
+    for module in (system, auth, cameras, users, media, live, bookmarks, timeline, events, alarms, rules,
+                   notifications, map):  # fmt: skip
+        app.include_router(module.router, prefix="/api/v1")
 
     _document_errors(app)
 
