@@ -8,7 +8,6 @@ raises ``ronda.errors`` domain errors, mapped to HTTP statuses here, once (``STA
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +33,7 @@ from ronda.errors import (
     Unavailable,
 )
 from ronda.media.export_jobs import ExportJobs
+from ronda.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
@@ -107,9 +107,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
             if manage_recorder and ctx.recorder is not None:
                 await ctx.recorder.stop()
             await ctx.events.stop()
-            upkeep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await upkeep
+            await cancel_and_wait(upkeep)
             await exports.close()
 
     app = FastAPI(
