@@ -23,30 +23,40 @@ class CliError(Exception):
         self.code = code
 
 
-def _port(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 1 <= v <= 65535:
-        raise argparse.ArgumentTypeError("port must be between 1 and 65535")
-    return v
+def _whole_number(low: int, high: int, what: str, out_of_range: str) -> Callable[[str], int]:
+    """An argument type: a whole number from ``low`` to ``high``, refused in one line otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not low <= v <= high:
+            raise argparse.ArgumentTypeError(out_of_range)
+        return v
+
+    return parse
 
 
-def _count(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= v <= 512:
-        raise argparse.ArgumentTypeError("must be between 0 and 512")
-    return v
+_port = _whole_number(1, 65535, "a port number", "port must be between 1 and 65535")
+_count = _whole_number(0, 512, "a whole number", "must be between 0 and 512")
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--data-dir", type=Path, help="data directory (default ./ronda-data)")
     g.add_argument("--config", type=Path, help="configuration file (YAML)")
+
+
+_Commands = argparse._SubParsersAction  # what add_subparsers returns
+
+
+def _actions(sub: _Commands[argparse.ArgumentParser], name: str, help: str) -> _Commands[argparse.ArgumentParser]:
+    """A command made of actions (``ronda db upgrade``): its actions, one of which must be given; the
+    action chosen is in ``args.<name>_command``."""
+    actions = sub.add_parser(name, help=help).add_subparsers(dest=f"{name}_command", metavar="ACTION")
+    actions.required = True
+    return actions
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,17 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="the production entry point")
     sv.add_argument("--config", type=Path, required=True, help="configuration file (YAML)")
 
-    db = sub.add_parser("db", help="database maintenance")
-    dbs = db.add_subparsers(dest="db_command", metavar="ACTION")
-    dbs.required = True
-    up = dbs.add_parser("upgrade", help="apply database migrations")
-    _data_args(up)
-    cur = dbs.add_parser("current", help="show the schema revision")
-    _data_args(cur)
+    dbs = _actions(sub, "db", "database maintenance")
+    _data_args(dbs.add_parser("upgrade", help="apply database migrations"))
+    _data_args(dbs.add_parser("current", help="show the schema revision"))
 
-    st = sub.add_parser("storage", help="recording storage")
-    sts = st.add_subparsers(dest="storage_command", metavar="ACTION")
-    sts.required = True
+    sts = _actions(sub, "storage", "recording storage")
     ini = sts.add_parser("init", help="mark a folder (a mounted disk) as a recording volume")
     ini.add_argument("path", type=Path)
     rx = sts.add_parser(
@@ -105,26 +109,18 @@ def build_parser() -> argparse.ArgumentParser:
     vf.add_argument("file", type=Path)
     vf.add_argument("--pubkey", type=Path, help="the site's published public key (PEM)")
 
-    ky = sub.add_parser("keys", help="site keys")
-    kys = ky.add_subparsers(dest="keys_command", metavar="ACTION")
-    kys.required = True
-    kp = kys.add_parser("public", help="print the evidence signing public key and its fingerprint")
-    _data_args(kp)
+    kys = _actions(sub, "keys", "site keys")
+    _data_args(kys.add_parser("public", help="print the evidence signing public key and its fingerprint"))
 
-    us = sub.add_parser("user", help="user accounts")
-    uss = us.add_subparsers(dest="user_command", metavar="ACTION")
-    uss.required = True
+    uss = _actions(sub, "user", "user accounts")
     ua = uss.add_parser("add", help="create a user (password from stdin or RONDA_PASSWORD)")
     ua.add_argument("username")
     ua.add_argument("--role", action="append", required=True, help="role name (repeatable), e.g. administrator")
     ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     _data_args(ua)
 
-    au = sub.add_parser("audit", help="the tamper-evident audit log")
-    aus = au.add_subparsers(dest="audit_command", metavar="ACTION")
-    aus.required = True
-    av = aus.add_parser("verify", help="check the audit chain; exit 1 naming the first broken entry")
-    _data_args(av)
+    aus = _actions(sub, "audit", "the tamper-evident audit log")
+    _data_args(aus.add_parser("verify", help="check the audit chain; exit 1 naming the first broken entry"))
 
     bk = sub.add_parser("backup", help="back up configuration, database and keys (not video)")
     bk.add_argument("--out", type=Path, required=True, help="backup file to write (.zip)")
@@ -133,9 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("file", type=Path)
     rs.add_argument("--data-dir", type=Path, required=True, help="the new data directory")
 
-    cv = sub.add_parser("config", help="configuration")
-    cvs = cv.add_subparsers(dest="config_command", metavar="ACTION")
-    cvs.required = True
+    cvs = _actions(sub, "config", "configuration")
     chk = cvs.add_parser("check", help="validate a configuration file")
     chk.add_argument("file", type=Path)
     return p

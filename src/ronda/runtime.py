@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import signal
-import stat
 from pathlib import Path
 
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ronda.access import keys
 from ronda.access.audit import AuditLog
 from ronda.access.rights import ensure_builtin_roles
 from ronda.access.secrets import SecretBox
@@ -41,15 +40,7 @@ def private_data_dir(data_dir: Path) -> None:
     """
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for p in [data_dir, *data_dir.glob("ronda.db*"), data_dir / "keys", *data_dir.glob("keys/*")]:
-        try:
-            mode = stat.S_IMODE(p.stat().st_mode)
-        except FileNotFoundError:
-            continue
-        if mode & 0o077:
-            try:
-                os.chmod(p, mode & 0o700)
-            except PermissionError:
-                log.warning("cannot make %s private (mode %o): not its owner", p, mode)
+        keys.tighten(p, 0o700)
 
 
 def open_database(cfg: Config, migrate: bool) -> Database:

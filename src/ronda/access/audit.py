@@ -277,33 +277,45 @@ class AuditLog:
         column sizes before they are MACed. A repeated view (an action of ``coalesce``, result ``ok``,
         no footage range) within its window is counted instead and the seq of the entry that opened
         the window returned; the count is appended when the window ends."""
+        key = (actor, action, camera_id, source_ip)
+        w: _Window | None = None
         window_s = self._coalesce.get(action)
         if window_s and result == "ok" and start_ms is None and end_ms is None:
-            key = (actor, action, camera_id, source_ip)
-            now = time.monotonic()
-            with self._windows_lock:
-                w = self._windows.get(key)
-                if w is not None and now < w.until:
-                    w.repeats += 1
-                    w.last_ms = int(self._clock())
-                    if w.timer is None:  # the first repeat: write the count when the window ends
-                        w.timer = threading.Timer(w.until - now, self._flush_window, (key,))
-                        w.timer.daemon = True
-                        w.timer.start()
-                    return w.seq
-                if len(self._windows) >= _MAX_WINDOWS:
-                    self._forget_expired(now)
-                # Opened before the entry is written: concurrent repeats count instead of appending too.
-                w = self._windows[key] = _Window(0, now + window_s, int(self._clock()))
-            try:
-                w.seq = self._append(actor, action, result, camera_id, start_ms, end_ms, source_ip, details)
-            except BaseException:
+            w, opened = self._window(key, window_s)
+            if not opened:
+                return w.seq
+        try:
+            with self._local, self._db.session() as s:
+                seq = self.record(s, actor, action, result, camera_id, start_ms, end_ms, source_ip, details)
+        except BaseException:
+            if w is not None:
                 with self._windows_lock:
                     if self._windows.get(key) is w:
                         del self._windows[key]
-                raise
-            return w.seq
-        return self._append(actor, action, result, camera_id, start_ms, end_ms, source_ip, details)
+            raise
+        if w is not None:
+            w.seq = seq
+        return seq
+
+    def _window(self, key: tuple[str, str, int | None, str | None], window_s: float) -> tuple[_Window, bool]:
+        """The open window of ``key`` with this view counted in it, or a new one (True) whose entry the
+        caller writes. Opened before the entry is written: concurrent repeats count instead of
+        appending too."""
+        now = time.monotonic()
+        with self._windows_lock:
+            w = self._windows.get(key)
+            if w is not None and now < w.until:
+                w.repeats += 1
+                w.last_ms = int(self._clock())
+                if w.timer is None:  # the first repeat: write the count when the window ends
+                    w.timer = threading.Timer(w.until - now, self._flush_window, (key,))
+                    w.timer.daemon = True
+                    w.timer.start()
+                return w, False
+            if len(self._windows) >= _MAX_WINDOWS:
+                self._forget_expired(now)
+            w = self._windows[key] = _Window(0, now + window_s, int(self._clock()))
+            return w, True
 
     def _forget_expired(self, now: float) -> None:
         for k in [k for k, w in self._windows.items() if w.until <= now and w.timer is None]:
@@ -316,9 +328,10 @@ class AuditLog:
             return
         actor, action, camera_id, source_ip = key
         try:
-            self._append(actor, action, "ok", camera_id, None, None, source_ip,
-                         {"repeats": w.repeats, "after_seq": w.seq, "first_ms": w.first_ms,
-                          "last_ms": w.last_ms})  # fmt: skip
+            with self._local, self._db.session() as s:
+                self.record(s, actor, action, "ok", camera_id, None, None, source_ip,
+                            {"repeats": w.repeats, "after_seq": w.seq, "first_ms": w.first_ms,
+                             "last_ms": w.last_ms})  # fmt: skip
         except Exception:  # a timer thread: log, the next views open a new window
             log.exception("audit: could not write the count of %d repeated %s", w.repeats, action)
 
@@ -332,37 +345,9 @@ class AuditLog:
         for k in keys:
             self._flush_window(k)
 
-    def _append(
-        self,
-        actor: str,
-        action: str,
-        result: str,
-        camera_id: int | None = None,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-        source_ip: str | None = None,
-        details: Any = None,
-    ) -> int:
-        """An entry in a transaction of its own (what nothing else is written with: a login, a view)."""
-        with self._local, self._db.session() as s:
-            self._lock_writes(s)  # the first statement of this transaction
-            seq, cp = self._write(s, actor, action, result, camera_id, start_ms, end_ms, source_ip, details)
-        if cp is not None:
-            self._write_anchor(cp)
-        return seq
-
-    def record(
-        self,
-        s: Session,
-        actor: str,
-        action: str,
-        result: str = "ok",
-        camera_id: int | None = None,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-        source_ip: str | None = None,
-        details: Any = None,
-    ) -> int:
+    def record(self, s: Session, actor: str, action: str, result: str = "ok", camera_id: int | None = None,
+               start_ms: int | None = None, end_ms: int | None = None, source_ip: str | None = None,
+               details: Any = None) -> int:  # fmt: skip
         """Append the entry for a change in the caller's transaction ``s``: the change and its entry are
         committed together or not at all (a failure or a crash in between leaves neither). Returns the
         entry's seq. Call it last in the transaction, after the change: the append lock taken here is

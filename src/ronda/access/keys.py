@@ -43,7 +43,7 @@ class KeyFileError(ValueError):
 # --- the one write path ------------------------------------------------------------------------------
 def _private_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _tighten(path, 0o700)
+    tighten(path, 0o700)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -81,7 +81,9 @@ def write_secret_file(path: Path, data: bytes, replace: bool = False) -> bool:
 
 
 # --- reading -----------------------------------------------------------------------------------------
-def _tighten(path: Path, private: int) -> None:
+def tighten(path: Path, private: int) -> None:
+    """Take from ``path`` what ``private`` (0600 for a file, 0700 for a folder) does not allow, saying so;
+    a missing path is left alone."""
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
@@ -96,7 +98,7 @@ def _tighten(path: Path, private: int) -> None:
 
 def read_secret_file(path: Path) -> bytes:
     """The bytes of a key file, tightened to 0600 first when others could read it."""
-    _tighten(path, 0o600)
+    tighten(path, 0o600)
     return path.read_bytes()
 
 
@@ -105,7 +107,7 @@ def load_or_create(path: Path, make: Callable[[], bytes]) -> bytes:
     if not path.exists():
         write_secret_file(path, make())
     else:
-        _tighten(path.parent, 0o700)
+        tighten(path.parent, 0o700)
     return read_secret_file(path)
 
 

@@ -8,7 +8,6 @@ raises ``ronda.errors`` domain errors, mapped to HTTP statuses here, once (``STA
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +33,7 @@ from ronda.errors import (
     Unavailable,
 )
 from ronda.media.export_jobs import ExportJobs
+from ronda.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
@@ -107,9 +107,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
             if manage_recorder and ctx.recorder is not None:
                 await ctx.recorder.stop()
             await ctx.events.stop()
-            upkeep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await upkeep
+            await cancel_and_wait(upkeep)
             await exports.close()
 
     app = FastAPI(
@@ -166,19 +164,10 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         users,
     )
 
-    app.include_router(system.router, prefix="/api/v1")
-    app.include_router(auth.router, prefix="/api/v1")
-    app.include_router(cameras.router, prefix="/api/v1")
-    app.include_router(users.router, prefix="/api/v1")
-    app.include_router(media.router, prefix="/api/v1")
-    app.include_router(live.router, prefix="/api/v1")
-    app.include_router(bookmarks.router, prefix="/api/v1")
-    app.include_router(timeline.router, prefix="/api/v1")
-    app.include_router(events.router, prefix="/api/v1")
-    app.include_router(alarms.router, prefix="/api/v1")
-    app.include_router(rules.router, prefix="/api/v1")
-    app.include_router(notifications.router, prefix="/api/v1")
-    app.include_router(map.router, prefix="/api/v1")
+    # In this order: it is the order of matching and of the OpenAPI document.
+    for module in (system, auth, cameras, users, media, live, bookmarks, timeline, events, alarms, rules,
+                   notifications, map):  # fmt: skip
+        app.include_router(module.router, prefix="/api/v1")
 
     _document_errors(app)
 

@@ -10,7 +10,6 @@ that WebSocket clients and notifications follow.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from ronda.events.rules import PRIORITY_NUM, RaiseAlarm, render
 from ronda.store.access_models import User
 from ronda.store.db import Database
 from ronda.store.event_models import Alarm, AlarmEntry, AlarmEvent
+from ronda.tasks import cancel_and_wait
 from ronda.timeutil import now_ms, to_iso
 
 log = logging.getLogger(__name__)
@@ -256,10 +256,7 @@ class AlarmManager:
         self._task = asyncio.create_task(self._escalate_loop(interval_s), name="alarm-escalation")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _escalate_loop(self, interval_s: float) -> None:
         while True:

@@ -29,6 +29,7 @@ from ronda.events.store import NewEvent
 from ronda.store import access_models as am
 from ronda.store.db import Database
 from ronda.store.event_models import Alarm, NotificationPrefs, PushSubscription
+from ronda.tasks import cancel_and_wait
 from ronda.timeutil import now_ms, to_iso
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,7 @@ class Notifier:
         self._flusher = asyncio.create_task(self._flush_loop(), name="notify-flush")
 
     async def stop(self) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+        await cancel_and_wait(self._flusher)
         if self._ingest is not None:
             await asyncio.to_thread(self._ingest.stop)
         if self.mqtt is not None:

@@ -44,25 +44,21 @@ def check_shape(value: Any, max_depth: int = MAX_DEPTH, max_items: int = MAX_ITE
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         v, depth = stack.pop()
-        if isinstance(v, dict):
+        if isinstance(v, dict | list):
             if depth > max_depth:
                 raise PayloadError(f"payload is nested deeper than {max_depth} levels")
             items += len(v)
             if items > max_items:
                 raise PayloadError(f"payload has more than {max_items} members and elements")
+            if isinstance(v, list):
+                stack.extend((child, depth + 1) for child in v)
+                continue
             for k, child in v.items():
                 if not isinstance(k, str):
                     raise PayloadError("payload keys must be strings")
                 if "\x00" in k:
                     raise PayloadError("payload keys must not contain NUL characters")
                 stack.append((child, depth + 1))
-        elif isinstance(v, list):
-            if depth > max_depth:
-                raise PayloadError(f"payload is nested deeper than {max_depth} levels")
-            items += len(v)
-            if items > max_items:
-                raise PayloadError(f"payload has more than {max_items} members and elements")
-            stack.extend((child, depth + 1) for child in v)
         elif isinstance(v, str):
             if "\x00" in v:
                 raise PayloadError("payload strings must not contain NUL characters")

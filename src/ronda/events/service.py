@@ -4,7 +4,6 @@ WebSocket fan-out. ``ronda serve`` starts one :class:`EventsService`."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +22,7 @@ from ronda.events.store import EventWriter, OutboxRelay, delete_old_events
 from ronda.store.db import Database
 from ronda.store.event_models import Rule
 from ronda.store.models import Event
+from ronda.tasks import cancel_and_wait
 from ronda.timeutil import now_ms
 
 log = logging.getLogger(__name__)
@@ -67,10 +67,7 @@ class EventsService:
         self._retention = asyncio.create_task(self._retention_loop(), name="event-retention")
 
     async def stop(self) -> None:
-        if self._retention is not None:
-            self._retention.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._retention
+        await cancel_and_wait(self._retention)
         if self._unhook is not None:
             self._unhook()
             self._unhook = None

@@ -29,6 +29,7 @@ from ronda.events.messages import Event, Severity, Source
 from ronda.store import repos
 from ronda.store.db import Database
 from ronda.store.models import Event as EventRow
+from ronda.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 SEVERITIES = ("info", "warning", "critical")
@@ -119,10 +120,7 @@ class EventWriter:
         self._task = asyncio.create_task(self._run(), name="event-writer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def submit(self, events: list[NewEvent]) -> list[int | None]:
         pending = _Pending(events)
@@ -222,10 +220,7 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="event-outbox")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     def _max_id(self) -> int:
         with self.db.session() as s:

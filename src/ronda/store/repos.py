@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, selectinload
 
@@ -38,6 +38,11 @@ def set_stream_probe(s: Session, stream_id: int, codec: str | None, width: int |
     s.execute(update(CameraStream).where(CameraStream.id == stream_id).values(codec=codec, width=width, height=height))
 
 
+def _of_stream(model: type[Segment] | type[Gap], camera_id: int, stream: str) -> tuple[ColumnElement[bool], ...]:
+    """The rows of one stream of a camera (segments and gaps are kept per stream)."""
+    return model.camera_id == camera_id, model.stream == stream
+
+
 # --- segments ------------------------------------------------------------------------------------
 def add_segment(s: Session, seg: Segment) -> Segment:
     s.add(seg)
@@ -59,7 +64,7 @@ def insert_segment(s: Session, seg: Segment) -> Segment:
 
 
 def last_segment_end(s: Session, camera_id: int, stream: str) -> int | None:
-    return s.scalar(select(func.max(Segment.end_ms)).where(Segment.camera_id == camera_id, Segment.stream == stream))
+    return s.scalar(select(func.max(Segment.end_ms)).where(*_of_stream(Segment, camera_id, stream)))
 
 
 MAX_SEGMENT_MS = 3_600_000  # no segment is longer (they are cut every <= 10 s, at keyframes)
@@ -68,10 +73,7 @@ MAX_SEGMENT_MS = 3_600_000  # no segment is longer (they are cut every <= 10 s, 
 def latest_segments(s: Session, camera_id: int, stream: str, count: int) -> list[Segment]:
     """The ``count`` most recent segments of a stream, oldest first."""
     rows = s.scalars(
-        select(Segment)
-        .where(Segment.camera_id == camera_id, Segment.stream == stream)
-        .order_by(Segment.start_ms.desc())
-        .limit(count)
+        select(Segment).where(*_of_stream(Segment, camera_id, stream)).order_by(Segment.start_ms.desc()).limit(count)
     ).all()
     return list(reversed(rows))
 
@@ -81,8 +83,7 @@ def segments_overlapping(s: Session, camera_id: int, stream: str, start_ms: int,
     return s.scalars(
         select(Segment)
         .where(
-            Segment.camera_id == camera_id,
-            Segment.stream == stream,
+            *_of_stream(Segment, camera_id, stream),
             Segment.start_ms < end_ms,
             # a lower bound on the indexed column: without it the index is walked from the oldest
             # segment (58 ms for the newest footage of a 30-day catalog, 0.7 ms with it)
@@ -103,7 +104,7 @@ def segment_runs(
     that start a run come back (with the end of the segment before them and their row number),
     and the runs are put together from those.
     """
-    where = (Segment.camera_id == camera_id, Segment.stream == stream, Segment.start_ms < end_ms,
+    where = (*_of_stream(Segment, camera_id, stream), Segment.start_ms < end_ms,
              Segment.end_ms > start_ms, Segment.start_ms > start_ms - MAX_SEGMENT_MS)  # fmt: skip
     inner = (
         select(
@@ -156,7 +157,7 @@ def delete_segments(s: Session, ids: Sequence[int]) -> None:
 def open_gap(s: Session, camera_id: int, stream: str) -> Gap | None:
     return s.scalars(
         select(Gap)
-        .where(Gap.camera_id == camera_id, Gap.stream == stream, Gap.end_ms.is_(None))
+        .where(*_of_stream(Gap, camera_id, stream), Gap.end_ms.is_(None))
         .order_by(Gap.start_ms.desc())
         .limit(1)
     ).first()
@@ -166,8 +167,7 @@ def gaps_overlapping(s: Session, camera_id: int, stream: str, start_ms: int, end
     return s.scalars(
         select(Gap)
         .where(
-            Gap.camera_id == camera_id,
-            Gap.stream == stream,
+            *_of_stream(Gap, camera_id, stream),
             Gap.start_ms < end_ms,
             or_(Gap.end_ms.is_(None), Gap.end_ms > start_ms),
         )
@@ -176,7 +176,7 @@ def gaps_overlapping(s: Session, camera_id: int, stream: str, start_ms: int, end
 
 
 def last_gap_end(s: Session, camera_id: int, stream: str) -> int | None:
-    return s.scalar(select(func.max(Gap.end_ms)).where(Gap.camera_id == camera_id, Gap.stream == stream))
+    return s.scalar(select(func.max(Gap.end_ms)).where(*_of_stream(Gap, camera_id, stream)))
 
 
 # --- evidence locks ------------------------------------------------------------------------------
@@ -295,8 +295,7 @@ def timeline_gaps(
     q = (
         select(Gap)
         .where(
-            Gap.camera_id == camera_id,
-            Gap.stream == stream,
+            *_of_stream(Gap, camera_id, stream),
             Gap.start_ms < end_ms,
             or_(Gap.end_ms.is_(None), Gap.end_ms > start_ms),
             length >= min_ms,

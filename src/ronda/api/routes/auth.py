@@ -167,7 +167,7 @@ async def events_ws(ws: WebSocket) -> None:
 
     fanout = ctx.events.fanout
     client = fanout.add(allowed)
-    reader = asyncio.create_task(_until_closed(ws))
+    reader = asyncio.create_task(until_closed(ws))
     try:
         refreshed = asyncio.get_running_loop().time()
         while not reader.done():
@@ -203,7 +203,8 @@ async def events_ws(ws: WebSocket) -> None:
         reader.cancel()
 
 
-async def _until_closed(ws: WebSocket) -> None:
+async def until_closed(ws: WebSocket) -> None:
+    """Read (and ignore) what the client sends, so a closed connection is noticed at once."""
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         while True:
             msg = await ws.receive()

@@ -8,9 +8,10 @@ change in the change's transaction) and returns the declared model; rights are d
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from ronda.access.rights import LIVE, MANAGE_CAMERAS, PLAYBACK
 from ronda.access.service import Principal
@@ -22,6 +23,24 @@ from ronda.media.cameras import Cameras
 
 router = APIRouter(tags=["cameras"])
 Stream = Literal["main", "sub"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpan:
+    """A stream of a camera over ``[start, end)`` (ISO 8601 texts, parsed by the feature)."""
+
+    start: str
+    end: str
+    stream: Stream
+
+
+def _span(
+    start: Annotated[str, Query(max_length=64)], end: Annotated[str, Query(max_length=64)], stream: Stream = "main"
+) -> StreamSpan:
+    return StreamSpan(start, end, stream)
+
+
+Span = Annotated[StreamSpan, Depends(_span)]
 
 
 def cameras(ctx: Ctx) -> Cameras:
@@ -76,30 +95,19 @@ async def test_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> dict[str
 
 
 @router.get("/cameras/{camera_id}/recordings", response_model=Recordings, **camera_right(PLAYBACK))
-def recordings(
-    ctx: Ctx,
-    camera_id: CameraId,
-    start: Annotated[str, Query(max_length=64)],
-    end: Annotated[str, Query(max_length=64)],
-    stream: Stream = "main",
-) -> dict[str, Any]:
+def recordings(ctx: Ctx, camera_id: CameraId, span: Span) -> dict[str, Any]:
     """Every completed segment of the stream overlapping ``[start, end)`` (at most 31 days), unclipped,
     and the gaps."""
-    return cameras(ctx).recordings(camera_id, stream, start, end)
+    return cameras(ctx).recordings(camera_id, span.stream, span.start, span.end)
 
 
 @router.get("/cameras/{camera_id}/timeline", response_model=CameraTimeline, **camera_right(PLAYBACK))
 def timeline(
-    ctx: Ctx,
-    camera_id: CameraId,
-    start: Annotated[str, Query(max_length=64)],
-    end: Annotated[str, Query(max_length=64)],
-    stream: Stream = "main",
-    resolution_ms: Annotated[int | None, Query(ge=1, le=86_400_000)] = None,
+    ctx: Ctx, camera_id: CameraId, span: Span, resolution_ms: Annotated[int | None, Query(ge=1, le=86_400_000)] = None
 ) -> dict[str, Any]:
     """Recorded runs, gaps and evidence locks over a range, merged to ``resolution_ms`` (default: the
     range / 2000, about one screen pixel) so that a 30-day zoom-out stays small."""
-    return cameras(ctx).timeline(camera_id, stream, start, end, resolution_ms)
+    return cameras(ctx).timeline(camera_id, span.stream, span.start, span.end, resolution_ms)
 
 
 @router.get("/cameras/{camera_id}/snapshot", response_class=Response, responses=JPEG, **camera_right(LIVE))

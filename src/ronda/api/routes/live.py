@@ -13,7 +13,7 @@ import contextlib
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Query, Response, WebSocket, WebSocketDisconnect
 from fastapi import Path as PathParam
 
 from ronda.access.rights import LIVE
@@ -32,7 +32,7 @@ from ronda.api.deps import (
     stream_right,
     ws_close_code,
 )
-from ronda.api.routes.auth import origin_ok
+from ronda.api.routes.auth import origin_ok, until_closed
 from ronda.api.schemas import M3U8, M4S, MP4
 from ronda.api.schemas.live import LiveInfo
 from ronda.errors import DomainError, NotFound, Unavailable
@@ -78,6 +78,15 @@ def live_info(
     its HLS and low-latency WebSocket URLs, and a fallback with the reason when the browser
     cannot decode the camera's codec."""
     return live_view.live_info(ctx.db, ctx.auth.issuer, caller, camera_id, view, stream, hevc)
+
+
+async def _recorded_tail(ctx: Ctx, camera_id: CameraId, stream: StreamKind) -> LiveTail:
+    """The live tail of a stream the camera records (not found otherwise)."""
+    await asyncio.to_thread(live_view.recorded_stream, ctx.db, camera_id, stream)
+    return hub(ctx).get(camera_id, stream)
+
+
+RecordedTail = Annotated[LiveTail, Depends(_recorded_tail)]
 
 
 async def _ready_tail(ctx: AppContext, camera_id: int, stream: str, segments: int) -> LiveTail:
@@ -135,15 +144,9 @@ async def live_playlist(ctx: Ctx, p: LiveToken, camera_id: CameraId, stream: Str
 @router.get("/media/{camera_id}/live/{stream}/init-{version}.mp4", response_class=Response, responses=MP4,
             **stream_right(LIVE))  # fmt: skip
 async def live_init(
-    ctx: Ctx,
-    p: LiveToken,
-    camera_id: CameraId,
-    stream: StreamKind,
-    version: Annotated[int, PathParam(ge=1, le=2**31)],
-    token: Token,
+    p: LiveToken, tail: RecordedTail, version: Annotated[int, PathParam(ge=1, le=2**31)], token: Token
 ) -> Response:
-    await asyncio.to_thread(live_view.recorded_stream, ctx.db, camera_id, stream)
-    init = hub(ctx).get(camera_id, stream).inits.get(version)
+    init = tail.inits.get(version)
     if init is None:
         raise NotFound("initialisation section")
     return Response(init.data, media_type="video/mp4")
@@ -152,15 +155,9 @@ async def live_init(
 @router.get("/media/{camera_id}/live/{stream}/{seq}.m4s", response_class=Response, responses=M4S,
             **stream_right(LIVE))  # fmt: skip
 async def live_segment(
-    ctx: Ctx,
-    p: LiveToken,
-    camera_id: CameraId,
-    stream: StreamKind,
-    seq: Annotated[int, PathParam(ge=0, le=2**62)],
-    token: Token,
+    p: LiveToken, tail: RecordedTail, seq: Annotated[int, PathParam(ge=0, le=2**62)], token: Token
 ) -> Response:
-    await asyncio.to_thread(live_view.recorded_stream, ctx.db, camera_id, stream)
-    seg = hub(ctx).get(camera_id, stream).hls_segment(seq)
+    seg = tail.hls_segment(seq)
     if seg is None:
         raise NotFound("live segment (it has left the live window)")
     return Response(seg.data(), media_type="video/iso.segment")
@@ -201,7 +198,7 @@ async def live_ws(ws: WebSocket, camera_id: int) -> None:
                             {"stream": stream, "via": "websocket"})  # fmt: skip
     tail = hub(ctx).get(camera_id, stream)
     queue = tail.subscribe()
-    reader = asyncio.create_task(_drain_client(ws))
+    reader = asyncio.create_task(until_closed(ws))
     try:
         if not await tail.wait_for(lambda: bool(tail.start_point()), 10.0):
             await ws.close(code=4503, reason="no live video from this camera right now")
@@ -280,12 +277,3 @@ async def _send(ws: WebSocket, tail: LiveTail, item: Any, sent_version: int) -> 
         sent_version = frag.init_version
     await ws.send_bytes(frag.data)
     return sent_version
-
-
-async def _drain_client(ws: WebSocket) -> None:
-    """Read (and ignore) what the client sends, so a closed connection is noticed at once."""
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        while True:
-            msg = await ws.receive()
-            if msg.get("type") == "websocket.disconnect":
-                return

@@ -1,5 +1,7 @@
 // @ts-check
 // English and Italian. The user's choice is kept in localStorage; the browser's language is the default.
+// The texts of the shell and of the parts every view shares (push button, timeline); each view adds its
+// own from its strings.js.
 const STRINGS = {
   en: {
     "app.name": "Ronda", "login.title": "Sign in", "login.username": "Username", "login.password": "Password",
@@ -8,6 +10,17 @@ const STRINGS = {
     "nav.map": "Map", "nav.admin": "Admin", "nav.logout": "Sign out", "nav.language": "Language",
     "common.loading": "Loading…", "common.error": "Something went wrong", "common.close": "Close",
     "common.save": "Save", "common.cancel": "Cancel", "common.search": "Search", "common.none": "Nothing here",
+    "push.on": "Notifications on", "push.off": "Notifications off", "push.denied": "Notifications blocked",
+    "push.unsupported": "Notifications unavailable", "push.busy": "Notifications…",
+    "push.hint.on": "This browser gets a notification for new alarms. Click to stop.",
+    "push.hint.off": "Click to get a notification for new alarms on this device, even when Ronda is closed.",
+    "push.hint.denied": "Notifications are blocked for this site in the browser's settings.",
+    "push.hint.unsupported": "This browser (or this server) cannot deliver push notifications.",
+    "tl.label": "Timeline. Click or drag to move playback; Shift+drag to select a range; arrow keys move, + and − zoom, [ and ] mark the selection, End goes to now.",
+    "tl.zoomIn": "Zoom in", "tl.zoomOut": "Zoom out", "tl.now": "Now", "tl.earlier": "Earlier", "tl.later": "Later",
+    "tl.recording": "Recording", "tl.gap": "Gap", "tl.event": "Event", "tl.bookmark": "Bookmark", "tl.lock": "Evidence lock",
+    "tl.loading": "Loading timeline…", "tl.truncated": "Too much to show at this zoom: zoom in to see everything.",
+    "tl.span": "Showing {span}", "tl.hours": "{h} h day",
   },
   it: {
     "app.name": "Ronda", "login.title": "Accesso", "login.username": "Nome utente", "login.password": "Password",
@@ -16,6 +29,17 @@ const STRINGS = {
     "nav.map": "Mappa", "nav.admin": "Amministrazione", "nav.logout": "Esci", "nav.language": "Lingua",
     "common.loading": "Caricamento…", "common.error": "Qualcosa non ha funzionato", "common.close": "Chiudi",
     "common.save": "Salva", "common.cancel": "Annulla", "common.search": "Cerca", "common.none": "Niente da mostrare",
+    "push.on": "Notifiche attive", "push.off": "Notifiche disattivate", "push.denied": "Notifiche bloccate",
+    "push.unsupported": "Notifiche non disponibili", "push.busy": "Notifiche…",
+    "push.hint.on": "Questo browser riceve una notifica per i nuovi allarmi. Clic per smettere.",
+    "push.hint.off": "Clic per ricevere una notifica per i nuovi allarmi su questo dispositivo, anche a Ronda chiusa.",
+    "push.hint.denied": "Le notifiche per questo sito sono bloccate nelle impostazioni del browser.",
+    "push.hint.unsupported": "Questo browser (o questo server) non può ricevere notifiche push.",
+    "tl.label": "Linea del tempo. Clic o trascinamento per spostare la riproduzione; Maiusc+trascinamento per selezionare un intervallo; frecce per spostarsi, + e − per lo zoom, [ e ] segnano la selezione, Fine va ad adesso.",
+    "tl.zoomIn": "Ingrandisci", "tl.zoomOut": "Riduci", "tl.now": "Adesso", "tl.earlier": "Prima", "tl.later": "Dopo",
+    "tl.recording": "Registrazione", "tl.gap": "Interruzione", "tl.event": "Evento", "tl.bookmark": "Segnalibro", "tl.lock": "Blocco probatorio",
+    "tl.loading": "Caricamento della linea del tempo…", "tl.truncated": "Troppi elementi a questo zoom: ingrandisci per vedere tutto.",
+    "tl.span": "Intervallo {span}", "tl.hours": "giorno di {h} h",
   },
 };
 

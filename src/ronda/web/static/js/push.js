@@ -2,26 +2,7 @@
 // Web Push opt-in: a button that subscribes this browser with the server's VAPID key and shows the
 // state (on / off / blocked / unsupported). The service worker (sw.js) shows the notifications.
 import { h, toast } from "./dom.js";
-import { addStrings, t } from "./i18n.js";
-
-addStrings({
-  en: {
-    "push.on": "Notifications on", "push.off": "Notifications off", "push.denied": "Notifications blocked",
-    "push.unsupported": "Notifications unavailable", "push.busy": "Notifications…",
-    "push.hint.on": "This browser gets a notification for new alarms. Click to stop.",
-    "push.hint.off": "Click to get a notification for new alarms on this device, even when Ronda is closed.",
-    "push.hint.denied": "Notifications are blocked for this site in the browser's settings.",
-    "push.hint.unsupported": "This browser (or this server) cannot deliver push notifications.",
-  },
-  it: {
-    "push.on": "Notifiche attive", "push.off": "Notifiche disattivate", "push.denied": "Notifiche bloccate",
-    "push.unsupported": "Notifiche non disponibili", "push.busy": "Notifiche…",
-    "push.hint.on": "Questo browser riceve una notifica per i nuovi allarmi. Clic per smettere.",
-    "push.hint.off": "Clic per ricevere una notifica per i nuovi allarmi su questo dispositivo, anche a Ronda chiusa.",
-    "push.hint.denied": "Le notifiche per questo sito sono bloccate nelle impostazioni del browser.",
-    "push.hint.unsupported": "Questo browser (o questo server) non può ricevere notifiche push.",
-  },
-});
+import { t } from "./i18n.js";
 
 export function pushSupported() {
   return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;

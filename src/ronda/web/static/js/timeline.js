@@ -6,7 +6,7 @@
 //
 // Events dispatched: "seek" {ms, final}, "select" {start, end} | null, "load" {data}, "view" {start, end}.
 import { h } from "./dom.js";
-import { addStrings, t } from "./i18n.js";
+import { t } from "./i18n.js";
 import { axisTicks, formatSpan, formatWall, fromLocalInput, toLocalInput } from "./sitetime.js";
 import { draw } from "./timeline/draw.js";
 import { bindInput } from "./timeline/input.js";
@@ -14,23 +14,6 @@ import { AXIS_H, ROW_H } from "./timeline/style.js";
 
 // the site-time helpers, where the views and tests have always found them
 export { axisTicks, formatSpan, formatWall, fromLocalInput, toLocalInput };
-
-addStrings({
-  en: {
-    "tl.label": "Timeline. Click or drag to move playback; Shift+drag to select a range; arrow keys move, + and − zoom, [ and ] mark the selection, End goes to now.",
-    "tl.zoomIn": "Zoom in", "tl.zoomOut": "Zoom out", "tl.now": "Now", "tl.earlier": "Earlier", "tl.later": "Later",
-    "tl.recording": "Recording", "tl.gap": "Gap", "tl.event": "Event", "tl.bookmark": "Bookmark", "tl.lock": "Evidence lock",
-    "tl.loading": "Loading timeline…", "tl.truncated": "Too much to show at this zoom: zoom in to see everything.",
-    "tl.span": "Showing {span}", "tl.hours": "{h} h day",
-  },
-  it: {
-    "tl.label": "Linea del tempo. Clic o trascinamento per spostare la riproduzione; Maiusc+trascinamento per selezionare un intervallo; frecce per spostarsi, + e − per lo zoom, [ e ] segnano la selezione, Fine va ad adesso.",
-    "tl.zoomIn": "Ingrandisci", "tl.zoomOut": "Riduci", "tl.now": "Adesso", "tl.earlier": "Prima", "tl.later": "Dopo",
-    "tl.recording": "Registrazione", "tl.gap": "Interruzione", "tl.event": "Evento", "tl.bookmark": "Segnalibro", "tl.lock": "Blocco probatorio",
-    "tl.loading": "Caricamento della linea del tempo…", "tl.truncated": "Troppi elementi a questo zoom: ingrandisci per vedere tutto.",
-    "tl.span": "Intervallo {span}", "tl.hours": "giorno di {h} h",
-  },
-});
 
 export const MIN_SPAN_MS = 5 * 60 * 1000;
 export const MAX_SPAN_MS = 30 * 86_400_000;

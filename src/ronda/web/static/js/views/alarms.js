@@ -4,7 +4,7 @@
 // before the alarm, and the lifecycle buttons (take, comment, hold, resume, close, reopen).
 import { errorText } from "../api.js";
 import { clear, h, loadCss, toast } from "../dom.js";
-import { formatTime } from "../i18n.js";
+import { formatTime, t } from "../i18n.js";
 import "./alarms/strings.js";
 import { AlarmMedia } from "./alarms/media.js";
 import { pushButton } from "../push.js";
@@ -105,7 +105,6 @@ export default {
   right: null,
   async render(root, ctx, params) {
     loadCss("css/alarms.css");
-    const t = ctx.t;
     const me = ctx.me || {};
     const selected = params.rest && params.rest[0] ? Number(params.rest[0]) : null;
     const filter = loadFilter();

@@ -4,6 +4,7 @@
 // Layout, tile choice and saved views are kept per user in localStorage.
 import { errorText } from "../api.js";
 import { clear, h, loadCss, toast } from "../dom.js";
+import { t } from "../i18n.js";
 import "./live/strings.js";
 import { Tile } from "./live/tile.js";
 
@@ -34,7 +35,6 @@ export default {
   right: null,
   async render(root, ctx, params) {
     loadCss("css/live.css");
-    const t = ctx.t;
     const settings = loadSettings(ctx);
     const singleId = params.rest && params.rest[0] ? Number(params.rest[0]) : null;
     let cameras = [];

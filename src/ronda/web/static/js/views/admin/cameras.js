@@ -3,8 +3,17 @@
 import { errorText } from "../../api.js";
 import { clear, h, toast } from "../../dom.js";
 import { t } from "../../i18n.js";
-import { confirmButton, errorBox, field, statusCell, table, text } from "./common.js";
+import { confirmButton, createOnSubmit, errorBox, field, loadOrShow, statusCell, table, tabBar, text } from "./common.js";
 // --- cameras ------------------------------------------------------------------------------------------
+// The body of "add a camera" from its form (optional fields only when given).
+/** @param {FormData} f */
+function newCamera(f) {
+  const data = { name: text(f, "name"), url: text(f, "url") };
+  for (const k of ["sub_url", "username", "password"]) if (f.get(k)) data[k] = text(f, k);
+  if (f.get("retention_days")) data.retention_days = Number(f.get("retention_days"));
+  return data;
+}
+
 /**
  * @param {HTMLElement} panel
  * @param {import("../../app.js").AppContext} ctx
@@ -26,24 +35,9 @@ export async function camerasTab(panel, ctx) {
       field(t("cam.retention"), input("retention_days", { type: "number", min: "0.01", max: "3650", step: "any", placeholder: t("cam.retentionDefault") }))),
     addErr,
     h("button", { type: "submit", class: "primary", text: t("cam.addSubmit") }));
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const f = new FormData(form);
-    const data = { name: text(f, "name"), url: text(f, "url") };
-    for (const k of ["sub_url", "username", "password"]) if (f.get(k)) data[k] = text(f, k);
-    if (f.get("retention_days")) data.retention_days = Number(f.get("retention_days"));
-    try {
-      const cam = await ctx.api.call("/api/v1/cameras", { method: "POST", body: data });
-      addErr.show(null);
-      form.reset();
-      toast(t("cam.added", { name: cam.name }));
-      await reload();
-    } catch (ex) {
-      addErr.show(ex);
-    }
-  });
-  panel.append(h("div", { class: "admin-bar" }, h("h3", { text: t("admin.tab.cameras") }),
-    h("button", { type: "button", text: t("admin.refresh"), onclick: () => reload() })), err, body, form);
+  createOnSubmit(form, ctx, { path: "/api/v1/cameras", body: newCamera, box: addErr, reload,
+    created: (cam) => t("cam.added", { name: cam.name }) });
+  panel.append(tabBar(t("admin.tab.cameras"), reload), err, body, form);
 
   async function patch(cam, changes) {
     try {
@@ -121,13 +115,8 @@ export async function camerasTab(panel, ctx) {
   }
 
   async function reload() {
-    let cams;
-    try {
-      cams = await ctx.api.call("/api/v1/cameras");
-    } catch (ex) {
-      err.show(ex);
-      return;
-    }
+    const cams = await loadOrShow(ctx, "/api/v1/cameras", err);
+    if (cams === null) return;
     const rows = cams.flatMap((cam) => {
       const streams = cam.streams || {};
       const detail = h("tr", { class: "admin-detail", hidden: true }, h("td", { colspan: 7 }));

@@ -1,7 +1,7 @@
 // @ts-check
 // Small helpers of the administration tabs: form fields, tables, error boxes, in-place confirm.
 import { errorText } from "../../api.js";
-import { h } from "../../dom.js";
+import { h, toast } from "../../dom.js";
 import { t } from "../../i18n.js";
 /**
  * A text field of a form, trimmed ("" when absent).
@@ -74,4 +74,49 @@ export function facts(obj) {
     h("dt", { text: k }),
     h("dd", {}, v !== null && typeof v === "object" ? facts(v) : h("span", { text: v === null ? "—" : /bytes$/.test(k) ? formatBytes(v) : String(v) })),
   ]));
+}
+
+// The tab's title with its refresh button.
+export function tabBar(title, reload) {
+  return h("div", { class: "admin-bar" }, h("h3", { text: title }),
+    h("button", { type: "button", text: t("admin.refresh"), onclick: () => reload() }));
+}
+
+/**
+ * What `path` answers, or null when the API refused it (the refusal is shown in `box`).
+ * @param {import("../../app.js").AppContext} ctx
+ * @param {string} path
+ * @param {{show: (e: unknown) => void}} box
+ */
+export async function loadOrShow(ctx, path, box) {
+  try {
+    return await ctx.api.call(path);
+  } catch (ex) {
+    box.show(ex);
+    return null;
+  }
+}
+
+/**
+ * A form that creates something: on submit, POST what `body` makes of its data to `path`; once it is
+ * created the form is cleared, `created(answer)` is said and the tab reloaded; a refusal stays in `box`.
+ * @param {HTMLFormElement} form
+ * @param {import("../../app.js").AppContext} ctx
+ * @param {{path: string, body: (f: FormData) => object, box: {show: (e: unknown) => void},
+ *   created: (answer: any) => string, reload: () => Promise<void>}} how
+ */
+export function createOnSubmit(form, ctx, { path, body, box, created, reload }) {
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const data = body(new FormData(form));
+    try {
+      const answer = await ctx.api.call(path, { method: "POST", body: data });
+      box.show(null);
+      form.reset();
+      toast(created(answer));
+      await reload();
+    } catch (ex) {
+      box.show(ex);
+    }
+  });
 }

@@ -2,7 +2,7 @@
 // The rules tab: event rules as JSON with a template, enable/disable, test, delete.
 import { clear, h, toast } from "../../dom.js";
 import { t } from "../../i18n.js";
-import { confirmButton, errorBox, table } from "./common.js";
+import { confirmButton, errorBox, loadOrShow, table, tabBar } from "./common.js";
 // --- rules ----------------------------------------------------------------------------------------------------
 const RULE_TEMPLATE = {
   name: "Line crossing at night",
@@ -78,19 +78,14 @@ export async function rulesTab(panel, ctx) {
   newBtn.addEventListener("click", () => setEditor(RULE_TEMPLATE, null));
 
   panel.append(
-    h("div", { class: "admin-bar" }, h("h3", { text: t("rules.list") }), h("button", { type: "button", text: t("admin.refresh"), onclick: () => reload() })),
+    tabBar(t("rules.list"), reload),
     err, body,
     h("div", { class: "admin-form rule-editor" }, title, h("p", { class: "muted small", text: t("rules.help") }), editor, editorErr,
       h("div", { class: "row" }, createBtn, saveBtn, newBtn)));
 
   async function reload() {
-    let rules;
-    try {
-      rules = await ctx.api.call("/api/v1/rules");
-    } catch (ex) {
-      err.show(ex);
-      return;
-    }
+    const rules = await loadOrShow(ctx, "/api/v1/rules", err);
+    if (rules === null) return;
     clear(body);
     body.append(table([t("admin.name"), t("admin.enabled"), t("rules.trigger"), t("rules.actionsCol"), t("admin.actions")], rules.map((r) => {
       const toggle = h("input", { type: "checkbox", checked: r.enabled, "aria-label": `${t("admin.enabled")}: ${r.name}`, "data-testid": "rule-enabled" });

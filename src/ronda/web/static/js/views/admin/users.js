@@ -1,9 +1,18 @@
 // @ts-check
 // The users and roles tabs: accounts (create, edit, reset, disable), roles and organisations.
-import { clear, h, toast } from "../../dom.js";
+import { clear, h } from "../../dom.js";
 import { formatTime, t } from "../../i18n.js";
-import { errorBox, field, table, text } from "./common.js";
+import { createOnSubmit, errorBox, field, loadOrShow, table, tabBar, text } from "./common.js";
 // --- users ----------------------------------------------------------------------------------------------
+// The body of "create a user" from its form (optional fields only when given).
+/** @param {FormData} f */
+function newUser(f) {
+  const data = { username: text(f, "username"), password: f.get("password"), roles: f.getAll("roles") };
+  if (text(f, "display_name")) data.display_name = text(f, "display_name");
+  if (f.get("organisation_id")) data.organisation_id = Number(f.get("organisation_id"));
+  return data;
+}
+
 /**
  * @param {HTMLElement} panel
  * @param {import("../../app.js").AppContext} ctx
@@ -27,33 +36,13 @@ export async function usersTab(panel, ctx) {
       ...roles.map((r) => h("label", { class: "check" }, h("input", { type: "checkbox", name: "roles", value: r.name }), r.name))),
     addErr,
     h("button", { type: "submit", class: "primary", text: t("users.submit") }));
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const f = new FormData(form);
-    const data = { username: text(f, "username"), password: f.get("password"), roles: f.getAll("roles") };
-    if (text(f, "display_name")) data.display_name = text(f, "display_name");
-    if (f.get("organisation_id")) data.organisation_id = Number(f.get("organisation_id"));
-    try {
-      const u = await ctx.api.call("/api/v1/users", { method: "POST", body: data });
-      addErr.show(null);
-      form.reset();
-      toast(t("users.created", { name: u.username }));
-      await reload();
-    } catch (ex) {
-      addErr.show(ex);
-    }
-  });
-  panel.append(h("div", { class: "admin-bar" }, h("h3", { text: t("admin.tab.users") }),
-    h("button", { type: "button", text: t("admin.refresh"), onclick: () => reload() })), err, body, form);
+  createOnSubmit(form, ctx, { path: "/api/v1/users", body: newUser, box: addErr, reload,
+    created: (u) => t("users.created", { name: u.username }) });
+  panel.append(tabBar(t("admin.tab.users"), reload), err, body, form);
 
   async function reload() {
-    let users;
-    try {
-      users = await ctx.api.call("/api/v1/users");
-    } catch (ex) {
-      err.show(ex);
-      return;
-    }
+    const users = await loadOrShow(ctx, "/api/v1/users", err);
+    if (users === null) return;
     const self = ctx.me && ctx.me.username;
     clear(body);
     body.append(table([t("users.username"), t("users.display"), t("users.org"), t("users.roles"), t("admin.enabled"), t("users.totp"),

@@ -19,6 +19,19 @@ import { guard, waitSeeked } from "./tile.js";
  */
 
 export class PlaybackGrid {
+  playing = false;
+  speed = 1;
+  closed = false;
+  /** @type {ReturnType<typeof setInterval> | null} */
+  reverseTimer = null;
+  /** @type {number | null} */
+  pendingSeek = null;
+  /** @type {Promise<void> | null} */
+  seeking = null;
+  lastAlign = 0;
+  /** @type {Promise<void>} */
+  stepping = Promise.resolve();
+
   /**
    * @param {{ api: import("../../api.js").Api, apiFn: (path: string, options?: object) => Promise<any> }} ctx
    * @param {Tile[]} tiles
@@ -31,19 +44,7 @@ export class PlaybackGrid {
     this.tiles = tiles;
     this.timeline = timeline;
     this.hooks = hooks;
-    this.playing = false;
-    this.speed = 1;
     this.cursor = startAt;
-    this.closed = false;
-    /** @type {ReturnType<typeof setInterval> | null} */
-    this.reverseTimer = null;
-    /** @type {number | null} */
-    this.pendingSeek = null;
-    /** @type {Promise<void> | null} */
-    this.seeking = null;
-    this.lastAlign = 0;
-    /** @type {Promise<void>} */
-    this.stepping = Promise.resolve();
   }
 
   active() {
