@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ronda.media import evidence
+from ronda.media.export import RUN_TOLERANCE_MS
 from tests.helpers import catalog, ffprobe_json, iso, probe_frames, wait_for
 
 GOP_MS = 1000
@@ -24,12 +25,25 @@ def ronda(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ronda.cli", *args], capture_output=True, text=True, timeout=300)
 
 
+def continuous_tail(data_dir: Path, camera_id: int) -> list:
+    """The catalog's last segments that form one run (no gap, touching within the export's tolerance):
+    other tests may have stopped, killed or restarted the shared site, and a range over that is split."""
+    segs, gaps = catalog(data_dir, camera_id)
+    cut = max([g.end_ms if g.end_ms is not None else g.start_ms for g in gaps], default=0)
+    for a, b in zip(segs, segs[1:], strict=False):
+        if b.start_ms - a.end_ms > RUN_TOLERANCE_MS:
+            cut = max(cut, b.start_ms)
+    return [x for x in segs if x.start_ms >= cut]
+
+
 @pytest.fixture(scope="module")
 def package(site, tmp_path_factory):
     """Two cameras over a window that spans segment boundaries and, for Camera 4, a real outage."""
     c1, c4 = site.cam("Camera 1"), site.cam("Camera 4")
-    wait_for(lambda: len(catalog(site.data_dir, c4)[0]) >= 3, 40, what="3 segments of Camera 4")
-    start = catalog(site.data_dir, c4)[0][0].start_ms + 1500
+    tails = wait_for(lambda: all(len(continuous_tail(site.data_dir, c)) >= 3 for c in (c1, c4))
+                     and [continuous_tail(site.data_dir, c) for c in (c1, c4)], 60,
+                     what="3 segments of Cameras 1 and 4 in one run")  # fmt: skip
+    start = max(t[0].start_ms for t in tails) + 1500
     site.sim.stop_camera("cam4")
     time.sleep(8)
     site.sim.start_camera("cam4")
