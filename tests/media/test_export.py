@@ -87,7 +87,8 @@ def test_package_content_and_verify(site, package, tmp_path):
     assert any(g["camera_id"] == c4 for g in manifest["gaps"])
     # Audit: CLI exports are attributed to cli:<user>@<host>.
     audit = site.ronda.api("GET", "/api/v1/audit", params={"action": "export"}).json()
-    assert any(a["actor"].startswith("cli:") and a["details"]["case"] == "VV-2026-17" for a in audit)
+    # other tests' export entries (another order) may carry other details: look for this one
+    assert any(a["actor"].startswith("cli:") and (a["details"] or {}).get("case") == "VV-2026-17" for a in audit)
 
 
 def test_videos_play_and_match_the_catalog(package, tmp_path):
