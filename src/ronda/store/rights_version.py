@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from ronda.store.access_models import (
@@ -92,7 +92,5 @@ def _on_execute(state: ORMExecuteState) -> None:
 
 def install(factory: sessionmaker[Session]) -> None:
     """Hook the counter onto every session ``factory`` makes."""
-    from sqlalchemy import event
-
     event.listen(factory, "before_flush", _before_flush)
     event.listen(factory, "do_orm_execute", _on_execute)
