@@ -127,6 +127,7 @@ async function loadOpenAlarms() {
   updateAlarmCount();
 }
 
+liveEvents.addEventListener("resync", () => loadOpenAlarms());
 liveEvents.addEventListener("alarm", (e) => {
   const a = /** @type {CustomEvent} */ (e).detail.alarm;
   if (a.state === "closed") state.openAlarms.delete(a.id);

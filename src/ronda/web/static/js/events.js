@@ -1,6 +1,7 @@
 // @ts-check
 // One WebSocket to /api/v1/ws for the whole client: events and alarm changes, re-connected with
-// backoff. Listen with live.addEventListener("event" | "alarm", e => e.detail).
+// backoff. Listen with live.addEventListener("event" | "alarm", e => e.detail). After a re-connection
+// ("resync"), changes made while the socket was down were missed: views read their state again.
 import { api } from "./api.js";
 
 export class LiveEvents extends EventTarget {
@@ -9,6 +10,7 @@ export class LiveEvents extends EventTarget {
     this.ws = null;
     this.stopped = true;
     this.delay = 1000;
+    this.opened = false;
   }
 
   async start() {
@@ -18,6 +20,7 @@ export class LiveEvents extends EventTarget {
 
   stop() {
     this.stopped = true;
+    this.opened = false;
     if (this.ws) this.ws.close();
   }
 
@@ -35,7 +38,10 @@ export class LiveEvents extends EventTarget {
     this.ws = ws;
     ws.onopen = () => {
       this.delay = 1000;
+      const again = this.opened;
+      this.opened = true;
       this.dispatchEvent(new CustomEvent("open"));
+      if (again) this.dispatchEvent(new CustomEvent("resync"));
     };
     ws.onmessage = (m) => {
       const msg = JSON.parse(m.data);

@@ -323,7 +323,9 @@ export default {
         detailRefresh = setTimeout(() => loadDetail(a.id).catch(() => {}), 300);
       }
     };
+    const onResync = () => loadList().catch(() => {});
     ctx.events.addEventListener("alarm", onAlarm);
+    ctx.events.addEventListener("resync", onResync);
 
     try {
       const [cams] = await Promise.all([ctx.api.call("/api/v1/cameras"), loadList()]);
@@ -342,6 +344,7 @@ export default {
       disposed = true;
       clearTimeout(detailRefresh);
       ctx.events.removeEventListener("alarm", onAlarm);
+      ctx.events.removeEventListener("resync", onResync);
       mediaView.stop();
       for (const d of document.querySelectorAll("dialog.alarm-dialog")) d.remove();
     };

@@ -322,19 +322,23 @@ export default {
       else alarmCams.set(a.id, a.cameras || []);
       refreshTiles();
     };
-    ctx.events.addEventListener("event", onEvent);
-    ctx.events.addEventListener("alarm", onAlarm);
-    ctx.api.call("/api/v1/alarms?state=open&limit=2000").then((open) => {
+    const loadAlarms = () => ctx.api.call("/api/v1/alarms?state=open&limit=2000").then((open) => {
       if (disposed) return;
+      alarmCams.clear();
       for (const a of open) alarmCams.set(a.id, a.cameras || []);
       refreshTiles();
     }).catch(() => {});
+    ctx.events.addEventListener("event", onEvent);
+    ctx.events.addEventListener("alarm", onAlarm);
+    ctx.events.addEventListener("resync", loadAlarms);
+    loadAlarms();
 
     return () => {
       disposed = true;
       clearTimeout(refetch);
       ctx.events.removeEventListener("event", onEvent);
       ctx.events.removeEventListener("alarm", onAlarm);
+      ctx.events.removeEventListener("resync", loadAlarms);
       stopTiles();
     };
   },

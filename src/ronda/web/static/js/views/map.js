@@ -413,8 +413,13 @@ export default {
       if (st.placing) stopPlacing();
       else if (!popup.hidden) closePopup();
     };
+    const onResync = async () => {
+      await loadAlarms();
+      if (!st.stopped && st.data && !st.dragging) paint();
+    };
     ctx.events.addEventListener("alarm", onAlarm);
     ctx.events.addEventListener("event", onEvent);
+    ctx.events.addEventListener("resync", onResync);
     document.addEventListener("keydown", onKey);
     const resize = new ResizeObserver(() => fit());
     resize.observe(stage);
@@ -433,6 +438,7 @@ export default {
       resize.disconnect();
       ctx.events.removeEventListener("alarm", onAlarm);
       ctx.events.removeEventListener("event", onEvent);
+      ctx.events.removeEventListener("resync", onResync);
       document.removeEventListener("keydown", onKey);
       if (st.objectUrl) URL.revokeObjectURL(st.objectUrl);
     };
