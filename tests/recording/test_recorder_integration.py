@@ -37,11 +37,14 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def assert_catalog_sound(site, name: str, stream: str = "main", check_play: bool = False) -> None:
-    """No overlap; every row's file exists, is complete (sha256) and ends in .mp4."""
+def assert_catalog_sound(site, name: str, stream: str = "main", check_play: bool = False, since_ms: int = 0) -> None:
+    """No overlap; every row's file (ending at or after ``since_ms``) exists, is complete (sha256) and
+    ends in .mp4; with ``check_play``, plays."""
     segs, _ = catalog(site.data_dir, site.cam(name), stream)
     assert not overlaps(segs), f"{name}: overlapping segments {overlaps(segs)}"
     for s in segs:
+        if s.end_ms < since_ms:
+            continue
         f = site.data_dir / "recordings" / s.path
         assert f.suffix == ".mp4" and f.exists(), f"{name}: catalog points at missing {s.path}"
         assert f.stat().st_size == s.bytes and sha256(f) == s.sha256, f"{name}: {s.path} differs from catalog"
@@ -123,12 +126,16 @@ def test_g711_camera_records_video(site):
 
 
 def test_continuous_recording_of_four_cameras(site):
-    """≥ 60 s of four cameras: covered by segments (touching) except recorded gaps; files play."""
-    first = min(catalog(site.data_dir, site.cam(n))[0][0].start_ms for n in PLAIN)
+    """≥ 60 s of four cameras: covered by segments (touching) except recorded gaps; files play.
+
+    The last 62 s or more are checked, not the whole session: in a long test session (any order) that
+    would be hundreds of files to decode per camera."""
+    first = max(now_ms() - 62_000, min(catalog(site.data_dir, site.cam(n))[0][0].start_ms for n in PLAIN))
     wait_for(lambda: all(catalog(site.data_dir, site.cam(n))[0][-1].end_ms - first >= 62_000 for n in PLAIN),
              90, interval=1, what="62 s of recording")  # fmt: skip
     for name in PLAIN:
         segs, gaps = catalog(site.data_dir, site.cam(name))
+        segs = [s for s in segs if s.end_ms > first]
         window = (segs[0].start_ms, segs[-1].end_ms)
         assert window[1] - window[0] >= 60_000
         holes = uncovered(segs, gaps, *window, now=now_ms())
@@ -138,7 +145,7 @@ def test_continuous_recording_of_four_cameras(site):
                 g.start_ms <= a.end_ms and (g.end_ms or now_ms()) >= b.start_ms for g in gaps
             ), f"{name}: segments do not touch: {a} {b}"
         assert all(s.end_ms - s.start_ms <= 10_500 for s in segs)
-        assert_catalog_sound(site, name, check_play=True)
+        assert_catalog_sound(site, name, check_play=True, since_ms=first)
     subs, _ = catalog(site.data_dir, site.cam("Camera 1"), "sub")
     assert subs and ffprobe_json(site.data_dir / "recordings" / subs[0].path)["streams"][0]["width"] == 640
 
