@@ -296,15 +296,27 @@ def test_push_message_shows_a_notification_that_opens_the_alarm(browser, site, u
         aid = report_alarm["id"]
         payload = {"alarm_id": aid, "title": report_alarm["title"], "body": "Camera 2 · low", "url": f"/#/alarms/{aid}",
                    "snapshot": None, "priority": "high", "time": int(time.time() * 1000)}  # fmt: skip
-        cdp.send("ServiceWorker.deliverPushMessage",
-                 {"origin": base, "registrationId": registration, "data": json.dumps(payload)})  # fmt: skip
-        shown = wait_for(
-            lambda: page.evaluate(
+
+        def shown_notifications():
+            return page.evaluate(
                 f"() => ({NOTIFICATIONS})().then((n) => n.map("
                 "(x) => ({title: x.title, tag: x.tag, url: x.data.url, sticky: x.requireInteraction})))"
-            ),
-            10, interval=0.2, what=f"the notification (service worker versions: {versions})",
-        )  # fmt: skip
+            )
+
+        def deliver():
+            cdp.send("ServiceWorker.deliverPushMessage",
+                     {"origin": base, "registrationId": registration, "data": json.dumps(payload)})  # fmt: skip
+
+        deliver()
+        try:
+            shown = wait_for(shown_notifications, 10, interval=0.2, what="the notification")
+        except AssertionError:
+            # Once in ~10 full runs under load, the DevTools delivery left no notification and no error
+            # (cause not found: the worker was activated and running). The same message delivered again
+            # must show it; the tag makes a second delivery replace, not add, a notification.
+            print(f"push: no notification 10 s after the first delivery (worker versions: {versions}); again")
+            deliver()
+            shown = wait_for(shown_notifications, 10, interval=0.2, what=f"the notification (versions: {versions})")
         expected = {"title": report_alarm["title"], "tag": f"alarm-{aid}", "url": f"/#/alarms/{aid}", "sticky": True}
         assert shown == [expected]
         # a headless browser has no notification to click: call what the notificationclick handler calls
