@@ -10,6 +10,8 @@ never an HTTP status; ``ronda.api.app`` maps each class to one status, in one pl
 - ``TooLarge``       the input is over its size limit (413)
 - ``TooManyRequests`` a budget is spent (429, ``retry_after`` seconds)
 - ``Unauthenticated`` no valid credentials (401)
+- ``DeviceError``    a camera refused a command or did not answer in time (502); where the caller
+                     gave the device's address (adding a camera), feature code raises ``Invalid``
 """
 
 from __future__ import annotations
@@ -64,4 +66,8 @@ class TooManyRequests(DomainError):
 
 
 class Unauthenticated(DomainError):
+    pass
+
+
+class DeviceError(DomainError):
     pass

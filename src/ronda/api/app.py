@@ -23,6 +23,7 @@ from ronda.api.context import AppContext
 from ronda.api.limits import BodyLimit
 from ronda.errors import (
     Conflict,
+    DeviceError,
     DomainError,
     Forbidden,
     Invalid,
@@ -65,6 +66,7 @@ STATUS: dict[type[DomainError], int] = {
     TooManyRequests: 429,
     Unavailable: 503,
     Unauthenticated: 401,
+    DeviceError: 502,
 }
 
 
