@@ -8,6 +8,7 @@ const SHELL = [
   "./", "index.html", "manifest.webmanifest", "favicon.svg",
   "css/app.css", "css/live.css", "css/alarms.css", "css/playback.css", "css/map.css", "css/admin.css",
   "js/app.js", "js/api.js", "js/dom.js", "js/events.js", "js/i18n.js", "js/live.js", "js/playback.js", "js/push.js",
+  "js/playback/frames.js", "js/playback/map.js", "js/playback/sync.js",
   "js/timeline.js",
   "js/views/live.js", "js/views/playback.js", "js/views/alarms.js", "js/views/map.js", "js/views/admin.js",
   "js/views/playback/common.js", "js/views/playback/controls.js", "js/views/playback/exports.js",
