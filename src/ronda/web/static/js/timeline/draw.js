@@ -1,6 +1,6 @@
 // @ts-check
 // Drawing of the timeline on its canvas (sized to its box): the axis, one row per camera, the cursor and selection.
-import { axisTicks, formatWall } from "../sitetime.js";
+import { axisTicks } from "../sitetime.js";
 import { AXIS_H, COLORS, ROW_H } from "./style.js";
 
 /** @typedef {import("../timeline.js").Timeline} Timeline */
