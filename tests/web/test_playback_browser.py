@@ -173,7 +173,11 @@ def test_speeds_and_frame_step(browser, site, clock, token):
         print(f"frame steps advanced {steps} ms, moved the player by {media_steps} s")
         assert all(0 < s <= 140 for s in steps), f"frame steps advanced {steps} ms"
         assert 120 <= sum(steps) <= 300, f"three frame steps advanced {steps} ms"
-        assert all(0.05 <= m <= 0.09 for m in media_steps), f"frame steps moved the player by {media_steps} s"
+        # The player seeks from the frame on screen to the middle of the next frame interval, so
+        # currentTime moves by the previous frame's interval: 1/15 s on a quiet machine, 47 or 97 ms
+        # when the simulator ran late and stamped its frames unevenly (seen under load: the codes still
+        # showed one frame per step). A skipped frame moves it two intervals or more, a stuck one 0.
+        assert all(0.03 <= m <= 0.11 for m in media_steps), f"frame steps moved the player by {media_steps} s"
         page.evaluate("() => window.rondaPlayer.step(-1)")
         time.sleep(0.4)
         back = settle(page, 0.1)

@@ -1,9 +1,27 @@
 // @ts-check
-// Drawing of the timeline on its canvas: the axis, one row per camera, the cursor and selection.
-import { axisTicks, formatWall } from "../sitetime.js";
+// Drawing of the timeline on its canvas (sized to its box): the axis, one row per camera, the cursor and selection.
+import { axisTicks } from "../sitetime.js";
 import { AXIS_H, COLORS, ROW_H } from "./style.js";
 
 /** @typedef {import("../timeline.js").Timeline} Timeline */
+
+/**
+ * Sizes the canvas to its box (a row per camera, in device pixels) and draws it.
+ * @param {Timeline} tl
+ */
+export function fitCanvas(tl) {
+  const dpr = window.devicePixelRatio || 1;
+  const cssH = AXIS_H + Math.max(1, tl.cameras.length) * ROW_H + 4;
+  tl.canvas.style.height = `${cssH}px`;
+  const w = Math.max(1, Math.round(tl.width * dpr));
+  if (tl.canvas.width !== w || tl.canvas.height !== Math.round(cssH * dpr)) {
+    const widthChanged = Math.abs(tl.canvas.width - w) > 50 * dpr;
+    tl.canvas.width = w;
+    tl.canvas.height = Math.round(cssH * dpr);
+    if (widthChanged && tl.data) tl._scheduleLoad(); // a pixel is another length now
+  }
+  tl.draw();
+}
 
 /** @param {Timeline} tl */
 export function draw(tl) {

@@ -1,5 +1,6 @@
 // @ts-check
 // The timeline's pointer, wheel and keyboard handling: scrub, select, zoom, pan.
+import { describe } from "./describe.js";
 
 /** @typedef {import("../timeline.js").Timeline} Timeline */
 
@@ -30,7 +31,7 @@ export function bindInput(tl) {
     tl.hover = x;
     const d = tl._drag;
     if (!d) {
-      c.title = tl._describe(x, e.clientY - c.getBoundingClientRect().top);
+      c.title = describe(tl, x, e.clientY - c.getBoundingClientRect().top);
       tl.requestDraw();
       return;
     }

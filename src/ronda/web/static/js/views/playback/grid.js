@@ -1,13 +1,12 @@
 // @ts-check
 // The playback grid's transport: every camera at one wall-clock instant. Seeks coalesce; play, pause,
 // speeds (reverse emulated, see reverse.js), frame step; a clock that follows the lead camera's frame
-// and re-aligns the others.
+// and re-aligns the others (loading.js: each camera's recordings).
 import { errorText } from "../../api.js";
 import { toast } from "../../dom.js";
-import { t } from "../../i18n.js";
-import { DEFAULT_FPS, SyncGroup, showRecorded } from "../../playback.js";
-import { HOUR_MS, iso } from "./common.js";
-import { reverseStep } from "./reverse.js";
+import { DEFAULT_FPS, SyncGroup } from "../../playback.js";
+import { keepLoaded, loadTile } from "./loading.js";
+import { startReverse } from "./reverse.js";
 import { guard, waitSeeked } from "./tile.js";
 
 /** @typedef {import("./tile.js").Tile} Tile */
@@ -63,12 +62,6 @@ export class PlaybackGrid {
   }
 
   // --- seeking -------------------------------------------------------------------------------------------
-  /** @param {Tile} tile @param {number} ms */
-  async recordedFrom(tile, ms) {
-    const rec = await this.ctx.api.call(`/api/v1/cameras/${tile.cam.id}/recordings?start=${encodeURIComponent(iso(ms))}&end=${encodeURIComponent(iso(ms + HOUR_MS))}`);
-    return rec.segments.some((/** @type {{ end: string }} */ s) => Date.parse(s.end) > ms);
-  }
-
   /** @param {Tile} tile */
   applyPlayState(tile) {
     if (this.playing && this.speed > 0 && !tile.stale) {
@@ -80,36 +73,8 @@ export class PlaybackGrid {
   }
 
   /** @param {Tile} tile @param {number} ms */
-  async seekTile(tile, ms) {
-    tile.checkedAt = performance.now();
-    tile.busy = true;
-    try {
-      if (tile.inMap(ms)) {
-        await tile.player.seekWall(ms);
-      } else if (!(await this.recordedFrom(tile, ms))) {
-        // an empty playlist would be an error: say so on the tile instead of loading nothing
-        tile.stale = true;
-        tile.video.pause();
-        tile.setNote(t("pb.noRecording"));
-        return;
-      } else if (!tile.player) {
-        if (this.closed) return;
-        tile.player = await guard(showRecorded({
-          api: this.ctx.apiFn, cameraId: tile.cam.id, video: tile.video, at: iso(ms),
-          onStatus: ({ state: s, reason }) => s === "error" && tile.setNote(reason),
-        }), [tile]);
-        if (this.closed) tile.player.stop();
-      } else {
-        await guard(tile.player.seekWall(ms), [tile]);
-      }
-      tile.stale = false;
-      tile.setNote("");
-      this.applyPlayState(tile);
-    } catch (e) {
-      tile.setNote(errorText(e));
-    } finally {
-      tile.busy = false;
-    }
+  seekTile(tile, ms) {
+    return loadTile(this, tile, ms);
   }
 
   /** @param {number} target */
@@ -156,7 +121,7 @@ export class PlaybackGrid {
       new SyncGroup(this.active().map((x) => x.player)).setRate(this.speed);
       for (const x of this.active()) this.applyPlayState(x);
     } else {
-      this.startReverse();
+      this.reverseTimer = startReverse(this);
     }
     this.hooks.playState();
   }
@@ -177,30 +142,6 @@ export class PlaybackGrid {
     if (wasPlaying) this.pause();
     this.speed = speed;
     if (wasPlaying) this.play();
-  }
-
-  // Browsers only play forwards. Reverse is emulated: once per lead frame every player is moved back
-  // by the real time elapsed × |speed|, skipping a beat while the previous seek still decodes. Simple
-  // and smooth enough for looking back a few seconds; it is not frame-exact at 8×.
-  startReverse() {
-    for (const x of this.tiles) x.video.pause();
-    let last = performance.now();
-    let busy = false;
-    this.reverseTimer = setInterval(async () => {
-      if (busy) return;
-      busy = true;
-      const now = performance.now();
-      const backMs = (now - last) * Math.abs(this.speed);
-      last = now;
-      try {
-        await reverseStep(this, backMs);
-      } catch (e) {
-        this.pause();
-        toast(errorText(e), "error");
-      } finally {
-        busy = false;
-      }
-    }, 1000 / Math.min(30, this.leadFps()));
   }
 
   /**
@@ -237,18 +178,7 @@ export class PlaybackGrid {
     this.hooks.clock(this.cursor);
     if (!this.playing || this.speed < 0 || this.seeking || performance.now() - this.lastAlign < 1000) return;
     this.lastAlign = performance.now();
-    for (const x of this.tiles) {
-      if (!x.player || x.busy) continue;
-      const segs = x.player.map.segments;
-      // the end of the loaded hour: load the next one (the player keeps playing)
-      if (!x.stale && segs.length && x.wallTime() >= segs[segs.length - 1].end - 300) {
-        this.seekTile(x, segs[segs.length - 1].end + 1);
-      } else if (x !== first && Number.isFinite(wall) && x.inMap(wall) && (x.stale || Math.abs(x.wallTime() - wall) > 300)) {
-        this.seekTile(x, wall);
-      } else if (x.stale && Number.isFinite(wall) && performance.now() - x.checkedAt > 5000) {
-        this.seekTile(x, wall);
-      }
-    }
+    keepLoaded(this, first, wall);
   }
 
   close() {

@@ -1,10 +1,39 @@
 // @ts-check
-// One beat of emulated reverse play (browsers only play forwards): every camera moves back by
+// Emulated reverse play (browsers only play forwards): on each beat every camera moves back by
 // `backMs` of recording, loading the hour before when the lead camera's loaded hour begins.
+import { errorText } from "../../api.js";
 import { toast } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { HOUR_MS, iso } from "./common.js";
 import { guard, waitSeeked } from "./tile.js";
+
+/**
+ * Browsers only play forwards. Reverse is emulated: once per lead frame every player is moved back
+ * by the real time elapsed × |speed|, skipping a beat while the previous seek still decodes. Simple
+ * and smooth enough for looking back a few seconds; it is not frame-exact at 8×.
+ * @param {import("./grid.js").PlaybackGrid} grid
+ * @returns {ReturnType<typeof setInterval>} the beat's timer
+ */
+export function startReverse(grid) {
+  for (const x of grid.tiles) x.video.pause();
+  let last = performance.now();
+  let busy = false;
+  return setInterval(async () => {
+    if (busy) return;
+    busy = true;
+    const now = performance.now();
+    const backMs = (now - last) * Math.abs(grid.speed);
+    last = now;
+    try {
+      await reverseStep(grid, backMs);
+    } catch (e) {
+      grid.pause();
+      toast(errorText(e), "error");
+    } finally {
+      busy = false;
+    }
+  }, 1000 / Math.min(30, grid.leadFps()));
+}
 
 /**
  * @param {import("./grid.js").PlaybackGrid} grid
