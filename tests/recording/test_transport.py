@@ -105,3 +105,13 @@ def test_http_tunnel_allows_http_for_that_camera_only():
 def test_camera_input_refuses_other_transports(bad):
     with pytest.raises(ValueError, match="RTSP transport"):
         CameraInput("rtsp://127.0.0.1/x", 5, bad)
+
+
+async def test_http_tunnel_through_the_pipe_reaches_a_real_server(sim):
+    """The simulator's GStreamer RTSP server speaks the RTSP-over-HTTP tunnel: ffprobe gets the stream
+    through CameraInput with transport http (which fails without ``http`` in the allow-list)."""
+    url = sim.url("cam1", sub=True)
+    for setting in ("http", "tcp", "udp", "auto"):
+        result, used = await transport.probe("ffprobe", url, 10, setting, None, NOW)
+        assert result.ok and result.codec == "h264", (setting, result)
+        assert used == ("tcp" if setting == "auto" else setting)

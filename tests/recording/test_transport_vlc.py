@@ -155,6 +155,11 @@ def test_vlc_refuses_tcp_and_ronda_records_it_over_udp(vlc_dir, tmp_path):
         for seg in segs[:2]:
             assert probe_frames(data_dir / "recordings" / seg.path) == (True, True), seg
         assert _tcp_refused_ms(data_dir, auto_cam) is not None
+        # the connection test connects as the recorder does
+        r = ronda.api("POST", f"/api/v1/cameras/{tcp_cam}/test")
+        assert r.status_code == 200 and r.json()["streams"]["main"]["reason"] == "transport_refused", r.text
+        r = ronda.api("POST", f"/api/v1/cameras/{auto_cam}/test")
+        assert r.status_code == 200 and r.json()["streams"]["main"]["codec"] == "h264", r.text
 
         # VLC stops: an open gap that says the camera is gone
         vlc.stop()
