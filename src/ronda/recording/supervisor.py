@@ -231,9 +231,14 @@ class StreamRecorder:
         return True
 
     def _save_tcp_refused(self, when_ms: int | None) -> None:
-        if self.spec.stream_row_id is not None:
+        """Only a hint for the next start: a busy database must not cost a gap (``recorder_error``)."""
+        if self.spec.stream_row_id is None:
+            return
+        try:
             with self.db.session() as s:
                 repos.set_tcp_refused(s, self.spec.stream_row_id, when_ms)
+        except Exception as e:
+            log.warning("%s: could not store the TCP refusal: %s", self.key, e)
 
     async def _back_off(self) -> None:
         """Capped exponential backoff between failed attempts."""
