@@ -16,6 +16,7 @@ pkgs=(ffmpeg fonts-dejavu-core
       libgirepository1.0-dev libcairo2-dev pkg-config gcc python3-dev python3-venv)
 if [[ $with_test == 1 ]]; then
   pkgs+=(postgresql wrk chromium mosquitto)  # chromium: browser tests (Playwright drives Debian's build); mosquitto: MQTT tests
+  pkgs+=(vlc-bin vlc-plugin-base)  # cvlc: an RTSP server not written here (UDP only), tests/recording/test_transport_vlc.py
   command -v npm >/dev/null || pkgs+=(nodejs npm)  # npm: TypeScript, whose tsc checks the web client's JSDoc types
 fi
 missing=()

@@ -123,6 +123,12 @@ class StorageConfig(_Model):
     )
 
 
+# How a camera's RTP reaches the recorder (ffmpeg's rtsp_transport). "auto": interleaved in the RTSP
+# TCP connection first, UDP when the camera refuses TCP (RTSP 461); "http": RTSP tunnelled in HTTP.
+Transport = Literal["auto", "tcp", "udp", "http"]
+TRANSPORTS: tuple[Transport, ...] = ("auto", "tcp", "udp", "http")
+
+
 class StreamConfig(_Model):
     url: str
     record: bool = True
@@ -136,6 +142,9 @@ class CameraConfig(_Model):
     password: str | None = None
     retention_days: float | None = Field(None, gt=0)
     audio: bool = False
+    transport: Transport = Field(
+        "auto", description="RTP transport: auto (TCP, then UDP if the camera refuses TCP), tcp, udp or http."
+    )
 
 
 class SmtpConfig(_Model):

@@ -76,6 +76,7 @@ def import_cameras(db: Database, secrets: SecretBox, cameras: list[CameraConfig]
                 password=c.password,
                 retention_days=c.retention_days,
                 audio=c.audio,
+                transport=c.transport,
             ),
             check_reachable=False,
         )

@@ -24,7 +24,7 @@ from ronda.recording import supervisor
 from ronda.recording.supervisor import StreamRecorder, StreamSpec
 from ronda.recording.volume import init_volume
 from ronda.store.db import Database
-from ronda.store.models import Camera, Gap, Segment
+from ronda.store.models import Camera, CameraStream, Gap, Segment
 from tests.media.fixtures import base
 
 FAKE = Path(__file__).parent / "fake" / "ffmpeg.py"
@@ -70,8 +70,8 @@ class Rig:
             s.expunge_all()
             return rows
 
-    async def run(self, until: Callable[[], bool], limit_s: float = 10.0) -> None:
-        spec = StreamSpec(camera_id=1, stream="main", url=SECRET_URL, codec="h264", audio=False)
+    async def run(self, until: Callable[[], bool], limit_s: float = 10.0, **spec_kw: Any) -> None:
+        spec = StreamSpec(camera_id=1, stream="main", url=SECRET_URL, codec="h264", audio=False, **spec_kw)
         self.rec = StreamRecorder(spec, self.db, self.root, self.cfg)
         self.rec.start()
         deadline = time.monotonic() + limit_s
@@ -150,3 +150,63 @@ def test_error_exit_is_a_gap_with_a_reason_and_backs_off(tmp_path):
     gaps = rig.gaps()
     assert gaps[0].reason == "camera_unreachable" and len(gaps) == 2  # one outage, then stopped
     assert not rig.segments()
+
+
+# What VLC's RTSP server makes Debian's ffmpeg print when asked for TCP (tests/recording/test_transport.py).
+REFUSED_TCP = (
+    "[rtsp @ 0x562312aef5c0] method SETUP failed: 461 Unsupported transport\n"
+    "[concat @ 0x562312addac0] Impossible to open 'rtsp://127.0.0.1:18554/x'\npipe:6: Protocol not supported"
+)
+
+
+def _transports(rig: Rig) -> list[str]:
+    return [next(ln.split()[-1] for ln in c["input"].splitlines() if ln.startswith("option rtsp_transport "))
+            for c in rig.calls()]  # fmt: skip
+
+
+def _stream_row(rig: Rig, tcp_refused_ms: int | None = None) -> int:
+    with rig.db.session() as s:
+        row = CameraStream(camera_id=1, kind="main", url="rtsp://127.0.0.1:9/cam", tcp_refused_ms=tcp_refused_ms)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def _refused_ms(rig: Rig, row: int) -> int | None:
+    with rig.db.session() as s:
+        return s.get(CameraStream, row).tcp_refused_ms
+
+
+def test_auto_falls_back_to_udp_at_once_without_a_gap_and_remembers(tmp_path):
+    rig = Rig(tmp_path, {"runs": [{"segments": 0, "stderr": REFUSED_TCP, "exit_code": 1}, {}]})
+    row = _stream_row(rig)
+    asyncio.run(rig.run(lambda: len(rig.segments()) >= 2, stream_row_id=row, transport="auto"))
+    assert _transports(rig) == ["tcp", "udp"]
+    assert [g.reason for g in rig.gaps()] == ["ronda_stopped"], "the refused TCP left a gap"
+    assert rig.rec is not None and rig.rec.status.transport == "udp"
+    assert _refused_ms(rig, row) is not None, "the refusal is not in the catalog for the next start"
+
+
+def test_tcp_refused_is_its_own_reason_and_nothing_else_is_tried(tmp_path):
+    rig = Rig(tmp_path, {"segments": 0, "stderr": REFUSED_TCP, "exit_code": 1})
+    asyncio.run(rig.run(lambda: len(rig.calls()) >= 3, limit_s=5, transport="tcp"))
+    assert set(_transports(rig)) == {"tcp"}
+    assert [g.reason for g in rig.gaps()] == ["transport_refused", "ronda_stopped"]
+    assert not rig.segments()
+
+
+def test_auto_goes_straight_to_udp_after_a_recent_refusal(tmp_path):
+    rig = Rig(tmp_path, {})
+    row = _stream_row(rig, tcp_refused_ms=int(time.time() * 1000) - 60_000)
+    asyncio.run(rig.run(lambda: len(rig.segments()) >= 1, stream_row_id=row, transport="auto",
+                        tcp_refused_ms=_refused_ms(rig, row)))  # fmt: skip
+    assert _transports(rig) == ["udp"]
+
+
+def test_auto_tries_tcp_again_after_an_hour_and_forgets_the_refusal_when_it_works(tmp_path):
+    rig = Rig(tmp_path, {})
+    old = int(time.time() * 1000) - 2 * 3_600_000
+    row = _stream_row(rig, tcp_refused_ms=old)
+    asyncio.run(rig.run(lambda: len(rig.segments()) >= 1, stream_row_id=row, transport="auto", tcp_refused_ms=old))
+    assert _transports(rig) == ["tcp"]
+    assert _refused_ms(rig, row) is None and rig.rec is not None and rig.rec.spec.tcp_refused_ms is None

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ronda.access.audit import InTransaction
 from ronda.access.secrets import SecretBox
+from ronda.config import Transport
 from ronda.devices.urls import CameraUrlError, host_port, validate_camera_url
 from ronda.store import repos
 from ronda.store.access_models import CameraGroup, CameraGroupMember, Organisation
@@ -41,6 +42,11 @@ class CameraCreate(BaseModel):
     password: str | None = Field(None, max_length=200)
     retention_days: float | None = Field(None, gt=0, le=3650)
     audio: bool = False
+    transport: Transport = Field(
+        "auto",
+        description="RTP transport the recorder asks the camera for: auto (TCP, then UDP when the camera "
+        "refuses TCP), tcp, udp, or http (RTSP tunnelled in HTTP).",
+    )
     enabled: bool = True
     group_id: int | None = Field(
         None,
@@ -76,6 +82,7 @@ class CameraUpdate(BaseModel):
     password: str | None = Field(None, max_length=200)
     retention_days: float | None = Field(None, gt=0, le=3650)
     audio: bool | None = None
+    transport: Transport | None = Field(None, description="auto, tcp, udp or http (see adding a camera).")
     enabled: bool | None = None
 
     @field_validator("url", "sub_url")
@@ -145,6 +152,7 @@ def create_camera(
             password_enc=secrets.encrypt(data.password),
             retention_days=data.retention_days,
             audio=data.audio,
+            transport=data.transport,
             status="starting" if online else "offline",
             status_reason=None if online else "camera_unreachable",
             created_ms=now_ms(),
@@ -172,7 +180,7 @@ def update_camera(
         cam = repos.get_camera(s, camera_id)
         if cam is None:
             return None
-        for attr in ("name", "retention_days", "audio", "enabled"):
+        for attr in ("name", "retention_days", "audio", "enabled", "transport"):
             if attr in fields and getattr(data, attr) is not None:
                 setattr(cam, attr, getattr(data, attr))
         if "retention_days" in fields and data.retention_days is None:
@@ -182,6 +190,10 @@ def update_camera(
         if "password" in fields:
             cam.password_enc = secrets.encrypt(data.password)
         streams = {st.kind: st for st in cam.streams}
+        if data.transport is not None or data.url is not None or "sub_url" in fields:
+            # What "auto" learned about TCP belonged to the old setting or address.
+            for st in cam.streams:
+                st.tcp_refused_ms = None
         if data.url is not None:
             streams["main"].url, streams["main"].codec = data.url, None
         if data.record_main is not None:
@@ -233,6 +245,7 @@ def camera_view(cam: Camera, live: dict[str, Any] | None = None) -> dict[str, An
         "password_set": bool(cam.password_enc),
         "retention_days": cam.retention_days,
         "audio": cam.audio,
+        "transport": cam.transport,
         "streams": streams,
         "recording": live or {},
     }

@@ -29,7 +29,7 @@ from ronda.errors import Invalid, NotFound, TooManyRequests, Unavailable
 from ronda.media.framerate import segment_frame_rate
 from ronda.media.snapshot import SnapshotCache, SnapshotError
 from ronda.media.timeline import camera_track
-from ronda.recording import ffmpeg
+from ronda.recording import transport
 from ronda.recording.layout import Layout
 from ronda.recording.recorder import Recorder
 from ronda.store import repos
@@ -147,13 +147,17 @@ class Cameras:
             await self.recorder.reload_camera(camera_id)
 
     # --- probes --------------------------------------------------------------------------------------
-    def _stream_urls(self, camera_id: int) -> list[tuple[str, str]]:
+    def _stream_urls(self, camera_id: int) -> list[tuple[str, str, str, int | None]]:
+        """``(kind, url with credentials, transport setting, when TCP was last refused)`` per stream."""
         with self.db.session() as s:
             cam = repos.get_camera(s, camera_id)
             if cam is None:
                 raise NotFound()
             password = self.secrets.decrypt(cam.password_enc)
-            return [(st.kind, url_with_credentials(st.url, cam.username, password)) for st in cam.streams]
+            return [
+                (st.kind, url_with_credentials(st.url, cam.username, password), cam.transport, st.tcp_refused_ms)
+                for st in cam.streams
+            ]
 
     async def test(self, caller: Principal, camera_id: int) -> dict[str, Any]:
         """Probe each stream of the camera (one short RTSP session each)."""
@@ -163,11 +167,12 @@ class Cameras:
         targets = await asyncio.to_thread(self._stream_urls, camera_id)
         rec = self.cfg.recording
         out: dict[str, Any] = {}
-        for kind, url in targets:
+        for kind, url, setting, refused in targets:
             if not site_admin:
-                out[kind] = await uniform_probe(rec.ffprobe, rec.probe_timeout_seconds, url)
+                out[kind] = await uniform_probe(rec.ffprobe, rec.probe_timeout_seconds, url, setting, refused)
                 continue
-            r = await ffmpeg.probe(rec.ffprobe, url, rec.probe_timeout_seconds)
+            # As the recorder connects: with "auto", UDP when the camera refuses TCP.
+            r, _ = await transport.probe(rec.ffprobe, url, rec.probe_timeout_seconds, setting, refused, now_ms())
             out[kind] = (
                 {"ok": True, "codec": r.codec, "width": r.width, "height": r.height, "audio": r.audio_codec}
                 if r.ok
@@ -288,7 +293,9 @@ async def refuse_internal(*urls: str | None) -> None:
             raise Invalid(NOT_ALLOWED) from None
 
 
-async def uniform_probe(ffprobe: str, budget: float, url: str) -> dict[str, Any]:
+async def uniform_probe(
+    ffprobe: str, budget: float, url: str, setting: str = "auto", tcp_refused_ms: int | None = None
+) -> dict[str, Any]:
     """Probe for a caller who is not a site administrator: codec and size when the stream plays, else
     the same answer after the same time whether the port is closed, speaks no RTSP or refuses the
     credentials (reason and detail would tell them apart)."""
@@ -297,7 +304,10 @@ async def uniform_probe(ffprobe: str, budget: float, url: str) -> dict[str, Any]
         address = await asyncio.to_thread(_checked_address, url)
         if address is not None:
             # ffprobe connects to the checked address, not to a name that may resolve elsewhere now.
-            r = await asyncio.wait_for(ffmpeg.probe(ffprobe, url_with_host(url, address), budget), budget)
+            checked = url_with_host(url, address)
+            r, _ = await asyncio.wait_for(
+                transport.probe(ffprobe, checked, budget, setting, tcp_refused_ms, now_ms()), budget
+            )
             if r.ok:
                 return {"ok": True, "codec": r.codec, "width": r.width, "height": r.height, "audio": r.audio_codec}
     except (netguard.DestinationRefused, TimeoutError):

@@ -91,6 +91,11 @@ async def run(args: Sequence[str], timeout_s: float, pass_fds: Sequence[int] = (
     return proc.returncode, out, err
 
 
+# What CameraInput may put in ffmpeg's ``rtsp_transport`` (a camera's "auto" is resolved by
+# recording/transport.py before it gets here).
+RTSP_TRANSPORTS = ("tcp", "udp", "http")
+
+
 class CameraInput:
     """A camera URL, credentials included, handed to one ffmpeg/ffprobe run without its command line.
 
@@ -106,18 +111,23 @@ class CameraInput:
     context manager around the spawn, passing ``pass_fds``; the parent's copy is closed afterwards.
     """
 
-    def __init__(self, url: str, timeout_s: float) -> None:
+    def __init__(self, url: str, timeout_s: float, transport: str = "tcp") -> None:
         if any(ord(c) < 0x20 or c == "\x7f" for c in url):
             raise ValueError("camera URL contains control characters")
+        if transport not in RTSP_TRANSPORTS:
+            raise ValueError(f"RTSP transport {transport!r} is not one of {', '.join(RTSP_TRANSPORTS)}")
+        # The HTTP tunnel is an http:// connection inside ffmpeg's RTSP client: only then may the
+        # camera input use the http protocol (the URL itself is still rtsp://, checked by urls.py).
+        allowed = FFMPEG_PROTOCOL_WHITELIST + (",http" if transport == "http" else "")
         # ffconcat reads quoted text literally up to the next quote: close, escape the quote, reopen.
         quoted = url.replace("'", "'\\''")
         script = "\n".join(
             [
                 "ffconcat version 1.0",
                 f"file '{quoted}'",
-                "option rtsp_transport tcp",
+                f"option rtsp_transport {transport}",
                 f"option timeout {int(timeout_s * 1_000_000)}",
-                f"option protocol_whitelist {FFMPEG_PROTOCOL_WHITELIST}",
+                f"option protocol_whitelist {allowed}",
                 "option fflags +genpts+discardcorrupt",
                 "",
             ]
@@ -129,6 +139,7 @@ class CameraInput:
         finally:
             os.close(write_fd)
         self.fd: int | None = read_fd
+        self._allowed = allowed
 
     @property
     def pass_fds(self) -> tuple[int, ...]:
@@ -139,7 +150,7 @@ class CameraInput:
             raise RuntimeError("CameraInput used after close")
         return [
             "-f", "concat", "-safe", "0",
-            "-protocol_whitelist", f"pipe,{FFMPEG_PROTOCOL_WHITELIST}",
+            "-protocol_whitelist", f"pipe,{self._allowed}",
             "-i", f"pipe:{self.fd}",
         ]  # fmt: skip
 
@@ -222,6 +233,10 @@ def classify_error(stderr: str) -> str:
         return "stream_not_found"
     if "no space left" in t:
         return "disk_full"
+    # The camera answered but will not send RTP the way we asked (VLC's server: "method SETUP failed:
+    # 461 Unsupported transport" to TCP); "Nonmatching transport": it answered with another one.
+    if re.search(r"failed: 461\b", t) or "unsupported transport" in t or "nonmatching transport" in t:
+        return "transport_refused"
     if any(
         k in t
         for k in (
@@ -244,8 +259,8 @@ def classify_error(stderr: str) -> str:
     return "camera_unreachable"
 
 
-async def probe(ffprobe: str, url: str, timeout_s: float) -> ProbeResult:
-    with CameraInput(url, min(timeout_s, 10.0)) as source:
+async def probe(ffprobe: str, url: str, timeout_s: float, transport: str = "tcp") -> ProbeResult:
+    with CameraInput(url, min(timeout_s, 10.0), transport) as source:
         args = [ffprobe, "-v", "error", "-of", "json", "-show_streams", *source.args()]
         proc = await spawn(args, pass_fds=source.pass_fds)
     try:

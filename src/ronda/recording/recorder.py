@@ -34,7 +34,7 @@ HEARTBEAT_S = 5.0
 # any node (an API-only one, the CLI), so the database is the only place every change shows up.
 CATALOG_POLL_S = 2.0
 # What of a camera row the capture depends on; name, retention and status changes are not in it.
-Fingerprint = tuple[bool, str | None, str | None, bool, frozenset[tuple[str, str, bool]]]
+Fingerprint = tuple[bool, str | None, str | None, bool, str, frozenset[tuple[str, str, bool]]]
 
 
 class Recorder:
@@ -118,9 +118,9 @@ class Recorder:
         """What each live camera's capture depends on, in two narrow queries (no ORM objects)."""
         with self.db.session() as s:
             cams = s.execute(
-                select(Camera.id, Camera.enabled, Camera.username, Camera.password_enc, Camera.audio).where(
-                    Camera.deleted_ms.is_(None)
-                )
+                select(
+                    Camera.id, Camera.enabled, Camera.username, Camera.password_enc, Camera.audio, Camera.transport
+                ).where(Camera.deleted_ms.is_(None))
             ).all()
             streams: dict[int, set[tuple[str, str, bool]]] = {}
             for cid, kind, url, record in s.execute(
@@ -128,8 +128,8 @@ class Recorder:
             ):
                 streams.setdefault(cid, set()).add((kind, url, bool(record)))
         return {
-            cid: (bool(enabled), user, pw, bool(audio), frozenset(streams.get(cid, ())))
-            for cid, enabled, user, pw, audio in cams
+            cid: (bool(enabled), user, pw, bool(audio), str(transport), frozenset(streams.get(cid, ())))
+            for cid, enabled, user, pw, audio, transport in cams
         }
 
     async def _follow_catalog(self) -> None:
@@ -168,7 +168,7 @@ class Recorder:
         for k in [k for k in self.streams if k[0] == camera_id]:
             new = wanted.get(k)
             cur = self.streams[k].spec
-            if new is not None and (new.url, new.audio) == (cur.url, cur.audio):
+            if new is not None and (new.url, new.audio, new.transport) == (cur.url, cur.audio, cur.transport):
                 # Name, retention and the like do not touch the capture: no restart, no gap.
                 del wanted[k]
                 continue
@@ -202,6 +202,8 @@ class Recorder:
                     codec=st.codec,
                     audio=cam.audio and st.kind == "main",
                     stream_row_id=st.id,
+                    transport=cam.transport,
+                    tcp_refused_ms=st.tcp_refused_ms,
                 )
                 for st in cam.streams
                 if st.record
@@ -271,7 +273,8 @@ class Recorder:
         for (cid, stream), rec in self.streams.items():
             if cid == camera_id:
                 st = rec.status
-                out[stream] = {"state": st.state, "reason": st.reason, "segments": st.segments}
+                out[stream] = {"state": st.state, "reason": st.reason, "segments": st.segments,
+                               "transport": st.transport}  # fmt: skip
         return out
 
     # --- background -------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ronda.config import RecordingConfig
 from ronda.devices.urls import redact
-from ronda.recording import ffmpeg, layout, recovery, reindex
+from ronda.recording import ffmpeg, layout, recovery, reindex, transport
 from ronda.recording.segments import StreamKey, index_segment
 from ronda.recording.timeline import Placement, SessionClock
 from ronda.recording.volume import volume_present
@@ -70,6 +70,8 @@ class StreamSpec:
     codec: str | None
     audio: bool
     stream_row_id: int | None = None
+    transport: str = "auto"  # the camera's setting: auto | tcp | udp | http (recording/transport.py)
+    tcp_refused_ms: int | None = None  # auto: when the camera last refused TCP (from the catalog)
 
 
 @dataclass(slots=True)
@@ -81,6 +83,7 @@ class StreamStatus:
     last_segment_ms: int | None = None
     sessions: int = 0
     pid: int | None = None
+    transport: str | None = None  # of the current (or last) attempt: tcp | udp | http
     history: deque[str] = field(default_factory=lambda: deque(maxlen=20))
 
 
@@ -188,19 +191,25 @@ class StreamRecorder:
             await self._sleep(self.cfg.backoff_max_seconds)
             return
         self.partial_dir.mkdir(exist_ok=True, parents=True)
+        use = transport.choose(self.spec.transport, self.spec.tcp_refused_ms, now_ms())
+        self.status.transport = use
         if self.spec.codec is None:
-            result = await ffmpeg.probe(self.cfg.ffprobe, self.spec.url, self.cfg.probe_timeout_seconds)
+            result = await ffmpeg.probe(self.cfg.ffprobe, self.spec.url, self.cfg.probe_timeout_seconds, use)
             if self._stopping:
                 return
             if not result.ok:
+                if await self._tcp_refused(use, result.reason):
+                    return
                 await self._failed(result.reason or "camera_unreachable", result.detail)
                 await self._back_off()
                 return
             self.spec.codec = result.codec
             if self.spec.stream_row_id is not None:
                 await asyncio.to_thread(self._save_probe, result)
-        recorded, reason, detail = await self._session()
+        recorded, reason, detail = await self._session(use)
         if self._stopping or self._pause_reason is not None:
+            return
+        if not recorded and await self._tcp_refused(use, reason):
             return
         await self._failed(reason, detail)
         if recorded:
@@ -208,6 +217,28 @@ class StreamRecorder:
             await self._sleep(0.5)
         else:
             await self._back_off()
+
+    async def _tcp_refused(self, used: str, reason: str | None) -> bool:
+        """With transport ``auto``, a camera refusing TCP is no outage: remember it (the catalog row
+        too, for the next start) and let the next attempt, at once, use UDP. False otherwise."""
+        if not transport.falls_back(self.spec.transport, used, reason):
+            return False
+        self.spec.tcp_refused_ms = now_ms()
+        self.status.history.append(f"{self.spec.tcp_refused_ms} transport_refused (tcp): using udp")
+        log.info("%s: the camera refuses RTP over TCP: recording over UDP (TCP again in %.0f s at a reconnect)",
+                 self.key, transport.TCP_RETRY_S)  # fmt: skip
+        await asyncio.to_thread(self._save_tcp_refused, self.spec.tcp_refused_ms)
+        return True
+
+    def _save_tcp_refused(self, when_ms: int | None) -> None:
+        """Only a hint for the next start: a busy database must not cost a gap (``recorder_error``)."""
+        if self.spec.stream_row_id is None:
+            return
+        try:
+            with self.db.session() as s:
+                repos.set_tcp_refused(s, self.spec.stream_row_id, when_ms)
+        except Exception as e:
+            log.warning("%s: could not store the TCP refusal: %s", self.key, e)
 
     async def _back_off(self) -> None:
         """Capped exponential backoff between failed attempts."""
@@ -294,6 +325,10 @@ class StreamRecorder:
             self._floor = seg.end_ms
             self.status.segments += 1
             self.status.last_segment_ms = seg.end_ms
+            if self.status.transport == "tcp" and self.spec.tcp_refused_ms is not None and not recovered:
+                # The camera takes TCP again (new firmware, another server): forget the refusal.
+                self.spec.tcp_refused_ms = None
+                await asyncio.to_thread(self._save_tcp_refused, None)
             if self.status.state != "recording" and not recovered:
                 self._set(state="recording", reason=None, detail=None)
 
@@ -351,12 +386,12 @@ class StreamRecorder:
                                      "command": "ronda storage reindex"})  # fmt: skip
 
     # --- one capture session ----------------------------------------------------------------------
-    async def _session(self) -> tuple[bool, str, str | None]:
+    async def _session(self, use: str) -> tuple[bool, str, str | None]:
         sess = f"{int(time.time() * 1000):013d}"
         pattern = self.layout.partial_pattern(*self._k, sess)
         self._kill_reason = None
         # The URL (with the camera's credentials) reaches ffmpeg through a pipe, not its arguments.
-        with ffmpeg.CameraInput(self.spec.url, self.cfg.stall_timeout_seconds + 4) as source:
+        with ffmpeg.CameraInput(self.spec.url, self.cfg.stall_timeout_seconds + 4, use) as source:
             args = ffmpeg.capture_args(
                 self.cfg.ffmpeg,
                 source,

@@ -36,6 +36,8 @@ class Camera(Base):
     password_enc: Mapped[str | None] = mapped_column(Text)
     retention_days: Mapped[float | None] = mapped_column(Float)
     audio: Mapped[bool] = mapped_column(Boolean, default=False)
+    # RTP transport the recorder asks for: auto | tcp | udp | http (ronda.config.Transport)
+    transport: Mapped[str] = mapped_column(String(8), default="auto", server_default="auto")
     status: Mapped[str] = mapped_column(String(32), default="starting")
     status_reason: Mapped[str | None] = mapped_column(String(64))
     created_ms: Mapped[int] = mapped_column(BigInteger)
@@ -59,6 +61,9 @@ class CameraStream(Base):
     codec: Mapped[str | None] = mapped_column(String(16))
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
+    # With transport "auto": when the camera last refused RTP over TCP for this stream (the recorder
+    # then uses UDP, and tries TCP again on a reconnect once this is an hour old); None: TCP works.
+    tcp_refused_ms: Mapped[int | None] = mapped_column(BigInteger)
 
     camera: Mapped[Camera] = relationship(back_populates="streams")
 

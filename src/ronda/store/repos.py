@@ -38,6 +38,11 @@ def set_stream_probe(s: Session, stream_id: int, codec: str | None, width: int |
     s.execute(update(CameraStream).where(CameraStream.id == stream_id).values(codec=codec, width=width, height=height))
 
 
+def set_tcp_refused(s: Session, stream_id: int, when_ms: int | None) -> None:
+    """Remember (or forget, None) that the camera refused RTP over TCP on this stream."""
+    s.execute(update(CameraStream).where(CameraStream.id == stream_id).values(tcp_refused_ms=when_ms))
+
+
 def _of_stream(model: type[Segment] | type[Gap], camera_id: int, stream: str) -> tuple[ColumnElement[bool], ...]:
     """The rows of one stream of a camera (segments and gaps are kept per stream)."""
     return model.camera_id == camera_id, model.stream == stream

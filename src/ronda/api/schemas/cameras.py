@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ronda.api.schemas import Out
+from ronda.config import Transport
 
 
 class StreamView(Out):
@@ -17,6 +18,7 @@ class StreamState(Out):
     state: str
     reason: str | None
     segments: int
+    transport: str | None = None  # what the capture uses now: tcp | udp | http (null before the first attempt)
 
 
 class GroupRef(Out):
@@ -35,6 +37,7 @@ class CameraView(Out):
     password_set: bool
     retention_days: float | None
     audio: bool
+    transport: Transport
     streams: dict[str, StreamView]
     recording: dict[str, StreamState]
     rights: list[str]
