@@ -33,6 +33,7 @@ class Responder:
     password: str = "s3cret:pass"  # noqa: S105
     auth: str = "wsse"  # wsse | digest | none
     skew_s: float = 0.0
+    public: tuple[str, ...] = ("GetSystemDateAndTime",)  # answered without credentials (Axis: none)
     overrides: dict[str, Override] = field(default_factory=dict)
     requests: list[tuple[str, bytes]] = field(default_factory=list)
     port: int = 0
@@ -95,7 +96,7 @@ class Responder:
         if self.auth == "digest" and not self._digest_ok(request):
             return web.Response(status=401, headers={
                 "WWW-Authenticate": f'Digest realm="onvif", qop="auth", nonce="{self._nonce}", algorithm=MD5'})  # fmt: skip
-        public = op in ("GetSystemDateAndTime",)
+        public = op in self.public
         if self.auth == "wsse" and not public and not self._wsse_ok(body):
             return soap(fault("ter:NotAuthorized", "Sender not Authorized"), status=400)
         hook = self.overrides.get(op)
@@ -137,6 +138,8 @@ ENV = "http://www.w3.org/2003/05/soap-envelope"
 
 
 def soap(body: bytes, status: int = 200) -> web.Response:
+    if status == 200 and b":Fault>" in body:  # faults come with an error status, as from cameras
+        status = 400 if b"Sender" in body else 500
     if not body.lstrip().startswith(b"<?xml") and b"Envelope" not in body[:400]:
         body = (f'<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope xmlns:SOAP-ENV="{ENV}">'
                 "<SOAP-ENV:Body>").encode() + body + b"</SOAP-ENV:Body></SOAP-ENV:Envelope>"  # fmt: skip
