@@ -79,11 +79,19 @@ class Responder:
                 text = f.read_text()
                 tok = re.search(rb"ProfileToken>([^<]*)<", body)
                 text = text.replace("{token}", tok.group(1).decode() if tok else "none")
-                for k, v in {"{base}": self.base, "{host}": "127.0.0.1", "{port}": str(self.port),
-                             "{year}": str(now.year), "{month}": str(now.month), "{day}": str(now.day),
-                             "{hour}": str(now.hour), "{minute}": str(now.minute), "{second}": str(now.second),
-                             "{now}": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                             "{later}": (now + dt.timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ")}.items():  # fmt: skip
+                for k, v in {
+                    "{base}": self.base,
+                    "{host}": "127.0.0.1",
+                    "{port}": str(self.port),
+                    "{year}": str(now.year),
+                    "{month}": str(now.month),
+                    "{day}": str(now.day),
+                    "{hour}": str(now.hour),
+                    "{minute}": str(now.minute),
+                    "{second}": str(now.second),
+                    "{now}": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "{later}": (now + dt.timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }.items():
                     text = text.replace(k, v)
                 return text.encode()
         return fault("ter:ActionNotSupported", f"{op} is not supported")
@@ -94,8 +102,10 @@ class Responder:
         op = m.group(1).decode() if m else "?"
         self.requests.append((op, body))
         if self.auth == "digest" and not self._digest_ok(request):
-            return web.Response(status=401, headers={
-                "WWW-Authenticate": f'Digest realm="onvif", qop="auth", nonce="{self._nonce}", algorithm=MD5'})  # fmt: skip
+            return web.Response(
+                status=401,
+                headers={"WWW-Authenticate": f'Digest realm="onvif", qop="auth", nonce="{self._nonce}", algorithm=MD5'},
+            )
         public = op in self.public
         if self.auth == "wsse" and not public and not self._wsse_ok(body):
             return soap(fault("ter:NotAuthorized", "Sender not Authorized"), status=400)
@@ -141,17 +151,24 @@ def soap(body: bytes, status: int = 200) -> web.Response:
     if status == 200 and b":Fault>" in body:  # faults come with an error status, as from cameras
         status = 400 if b"Sender" in body else 500
     if not body.lstrip().startswith(b"<?xml") and b"Envelope" not in body[:400]:
-        body = (f'<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope xmlns:SOAP-ENV="{ENV}">'
-                "<SOAP-ENV:Body>").encode() + body + b"</SOAP-ENV:Body></SOAP-ENV:Envelope>"  # fmt: skip
+        body = (
+            (
+                f'<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope xmlns:SOAP-ENV="{ENV}"><SOAP-ENV:Body>'
+            ).encode()
+            + body
+            + b"</SOAP-ENV:Body></SOAP-ENV:Envelope>"
+        )
     return web.Response(body=body, status=status, content_type="application/soap+xml", charset="utf-8")
 
 
 def fault(code: str, reason: str) -> bytes:
-    return (f'<env:Envelope xmlns:env="{ENV}" xmlns:ter="http://www.onvif.org/ver10/error"><env:Body><env:Fault>'
-            "<env:Code><env:Value>env:Sender</env:Value><env:Subcode>"
-            f"<env:Value>{code}</env:Value></env:Subcode></env:Code>"
-            f'<env:Reason><env:Text xml:lang="en">{reason}</env:Text></env:Reason>'
-            "</env:Fault></env:Body></env:Envelope>").encode()  # fmt: skip
+    return (
+        f'<env:Envelope xmlns:env="{ENV}" xmlns:ter="http://www.onvif.org/ver10/error"><env:Body><env:Fault>'
+        "<env:Code><env:Value>env:Sender</env:Value><env:Subcode>"
+        f"<env:Value>{code}</env:Value></env:Subcode></env:Code>"
+        f'<env:Reason><env:Text xml:lang="en">{reason}</env:Text></env:Reason>'
+        "</env:Fault></env:Body></env:Envelope>"
+    ).encode()
 
 
 async def stall(request: web.Request, body: bytes) -> web.StreamResponse:

@@ -125,8 +125,15 @@ class _Camera(ONVIFCamera):
         parts = urlsplit(url)
         saved = {k: os.environ[k] for k in ("http_proxy", "https_proxy") if k in os.environ}
         # The library removes proxy variables from the whole process; Ronda's other clients keep them.
-        super().__init__(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80),
-                         username, password, encrypt=True, no_cache=True, adjust_time=True)  # fmt: skip
+        super().__init__(
+            parts.hostname or "",
+            parts.port or (443 if parts.scheme == "https" else 80),
+            username,
+            password,
+            encrypt=True,
+            no_cache=True,
+            adjust_time=True,
+        )
         os.environ.update(saved)
         self.device_url = url
         self.timeout_s = timeout_s
@@ -139,8 +146,9 @@ class _Camera(ONVIFCamera):
     def rewrite_url(self, url: str | None) -> str | None:
         return same_host(url, self.device_url)
 
-    async def create_onvif_service(self, name: str, port_type: str | None = None,
-                                   read_timeout: int | None = None, write_timeout: int | None = None) -> Any:  # fmt: skip
+    async def create_onvif_service(
+        self, name: str, port_type: str | None = None, read_timeout: int | None = None, write_timeout: int | None = None
+    ) -> Any:
         service = await super().create_onvif_service(name, port_type, read_timeout, write_timeout)
         # A pull waits up to its own timeout on the device: give its session that time plus a margin.
         timeout = self.timeout_s + ((read_timeout or 0) if name == "pullpoint" else 0)
@@ -173,8 +181,9 @@ class OnvifDevice:
     device allows it), then the addresses of its services. WS-UsernameToken always uses the password
     digest with the camera's clock offset; HTTP Digest is answered when the device asks for it."""
 
-    def __init__(self, address: str, username: str | None, password: str | None,
-                 timeout_s: float = CALL_TIMEOUT_S) -> None:  # fmt: skip
+    def __init__(
+        self, address: str, username: str | None, password: str | None, timeout_s: float = CALL_TIMEOUT_S
+    ) -> None:
         try:
             self.url = device_url(address)
         except ValueError as e:

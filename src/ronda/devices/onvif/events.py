@@ -36,13 +36,34 @@ from ronda.errors import DeviceError
 log = logging.getLogger("ronda.onvif")
 
 PULLPOINT_NS = "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription"
-_ROOTS = {"ruleengine", "videosource", "device", "videoanalytics", "monitoring", "recordingconfig",
-          "audioanalytics", "useralarm", "ptzcontroller", "media", "configuration", "recordinghistory",
-          "audiosource", "videooutput", "accesscontrol", "door", "profile"}  # fmt: skip
+_ROOTS = {
+    "ruleengine",
+    "videosource",
+    "device",
+    "videoanalytics",
+    "monitoring",
+    "recordingconfig",
+    "audioanalytics",
+    "useralarm",
+    "ptzcontroller",
+    "media",
+    "configuration",
+    "recordinghistory",
+    "audiosource",
+    "videooutput",
+    "accesscontrol",
+    "door",
+    "profile",
+}
 _TRUE = {"true", "1", "active", "on"}
 _FALSE = {"false", "0", "inactive", "off"}
-_TAMPER = {"imagetooblurry": "defocused", "imagetoodark": "covered", "imagetoobright": "blinded",
-           "globalscenechange": "moved", "tamper": "covered"}  # fmt: skip
+_TAMPER = {
+    "imagetooblurry": "defocused",
+    "imagetoodark": "covered",
+    "imagetoobright": "blinded",
+    "globalscenechange": "moved",
+    "tamper": "covered",
+}
 _SEG = re.compile(r"[^a-z0-9_-]+")
 MAX_ITEMS = 32
 
@@ -83,7 +104,9 @@ def _items(node: Any, name: str) -> dict[str, str]:
             if isinstance(el.tag, str) and el.tag.rpartition("}")[2] == name:
                 part = el
                 break
-        items = [] if part is None else [e for e in part.iter() if isinstance(e.tag, str) and e.tag.endswith("SimpleItem")]
+        items = (
+            [] if part is None else [e for e in part.iter() if isinstance(e.tag, str) and e.tag.endswith("SimpleItem")]
+        )
         pairs = [(e.get("Name"), e.get("Value")) for e in items]
     else:
         simple = getattr(part, "SimpleItem", None) or []
@@ -161,8 +184,15 @@ class PullPoint:
     """The PullPoint subscription of one camera. ``async for ev in PullPoint(dev).events(): ...``;
     stops when the task is cancelled (it unsubscribes when it can)."""
 
-    def __init__(self, device: OnvifDevice, pull_timeout_s: int = 10, message_limit: int = 50,
-                 subscription_s: int = 120, retry_max_s: float = 60.0, uid: str = "camera") -> None:  # fmt: skip
+    def __init__(
+        self,
+        device: OnvifDevice,
+        pull_timeout_s: int = 10,
+        message_limit: int = 50,
+        subscription_s: int = 120,
+        retry_max_s: float = 60.0,
+        uid: str = "camera",
+    ) -> None:
         self.device = device
         self.pull_timeout_s = pull_timeout_s
         self.message_limit = message_limit
@@ -172,8 +202,9 @@ class PullPoint:
         self.subscriptions = 0  # how many times it subscribed (tests and diagnostics)
 
     async def _subscribe(self) -> tuple[Any, Any, float]:
-        r = await self.device.call("events", "CreatePullPointSubscription",
-                                   {"InitialTerminationTime": f"PT{self.subscription_s}S"})  # fmt: skip
+        r = await self.device.call(
+            "events", "CreatePullPointSubscription", {"InitialTerminationTime": f"PT{self.subscription_s}S"}
+        )
         ref = getattr(getattr(r, "SubscriptionReference", None), "Address", None)
         self.device.set_xaddr(PULLPOINT_NS, getattr(ref, "_value_1", None) or (ref if isinstance(ref, str) else None))
         pull = await self.device.service("pullpoint", "PullPointSubscription", read_timeout=self.pull_timeout_s)
@@ -184,9 +215,12 @@ class PullPoint:
 
     async def _pull(self, pull: Any) -> list[Any]:
         try:
-            r = await bounded(pull.PullMessages({"Timeout": dt.timedelta(seconds=self.pull_timeout_s),
-                                                 "MessageLimit": self.message_limit}),
-                              self.pull_timeout_s + self.device.timeout_s)  # fmt: skip
+            r = await bounded(
+                pull.PullMessages(
+                    {"Timeout": dt.timedelta(seconds=self.pull_timeout_s), "MessageLimit": self.message_limit}
+                ),
+                self.pull_timeout_s + self.device.timeout_s,
+            )
         except Exception as e:
             raise device_error(e) from None
         return list(getattr(r, "NotificationMessage", None) or [])

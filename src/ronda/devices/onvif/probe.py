@@ -65,8 +65,13 @@ class DeviceInfo:
             "ptz_profile": self.ptz_profile,
             "ptz_limits": None
             if limits is None
-            else {"pan": list(limits.pan), "tilt": list(limits.tilt), "zoom": list(limits.zoom),
-                  "max_presets": limits.max_presets, "home_supported": limits.home_supported},  # fmt: skip
+            else {
+                "pan": list(limits.pan),
+                "tilt": list(limits.tilt),
+                "zoom": list(limits.zoom),
+                "max_presets": limits.max_presets,
+                "home_supported": limits.home_supported,
+            },
             "clock_offset_s": self.clock_offset_s,
         }
 
@@ -138,7 +143,9 @@ def checked_stream_uri(uri: Any, device_url: str) -> str:
     except ValueError:
         raise DeviceError("the device gave a malformed stream URI") from None
     if parts.scheme.lower() not in ("rtsp", "rtsps"):
-        raise DeviceError(f"the device gave a stream URI with scheme {parts.scheme or '(none)'!r}; only rtsp:// is used")
+        raise DeviceError(
+            f"the device gave a stream URI with scheme {parts.scheme or '(none)'!r}; only rtsp:// is used"
+        )
     host = (parts.hostname or "").lower()
     if host != (urlsplit(device_url).hostname or "").lower():
         raise DeviceError(f"the device gave a stream URI on another host ({host or 'none'}); Ronda does not follow it")

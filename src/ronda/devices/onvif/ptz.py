@@ -93,13 +93,18 @@ class OnvifPtz:
 
     async def relative(self, pan: float, tilt: float, zoom: float) -> None:
         # A translation spans at most the whole range (2 for pan and tilt, 1 for zoom).
-        t = _vector(_clamp(pan, (-2.0, 2.0), "pan"), _clamp(tilt, (-2.0, 2.0), "tilt"), _clamp(zoom, (-1.0, 1.0), "zoom"))
+        t = _vector(
+            _clamp(pan, (-2.0, 2.0), "pan"), _clamp(tilt, (-2.0, 2.0), "tilt"), _clamp(zoom, (-1.0, 1.0), "zoom")
+        )
         await self._call("RelativeMove", Translation=t)
 
     async def absolute(self, position: PtzPosition) -> None:
         lim = await self.limits()
-        p = _vector(_clamp(position.pan, lim.pan, "pan"), _clamp(position.tilt, lim.tilt, "tilt"),
-                    _clamp(position.zoom, lim.zoom, "zoom"))  # fmt: skip
+        p = _vector(
+            _clamp(position.pan, lim.pan, "pan"),
+            _clamp(position.tilt, lim.tilt, "tilt"),
+            _clamp(position.zoom, lim.zoom, "zoom"),
+        )
         await self._call("AbsoluteMove", Position=p)
 
     async def stop(self) -> None:
@@ -119,7 +124,9 @@ class OnvifPtz:
             token = str(getattr(p, "token", "") or "").strip()
             if token:
                 name = " ".join(str(getattr(p, "Name", None) or token).split())[:_NAME_MAX]
-                out.append(PtzPreset(token=token[:_NAME_MAX], name=name, position=_position(getattr(p, "PTZPosition", None))))
+                out.append(
+                    PtzPreset(token=token[:_NAME_MAX], name=name, position=_position(getattr(p, "PTZPosition", None)))
+                )
         return out
 
     async def goto_preset(self, token: str) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+from lxml import etree
+from zeep.exceptions import DTDForbidden, TransportError, XMLSyntaxError
 from zeep.settings import Settings
 
 # A GetProfiles answer of a 32-channel recorder is ~300 kB; events batches are smaller.
@@ -62,6 +64,42 @@ class CappedResponse(aiohttp.ClientResponse):
         return await super().read()
 
 
+_STRICT = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
+)
+
+
+def check_answer(status: int, content: bytes) -> None:
+    """Every SOAP answer is checked before zeep sees it: well-formed XML (zeep's lenient mode would
+    "recover" a truncated document into half an answer), no DOCTYPE at all (SOAP forbids one; this is
+    the defusedxml rule whatever zeep's settings), and an error status that carries no SOAP envelope
+    reported as that status."""
+    if not content.strip():
+        return  # zeep reports an empty answer by its status
+    if b"<!DOCTYPE" in content:  # before parsing: a billion-laughs document is refused unread
+        raise DTDForbidden("DOCTYPE", None, None)
+    try:
+        root = etree.fromstring(content, _STRICT)
+    except etree.XMLSyntaxError as e:
+        if status != 200:
+            raise TransportError(f"Server returned HTTP status {status}", status_code=status) from None
+        raise XMLSyntaxError(f"Invalid XML content received ({e.msg})") from None
+    doctype = root.getroottree().docinfo.doctype
+    if doctype:
+        raise DTDForbidden(doctype, None, None)
+    if status != 200 and not str(root.tag).endswith("}Envelope"):
+        raise TransportError(f"Server returned HTTP status {status}", status_code=status)
+
+
+def _checked(post_xml: Any) -> Any:
+    async def post_xml_checked(address: str, envelope: Any, headers: dict[str, str]) -> Any:
+        response = await post_xml(address, envelope, headers)
+        check_answer(response.status_code, response.content or b"")
+        return response
+
+    return post_xml_checked
+
+
 def new_session(username: str | None, password: str | None, timeout_s: float = CALL_TIMEOUT_S) -> aiohttp.ClientSession:
     """A session for one service of one device: capped answers, bounded time, HTTP Digest answered
     when the device challenges (never Basic: the password would cross plain HTTP)."""
@@ -88,6 +126,8 @@ async def harden(service: Any, username: str | None, password: str | None, timeo
     service._connector = session.connector
     service.transport.session = session
     service.transport._client_timeout = session.timeout
+    # Both zeep clients of the service share this transport; SOAP calls go through post_xml.
+    service.transport.post_xml = _checked(service.transport.post_xml)
     for client in (service.zeep_client, service.zeep_client_authless):
         if client is not None:
             client.settings = XML_SETTINGS
