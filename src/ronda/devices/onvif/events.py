@@ -65,7 +65,7 @@ _TAMPER = {
     "tamper": "covered",
 }
 _SEG = re.compile(r"[^a-z0-9_-]+")
-MAX_ITEMS = 32
+MAX_ITEMS = 16  # per Source and Data: with the value cap the payload stays under events/ingest.MAX_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +113,7 @@ def _items(node: Any, name: str) -> dict[str, str]:
         pairs = [(getattr(i, "Name", None), getattr(i, "Value", None)) for i in simple]
     for k, v in pairs[:MAX_ITEMS]:
         if k:
-            out[str(k)[:64]] = str(v if v is not None else "")[:256]
+            out[str(k)[:64]] = str(v if v is not None else "")[:128]
     return out
 
 
