@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ronda import __version__
 from ronda.config import ConfigError
@@ -118,6 +119,19 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--role", action="append", required=True, help="role name (repeatable), e.g. administrator")
     ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     _data_args(ua)
+
+    cms = _actions(sub, "camera", "cameras")
+    ca = cms.add_parser(
+        "add",
+        help="add a camera by ONVIF: its streams, PTZ and identity are read from the device "
+        "(password from stdin or RONDA_CAMERA_PASSWORD, never an argument)",
+    )
+    ca.add_argument("--onvif", required=True, metavar="HOST", help="HOST[:PORT] or the device service URL")
+    ca.add_argument("--name", help="camera name (default: the device's manufacturer and model)")
+    ca.add_argument("--username", help="the device's user (ONVIF and RTSP)")
+    ca.add_argument("--password-stdin", action="store_true", help="read the device's password from standard input")
+    ca.add_argument("--group", type=int, default=None, help="camera group id to add it to")
+    _data_args(ca)
 
     aus = _actions(sub, "audit", "the tamper-evident audit log")
     _data_args(aus.add_parser("verify", help="check the audit chain; exit 1 naming the first broken entry"))
@@ -255,6 +269,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             database.dispose()
         print(f"user {args.username} created (id {uid})")
         return 0
+    if cmd == "camera":
+        return _camera_add(args)
     if cmd == "audit":
         from ronda import runtime
 
@@ -424,3 +440,52 @@ if __name__ == "__main__":
     from ronda import cli
 
     sys.exit(cli.main())
+
+
+def _camera_add(args: argparse.Namespace) -> int:
+    """``ronda camera add --onvif HOST``: the device is asked first; a device that fails or answers badly
+    is reported in one line and nothing is created. A running ``ronda serve`` on the same database starts
+    recording it within seconds (the recorder follows the catalog)."""
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from ronda import runtime
+    from ronda.devices import registry
+    from ronda.devices.onvif.adding import camera_from_onvif
+    from ronda.errors import DeviceError
+    from ronda.media.export import cli_actor
+
+    cfg = runtime.data_dir_config(args.data_dir, args.config)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else os.environ.get("RONDA_CAMERA_PASSWORD")
+    try:
+        body = registry.CameraCreate(
+            name=args.name or "ONVIF camera",
+            group_id=args.group,
+            onvif=registry.OnvifAdd(address=args.onvif, username=args.username, password=password or None),
+        )
+    except ValidationError as e:
+        raise CliError("; ".join(str(err["msg"]) for err in e.errors())) from None
+    try:
+        data, onvif = asyncio.run(camera_from_onvif(body))
+    except DeviceError as e:
+        raise CliError(f"ONVIF: {e.detail}") from None
+    if not args.name:
+        named = " ".join(x for x in (onvif["info"].get("manufacturer"), onvif["info"].get("model")) if x)
+        data = data.model_copy(update={"name": named[:200] or "ONVIF camera"})
+    database = runtime.open_database(cfg, migrate=False)
+    try:
+        audit = runtime.open_audit(cfg, database)
+        actor = cli_actor()
+
+        def record(s: Any, cam: Any) -> None:
+            audit.record(s, actor, "camera.create", "ok", cam.id, details={"name": cam.name, "onvif": onvif["address"]})
+
+        cam = registry.create_camera(database, runtime.load_secrets(cfg), data, True, None, record, onvif=onvif)
+    except registry.CameraGroupError as e:
+        raise CliError(str(e)) from None
+    finally:
+        database.dispose()
+    streams = ", ".join(f"{st.kind} {st.url}" for st in cam.streams)
+    print(f"camera {cam.name!r} added (id {cam.id}): {streams}; ptz {'yes' if onvif['ptz'] else 'no'}")
+    return 0

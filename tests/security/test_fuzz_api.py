@@ -43,6 +43,7 @@ EXCLUDED = {
     "PATCH /api/v1/users/{user_id}": "disables or re-passwords the fuzzing account (ids are guessable)",
     "POST /api/v1/cameras": "the server connects to the camera URL in the body",
     "PATCH /api/v1/cameras/{camera_id}": "the recorder connects to the camera URL in the body",
+    "GET /api/v1/onvif/discover": "sends WS-Discovery probes to the addresses in the query, and by multicast",
     "POST /api/v1/rules": "webhook actions call the URL in the body when a fuzzed event matches",
     "PUT /api/v1/rules/{rule_id}": "webhook actions call the URL in the body when a fuzzed event matches",
 }

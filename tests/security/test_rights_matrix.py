@@ -80,6 +80,7 @@ TABLE: dict[str, tuple[str, str]] = {
     "DELETE /api/v1/me/api-keys/{key_id}":                        ("own & session",              "key+"),
     "GET /api/v1/cameras":                                        ("auth",                       ""),
     "POST /api/v1/cameras":                                       ("org:manage_cameras",         ""),
+    "GET /api/v1/onvif/discover":                                 ("org:manage_cameras",         ""),
     "GET /api/v1/cameras/{camera_id}":                            ("cam:any",                    "cam"),
     "PATCH /api/v1/cameras/{camera_id}":                          ("org:manage_cameras",         "cam"),
     "DELETE /api/v1/cameras/{camera_id}":                         ("org:manage_cameras",         "cam+"),

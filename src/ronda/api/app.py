@@ -160,6 +160,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         map,
         media,
         notifications,
+        onvif,
         rules,
         system,
         timeline,
@@ -167,7 +168,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
     )
 
     # In this order: it is the order of matching and of the OpenAPI document.
-    for module in (system, auth, cameras, users, media, live, bookmarks, timeline, events, alarms, rules,
+    for module in (system, auth, cameras, onvif, users, media, live, bookmarks, timeline, events, alarms, rules,
                    notifications, map):  # fmt: skip
         app.include_router(module.router, prefix="/api/v1")
 

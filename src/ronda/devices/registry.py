@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
 
 from ronda.access.audit import InTransaction
@@ -30,11 +30,21 @@ def _check_url(v: str | None) -> str | None:
         raise ValueError(str(e)) from None
 
 
+class OnvifAdd(BaseModel):
+    """Add the camera by ONVIF: Ronda reads its profiles, stream URIs, PTZ and identity."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str = Field(min_length=1, max_length=2048, description="HOST[:PORT] or the device service URL")
+    username: str | None = Field(None, max_length=200)
+    password: str | None = Field(None, max_length=200)
+
+
 class CameraCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=_NAME_MAX)
-    url: str = Field(description="RTSP URL of the main stream, without credentials.")
+    url: str | None = Field(None, description="RTSP URL of the main stream, without credentials (or give onvif).")
     sub_url: str | None = Field(None, description="RTSP URL of the sub-stream (optional).")
     record_main: bool = True
     record_sub: bool = True
@@ -56,10 +66,21 @@ class CameraCreate(BaseModel):
         "of its organisation and defaults to its first group; a site administrator defaults to none.",
     )
 
+    onvif: OnvifAdd | None = Field(None, description="Add by ONVIF instead of RTSP URLs (url, sub_url, username "
+                                   "and password then come from the device and this object).")  # fmt: skip
+
     @field_validator("url", "sub_url")
     @classmethod
     def _urls(cls, v: str | None) -> str | None:
         return _check_url(v)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CameraCreate:
+        if self.onvif is None and self.url is None:
+            raise ValueError("give the main stream's url, or onvif {address, username, password}")
+        if self.onvif is not None and (self.url or self.sub_url or self.username or self.password):
+            raise ValueError("with onvif, the urls and credentials come from the device: give only onvif")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -137,9 +158,14 @@ def create_camera(
     check_reachable: bool = True,
     organisation_id: int | None = None,
     also: InTransaction[Camera] | None = None,
+    onvif: dict[str, Any] | None = None,
 ) -> Camera:
     """``organisation_id``: the creator's organisation (None: site scope); see ``_group_for``.
-    ``also`` runs in the same transaction once the camera exists (the caller's audit entry)."""
+    ``also`` runs in the same transaction once the camera exists (the caller's audit entry).
+    ``onvif``: ``{"address", "info", "ptz"}`` of a camera added by ONVIF (``data`` then has the device's
+    stream URLs and the ONVIF credentials)."""
+    if data.url is None:
+        raise ValueError("a camera needs its main stream's url")
     with db.session() as s:
         _group_for(s, organisation_id, data.group_id)  # refuse a foreign group before any probe
     online = reachable(data.url) if check_reachable else True
@@ -157,6 +183,8 @@ def create_camera(
             status_reason=None if online else "camera_unreachable",
             created_ms=now_ms(),
         )
+        if onvif is not None:
+            cam.onvif_address, cam.onvif_info, cam.ptz = onvif["address"], onvif["info"], bool(onvif["ptz"])
         cam.streams.append(CameraStream(kind="main", url=data.url, record=data.record_main))
         if data.sub_url:
             cam.streams.append(CameraStream(kind="sub", url=data.sub_url, record=data.record_sub))
@@ -248,4 +276,13 @@ def camera_view(cam: Camera, live: dict[str, Any] | None = None) -> dict[str, An
         "transport": cam.transport,
         "streams": streams,
         "recording": live or {},
+        "ptz": bool(cam.ptz),
+        "device": _device(cam.onvif_info),
+        "onvif_address": cam.onvif_address,
     }
+
+
+def _device(info: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not info:
+        return None
+    return {k: info.get(k) for k in ("manufacturer", "model", "firmware")}

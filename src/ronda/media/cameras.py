@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -24,8 +25,12 @@ from ronda.access.secrets import SecretBox
 from ronda.access.service import Principal
 from ronda.config import Config
 from ronda.devices import registry
+from ronda.devices.onvif import discovery
+from ronda.devices.onvif.adding import camera_from_onvif
+from ronda.devices.onvif.client import device_url
+from ronda.devices.onvif.discovery import parse_targets
 from ronda.devices.urls import host_port, url_with_credentials, url_with_host
-from ronda.errors import Invalid, NotFound, TooManyRequests, Unavailable
+from ronda.errors import DeviceError, Invalid, NotFound, TooManyRequests, Unavailable
 from ronda.media.framerate import segment_frame_rate
 from ronda.media.snapshot import SnapshotCache, SnapshotError
 from ronda.media.timeline import camera_track
@@ -65,6 +70,7 @@ class Cameras:
         if not caller.can(MANAGE_CAMERAS, cam.id):
             # Viewers see a camera's name and state, not how to reach it.
             view.pop("username", None)
+            view.pop("onvif_address", None)
             for st in view["streams"].values():
                 st.pop("url", None)
         return view
@@ -105,21 +111,70 @@ class Cameras:
 
     async def add(self, caller: Principal, body: registry.CameraCreate) -> tuple[int, dict[str, Any]]:
         """``(id, view)`` of the new camera, audited. Only a site administrator's request connects at once
-        (an unreachable camera shows "offline"); for others it is "offline" until the recorder reached it."""
+        (an unreachable camera shows "offline"); for others it is "offline" until the recorder reached it.
+        With ``onvif``, the device is asked first (profiles, stream URIs, PTZ); a device that fails or
+        answers badly is ``Invalid`` with the reason, and nothing is created."""
         site_admin = site_camera_admin(caller)
         if not site_admin:
             take_probe(caller)
+        onvif = None
+        if body.onvif is not None:
+            body, onvif = await self._from_onvif(body, site_admin)
+        if not site_admin:
             await refuse_internal(body.url, body.sub_url)
-        audit = self._audited(caller, "camera.create", name=lambda c: c.name)
+        details: dict[str, Any] = {"name": lambda c: c.name}
+        if onvif is not None:
+            details["onvif"] = onvif["address"]
+        audit = self._audited(caller, "camera.create", **details)
         try:
             cam = await asyncio.to_thread(
-                registry.create_camera, self.db, self.secrets, body, site_admin, caller.organisation_id, audit
-            )
+                registry.create_camera, self.db, self.secrets, body, site_admin, caller.organisation_id, audit,
+                onvif=onvif,
+            )  # fmt: skip
         except registry.CameraGroupError as e:
             raise Invalid(str(e)) from None
         if not site_admin:
             cam.status, cam.status_reason = await asyncio.to_thread(self._mark_unchecked, cam.id)
         return cam.id, self.view(cam, caller)
+
+    async def _from_onvif(
+        self, body: registry.CameraCreate, site_admin: bool
+    ) -> tuple[registry.CameraCreate, dict[str, Any]]:
+        assert body.onvif is not None
+        try:
+            address = device_url(body.onvif.address)
+        except ValueError as e:
+            raise Invalid(str(e)) from None
+        if not site_admin:
+            # Not this machine or a reserved address; and the connection goes where the check looked.
+            await refuse_internal(address)
+            checked = await asyncio.to_thread(_checked_address, address)
+            if checked is not None:
+                address = url_with_host(address, checked)
+        pinned = body.model_copy(update={"onvif": body.onvif.model_copy(update={"address": address})})
+        try:
+            return await camera_from_onvif(pinned)
+        except DeviceError as e:
+            raise Invalid(f"ONVIF: {e.detail}") from None
+
+    async def discover(self, targets: list[str], multicast: bool, timeout_s: float) -> list[dict[str, Any]]:
+        """ONVIF devices answering a WS-Discovery probe (multicast, and unicast to ``targets``: addresses,
+        networks, ranges), each with whether a camera was already added from it."""
+        try:
+            hosts = parse_targets(targets)
+        except ValueError as e:
+            raise Invalid(str(e)) from None
+        found = await discovery.discover(hosts, multicast, timeout_s)
+        added = await asyncio.to_thread(self._onvif_endpoints)
+        return [
+            {"address": d.address, "manufacturer": d.manufacturer, "model": d.model, "name": d.name,
+             "endpoint": d.endpoint, "added": _endpoint(d.address) in added}
+            for d in found
+        ]  # fmt: skip
+
+    def _onvif_endpoints(self) -> set[tuple[str, int]]:
+        with self.db.session() as s:
+            return {_endpoint(c.onvif_address) for c in repos.list_cameras(s) if c.onvif_address}
 
     def _mark_unchecked(self, camera_id: int) -> tuple[str, str | None]:
         with self.db.session() as s:
@@ -265,6 +320,15 @@ NOT_ALLOWED = (
 def site_camera_admin(caller: Principal) -> bool:
     """A site administrator: manages cameras and belongs to no organisation."""
     return caller.organisation_id is None and caller.has(MANAGE_CAMERAS)
+
+
+def _endpoint(url: str) -> tuple[str, int]:
+    """(host, port) of a device service URL: the same device whatever path or spelling it was given by."""
+    try:
+        parts = urlsplit(device_url(url))
+        return (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return ("", 0)
 
 
 def take_probe(caller: Principal) -> None:

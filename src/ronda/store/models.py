@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -43,6 +44,11 @@ class Camera(Base):
     created_ms: Mapped[int] = mapped_column(BigInteger)
     # Deleted cameras keep their footage until retention expires; the row stays for the catalog.
     deleted_ms: Mapped[int | None] = mapped_column(BigInteger)
+    # Added by ONVIF: the device service URL, what the device said (devices/onvif/probe.DeviceInfo.summary)
+    # and whether it can be steered. The ONVIF credentials are username/password_enc above.
+    onvif_address: Mapped[str | None] = mapped_column(String(2048))
+    onvif_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    ptz: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     streams: Mapped[list[CameraStream]] = relationship(
         back_populates="camera", cascade="all, delete-orphan", order_by="CameraStream.kind"

@@ -27,6 +27,12 @@ class GroupRef(Out):
     organisation: str | None
 
 
+class DeviceView(Out):
+    manufacturer: str | None
+    model: str | None
+    firmware: str | None
+
+
 class CameraView(Out):
     id: int
     name: str
@@ -42,6 +48,9 @@ class CameraView(Out):
     recording: dict[str, StreamState]
     rights: list[str]
     groups: list[GroupRef] | None = None  # in the list
+    ptz: bool = False
+    device: DeviceView | None = None  # what an ONVIF camera said about itself
+    onvif_address: str | None = None  # only for managers of the camera
 
 
 class ProbeView(Out):
