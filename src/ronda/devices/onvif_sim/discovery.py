@@ -84,6 +84,11 @@ def matches(cam: SimCamera, types: set[tuple[str, str]], wanted_scopes: Sequence
     return all(any(s == w or s.startswith(w.rstrip("/") + "/") for s in have) for w in wanted_scopes)
 
 
+def endpoint_reference(cam: SimCamera, ep: Endpoint) -> str:
+    """The device's stable identity: the same camera of another simulator (another port) differs."""
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, ep.xaddr(cam, 'device_service'))}"
+
+
 def probe_match(cam: SimCamera, ep: Endpoint, relates_to: str) -> bytes:
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
@@ -94,7 +99,7 @@ def probe_match(cam: SimCamera, ep: Endpoint, relates_to: str) -> bytes:
         "<wsa:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</wsa:To>"
         f"<wsa:Action>{WSD}/ProbeMatches</wsa:Action>"
         '<wsd:AppSequence InstanceId="1" MessageNumber="1"/></env:Header><env:Body><wsd:ProbeMatches><wsd:ProbeMatch>'
-        f"<wsa:EndpointReference><wsa:Address>{cam.uuid}</wsa:Address></wsa:EndpointReference>"
+        f"<wsa:EndpointReference><wsa:Address>{endpoint_reference(cam, ep)}</wsa:Address></wsa:EndpointReference>"
         "<wsd:Types>dn:NetworkVideoTransmitter tds:Device</wsd:Types>"
         f"<wsd:Scopes>{escape(' '.join(scopes(cam)))}</wsd:Scopes>"
         f"<wsd:XAddrs>{ep.xaddr(cam, 'device_service')}</wsd:XAddrs>"

@@ -46,11 +46,6 @@ class SimCamera:
     def serial(self) -> str:
         return f"RSIM{self.number:06d}"
 
-    @property
-    def uuid(self) -> str:
-        """Stable endpoint reference of the device (WS-Discovery)."""
-        return f"urn:uuid:5d0e6f1a-0000-4000-8000-{self.number:012d}"
-
     def now(self) -> float:
         """The camera's clock (Unix seconds), offset included."""
         return time.time() + self.clock_offset
