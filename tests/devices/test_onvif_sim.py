@@ -309,3 +309,15 @@ def test_ws_discovery_unicast_probe(sim: SimulatorProcess) -> None:
     # only the dome has the ptz scope
     assert len(ours) == 1 and f"<wsd:XAddrs>{sim.onvif_url(1)}</wsd:XAddrs>" in ours[0]
     assert "ProbeMatches" in ours[0]
+
+
+def test_a_stopped_camera_is_silent_on_onvif_too(sim: SimulatorProcess) -> None:
+    sim.stop_camera("cam2")
+    try:
+        with pytest.raises((urllib.error.URLError, ConnectionError, OSError)) as err:
+            soap(sim, 2, DEVICE_INFO, ws_header(ONVIF_PASSWORD, NOW(dt.UTC)))
+        assert not isinstance(err.value, urllib.error.HTTPError)  # no answer at all, not an HTTP error
+        assert soap(sim, 3, DEVICE_INFO, ws_header(ONVIF_PASSWORD, NOW(dt.UTC)))[0] == 200  # the others serve
+    finally:
+        sim.start_camera("cam2")
+    assert soap(sim, 2, DEVICE_INFO, ws_header(ONVIF_PASSWORD, NOW(dt.UTC)))[0] == 200
