@@ -321,3 +321,56 @@ def test_a_stopped_camera_is_silent_on_onvif_too(sim: SimulatorProcess) -> None:
     finally:
         sim.start_camera("cam2")
     assert soap(sim, 2, DEVICE_INFO, ws_header(ONVIF_PASSWORD, NOW(dt.UTC)))[0] == 200
+
+
+def test_onvif_zeep_async_reads_the_device(sim: SimulatorProcess) -> None:
+    """The library Ronda's client is built on (PyPI onvif-zeep-async, zeep's WSDL types) parses every
+    answer: device, profiles and URIs, PTZ status and presets, a pull of events."""
+    onvif = pytest.importorskip("onvif")
+    import asyncio
+
+    class Camera(onvif.ONVIFCamera):  # type: ignore[misc, name-defined]
+        def get_definition(self, name: str, port_type: str | None = None) -> tuple[str, str, str]:
+            xaddr, wsdl, binding = super().get_definition(name, port_type)
+            return (sim.onvif_url(1) if name == "devicemgmt" else xaddr), wsdl, binding
+
+    async def run() -> dict[str, Any]:
+        cam = Camera(sim.host, sim.onvif_port, ONVIF_USER, ONVIF_PASSWORD, adjust_time=True)
+        try:
+            await cam.update_xaddrs()
+            info = await (await cam.create_devicemgmt_service()).GetDeviceInformation()
+            media = await cam.create_media_service()
+            profiles = await media.GetProfiles()
+            setup = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
+            uri = await media.GetStreamUri({"StreamSetup": setup, "ProfileToken": profiles[1].token})
+            ptz = await cam.create_ptz_service()
+            position = {"PanTilt": {"x": -0.4, "y": 0.2}, "Zoom": {"x": 0.1}}
+            await ptz.AbsoluteMove({"ProfileToken": "main", "Position": position})
+            await asyncio.sleep(1.0)
+            status = await ptz.GetStatus({"ProfileToken": "main"})
+            token = await ptz.SetPreset({"ProfileToken": "main", "PresetName": "zeep"})
+            presets = await ptz.GetPresets({"ProfileToken": "main"})
+            await ptz.RemovePreset({"ProfileToken": "main", "PresetToken": token})
+            manager = await cam.create_pullpoint_manager(dt.timedelta(seconds=60), lambda *a: None)
+            pullpoint = await cam.create_pullpoint_service()
+            pulled = await pullpoint.PullMessages({"MessageLimit": 20, "Timeout": dt.timedelta(seconds=2)})
+            await manager.shutdown()
+            return {
+                "model": info.Model,
+                "sizes": [(p.VideoEncoderConfiguration.Resolution.Width, p.token) for p in profiles],
+                "uri": uri.Uri,
+                "position": (status.Position.PanTilt.x, status.Position.PanTilt.y, status.Position.Zoom.x),
+                "presets": [(p.token, p.Name) for p in presets],
+                "token": token,
+                "topics": {m.Topic._value_1 for m in pulled.NotificationMessage},
+            }
+        finally:
+            await cam.close()
+
+    out = asyncio.run(run())
+    assert out["model"] == "SimDome PTZ"
+    assert out["sizes"] == [(1920, "main"), (640, "sub")]
+    assert out["uri"] == f"rtsp://{sim.host}:{sim.rtsp_port}/cam1/sub"
+    assert out["position"] == pytest.approx((-0.4, 0.2, 0.1), abs=1e-3)
+    assert (out["token"], "zeep") in out["presets"]
+    assert "tns1:RuleEngine/TamperDetector/Tamper" in out["topics"]
