@@ -95,12 +95,12 @@ def ws_header(password: str, created: dt.datetime, kind: str = "PasswordDigest")
     )
 
 
-def soap(sim: SimulatorProcess, number: int, body: str, header: str = "") -> tuple[int, str]:
+def soap(sim: SimulatorProcess, number: int, body: str, header: str = "", service: str = "device") -> tuple[int, str]:
     envelope = (
         '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header>'
         f"{header}</s:Header><s:Body>{body}</s:Body></s:Envelope>"
     )
-    return post(sim.onvif_url(number), envelope.encode())
+    return post(sim.onvif_url(number).replace("/device_service", f"/{service}_service"), envelope.encode())
 
 
 def post(url: str, data: bytes) -> tuple[int, str]:
@@ -374,3 +374,30 @@ def test_onvif_zeep_async_reads_the_device(sim: SimulatorProcess) -> None:
     assert out["position"] == pytest.approx((-0.4, 0.2, 0.1), abs=1e-3)
     assert (out["token"], "zeep") in out["presets"]
     assert "tns1:RuleEngine/TamperDetector/Tamper" in out["topics"]
+
+
+def test_a_recording_of_the_dome_shows_a_continuous_move(sim: SimulatorProcess, tmp_path: Path) -> None:
+    """Recorded as the recorder does (stream copy into MP4), the frames show the pan changing."""
+    ptz = "http://www.onvif.org/ver20/ptz/wsdl"
+    tt = "http://www.onvif.org/ver10/schema"
+    home = f'<Position><PanTilt xmlns="{tt}" x="-0.5" y="0"/><Zoom xmlns="{tt}" x="0.5"/></Position>'
+    assert soap(sim, 1, f'<AbsoluteMove xmlns="{ptz}"><ProfileToken>sub</ProfileToken>{home}</AbsoluteMove>',
+                ws_header(ONVIF_PASSWORD, NOW(dt.UTC)), "ptz")[0] == 200  # fmt: skip
+    time.sleep(1.5)
+    out = tmp_path / "dome.mp4"
+    url = f"rtsp://{sim.host}:{sim.rtsp_port}/cam1/sub"
+    rec = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", *TCP, "-i", url, "-c", "copy", "-t", "6", str(out)])
+    time.sleep(2)
+    move = f'<Velocity><PanTilt xmlns="{tt}" x="0.25" y="0"/></Velocity><Timeout>PT2S</Timeout>'
+    body = f'<ContinuousMove xmlns="{ptz}"><ProfileToken>sub</ProfileToken>{move}</ContinuousMove>'
+    assert soap(sim, 1, body, ws_header(ONVIF_PASSWORD, NOW(dt.UTC)), "ptz")[0] == 200
+    assert rec.wait(timeout=30) == 0
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(out), "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"]
+    luma = subprocess.run(cmd, capture_output=True, timeout=30, check=True).stdout
+    n = 640 * 360
+    pans = [p.pan for i in range(len(luma) // n) if (p := read_position_code(luma[i * n : (i + 1) * n], 640))]
+    assert len(pans) > 60, len(pans)  # ~90 frames, nearly all readable
+    assert pans[0] == pytest.approx(-0.5, abs=1e-3)
+    assert pans[-1] == pytest.approx(0.5, abs=0.1)  # 2 s at 0.25 x 2 units/s = +1
+    assert all(b >= a - 1e-3 for a, b in zip(pans, pans[1:], strict=False))  # moved one way, step by step
+    assert len({round(p, 2) for p in pans}) > 10
