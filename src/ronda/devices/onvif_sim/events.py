@@ -64,6 +64,7 @@ class EventHub:
         self._subs: dict[str, Subscription] = {}
         self._state: dict[tuple[int, str], bool] = {}
         self._lock = threading.Lock()
+        self._poll_lock = threading.Lock()  # the poller thread and control-port commands both poll
         self._ids = itertools.count(1)
 
     # ------------------------------------------------------------------ properties
@@ -83,12 +84,13 @@ class EventHub:
 
     def poll(self, cam: SimCamera, force: str | None = None) -> None:
         """Send a Changed message for each property whose state differs from the last one sent."""
-        for name in TOPICS:
-            value = self.state(cam, name)
-            key = (cam.number, "sent:" + name)
-            if self._state.get(key) != value or name == force:
-                self._state[key] = value
-                self._publish(cam, name, value, "Changed")
+        with self._poll_lock:
+            for name in TOPICS:
+                value = self.state(cam, name)
+                key = (cam.number, "sent:" + name)
+                if self._state.get(key) != value or name == force:
+                    self._state[key] = value
+                    self._publish(cam, name, value, "Changed")
 
     def _publish(self, cam: SimCamera, name: str, value: bool, operation: str) -> None:
         now = cam.now()

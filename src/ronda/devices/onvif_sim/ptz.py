@@ -113,7 +113,9 @@ def get_nodes(cam: SimCamera, ep: Endpoint, req: Request) -> str:
 
 def get_node(cam: SimCamera, ep: Endpoint, req: Request) -> str:
     _dome(cam, req)
-    return f"<tptz:GetNodeResponse>{_node().replace('tptz:PTZNode', 'tptz:PTZNode')}</tptz:GetNodeResponse>"
+    if req.text("NodeToken") not in (None, PTZ_NODE):
+        raise SoapFault("ter:NoEntity", f"no PTZ node {req.text('NodeToken')!r}")
+    return f"<tptz:GetNodeResponse>{_node()}</tptz:GetNodeResponse>"
 
 
 def get_configurations(cam: SimCamera, ep: Endpoint, req: Request) -> str:
