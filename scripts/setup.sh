@@ -50,9 +50,11 @@ echo "== installing ronda[$extras] into .venv"
 
 if [[ $with_test == 1 ]]; then
   TSC_VERSION=5.9.3
-  if [[ "$(.venv/tools/node_modules/.bin/tsc --version 2>/dev/null)" != "Version $TSC_VERSION" ]]; then
-    echo "== installing typescript $TSC_VERSION into .venv/tools (tsc --noEmit checks the web client)"
-    npm install --prefix .venv/tools --no-audit --no-fund --silent "typescript@$TSC_VERSION"
+  ONVIF_JS_VERSION=0.8.3  # npm onvif: the independent ONVIF client tests/devices/test_onvif_sim.py drives
+  if [[ "$(.venv/tools/node_modules/.bin/tsc --version 2>/dev/null)" != "Version $TSC_VERSION" ]] \
+     || [[ ! -d .venv/tools/node_modules/onvif ]]; then
+    echo "== installing typescript $TSC_VERSION (tsc --noEmit checks the web client) and onvif $ONVIF_JS_VERSION into .venv/tools"
+    npm install --prefix .venv/tools --no-audit --no-fund --silent "typescript@$TSC_VERSION" "onvif@$ONVIF_JS_VERSION"
   fi
 fi
 

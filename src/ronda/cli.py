@@ -78,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rtsp-port", type=_port, default=8554, help="RTSP port (default 8554)")
     s.add_argument("--control-port", type=_port, default=None, help="HTTP control port for tests")
     s.add_argument("--cache", type=Path, default=None, help="folder of pre-encoded clips")
+    s.add_argument(
+        "--onvif-port",
+        type=_port,
+        default=None,
+        help="serve ONVIF: camera K at http://127.0.0.1:PORT/onvif/K/device_service",
+    )
+    s.add_argument("--discovery-port", type=int, default=3702, help="WS-Discovery UDP port (default 3702, 0: off)")
+    s.add_argument("--no-dome", action="store_true", help="camera 1 is a fixed camera, not the PTZ dome")
 
     sv = sub.add_parser("serve", help="the production entry point")
     sv.add_argument("--config", type=Path, required=True, help="configuration file (YAML)")
@@ -180,6 +188,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             argv += ["--control-port", str(args.control_port)]
         if args.cache:
             argv += ["--cache", str(args.cache)]
+        if args.onvif_port:
+            argv += ["--onvif-port", str(args.onvif_port), "--discovery-port", str(args.discovery_port)]
+        if args.no_dome:
+            argv.append("--no-dome")
         return simulator.main(argv)
     if cmd == "demo":
         from ronda.demo import run_demo

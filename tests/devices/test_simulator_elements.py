@@ -77,3 +77,20 @@ def test_demo_refuses_to_start_naming_the_missing_element(tmp_path):
     assert proc.returncode != 0, out + err
     assert "Traceback" not in err, err
     assert "textoverlay" in err and "gstreamer1.0-x" in err, err
+
+
+def test_refuses_to_start_without_the_domes_videoscale(tmp_path):
+    """Camera 1 is a PTZ dome by default: its pipeline scales its view with videoscale."""
+    env = without_plugin(tmp_path, plugin_file("videoscale"))
+    cmd = [sys.executable, "-m", "ronda.devices.simulator", "--cameras", "1", "--rtsp-port", str(free_port())]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"the simulator started without videoscale (it served until killed): {out[-500:]}")
+    assert proc.returncode != 0, out + err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "videoscale" in lines[0] and "/cam1" in lines[0] and "gstreamer1.0-plugins-base" in lines[0], lines[0]

@@ -68,7 +68,15 @@ class SimulatorProcess:
         host: str = "127.0.0.1",
         start_timeout: float = 300.0,
         env: dict[str, str] | None = None,
+        onvif: bool = False,
+        onvif_port: int | None = None,
+        discovery_port: int = 0,
+        dome: bool = False,
+        clock_offsets: dict[int, float] | None = None,
     ) -> None:
+        """``onvif``: every camN is also an ONVIF device (:meth:`onvif_url`); ``discovery_port``: answer
+        WS-Discovery probes there (3702 for multicast clients, 0: off); ``dome``: cam1 is the PTZ dome;
+        ``clock_offsets``: camera number -> seconds its ONVIF clock runs ahead."""
         self.cameras_count = cameras
         self.host = host
         self.rtsp_port = rtsp_port or free_port(host)
@@ -77,6 +85,10 @@ class SimulatorProcess:
         self.log_path = Path(log_dir) / "simulator.log" if log_dir is not None else None
         self.start_timeout = start_timeout
         self.env = env
+        self.onvif_port = (onvif_port or free_port(host)) if onvif else None
+        self.discovery_port = discovery_port
+        self.dome = dome
+        self.clock_offsets = dict(clock_offsets or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -102,6 +114,12 @@ class SimulatorProcess:
         ]  # fmt: skip
         if self.cache_dir is not None:
             argv += ["--cache", str(self.cache_dir)]
+        if self.onvif_port is not None:
+            argv += ["--onvif-port", str(self.onvif_port), "--discovery-port", str(self.discovery_port)]
+        if not self.dome:
+            argv.append("--no-dome")
+        for number, seconds in self.clock_offsets.items():
+            argv += ["--clock-offset", f"{number}={seconds}"]
         out: IO[bytes] | int = subprocess.DEVNULL
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -212,8 +230,8 @@ class SimulatorProcess:
 
     # ------------------------------------------------------------------ control
 
-    def _request(self, method: str, path: str, timeout: float = 10.0) -> Any:
-        data = b"" if method == "POST" else None
+    def _request(self, method: str, path: str, timeout: float = 10.0, body: Any = None) -> Any:
+        data = (b"" if body is None else json.dumps(body).encode()) if method == "POST" else None
         req = urllib.request.Request(self.control_url + path, method=method, data=data)  # noqa: S310
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310  (http://host:port)
@@ -243,3 +261,23 @@ class SimulatorProcess:
     def start_camera(self, name: str) -> None:
         """Back to normal after stop or stall."""
         self._request("POST", f"/cameras/{name}/start")
+
+    # ------------------------------------------------------------------ ONVIF
+
+    def onvif_url(self, number: int) -> str:
+        """Device service of camera ``number`` (needs ``onvif=True``)."""
+        if self.onvif_port is None:
+            raise SimulatorError("ONVIF is not served: SimulatorProcess(onvif=True)")
+        return f"http://{self.host}:{self.onvif_port}/onvif/{number}/device_service"
+
+    def raise_event(self, name: str, kind: str, state: bool | None = True) -> dict[str, Any]:
+        """``kind`` ``tamper`` or ``input`` on/off, or ``motion`` forced on/off (None: follow the clip)."""
+        return self._request("POST", f"/cameras/{name}/{kind}", body={"state": state})
+
+    def set_clock_offset(self, name: str, seconds: float) -> None:
+        """The camera's ONVIF clock runs ``seconds`` ahead of the host's from now on."""
+        self._request("POST", f"/cameras/{name}/clock", body={"offset": seconds})
+
+    def ptz_position(self, name: str = "cam1") -> dict[str, Any]:
+        """``{"pan", "tilt", "zoom", "moving"}`` of the dome."""
+        return self._request("GET", f"/cameras/{name}/ptz")

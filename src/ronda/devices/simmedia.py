@@ -12,6 +12,8 @@ Files (inside ``<cache>/v1``):
   picture shows "CAM N" in large letters.
 - ``hevc_main.h265``: 1920x1080 H.265 labelled "HEVC".
 - ``audio_main.h264``: 1280x720 H.264 labelled "AUDIO" (the simulator adds a live G.711 tone).
+- ``dome_scene.yuv``: one 3840x2160 raw I420 picture, the scene the simulated PTZ dome looks at
+  (:mod:`ronda.devices.simdome` cuts its view out of it).
 
 Run ``python -m ronda.devices.simmedia --cameras N [--cache DIR]`` to prepare a cache ahead of time.
 """
@@ -76,6 +78,13 @@ def hevc_file(cache_dir: Path) -> Path:
 
 def audio_video_file(cache_dir: Path) -> Path:
     return media_dir(cache_dir) / "audio_main.h264"
+
+
+def dome_scene_file(cache_dir: Path) -> Path:
+    return media_dir(cache_dir) / "dome_scene.yuv"
+
+
+DOME_SCENE_SIZE = (3840, 2160)
 
 
 # --------------------------------------------------------------------------------------------- encoding
@@ -158,9 +167,24 @@ def _audio_job(cache_dir: Path) -> _Job:
     return _Job("audio", (audio_video_file(cache_dir),), tuple(argv))
 
 
+def _dome_job(cache_dir: Path) -> _Job:
+    w, h = DOME_SCENE_SIZE
+    font = f"fontfile='{_escape_filter_path(FONT_FILE)}':" if FONT_FILE.exists() else ""
+    # a grid with a label in every cell, so a person sees where the dome looks
+    labels = ",".join(
+        f"drawtext={font}text='{chr(65 + c)}{r + 1}':fontsize=90:fontcolor=white:box=1:boxcolor=black@0.5:"
+        f"x={c * w // 8 + 40}:y={r * h // 6 + 40}"
+        for r in range(6)
+        for c in range(8)
+    )
+    graph = f"testsrc2=size={w}x{h}:rate=1,drawgrid=w={w // 8}:h={h // 6}:t=6:c=white@0.9,{labels},format=yuv420p[v]"
+    argv = ["-filter_complex", graph, "-map", "[v]", "-frames:v", "1", "-f", "rawvideo", "{0}"]
+    return _Job("dome", (dome_scene_file(cache_dir),), tuple(argv))
+
+
 def _jobs(cache_dir: Path, cameras: int) -> list[_Job]:
     jobs = [_camera_job(cache_dir, n) for n in range(1, cameras + 1)]
-    jobs += [_hevc_job(cache_dir), _audio_job(cache_dir)]
+    jobs += [_hevc_job(cache_dir), _audio_job(cache_dir), _dome_job(cache_dir)]
     return jobs
 
 

@@ -38,15 +38,21 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ronda.devices import simmedia
+from ronda.devices import simdome, simmedia
+from ronda.devices.onvif_sim.auth import Credentials
+from ronda.devices.onvif_sim.discovery import Discovery
+from ronda.devices.onvif_sim.model import Endpoint, SimCamera, StreamProfile
+from ronda.devices.onvif_sim.server import OnvifServer
 
 SECURE_USER = "admin"
 SECURE_PASSWORD = "p@ss:w#rd%"  # noqa: S105  (a test fixture; special characters on purpose)
+ONVIF_USER, ONVIF_PASSWORD = SECURE_USER, SECURE_PASSWORD  # every simulated ONVIF device's account
 FPS = simmedia.FPS
 FRAME_NS = 1_000_000_000 // FPS
 MAX_QUEUED_BUFFERS = 8  # above this the pipeline is not consuming (blocked / paused): skip frames
@@ -95,6 +101,7 @@ ELEMENT_PACKAGES = {
     "rtpbin": "gstreamer1.0-plugins-good",
     "udpsrc": "gstreamer1.0-plugins-good",
     "multiudpsink": "gstreamer1.0-plugins-good",
+    "videoscale": "gstreamer1.0-plugins-base",
     "funnel": "libgstreamer1.0-0",
     "queue": "libgstreamer1.0-0",
 }
@@ -173,6 +180,7 @@ class _Active:
     pos: int = 0
     need_key: bool = False
     last_pts: int = -1
+    size: tuple[int, int] | None = None  # the dome's current picture size on the appsrc caps
 
 
 @dataclass(eq=False)
@@ -184,6 +192,7 @@ class _Stream:
     launch: str
     caps: str
     fps: int = FPS
+    dome: simdome.Dome | None = None  # live picture of the dome (launch: dome_launch)
     factory: Any = None
     actives: list[_Active] = field(default_factory=list)  # replaced, never mutated (copy on write)
 
@@ -196,6 +205,8 @@ class _Stream:
 class _Camera:
     name: str
     secure: bool = False
+    number: int = 0  # camN: N
+    dome: simdome.Dome | None = None
     state: str = "running"
     streams: dict[str, _Stream] = field(default_factory=dict)
 
@@ -219,19 +230,35 @@ def clock_launch(fps: int) -> str:
 
 
 CLOCK_LAUNCH = clock_launch(FPS)
+DOME_BITRATES = {"main": 3000, "sub": 500}
 
 
-def mount_launches(cameras: int) -> dict[str, str]:
-    """Every RTSP mount path of a simulator with ``cameras`` cameras and its pipeline description."""
+def dome_launch(size: tuple[int, int], bitrate: int) -> str:
+    """The dome: raw pictures of varying size (its view of the scene), scaled and encoded live."""
+    w, h = size
+    return (
+        "( appsrc name=src is-live=true format=time ! videoscale add-borders=false "
+        f"! video/x-raw,width={w},height={h},pixel-aspect-ratio=1/1 ! x264enc tune=zerolatency "
+        f"speed-preset=ultrafast key-int-max={FPS} bitrate={bitrate} threads=1 "
+        "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+    )
+
+
+def mount_launches(cameras: int, dome: bool = False) -> dict[str, str]:
+    """Every RTSP mount path of a simulator with ``cameras`` cameras and its pipeline description
+    (``dome``: camera 1 is the PTZ dome)."""
     mounts: dict[str, str] = {}
     for n in range(1, cameras + 1):
         mounts[f"/cam{n}"] = mounts[f"/cam{n}/sub"] = H264_LAUNCH
+    if dome and cameras >= 1:
+        mounts["/cam1"] = dome_launch(simmedia.MAIN_SIZE, DOME_BITRATES["main"])
+        mounts["/cam1/sub"] = dome_launch(simmedia.SUB_SIZE, DOME_BITRATES["sub"])
     mounts.update({"/hevc": H265_LAUNCH, "/audio": AUDIO_LAUNCH, "/secure": H264_LAUNCH})
     mounts.update({f"/{name}": clock_launch(fps) for name, fps in CLOCK_RATES.items()})
     return mounts
 
 
-def check_pipelines(cameras: int) -> None:
+def check_pipelines(cameras: int, dome: bool = False) -> None:
     """Build every mount's pipeline once (and find the RTSP server's own elements) so that a missing
     GStreamer plugin stops the simulator at start instead of making one mount answer 503 later.
 
@@ -240,7 +267,7 @@ def check_pipelines(cameras: int) -> None:
     _import_gst()
     Gst = _Gst
     needed_by: dict[str, list[str]] = {}
-    for path, launch in mount_launches(cameras).items():
+    for path, launch in mount_launches(cameras, dome).items():
         context = Gst.ParseContext.new()
         try:
             pipeline = Gst.parse_launch_full(launch, context, Gst.ParseFlags.FATAL_ERRORS)
@@ -274,7 +301,9 @@ def _h264_caps(w: int, h: int) -> str:
 
 
 class Simulator:
-    def __init__(self, cameras: int, rtsp_port: int, cache_dir: Path, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, cameras: int, rtsp_port: int, cache_dir: Path, host: str = "127.0.0.1", dome: bool = False
+    ) -> None:
         _import_gst()
         self.host = host
         self.rtsp_port = rtsp_port
@@ -287,7 +316,12 @@ class Simulator:
         self._stop = threading.Event()
         self._pushers: list[threading.Thread] = []
         self.loop = _GLib.MainLoop()
-        self._launches = mount_launches(cameras)  # the pipelines check_pipelines() builds at start
+        self._launches = mount_launches(cameras, dome)  # the pipelines check_pipelines() builds at start
+        self.dome: simdome.Dome | None = simdome.Dome() if dome and cameras >= 1 else None
+        self._scene = simmedia.dome_scene_file(self.cache_dir).read_bytes() if self.dome is not None else b""
+        self._dome_picture: tuple[simdome.Position, bytes, int, int] | None = None
+        self.onvif: OnvifServer | None = None  # set by serve_onvif()
+        self.onvif_cameras: dict[str, SimCamera] = {}
         self._build_model()
         self._build_server()
 
@@ -314,7 +348,15 @@ class Simulator:
     def _build_model(self) -> None:
         cache = self.cache_dir
         for n in range(1, self.n_cameras + 1):
-            cam = _Camera(f"cam{n}")
+            cam = _Camera(f"cam{n}", number=n)
+            if n == 1 and self.dome is not None:
+                cam.dome = self.dome
+                _, _, w, h = simdome.view_window(self.dome.position())
+                caps = f"video/x-raw,format=I420,width={w},height={h},framerate={FPS}/1,pixel-aspect-ratio=1/1"
+                for kind, path in (("main", "/cam1"), ("sub", "/cam1/sub")):
+                    cam.streams[kind] = _Stream(cam, kind, path, None, self._launches[path], caps, dome=self.dome)
+                self.cameras[cam.name] = cam
+                continue
             main, sub = simmedia.camera_files(cache, n)
             self._add_clip_stream(cam, "main", f"/cam{n}", main, "h264", simmedia.MAIN_SIZE)
             self._add_clip_stream(cam, "sub", f"/cam{n}/sub", sub, "h264", simmedia.SUB_SIZE)
@@ -470,6 +512,9 @@ class Simulator:
         clip = stream.clip
         if stream.camera.state != "running":
             return  # stalled: nothing is sent; the next frame pushed continues the sequence
+        if stream.dome is not None:
+            self._push_dome(stream, tick)
+            return
         if clip is None:
             self._push_clock(stream, tick, tick_ms)
             return
@@ -524,6 +569,34 @@ class Simulator:
             buf = Gst.Buffer.new_wrapped(frame)
             buf.pts = buf.dts = pts
             buf.duration = 1_000_000_000 // stream.fps
+            act.last_pts = pts
+            src.push_buffer(buf)
+
+    def _push_dome(self, stream: _Stream, tick: int) -> None:
+        """The dome's view at its position now; the picture is cut once per position and shared by the
+        main and sub pipelines, which scale it to their size."""
+        Gst = _Gst
+        assert stream.dome is not None
+        pos = stream.dome.position()
+        picture = self._dome_picture
+        if picture is None or picture[0] != pos:
+            frame, w, h = simdome.crop_frame(self._scene, pos)
+            picture = self._dome_picture = (pos, frame, w, h)
+        _, frame, w, h = picture
+        for act in stream.actives:
+            src = act.src
+            if src.current_state != Gst.State.PLAYING:
+                continue
+            pts = tick - src.get_base_time()
+            if pts <= act.last_pts or src.get_current_level_buffers() > MAX_QUEUED_BUFFERS:
+                continue
+            if act.size != (w, h):
+                caps = f"video/x-raw,format=I420,width={w},height={h},framerate={FPS}/1,pixel-aspect-ratio=1/1"
+                src.set_caps(Gst.Caps.from_string(caps))  # in order with the buffers (appsrc queues it)
+                act.size = (w, h)
+            buf = Gst.Buffer.new_wrapped(frame)
+            buf.pts = buf.dts = pts
+            buf.duration = FRAME_NS
             act.last_pts = pts
             src.push_buffer(buf)
 
@@ -605,6 +678,28 @@ class Simulator:
             t.start()
             self._pushers.append(t)
 
+    def serve_onvif(self, port: int, clock_offsets: dict[int, float] | None = None) -> OnvifServer:
+        """Serve every camN as an ONVIF device on ``port`` (0: any free port)."""
+        sims = []
+        for n in range(1, self.n_cameras + 1):
+            cam = self.cameras[f"cam{n}"]
+            main_rate = DOME_BITRATES["main"] if cam.dome is not None else 3500
+            sub_rate = DOME_BITRATES["sub"] if cam.dome is not None else 500
+            profiles = [
+                StreamProfile("main", f"/cam{n}", *simmedia.MAIN_SIZE, FPS, main_rate),
+                StreamProfile("sub", f"/cam{n}/sub", *simmedia.SUB_SIZE, FPS, sub_rate),
+            ]
+            sims.append(
+                SimCamera(
+                    n, cam.name, moving=n % 2 == 1, profiles=profiles, dome=cam.dome,
+                    clock_offset=(clock_offsets or {}).get(n, 0.0), state=_state_of(cam),
+                )
+            )  # fmt: skip
+        ep = Endpoint(self.host, port, self.rtsp_port)
+        self.onvif = OnvifServer(sims, ep, Credentials(ONVIF_USER, ONVIF_PASSWORD)).start()
+        self.onvif_cameras = {c.name: c for c in sims}
+        return self.onvif
+
     def _cleanup_sessions(self) -> bool:
         self.server.get_session_pool().cleanup()
         return True
@@ -617,6 +712,10 @@ class Simulator:
             client.close()
         for clip in self._clips.values():
             clip.close()
+
+
+def _state_of(camera: _Camera) -> Callable[[], str]:
+    return lambda: camera.state
 
 
 def _rtcp_probe(pad: Any, info: Any, camera: _Camera) -> Any:
@@ -674,6 +773,8 @@ def _clock_probe(pad: Any, info: Any, text: Any) -> Any:
 # --------------------------------------------------------------------------------------- HTTP control
 
 _CAMERA_ACTION = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/(stop|stall|start)/?$")
+_DEVICE_ACTION = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/(tamper|input|motion|clock)/?$")
+_PTZ_GET = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/ptz/?$")
 _CAMERA_GET = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/?$")
 _ACTION_STATE = {"stop": "stopped", "stall": "stalled", "start": "running"}
 
@@ -699,6 +800,14 @@ def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 self._send(200, {"ok": True, "cameras": sim.n_cameras, "rtsp_port": sim.rtsp_port})
             elif path in ("/cameras", "/cameras/"):
                 self._send(200, sim.camera_info())
+            elif m := _PTZ_GET.match(path):
+                cam = sim.cameras.get(m.group(1))
+                if cam is None or cam.dome is None:
+                    self._send(404, {"error": f"{m.group(1)} is not a dome"})
+                else:
+                    pos = cam.dome.position()
+                    pan_tilt, zoom = cam.dome.moving()
+                    self._send(200, {"pan": pos.pan, "tilt": pos.tilt, "zoom": pos.zoom, "moving": pan_tilt or zoom})
             elif m := _CAMERA_GET.match(path):
                 if m.group(1) not in sim.cameras:
                     self._send(404, {"error": f"unknown camera {m.group(1)}"})
@@ -709,9 +818,12 @@ def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
-            m = _CAMERA_ACTION.match(self.path.split("?", 1)[0])
+            raw = self.rfile.read(min(length, 65536)) if length else b""
+            path = self.path.split("?", 1)[0]
+            if d := _DEVICE_ACTION.match(path):
+                self._device_action(d.group(1), d.group(2), raw)
+                return
+            m = _CAMERA_ACTION.match(path)
             if not m:
                 self._send(404, {"error": "not found"})
             elif m.group(1) not in sim.cameras:
@@ -719,21 +831,49 @@ def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             else:
                 self._send(200, sim.set_state(m.group(1), _ACTION_STATE[m.group(2)]))
 
+        def _device_action(self, name: str, action: str, raw: bytes) -> None:
+            onvif = sim.onvif
+            cam = None if onvif is None else sim.onvif_cameras.get(name)
+            if onvif is None:
+                self._send(409, {"error": "ONVIF is not served (start the simulator with --onvif-port)"})
+            elif cam is None:
+                self._send(404, {"error": f"unknown ONVIF camera {name}"})
+            else:
+                try:
+                    payload = json.loads(raw or b"{}")
+                    if not isinstance(payload, dict):
+                        raise ValueError("the body must be a JSON object")
+                    self._send(200, onvif.command(cam, action, payload))
+                except ValueError as exc:  # json.JSONDecodeError included
+                    self._send(400, {"error": str(exc)})
+
     return Handler
 
 
 # ------------------------------------------------------------------------------------------ entry
 
 
-def run(cameras: int, rtsp_port: int, control_port: int | None, cache_dir: Path | None, host: str = "127.0.0.1") -> int:
-    """Serve until SIGINT/SIGTERM; returns the process exit code."""
+def run(
+    cameras: int,
+    rtsp_port: int,
+    control_port: int | None,
+    cache_dir: Path | None,
+    host: str = "127.0.0.1",
+    *,
+    dome: bool = False,
+    onvif_port: int | None = None,
+    discovery_port: int = 3702,
+    clock_offsets: dict[int, float] | None = None,
+) -> int:
+    """Serve until SIGINT/SIGTERM; returns the process exit code. ``onvif_port`` None: no ONVIF;
+    ``discovery_port`` 0: no WS-Discovery."""
     cache = Path(cache_dir) if cache_dir is not None else simmedia.default_cache_dir()
     interrupted = False
 
     def on_signal(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    check_pipelines(cameras)  # before minutes of clip encoding: a missing plugin is known at once
+    check_pipelines(cameras, dome)  # before minutes of clip encoding: a missing plugin is known at once
     old_term = signal.signal(signal.SIGTERM, on_signal)
     try:
         t0 = time.monotonic()
@@ -746,10 +886,23 @@ def run(cameras: int, rtsp_port: int, control_port: int | None, cache_dir: Path 
     if interrupted:
         return 0
 
-    sim = Simulator(cameras, rtsp_port, cache, host)
+    sim = Simulator(cameras, rtsp_port, cache, host, dome=dome)
     httpd: ThreadingHTTPServer | None = None
+    discovery: Discovery | None = None
     try:
         sim.start()
+        if onvif_port is not None:
+            onvif = sim.serve_onvif(onvif_port, clock_offsets)
+            for cam in onvif.cameras.values():
+                kind = " (PTZ dome)" if cam.dome is not None else ""
+                print(f"simulator: ONVIF {cam.name} {onvif.ep.xaddr(cam, 'device_service')}{kind}", flush=True)
+            if discovery_port:
+                try:
+                    discovery = Discovery(onvif.online, onvif.ep, discovery_port).start()
+                    how = "multicast 239.255.255.250 and unicast" if discovery.multicast else "unicast only"
+                    print(f"simulator: WS-Discovery on udp {discovery.port} ({how})", flush=True)
+                except OSError as exc:
+                    print(f"simulator: WS-Discovery off: cannot bind udp {discovery_port}: {exc}", flush=True)
         if control_port is not None:
             httpd = ThreadingHTTPServer((host, control_port), _make_handler(sim))
             httpd.daemon_threads = True
@@ -771,6 +924,10 @@ def run(cameras: int, rtsp_port: int, control_port: int | None, cache_dir: Path 
         if httpd is not None:
             httpd.shutdown()
             httpd.server_close()
+        if discovery is not None:
+            discovery.close()
+        if sim.onvif is not None:
+            sim.onvif.close()
         sim.shutdown()
     print("simulator: stopped", flush=True)
     return 0
@@ -788,9 +945,29 @@ def main(argv: list[str] | None = None) -> int:
         "--cache", type=Path, default=None, help="clip cache (default $RONDA_SIM_CACHE or ~/.cache/ronda/sim)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    parser.add_argument(
+        "--onvif-port", type=int, default=None, help="serve ONVIF: camera K at http://HOST:PORT/onvif/K/device_service"
+    )
+    parser.add_argument("--discovery-port", type=int, default=3702, help="WS-Discovery UDP port (default 3702, 0: off)")
+    parser.add_argument("--no-dome", action="store_true", help="camera 1 is a fixed camera, not the PTZ dome")
+    parser.add_argument(
+        "--clock-offset", action="append", default=[], metavar="K=SECONDS",
+        help="camera K's ONVIF clock runs SECONDS ahead (negative: behind); repeatable",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    offsets: dict[int, float] = {}
+    for item in args.clock_offset:
+        number, _, seconds = item.partition("=")
+        try:
+            offsets[int(number)] = float(seconds)
+        except ValueError:
+            parser.error(f"--clock-offset {item!r}: expected K=SECONDS, e.g. 2=3600")
     try:
-        return run(args.cameras, args.rtsp_port, args.control_port, args.cache, args.host)
+        return run(
+            args.cameras, args.rtsp_port, args.control_port, args.cache, args.host,
+            dome=not args.no_dome, onvif_port=args.onvif_port, discovery_port=args.discovery_port,
+            clock_offsets=offsets,
+        )  # fmt: skip
     except (OSError, SimulatorSetupError) as exc:
         print(f"simulator: error: {exc}", file=sys.stderr, flush=True)
         return 1
