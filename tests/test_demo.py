@@ -50,6 +50,9 @@ def test_demo_runs_records_and_stops_cleanly(tmp_path):
         me = httpx.get(base + "/api/v1/me", headers=tokens["viewer_b"], timeout=5).json()
         assert me["username"] == "viewer_b" and me["rights"] == ["live", "playback"]
         assert all("sub" in c["streams"] for c in cams)
+        # camera 1 is the simulated PTZ dome, added by ONVIF (the contract; --no-dome: a fixed camera)
+        assert [c["ptz"] for c in cams] == [True, False], cams
+        assert cams[0]["device"]["model"], cams[0]
         wait_for(lambda: len(list((data / "recordings").rglob("*.mp4"))) >= 2, 30, what="recorded segments")
         time.sleep(1)
     finally:

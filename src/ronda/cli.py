@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--http-port", type=_port, default=8080, help="API/web port (default 8080)")
     d.add_argument("--rtsp-port", type=_port, default=None, help="simulator RTSP port (default: a free port)")
     d.add_argument("--admin-password", default=None, help="password of the demo accounts (default: generated)")
+    d.add_argument("--no-dome", action="store_true",
+                   help="simulated camera 1 is a fixed camera (default: a PTZ dome, added by ONVIF)")  # fmt: skip
 
     s = sub.add_parser("sim", help="serve simulated RTSP cameras until stopped")
     s.add_argument("--cameras", type=_count, required=True, help="number of cameras")

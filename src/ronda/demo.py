@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import secrets as pysecrets
+import socket
 import sys
 from pathlib import Path
 
@@ -12,6 +14,9 @@ from ronda.access.demo_setup import seed_demo
 from ronda.access.service import UserError
 from ronda.config import load_config
 from ronda.devices import registry
+from ronda.devices.onvif.adding import camera_from_onvif
+from ronda.devices.simulator import ONVIF_PASSWORD, ONVIF_USER
+from ronda.errors import DomainError
 from ronda.logs import setup_logging
 from ronda.store import repos
 
@@ -24,6 +29,29 @@ def demo_cameras(ctx: runtime.AppContext, urls: list[tuple[str, str, str]]) -> N
             registry.create_camera(
                 ctx.db, ctx.secrets, registry.CameraCreate(name=name, url=main, sub_url=sub), check_reachable=False
             )
+
+
+def demo_dome(ctx: runtime.AppContext, name: str, address: str, username: str, password: str) -> None:
+    """The simulated dome, added as a user adds a camera by ONVIF (profiles, stream URIs, PTZ read from
+    the device), so the demo shows PTZ control and the camera's own events."""
+    with ctx.db.session() as s:
+        if any(c.name == name for c in repos.list_cameras(s)):
+            return
+    body = registry.CameraCreate(name=name, onvif=registry.OnvifAdd(address=address, username=username,
+                                                                    password=password))  # fmt: skip
+    data, onvif = asyncio.run(camera_from_onvif(body))
+    registry.create_camera(ctx.db, ctx.secrets, data, check_reachable=False, onvif=onvif)
+
+
+def discovery_port() -> int:
+    """3702 (where WS-Discovery clients probe) when it is free, else none: a second demo on the machine
+    runs without answering probes."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("0.0.0.0", 3702))  # noqa: S104 (the simulator binds so: multicast probes reach it)
+        except OSError:
+            return 0
+    return 3702
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -40,7 +68,8 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.cameras > 0:
         rtsp_port = args.rtsp_port or free_port()
         data_dir.mkdir(parents=True, exist_ok=True)
-        sim = SimulatorProcess(cameras=args.cameras, rtsp_port=rtsp_port, log_dir=data_dir / "logs")
+        sim = SimulatorProcess(cameras=args.cameras, rtsp_port=rtsp_port, log_dir=data_dir / "logs",
+                               onvif=True, dome=not args.no_dome, discovery_port=discovery_port())  # fmt: skip
         try:
             sim.start()
         except SimulatorError as e:
@@ -49,9 +78,20 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         ctx = runtime.build(cfg, migrate=True)
         if sim is not None:
+            first = 1
+            if not args.no_dome:
+                try:
+                    demo_dome(ctx, "Camera 1", sim.onvif_url(1), ONVIF_USER, ONVIF_PASSWORD)
+                    first = 2
+                except DomainError as e:  # the demo still runs, with camera 1 as a fixed camera
+                    print(f"ronda: the simulated dome could not be added by ONVIF ({e}): a fixed camera instead",
+                          file=sys.stderr)  # fmt: skip
             demo_cameras(
                 ctx,
-                [(f"Camera {n}", sim.url(f"cam{n}"), sim.url(f"cam{n}", sub=True)) for n in range(1, args.cameras + 1)],
+                [
+                    (f"Camera {n}", sim.url(f"cam{n}"), sim.url(f"cam{n}", sub=True))
+                    for n in range(first, args.cameras + 1)
+                ],
             )
         with ctx.db.session() as s:
             numbered = {int(c.name.split()[-1]): c.id for c in repos.list_cameras(s) if c.name.startswith("Camera ")}

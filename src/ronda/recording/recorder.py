@@ -18,6 +18,7 @@ from ronda.config import Config
 from ronda.devices.urls import url_with_credentials
 from ronda.recording.layout import Layout
 from ronda.recording.notify import DirWatch
+from ronda.recording.onvif_follow import OnvifFollower
 from ronda.recording.retention import Retention
 from ronda.recording.segments import StreamKey
 from ronda.recording.supervisor import RONDA_REASONS, StreamRecorder, StreamSpec, StreamStatus
@@ -58,6 +59,8 @@ class Recorder:
         self._fragment_subs: dict[tuple[int, str], set[Callable[[], None]]] = {}
         self._fragment_watches: dict[tuple[int, str], DirWatch] = {}
         self._reload_lock = asyncio.Lock()
+        # cameras added by ONVIF: their own events, their stream URIs after a reboot (onvif_follow.py)
+        self.onvif = OnvifFollower(db, secrets, owned=lambda cid: cid in self._seen)
 
     # --- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -76,8 +79,10 @@ class Recorder:
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="rec-heartbeat"))
         self._tasks.append(asyncio.create_task(self._follow_catalog(), name="rec-catalog"))
         self._tasks.append(asyncio.create_task(self._storage_watch(), name="rec-storage"))
+        await self.onvif.start()
 
     async def stop(self) -> None:
+        await self.onvif.stop()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -219,6 +224,8 @@ class Recorder:
         if state is None:
             return
         value = (state, main.status.reason)
+        if state == "offline":  # (each failed attempt: the follower asks at most once a minute)
+            self.onvif.camera_offline(key.camera_id)
         if self._status_cache.get(key.camera_id) == value:
             return
         self._status_cache[key.camera_id] = value
