@@ -86,6 +86,8 @@ def error_response(exc: DomainError) -> JSONResponse:
     body: dict[str, Any] = {"detail": exc.detail}
     if exc.code is not None:
         body["code"] = exc.code
+    for k, v in getattr(exc, "extra", {}).items():
+        body.setdefault(k, v)
     return JSONResponse(body, status_code=error_status(exc), headers=headers or None)
 
 
