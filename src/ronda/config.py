@@ -206,10 +206,11 @@ class PtzConfig(_Model):
     command_timeout_seconds: float = Field(
         5.0, gt=0, le=60, description="How long one command may take the camera before it counts as failed."
     )
-    simulated_domes: bool = Field(
-        False,
-        description="Tests and demos only: every camera gets an in-process simulated dome (ronda.ptz.simulated) "
-        "instead of its real PTZ driver.",
+    simulated_domes: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Tests and demos only: cameras whose name matches one of these patterns ('*' every camera, "
+        "'Dome*') get an in-process simulated dome (ronda.ptz.simulated) instead of their real PTZ driver.",
     )
 
 

@@ -102,10 +102,14 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         await ctx.events.start()
         if manage_recorder and ctx.recorder is not None:
             await ctx.recorder.start()
+        if ctx.ptz is not None:
+            await ctx.ptz.start()
         ctx.started = True
         try:
             yield
         finally:
+            if ctx.ptz is not None:
+                await ctx.ptz.close()
             if ctx.live is not None:
                 await ctx.live.close()
             if manage_recorder and ctx.recorder is not None:
@@ -162,6 +166,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         map,
         media,
         notifications,
+        ptz,
         rules,
         system,
         timeline,
@@ -170,7 +175,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
 
     # In this order: it is the order of matching and of the OpenAPI document.
     for module in (system, auth, cameras, users, media, live, bookmarks, timeline, events, alarms, rules,
-                   notifications, map):  # fmt: skip
+                   notifications, map, ptz):  # fmt: skip
         app.include_router(module.router, prefix="/api/v1")
 
     _document_errors(app)

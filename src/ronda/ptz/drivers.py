@@ -7,6 +7,7 @@ None when the camera has no PTZ. It is asked again after ``forget`` (the camera 
 
 from __future__ import annotations
 
+import fnmatch
 import threading
 from collections.abc import Callable
 
@@ -24,11 +25,14 @@ def no_ptz(camera: Camera) -> PtzDriver | None:
     return None
 
 
-def simulated_factory() -> DriverFactory:
-    """Every camera a :class:`SimulatedDome` (tests, demos)."""
+def simulated_factory(patterns: list[str], fallback: DriverFactory = no_ptz) -> DriverFactory:
+    """A :class:`SimulatedDome` for each camera whose name matches one of ``patterns`` (shell patterns:
+    ``*`` every camera); ``fallback`` decides for the others (tests, demos)."""
 
     def make(camera: Camera) -> PtzDriver | None:
-        return SimulatedDome()
+        if any(fnmatch.fnmatchcase(camera.name, p) for p in patterns):
+            return SimulatedDome()
+        return fallback(camera)
 
     return make
 
