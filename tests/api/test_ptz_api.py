@@ -294,3 +294,18 @@ def test_other_bad_input_and_cameras_without_ptz(ptz_site: PtzSite) -> None:
     assert admin.req("PUT", f"/cameras/{s.dome}/ptz/settings", json={"idle_home_s": -1}).status_code == 422
     assert admin.req("PATCH", f"/cameras/{s.dome}/ptz/presets/p1", json={"name": ""}).status_code == 422
     assert admin.req("POST", f"/cameras/{s.dome}/ptz/patrols/999999/start").status_code == 404
+
+
+def test_an_edited_camera_gets_its_driver_again(ptz_site: PtzSite) -> None:
+    """A camera's PTZ driver is built from its row: after an edit (here a name that no longer matches
+    ``ptz.simulated_domes``), the next command uses what the row says now."""
+    s, cam = ptz_site, ptz_site.ids["Dome 2"]
+    admin = s.users["admin"]
+    assert admin.req("GET", f"/cameras/{cam}/ptz").status_code == 200
+    assert admin.req("PATCH", f"/cameras/{cam}", json={"name": "Fixed 2"}).status_code == 200
+    try:
+        r = admin.req("GET", f"/cameras/{cam}/ptz")
+        assert r.status_code == 404 and "no PTZ control" in r.text, r.text
+    finally:
+        assert admin.req("PATCH", f"/cameras/{cam}", json={"name": "Dome 2"}).status_code == 200
+    assert admin.req("GET", f"/cameras/{cam}/ptz").status_code == 200

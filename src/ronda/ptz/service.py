@@ -129,9 +129,14 @@ class PtzService:
             await d.close()
         self._domes.clear()
 
-    def forget(self, camera_id: int) -> None:
-        """The camera was edited or deleted: its driver is built again on next use."""
-        self.drivers.forget(camera_id)
+    async def forget(self, camera_id: int) -> None:
+        """The camera was edited or deleted: its dome stops being steered (sessions, patrol in memory) and
+        its driver is built again on next use (a stored patrol resumes then)."""
+        async with self._making:
+            dome = self._domes.pop(camera_id, None)
+            self.drivers.forget(camera_id)
+        if dome is not None:
+            await dome.close()
 
     # --- callers ----------------------------------------------------------------------------------------
     def level(self, caller: Principal, camera_id: int) -> int:
