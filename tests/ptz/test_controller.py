@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ronda.access.rights import NEVER, TimeProfile
 from ronda.devices.ptz import PtzPosition
 from ronda.ptz.arbiter import Reservation, Session, decide
 from ronda.ptz.controller import Command, DomeController, PatrolPlan
@@ -164,5 +165,22 @@ async def test_idle_return_home() -> None:
         n = drv.calls.count("home")
         await asyncio.sleep(1.3)
         assert drv.calls.count("home") == n  # once per idle period
+    finally:
+        await d.close()
+
+
+async def test_a_patrol_outside_its_time_profile_waits_and_the_dome_is_idle() -> None:
+    d, drv, audit = dome(idle_home_s=1)
+    try:
+        await d.command("operator", 10, Command("absolute", pan=0.7))
+        await d.release("operator")
+        d.set_patrol(PatrolPlan(3, "nights", (("p1", 1.0),), NEVER))
+        assert d.state().patrol_state == "waiting"
+        await until(lambda: "home" in drv.calls, 4)  # idle: the return home applies, the patrol does not run
+        assert not any(c.startswith("preset:") for c in drv.calls)
+        d.set_patrol(PatrolPlan(4, "always", (("p2", 1.0),), TimeProfile.parse("UTC", [
+            {"days": list(range(7)), "start": "00:00", "end": "00:00"}])))  # fmt: skip
+        await until(lambda: "preset:p2" in drv.calls, 2)
+        assert d.state().patrol_state == "running"
     finally:
         await d.close()
