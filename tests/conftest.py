@@ -87,7 +87,10 @@ def site(sim, tmp_path_factory) -> Iterator[Site]:
     base = tmp_path_factory.mktemp("site")
     data_dir = base / "data"
     port = free_port()
-    cfg = write_config(data_dir, port, site_cameras(sim))
+    # The rights matrix's own cameras (mxcam...) are simulated PTZ domes; short PTZ sessions, so that one
+    # principal's command does not block the next for long.
+    cfg = write_config(data_dir, port, site_cameras(sim),
+                       ptz={"simulated_domes": ["mxcam*"], "session_timeout_seconds": 1})  # fmt: skip
     ronda = RondaProcess(cfg, base / "ronda.log", port)
     ronda.start()
     st = Site(sim=sim, ronda=ronda, data_dir=data_dir, started=time.time())

@@ -202,6 +202,27 @@ class EventsConfig(_Model):
     sensors: dict[str, SensorConfig] = Field(default_factory=dict, description="External sensors by id.")
 
 
+class PtzConfig(_Model):
+    """Steering domes (docs/ptz.md): how long a user keeps a dome without commands, and the joystick's
+    dead-man time."""
+
+    session_timeout_seconds: float = Field(
+        30, ge=0.2, le=3600, description="A user's hold on a dome ends this long after their last command."
+    )
+    deadman_seconds: float = Field(
+        1.0, ge=0.1, le=10, description="A joystick move stops this long after its last refresh (a lost client)."
+    )
+    command_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="How long one command may take the camera before it counts as failed."
+    )
+    simulated_domes: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Tests and demos only: cameras whose name matches one of these patterns ('*' every camera, "
+        "'Dome*') get an in-process simulated dome (ronda.ptz.simulated) instead of their real PTZ driver.",
+    )
+
+
 class Config(_Model):
     data_dir: Path = Field(Path("./ronda-data"), description="Where database, keys and recordings live.")
     site: SiteConfig = SiteConfig()
@@ -210,6 +231,7 @@ class Config(_Model):
     recording: RecordingConfig = RecordingConfig()
     storage: StorageConfig = StorageConfig()
     events: EventsConfig = EventsConfig()
+    ptz: PtzConfig = PtzConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
     cameras: list[CameraConfig] = Field(default_factory=list)

@@ -3,7 +3,8 @@ never an HTTP status; ``ronda.api.app`` maps each class to one status, in one pl
 
 - ``NotFound``       the object does not exist, or the caller may not know it does (404)
 - ``Forbidden``      the caller sees the object but lacks the right for this action (403)
-- ``Conflict``       the object's state does not allow it now (409)
+- ``Conflict``       the object's state does not allow it now (409); ``extra`` may say by whom and until
+                     when (a PTZ dome held by another user: ``holder``, ``until``)
 - ``Invalid``        the input is well-formed but not acceptable (422); ``detail`` may be a list of
                      field errors, as pydantic gives them
 - ``Unavailable``    the service cannot answer now; try later (503, ``retry_after`` seconds if known)
@@ -16,20 +17,29 @@ never an HTTP status; ``ronda.api.app`` maps each class to one status, in one pl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
 class DomainError(Exception):
     """Base of every domain error: ``detail`` is the message (or list of field errors) for the caller;
     ``code``, when set, a machine-readable word clients decide on (e.g. ``login_failed``), never the
-    English ``detail``."""
+    English ``detail``; ``extra``, more JSON fields of the answer beside ``detail`` (they never replace
+    ``detail`` or ``code``)."""
 
     code: str | None = None
 
-    def __init__(self, detail: Any, retry_after: int | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        detail: Any,
+        retry_after: int | None = None,
+        code: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail if isinstance(detail, str) else repr(detail))
         self.detail = detail
         self.retry_after = retry_after
+        self.extra: dict[str, Any] = dict(extra or {})
         if code is not None:
             self.code = code
 

@@ -23,6 +23,8 @@ from ronda.config import CameraConfig, Config
 from ronda.devices import registry
 from ronda.events.service import EventsService
 from ronda.media.evidence import SITE_KEY_FILE, load_site_key
+from ronda.ptz.drivers import DriverFactory, Drivers, no_ptz, simulated_factory
+from ronda.ptz.service import PtzService
 from ronda.recording.recorder import Recorder
 from ronda.store import repos
 from ronda.store.db import Database
@@ -95,6 +97,18 @@ def open_audit(cfg: Config, db: Database) -> AuditLog:
     return AuditLog.open(db, keys_dir(cfg))
 
 
+def ptz_driver_factory(cfg: Config, secrets: SecretBox) -> DriverFactory:
+    """Which PTZ driver a camera gets (``ronda.ptz.drivers``): the simulated dome on the cameras named by
+    ``ptz.simulated_domes`` (tests, demos); otherwise none yet. The ONVIF client plugs in here as
+    ``real``: a factory that builds its ``OnvifPtz`` from the camera row (address, user, the password
+    opened with ``secrets``) for a camera whose ONVIF device reported PTZ, None for the others; without
+    I/O (the driver connects on first use)."""
+    real: DriverFactory = no_ptz
+    if cfg.ptz.simulated_domes:
+        return simulated_factory(cfg.ptz.simulated_domes, fallback=real)
+    return real
+
+
 def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
     db = open_database(cfg, migrate)
     secrets = load_secrets(cfg)
@@ -107,7 +121,10 @@ def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
     events = EventsService(cfg, db, audit, secrets)
     if recorder is not None:
         recorder.on_events = events.relay.poke  # camera offline/online: published at once
-    return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder, events=events)
+    ptz = PtzService(cfg.ptz, db, audit, Drivers(db, ptz_driver_factory(cfg, secrets)))
+    events.engine.ptz = ptz  # the rules' ptz_preset action (events cannot import ptz: layers)
+    return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder, events=events,
+                      ptz=ptz)  # fmt: skip
 
 
 async def serve(ctx: AppContext, on_ready: object = None) -> None:

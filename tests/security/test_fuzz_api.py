@@ -54,7 +54,9 @@ def fuzz_site(sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ro
     base = tmp_path_factory.mktemp("fuzz")
     data = base / "data"
     port = free_port()
-    cfg = write_config(data, port, [{"name": "Fuzz camera", "main": {"url": sim.url("cam1", sub=True)}}])
+    # The camera is also a simulated PTZ dome (docs/ptz.md), so the PTZ routes are fuzzed past "no PTZ".
+    cfg = write_config(data, port, [{"name": "Fuzz camera", "main": {"url": sim.url("cam1", sub=True)}}],
+                       ptz={"simulated_domes": ["Fuzz*"], "session_timeout_seconds": 1})  # fmt: skip
     ronda = RondaProcess(cfg, base / "ronda.log", port)
     ronda.start()
     try:

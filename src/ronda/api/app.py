@@ -86,6 +86,8 @@ def error_response(exc: DomainError) -> JSONResponse:
     body: dict[str, Any] = {"detail": exc.detail}
     if exc.code is not None:
         body["code"] = exc.code
+    for k, v in getattr(exc, "extra", {}).items():
+        body.setdefault(k, v)
     return JSONResponse(body, status_code=error_status(exc), headers=headers or None)
 
 
@@ -100,10 +102,14 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         await ctx.events.start()
         if manage_recorder and ctx.recorder is not None:
             await ctx.recorder.start()
+        if ctx.ptz is not None:
+            await ctx.ptz.start()
         ctx.started = True
         try:
             yield
         finally:
+            if ctx.ptz is not None:
+                await ctx.ptz.close()
             if ctx.live is not None:
                 await ctx.live.close()
             if manage_recorder and ctx.recorder is not None:
@@ -161,6 +167,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         media,
         notifications,
         onvif,
+        ptz,
         rules,
         system,
         timeline,
@@ -169,7 +176,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
 
     # In this order: it is the order of matching and of the OpenAPI document.
     for module in (system, auth, cameras, onvif, users, media, live, bookmarks, timeline, events, alarms, rules,
-                   notifications, map):  # fmt: skip
+                   notifications, map, ptz):  # fmt: skip
         app.include_router(module.router, prefix="/api/v1")
 
     _document_errors(app)

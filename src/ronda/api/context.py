@@ -15,6 +15,7 @@ from ronda.events.service import EventsService
 from ronda.media.export_jobs import ExportJobs
 from ronda.media.live import LiveHub
 from ronda.media.snapshot import SnapshotCache
+from ronda.ptz.service import PtzService
 from ronda.recording.recorder import Recorder
 from ronda.store.db import Database
 
@@ -31,4 +32,5 @@ class AppContext:
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)
     live: LiveHub | None = None  # started on the first live view
     exports: ExportJobs | None = None  # made by create_app when not given
+    ptz: PtzService | None = None  # steering domes (docs/ptz.md)
     started: bool = False

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 
@@ -42,6 +42,16 @@ WebhookSender = Callable[[str, str, dict[str, Any]], Coroutine[Any, Any, Any]]
 EventNotifier = Callable[[Event, str, Notify], Coroutine[Any, Any, Any]]
 
 
+class PtzActions(Protocol):
+    """The PTZ service as the rules see it (``ronda.ptz.service.PtzService``). ``ronda.runtime`` installs it
+    on the engine: ``events`` sits below ``ptz`` in the layers and never imports it."""
+
+    def has_ptz(self, camera_id: int) -> bool: ...
+
+    async def rule_preset(self, camera_id: int, preset: str, priority: int, rule: str) -> None:
+        """Send the dome to the preset (token or name) at ``priority``, as the user ``rule:<rule>``."""
+
+
 @dataclass
 class _Loaded:
     id: int
@@ -53,9 +63,10 @@ class _Loaded:
     matcher: Matcher | None = None  # compiled once here, used for every event
 
 
-def validate_against_site(db: Database, spec: RuleSpec, author_id: int | None) -> None:
+def validate_against_site(db: Database, spec: RuleSpec, author_id: int | None, ptz: PtzActions | None = None) -> None:
     """Refuse what the site or the author cannot back: unknown cameras/groups/profile, PTZ without
-    PTZ, actions about cameras the author cannot see. ``author_id`` None = the system (default rules)."""
+    PTZ (``ptz``: the PTZ service, None when it does not run), actions about cameras the author cannot
+    see. ``author_id`` None = the system (default rules)."""
     with db.session() as s:
         cams = set(s.scalars(select(Camera.id).where(Camera.deleted_ms.is_(None))))
         wanted: set[int] = set(spec.trigger.cameras or [])
@@ -82,8 +93,8 @@ def validate_against_site(db: Database, spec: RuleSpec, author_id: int | None) -
             except ValueError as e:
                 raise RuleError(f"conditions.time_profile_id: time profile {pid} is malformed: {e}") from None
         for a in spec.actions:
-            if isinstance(a, PtzPreset):
-                raise RuleError(f"ptz_preset: camera {a.camera} has no PTZ control (PTZ support comes later)")
+            if isinstance(a, PtzPreset) and (ptz is None or not ptz.has_ptz(a.camera)):
+                raise RuleError(f"ptz_preset: camera {a.camera} has no PTZ control")
             if isinstance(a, RaiseAlarm | Notify):
                 roles = a.notify_roles if isinstance(a, RaiseAlarm) else a.roles
                 known = set(s.scalars(select(am.Role.name)))
@@ -133,6 +144,7 @@ class RulesEngine:
         self.writer = writer
         self.webhook = webhook
         self.notify: EventNotifier | None = None  # set when the notification channels are available
+        self.ptz: PtzActions | None = None  # set by the runtime when domes can be steered
         self.rules: list[_Loaded] = []
         self._states: dict[int, str] = {}
         self._states_at = 0.0
@@ -230,6 +242,15 @@ class RulesEngine:
                     task = asyncio.create_task(self.webhook(action.url, action.secret, payload))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
+                elif isinstance(action, PtzPreset):
+                    if self.ptz is None:
+                        log.error("rule %s: cannot move camera %s: PTZ control is not running", rule.name,
+                                  action.camera)  # fmt: skip
+                    else:  # a task: a slow camera must not hold up the other rules
+                        move = self.ptz.rule_preset(action.camera, action.preset, action.priority, rule.name)
+                        ptz_task = asyncio.create_task(move)
+                        self._tasks.add(ptz_task)
+                        ptz_task.add_done_callback(self._ptz_done)
                 elif isinstance(action, Notify):
                     if self.notify is None:
                         log.error("rule %s: cannot notify: the notification channels are not installed", rule.name)
@@ -237,6 +258,11 @@ class RulesEngine:
                         await self.notify(ev, render(action.title, ev, self._names, rule.id)[:300], action)
             except Exception:
                 log.exception("rule %s: action %s failed on event %s", rule.name, action.type, ev.id)
+
+    def _ptz_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("rules: a ptz_preset action failed: %s", task.exception())
 
     async def _emit(self, etype: str, cause: Event, payload: dict[str, Any], chain: list[int]) -> None:
         """An event produced by an action: it carries the chain of rules, so no rule loops on it."""
@@ -273,4 +299,4 @@ def install_default_rules(db: Database) -> int:
     return added
 
 
-__all__ = ["RulesEngine", "install_default_rules", "validate_against_site"]
+__all__ = ["PtzActions", "RulesEngine", "install_default_rules", "validate_against_site"]

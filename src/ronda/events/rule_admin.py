@@ -17,7 +17,7 @@ from ronda.access.netguard import Allowance
 from ronda.access.secrets import SecretBox
 from ronda.access.service import Principal
 from ronda.errors import Conflict, Invalid, NotFound
-from ronda.events.engine import validate_against_site
+from ronda.events.engine import PtzActions, validate_against_site
 from ronda.events.rule_scope import may_reach, stored_reach
 from ronda.events.rules import MAX_RULE_BYTES, MAX_RULES, RuleError, RuleSpec, check_webhook_destinations
 from ronda.store.db import Database
@@ -48,15 +48,17 @@ def parse(body: Any) -> RuleSpec:
 
 
 class RuleAdmin:
-    def __init__(self, db: Database, secrets: SecretBox, allowed_destinations: Any, audit: AuditLog) -> None:
+    def __init__(self, db: Database, secrets: SecretBox, allowed_destinations: Any, audit: AuditLog,
+                 ptz: PtzActions | None = None) -> None:  # fmt: skip
         self.db = db
+        self.ptz = ptz  # which cameras ptz_preset may name
         self.audit = audit
         self.secrets = secrets
         self.allowed_destinations = allowed_destinations
 
     def _check(self, spec: RuleSpec, author_id: int) -> None:
         try:
-            validate_against_site(self.db, spec, author_id)
+            validate_against_site(self.db, spec, author_id, self.ptz)
             check_webhook_destinations(spec, Allowance.parse(self.allowed_destinations))
         except RuleError as e:
             raise Invalid(str(e)) from None

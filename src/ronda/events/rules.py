@@ -112,9 +112,13 @@ class AddBookmark(_M):
 
 
 class PtzPreset(_M):
+    """Send a dome to a preset, as a PTZ user of ``priority`` (docs/ptz.md): it takes the dome from lower
+    priorities and holds it for a session; an equal or higher holder keeps it."""
+
     type: Literal["ptz_preset"]
     camera: int = Field(ge=1, le=2**31 - 1)
-    preset: str = Field(min_length=1, max_length=64)
+    preset: str = Field(min_length=1, max_length=64, description="the preset's token or name")
+    priority: int = Field(75, ge=0, le=1000, description="PTZ priority of the move (operators 50, administrators 100)")
 
 
 class Webhook(_M):

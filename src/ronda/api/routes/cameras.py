@@ -76,6 +76,8 @@ async def update_camera(ctx: Ctx, caller: Caller, camera_id: CameraId, body: reg
     svc = cameras(ctx)
     view = await svc.update(caller, camera_id, body)
     await svc.reload(camera_id)
+    if ctx.ptz is not None:  # its PTZ driver follows the new address or credentials
+        await ctx.ptz.forget(camera_id)
     return view
 
 
@@ -84,6 +86,8 @@ async def delete_camera(ctx: Ctx, caller: Caller, camera_id: CameraId) -> Respon
     svc = cameras(ctx)
     await svc.delete(caller, camera_id)
     await svc.reload(camera_id)
+    if ctx.ptz is not None:
+        await ctx.ptz.forget(camera_id)
     return Response(status_code=204)
 
 

@@ -19,7 +19,7 @@ RuleId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 
 def _rules(ctx: Ctx) -> RuleAdmin:
-    return RuleAdmin(ctx.db, ctx.secrets, ctx.cfg.events.allowed_destinations, ctx.audit)
+    return RuleAdmin(ctx.db, ctx.secrets, ctx.cfg.events.allowed_destinations, ctx.audit, ptz=ctx.events.engine.ptz)
 
 
 @router.get("/rules", response_model=list[RuleView], **global_right(MANAGE_RULES))
