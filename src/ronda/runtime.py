@@ -21,13 +21,16 @@ from ronda.api.context import AppContext
 from ronda.api.protocols import Limits, protocols
 from ronda.config import CameraConfig, Config
 from ronda.devices import registry
+from ronda.devices.onvif.camera import dome_from_row
+from ronda.devices.ptz import PtzDriver
 from ronda.events.service import EventsService
 from ronda.media.evidence import SITE_KEY_FILE, load_site_key
-from ronda.ptz.drivers import DriverFactory, Drivers, no_ptz, simulated_factory
+from ronda.ptz.drivers import DriverFactory, Drivers, simulated_factory
 from ronda.ptz.service import PtzService
 from ronda.recording.recorder import Recorder
 from ronda.store import repos
 from ronda.store.db import Database
+from ronda.store.models import Camera
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +101,13 @@ def open_audit(cfg: Config, db: Database) -> AuditLog:
 
 
 def ptz_driver_factory(cfg: Config, secrets: SecretBox) -> DriverFactory:
-    """Which PTZ driver a camera gets (``ronda.ptz.drivers``): the simulated dome on the cameras named by
-    ``ptz.simulated_domes`` (tests, demos); otherwise none yet. The ONVIF client plugs in here as
-    ``real``: a factory that builds its ``OnvifPtz`` from the camera row (address, user, the password
-    opened with ``secrets``) for a camera whose ONVIF device reported PTZ, None for the others; without
-    I/O (the driver connects on first use)."""
-    real: DriverFactory = no_ptz
+    """Which PTZ driver a camera gets (``ronda.ptz.drivers``): an ONVIF dome for a camera added by ONVIF
+    whose device reported PTZ (built from its row without I/O: it connects on first use), none for the
+    others; the in-process simulated dome on the cameras named by ``ptz.simulated_domes`` (API tests)."""
+
+    def real(cam: Camera) -> PtzDriver | None:
+        return dome_from_row(cam, secrets)
+
     if cfg.ptz.simulated_domes:
         return simulated_factory(cfg.ptz.simulated_domes, fallback=real)
     return real

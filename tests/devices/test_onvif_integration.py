@@ -4,7 +4,6 @@ events, and a dome move seen in the recorded frames."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,10 +11,6 @@ from typing import Any
 
 import pytest
 
-from ronda.devices.onvif.client import OnvifDevice
-from ronda.devices.onvif.probe import probe_device
-from ronda.devices.onvif.ptz import OnvifPtz
-from ronda.devices.ptz import PtzPosition
 from ronda.devices.simcontrol import SimulatorProcess
 from ronda.devices.simdome import read_position_code
 from ronda.devices.simulator import ONVIF_PASSWORD, ONVIF_USER
@@ -35,7 +30,8 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorProcess]:
 def ronda(tmp_path_factory: pytest.TempPathFactory, sim: SimulatorProcess) -> Iterator[RondaProcess]:
     base = tmp_path_factory.mktemp("onvif-ronda")
     port = free_port()
-    proc = RondaProcess(write_config(base / "data", port, []), base / "ronda.log", port)
+    config = write_config(base / "data", port, [], ptz={"session_timeout_seconds": 2})
+    proc = RondaProcess(config, base / "ronda.log", port)
     proc.data_dir = base / "data"  # type: ignore[attr-defined]
     proc.start()
     try:
@@ -106,25 +102,74 @@ def _pan_in_recording(ronda: RondaProcess, camera_id: int, since_ms: int) -> lis
     return pans
 
 
-def test_a_dome_move_shows_in_the_recorded_frames(ronda: RondaProcess, sim: SimulatorProcess,
-                                                  dome: dict[str, Any]) -> None:  # fmt: skip
-    """Move the dome with Ronda's own PTZ driver; the frames recorded after show the new position."""
+def _at(sim: SimulatorProcess, pan: float) -> bool:
+    return abs(sim.ptz_position("cam1")["pan"] - pan) < 1e-3
 
-    info = asyncio.run(probe_device(sim.onvif_url(1), ONVIF_USER, ONVIF_PASSWORD))
-    assert info.ptz and info.ptz_profile
 
-    async def move(pan: float) -> None:
-        async with OnvifDevice(sim.onvif_url(1), ONVIF_USER, ONVIF_PASSWORD, 8.0) as dev:
-            await OnvifPtz(dev, str(info.ptz_profile), info.ptz_limits).absolute(PtzPosition(pan, 0.0, 0.0))
+def _recorded_at(ronda: RondaProcess, camera_id: int, pan: float, what: str) -> list[float]:
+    """Frames recorded from now on show the dome at ``pan``."""
+    since = int(time.time() * 1000) + 300
+    pans = wait_for(lambda: _pan_in_recording(ronda, camera_id, since), 30, what=f"recorded frames {what}")
+    assert all(p == pytest.approx(pan, abs=0.01) for p in pans), (what, pans[:5])
+    return pans
 
-    asyncio.run(move(-0.6))
-    wait_for(lambda: abs(sim.ptz_position("cam1")["pan"] + 0.6) < 1e-3, 10, what="the dome at pan -0.6")
-    t0 = int(time.time() * 1000) + 500
-    wait_for(lambda: _pan_in_recording(ronda, dome["id"], t0), 30, what="recorded frames at pan -0.6")
-    asyncio.run(move(0.4))
-    wait_for(lambda: abs(sim.ptz_position("cam1")["pan"] - 0.4) < 1e-3, 10, what="the dome at pan 0.4")
-    t1 = int(time.time() * 1000) + 500
-    after = wait_for(lambda: _pan_in_recording(ronda, dome["id"], t1), 30, what="recorded frames at pan 0.4")
-    before = _pan_in_recording(ronda, dome["id"], t0)
-    assert before[0] == pytest.approx(-0.6, abs=0.01), before[:5]
-    assert after and all(p == pytest.approx(0.4, abs=0.01) for p in after), after[:5]
+
+def test_steer_the_dome_through_ronda_and_see_it_in_the_recording(ronda: RondaProcess, sim: SimulatorProcess,
+                                                                   dome: dict[str, Any]) -> None:  # fmt: skip
+    """PTZ commands through Ronda's API reach the real (simulated) ONVIF dome; the recording shows them;
+    a preset saved in Ronda is the camera's; the state names who holds the dome."""
+    cid = dome["id"]
+    r = ronda.api("POST", f"/api/v1/cameras/{cid}/ptz", json={"action": "absolute", "pan": -0.6, "tilt": 0, "zoom": 0})
+    assert r.status_code == 200, r.text
+    assert r.json()["holder"] == "admin"
+    wait_for(lambda: _at(sim, -0.6), 10, what="the dome at pan -0.6")
+    _recorded_at(ronda, cid, -0.6, "at pan -0.6")
+    made = ronda.api("POST", f"/api/v1/cameras/{cid}/ptz/presets", json={"name": "Piazza"})
+    assert made.status_code == 201, made.text
+    presets = ronda.api("GET", f"/api/v1/cameras/{cid}/ptz/presets").json()
+    assert made.json() in presets, presets
+    r = ronda.api("POST", f"/api/v1/cameras/{cid}/ptz", json={"action": "absolute", "pan": 0.4, "tilt": 0, "zoom": 0})
+    assert r.status_code == 200, r.text
+    wait_for(lambda: _at(sim, 0.4), 10, what="the dome at pan 0.4")
+    _recorded_at(ronda, cid, 0.4, "at pan 0.4")
+    state = ronda.api("GET", f"/api/v1/cameras/{cid}/ptz").json()
+    assert state["position"]["pan"] == pytest.approx(0.4, abs=0.01), state
+
+
+def test_camera_motion_raises_an_alarm_and_sends_the_dome_to_a_preset(ronda: RondaProcess, sim: SimulatorProcess,
+                                                                        dome: dict[str, Any]) -> None:  # fmt: skip
+    """The acceptance chain: motion pulled from the camera → a Ronda event → a rule → an alarm, and the
+    dome sent to a preset (after the previous holder's session ended)."""
+    cid = dome["id"]
+    tokens = {p["name"]: p["token"] for p in ronda.api("GET", f"/api/v1/cameras/{cid}/ptz/presets").json()}
+    if "Gate" not in tokens:
+        r = ronda.api(
+            "POST", f"/api/v1/cameras/{cid}/ptz", json={"action": "absolute", "pan": -0.3, "tilt": 0, "zoom": 0}
+        )
+        assert r.status_code == 200, r.text
+        wait_for(lambda: _at(sim, -0.3), 10, what="the dome at pan -0.3")
+        r = ronda.api("POST", f"/api/v1/cameras/{cid}/ptz/presets", json={"name": "Gate"})
+        assert r.status_code == 201, r.text
+        tokens["Gate"] = r.json()["token"]
+    r = ronda.api("POST", f"/api/v1/cameras/{cid}/ptz", json={"action": "absolute", "pan": 0.7, "tilt": 0, "zoom": 0})
+    assert r.status_code == 200, r.text
+    wait_for(lambda: _at(sim, 0.7), 10, what="the dome at pan 0.7")
+    rule = {"name": "motion at the dome", "trigger": {"types": ["motion.start"], "cameras": [cid]},
+            "actions": [{"type": "raise_alarm", "priority": "high", "title": "motion on {camera_name}"},
+                        {"type": "ptz_preset", "camera": cid, "preset": tokens["Gate"]}]}  # fmt: skip
+    made = ronda.api("POST", "/api/v1/rules", json=rule)
+    assert made.status_code == 201, made.text
+    # the administrator's session (2 s in this test's configuration) ends before the rule's move
+    wait_for(lambda: ronda.api("GET", f"/api/v1/cameras/{cid}/ptz").json()["holder"] is None, 10,
+             what="the administrator's hold on the dome to end")  # fmt: skip
+    sim.raise_event("cam1", "motion", True)
+    try:
+        alarms = wait_for(lambda: [a for a in ronda.api("GET", "/api/v1/alarms", params={"state": "open"}).json()
+                                   if a["camera"] == cid and a["title"].startswith("motion on")], 45,
+                          what="an alarm from the dome's motion")  # fmt: skip
+        assert alarms[0]["priority"] == "high"
+        wait_for(lambda: _at(sim, -0.3), 20, what="the dome sent to the preset Gate")
+        _recorded_at(ronda, cid, -0.3, "at the preset Gate")
+    finally:
+        sim.raise_event("cam1", "motion", None)
+        ronda.api("DELETE", f"/api/v1/rules/{made.json()['id']}")

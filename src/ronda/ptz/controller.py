@@ -15,6 +15,7 @@ counted in the session's end entry.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -304,6 +305,10 @@ class DomeController:
         self._closed = True
         await cancel_and_wait(self._task)
         self._task = None
+        closer = getattr(self.driver, "aclose", None)  # a driver holding a connection (OnvifDome)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
 
     def _next_deadline(self, now: int) -> int | None:
         times: list[int] = []

@@ -8,21 +8,24 @@ pass ids; credentials are decrypted here and never logged.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ronda.access.secrets import SecretBox
 from ronda.devices.onvif.adding import refresh_streams
 from ronda.devices.onvif.client import OnvifDevice
 from ronda.devices.onvif.events import CameraEvent, PullPoint
 from ronda.devices.onvif.ptz import OnvifPtz
-from ronda.devices.ptz import PtzLimits
+from ronda.devices.ptz import PtzLimits, PtzPosition, PtzPreset
 from ronda.errors import DeviceError
 from ronda.store import repos
 from ronda.store.db import Database
+from ronda.store.models import Camera
 
 SEVERITY = {"tamper": "warning"}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +116,96 @@ async def refresh_camera_streams(db: Database, secrets: SecretBox, camera_id: in
                 st.url, st.codec = urls[st.kind], None
                 changed = True
     return changed
+
+
+class OnvifDome:
+    """The :class:`~ronda.devices.ptz.PtzDriver` of a camera added by ONVIF that reported PTZ, for the PTZ
+    service. Built without I/O (from the camera's row); it connects on first use and keeps the connection
+    (a joystick sends a command every few hundred milliseconds), and after a failed command drops it, so
+    the next command connects again (the dome rebooted, its address answered by another device...)."""
+
+    def __init__(self, camera: OnvifCamera) -> None:
+        self.camera = camera
+        self._device: OnvifDevice | None = None
+        self._driver: OnvifPtz | None = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"OnvifDome({self.camera!r})"
+
+    async def _connected(self) -> OnvifPtz:
+        async with self._lock:
+            if self._driver is None:
+                device = self.camera.device()
+                try:
+                    await device.connect()
+                    driver = ptz_driver(self.camera, device)
+                    if driver is None:
+                        raise DeviceError("the camera reported no PTZ profile")
+                except BaseException:
+                    await device.close()
+                    raise
+                self._device, self._driver = device, driver
+            return self._driver
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            device, self._device, self._driver = self._device, None, None
+        if device is not None:
+            await device.close()
+
+    async def _do(self, call: Callable[[OnvifPtz], Awaitable[T]]) -> T:
+        driver = await self._connected()
+        try:
+            return await call(driver)
+        except DeviceError:
+            await self.aclose()
+            raise
+
+    async def limits(self) -> PtzLimits:
+        return await self._do(lambda d: d.limits())
+
+    async def continuous(self, pan: float, tilt: float, zoom: float, timeout_s: float | None = None) -> None:
+        await self._do(lambda d: d.continuous(pan, tilt, zoom, timeout_s))
+
+    async def relative(self, pan: float, tilt: float, zoom: float) -> None:
+        await self._do(lambda d: d.relative(pan, tilt, zoom))
+
+    async def absolute(self, position: PtzPosition) -> None:
+        await self._do(lambda d: d.absolute(position))
+
+    async def stop(self) -> None:
+        await self._do(lambda d: d.stop())
+
+    async def status(self) -> PtzPosition:
+        return await self._do(lambda d: d.status())
+
+    async def presets(self) -> list[PtzPreset]:
+        return await self._do(lambda d: d.presets())
+
+    async def goto_preset(self, token: str) -> None:
+        await self._do(lambda d: d.goto_preset(token))
+
+    async def set_preset(self, name: str, token: str | None = None) -> str:
+        return await self._do(lambda d: d.set_preset(name, token))
+
+    async def remove_preset(self, token: str) -> None:
+        await self._do(lambda d: d.remove_preset(token))
+
+    async def home(self) -> None:
+        await self._do(lambda d: d.home())
+
+    async def set_home(self) -> None:
+        await self._do(lambda d: d.set_home())
+
+
+def dome_from_row(cam: Camera, secrets: SecretBox) -> OnvifDome | None:
+    """The PTZ driver of a camera row (no I/O): an :class:`OnvifDome` for a camera added by ONVIF that
+    reported PTZ, None for any other."""
+    if not cam.onvif_address or not cam.ptz or cam.deleted_ms is not None:
+        return None
+    info = dict(cam.onvif_info or {})
+    if not info.get("ptz_profile"):
+        return None
+    camera = OnvifCamera(cam.id, cam.onvif_address, cam.username, secrets.decrypt(cam.password_enc), info)
+    return OnvifDome(camera)

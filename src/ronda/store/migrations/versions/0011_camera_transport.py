@@ -1,7 +1,7 @@
 """camera RTP transport: cameras.transport and camera_streams.tcp_refused_ms
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-05 23:20:00.000000
 
 ``cameras.transport`` is what the recorder asks the camera for (auto | tcp | udp | http); every
