@@ -96,3 +96,48 @@ def _ok(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _demo(data, port: int, log_path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ronda.cli", "demo", "--cameras", "2", "--data-dir", str(data),
+         "--http-port", str(port), "--admin-password", "demo-pw-2"],
+        stdout=log_path.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_demo_again_on_the_same_data_dir_records_every_camera(tmp_path):
+    """The simulator's ports change from run to run: a second ``ronda demo`` on the same data directory
+    points the existing cameras (and the dome's ONVIF address) at the new simulator. Before, every camera
+    of the second run stayed offline on the first run's ports."""
+    data, log_path = tmp_path / "demo-data", tmp_path / "demo.log"
+    for run in (1, 2):
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        proc = _demo(data, port, log_path)
+        try:
+
+            def token(base=base, proc=proc):
+                try:
+                    r = httpx.post(base + "/api/v1/auth/login", json={"username": "admin", "password": "demo-pw-2"},
+                                   timeout=5)  # fmt: skip
+                except httpx.HTTPError:
+                    return proc.poll() is not None and "died"
+                return r.status_code == 200 and r.json()["access_token"]
+
+            tok = wait_for(token, 120, what=f"demo run {run} to answer")
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            h = {"Authorization": f"Bearer {tok}"}
+
+            def recording(base=base, h=h):
+                cams = httpx.get(base + "/api/v1/cameras", headers=h, timeout=5).json()
+                return len(cams) == 2 and all(c["status"] == "recording" for c in cams) and cams
+
+            cams = wait_for(recording, 60, what=f"both cameras recording in demo run {run}")
+            assert [c["ptz"] for c in cams] == [True, False], cams
+            state = httpx.get(base + f"/api/v1/cameras/{cams[0]['id']}/ptz", headers=h, timeout=10)
+            assert state.status_code == 200, state.text  # the dome answers at its new address
+        finally:
+            proc.send_signal(signal.SIGINT)
+            rc = proc.wait(30)
+        assert rc == 0, log_path.read_text()[-3000:]

@@ -15,6 +15,7 @@ from ronda.access.service import UserError
 from ronda.config import load_config
 from ronda.devices import registry
 from ronda.devices.onvif.adding import camera_from_onvif
+from ronda.devices.onvif.camera import refresh_camera_streams
 from ronda.devices.simulator import ONVIF_PASSWORD, ONVIF_USER
 from ronda.errors import DomainError
 from ronda.logs import setup_logging
@@ -22,25 +23,39 @@ from ronda.store import repos
 
 
 def demo_cameras(ctx: runtime.AppContext, urls: list[tuple[str, str, str]]) -> None:
+    """The simulated cameras; on a data directory of an earlier demo, the same cameras pointed at this
+    run's simulator (its ports change from run to run: without this they would all stay offline)."""
     with ctx.db.session() as s:
-        existing = {c.name for c in repos.list_cameras(s)}
+        existing = {c.name: c.id for c in repos.list_cameras(s)}
     for name, main, sub in urls:
-        if name not in existing:
+        if name in existing:
+            registry.update_camera(ctx.db, ctx.secrets, existing[name], registry.CameraUpdate(url=main, sub_url=sub))
+        else:
             registry.create_camera(
                 ctx.db, ctx.secrets, registry.CameraCreate(name=name, url=main, sub_url=sub), check_reachable=False
             )
 
 
-def demo_dome(ctx: runtime.AppContext, name: str, address: str, username: str, password: str) -> None:
+def demo_dome(ctx: runtime.AppContext, name: str, address: str, username: str, password: str) -> bool:
     """The simulated dome, added as a user adds a camera by ONVIF (profiles, stream URIs, PTZ read from
-    the device), so the demo shows PTZ control and the camera's own events."""
+    the device), so the demo shows PTZ control and the camera's own events. On an earlier demo's data
+    directory, the dome's address and stream URIs are brought up to date. False when a camera of that
+    name exists that was not added by ONVIF (an earlier ``--no-dome`` run): it stays a fixed camera."""
     with ctx.db.session() as s:
-        if any(c.name == name for c in repos.list_cameras(s)):
-            return
+        cam = next((c for c in repos.list_cameras(s) if c.name == name), None)
+        if cam is not None:
+            if not cam.onvif_address:
+                return False
+            cam.onvif_address = address
+            camera_id = cam.id
+    if cam is not None:
+        asyncio.run(refresh_camera_streams(ctx.db, ctx.secrets, camera_id))
+        return True
     body = registry.CameraCreate(name=name, onvif=registry.OnvifAdd(address=address, username=username,
                                                                     password=password))  # fmt: skip
     data, onvif = asyncio.run(camera_from_onvif(body))
     registry.create_camera(ctx.db, ctx.secrets, data, check_reachable=False, onvif=onvif)
+    return True
 
 
 def discovery_port() -> int:
@@ -81,8 +96,8 @@ def run_demo(args: argparse.Namespace) -> int:
             first = 1
             if not args.no_dome:
                 try:
-                    demo_dome(ctx, "Camera 1", sim.onvif_url(1), ONVIF_USER, ONVIF_PASSWORD)
-                    first = 2
+                    if demo_dome(ctx, "Camera 1", sim.onvif_url(1), ONVIF_USER, ONVIF_PASSWORD):
+                        first = 2
                 except DomainError as e:  # the demo still runs, with camera 1 as a fixed camera
                     print(f"ronda: the simulated dome could not be added by ONVIF ({e}): a fixed camera instead",
                           file=sys.stderr)  # fmt: skip
