@@ -29,11 +29,11 @@ export function transportField(value, testid) {
   return field(t("cam.transport"), select, t("cam.transportHint"));
 }
 
-/** One stream as "codec W×H — url". @param {StreamInfo | undefined} s */
+/** One stream as "codec W×H — url" (what is known of it). @param {StreamInfo | undefined} s */
 function streamLine(s) {
   if (!s) return "—";
-  const size = s.width && s.height ? ` ${s.width}×${s.height}` : "";
-  return `${s.codec || "?"}${size}${s.url ? ` — ${s.url}` : ""}`;
+  const size = s.width && s.height ? `${s.width}×${s.height}` : "";
+  return [[s.codec, size].filter(Boolean).join(" "), s.url].filter(Boolean).join(" — ") || "—";
 }
 
 /**

@@ -48,7 +48,7 @@ export function findPanel(ctx, reload) {
       const addedCell = h("td", { "data-testid": "onvif-added", text: d.added ? t("admin.yes") : t("admin.no") });
       const actions = h("td", { class: "actions" });
       const row = h("tr", { "data-testid": "onvif-result", "data-address": d.address },
-        h("td", { class: "url", text: d.address }), h("td", { text: d.manufacturer || "—" }),
+        h("td", { class: "url", text: d.address }), h("td", { class: "opt", text: d.manufacturer || "—" }),
         h("td", { text: d.model || "—" }), addedCell, actions);
       if (!d.added) {
         const add = h("button", { type: "button", "data-testid": "onvif-add-open", text: t("onvif.add") });
@@ -76,7 +76,7 @@ export function findPanel(ctx, reload) {
       }
       return [row, under];
     });
-    results.append(table([t("onvif.address"), t("cam.manufacturer"), t("cam.model"), t("onvif.added"), t("admin.actions")], rows,
+    results.append(table([t("onvif.address"), [t("cam.manufacturer"), "opt"], t("cam.model"), t("onvif.added"), t("admin.actions")], rows,
       { "data-testid": "onvif-result-table" }));
   }
 
