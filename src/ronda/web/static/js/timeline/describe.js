@@ -2,6 +2,7 @@
 // The timeline's tooltip: what is under the pointer (event, bookmark, lock, gap with its reason, or
 // recording) on the camera row there.
 import { t } from "../i18n.js";
+import { reasonText } from "../reasons.js";
 import { formatSpan, formatWall } from "../sitetime.js";
 import { AXIS_H, ROW_H } from "./style.js";
 
@@ -27,7 +28,7 @@ export function describe(tl, x, y) {
   }
   for (const b of d.bookmarks) if (b.s - pad <= ms && ms <= b.e + pad) lines.push(`${t("tl.bookmark")}: ${b.title}${b.note ? ` — ${b.note}` : ""}`);
   for (const l of d.locks) if (l.s <= ms && ms <= l.e) lines.push(`${t("tl.lock")}: ${l.reason}`);
-  for (const g of d.gaps) if (g.s <= ms && ms <= g.e) lines.push(`${t("tl.gap")}: ${g.reason} (${formatSpan(g.e - g.s)})`);
+  for (const g of d.gaps) if (g.s <= ms && ms <= g.e) lines.push(`${t("tl.gap")}: ${reasonText(g.reason)} (${formatSpan(g.e - g.s)})`);
   if (d.runs.some((r) => r.s <= ms && ms <= r.e)) lines.push(t("tl.recording"));
   return lines.join("\n");
 }

@@ -1,9 +1,14 @@
 // @ts-check
-// The cameras tab: add (RTSP URL, sub-stream, credentials, retention), test, edit, remove.
+// The cameras tab: find ONVIF devices and add them, add by ONVIF address or by RTSP URL (sub-stream,
+// credentials, retention, transport), test, edit, remove.
 import { errorText } from "../../api.js";
 import { clear, h, toast } from "../../dom.js";
 import { t } from "../../i18n.js";
+import { reasonText } from "../../reasons.js";
+import { editForm, transportField } from "./camedit.js";
 import { confirmButton, createOnSubmit, errorBox, field, loadOrShow, statusCell, table, tabBar, text } from "./common.js";
+import { findPanel } from "./discover.js";
+import { onvifForm } from "./onvifadd.js";
 // --- cameras ------------------------------------------------------------------------------------------
 // The body of "add a camera" from its form (optional fields only when given).
 /** @param {FormData} f */
@@ -11,7 +16,16 @@ function newCamera(f) {
   const data = { name: text(f, "name"), url: text(f, "url") };
   for (const k of ["sub_url", "username", "password"]) if (f.get(k)) data[k] = text(f, k);
   if (f.get("retention_days")) data.retention_days = Number(f.get("retention_days"));
+  if (text(f, "transport") && text(f, "transport") !== "auto") data.transport = text(f, "transport");
   return data;
+}
+
+// The camera's transport setting, and with auto what the main stream uses now ("auto → UDP").
+function transportText(cam) {
+  const now = cam.recording && cam.recording.main ? cam.recording.main.transport : null;
+  const setting = cam.transport || "auto";
+  if (setting !== "auto") return t(`cam.transport.${setting}`);
+  return now ? t("cam.autoNow", { now: now.toUpperCase() }) : t("cam.auto");
 }
 
 /**
@@ -32,12 +46,14 @@ export async function camerasTab(panel, ctx) {
       field(t("cam.sub"), input("sub_url", { placeholder: "rtsp://192.0.2.10:554/stream2" })),
       field(t("cam.username"), input("username")),
       field(t("cam.password"), input("password", { type: "password", autocomplete: "new-password" })),
-      field(t("cam.retention"), input("retention_days", { type: "number", min: "0.01", max: "3650", step: "any", placeholder: t("cam.retentionDefault") }))),
+      field(t("cam.retention"), input("retention_days", { type: "number", min: "0.01", max: "3650", step: "any", placeholder: t("cam.retentionDefault") })),
+      transportField("auto", "camera-add-transport")),
     addErr,
     h("button", { type: "submit", class: "primary", text: t("cam.addSubmit") }));
   createOnSubmit(form, ctx, { path: "/api/v1/cameras", body: newCamera, box: addErr, reload,
     created: (cam) => t("cam.added", { name: cam.name }) });
-  panel.append(tabBar(t("admin.tab.cameras"), reload), err, body, form);
+  const byOnvif = onvifForm(ctx, { testid: "camera-add-onvif", label: t("onvif.addByAddress"), done: reload });
+  panel.append(tabBar(t("admin.tab.cameras"), reload), err, body, findPanel(ctx, reload), h("div", { class: "add-forms" }, byOnvif, form));
 
   async function patch(cam, changes) {
     try {
@@ -53,49 +69,6 @@ export async function camerasTab(panel, ctx) {
     }
   }
 
-  function editForm(cam, detail) {
-    const streams = cam.streams || {};
-    const fe = errorBox();
-    const f = h("form", { class: "admin-form inline", "data-testid": "camera-edit" },
-      h("div", { class: "grid" },
-        field(t("admin.name"), input("name", { value: cam.name, required: true })),
-        field(t("cam.url"), input("url", { value: streams.main ? streams.main.url || "" : "" })),
-        field(t("cam.sub"), input("sub_url", { value: streams.sub ? streams.sub.url || "" : "" })),
-        field(t("cam.username"), input("username", { value: cam.username || "" })),
-        field(t("cam.password"), input("password", { type: "password", autocomplete: "new-password", placeholder: cam.password_set ? t("cam.passwordKeep") : "" })),
-        field(t("cam.retention"), input("retention_days", { type: "number", min: "0.01", max: "3650", step: "any",
-          value: cam.retention_days == null ? "" : cam.retention_days, placeholder: t("cam.retentionDefault"), "data-testid": "camera-retention" }))),
-      fe,
-      h("div", { class: "row" }, h("button", { type: "submit", class: "primary", text: t("common.save") }),
-        h("button", { type: "button", text: t("common.cancel"), onclick: () => { detail.hidden = true; } })));
-    f.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      const v = new FormData(f);
-      const ch = {};
-      if (text(v, "name") !== cam.name) ch.name = text(v, "name");
-      if (text(v, "url") && (!streams.main || text(v, "url") !== streams.main.url)) ch.url = text(v, "url");
-      const sub = text(v, "sub_url");
-      if (sub !== (streams.sub ? streams.sub.url || "" : "")) ch.sub_url = sub || null;
-      if (text(v, "username") !== (cam.username || "")) ch.username = text(v, "username") || null;
-      if (v.get("password")) ch.password = v.get("password");
-      const ret = v.get("retention_days");
-      const newRet = ret === "" ? null : Number(ret);
-      if (newRet !== (cam.retention_days == null ? null : cam.retention_days)) ch.retention_days = newRet;
-      if (!Object.keys(ch).length) {
-        detail.hidden = true;
-        return;
-      }
-      try {
-        await ctx.api.call(`/api/v1/cameras/${cam.id}`, { method: "PATCH", body: ch });
-        toast(t("admin.saved", { name: ch.name || cam.name }));
-        await reload();
-      } catch (ex) {
-        fe.show(ex);
-      }
-    });
-    return f;
-  }
-
   async function test(cam, out) {
     clear(out);
     out.append(h("span", { class: "muted", text: t("cam.testing") }));
@@ -106,7 +79,7 @@ export async function camerasTab(panel, ctx) {
         h("ul", {}, ...Object.entries(r.streams).map(([kind, s]) => h("li", {
           text: `${kind === "main" ? t("cam.main") : t("cam.subShort")}: ${s.ok
             ? `${s.codec || "?"} ${s.width || "?"}×${s.height || "?"}${s.audio ? ` + ${s.audio}` : ""}`
-            : `${s.reason}${s.detail ? ` — ${s.detail}` : ""}`}`,
+            : `${reasonText(s.reason)}${s.detail ? ` — ${s.detail}` : ""}`}`,
         }))));
     } catch (ex) {
       clear(out);
@@ -119,7 +92,7 @@ export async function camerasTab(panel, ctx) {
     if (cams === null) return;
     const rows = cams.flatMap((cam) => {
       const streams = cam.streams || {};
-      const detail = h("tr", { class: "admin-detail", hidden: true }, h("td", { colspan: 7 }));
+      const detail = h("tr", { class: "admin-detail", hidden: true }, h("td", { colspan: 8 }));
       const detailCell = detail.firstChild;
       const openDetail = (content) => {
         clear(detailCell);
@@ -129,11 +102,13 @@ export async function camerasTab(panel, ctx) {
       const enabled = h("input", { type: "checkbox", checked: cam.enabled, "aria-label": `${t("admin.enabled")}: ${cam.name}`, "data-testid": "camera-enabled" });
       enabled.addEventListener("change", () => patch(cam, { enabled: enabled.checked }));
       const row = h("tr", { "data-testid": "admin-camera-row", "data-camera-id": cam.id },
-        h("td", { class: "name", text: cam.name }),
+        h("td", { class: "name" }, cam.name,
+          cam.ptz ? h("span", { class: "ptz-tag", "data-testid": "camera-ptz", title: t("cam.ptzTitle"), text: "PTZ" }) : null),
         statusCell(cam.status, cam.status_reason),
         h("td", { class: "url opt", text: streams.main ? streams.main.url || "" : "" }),
         h("td", { class: "url opt", text: streams.sub ? streams.sub.url || "" : "—" }),
         h("td", { class: "opt", text: cam.retention_days == null ? t("cam.retentionDefault") : String(cam.retention_days) }),
+        h("td", { class: "opt", "data-testid": "camera-transport-cell", text: transportText(cam) }),
         h("td", {}, enabled),
         h("td", { class: "actions" },
           h("button", { type: "button", "data-testid": "camera-test", text: t("cam.test"), onclick: () => {
@@ -141,7 +116,7 @@ export async function camerasTab(panel, ctx) {
             openDetail(out);
             test(cam, out);
           } }),
-          h("button", { type: "button", "data-testid": "camera-edit-open", text: t("admin.edit"), onclick: () => openDetail(editForm(cam, detail)) }),
+          h("button", { type: "button", "data-testid": "camera-edit-open", text: t("admin.edit"), onclick: () => openDetail(editForm(cam, detail, ctx, reload)) }),
           confirmButton(t("admin.delete"), t("admin.confirmDelete", { name: cam.name }), async () => {
             try {
               await ctx.api.call(`/api/v1/cameras/${cam.id}`, { method: "DELETE" });
@@ -156,7 +131,7 @@ export async function camerasTab(panel, ctx) {
     });
     clear(body);
     body.append(cams.length
-      ? table([t("admin.name"), t("admin.status"), [t("cam.main"), "opt"], [t("cam.subShort"), "opt"], [t("cam.retention"), "opt"], t("admin.enabled"), t("admin.actions")],
+      ? table([t("admin.name"), t("admin.status"), [t("cam.main"), "opt"], [t("cam.subShort"), "opt"], [t("cam.retention"), "opt"], [t("cam.transport"), "opt"], t("admin.enabled"), t("admin.actions")],
         rows, { "data-testid": "admin-cameras" })
       : h("p", { class: "muted", text: t("cam.none") }));
   }

@@ -3,6 +3,7 @@
 import { errorText } from "../../api.js";
 import { h, toast } from "../../dom.js";
 import { t } from "../../i18n.js";
+import { reasonText } from "../../reasons.js";
 /**
  * A text field of a form, trimmed ("" when absent).
  * @param {FormData} form
@@ -51,9 +52,12 @@ export function confirmButton(label, question, onYes, testid) {
   return btn;
 }
 
+// A camera's status with why, in words (the code stays in data-reason and the tooltip).
 export function statusCell(status, reason) {
   const cls = status === "recording" ? "ok" : status === "starting" || status === "paused" ? "warn" : status === "disabled" ? "off" : "bad";
-  return h("td", { class: "status" }, h("span", { class: `dot ${cls}` }), ` ${status}`, reason ? h("small", { class: "muted", text: ` (${reason})` }) : null);
+  return h("td", { class: "status", "data-testid": "camera-status", "data-reason": reason || null },
+    h("span", { class: `dot ${cls}` }), ` ${status}`,
+    reason ? h("small", { class: "muted", title: reason, text: ` (${reasonText(reason)})` }) : null);
 }
 
 export function formatBytes(n) {

@@ -1,0 +1,42 @@
+// @ts-check
+// Why a camera is not recording, in words: the API's status and gap reasons (docs/recording.md#gaps)
+// are codes; every place the client shows one goes through reasonText, so a new code needs one line
+// here in each language. An unknown code is shown as it is.
+import { addStrings, t } from "./i18n.js";
+
+addStrings({
+  en: {
+    "reason.camera_unreachable": "camera unreachable", "reason.auth_failed": "the camera refused the credentials",
+    "reason.stream_not_found": "stream not found on the camera",
+    "reason.transport_refused": "the camera refuses the RTP transport asked for (try another transport)",
+    "reason.stream_stalled": "stream stalled", "reason.stream_error": "stream error",
+    "reason.ronda_stopped": "Ronda was stopped", "reason.capture_crashed": "capture crashed (restarted)",
+    "reason.recorder_restart": "Ronda restarted after a crash", "reason.disk_full": "disk full",
+    "reason.volume_missing": "recording volume missing", "reason.camera_disabled": "camera disabled",
+    "reason.camera_deleted": "camera deleted", "reason.camera_reconfigured": "camera reconfigured",
+    "reason.clock_adjusted": "clock adjusted", "reason.recorder_error": "recorder error",
+  },
+  it: {
+    "reason.camera_unreachable": "telecamera non raggiungibile", "reason.auth_failed": "la telecamera ha rifiutato le credenziali",
+    "reason.stream_not_found": "flusso non trovato sulla telecamera",
+    "reason.transport_refused": "la telecamera rifiuta il trasporto RTP richiesto (prova un altro trasporto)",
+    "reason.stream_stalled": "flusso bloccato", "reason.stream_error": "errore del flusso",
+    "reason.ronda_stopped": "Ronda è stato fermato", "reason.capture_crashed": "acquisizione interrotta (riavviata)",
+    "reason.recorder_restart": "Ronda riavviato dopo un arresto anomalo", "reason.disk_full": "disco pieno",
+    "reason.volume_missing": "volume di registrazione assente", "reason.camera_disabled": "telecamera disattivata",
+    "reason.camera_deleted": "telecamera eliminata", "reason.camera_reconfigured": "telecamera riconfigurata",
+    "reason.clock_adjusted": "orologio corretto", "reason.recorder_error": "errore del registratore",
+  },
+});
+
+/**
+ * The words for a reason code (the code itself when it has none).
+ * @param {string | null | undefined} code
+ * @returns {string}
+ */
+export function reasonText(code) {
+  if (!code) return "";
+  const key = `reason.${code}`;
+  const text = t(key);
+  return text === key ? code : text;
+}
