@@ -15,6 +15,10 @@ from ronda.recording.ffmpeg import classify_error
          "camera_unreachable"),
         ("[tcp @ 0x7f404e80] Connection to tcp://10.0.0.9:554 failed: Connection timed out", "camera_unreachable"),
         ("Server returned 503 Service Unavailable", "camera_unreachable"),
+        # nor a port or a path in an address
+        ("[tcp @ 0x55d1c8] Connection to tcp://10.0.0.9:404?timeout=0 failed: Connection refused",
+         "camera_unreachable"),
+        ("rtsp://10.0.0.9:554/cam/401/main: Connection timed out", "camera_unreachable"),
         ("No space left on device", "disk_full"),
     ],
 )  # fmt: skip

@@ -225,8 +225,10 @@ class ProbeResult:
 
 def classify_error(stderr: str) -> str:
     """Map ffmpeg/ffprobe error text to a gap reason operators understand."""
-    # ffmpeg prefixes lines with "[tcp @ 0x55d1c8401240]": a pointer may contain "401" or "404"
+    # ffmpeg prefixes lines with "[tcp @ 0x55d1c8401240]": a pointer may contain "401" or "404"; so may
+    # an address's port or path ("tcp://10.0.0.9:404", "rtsp://host/cam/401"): neither is a status
     t = re.sub(r"@ 0x[0-9a-f]+", "@", stderr.lower())
+    t = re.sub(r"[a-z][a-z0-9+.-]*://\S+", "URL", t)
     if re.search(r"\b401\b", t) or "unauthorized" in t or "403 forbidden" in t:
         return "auth_failed"
     if re.search(r"\b404\b", t) or "not found" in t and "stream" in t:
