@@ -141,6 +141,17 @@ def test_joystick_keys_presets_and_takeover(browser, site, users, dome):
         page.get_by_test_id("ptz-preset-rename-ok").click()
         page.locator("[data-testid=ptz-preset-go]", has_text=name + " north").wait_for()
 
+        # zoom: the wheel on the pad zooms in a step, '-' on the pad zooms out; Home goes home (0, 0, 0)
+        zoom = float(sim.ptz_position("cam1")["zoom"])
+        page.mouse.move(cx, cy)
+        page.mouse.wheel(0, -120)
+        wait_for(lambda: sim.ptz_position("cam1")["zoom"] > zoom + 0.09, 5, interval=0.05, what="the dome zoomed in")
+        pad.focus()
+        page.keyboard.press("-")
+        wait_for(lambda: abs(sim.ptz_position("cam1")["zoom"] - zoom) < 0.01, 5, interval=0.05, what="zoomed out")
+        page.get_by_test_id("ptz-home").click()
+        wait_for(lambda: abs(pan(sim)) < 1e-3, 10, interval=0.05, what="the dome at home")
+
         # the operator steers; the administrator (priority 100 > 50) takes the dome over through the API
         # and keeps it: the operator's next refresh is refused and the panel names the holder
         page.mouse.move(cx, cy)
@@ -198,3 +209,45 @@ def test_viewer_without_ptz_sees_no_pad_and_phone_layout(browser, site, users, d
         assert not errors.errors, errors.errors
     finally:
         context.close()
+
+
+def test_patrol_start_stop_in_italian(browser, site, users, dome):
+    """An administrator's patrol of two presets, started and stopped from the operator's panel (Italian)."""
+    cam, sim = dome
+    base = f"/api/v1/cameras/{cam['id']}/ptz"
+    admin = users["admin"]
+    tokens = []
+    for at in (-0.5, 0.5):
+        place(admin, cam["id"], sim, at)
+        r = admin.req("POST", base + "/presets", json={"name": f"patrol {at}"})
+        assert r.status_code == 201, r.text
+        tokens.append(r.json()["token"])
+    steps = [{"preset": t, "dwell_s": 1} for t in tokens]
+    r = admin.req("POST", base + "/patrols", json={"name": "Ronda notturna", "steps": steps})
+    assert r.status_code == 201, r.text
+    patrol = r.json()["id"]
+    # the administrator's session (1 s) ends: the operator may start the patrol
+    wait_for(lambda: admin.req("GET", base).json()["holder"] is None, 10, what="the dome free")
+    context, page, errors = open_client(browser, site, "operator", viewport=DESKTOP)
+    try:
+        page.evaluate("() => localStorage.setItem('ronda.lang', 'it')")
+        page.evaluate("(id) => { location.hash = `#/live/${id}`; location.reload(); }", cam["id"])
+        page.get_by_test_id("ptz-pad").wait_for()
+        assert page.get_by_test_id("ptz-pad").get_attribute("aria-label").startswith("Joystick: trascina")
+        page.locator("[data-testid=ptz-status]", has_text="Nessuno").wait_for()
+        page.locator(f"[data-testid=ptz-patrol-start][data-patrol-id='{patrol}']").click()
+        state = page.get_by_test_id("ptz-patrol-state")
+        page.locator("[data-testid=ptz-patrol-state][data-state=running]").wait_for()
+        assert "Ronda notturna" in state.inner_text() and "in corso" in state.inner_text()
+        # round and round: the dome visits both presets
+        wait_for(lambda: abs(pan(sim) + 0.5) < 0.01, 15, interval=0.05, what="the patrol at -0.5")
+        wait_for(lambda: abs(pan(sim) - 0.5) < 0.01, 15, interval=0.05, what="the patrol at 0.5")
+        page.get_by_test_id("ptz-patrol-stop").click()
+        page.get_by_test_id("ptz-patrol-stop").wait_for(state="hidden")
+        assert admin.req("GET", base).json()["patrol"] is None
+        assert state.inner_text() == ""
+        assert not errors.errors, errors.errors
+    finally:
+        context.close()
+        admin.req("POST", base + "/patrol/stop")
+        admin.req("DELETE", f"{base}/patrols/{patrol}")
