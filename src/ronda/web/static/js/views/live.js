@@ -2,13 +2,15 @@
 // Live view: the camera tree with search, a grid of 1, 2×2, 3×3 or 4×4 tiles (sub-streams), saved
 // views, and the single view of one camera (#/live/<id>, main stream, low latency).
 // Layout, tile choice and saved views are kept per user in localStorage.
-// Components in live/: tree.js, grid.js, tile.js (with zoom.js), saved.js, settings.js.
+// Components in live/: tree.js, grid.js, tile.js (with zoom.js), saved.js, settings.js; a dome's
+// single view adds the PTZ panel (ptz.js, ptzpad.js, ptzlists.js).
 import { errorText } from "../api.js";
 import { h, loadCss } from "../dom.js";
 import { t } from "../i18n.js";
 import "./live/strings.js";
 import { LiveGrid } from "./live/grid.js";
 import { savedViews } from "./live/saved.js";
+import { canSteer, PtzPanel } from "./live/ptz.js";
 import { loadSettings } from "./live/settings.js";
 import { Tile } from "./live/tile.js";
 import { cameraTree } from "./live/tree.js";
@@ -43,6 +45,8 @@ export default {
     const alarmCams = new Map(); // alarm id -> camera ids, for open alarms
     const motionUntil = new Map(); // camera id -> time the motion highlight ends
     let disposed = false;
+    /** @type {PtzPanel | null} */
+    let ptz = null;
 
     const refreshTiles = () => {
       const inAlarm = new Set([...alarmCams.values()].flat());
@@ -73,6 +77,10 @@ export default {
       const tile = new Tile(ctx, cam, { view: "single", index: 0, onOpen: openSingle });
       grid.tiles.push(tile);
       tile.el.setAttribute("tabindex", "0");
+      if (canSteer(cam)) {
+        ptz = new PtzPanel(ctx, cam);
+        ptz.keysOn(tile.el); // the arrow keys steer the dome while the video has the focus
+      }
       root.addEventListener("keydown", (e) => {
         if (e.key === "Escape" && !/** @type {HTMLElement} */ (e.target).closest("input, select, textarea")) {
           e.preventDefault();
@@ -87,7 +95,7 @@ export default {
             ? h("a", { href: `#/playback?${new URLSearchParams({ cameras: String(cam.id), at: new Date(Date.now() - 60_000).toISOString() })}`,
               "data-testid": "live-playback", text: t("live.playback") })
             : null),
-        tile.el));
+        h("div", { class: "single-body" }, tile.el, ptz ? ptz.el : null)));
       tile.start();
       refreshTiles();
       tile.el.focus();
@@ -150,6 +158,7 @@ export default {
       ctx.events.removeEventListener("alarm", onAlarm);
       ctx.events.removeEventListener("resync", loadAlarms);
       grid.stopTiles();
+      if (ptz) ptz.dispose();
     };
   },
 };
