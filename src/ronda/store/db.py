@@ -61,12 +61,34 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(url: str, engine: Engine | None = None) -> None:
     cfg = alembic_config(url)
-    if engine is not None:
+    if engine is None:
+        engine = make_engine(url)
+        try:
+            upgrade(url, engine)
+        finally:
+            engine.dispose()
+        return
+    if engine.dialect.name != "sqlite":
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
-    else:
-        command.upgrade(cfg, "head")
+        return
+    # SQLite adds some columns by rebuilding the table (copy, drop, rename). With foreign keys on, the drop
+    # fails when other rows refer to the table, or cascades and deletes them. So: keys off for the
+    # upgrade (the pragma only works outside a transaction), every key checked before the commit, on again.
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.commit()
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"the upgrade would leave rows pointing at nothing: {broken[:5]}")
+        finally:
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            conn.commit()
 
 
 def check_schema(engine: Engine) -> None:
