@@ -13,6 +13,7 @@ from ronda.access.service import UserError
 from ronda.config import load_config
 from ronda.devices import registry
 from ronda.logs import setup_logging
+from ronda.map.demo_places import place_demo_cameras
 from ronda.store import repos
 
 
@@ -55,6 +56,7 @@ def run_demo(args: argparse.Namespace) -> int:
             )
         with ctx.db.session() as s:
             numbered = {int(c.name.split()[-1]): c.id for c in repos.list_cameras(s) if c.name.startswith("Camera ")}
+        place_demo_cameras(ctx.db, numbered)  # on a small town's streets: the map is never empty
         try:
             seed_demo(ctx.db, numbered, password)
         except UserError as e:
