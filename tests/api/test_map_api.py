@@ -12,6 +12,9 @@ import zlib
 
 import pytest
 
+from ronda.api.app import content_security_policy
+from ronda.config import ConfigError, load_config, tile_source
+
 PLAN = "/api/v1/map/plan"
 
 
@@ -67,7 +70,7 @@ def test_png_plan_upload_serve_and_audit(site, users, admin):
     for user in ("viewer_a", "operator"):
         m = users[user].req("GET", "/api/v1/map").json()
         assert m["plan"]["type"] == "image" and m["plan"]["url"].startswith(PLAN)
-        assert m["tile_url"] == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"  # the default base map
+        assert m["tile_url"] is None  # the test site has no base map (tests never fetch internet tiles)
         assert m["mode"] == "plan"  # map.mode auto: the plan, now that there is one
         f = users[user].req("GET", m["plan"]["url"])
         assert f.status_code == 200 and f.content == body
@@ -291,8 +294,38 @@ def test_without_a_plan_the_map_is_geographic(site, admin):
         assert put_plan(admin, png_bytes(), "image/png").status_code == 200
 
 
-def test_csp_allows_images_from_the_tile_host_only(site):
+def test_csp_without_a_base_map_allows_no_other_image_host(site):
     csp = site.ronda.anon("GET", "/").headers["content-security-policy"]
     directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
-    assert directives["img-src"] == "'self' blob: data: https://tile.openstreetmap.org"
-    assert "openstreetmap" not in csp.replace(directives["img-src"], "")  # nothing else opens for the tiles
+    assert directives["img-src"] == "'self' blob: data:"
+
+
+@pytest.mark.parametrize(("url", "source"), [
+    ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", "https://tile.openstreetmap.org"),
+    ("https://{s}.tile.example.org/{z}/{x}/{y}@2x.png?key=abc", "https://*.tile.example.org"),
+    ("http://127.0.0.1:8123/{z}/{x}/{y}.png", "http://127.0.0.1:8123"),
+    ("http://[::1]:8123/tiles/{z}/{x}/{y}.png", "http://[::1]:8123"),
+])  # fmt: skip
+def test_the_tile_host_goes_into_img_src(url, source):
+    assert tile_source(url) == source
+    assert f"img-src 'self' blob: data: {source};" in content_security_policy(source)
+    assert load_config(None, environ={"RONDA__MAP__TILE_URL": url}).map.tile_url == url
+
+
+@pytest.mark.parametrize("url", [
+    "javascript:alert(1)//{z}/{x}/{y}", "ftp://tiles.example.org/{z}/{x}/{y}.png", "https://tiles.example.org/{z}/{x}.png",
+    "https://tiles.example.org/{z}/{x}/{y}/{apikey}.png", "https://tiles.example.org; script-src *;/{z}/{x}/{y}.png",
+    "https://user:pw@tiles.example.org/{z}/{x}/{y}.png", "https://tiles.example.org/{z}/{x}/{y}.png#f",
+    "https://tiles example.org/{z}/{x}/{y}.png", "https://'self'/{z}/{x}/{y}.png", "https://{s}.10.0.0.1/{z}/{x}/{y}.png",
+    "https://-bad-.org/{z}/{x}/{y}.png", "https://tiles.example.org:99999/{z}/{x}/{y}.png",
+])  # fmt: skip
+def test_a_bad_tile_url_is_refused_at_start(url):
+    with pytest.raises(ConfigError, match="map.tile_url"):
+        load_config(None, environ={"RONDA__MAP__TILE_URL": url})
+    with pytest.raises(ValueError):
+        tile_source(url)
+
+
+def test_no_base_map():
+    assert load_config(None, environ={"RONDA__MAP__TILE_URL": ""}).map.tile_url is None
+    assert load_config(None, environ={}).map.tile_url == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"

@@ -243,6 +243,26 @@ def test_clicking_a_camera_opens_live(browser, demo):
         page.wait_for_function(f"() => location.hash === '#/live/{cam['id']}'")
 
 
+def test_an_alarm_pulses_on_the_geographic_map(browser, demo):
+    cam = cameras(demo)[2]
+    rule = demo.req("POST", "/api/v1/rules", json={
+        "name": "geomap alarm", "trigger": {"types": ["test.geomap_alarm"], "cameras": [cam["id"]]},
+        "actions": [{"type": "raise_alarm", "priority": "low", "title": "geomap test"}]})  # fmt: skip
+    assert rule.status_code == 201, rule.text
+    try:
+        with map_page(browser, demo) as (page, _):
+            marker = f"[data-testid=map-marker][data-camera-id='{cam['id']}']"
+            page.wait_for_selector(f"{marker}[data-alarm=false]")
+            r = demo.req("POST", "/api/v1/events", json={"type": "test.geomap_alarm", "camera": cam["id"]})
+            assert r.status_code == 202, r.text
+            page.wait_for_selector(f"{marker}[data-alarm=true]", timeout=20000)
+            assert "alarm" in page.locator(marker).get_attribute("class")
+    finally:
+        demo.req("DELETE", f"/api/v1/rules/{rule.json()['id']}")
+        for a in demo.req("GET", f"/api/v1/alarms?state=open&camera={cam['id']}").json():
+            demo.req("POST", f"/api/v1/alarms/{a['id']}/close", json={"text": "geomap test"})
+
+
 def test_a_domes_cone_follows_its_pan(browser, demo):
     domes = [c for c in cameras(demo) if c["ptz"]]
     if not domes:

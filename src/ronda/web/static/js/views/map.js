@@ -14,7 +14,7 @@ import "./map/strings.js";
 import { PanFollower } from "./map/cone.js";
 import { GeoStage } from "./map/geo.js";
 import { geoCameraList, saveGeo } from "./map/geopanel.js";
-import { marker } from "./map/marker.js";
+import { alarmCameras, legend, marker } from "./map/marker.js";
 import { paintPanel, planControls } from "./map/panel.js";
 import { Placement } from "./map/placement.js";
 import { projection, statusClass } from "./map/plan.js";
@@ -62,12 +62,9 @@ export default {
     const editBtn = canEdit
       ? h("button", { type: "button", class: "map-edit-toggle", "data-testid": "map-edit", "aria-pressed": "false", text: t("map.edit") })
       : null;
-    const legend = h("ul", { class: "map-legend", "aria-label": "legend" },
-      ...[["ok", "map.legend.ok"], ["warn", "map.legend.warn"], ["bad", "map.legend.bad"], ["alarm", "map.legend.alarm"]].map(([c, k]) =>
-        h("li", {}, h("span", { class: `dot ${c}` }), t(k))));
     const panel = h("aside", { class: "map-edit-panel", hidden: true, "aria-label": t("map.edit") });
     root.append(h("section", { class: "map-view" },
-      h("div", { class: "map-toolbar" }, h("h2", { text: t("map.title") }), legend, h("span", { class: "spacer" }), modeBtn, editBtn),
+      h("div", { class: "map-toolbar" }, h("h2", { text: t("map.title") }), legend(), h("span", { class: "spacer" }), modeBtn, editBtn),
       error, placement.hint,
       h("div", { class: "map-body" }, panel, stage.el, geo.el),
       popup.el));
@@ -206,10 +203,5 @@ export default {
     };
   },
 };
-
-/** @param {{ camera?: number | null, cameras?: number[] }} a an alarm @returns {Set<number>} its cameras */
-function alarmCameras(a) {
-  return new Set([a.camera, ...(a.cameras || [])].filter((c) => c !== null && c !== undefined));
-}
 
 export { projection, statusClass };

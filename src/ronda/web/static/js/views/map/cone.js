@@ -43,7 +43,8 @@ export function conePoints(lat, lon, { direction, fov, range_m }) {
 
 /**
  * Follows the pan of the domes on the map: polls each one's PTZ state every `every` ms while the map
- * is shown. A 404 (the camera has no PTZ service, or the server predates it) stops polling that camera.
+ * is shown. A 404 (the camera has no PTZ service, or the server predates it) or 403 (the user may not
+ * see its PTZ state) stops polling that camera.
  */
 export class PanFollower {
   /** @type {Map<number, number>} the last pan read, by camera id */
@@ -88,7 +89,7 @@ export class PanFollower {
             this.onPan(id, pan);
           }
         } catch (e) {
-          if (e && e.status === 404) {
+          if (e && (e.status === 404 || e.status === 403)) { // no PTZ there, or not for this user
             this.absent.add(id);
             this.domes.delete(id);
           } // other errors (a busy server, a dome offline): try again next time

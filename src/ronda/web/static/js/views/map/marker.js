@@ -43,3 +43,15 @@ export function marker(cam, [fx, fy], { alarmed, editing, placement, onOpen }) {
   }
   return m;
 }
+
+/** @param {{ camera?: number | null, cameras?: number[] }} a an alarm @returns {Set<number>} its cameras */
+export function alarmCameras(a) {
+  return new Set([a.camera, ...(a.cameras || [])].filter((c) => c !== null && c !== undefined));
+}
+
+/** The markers' colours explained. */
+export function legend() {
+  return h("ul", { class: "map-legend", "aria-label": "legend" },
+    ...[["ok", "map.legend.ok"], ["warn", "map.legend.warn"], ["bad", "map.legend.bad"], ["alarm", "map.legend.alarm"]].map(([c, k]) =>
+      h("li", {}, h("span", { class: `dot ${c}` }), t(k))));
+}
