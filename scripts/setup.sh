@@ -56,6 +56,8 @@ if [[ $with_test == 1 ]]; then
     echo "== installing typescript $TSC_VERSION (tsc --noEmit checks the web client) and onvif $ONVIF_JS_VERSION into .venv/tools"
     npm install --prefix .venv/tools --no-audit --no-fund --silent "typescript@$TSC_VERSION" "onvif@$ONVIF_JS_VERSION"
   fi
+  # The web client's vendored libraries (Leaflet) are committed; this refreshes them to the pinned versions.
+  scripts/vendor-web.sh
 fi
 
 echo "== preparing simulator clips (once)"

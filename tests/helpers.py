@@ -43,6 +43,8 @@ def write_config(data_dir: Path, port: int, cameras: list[dict[str, Any]], **ext
         "storage": {"check_interval_seconds": 2},
         "cameras": cameras,
         "log_level": "info",
+        # No internet tiles in tests: the geographic map's test serves its own from loopback.
+        "map": {"tile_url": None},
     }
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(cfg.get(k), dict):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -223,6 +225,70 @@ class PtzConfig(_Model):
     )
 
 
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+# What a tile URL template may name: Leaflet's placeholders, nothing else.
+_TILE_PLACEHOLDERS = frozenset({"s", "z", "x", "y", "r"})
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}$")
+
+
+def tile_source(url: str) -> str:
+    """The Content-Security-Policy source of a tile URL template (``https://tile.example.org``,
+    ``https://*.tile.example.org`` for a ``{s}`` subdomain, with its port), or ValueError saying why the
+    template is refused. It goes into a response header, so only a plain host name or address passes."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("must be an http:// or https:// URL template")
+    if parts.username is not None or parts.password is not None or parts.fragment:
+        raise ValueError("must not carry credentials or a fragment")
+    names = set(re.findall(r"\{([^{}]*)\}", url))
+    if not {"z", "x", "y"} <= names or names - _TILE_PLACEHOLDERS:
+        raise ValueError("must contain {z}, {x} and {y} (and may use {s} and {r}), nothing else in braces")
+    if re.search(r"[\s;,'\"\\]", url):
+        raise ValueError("must not contain spaces, quotes, backslashes, commas or semicolons")
+    host = parts.hostname or ""
+    wildcard = host.startswith("{s}.")
+    bare = host.removeprefix("{s}.")
+    try:
+        address = ipaddress.ip_address(bare)
+    except ValueError:
+        if not _HOST.match(bare):
+            raise ValueError("must name a host (a {s}. subdomain prefix is allowed)") from None
+    else:
+        if wildcard:
+            raise ValueError("{s} cannot prefix an IP address")
+        bare = f"[{bare}]" if address.version == 6 else bare
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has a bad port") from None
+    return f"{parts.scheme}://{'*.' if wildcard else ''}{bare}{f':{port}' if port else ''}"
+
+
+class MapConfig(_Model):
+    mode: Literal["auto", "plan", "geographic"] = Field(
+        "auto",
+        description="What #/map shows first: auto (the site plan when one is uploaded, else the geographic map), "
+        "plan, or geographic.",
+    )
+    tile_url: str | None = Field(
+        OSM_TILES,
+        description="XYZ tile URL template of the geographic base map ({z}/{x}/{y}, optional {s}); null: no base "
+        "map (cameras on a blank background). The web client may load images from its host only.",
+    )
+    attribution: str = Field("© OpenStreetMap contributors", max_length=300, description="Shown under the map.")
+    max_zoom: int = Field(19, ge=1, le=22, description="The highest zoom level the tile server has.")
+
+    @field_validator("tile_url", mode="before")
+    @classmethod
+    def _tiles(cls, v: object) -> object:
+        if v == "":  # RONDA__MAP__TILE_URL= turns the base map off
+            return None
+        if isinstance(v, str):
+            tile_source(v)  # ValueError naming the problem; the loader adds the key (map.tile_url)
+        return v
+
+
 class Config(_Model):
     data_dir: Path = Field(Path("./ronda-data"), description="Where database, keys and recordings live.")
     site: SiteConfig = SiteConfig()
@@ -232,6 +298,7 @@ class Config(_Model):
     storage: StorageConfig = StorageConfig()
     events: EventsConfig = EventsConfig()
     ptz: PtzConfig = PtzConfig()
+    map: MapConfig = MapConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
     cameras: list[CameraConfig] = Field(default_factory=list)

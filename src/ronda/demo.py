@@ -19,6 +19,7 @@ from ronda.devices.onvif.camera import refresh_camera_streams
 from ronda.devices.simulator import ONVIF_PASSWORD, ONVIF_USER
 from ronda.errors import DomainError
 from ronda.logs import setup_logging
+from ronda.map.demo_places import place_demo_cameras
 from ronda.store import repos
 
 
@@ -110,6 +111,7 @@ def run_demo(args: argparse.Namespace) -> int:
             )
         with ctx.db.session() as s:
             numbered = {int(c.name.split()[-1]): c.id for c in repos.list_cameras(s) if c.name.startswith("Camera ")}
+        place_demo_cameras(ctx.db, numbered)  # on a small town's streets: the map is never empty
         try:
             seed_demo(ctx.db, numbered, password)
         except UserError as e:

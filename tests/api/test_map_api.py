@@ -12,6 +12,9 @@ import zlib
 
 import pytest
 
+from ronda.api.app import content_security_policy
+from ronda.config import ConfigError, load_config, tile_source
+
 PLAN = "/api/v1/map/plan"
 
 
@@ -67,7 +70,8 @@ def test_png_plan_upload_serve_and_audit(site, users, admin):
     for user in ("viewer_a", "operator"):
         m = users[user].req("GET", "/api/v1/map").json()
         assert m["plan"]["type"] == "image" and m["plan"]["url"].startswith(PLAN)
-        assert m["tile_url"] is None
+        assert m["tile_url"] is None  # the test site has no base map (tests never fetch internet tiles)
+        assert m["mode"] == "plan"  # map.mode auto: the plan, now that there is one
         f = users[user].req("GET", m["plan"]["url"])
         assert f.status_code == 200 and f.content == body
         assert f.headers["content-type"] == "image/png"
@@ -120,7 +124,7 @@ def test_positions_and_visibility(site, users, admin):
     assert "Camera 1" in everything and "Clock" in everything
 
     # out of range, wrong pair, NaN, extra keys: 422; unknown camera: 404
-    for bad in ({"x": 1.5, "y": 0}, {"x": 0.5}, {"lat": 45, "lon": 9}, {"x": 0.1, "y": 0.1, "lat": 1, "lon": 1},
+    for bad in ({"x": 1.5, "y": 0}, {"x": 0.5}, {"lat": 45}, {"x": 0.1, "y": 0.1, "lat": 1, "lon": 1},
                 {"x": 0.1, "y": 0.1, "z": 1}, {"x": "0.1", "y": []}):  # fmt: skip
         assert admin.req("PUT", f"/api/v1/map/cameras/{c1}", json=bad).status_code == 422, bad
     r = admin.req("PUT", f"/api/v1/map/cameras/{c1}", content=b'{"x": NaN, "y": 0.1}',
@@ -240,3 +244,88 @@ def test_delete_plan(site, users, admin):
     assert put_plan(admin, png_bytes(), "image/png").status_code == 200
     current = f"plan-{hashlib.sha256(png_bytes()).hexdigest()[:16]}.png"
     assert [p.name for p in (site.data_dir / "map").iterdir()] == [current]  # older plans are removed
+
+
+# --- the geographic map ------------------------------------------------------------------------------------
+def test_geographic_positions_with_a_view(site, users, admin):
+    c1, c2 = site.cam("Camera 1"), site.cam("Camera 2")
+    view = {"lat": 42.9326, "lon": 12.6086, "direction": 350, "fov": 90, "range_m": 70}
+    r = admin.req("PUT", f"/api/v1/map/cameras/{c1}", json=view)
+    assert r.status_code == 200, r.text
+    assert {k: r.json()[k] for k in view} == view
+    # the view is kept when only the place changes, and each part can change alone
+    r = admin.req("PUT", f"/api/v1/map/cameras/{c1}", json={"lat": 42.933, "lon": 12.609, "direction": 0})
+    assert (r.json()["direction"], r.json()["fov"], r.json()["range_m"]) == (0, 90, 70)
+    cam = next(c for c in users["viewer_a"].req("GET", "/api/v1/map").json()["cameras"] if c["id"] == c1)
+    assert (cam["lat"], cam["lon"], cam["direction"], cam["fov"], cam["range_m"]) == (42.933, 12.609, 0, 90, 70)
+    assert cam["ptz"] is False
+    # bounds: direction 0..360, fov 1..360, range 1..5000 m; a view needs a place; 422 naming the field
+    for bad in ({"direction": -1}, {"direction": 360.5}, {"fov": 0}, {"fov": 361}, {"range_m": 0},
+                {"range_m": 5001}, {"direction": "north"}, {"fov": None, "range_m": []}):  # fmt: skip
+        r = admin.req("PUT", f"/api/v1/map/cameras/{c2}", json={"lat": 42.93, "lon": 12.6, **bad})
+        assert r.status_code == 422, bad
+        assert r.json()["detail"][0]["loc"][-1] in bad, r.json()
+    r = admin.req("PUT", f"/api/v1/map/cameras/{c2}", content=b'{"lat": 1, "lon": 1, "direction": Infinity}',
+                  headers={"Content-Type": "application/json"})  # fmt: skip
+    assert r.status_code == 422
+    assert admin.req("PUT", f"/api/v1/map/cameras/{c2}", json={"direction": 90}).status_code == 422
+    for edge in ({"direction": 0, "fov": 1, "range_m": 1}, {"direction": 360, "fov": 360, "range_m": 5000}):
+        assert (
+            admin.req("PUT", f"/api/v1/map/cameras/{c2}", json={"lat": 42.93, "lon": 12.6, **edge}).status_code == 200
+        )
+    # the viewer may not change it
+    assert users["viewer_a"].req("PUT", f"/api/v1/map/cameras/{c1}", json=view).status_code == 403
+    audit = admin.req("GET", "/api/v1/audit", params={"action": "map.position"}).json()
+    assert any(e["details"].get("direction") == 350 for e in audit)
+
+
+def test_without_a_plan_the_map_is_geographic(site, admin):
+    c3 = site.cam("Camera 3")
+    assert admin.req("DELETE", PLAN).status_code in (204, 404)
+    try:
+        m = admin.req("GET", "/api/v1/map").json()
+        assert m["plan"] is None and m["mode"] == "geographic"
+        assert m["attribution"] and m["max_zoom"] == 19
+        # lat/lon need no plan; x/y do
+        assert admin.req("PUT", f"/api/v1/map/cameras/{c3}", json={"lat": 42.93, "lon": 12.61}).status_code == 200
+        r = admin.req("PUT", f"/api/v1/map/cameras/{c3}", json={"x": 0.5, "y": 0.5})
+        assert r.status_code == 409 and "lat" in r.text
+    finally:
+        assert put_plan(admin, png_bytes(), "image/png").status_code == 200
+
+
+def test_csp_without_a_base_map_allows_no_other_image_host(site):
+    csp = site.ronda.anon("GET", "/").headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["img-src"] == "'self' blob: data:"
+
+
+@pytest.mark.parametrize(("url", "source"), [
+    ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", "https://tile.openstreetmap.org"),
+    ("https://{s}.tile.example.org/{z}/{x}/{y}@2x.png?key=abc", "https://*.tile.example.org"),
+    ("http://127.0.0.1:8123/{z}/{x}/{y}.png", "http://127.0.0.1:8123"),
+    ("http://[::1]:8123/tiles/{z}/{x}/{y}.png", "http://[::1]:8123"),
+])  # fmt: skip
+def test_the_tile_host_goes_into_img_src(url, source):
+    assert tile_source(url) == source
+    assert f"img-src 'self' blob: data: {source};" in content_security_policy(source)
+    assert load_config(None, environ={"RONDA__MAP__TILE_URL": url}).map.tile_url == url
+
+
+@pytest.mark.parametrize("url", [
+    "javascript:alert(1)//{z}/{x}/{y}", "ftp://tiles.example.org/{z}/{x}/{y}.png", "https://tiles.example.org/{z}/{x}.png",
+    "https://tiles.example.org/{z}/{x}/{y}/{apikey}.png", "https://tiles.example.org; script-src *;/{z}/{x}/{y}.png",
+    "https://user:pw@tiles.example.org/{z}/{x}/{y}.png", "https://tiles.example.org/{z}/{x}/{y}.png#f",
+    "https://tiles example.org/{z}/{x}/{y}.png", "https://'self'/{z}/{x}/{y}.png", "https://{s}.10.0.0.1/{z}/{x}/{y}.png",
+    "https://-bad-.org/{z}/{x}/{y}.png", "https://tiles.example.org:99999/{z}/{x}/{y}.png",
+])  # fmt: skip
+def test_a_bad_tile_url_is_refused_at_start(url):
+    with pytest.raises(ConfigError, match="map.tile_url"):
+        load_config(None, environ={"RONDA__MAP__TILE_URL": url})
+    with pytest.raises(ValueError):
+        tile_source(url)
+
+
+def test_no_base_map():
+    assert load_config(None, environ={"RONDA__MAP__TILE_URL": ""}).map.tile_url is None
+    assert load_config(None, environ={}).map.tile_url == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"

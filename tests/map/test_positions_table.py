@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select, text
+from sqlalchemy import MetaData, Table, insert, inspect, text
 
 from ronda.access.audit import AuditLog
 from ronda.map import repository
@@ -19,8 +19,7 @@ from ronda.map.service import SiteMap
 from ronda.map.validators import CheckedPlan, Position
 from ronda.store import repos
 from ronda.store.db import Database, alembic_config
-from ronda.store.map_models import MapPosition
-from ronda.store.models import SystemState
+from ronda.store.models import Camera, SystemState
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 BEFORE = ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision("0008").down_revision
@@ -47,20 +46,33 @@ def _migrate(db: Database, revision: str, down: bool = False) -> None:
 
 
 def _cameras(db: Database, n: int) -> list[int]:
-    """Cameras as the schema of the revision under test has them (plain SQL: the ORM model has the
-    columns of later revisions)."""
+    with db.session() as s:
+        cams = [Camera(name=f"C{i}", created_ms=1, status="starting") for i in range(n)]
+        s.add_all(cams)
+        s.flush()
+        return [c.id for c in cams]
+
+
+def _old_cameras(db: Database, n: int) -> list[int]:
+    """Cameras in the table as it is at an older revision (the ORM model has later migrations' columns)."""
+    cameras = Table("cameras", MetaData(), autoload_with=db.engine)
+    given = {"created_ms": 1, "status": "starting"}
+    # Every other NOT NULL column without a server default gets its model's default.
+    for col in cameras.columns:
+        model = Camera.__table__.columns.get(col.name)
+        if col.name not in {*given, "name"} and not col.nullable and col.server_default is None and not col.primary_key:
+            default = model.default.arg if model is not None and model.default is not None else None
+            given[col.name] = default() if callable(default) else default
+    row = given
     with db.engine.begin() as c:
-        for i in range(n):
-            c.execute(text("INSERT INTO cameras (name, enabled, audio, status, created_ms) "
-                           "VALUES (:name, true, false, 'starting', 1)"), {"name": f"C{i}"})  # fmt: skip
-        return [int(r[0]) for r in c.execute(text("SELECT id FROM cameras ORDER BY id"))][-n:]
+        return [c.execute(insert(cameras).values(name=f"C{i}", **row)).inserted_primary_key[0] for i in range(n)]
 
 
 def test_migration_moves_the_json_value_into_rows_and_back(url):
     db = Database(url)
     try:
         _migrate(db, BEFORE)
-        c1, c2, c3 = _cameras(db, 3)
+        c1, c2, c3 = _old_cameras(db, 3)
         old = {
             str(c1): {"x": 0.25, "y": 0.75},
             str(c2): {"x": 1.0, "y": 0.0, "lat": 45.465, "lon": 9.19},  # placed on both kinds of plan
@@ -74,11 +86,13 @@ def test_migration_moves_the_json_value_into_rows_and_back(url):
         assert "map_positions" in inspect(db.engine).get_table_names()
         with db.session() as s:
             assert repos.get_state(s, "map.positions") is None
-            rows = {r.camera_id: (r.x, r.y, r.lat, r.lon) for r in s.scalars(select(MapPosition))}
+            rows = {r.camera_id: (r.x, r.y, r.lat, r.lon)
+                    for r in s.execute(text("SELECT camera_id, x, y, lat, lon FROM map_positions"))}  # fmt: skip
             assert rows == {c1: (0.25, 0.75, None, None), c2: (1.0, 0.0, 45.465, 9.19)}
             plan = repository.get_plan(s)
             assert plan is not None and (plan.kind, plan.width, plan.by) == ("png", 8, "admin")  # read as before
-            repository.upsert_position(s, c3, Position(lat=-33.5, lon=151.0), 7)
+            s.execute(text("INSERT INTO map_positions (camera_id, lat, lon, updated_ms) VALUES (:c, -33.5, 151.0, 7)"),
+                      {"c": c3})  # fmt: skip
         _migrate(db, BEFORE, down=True)
         assert "map_positions" not in inspect(db.engine).get_table_names()
         with db.session() as s:
@@ -87,7 +101,29 @@ def test_migration_moves_the_json_value_into_rows_and_back(url):
         assert back == {**old, str(c3): {"lat": -33.5, "lon": 151.0}}
         _migrate(db, "0008")  # and up again: nothing lost on the round trip
         with db.session() as s:
-            assert len(repository.positions(s)) == 3
+            count = s.execute(text("SELECT count(*) FROM map_positions")).scalar()
+            assert count == 3
+    finally:
+        db.dispose()
+
+
+def test_migration_0012_adds_the_view_and_keeps_the_positions(url):
+    db = Database(url)
+    try:
+        _migrate(db, "0011")
+        (c1,) = _old_cameras(db, 1)
+        with db.session() as s:
+            s.execute(text("INSERT INTO map_positions (camera_id, x, y, lat, lon, updated_ms) "
+                           "VALUES (:c, 0.1, 0.2, 45.5, 9.5, 3)"), {"c": c1})  # fmt: skip
+        _migrate(db, "0012")
+        with db.session() as s:
+            assert repository.positions(s) == {c1: Position(x=0.1, y=0.2, lat=45.5, lon=9.5)}
+            repository.upsert_position(s, c1, Position(lat=45.6, lon=9.6, direction=270, fov=45, range_m=80), 4)
+            assert repository.positions(s)[c1] == Position(0.1, 0.2, 45.6, 9.6, 270, 45, 80)
+        _migrate(db, "0011", down=True)
+        assert "direction" not in {c["name"] for c in inspect(db.engine).get_columns("map_positions")}
+        with db.session() as s:
+            assert s.execute(text("SELECT lat FROM map_positions")).scalar() == 45.6
     finally:
         db.dispose()
 
@@ -180,13 +216,20 @@ def test_place_keeps_the_other_pair_and_refuses_what_it_must(two):
     (a, b), ids = two
     cid = ids[1]
     assert a.place(cid, Position(x=0.5, y=0.25), "admin", None) == Position(x=0.5, y=0.25)
-    with pytest.raises(WrongPositionKind, match="image"):
-        a.place(cid, Position(lat=1, lon=2), "admin", None)
+    # lat/lon (the geographic map) are taken whatever the plan; the view is kept until given again
+    assert a.place(cid, Position(lat=1, lon=2, direction=90, fov=60, range_m=40), "admin", None) == Position(
+        x=0.5, y=0.25, lat=1, lon=2, direction=90, fov=60, range_m=40
+    )
+    assert a.place(cid, Position(lat=1, lon=3, direction=180), "admin", None).fov == 60
     with pytest.raises(CameraUnknown):
         a.place(2**31 - 1, Position(x=0.5, y=0.5), "admin", None)
     geo = CheckedPlan("geojson", b'{"type":"FeatureCollection","features":[]}', bounds=(0, 0, 1, 1), features=0)
     b.replace_plan(geo, "admin", None)
-    assert a.place(cid, Position(lat=1, lon=2), "admin", None) == Position(x=0.5, y=0.25, lat=1, lon=2)
+    assert a.place(cid, Position(lat=1, lon=2), "admin", None) == Position(
+        x=0.5, y=0.25, lat=1, lon=2, direction=180, fov=60, range_m=40
+    )
+    with pytest.raises(WrongPositionKind, match="GeoJSON"):
+        a.place(cid, Position(x=0.5, y=0.5), "admin", None)
     a.take_off(cid, "admin", None)
     with pytest.raises(NotPlaced):
         b.take_off(cid, "admin", None)
@@ -194,5 +237,6 @@ def test_place_keeps_the_other_pair_and_refuses_what_it_must(two):
     assert list(a.folder.iterdir()) == []  # the plan files went with the plan
     with pytest.raises(PlanRequired):
         a.place(cid, Position(x=0.5, y=0.5), "admin", None)
+    assert a.place(cid, Position(lat=3, lon=4), "admin", None).lat == 3  # no plan: the geographic map
     actions = [e.action for e in a.audit.search(actor="admin")]
     assert {"map.plan_upload", "map.position", "map.position_delete", "map.plan_delete"} <= set(actions)

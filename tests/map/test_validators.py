@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ronda.map import validators as v
-from ronda.map.errors import CameraUnknown, InvalidPosition, PlanRefused, WrongPositionKind
+from ronda.map.errors import CameraUnknown, InvalidPosition, PlanRefused, PlanRequired, WrongPositionKind
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PNG = (FIXTURES / "plan.png").read_bytes()
@@ -299,13 +299,32 @@ def test_random_positions(x, y, lat, lon):
     for name, value in given_.items():
         low, high = v.RANGES[name]
         assert isinstance(value, float) and low <= value <= high
-    for plan in ("png", "jpeg", "geojson"):
-        fits = (plan == "geojson") != p.on_image
+    # lat/lon go anywhere (the geographic map needs no plan); x/y need an image plan
+    for plan in ("png", "jpeg", "geojson", None):
+        fits = not p.on_image or plan in ("png", "jpeg")
         try:
             v.check_position_for_plan(plan, p)
             assert fits
         except WrongPositionKind:
-            assert not fits
+            assert p.on_image and plan == "geojson"
+        except PlanRequired:
+            assert p.on_image and plan is None
+
+
+@FUZZ
+@given(direction=coordinate, fov=coordinate, range_m=coordinate)
+def test_random_views(direction, fov, range_m):
+    try:
+        p = v.check_position(lat=45, lon=9, direction=direction, fov=fov, range_m=range_m)
+    except InvalidPosition as e:
+        assert str(e)
+        return
+    for name, value in p.given().items():
+        low, high = {**v.RANGES, **v.VIEW_RANGES}[name]
+        assert isinstance(value, float) and low <= value <= high
+    assert set(p.given()) - {"lat", "lon"} == {
+        k for k, x in {"direction": direction, "fov": fov, "range_m": range_m}.items() if x is not None
+    }
 
 
 @FUZZ

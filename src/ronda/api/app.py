@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ronda import __version__
 from ronda.api.context import AppContext
 from ronda.api.limits import BodyLimit
+from ronda.config import tile_source
 from ronda.errors import (
     Conflict,
     DeviceError,
@@ -39,23 +40,30 @@ from ronda.tasks import cancel_and_wait
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
 MAX_PLAN_BODY = 5 << 20  # PUT /api/v1/map/plan (routes/map.py enforces the per-type limits)
+
+
 # The web client is scripts and styles from its own origin only (no inline script, handler or style
 # attribute: src/ronda/web/static has none), so an injected string can never run. blob: carries the
 # MSE video, the map plan and snapshots; WebSockets and the service worker are same-origin.
-CSP = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' blob: data:",
-    "media-src 'self' blob:",
-    "connect-src 'self'",
-    "worker-src 'self'",
-    "manifest-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])  # fmt: skip
+def content_security_policy(tiles: str | None = None) -> str:
+    """The client's policy; ``tiles`` (``config.tile_source`` of ``map.tile_url``) is the one other place
+    images may come from: the geographic map's tile server."""
+    return "; ".join([
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        f"img-src 'self' blob: data:{f' {tiles}' if tiles else ''}",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "worker-src 'self'",
+        "manifest-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])  # fmt: skip
+
+
 # Domain errors (ronda.errors) → HTTP, in this one place.
 STATUS: dict[type[DomainError], int] = {
     NotFound: 404,
@@ -127,12 +135,14 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    tiles = ctx.cfg.map.tile_url
+    csp = content_security_policy(tile_source(tiles) if tiles else None)
     app.add_middleware(BodyLimit, default=MAX_BODY, per_route={("PUT", "/api/v1/map/plan"): MAX_PLAN_BODY})
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Any:
         response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", csp)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")

@@ -30,10 +30,10 @@ class PlanMissing(MapError, NotFound):
 
 
 class PlanRequired(MapError, Conflict):
-    """A camera can only be placed on a plan."""
+    """``x``/``y`` need an image plan (``lat``/``lon`` place a camera on the geographic map)."""
 
     def __init__(self) -> None:
-        super().__init__("upload a site plan before placing cameras")
+        super().__init__('upload a site plan before placing cameras by "x" and "y" (or give "lat" and "lon")')
 
 
 class InvalidPosition(MapError, Invalid, ValueError):
@@ -41,7 +41,7 @@ class InvalidPosition(MapError, Invalid, ValueError):
 
 
 class WrongPositionKind(MapError, Invalid):
-    """``x``/``y`` on a GeoJSON plan, or ``lat``/``lon`` on an image."""
+    """``x``/``y`` on a GeoJSON plan."""
 
 
 class CameraUnknown(MapError, NotFound):

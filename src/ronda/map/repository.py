@@ -74,8 +74,13 @@ def delete_plan(s: Session) -> PlanRecord | None:
     return plan
 
 
+_COLUMNS = (MapPosition.x, MapPosition.y, MapPosition.lat, MapPosition.lon, MapPosition.direction, MapPosition.fov,
+            MapPosition.range_m)  # fmt: skip
+
+
 def _position(row: Any) -> Position:
-    return Position(x=row.x, y=row.y, lat=row.lat, lon=row.lon)
+    return Position(x=row.x, y=row.y, lat=row.lat, lon=row.lon, direction=row.direction, fov=row.fov,
+                    range_m=row.range_m)  # fmt: skip
 
 
 def positions(s: Session) -> dict[int, Position]:
@@ -83,7 +88,7 @@ def positions(s: Session) -> dict[int, Position]:
 
 
 def upsert_position(s: Session, camera_id: int, position: Position, now_ms: int) -> Position:
-    """Set the coordinates ``position`` gives (keeping the other pair) in one statement, so
+    """Set what ``position`` gives (keeping the other pair and the view it leaves out) in one statement, so
     concurrent edits of the same camera end in one of them, never in an error or a mix."""
     given = position.given()
     dialect = s.get_bind().dialect.name
@@ -92,7 +97,7 @@ def upsert_position(s: Session, camera_id: int, position: Position, now_ms: int)
     upsert = stmt.on_conflict_do_update(
         index_elements=[MapPosition.camera_id],
         set_={**{k: stmt.excluded[k] for k in given}, "updated_ms": stmt.excluded.updated_ms},
-    ).returning(MapPosition.x, MapPosition.y, MapPosition.lat, MapPosition.lon)
+    ).returning(*_COLUMNS)
     return _position(s.execute(upsert).one())
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from ronda.access.audit import AuditLog
 from ronda.devices import registry
 from ronda.map import repository as repo
-from ronda.map.errors import NotPlaced, PlanMissing, PlanRequired
+from ronda.map.errors import NotPlaced, PlanMissing
 from ronda.map.repository import PlanRecord
 from ronda.map.validators import (
     EXTENSION,
@@ -34,6 +34,7 @@ class MapCamera:
     name: str
     status: str
     position: Position | None
+    ptz: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +67,10 @@ class SiteMap:
             cams = {c.id: c for c in repos.list_cameras(s)}
             plan = repo.get_plan(s)
             listed = placements(list(cams), repo.positions(s), visible(list(cams)))
+            views = {p.camera_id: registry.camera_view(cams[p.camera_id]) for p in listed}
             cameras = [
-                MapCamera(p.camera_id, cams[p.camera_id].name, registry.camera_view(cams[p.camera_id])["status"],
-                          p.position)
+                MapCamera(p.camera_id, cams[p.camera_id].name, views[p.camera_id]["status"], p.position,
+                          bool(views[p.camera_id].get("ptz")))
                 for p in listed
             ]  # fmt: skip
         return SiteMapView(plan, cameras)
@@ -121,15 +123,14 @@ class SiteMap:
                     old.unlink(missing_ok=True)
 
     def place(self, camera_id: int, position: Position, actor: str, source_ip: str | None) -> Position:
-        """Put a camera at ``position`` (one pair, the one the plan's kind takes); the camera's
-        position on the other kind of plan is kept. Returns both pairs as stored."""
+        """Put a camera at ``position`` (one pair: ``x``/``y`` on an image plan, ``lat``/``lon`` on the
+        geographic map or a GeoJSON plan), with its view if given; what ``position`` does not give is
+        kept. Returns everything as stored."""
         with self.db.session() as s:
             known = {camera_id} if repos.get_camera(s, camera_id) is not None else set()
             check_camera_reference(camera_id, known)
             plan = repo.get_plan(s)
-            if plan is None:
-                raise PlanRequired()
-            check_position_for_plan(plan.kind, position)
+            check_position_for_plan(plan.kind if plan is not None else None, position)
             stored = repo.upsert_position(s, camera_id, position, now_ms())
             self.audit.record(s, actor, "map.position", "ok", camera_id, source_ip=source_ip, details=position.given())
         return stored

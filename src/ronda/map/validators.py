@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ronda.map.errors import CameraUnknown, InvalidPosition, PlanRefused, WrongPositionKind
+from ronda.map.errors import CameraUnknown, InvalidPosition, PlanRefused, PlanRequired, WrongPositionKind
 
 Kind = Literal["png", "jpeg", "geojson"]
 
@@ -313,53 +313,71 @@ def check_geojson(data: bytes) -> tuple[dict[str, Any], tuple[float, float, floa
 # --- positions ----------------------------------------------------------------------------------------
 # The range of each coordinate: x/y are fractions of an image plan (0,0 = top left), lat/lon WGS 84.
 RANGES: dict[str, tuple[float, float]] = {"x": (0, 1), "y": (0, 1), "lat": (-90, 90), "lon": (-180, 180)}
-PAIR_REQUIRED = 'give either "x" and "y" (image plans) or "lat" and "lon" (GeoJSON plans)'
+# What a camera looks at, drawn as a cone on the geographic map: its direction (degrees clockwise from
+# north; 360 is north again), field of view (degrees; 360 sees all around) and range (metres).
+VIEW_RANGES: dict[str, tuple[float, float]] = {"direction": (0, 360), "fov": (1, 360), "range_m": (1, 5000)}
+PAIR_REQUIRED = 'give either "x" and "y" (image plans) or "lat" and "lon" (the geographic map, GeoJSON plans)'
 
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """Where a camera is: ``x``/``y`` on image plans, ``lat``/``lon`` on GeoJSON plans. A request gives
+    """Where a camera is: ``x``/``y`` on image plans, ``lat``/``lon`` on the geographic map and GeoJSON
+    plans, with what it looks at (``direction``, ``fov``, ``range_m``; None: not given). A request gives
     one pair (``check_position``); a stored position may hold both, since a camera keeps its place on
-    each kind of plan."""
+    each kind of map."""
 
     x: float | None = None
     y: float | None = None
     lat: float | None = None
     lon: float | None = None
+    direction: float | None = None
+    fov: float | None = None
+    range_m: float | None = None
 
     @property
     def on_image(self) -> bool:
         return self.x is not None
 
     def given(self) -> dict[str, float]:
-        return {k: v for k in ("x", "y", "lat", "lon") if (v := getattr(self, k)) is not None}
+        return {k: v for k in (*RANGES, *VIEW_RANGES) if (v := getattr(self, k)) is not None}
 
 
-def check_position(x: object = None, y: object = None, lat: object = None, lon: object = None) -> Position:
-    """One pair of finite, in-range coordinates, or ``InvalidPosition`` naming the problem."""
+def _in_range(name: str, v: object, low: float, high: float) -> float:
+    f = _number(v)
+    if f is None:
+        raise InvalidPosition(f"{name} must be a finite number")
+    if not low <= f <= high:
+        raise InvalidPosition(f"{name} must be between {low:g} and {high:g}")
+    return f
+
+
+def check_position(
+    x: object = None,
+    y: object = None,
+    lat: object = None,
+    lon: object = None,
+    direction: object = None,
+    fov: object = None,
+    range_m: object = None,
+) -> Position:
+    """One pair of finite, in-range coordinates (and optionally the camera's view), or
+    ``InvalidPosition`` naming the problem."""
     raw = {"x": x, "y": y, "lat": lat, "lon": lon}
-    values: dict[str, float] = {}
-    for name, v in raw.items():
-        if v is None:
-            continue
-        f = _number(v)
-        if f is None:
-            raise InvalidPosition(f"{name} must be a finite number")
-        low, high = RANGES[name]
-        if not low <= f <= high:
-            raise InvalidPosition(f"{name} must be between {low} and {high}")
-        values[name] = f
+    values = {name: _in_range(name, v, *RANGES[name]) for name, v in raw.items() if v is not None}
     if set(values) not in ({"x", "y"}, {"lat", "lon"}):
         raise InvalidPosition(PAIR_REQUIRED)
+    view = {"direction": direction, "fov": fov, "range_m": range_m}
+    values |= {name: _in_range(name, v, *VIEW_RANGES[name]) for name, v in view.items() if v is not None}
     return Position(**values)
 
 
-def check_position_for_plan(plan: Kind, position: Position) -> None:
-    """The pair the plan's kind takes: ``lat``/``lon`` on GeoJSON, ``x``/``y`` on an image."""
-    if plan == "geojson" and position.on_image:
+def check_position_for_plan(plan: Kind | None, position: Position) -> None:
+    """``x``/``y`` need an image plan; ``lat``/``lon`` are always taken (the geographic map needs no
+    plan, and a GeoJSON plan is drawn in the same coordinates)."""
+    if position.on_image and plan is None:
+        raise PlanRequired()
+    if position.on_image and plan == "geojson":
         raise WrongPositionKind('the plan is GeoJSON: give "lat" and "lon"')
-    if plan != "geojson" and not position.on_image:
-        raise WrongPositionKind('the plan is an image: give "x" and "y" (fractions 0..1)')
 
 
 # --- camera references and scope --------------------------------------------------------------------

@@ -21,4 +21,9 @@ class MapPosition(Base):
     y: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
+    # What the camera looks at on the geographic map (migration 0012): degrees clockwise from north,
+    # field of view in degrees, range in metres.
+    direction: Mapped[float | None] = mapped_column(Float)
+    fov: Mapped[float | None] = mapped_column(Float)
+    range_m: Mapped[float | None] = mapped_column(Float)
     updated_ms: Mapped[int] = mapped_column(BigInteger)

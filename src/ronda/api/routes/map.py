@@ -18,7 +18,7 @@ from ronda.api.schemas.map import MapCameraView, MapView, PlanView, PositionView
 from ronda.map import validators
 from ronda.map.errors import PlanTooLarge
 from ronda.map.service import SiteMap
-from ronda.map.validators import MEDIA_TYPE, RANGES
+from ronda.map.validators import MEDIA_TYPE, RANGES, VIEW_RANGES
 
 router = APIRouter(tags=["map"])
 
@@ -32,14 +32,20 @@ Map = Annotated[SiteMap, Depends(site_map)]
 
 # --- input ----------------------------------------------------------------------------------------------
 class Position(BaseModel):
-    """Where a camera is on the plan: ``x``/``y`` as fractions of an image plan's width and height
-    (0,0 = top left), or ``lat``/``lon`` on a GeoJSON plan."""
+    """Where a camera is: ``x``/``y`` as fractions of an image plan's width and height (0,0 = top
+    left), or ``lat``/``lon`` (the geographic map, GeoJSON plans); optionally what it looks at."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     x: float | None = Field(None, ge=RANGES["x"][0], le=RANGES["x"][1])
     y: float | None = Field(None, ge=RANGES["y"][0], le=RANGES["y"][1])
     lat: float | None = Field(None, ge=RANGES["lat"][0], le=RANGES["lat"][1])
     lon: float | None = Field(None, ge=RANGES["lon"][0], le=RANGES["lon"][1])
+    direction: float | None = Field(None, ge=VIEW_RANGES["direction"][0], le=VIEW_RANGES["direction"][1],
+                                    description="degrees clockwise from north")  # fmt: skip
+    fov: float | None = Field(None, ge=VIEW_RANGES["fov"][0], le=VIEW_RANGES["fov"][1],
+                              description="field of view, degrees")  # fmt: skip
+    range_m: float | None = Field(None, ge=VIEW_RANGES["range_m"][0], le=VIEW_RANGES["range_m"][1],
+                                  description="how far the camera sees, metres")  # fmt: skip
 
     @model_validator(mode="after")
     def _one_pair(self) -> Position:
@@ -47,7 +53,7 @@ class Position(BaseModel):
         return self
 
     def checked(self) -> validators.Position:
-        return validators.check_position(self.x, self.y, self.lat, self.lon)
+        return validators.check_position(self.x, self.y, self.lat, self.lon, self.direction, self.fov, self.range_m)
 
 
 # --- routes ---------------------------------------------------------------------------------------------
@@ -67,13 +73,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 @router.get("/map", response_model=MapView, **authenticated())
-def get_map(caller: Caller, site: Map) -> MapView:
-    """The plan (or null), the tile URL (null: Ronda needs no internet tiles) and every camera the caller
-    may see with its position: ``x``/``y`` (fractions of the image) or ``lat``/``lon`` (GeoJSON plans);
-    null where the camera has not been placed."""
+def get_map(caller: Caller, site: Map, ctx: Ctx) -> MapView:
+    """The plan (or null), the geographic base map (``map`` configuration) and every camera the caller
+    may see with its position: ``x``/``y`` (fractions of the image) and ``lat``/``lon`` (geographic map,
+    GeoJSON plans), null where the camera has not been placed, and its view (direction, fov, range_m)."""
     view = site.view(caller.visible)
     plan = PlanView.of(view.plan) if view.plan is not None else None
-    return MapView(plan=plan, tile_url=None, cameras=[MapCameraView.of_camera(c) for c in view.cameras])
+    cfg = ctx.cfg.map
+    mode = cfg.mode if cfg.mode != "auto" else ("plan" if plan is not None else "geographic")
+    return MapView(plan=plan, mode=mode, tile_url=cfg.tile_url, attribution=cfg.attribution, max_zoom=cfg.max_zoom,
+                   cameras=[MapCameraView.of_camera(c) for c in view.cameras])  # fmt: skip
 
 
 @router.get("/map/plan", response_model=None, response_class=Response, responses={200: {"content": {
@@ -123,7 +132,8 @@ def delete_plan(caller: Caller, site: Map) -> Response:
 
 @router.put("/map/cameras/{camera_id}", response_model=PositionView, **camera_right(MANAGE_CAMERAS))
 def put_position(caller: Caller, site: Map, camera_id: CameraId, body: Position) -> PositionView:
-    """Place a camera: ``x``/``y`` on an image plan, ``lat``/``lon`` on a GeoJSON plan; 409 without a plan."""
+    """Place a camera: ``x``/``y`` on an image plan (409 without one), ``lat``/``lon`` on the geographic map
+    or a GeoJSON plan; ``direction``, ``fov``, ``range_m`` (optional) draw its view as a cone."""
     stored = site.place(camera_id, body.checked(), caller.actor, caller.source_ip)
     return PositionView.of(camera_id, stored)
 

@@ -37,32 +37,43 @@ class PlanView(Out):
 
 
 class PositionView(Out):
-    """A camera's coordinates: ``x``/``y`` (image plans), ``lat``/``lon`` (GeoJSON plans); null where
-    not placed."""
+    """A camera's coordinates: ``x``/``y`` (image plans), ``lat``/``lon`` (geographic map, GeoJSON
+    plans), and what it looks at; null where not placed or not set."""
 
     id: int
     x: float | None
     y: float | None
     lat: float | None
     lon: float | None
+    direction: float | None = Field(description="degrees clockwise from north")
+    fov: float | None = Field(description="field of view, degrees")
+    range_m: float | None = Field(description="how far the camera sees, metres")
+
+    @staticmethod
+    def fields(p: validators.Position | None) -> dict[str, float | None]:
+        p = p or validators.Position()
+        return {"x": p.x, "y": p.y, "lat": p.lat, "lon": p.lon, "direction": p.direction, "fov": p.fov,
+                "range_m": p.range_m}  # fmt: skip
 
     @classmethod
     def of(cls, camera_id: int, p: validators.Position | None) -> PositionView:
-        p = p or validators.Position()
-        return cls(id=camera_id, x=p.x, y=p.y, lat=p.lat, lon=p.lon)
+        return cls(id=camera_id, **cls.fields(p))
 
 
 class MapCameraView(PositionView):
     name: str
     status: str
+    ptz: bool = Field(description="a dome: its cone follows its pan (GET /api/v1/cameras/{id}/ptz)")
 
     @classmethod
     def of_camera(cls, c: MapCamera) -> MapCameraView:
-        p = c.position or validators.Position()
-        return cls(id=c.id, name=c.name, status=c.status, x=p.x, y=p.y, lat=p.lat, lon=p.lon)
+        return cls(id=c.id, name=c.name, status=c.status, ptz=c.ptz, **cls.fields(c.position))
 
 
 class MapView(Out):
     plan: PlanView | None
-    tile_url: str | None = Field(description="always null: Ronda needs no internet tiles")
+    mode: Literal["plan", "geographic"] = Field(description="what the map shows first (map.mode)")
+    tile_url: str | None = Field(description="XYZ template of the geographic base map (map.tile_url); null: none")
+    attribution: str = Field(description="the tiles' attribution, plain text")
+    max_zoom: int
     cameras: list[MapCameraView]

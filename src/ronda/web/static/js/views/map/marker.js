@@ -6,12 +6,16 @@ import { t } from "../../i18n.js";
 import { statusClass } from "./plan.js";
 
 /** @typedef {import("./stage.js").MapCamera} MapCamera */
+/**
+ * How a marker is moved in edit mode: placement.js on the plan, geo.js on the geographic map.
+ * @typedef {{ dragging: number | null, startMove: (e: PointerEvent, m: HTMLElement, cam: MapCamera) => void,
+ *   keyMove: (e: KeyboardEvent, cam: MapCamera) => void }} MarkerHooks
+ */
 
 /**
  * @param {MapCamera} cam
  * @param {number[]} fraction where it sits, as fractions of the plan
- * @param {{ alarmed: boolean, editing: boolean, placement: import("./placement.js").Placement,
- *   onOpen: (cam: MapCamera) => void }} options
+ * @param {{ alarmed: boolean, editing: boolean, placement: MarkerHooks, onOpen: (cam: MapCamera) => void }} options
  */
 export function marker(cam, [fx, fy], { alarmed, editing, placement, onOpen }) {
   const label = `${cam.name} — ${cam.status}${alarmed ? `, ${t("map.alarm")}` : ""}`;
@@ -38,4 +42,16 @@ export function marker(cam, [fx, fy], { alarmed, editing, placement, onOpen }) {
     m.addEventListener("keydown", (e) => placement.keyMove(e, cam));
   }
   return m;
+}
+
+/** @param {{ camera?: number | null, cameras?: number[] }} a an alarm @returns {Set<number>} its cameras */
+export function alarmCameras(a) {
+  return new Set([a.camera, ...(a.cameras || [])].filter((c) => c !== null && c !== undefined));
+}
+
+/** The markers' colours explained. */
+export function legend() {
+  return h("ul", { class: "map-legend", "aria-label": "legend" },
+    ...[["ok", "map.legend.ok"], ["warn", "map.legend.warn"], ["bad", "map.legend.bad"], ["alarm", "map.legend.alarm"]].map(([c, k]) =>
+      h("li", {}, h("span", { class: `dot ${c}` }), t(k))));
 }

@@ -72,21 +72,29 @@ function cameraItem(v, cam, hasPlan) {
   return li;
 }
 
-/** @param {PanelView} v @param {HTMLElement} panel */
-export function paintPanel(v, panel) {
-  clear(panel);
+/** @param {PanelView} v @returns {HTMLElement[]} the plan's upload and removal */
+export function planControls(v) {
   const hasPlan = Boolean(v.stage.plan());
   const file = /** @type {HTMLInputElement} */ (h("input", { type: "file", "data-testid": "map-upload", "aria-label": t("map.upload"),
     accept: ".png,.jpg,.jpeg,.geojson,.json,image/png,image/jpeg,application/geo+json" }));
   file.addEventListener("change", () => {
     if (file.files[0]) upload(v, file.files[0]);
   });
-  const cams = v.cameras();
-  const list = h("ul", { class: "map-cam-list", "aria-label": t("map.cameras") }, ...cams.map((cam) => cameraItem(v, cam, hasPlan)));
-  panel.append(
+  return [
     h("label", { class: "map-upload" }, h("strong", { text: t("map.upload") }), file),
     h("p", { class: "muted small", text: t("map.uploadHint") }),
     removeButton(v, hasPlan),
+  ];
+}
+
+/** @param {PanelView} v @param {HTMLElement} panel */
+export function paintPanel(v, panel) {
+  clear(panel);
+  const hasPlan = Boolean(v.stage.plan());
+  const cams = v.cameras();
+  const list = h("ul", { class: "map-cam-list", "aria-label": t("map.cameras") }, ...cams.map((cam) => cameraItem(v, cam, hasPlan)));
+  panel.append(
+    ...planControls(v),
     h("h3", { text: t("map.cameras") }),
     h("p", { class: "muted small", text: t("map.dragHint") }),
     cams.length ? list : h("p", { class: "muted", text: t("map.noCameras") }));

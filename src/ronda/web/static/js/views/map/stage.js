@@ -10,8 +10,10 @@ import { drawGeoJson, projection } from "./plan.js";
  * @typedef {{ type: string, url: string, width?: number, height?: number, bounds?: number[] }} Plan
  */
 /**
- * A camera as GET /api/v1/map lists it (x, y on an image plan; lat, lon on a GeoJSON one).
- * @typedef {{ id: number, name: string, status: string, x?: number, y?: number, lat?: number, lon?: number }} MapCamera
+ * A camera as GET /api/v1/map lists it (x, y on an image plan; lat, lon on the geographic map and a GeoJSON
+ * plan; its view: direction, fov, range_m; ptz: a dome).
+ * @typedef {{ id: number, name: string, status: string, x?: number, y?: number, lat?: number, lon?: number,
+ *   direction?: number | null, fov?: number | null, range_m?: number | null, ptz?: boolean }} MapCamera
  */
 
 export class PlanStage {

@@ -14,6 +14,9 @@ addStrings({
     "map.saved": "{name} placed", "map.openLive": "Open in Live view", "map.alarm": "open alarm",
     "map.legend.ok": "recording", "map.legend.warn": "starting / paused", "map.legend.bad": "offline", "map.legend.alarm": "alarm",
     "map.status": "Status: {status}", "map.yes": "Yes", "map.no": "No", "map.noCameras": "No cameras you may see.",
+    "map.showGeo": "Street map", "map.showPlan": "Site plan", "map.placeHintGeo": "Click on the map where {name} is (Esc cancels).",
+    "map.dragHintGeo": "Choose “Place” and click on the map. Drag markers to move them; arrow keys move the focused one. Set where each camera looks: the cone shows it.",
+    "map.direction": "Direction (°)", "map.fov": "Field of view (°)", "map.range": "Range (m)",
   },
   it: {
     "map.title": "Mappa del sito", "map.edit": "Modifica mappa", "map.done": "Fine", "map.noPlan": "Nessuna planimetria caricata.",
@@ -26,5 +29,8 @@ addStrings({
     "map.saved": "{name} posizionata", "map.openLive": "Apri in Dal vivo", "map.alarm": "allarme aperto",
     "map.legend.ok": "in registrazione", "map.legend.warn": "avvio / in pausa", "map.legend.bad": "non in linea", "map.legend.alarm": "allarme",
     "map.status": "Stato: {status}", "map.yes": "Sì", "map.no": "No", "map.noCameras": "Nessuna telecamera visibile.",
+    "map.showGeo": "Mappa stradale", "map.showPlan": "Planimetria", "map.placeHintGeo": "Fai clic sulla mappa dove si trova {name} (Esc annulla).",
+    "map.dragHintGeo": "Scegli «Posiziona» e fai clic sulla mappa. Trascina i marcatori per spostarli; le frecce spostano quello selezionato. Imposta dove guarda ogni telecamera: il cono lo mostra.",
+    "map.direction": "Direzione (°)", "map.fov": "Campo visivo (°)", "map.range": "Portata (m)",
   },
 });
