@@ -259,8 +259,20 @@ class SimulatorProcess:
         self._request("POST", f"/cameras/{name}/stall")
 
     def start_camera(self, name: str) -> None:
-        """Back to normal after stop or stall."""
+        """Back to normal after stop or stall (calls off a reboot under way)."""
         self._request("POST", f"/cameras/{name}/start")
+
+    def reboot_camera(self, name: str, seconds: float, new_paths: bool = True) -> dict[str, Any]:
+        """Power the camera off now and on after ``seconds``; with ``new_paths`` it comes back serving its
+        streams at new mount paths (``/cam1-b``, ``/cam1-b/sub``; different at every such reboot), which its
+        ONVIF profiles give from then on; the old paths answer 404. :meth:`stream_path` reads the current
+        ones."""
+        return self._request("POST", f"/cameras/{name}/reboot", body={"seconds": seconds, "new_paths": new_paths})
+
+    def stream_path(self, name: str, kind: str = "main") -> str:
+        """The mount path camera ``name``'s ``kind`` stream is served at now (it moves at a reboot with
+        new paths)."""
+        return str(self.camera(name)["paths"][kind])
 
     # ------------------------------------------------------------------ ONVIF
 

@@ -24,6 +24,10 @@ A small HTTP control server (``--control-port``) answers JSON:
 - ``POST /cameras/<name>/stall``: connections stay open but no media packet is sent any more (RTCP reports
   from the RTP session may continue); a new connection may get its SDP and then no media
 - ``POST /cameras/<name>/start``: back to normal from stop or stall
+- ``POST /cameras/<name>/reboot`` ``{"seconds": S, "new_paths": true}``: stops the camera as ``stop`` does (its
+  ONVIF device falls silent too) and starts it again after S seconds; with ``new_paths`` it comes back serving
+  its streams at new mount paths (``/cam1-b``, ``/cam1-b/sub``, then ``/cam1-c``... at each such reboot), which
+  its ONVIF profiles then give; the old paths answer 404, as some cameras' URIs change after a reboot
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -195,6 +199,10 @@ class _Stream:
     dome: simdome.Dome | None = None  # live picture of the dome (launch: dome_launch)
     factory: Any = None
     actives: list[_Active] = field(default_factory=list)  # replaced, never mutated (copy on write)
+    base_path: str = ""  # the mount path before any reboot with new paths
+
+    def __post_init__(self) -> None:
+        self.base_path = self.base_path or self.path
 
     @property
     def key(self) -> str:
@@ -209,6 +217,7 @@ class _Camera:
     dome: simdome.Dome | None = None
     state: str = "running"
     streams: dict[str, _Stream] = field(default_factory=dict)
+    reboots: int = 0
 
 
 H264_LAUNCH = "( appsrc name=src is-live=true format=time ! rtph264pay name=pay0 pt=96 config-interval=0 )"
@@ -322,6 +331,7 @@ class Simulator:
         self._dome_picture: tuple[simdome.Position, bytes, int, int] | None = None
         self.onvif: OnvifServer | None = None  # set by serve_onvif()
         self.onvif_cameras: dict[str, SimCamera] = {}
+        self._reboots: dict[str, threading.Timer] = {}  # camera name -> the pending boot
         self._build_model()
         self._build_server()
 
@@ -624,12 +634,21 @@ class Simulator:
                 "state": cam.state,
                 "sessions": {kind: counts.get(s.key, 0) for kind, s in cam.streams.items()},
                 "paths": {kind: s.path for kind, s in cam.streams.items()},
+                "reboots": cam.reboots,
             }
         return out
 
     def set_state(self, name: str, state: str) -> dict[str, Any]:
+        """Stop, stall or start a camera now (a reboot under way is called off)."""
         if state not in STATES:
             raise ValueError(state)
+        with self._lock:
+            pending = self._reboots.pop(name, None)
+        if pending is not None:
+            pending.cancel()
+        return self._set_state(name, state)
+
+    def _set_state(self, name: str, state: str) -> dict[str, Any]:
         cam = self.cameras[name]
         with self._lock:
             previous = cam.state
@@ -647,6 +666,39 @@ class Simulator:
         if state == "stopped":
             self._close_clients({s.key for s in cam.streams.values()})
         return {"name": name, "state": state}
+
+    def reboot(self, name: str, seconds: float, new_paths: bool = False) -> dict[str, Any]:
+        """Power the camera off now (as ``stop``) and on again after ``seconds``; with ``new_paths`` it
+        comes back at new mount paths, and its ONVIF profiles give the new stream URIs."""
+        if not 0 <= seconds <= 3600:
+            raise ValueError("seconds must be between 0 and 3600")
+        timer = threading.Timer(seconds, self._boot, args=(name, new_paths))
+        timer.daemon = True
+        with self._lock:
+            previous = self._reboots.pop(name, None)
+            self._reboots[name] = timer
+        if previous is not None:
+            previous.cancel()
+        self._set_state(name, "stopped")
+        timer.start()
+        return {"name": name, "state": "stopped", "back_in": seconds, "new_paths": new_paths}
+
+    def _boot(self, name: str, new_paths: bool) -> None:
+        cam = self.cameras[name]
+        with self._lock:
+            if self._reboots.get(name) is not threading.current_thread():
+                return  # called off (started, stopped or rebooted again meanwhile)
+            del self._reboots[name]
+            cam.reboots += 1
+            if new_paths:
+                # Paths first, then the state: the ONVIF device answers again only once it gives the new URIs.
+                suffix = _boot_suffix(cam.reboots)
+                for stream in cam.streams.values():
+                    stream.path = stream.base_path.replace(f"/{name}", f"/{name}-{suffix}", 1)
+                sim = self.onvif_cameras.get(name)
+                if sim is not None:
+                    sim.profiles = [replace(p, path=cam.streams[p.token].path) for p in sim.profiles]
+            self._set_state(name, "running")
 
     def _close_clients(self, keys: set[str]) -> int:
         victims = []
@@ -706,12 +758,21 @@ class Simulator:
 
     def shutdown(self) -> None:
         self._stop.set()
+        with self._lock:
+            pending, self._reboots = list(self._reboots.values()), {}
+        for timer in pending:
+            timer.cancel()
         for t in self._pushers:
             t.join(timeout=2)
         for client in self.server.client_filter(None):
             client.close()
         for clip in self._clips.values():
             clip.close()
+
+
+def _boot_suffix(n: int) -> str:
+    """The mount path suffix after the camera's ``n``-th reboot: b, c, ... z, then r27, r28..."""
+    return chr(ord("a") + n) if n < 26 else f"r{n}"
 
 
 def _state_of(camera: _Camera) -> Callable[[], str]:
@@ -774,6 +835,7 @@ def _clock_probe(pad: Any, info: Any, text: Any) -> Any:
 
 _CAMERA_ACTION = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/(stop|stall|start)/?$")
 _DEVICE_ACTION = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/(tamper|input|motion|clock)/?$")
+_REBOOT = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/reboot/?$")
 _PTZ_GET = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/ptz/?$")
 _CAMERA_GET = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/?$")
 _ACTION_STATE = {"stop": "stopped", "stall": "stalled", "start": "running"}
@@ -823,6 +885,9 @@ def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             if d := _DEVICE_ACTION.match(path):
                 self._device_action(d.group(1), d.group(2), raw)
                 return
+            if r := _REBOOT.match(path):
+                self._reboot(r.group(1), raw)
+                return
             m = _CAMERA_ACTION.match(path)
             if not m:
                 self._send(404, {"error": "not found"})
@@ -830,6 +895,23 @@ def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"error": f"unknown camera {m.group(1)}"})
             else:
                 self._send(200, sim.set_state(m.group(1), _ACTION_STATE[m.group(2)]))
+
+        def _reboot(self, name: str, raw: bytes) -> None:
+            if name not in sim.cameras:
+                self._send(404, {"error": f"unknown camera {name}"})
+                return
+            try:
+                payload = json.loads(raw or b"{}")
+                if not isinstance(payload, dict):
+                    raise ValueError("the body must be a JSON object")
+                seconds, new_paths = payload.get("seconds", 5), payload.get("new_paths", False)
+                if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+                    raise ValueError('reboot needs {"seconds": S} (a number, 0..3600)')
+                if not isinstance(new_paths, bool):
+                    raise ValueError('"new_paths" must be true or false')
+                self._send(200, sim.reboot(name, float(seconds), new_paths))
+            except ValueError as exc:  # json.JSONDecodeError included
+                self._send(400, {"error": str(exc)})
 
         def _device_action(self, name: str, action: str, raw: bytes) -> None:
             onvif = sim.onvif

@@ -60,7 +60,9 @@ class Recorder:
         self._fragment_watches: dict[tuple[int, str], DirWatch] = {}
         self._reload_lock = asyncio.Lock()
         # cameras added by ONVIF: their own events, their stream URIs after a reboot (onvif_follow.py)
-        self.onvif = OnvifFollower(db, secrets, owned=lambda cid: cid in self._seen)
+        self.onvif = OnvifFollower(db, secrets, owned=lambda cid: cid in self._seen, on_moved=self._streams_moved)
+        # Cameras whose device gave new stream URIs: the next reload of their capture is a camera restart.
+        self._moved: set[int] = set()
 
     # --- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -156,7 +158,15 @@ class Recorder:
                 self._seen[cid] = now[cid]
             else:
                 self._seen.pop(cid, None)
+        if changed:  # an ONVIF camera added, disabled or deleted: its follow-up starts or stops now
+            await self.onvif.rescan()
         return changed
+
+    def _streams_moved(self, camera_id: int) -> None:
+        """The device gave new stream URIs (stored already; the next catalog poll restarts the capture):
+        the time since the camera failed is one ``camera_restarted`` gap, not an outage then a reconfiguration.
+        """
+        self._moved.add(camera_id)
 
     async def reload_camera(self, camera_id: int, initial_reason: str | None = None) -> None:
         """(Re)start the capture of a camera after it was added, changed, disabled or deleted.
@@ -178,7 +188,11 @@ class Recorder:
                 del wanted[k]
                 continue
             rec = self.streams.pop(k)
-            await rec.stop(stop_reason or "camera_reconfigured")
+            if stop_reason is None and camera_id in self._moved:
+                await rec.stop("camera_restarted", "the device gave new stream URIs")
+            else:
+                await rec.stop(stop_reason or "camera_reconfigured")
+        self._moved.discard(camera_id)
         specs = list(wanted.values())
         for spec in specs:
             rec = StreamRecorder(
@@ -224,8 +238,10 @@ class Recorder:
         if state is None:
             return
         value = (state, main.status.reason)
-        if state == "offline":  # (each failed attempt: the follower asks at most once a minute)
+        if state == "offline":  # (each failed attempt: the follower decides whether to ask the device)
             self.onvif.camera_offline(key.camera_id)
+        elif state == "recording":
+            self.onvif.camera_online(key.camera_id)
         if self._status_cache.get(key.camera_id) == value:
             return
         self._status_cache[key.camera_id] = value

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 RONDA_REASONS = frozenset({"ronda_stopped", "recorder_restart"})
 # A stream that just ended says little; the next connection attempt tells why (camera off, auth).
 PROVISIONAL_REASONS = frozenset({"stream_ended", "stream_error"})
+# Reasons found in hindsight that explain the whole outage under way: a stop for such a reason takes
+# the open gap over (its earlier reason goes to the detail) and leaves it open for the next capture.
+HINDSIGHT_REASONS = frozenset({"camera_restarted"})
 # The stall watchdog looks at the file being written this often; before the first byte of a
 # session it allows CONNECT_GRACE_S more than the stall timeout (connecting and probing); a stalled
 # ffmpeg that ignores SIGTERM is killed after STALL_KILL_GRACE_S.
@@ -126,10 +129,10 @@ class StreamRecorder:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"rec-{self.key}")
 
-    async def stop(self, reason: str = "ronda_stopped") -> None:
+    async def stop(self, reason: str = "ronda_stopped", detail: str | None = None) -> None:
         """Stop capturing; ffmpeg closes its open segment, which is indexed before we return."""
         self._stopping = True
-        self._stop_reason = reason
+        self._stop_reason, self._stop_detail = reason, detail
         self._wake.set()
         await self._terminate()
         if self._task is not None:
@@ -158,6 +161,7 @@ class StreamRecorder:
 
     # --- main loop --------------------------------------------------------------------------------
     _stop_reason = "ronda_stopped"
+    _stop_detail: str | None = None
 
     async def _run(self) -> None:
         await asyncio.to_thread(self._load_floor)
@@ -175,7 +179,7 @@ class StreamRecorder:
                     await self._sleep(self.cfg.backoff_max_seconds)
         finally:
             if self._stopping:
-                await self._gap(self._stop_reason, None, replace=True)
+                await self._gap(self._stop_reason, self._stop_detail, replace=True)
                 self._set(state="stopped", reason=self._stop_reason)
 
     async def _step(self) -> None:
@@ -287,6 +291,10 @@ class StreamRecorder:
                     return
                 if gap.reason in PROVISIONAL_REASONS and not replace:
                     gap.reason, gap.detail = reason, detail
+                    return
+                if reason in HINDSIGHT_REASONS and gap.reason not in RONDA_REASONS:
+                    before = f"{gap.reason}: {gap.detail}" if gap.detail else gap.reason
+                    gap.reason, gap.detail = reason, f"{detail}; before: {before}" if detail else f"before: {before}"
                     return
                 if not (replace or gap.reason in RONDA_REASONS):
                     # One outage, one gap: keep the first reason, note the latest.

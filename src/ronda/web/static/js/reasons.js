@@ -14,6 +14,7 @@ addStrings({
     "reason.recorder_restart": "Ronda restarted after a crash", "reason.disk_full": "disk full",
     "reason.volume_missing": "recording volume missing", "reason.camera_disabled": "camera disabled",
     "reason.camera_deleted": "camera deleted", "reason.camera_reconfigured": "camera reconfigured",
+    "reason.camera_restarted": "the camera restarted with new stream addresses",
     "reason.clock_adjusted": "clock adjusted", "reason.recorder_error": "recorder error",
   },
   it: {
@@ -25,6 +26,7 @@ addStrings({
     "reason.recorder_restart": "Ronda riavviato dopo un arresto anomalo", "reason.disk_full": "disco pieno",
     "reason.volume_missing": "volume di registrazione assente", "reason.camera_disabled": "telecamera disattivata",
     "reason.camera_deleted": "telecamera eliminata", "reason.camera_reconfigured": "telecamera riconfigurata",
+    "reason.camera_restarted": "la telecamera si è riavviata con nuovi indirizzi dei flussi",
     "reason.clock_adjusted": "orologio corretto", "reason.recorder_error": "errore del registratore",
   },
 });
