@@ -172,7 +172,7 @@ class Cameras:
             for d in found
         ]  # fmt: skip
 
-    def _onvif_endpoints(self) -> set[tuple[str, int]]:
+    def _onvif_endpoints(self) -> set[tuple[str, int, str]]:
         with self.db.session() as s:
             return {_endpoint(c.onvif_address) for c in repos.list_cameras(s) if c.onvif_address}
 
@@ -322,13 +322,15 @@ def site_camera_admin(caller: Principal) -> bool:
     return caller.organisation_id is None and caller.has(MANAGE_CAMERAS)
 
 
-def _endpoint(url: str) -> tuple[str, int]:
-    """(host, port) of a device service URL: the same device whatever path or spelling it was given by."""
+def _endpoint(url: str) -> tuple[str, int, str]:
+    """(host, port, path) of a device service URL, spelled one way. The path counts: one address may serve
+    several devices (an encoder's channels, a simulator) at different paths."""
     try:
         parts = urlsplit(device_url(url))
-        return (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return (parts.hostname or "").lower(), port, parts.path.rstrip("/") or "/"
     except ValueError:
-        return ("", 0)
+        return ("", 0, "")
 
 
 def take_probe(caller: Principal) -> None:
