@@ -323,13 +323,14 @@ class Client:
 
 def clock_codes(path: Path, width: int = 640) -> list[int | None]:
     """The time code of every frame of a clock camera recording, in decoding order (only the code's
-    two block rows are decoded into memory)."""
+    two block rows are decoded into memory). Each frame once: without ``-fps_mode passthrough`` ffmpeg
+    repeats a frame to fill a late one's time (a step of 0 ms that is not in the file)."""
     from ronda.devices.simulator import CLOCK_BLOCK, read_clock_code
 
     rows = 2 * CLOCK_BLOCK
     raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-vf", f"crop={width}:{rows}:0:0", "-pix_fmt", "gray",
-         "-f", "rawvideo", "-"],
+        ["ffmpeg", "-v", "error", "-i", str(path), "-fps_mode", "passthrough", "-vf", f"crop={width}:{rows}:0:0",
+         "-pix_fmt", "gray", "-f", "rawvideo", "-"],
         capture_output=True, check=True, timeout=120,
     ).stdout  # fmt: skip
     size = width * rows
