@@ -12,6 +12,8 @@ import pytest
 
 from tests.helpers import free_port, wait_for
 
+pytestmark = pytest.mark.slow  # the real demo: simulator, recorder and API processes
+
 
 @pytest.mark.smoke
 def test_demo_runs_records_and_stops_cleanly(tmp_path):

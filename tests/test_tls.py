@@ -9,12 +9,15 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.helpers import free_port, wait_for
+
+pytestmark = pytest.mark.slow  # a real ronda serve over TLS
 
 
 def self_signed(tmp_path):

@@ -20,6 +20,8 @@ from tests.devices.onvif_responder import FIXTURES, Responder
 from tests.devices.test_onvif_discovery import start_camera
 from tests.helpers import RondaProcess, free_port, write_config
 
+pytestmark = pytest.mark.slow  # a real ronda serve and the CLI
+
 
 class Loop:
     """An asyncio loop in a thread, for the responders a synchronous test talks to through Ronda."""

@@ -23,6 +23,8 @@ from ronda.store.access_models import Role
 from ronda.store.db import Database
 from tests.helpers import ADMIN, ADMIN_PASSWORD, PW, RondaProcess, camera_ids, free_port, wait_for, write_config
 
+pytestmark = pytest.mark.slow  # a real ronda serve
+
 SESSION_S = 1.5
 GATE = {"pan": -0.5, "tilt": -0.2, "zoom": 0.3}  # the simulated dome's presets p1 and p2
 SQUARE = {"pan": 0.5, "tilt": 0.1, "zoom": 0.6}
