@@ -567,20 +567,31 @@ class Simulator:
         The stamp is the tick's time, like the frame's timestamp, not the time of the push: a pusher
         thread late under load pushes a few frames at once, and stamping those with the time of the
         push made one frame apart in the video read as 0 or 350 ms apart in the picture."""
-        Gst = _Gst
         frame = clock_frame(tick_ms)
+        for act, pts in self._due(stream, tick):
+            self._push_frame(act, frame, pts, 1_000_000_000 // stream.fps)
+
+    @staticmethod
+    def _due(stream: _Stream, tick: int) -> list[tuple[_Active, int]]:
+        """The playing pipelines of ``stream`` that take a frame at ``tick``, with its timestamp in each
+        (none twice, none while a pipeline's queue is full)."""
+        out = []
         for act in stream.actives:
             src = act.src
-            if src.current_state != Gst.State.PLAYING:
+            if src.current_state != _Gst.State.PLAYING:
                 continue
             pts = tick - src.get_base_time()
-            if pts <= act.last_pts or src.get_current_level_buffers() > MAX_QUEUED_BUFFERS:
-                continue
-            buf = Gst.Buffer.new_wrapped(frame)
-            buf.pts = buf.dts = pts
-            buf.duration = 1_000_000_000 // stream.fps
-            act.last_pts = pts
-            src.push_buffer(buf)
+            if pts > act.last_pts and src.get_current_level_buffers() <= MAX_QUEUED_BUFFERS:
+                out.append((act, pts))
+        return out
+
+    @staticmethod
+    def _push_frame(act: _Active, frame: bytes, pts: int, duration: int) -> None:
+        buf = _Gst.Buffer.new_wrapped(frame)
+        buf.pts = buf.dts = pts
+        buf.duration = duration
+        act.last_pts = pts
+        act.src.push_buffer(buf)
 
     def _push_dome(self, stream: _Stream, tick: int) -> None:
         """The dome's view at its position now; the picture is cut once per position and shared by the
@@ -593,22 +604,12 @@ class Simulator:
             frame, w, h = simdome.crop_frame(self._scene, pos)
             picture = self._dome_picture = (pos, frame, w, h)
         _, frame, w, h = picture
-        for act in stream.actives:
-            src = act.src
-            if src.current_state != Gst.State.PLAYING:
-                continue
-            pts = tick - src.get_base_time()
-            if pts <= act.last_pts or src.get_current_level_buffers() > MAX_QUEUED_BUFFERS:
-                continue
+        for act, pts in self._due(stream, tick):
             if act.size != (w, h):
                 caps = f"video/x-raw,format=I420,width={w},height={h},framerate={FPS}/1,pixel-aspect-ratio=1/1"
-                src.set_caps(Gst.Caps.from_string(caps))  # in order with the buffers (appsrc queues it)
+                act.src.set_caps(Gst.Caps.from_string(caps))  # in order with the buffers (appsrc queues it)
                 act.size = (w, h)
-            buf = Gst.Buffer.new_wrapped(frame)
-            buf.pts = buf.dts = pts
-            buf.duration = FRAME_NS
-            act.last_pts = pts
-            src.push_buffer(buf)
+            self._push_frame(act, frame, pts, FRAME_NS)
 
     # ---------------------------------------------------------------- control
 

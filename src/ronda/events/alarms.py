@@ -25,7 +25,7 @@ from ronda.events.rules import PRIORITY_NUM, RaiseAlarm, render
 from ronda.store.access_models import User
 from ronda.store.db import Database
 from ronda.store.event_models import Alarm, AlarmEntry, AlarmEvent
-from ronda.tasks import cancel_and_wait
+from ronda.tasks import cancel_and_wait, every
 from ronda.timeutil import now_ms, to_iso
 
 log = logging.getLogger(__name__)
@@ -259,12 +259,7 @@ class AlarmManager:
         await cancel_and_wait(self._task)
 
     async def _escalate_loop(self, interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.escalate_due()
-            except Exception:
-                log.exception("alarm escalation pass failed")
+        await every(interval_s, self.escalate_due, "an alarm escalation pass")
 
     async def escalate_due(self) -> int:
         """Escalate every alarm still ``new`` (nobody took it) ``escalate_after_s`` after it was raised

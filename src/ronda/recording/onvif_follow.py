@@ -32,7 +32,7 @@ from ronda.devices.onvif.camera import (
 )
 from ronda.errors import DeviceError
 from ronda.store.db import Database
-from ronda.tasks import cancel_and_wait
+from ronda.tasks import cancel_and_wait, every
 
 log = logging.getLogger(__name__)
 RESCAN_S = 30.0
@@ -84,12 +84,7 @@ class OnvifFollower:
             self.subscriptions[cid] = asyncio.create_task(self._pull(cid), name=f"onvif-events-{cid}")
 
     async def _rescan_forever(self) -> None:
-        while True:
-            await asyncio.sleep(RESCAN_S)
-            try:
-                await self.rescan()
-            except Exception:
-                log.exception("ONVIF cameras: rescan failed")
+        await every(RESCAN_S, self.rescan, "ONVIF cameras: a rescan")
 
     async def _pull(self, camera_id: int) -> None:
         """The camera's events, stored as they come (``camera_events`` re-subscribes by itself)."""

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
-from ronda.devices.onvif_sim.model import FIRMWARE, MANUFACTURER, Endpoint, SimCamera
-from ronda.devices.onvif_sim.soap import Request, SoapFault, escape
+from ronda.devices.onvif_sim.model import FIRMWARE, MANUFACTURER, Endpoint, Handler, SimCamera
+from ronda.devices.onvif_sim.soap import Request, escape
 
 # Operations ONVIF lets anyone call (access class PRE_AUTH): a client needs the camera's clock before it
 # can build a UsernameToken.
 PRE_AUTH = {"GetSystemDateAndTime", "GetCapabilities", "GetServices", "GetServiceCapabilities", "GetHostname"}
-
-Handler = Callable[[SimCamera, Endpoint, Request], str]
 
 
 def scopes(cam: SimCamera) -> list[str]:
@@ -141,10 +138,3 @@ HANDLERS: dict[str, Handler] = {
     "GetHostname": get_hostname,
     "GetNetworkInterfaces": get_network_interfaces,
 }
-
-
-def handle(cam: SimCamera, ep: Endpoint, req: Request) -> str:
-    handler = HANDLERS.get(req.action)
-    if handler is None:
-        raise SoapFault("ter:ActionNotSupported", f"{req.action} is not supported", code="env:Receiver")
-    return handler(cam, ep, req)

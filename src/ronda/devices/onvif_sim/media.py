@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from ronda.devices.onvif_sim.device import Handler
 from ronda.devices.onvif_sim.model import (
     VIDEO_SOURCE,
     VIDEO_SOURCE_CONFIG,
     Endpoint,
+    Handler,
     SimCamera,
     StreamProfile,
 )
 from ronda.devices.onvif_sim.ptz import ptz_configuration
 from ronda.devices.onvif_sim.soap import Request, SoapFault, attr
 
-__all__ = ["HANDLERS", "handle", "snapshot_path"]
+__all__ = ["HANDLERS", "snapshot_path"]
 
 
 def snapshot_path(cam: SimCamera) -> str:
@@ -127,10 +127,3 @@ HANDLERS: dict[str, Handler] = {
     "GetSnapshotUri": get_snapshot_uri,
     "GetServiceCapabilities": get_service_capabilities,
 }
-
-
-def handle(cam: SimCamera, ep: Endpoint, req: Request) -> str:
-    handler = HANDLERS.get(req.action)
-    if handler is None:
-        raise SoapFault("ter:ActionNotSupported", f"{req.action} is not supported", code="env:Receiver")
-    return handler(cam, ep, req)

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ronda.devices.onvif_sim.soap import Request, SoapFault
 from ronda.devices.simdome import Dome
 
 MANUFACTURER = "Ronda"
@@ -74,3 +75,14 @@ class Endpoint:
 
     def rtsp(self, path: str) -> str:
         return f"rtsp://{self.host}:{self.rtsp_port}{path}"
+
+
+Handler = Callable[[SimCamera, Endpoint, Request], str]
+
+
+def dispatch(handlers: dict[str, Handler], cam: SimCamera, ep: Endpoint, req: Request) -> str:
+    """The answer of the service operation ``req`` names, or ActionNotSupported."""
+    handler = handlers.get(req.action)
+    if handler is None:
+        raise SoapFault("ter:ActionNotSupported", f"{req.action} is not supported", code="env:Receiver")
+    return handler(cam, ep, req)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from ronda.devices.onvif_sim.model import PTZ_CONFIG, PTZ_NODE, Endpoint, SimCamera
+from ronda.devices.onvif_sim.model import PTZ_CONFIG, PTZ_NODE, Endpoint, Handler, SimCamera
 from ronda.devices.onvif_sim.soap import Request, SoapFault, attr, escape, parse_duration, xsd_time
 from ronda.devices.simdome import MAX_PRESETS, PAN_LIMITS, TILT_LIMITS, ZOOM_LIMITS, Dome, Position
-
-Handler = Callable[[SimCamera, Endpoint, Request], str]
 
 _SPACES = "http://www.onvif.org/ver10/tptz"
 DEFAULT_TIMEOUT = 10.0  # s: a continuous move without Timeout stops after this (DefaultPTZTimeout)
@@ -241,10 +237,3 @@ HANDLERS: dict[str, Handler] = {
     "SetHomePosition": set_home_position,
     "GetServiceCapabilities": get_service_capabilities,
 }
-
-
-def handle(cam: SimCamera, ep: Endpoint, req: Request) -> str:
-    handler = HANDLERS.get(req.action)
-    if handler is None:
-        raise SoapFault("ter:ActionNotSupported", f"{req.action} is not supported", code="env:Receiver")
-    return handler(cam, ep, req)

@@ -22,7 +22,7 @@ from typing import Any
 from ronda.devices.onvif_sim import device, media, ptz
 from ronda.devices.onvif_sim.auth import Credentials
 from ronda.devices.onvif_sim.events import EventHub
-from ronda.devices.onvif_sim.model import Endpoint, SimCamera
+from ronda.devices.onvif_sim.model import Endpoint, SimCamera, dispatch
 from ronda.devices.onvif_sim.soap import MAX_BODY, SoapFault, envelope, fault, parse
 
 _PATH = re.compile(
@@ -119,9 +119,9 @@ class OnvifServer:
         if sub_id is not None:
             return envelope(self.hub.subscription_call(cam, sub_id, req))
         handlers: dict[str, Callable[[SimCamera, Endpoint, Any], str]] = {
-            "device_service": device.handle,
-            "media_service": media.handle,
-            "ptz_service": ptz.handle,
+            "device_service": lambda c, e, r: dispatch(device.HANDLERS, c, e, r),
+            "media_service": lambda c, e, r: dispatch(media.HANDLERS, c, e, r),
+            "ptz_service": lambda c, e, r: dispatch(ptz.HANDLERS, c, e, r),
             "events_service": lambda c, e, r: self.hub.service_call(c, e, r),
         }
         if service == "ptz_service" and cam.dome is None:
