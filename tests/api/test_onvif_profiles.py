@@ -154,3 +154,19 @@ def test_a_reconnect_keeps_the_chosen_profiles(sim: SimulatorProcess) -> None:
     assert urls({"main": "sub"}) == {"main": by_resolution["sub"]}
     assert urls({"main": "sub", "sub": "main"}) == {"main": by_resolution["sub"], "sub": by_resolution["main"]}
     assert urls({"main": "gone", "sub": "main"}) == by_resolution
+
+
+def test_device_failure_is_502_and_nothing_changes(ronda: RondaProcess, camera: dict[str, Any]) -> None:
+    """The camera's credentials no longer match the device's: the device refuses, 502 with the reason."""
+    cid = camera["id"]
+    assert ronda.api("PATCH", f"/api/v1/cameras/{cid}", json={"password": "not-the-one"}).status_code == 200
+    try:
+        before = ronda.api("GET", f"/api/v1/cameras/{cid}").json()["streams"]
+        got = ronda.api("GET", f"/api/v1/cameras/{cid}/onvif/profiles")
+        assert got.status_code == 502, got.text
+        assert "credentials" in got.json()["detail"], got.text
+        put = ronda.api("PUT", f"/api/v1/cameras/{cid}/onvif/profiles", json={"main": "sub"})
+        assert put.status_code == 502, put.text
+        assert ronda.api("GET", f"/api/v1/cameras/{cid}").json()["streams"] == before
+    finally:
+        assert ronda.api("PATCH", f"/api/v1/cameras/{cid}", json={"password": ONVIF_PASSWORD}).status_code == 200
