@@ -85,6 +85,9 @@ TABLE: dict[str, tuple[str, str]] = {
     "PATCH /api/v1/cameras/{camera_id}":                          ("org:manage_cameras",         "cam"),
     "DELETE /api/v1/cameras/{camera_id}":                         ("org:manage_cameras",         "cam+"),
     "POST /api/v1/cameras/{camera_id}/test":                      ("org:manage_cameras",         "cam"),
+    # the shared site's cameras are not added by ONVIF: 404 with the reason (tests/api/test_onvif_profiles.py)
+    "GET /api/v1/cameras/{camera_id}/onvif/profiles":             ("org:manage_cameras",         "cam"),
+    "PUT /api/v1/cameras/{camera_id}/onvif/profiles":             ("org:manage_cameras",         "cam"),
     "GET /api/v1/cameras/{camera_id}/recordings":                 ("cam:playback",               "rec"),
     "GET /api/v1/cameras/{camera_id}/timeline":                   ("cam:playback",               "rec"),
     "GET /api/v1/cameras/{camera_id}/snapshot":                   ("cam:live",                   "rec"),
@@ -834,6 +837,11 @@ def _as_soon_as_free(w: World, who: Who, method: str, path: str, **kw: Any) -> N
 
 
 BUSY = (409,)
+NOT_ONVIF = (404,)  # (a camera not added by ONVIF has no profiles to choose)
+BUILD["GET /api/v1/cameras/{camera_id}/onvif/profiles"] = lambda w, who, o: Req(
+    f"{API}/cameras/{o.id}/onvif/profiles", ok=NOT_ONVIF
+)
+body("PUT /api/v1/cameras/{camera_id}/onvif/profiles", lambda w, who, o: {"main": "main"}, ok=NOT_ONVIF)
 body("POST /api/v1/cameras/{camera_id}/ptz", lambda w, who, o: {"action": "relative", "pan": 0.01}, ok=BUSY)
 body("POST /api/v1/cameras/{camera_id}/ptz/presets", lambda w, who, o: {"name": f"mx{hexid()}"}, ok=BUSY)
 body("PUT /api/v1/cameras/{camera_id}/ptz/settings", lambda w, who, o: {"idle_home_s": 0})

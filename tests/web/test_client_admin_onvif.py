@@ -1,8 +1,8 @@
 """The admin Cameras screen's ONVIF parts in real headless Chromium, on real parts: the simulator's ONVIF
 devices (a PTZ dome and a fixed camera, answering WS-Discovery) and a real ``ronda serve``. Find them,
 add the dome with a wrong password (the API's reason shown, nothing added) and the right one (listed,
-PTZ shown), read its device info and set its RTP transport to UDP; add the other by its ONVIF address;
-status reasons shown in words."""
+PTZ shown), read its device info, set its RTP transport to UDP and feed its main stream from the
+sub profile; add the other by its ONVIF address; status reasons shown in words."""
 
 from __future__ import annotations
 
@@ -135,6 +135,23 @@ def test_find_add_dome_and_set_transport(browser: Any, ronda: RondaProcess, onvi
             dome_row_sel = f"[data-testid=admin-camera-row][data-camera-id='{dome['id']}']"
             dome_cell = f"{dome_row_sel} [data-testid=camera-transport-cell]"
             page.wait_for_selector(f"{dome_cell}:has-text('UDP')")
+
+            # profiles: the device's sub profile feeds main, no sub stream; saved through the API
+            sub_url = dome["streams"]["sub"]["url"]
+            assert sub_url != dome["streams"]["main"]["url"]
+            page.locator(dome_row_sel).get_by_test_id("camera-edit-open").click()
+            edit = page.get_by_test_id("camera-edit")
+            page.wait_for_selector("[data-testid=camera-profile-main]:not([disabled])", timeout=20000)
+            main_select = edit.get_by_test_id("camera-profile-main")
+            sub_select = edit.get_by_test_id("camera-profile-sub")
+            assert (main_select.input_value(), sub_select.input_value()) == ("main", "sub")
+            assert "1920×1080" in main_select.inner_text() and "640×360" in main_select.inner_text()
+            main_select.select_option("sub")
+            sub_select.select_option("")
+            edit.get_by_test_id("camera-profiles-save").click()
+            wait_for(lambda: cameras(ronda)["UI Dome"]["streams"]["main"]["url"] == sub_url, 20, 0.2,
+                     what="main stream from the sub profile")  # fmt: skip
+            assert "sub" not in cameras(ronda)["UI Dome"]["streams"]
 
             # the fixed camera by its ONVIF address, from the form next to the RTSP one: no PTZ
             by_addr = page.get_by_test_id("camera-add-onvif")

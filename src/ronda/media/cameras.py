@@ -27,8 +27,10 @@ from ronda.config import Config
 from ronda.devices import registry
 from ronda.devices.onvif import discovery
 from ronda.devices.onvif.adding import camera_from_onvif
+from ronda.devices.onvif.camera import OnvifCamera, onvif_camera
 from ronda.devices.onvif.client import device_url
 from ronda.devices.onvif.discovery import parse_targets
+from ronda.devices.onvif.profiles import device_profiles, profile_urls
 from ronda.devices.urls import host_port, url_with_credentials, url_with_host
 from ronda.errors import DeviceError, Invalid, NotFound, TooManyRequests, Unavailable
 from ronda.media.framerate import segment_frame_rate
@@ -190,6 +192,42 @@ class Cameras:
         if cam is None:
             raise NotFound()
         return self.view(cam, caller)
+
+    # --- ONVIF media profiles ------------------------------------------------------------------------
+    def _onvif(self, camera_id: int) -> OnvifCamera:
+        cam = onvif_camera(self.db, self.secrets, camera_id)
+        if cam is None:
+            with self.db.session() as s:
+                if repos.get_camera(s, camera_id) is None:
+                    raise NotFound()
+            raise NotFound(message="this camera was not added by ONVIF: it has no media profiles to choose "
+                           "(change its stream URLs instead)")  # fmt: skip
+        return cam
+
+    async def onvif_profiles(self, camera_id: int) -> list[dict[str, Any]]:
+        """The device's media profiles now, with which ones feed main and sub (``DeviceError``: the device
+        failed)."""
+        cam = await asyncio.to_thread(self._onvif, camera_id)
+        return await device_profiles(cam)
+
+    async def choose_profiles(self, caller: Principal, camera_id: int, main: str, sub: str | None) -> dict[str, Any]:
+        """Feed main and sub from the device's profiles ``main`` and ``sub`` (None: no sub stream): their
+        stream URLs become the camera's, the tokens are stored (a reconnect keeps them), audited in the
+        same transaction. ``Invalid`` for an unknown token, ``DeviceError`` when the device fails."""
+        cam = await asyncio.to_thread(self._onvif, camera_id)
+        main_url, sub_url = await profile_urls(cam, main, sub)
+        tokens = {"main": main} | ({"sub": sub} if sub is not None else {})
+        audit = self._audited(caller, "camera.onvif_profiles", main=main, sub=sub)
+
+        def store(s: Session, row: Camera) -> None:
+            row.onvif_info = {**(row.onvif_info or {}), "profiles": tokens}  # a new value: the JSON is saved
+            audit(s, row)
+
+        body = registry.CameraUpdate(url=main_url, sub_url=sub_url)
+        row = await asyncio.to_thread(registry.update_camera, self.db, self.secrets, camera_id, body, store)
+        if row is None:
+            raise NotFound()
+        return self.view(row, caller)
 
     async def delete(self, caller: Principal, camera_id: int) -> None:
         """Soft delete, audited."""

@@ -36,10 +36,11 @@ def onvif_record(info: DeviceInfo) -> dict[str, Any]:
 
 
 async def refresh_streams(address: str, username: str | None, password: str | None,
-                          timeout_s: float = 8.0) -> dict[str, str]:  # fmt: skip
-    """``{"main": url, "sub": url}`` as the device gives them now (checked as when it was added)."""
+                          timeout_s: float = 8.0, chosen: dict[str, Any] | None = None) -> dict[str, str]:  # fmt: skip
+    """``{"main": url, "sub": url}`` as the device gives them now (checked as when it was added), of the
+    profiles ``chosen`` (the tokens stored with the camera) while the device has them."""
     async with OnvifDevice(address, username, password, timeout_s) as dev:
-        main, sub, _ = await read_profiles(dev)
+        main, sub, _ = await read_profiles(dev, chosen)
     out = {}
     if main is not None and main.stream_uri:
         out["main"] = main.stream_uri

@@ -103,7 +103,9 @@ async def refresh_camera_streams(db: Database, secrets: SecretBox, camera_id: in
     cam = onvif_camera(db, secrets, camera_id)
     if cam is None:
         return False
-    urls = await refresh_streams(cam.address, cam.username, cam.password)
+    chosen = cam.info.get("profiles")  # the tokens chosen when it was added, or by an administrator
+    chosen = chosen if isinstance(chosen, dict) else None
+    urls = await refresh_streams(cam.address, cam.username, cam.password, chosen=chosen)
     if "main" not in urls:
         raise DeviceError("the device gave no main stream")
     changed = False

@@ -200,21 +200,43 @@ async def ptz_limits(dev: OnvifDevice, profile: MediaProfile) -> PtzLimits:
     return PtzLimits(pan=pan, tilt=tilt, zoom=zoom, max_presets=max_presets, home_supported=home)
 
 
-async def read_profiles(dev: OnvifDevice) -> tuple[MediaProfile | None, MediaProfile | None, list[MediaProfile]]:
-    """The media profiles, and main and sub with their checked stream URIs (a reconnect calls this
-    again: a camera's URIs may change after a reboot)."""
+async def list_profiles(dev: OnvifDevice) -> list[MediaProfile]:
+    """The device's media profiles as it reports them now (no stream URI read)."""
     raw = await dev.call("media", "GetProfiles")
-    profiles = [p for p in (parse_profile(x) for x in (raw or [])) if p is not None]
-    main, sub = choose_streams(profiles)
+    return [p for p in (parse_profile(x) for x in (raw or [])) if p is not None]
+
+
+def chosen_streams(
+    profiles: list[MediaProfile], chosen: dict[str, Any] | None
+) -> tuple[MediaProfile | None, MediaProfile | None]:
+    """Main and sub by the tokens stored with the camera (``{"main": token, "sub": token}``, sub left out:
+    no sub stream), when the device still has the main one; else chosen by resolution (``choose_streams``).
+    A stored sub token the device no longer has gives no sub (the stored sub URL stays)."""
+    by_token = {p.token: p for p in profiles}
+    main = by_token.get(str((chosen or {}).get("main") or ""))
+    if main is None:
+        return choose_streams(profiles)
+    sub_token = (chosen or {}).get("sub")
+    return main, by_token.get(str(sub_token)) if sub_token else None
+
+
+async def read_profiles(
+    dev: OnvifDevice, chosen: dict[str, Any] | None = None
+) -> tuple[MediaProfile | None, MediaProfile | None, list[MediaProfile]]:
+    """The media profiles, and main and sub with their checked stream URIs (a reconnect calls this
+    again: a camera's URIs may change after a reboot). ``chosen``: the profile tokens stored with the
+    camera (``chosen_streams``)."""
+    profiles = await list_profiles(dev)
+    main, sub = chosen_streams(profiles, chosen)
     if main is None:
         raise DeviceError("the device has no video profile")
-    main = _with_uri(main, await stream_uri(dev, main.token))
+    main = with_uri(main, await stream_uri(dev, main.token))
     if sub is not None:
-        sub = _with_uri(sub, await stream_uri(dev, sub.token))
+        sub = with_uri(sub, await stream_uri(dev, sub.token))
     return main, sub, profiles
 
 
-def _with_uri(p: MediaProfile, uri: str) -> MediaProfile:
+def with_uri(p: MediaProfile, uri: str) -> MediaProfile:
     return MediaProfile(p.token, p.name, p.codec, p.width, p.height, p.fps, uri, p.ptz_config, p.ptz_node)
 
 

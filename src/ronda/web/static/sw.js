@@ -14,7 +14,7 @@ const SHELL = [
   "js/views/playback/common.js", "js/views/playback/controls.js", "js/views/playback/exports.js",
   "js/views/playback/grid.js", "js/views/playback/loading.js", "js/views/playback/picker.js", "js/views/playback/reverse.js",
   "js/views/playback/selection.js", "js/views/playback/strings.js", "js/views/playback/tile.js",
-  "js/reasons.js", "js/views/admin/camedit.js", "js/views/admin/discover.js", "js/views/admin/onvifadd.js",
+  "js/reasons.js", "js/views/admin/camedit.js", "js/views/admin/discover.js", "js/views/admin/onvifadd.js", "js/views/admin/profiles.js",
   "js/views/admin/cameras.js", "js/views/admin/common.js", "js/views/admin/rules.js", "js/views/admin/strings.js",
   "js/views/admin/system.js", "js/views/admin/users.js",
   "js/views/alarms/detail.js", "js/views/alarms/dialog.js", "js/views/alarms/list.js", "js/views/alarms/media.js",

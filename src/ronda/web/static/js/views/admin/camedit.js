@@ -1,9 +1,11 @@
 // @ts-check
 // Editing a camera in place: name, stream URLs, credentials, retention, the RTP transport, and for a
-// camera added by ONVIF what the device said about itself (read-only) and the profiles Ronda chose.
+// camera added by ONVIF what the device said about itself (read-only) and which profiles feed main and sub
+// (profiles.js).
 import { h, toast } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { errorBox, field, text } from "./common.js";
+import { profilesPart } from "./profiles.js";
 
 export const TRANSPORTS = ["auto", "tcp", "udp", "http"];
 
@@ -70,6 +72,7 @@ export function editForm(cam, detail, ctx, reload) {
   const fe = errorBox("camera-edit-error");
   const f = h("form", { class: "admin-form inline", "data-testid": "camera-edit", "aria-label": `${t("admin.edit")}: ${cam.name}` },
     cam.onvif_address ? deviceInfo(cam) : null,
+    cam.onvif_address ? profilesPart(cam, ctx, reload) : null,
     h("div", { class: "grid" },
       field(t("admin.name"), input("name", { value: cam.name, required: true })),
       field(t("cam.url"), input("url", { value: mainUrl })),
