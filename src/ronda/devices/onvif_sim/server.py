@@ -133,6 +133,9 @@ def _make_handler(server: OnvifServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "RondaSimOnvif/1"
         protocol_version = "HTTP/1.1"
+        # The headers and the body go out in two writes: with Nagle's algorithm the body waits for the
+        # client's (delayed, up to 40 ms) acknowledgement of the headers on a kept connection.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
