@@ -10,22 +10,6 @@ from ronda.store import repos
 from ronda.store.db import Database, SchemaMismatch, head_revision
 from ronda.store.models import Camera, CameraStream, Event, EvidenceLock, Gap, Segment
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=BACKENDS)
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'r.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    d = Database(url)
-    if request.param == "postgres":
-        with d.engine.begin() as c:
-            c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    yield d
-    d.dispose()
-
 
 def test_schema_check_refuses_before_upgrade_and_passes_after(db):
     with pytest.raises(SchemaMismatch, match="ronda db upgrade"):

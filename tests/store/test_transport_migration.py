@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
 from ronda.store.db import Database, alembic_config
-
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=BACKENDS)
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'r.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    d = Database(url)
-    if request.param == "postgres":
-        with d.engine.begin() as c:
-            c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    yield d
-    d.dispose()
 
 
 def _to(db: Database, revision: str, down: bool) -> None:
