@@ -42,7 +42,7 @@ if [[ ! -x .venv/bin/python ]]; then
   echo "== creating .venv with $PY"
   "$PY" -m venv .venv
 fi
-extras="sim,notify"
+extras="sim,notify,analytics"
 [[ $with_test == 1 ]] && extras="dev"
 echo "== installing ronda[$extras] into .venv"
 .venv/bin/python -m pip install -q --upgrade pip

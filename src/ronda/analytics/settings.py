@@ -1,0 +1,119 @@
+"""A camera's analytics settings: what runs on it, where, and how sensitive (docs/analytics.md).
+
+One validated model for every way settings come in (``PUT /cameras/{id}/analytics``, the YAML
+``cameras[].analytics`` block): unknown keys are refused with their path, polygons must lie inside
+the frame, have at least 3 points and not cross themselves, a line has 2 points. With no settings a
+camera runs motion over the whole frame (``AnalyticsSettings()``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from shapely.geometry import LineString, Polygon
+
+from ronda.analytics.model import STREET_CLASSES, DetectorName, ZoneKind
+
+MAX_ZONES = 32
+MAX_POINTS = 64
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Zone(_Model):
+    name: str = Field(min_length=1, max_length=64, description="Shown in events and alarms.")
+    kind: ZoneKind = Field(description="include: motion and objects count only inside include zones (if any); "
+                           "mask: never counted; dumping/graffiti: watched by those detectors; line: a "
+                           "crossing line (2 points; 'in' is the left side walking from the first point).")  # fmt: skip
+    points: list[tuple[float, float]] = Field(description="Normalised 0-1, origin top left.")
+    classes: list[str] | None = Field(None, max_length=80, description="Object classes counted here (default: all).")
+    min_score: float | None = Field(None, ge=0.05, le=1.0, description="Minimum detector score here.")
+    loiter_seconds: float | None = Field(None, gt=0, le=86400, description="object.loitering after this long inside.")
+
+    @field_validator("points")
+    @classmethod
+    def _inside_frame(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if len(v) > MAX_POINTS:
+            raise ValueError(f"at most {MAX_POINTS} points")
+        for x, y in v:
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"point ({x}, {y}) is outside the frame (coordinates are 0-1)")
+        return v
+
+    @model_validator(mode="after")
+    def _shape(self) -> Self:
+        if self.kind == "line":
+            if len(self.points) != 2:
+                raise ValueError(f"zone {self.name!r}: a line has exactly 2 points")
+            if LineString(self.points).length < 0.01:
+                raise ValueError(f"zone {self.name!r}: the line is too short")
+            return self
+        if len(self.points) < 3:
+            raise ValueError(f"zone {self.name!r}: a polygon needs at least 3 points, got {len(self.points)}")
+        poly = Polygon(self.points)
+        if not poly.is_valid:
+            raise ValueError(f"zone {self.name!r}: the polygon crosses itself")
+        if poly.area < 1e-4:
+            raise ValueError(f"zone {self.name!r}: the polygon has no area")
+        return self
+
+
+class TimeWindow(_Model):
+    """When a detector runs (camera-site local time): days 0 = Monday … 6 = Sunday."""
+
+    days: list[int] = Field(default_factory=lambda: list(range(7)), min_length=1, max_length=7)
+    start: str = Field("00:00", description="HH:MM")
+    end: str = Field("24:00", description="HH:MM; 24:00 is the end of the day; end < start spans midnight.")
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, v: list[int]) -> list[int]:
+        if any(d < 0 or d > 6 for d in v):
+            raise ValueError("days are 0 (Monday) to 6 (Sunday)")
+        return sorted(set(v))
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        if v != "24:00" and not _TIME.match(v):
+            raise ValueError(f"{v!r} is not a time of day HH:MM")
+        return v
+
+
+class MotionSettings(_Model):
+    fps: float = Field(5.0, ge=0.5, le=15.0, description="Frames analysed per second.")
+    sensitivity: int = Field(50, ge=1, le=100, description="Higher: smaller brightness changes count as motion.")
+    min_area: float = Field(0.002, ge=0.0, le=0.5, description="Smallest moving area, as a share of the frame.")
+    schedule: list[TimeWindow] = Field(default_factory=list, max_length=28, description="Empty: always.")
+
+
+class ObjectSettings(_Model):
+    model: str = Field("default", min_length=1, max_length=64, description="A model named in analytics.models.")
+    classes: list[str] = Field(default_factory=lambda: list(STREET_CLASSES), min_length=1, max_length=80)
+    min_score: float = Field(0.4, ge=0.05, le=1.0)
+    fps: float = Field(2.0, ge=0.2, le=10.0, description="Detector frames per second while there is motion.")
+    loiter_seconds: float = Field(60.0, gt=0, le=86400, description="Default for zones without their own.")
+
+
+class AnalyticsSettings(_Model):
+    detectors: list[DetectorName] = Field(default_factory=lambda: ["motion"], max_length=6)
+    stream: str = Field("auto", pattern="^(auto|sub|main)$", description="auto: the sub-stream when there is one.")
+    zones: list[Zone] = Field(default_factory=list, max_length=MAX_ZONES)
+    motion: MotionSettings = MotionSettings()
+    objects: ObjectSettings = ObjectSettings()
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        names = [z.name for z in self.zones]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"zone names must be unique: {', '.join(sorted(dup))}")
+        if "objects" in self.detectors and "motion" not in self.detectors:
+            # The detector runs on motion only (docs/analytics.md): objects without motion never run.
+            self.detectors = ["motion", *self.detectors]
+        return self
