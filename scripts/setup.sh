@@ -13,6 +13,7 @@ pkgs=(ffmpeg fonts-dejavu-core
       gstreamer1.0-tools gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
       gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
       gstreamer1.0-x
+      libgl1 libglib2.0-0  # OpenCV (analytics) loads libGL even without a display
       libgirepository1.0-dev libcairo2-dev pkg-config gcc python3-dev python3-venv)
 if [[ $with_test == 1 ]]; then
   pkgs+=(postgresql wrk chromium mosquitto)  # chromium: browser tests (Playwright drives Debian's build); mosquitto: MQTT tests
