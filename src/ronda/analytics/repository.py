@@ -111,8 +111,8 @@ class _Minute:
         return cls([_ZERO_GRID] * SECONDS, [0] * SECONDS)
 
     @classmethod
-    def of(cls, row: MotionMinute) -> _Minute:
-        grids, levels = _unpack(row.data)
+    def of(cls, data: bytes) -> _Minute:
+        grids, levels = _unpack(data)
         return cls(grids, list(levels))
 
     def merge(self, i: int, cells: bytes, level: int) -> None:
@@ -152,14 +152,16 @@ def add_motion(s: Session, rows: Iterable[MotionSecond]) -> int:
     per_camera: dict[int, list[int]] = defaultdict(list)
     for cam, minute in by_minute:
         per_camera[cam].append(minute)
-    existing: dict[tuple[int, int], MotionMinute] = {}
+    # Plain rows, not ORM objects: nothing stale stays in the session's identity map after the upsert.
+    existing: dict[tuple[int, int], bytes] = {}
     for cam, minutes in per_camera.items():
-        q = select(MotionMinute).where(MotionMinute.camera_id == cam, MotionMinute.minute >= min(minutes),
-                                       MotionMinute.minute <= max(minutes))  # fmt: skip
         wanted = set(minutes)
-        for row in s.scalars(q):
-            if row.minute in wanted:
-                existing[(cam, row.minute)] = row
+        q = select(MotionMinute.minute, MotionMinute.data).where(
+            MotionMinute.camera_id == cam, MotionMinute.minute >= min(minutes), MotionMinute.minute <= max(minutes)
+        )
+        for minute, data in s.execute(q):
+            if minute in wanted:
+                existing[(cam, minute)] = data
     out: list[dict[str, Any]] = []
     for (cam, minute), seconds in by_minute.items():
         old = existing.get((cam, minute))
@@ -180,7 +182,6 @@ def _upsert_minutes(s: Session, values: list[dict[str, Any]]) -> None:
             set_={k: stmt.excluded[k] for k in ("cells_any", "max_level", "seconds", "data")},
         )
         s.execute(stmt, values[i : i + 500])
-    s.expire_all()  # the ORM's copies of rows just rewritten by Core
 
 
 def _minutes(s: Session, camera_id: int, start_ms: int, end_ms: int, columns: Sequence[Any]) -> Any:
