@@ -28,7 +28,7 @@ from ronda.analytics.model import GRID_BYTES, GRID_COLS, GRID_ROWS, Box, MotionH
 from ronda.analytics.settings import AnalyticsSettings
 from ronda.errors import Invalid
 from ronda.store.analytics_models import AnalyticsObject, AnalyticsSettingsRow, MotionMinute
-from ronda.store.models import Segment
+from ronda.store.models import Camera, Segment
 
 SECONDS = 60
 _CELLS = SECONDS * GRID_BYTES  # 1,080 bytes of grids, then 60 level bytes
@@ -377,6 +377,23 @@ def prune(s: Session, deleted_until: dict[int, int]) -> None:
 
 
 PruneHook = Callable[[Session, dict[int, int]], None]
+
+
+def prune_unrecorded(s: Session, now_ms: int, default_retention_days: float) -> int:
+    """For cameras with no recording at all (streams not recorded, or footage all gone), which ``prune``
+    never hears of: motion minutes and objects older than the camera's retention (its ``retention_days``,
+    else ``default_retention_days``) go. For a periodic task (the analytics service's). Returns how many
+    cameras were pruned."""
+    recorded = select(Segment.camera_id).distinct()
+    done = 0
+    for camera_id, days in s.execute(select(Camera.id, Camera.retention_days).where(Camera.id.not_in(recorded))):
+        cutoff = now_ms - int((days if days is not None else default_retention_days) * 86_400_000)
+        s.execute(delete(MotionMinute).where(MotionMinute.camera_id == camera_id,
+                                             MotionMinute.minute < cutoff // 60_000))  # fmt: skip
+        s.execute(delete(AnalyticsObject).where(AnalyticsObject.camera_id == camera_id,
+                                                AnalyticsObject.last_ms < cutoff))  # fmt: skip
+        done += 1
+    return done
 
 
 def motion_bytes(s: Session, camera_id: int | None = None) -> int:
