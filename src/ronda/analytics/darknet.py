@@ -36,7 +36,7 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 13
 MAX_CFG_BYTES = 1 << 20
 MAX_WEIGHTS_BYTES = 500 << 20
-_BN_EPS = 1e-6  # Darknet's own (normalize_cpu)
+_BN_EPS = 1e-6  # Darknet's own normalisation divides by sqrt(variance) + 1e-6 (not sqrt(variance + eps))
 
 
 class DarknetError(ValueError):
@@ -266,14 +266,15 @@ def convert(cfg_text: str, weights: bytes, names: list[str], size: int | None = 
                 scale = w.take(filters, f"conv at line {sec.line} (bn scales)")
                 mean = w.take(filters, f"conv at line {sec.line} (bn means)")
                 var = w.take(filters, f"conv at line {sec.line} (bn variances)")
-            kernel = w.take(filters * (c // groups) * k * k, f"conv at line {sec.line} (weights)")
-            kernel = kernel.reshape(filters, c // groups, k, k)
+            raw = w.take(filters * (c // groups) * k * k, f"conv at line {sec.line} (weights)")
+            kernel = raw.astype(np.float64).reshape(filters, c // groups, k, k)
+            shift = bias.astype(np.float64)
             if bn:
-                # Fold the batch norm into the convolution: y = s*(conv(x) - mean)/sqrt(var + eps) + beta
-                factor = scale / np.sqrt(var + _BN_EPS)
+                # Fold the batch norm into the convolution: y = s*(conv(x) - mean)/(sqrt(var) + eps) + beta
+                factor = scale.astype(np.float64) / (np.sqrt(np.maximum(var.astype(np.float64), 0.0)) + _BN_EPS)
                 kernel = kernel * factor[:, None, None, None]
-                bias = bias - mean * factor
-            wb = [g.const("w", kernel.astype(np.float32)), g.const("b", bias.astype(np.float32))]
+                shift = shift - mean * factor
+            wb = [g.const("w", kernel.astype(np.float32)), g.const("b", shift.astype(np.float32))]
             y = g.op("Conv", [name, *wb], kernel_shape=[k, k], strides=[stride, stride], pads=[pad] * 4, group=groups)
             y = _activation(g, y, sec.options.get("activation", "logistic"), sec)
             h = (h + 2 * pad - k) // stride + 1
