@@ -136,13 +136,13 @@ class ObjectTracker:
         margin: float = 0.02,
         lost_seconds: float = 2.0,
         min_hits: int = 2,
-        min_iou: float = 0.1,
+        min_similarity: float = -0.4,
     ) -> None:
         self.objects = objects or ObjectSettings()
         self.margin = margin
         self._lost_seconds = lost_seconds
         self._min_hits = min_hits
-        self._min_iou = min_iou
+        self._min_similarity = min_similarity
         self._masks = [Polygon(z.points) for z in zones if z.kind == "mask"]
         for m in self._masks:
             shapely.prepare(m)
@@ -179,15 +179,19 @@ class ObjectTracker:
     def _tracker(self, cls: str) -> Any:
         tracker = self._trackers.get(cls)
         if tracker is None:
-            from trackers import ByteTrackTracker
+            from trackers import ByteTrackTracker, DIoU
 
+            # DIoU, not IoU: at the detector's 2 fps a walking person's consecutive boxes often do not
+            # overlap at all (IoU 0); DIoU still scores them by how far the centres moved against the
+            # boxes' size. -0.4 lets an object move about its own height between two frames.
             tracker = ByteTrackTracker(
                 lost_track_buffer=max(1, round(self._lost_seconds * 30)),  # in 30 fps frames
                 frame_rate=self.objects.fps,
                 track_activation_threshold=self.min_score,
                 high_conf_det_threshold=self.min_score,
                 minimum_consecutive_frames=self._min_hits,
-                minimum_iou_threshold=self._min_iou,
+                minimum_iou_threshold=self._min_similarity,
+                iou=DIoU(),
             )
             self._trackers[cls] = tracker
         return tracker
