@@ -40,6 +40,7 @@ MAX_INPUT = 1280  # pixels: a model that wants more is refused (CPU cost grows w
 DEFAULT_DYNAMIC_INPUT = 640  # for models whose input size is not fixed
 MAX_DETECTIONS = 300
 LETTERBOX_GRAY = 114
+NESTED_SHARE = 0.85
 
 COCO80 = (
     "person bicycle car motorbike aeroplane bus train truck boat traffic_light fire_hydrant stop_sign "
@@ -118,6 +119,33 @@ def _imgsz(raw: str) -> tuple[int, int] | None:
     if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and 32 <= v <= MAX_INPUT for v in value):
         return value[0], value[1]
     return None
+
+
+Floats = npt.NDArray[np.float32]
+Ints = npt.NDArray[np.int64]
+
+
+def _drop_nested(xywh: Floats, score: Floats, cls: Ints, idx: Ints) -> Ints:
+    """Of two same-class boxes where most of one (NESTED_SHARE of its area) lies inside the other, keep the
+    better scored. YOLO's heads at different scales often both report one object, a part inside the
+    whole (the cabin of a car inside the car); their IoU is below the NMS threshold, so NMS keeps both
+    and one object would be counted twice."""
+    order = idx[np.argsort(-score[idx], kind="stable")]
+    x0, y0 = xywh[order, 0], xywh[order, 1]
+    x1, y1 = x0 + xywh[order, 2], y0 + xywh[order, 3]
+    area = np.maximum(xywh[order, 2] * xywh[order, 3], 1e-9)
+    c = cls[order]
+    kept: list[int] = []
+    for i in range(order.size):
+        if kept:
+            k = np.array(kept)
+            iw = np.clip(np.minimum(x1[i], x1[k]) - np.maximum(x0[i], x0[k]), 0, None)
+            ih = np.clip(np.minimum(y1[i], y1[k]) - np.maximum(y0[i], y0[k]), 0, None)
+            share = iw * ih / np.minimum(area[i], area[k])
+            if np.any((c[k] == c[i]) & (share >= NESTED_SHARE)):
+                continue
+        kept.append(i)
+    return order[kept]
 
 
 def _dim(value: object, default: int) -> int:
@@ -269,9 +297,10 @@ class Detector:
         xywh[:, 1] = boxes_c[:, 1] - boxes_c[:, 3] / 2
         xywh[:, 2:] = boxes_c[:, 2:]
         kept = cv2.dnn.NMSBoxesBatched(xywh.tolist(), score.tolist(), cls.tolist(), min_score, self.nms_iou)
-        idx = np.asarray(kept, dtype=np.int64).reshape(-1)[:MAX_DETECTIONS]
+        idx = np.asarray(kept, dtype=np.int64).reshape(-1)
         if idx.size == 0:
             return []
+        idx = _drop_nested(xywh, score, cls, idx)[:MAX_DETECTIONS]
         sel = xywh[idx]
         x0 = np.clip((sel[:, 0] - px) / r / w, 0.0, 1.0)
         y0 = np.clip((sel[:, 1] - py) / r / h, 0.0, 1.0)
