@@ -15,9 +15,9 @@ For every model offered (the built-in ``default`` = YOLOv3-tiny at 416 px, ``yol
   Decoding is not counted here (the worker decodes for motion anyway).
 - On the street clip also: recall and precision per class (a detection matches a ground-truth box of its
   class by IoU ≥ 0.5; ground-truth boxes less than half inside the picture are not required), a looser
-  ``recall_centre`` (a detection of the class has its centre inside the ground-truth box: found, but
-  the box may be too small or large), and the tracker's line crossings per direction against the
-  ground truth.
+  ``recall_centre``/``precision_centre`` (a detection of the class has its centre inside the
+  ground-truth box: found, but the box may be too small or large), and the tracker's line crossings
+  per direction against the ground truth.
 
 ``ronda`` is the ``default`` model's cameras per core; ``baseline`` is 1 (the contract: no baseline).
 
@@ -120,6 +120,7 @@ def evaluate(det: Detector, video: Path, truth: dict[str, Any]) -> dict[str, Any
     wanted = {c: 0 for c in classes}
     found = {c: 0 for c in classes}
     right = {c: 0 for c in classes}
+    right_centre = {c: 0 for c in classes}
     crossed: dict[str, int] = {}
     ms: list[float] = []
     frames = _decode(video, every, 10_000)
@@ -147,6 +148,7 @@ def evaluate(det: Detector, video: Path, truth: dict[str, Any]) -> dict[str, Any
         for i, d in enumerate(shown):
             found[d.cls] += 1
             right[d.cls] += i in used or any(c == d.cls and _iou(d.box, b) >= 0.5 for c, b in truth_here)
+            right_centre[d.cls] += any(c == d.cls and _centre_in(d.box, b) for c, b in truth_here)
     expected: dict[str, int] = {}
     for x in truth["line_crossings"]:
         key = f"{x['class']} {'in' if x['direction'] == 'left_to_right' else 'out'}"  # the line runs top→bottom
@@ -159,6 +161,7 @@ def evaluate(det: Detector, video: Path, truth: dict[str, Any]) -> dict[str, Any
         "recall": {c: round(hits[c] / wanted[c], 3) if wanted[c] else None for c in classes},
         "recall_centre": {c: round(near[c] / wanted[c], 3) if wanted[c] else None for c in classes},
         "precision": {c: round(right[c] / found[c], 3) if found[c] else None for c in classes},
+        "precision_centre": {c: round(right_centre[c] / found[c], 3) if found[c] else None for c in classes},
         "line_crossings": crossed,
         "line_crossings_expected": expected,
         "duty": round(moving / seconds, 3),
