@@ -174,6 +174,17 @@ def test_unknown_layouts_are_model_errors(tmp_path: Path) -> None:
         Detector(_save(_identity_model([1, 4, 4]), tmp_path / "b.onnx"))
 
 
+def test_a_model_without_an_image_input(tmp_path: Path) -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 10])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    with pytest.raises(ModelError, match=r"expected one image input \[1, 3, H, W\], found \[\[1, 10\]\]"):
+        Detector(_save(model, tmp_path / "text.onnx"))
+
+
 def test_missing_too_big_and_directory(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="does not exist"):
         Detector(tmp_path / "nope.onnx")
