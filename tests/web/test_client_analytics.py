@@ -24,6 +24,7 @@ from tests.helpers import PW, catalog, iso, wait_for
 
 pytestmark = pytest.mark.browser
 AXIS_H, ROW_H, MOTION_Y = 36, 30, 21  # js/timeline/style.js
+TRACK = (0x1E, 0x29, 0x3B)  # COLORS.motionTrack
 TOP_LEFT = [(c, r) for c in range(4) for r in range(3)]  # grid cells: x 0-0.25, y 0-0.33
 
 
@@ -96,8 +97,9 @@ def test_zone_editor_draws_saves_and_reloads(browser, site, users):
         door = saved["Doorway"]
         assert door["kind"] == "mask" and door["classes"] == ["person"], door
         corners = [(0.1, 0.1), (0.4, 0.1), (0.4, 0.4), (0.1, 0.4)]
-        assert all(abs(x - ex) < 0.01 and abs(y - ey) < 0.01
-                   for (x, y), (ex, ey) in zip(door["points"], corners, strict=True)), door["points"]
+        assert all(
+            abs(x - ex) < 0.01 and abs(y - ey) < 0.01 for (x, y), (ex, ey) in zip(door["points"], corners, strict=True)
+        ), door["points"]
         assert saved["Line 2"]["kind"] == "line"
         assert saved["Line 2"]["points"] == [[0.5, 0.5], [0.7, 0.5]], saved["Line 2"]
 
@@ -140,7 +142,7 @@ def test_motion_strip_object_marker_and_search_plays_a_hit(browser, site, users)
     wait_for(lambda: len(catalog(site.data_dir, cam)[0]) >= 8, 90, what="eight segments of Camera 1")
     segs, _ = catalog(site.data_dir, cam)
     t0 = segs[-4].start_ms // 1000 * 1000 + 1000  # a recorded second, a few segments back
-    moving = [MotionSecond(cam, t0 // 1000 + i, pack_cells(TOP_LEFT), 60) for i in range(5)]
+    moving = [MotionSecond(cam, t0 // 1000 + i, pack_cells(TOP_LEFT), 80) for i in range(5)]
     assert len(moving[0].cells) == GRID_BYTES
     db = Database(f"sqlite:///{site.data_dir / 'ronda.db'}")
     try:
@@ -163,10 +165,13 @@ def test_motion_strip_object_marker_and_search_plays_a_hit(browser, site, users)
         page.wait_for_selector(".pb[data-ready=true]", timeout=30000)
         page.wait_for_function("() => document.querySelector('[data-testid=timeline]').dataset.motionLoads >= 1")
         strip_y = AXIS_H + MOTION_Y + 2
-        wait_for(lambda: (p := canvas_pixel(page, t0 + 2500, strip_y))[0] > 200 and p[2] < 150, 10,
+        # (3.5 s in: clear of the cursor at 2 s and of the object marker's tick)
+        wait_for(lambda: (p := canvas_pixel(page, t0 + 3500, strip_y))[0] > 150 and p[0] > p[2] + 80, 10,
                  what="motion colour on the strip")  # fmt: skip
         quiet = canvas_pixel(page, t0 - 30_000, strip_y)
-        assert quiet[0] < 100, quiet  # the strip's dark track: no motion recorded there
+        assert all(abs(a - b) < 8 for a, b in zip(quiet, TRACK, strict=False)), (
+            quiet
+        )  # the strip's dark track: no motion
         box = page.get_by_test_id("timeline-canvas").bounding_box()
         x = page.evaluate("(ms) => document.querySelector('[data-testid=timeline]').rondaTimeline.xOf(ms)", t0 + 2000)
         page.mouse.move(box["x"] + x, box["y"] + AXIS_H + 13)

@@ -46,6 +46,7 @@ export class ZoneDrawer extends EventTarget {
   start(mode) {
     this.mode = mode;
     this.draft = [];
+    this.cursor = [0.5, 0.5]; // keyboard drawing starts in the middle
     this.select(null);
     this.stage.el.dataset.mode = mode;
     this.stage.el.focus();
