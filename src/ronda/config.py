@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ronda.access.netguard import Allowance
+from ronda.analytics.settings import AnalyticsSettings
 from ronda.timeutil import zone
 
 
@@ -146,6 +147,11 @@ class CameraConfig(_Model):
     audio: bool = False
     transport: Transport = Field(
         "auto", description="RTP transport: auto (TCP, then UDP if the camera refuses TCP), tcp, udp or http."
+    )
+    analytics: AnalyticsSettings | None = Field(
+        None,
+        description="Analytics settings (docs/analytics.md): stored when the camera has none yet (added, or "
+        "upgraded from a Ronda without analytics); after that the API (PUT /cameras/{id}/analytics) owns them.",
     )
 
 

@@ -16,6 +16,7 @@ from ronda.access.audit import AuditLog
 from ronda.access.rights import ensure_builtin_roles
 from ronda.access.secrets import SecretBox
 from ronda.access.service import AuthService
+from ronda.analytics import repository as analytics_repo
 from ronda.api.app import create_app
 from ronda.api.context import AppContext
 from ronda.api.protocols import Limits, protocols
@@ -31,6 +32,7 @@ from ronda.recording.recorder import Recorder
 from ronda.store import repos
 from ronda.store.db import Database
 from ronda.store.models import Camera
+from ronda.timeutil import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,9 @@ def load_secrets(cfg: Config) -> SecretBox:
 
 
 def import_cameras(db: Database, secrets: SecretBox, cameras: list[CameraConfig]) -> None:
-    """Cameras declared in the configuration are added once, by name; the API manages them after."""
+    """Cameras declared in the configuration are added once, by name; the API manages them after. A
+    camera's ``analytics`` block likewise fills the camera's analytics settings only while it has none
+    (a camera added now, or one added before analytics existed); after that the API owns them."""
     with db.session() as s:
         existing = {c.name for c in repos.list_cameras(s)}
     for c in cameras:
@@ -85,6 +89,13 @@ def import_cameras(db: Database, secrets: SecretBox, cameras: list[CameraConfig]
             ),
             check_reachable=False,
         )
+    with_analytics = {c.name: c.analytics for c in cameras if c.analytics is not None}
+    if with_analytics:
+        with db.session() as s:
+            for cam in repos.list_cameras(s):
+                settings = with_analytics.get(cam.name)
+                if settings is not None and analytics_repo.get_settings(s, cam.id) is None:
+                    analytics_repo.put_settings(s, cam.id, settings, "config", now_ms())
 
 
 def keys_dir(cfg: Config) -> Path:

@@ -168,6 +168,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
 
     from ronda.api.routes import (
         alarms,
+        analytics,
         auth,
         bookmarks,
         cameras,
@@ -186,7 +187,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
 
     # In this order: it is the order of matching and of the OpenAPI document.
     for module in (system, auth, cameras, onvif, users, media, live, bookmarks, timeline, events, alarms, rules,
-                   notifications, map, ptz):  # fmt: skip
+                   notifications, map, ptz, analytics):  # fmt: skip
         app.include_router(module.router, prefix="/api/v1")
 
     _document_errors(app)
