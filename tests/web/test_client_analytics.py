@@ -91,7 +91,7 @@ def test_zone_editor_draws_saves_and_reloads(browser, site, users):
 
         page.get_by_test_id("an-sensitivity").fill("70")
         page.get_by_test_id("an-save").click()
-        page.wait_for_function("() => document.querySelector('.an-body').dataset.saved === '1'")
+        page.wait_for_function("() => document.querySelector('.an-body')?.dataset.saved === '1'")
         saved = {z["name"]: z for z in zones_of(users, cam)}
         assert set(saved) == {"Doorway", "Line 2"}, saved
         door = saved["Doorway"]
@@ -122,6 +122,11 @@ def test_zone_editor_draws_saves_and_reloads(browser, site, users):
         wait_for(lambda: "crosses itself" in err.inner_text(), 10, what="the refusal on screen")
         print("refusal shown:", err.inner_text())
         assert len(zones_of(users, cam)) == 2
+
+        # in Italian
+        page.get_by_test_id("language").select_option("it")
+        page.wait_for_selector("[data-testid=an-draw-polygon]:has-text('Disegna area')")
+        assert page.get_by_test_id("admin-tab-analytics").inner_text() == "Analisi video"
         assert not errors.errors, errors.errors
     finally:
         page.close()
@@ -163,7 +168,7 @@ def test_motion_strip_object_marker_and_search_plays_a_hit(browser, site, users)
         # the motion strip under the recording bar, and the object marker with its class
         sign_in(page, site.ronda.base, f"/playback?cameras={cam}&at={iso(t0 + 2000)}&span=300000")
         page.wait_for_selector(".pb[data-ready=true]", timeout=30000)
-        page.wait_for_function("() => document.querySelector('[data-testid=timeline]').dataset.motionLoads >= 1")
+        page.wait_for_function("() => document.querySelector('[data-testid=timeline]')?.dataset.motionLoads >= 1")
         strip_y = AXIS_H + MOTION_Y + 2
         # (3.5 s in: clear of the cursor at 2 s and of the object marker's tick)
         wait_for(lambda: (p := canvas_pixel(page, t0 + 3500, strip_y))[0] > 150 and p[0] > p[2] + 80, 10,
@@ -182,12 +187,12 @@ def test_motion_strip_object_marker_and_search_plays_a_hit(browser, site, users)
         q = f"camera={cam}&start={iso(t0 - 60_000)}&end={iso(t0 + 60_000)}"
         page.goto(f"{site.ronda.base}/#/search?{q}&region=0.5,0.5,1,1")
         results = page.get_by_test_id("se-results")
-        page.wait_for_function("() => document.querySelector('[data-testid=se-results]').dataset.count === '0'")
+        page.wait_for_function("() => document.querySelector('[data-testid=se-results]')?.dataset.count === '0'")
         drag(page, "se-stage", (0.02, 0.03), (0.2, 0.25))
         region = [float(v) for v in page.get_by_test_id("se-stage").get_attribute("data-region").split(",")]
         assert region[0] < 0.05 and region[2] > 0.15 and region[3] < 0.3, region
         page.get_by_test_id("se-submit").click()
-        page.wait_for_function("() => document.querySelector('[data-testid=se-results]').dataset.count === '1'")
+        page.wait_for_function("() => document.querySelector('[data-testid=se-results]')?.dataset.count === '1'")
         hit = page.get_by_test_id("se-hit").first
         hit_ms = page.evaluate("(s) => Date.parse(s)", hit.get_attribute("data-start"))
         assert abs(hit_ms - t0) <= 1000, (hit_ms, t0)
@@ -196,20 +201,20 @@ def test_motion_strip_object_marker_and_search_plays_a_hit(browser, site, users)
         # another region: nothing moved there
         drag(page, "se-stage", (0.6, 0.6), (0.95, 0.95))
         page.get_by_test_id("se-submit").click()
-        page.wait_for_function("() => document.querySelector('[data-testid=se-results]').dataset.count === '0'")
+        page.wait_for_function("() => document.querySelector('[data-testid=se-results]')?.dataset.count === '0'")
 
         # objects of a class
         page.get_by_test_id("se-mode-objects").check()
         page.get_by_test_id("se-class").select_option("car")
         page.get_by_test_id("se-submit").click()
-        page.wait_for_function("() => Number(document.querySelector('[data-testid=se-results]').dataset.count) >= 1")
+        page.wait_for_function("() => Number(document.querySelector('[data-testid=se-results]')?.dataset.count) >= 1")
         assert "car" in results.inner_text()
 
         # back to the motion hit, and play it
         page.get_by_test_id("se-mode-motion").check()
         drag(page, "se-stage", (0.02, 0.03), (0.2, 0.25))
         page.get_by_test_id("se-submit").click()
-        page.wait_for_function("() => document.querySelector('[data-testid=se-results]').dataset.count === '1'")
+        page.wait_for_function("() => document.querySelector('[data-testid=se-results]')?.dataset.count === '1'")
         started = time.monotonic()
         page.get_by_test_id("se-hit").first.click()
         page.wait_for_selector(".pb[data-ready=true]", timeout=30000)
