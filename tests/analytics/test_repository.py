@@ -158,3 +158,26 @@ def test_retention_takes_motion_and_objects_older_than_the_oldest_recording(db, 
         assert minutes == {(1, kept_start // 60_000 * 60_000), (2, old_start), (2, kept_start // 60_000 * 60_000)}
         objects = sorted((o.camera_id, o.first_ms) for o in s.scalars(select(AnalyticsObject)))
         assert objects == [(1, kept_start), (2, old_start), (2, kept_start)]
+
+
+def test_cameras_without_any_recording_keep_records_for_their_retention_only(db):
+    """A camera whose streams are not recorded never meets recording retention: ``prune_unrecorded``
+    (periodic) keeps its records for its retention days (or the default), and leaves recorded cameras to
+    ``prune``."""
+    day = 86_400
+    with db.session() as s:
+        s.execute(update(Camera).where(Camera.id == 1).values(retention_days=2))
+        s.add(Segment(camera_id=3, stream="main", start_ms=T0 * 1000, end_ms=T0 * 1000 + 4000, bytes=1, path="x",
+                      sha256="0" * 64))  # fmt: skip
+        for cam in (1, 2, 3):
+            for age_days in (1, 5, 40):
+                t = T0 - age_days * day
+                repo.add_motion(s, [MotionSecond(cam, t, pack_cells({(0, 0)}), 9)])
+                repo.add_object(s, cam, TrackedObject(age_days, "car", 0.7, (0, 0, 1, 1), t * 1000, t * 1000 + 500))
+    with db.session() as s:
+        assert repo.prune_unrecorded(s, T0 * 1000, 30) == 3  # cameras 1, 2 and 4 (no segments)
+    with db.session() as s:
+        ages = {(r.camera_id, (T0 - r.minute * 60) // day) for r in s.scalars(select(MotionMinute))}
+        assert ages == {(1, 1), (2, 1), (2, 5), (3, 1), (3, 5), (3, 40)}
+        objects = {(o.camera_id, o.track) for o in s.scalars(select(AnalyticsObject))}
+        assert objects == {(1, 1), (2, 1), (2, 5), (3, 1), (3, 5), (3, 40)}

@@ -205,3 +205,23 @@ def test_object_snapshots(site: AnalyticsSite, objects: dict[str, int]) -> None:
     # a stored path outside DATA/analytics is never served
     assert site.users["admin"].req("GET", f"/api/v1/analytics/objects/{objects['bad']}/snapshot.jpg").status_code == 404
     assert site.users["admin"].req("GET", "/api/v1/analytics/objects/999999/snapshot.jpg").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("9999-12-31T22:00:00-14:00", "9999-12-31T23:59:59-14:00"),
+        ("1969-12-31T20:00:00Z", "1969-12-31T22:00:00Z"),
+        ("9998-12-30T00:00:00Z", "9998-12-31T00:00:00Z"),  # far but in range: answered, empty
+    ],
+)
+def test_dates_at_the_edges(site: AnalyticsSite, motion: dict[str, int], start: str, end: str) -> None:
+    admin, cam = site.users["admin"], motion["camera"]
+    ok = start.startswith("9998")
+    for path, params in (
+        ("/api/v1/search/motion", {"camera": cam, "region": "0,0,1,1"}),
+        (url(site, 1, "motion"), {"buckets": 10}),
+        ("/api/v1/search/objects", {}),
+    ):
+        r = admin.req("GET", path, params={**params, "start": start, "end": end})
+        assert r.status_code == (200 if ok else 422), (path, r.status_code, r.text)

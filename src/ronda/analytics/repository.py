@@ -28,7 +28,7 @@ from ronda.analytics.model import GRID_BYTES, GRID_COLS, GRID_ROWS, Box, MotionH
 from ronda.analytics.settings import AnalyticsSettings
 from ronda.errors import Invalid
 from ronda.store.analytics_models import AnalyticsObject, AnalyticsSettingsRow, MotionMinute
-from ronda.store.models import Segment
+from ronda.store.models import Camera, Segment
 
 SECONDS = 60
 _CELLS = SECONDS * GRID_BYTES  # 1,080 bytes of grids, then 60 level bytes
@@ -111,8 +111,8 @@ class _Minute:
         return cls([_ZERO_GRID] * SECONDS, [0] * SECONDS)
 
     @classmethod
-    def of(cls, row: MotionMinute) -> _Minute:
-        grids, levels = _unpack(row.data)
+    def of(cls, data: bytes) -> _Minute:
+        grids, levels = _unpack(data)
         return cls(grids, list(levels))
 
     def merge(self, i: int, cells: bytes, level: int) -> None:
@@ -152,14 +152,16 @@ def add_motion(s: Session, rows: Iterable[MotionSecond]) -> int:
     per_camera: dict[int, list[int]] = defaultdict(list)
     for cam, minute in by_minute:
         per_camera[cam].append(minute)
-    existing: dict[tuple[int, int], MotionMinute] = {}
+    # Plain rows, not ORM objects: nothing stale stays in the session's identity map after the upsert.
+    existing: dict[tuple[int, int], bytes] = {}
     for cam, minutes in per_camera.items():
-        q = select(MotionMinute).where(MotionMinute.camera_id == cam, MotionMinute.minute >= min(minutes),
-                                       MotionMinute.minute <= max(minutes))  # fmt: skip
         wanted = set(minutes)
-        for row in s.scalars(q):
-            if row.minute in wanted:
-                existing[(cam, row.minute)] = row
+        q = select(MotionMinute.minute, MotionMinute.data).where(
+            MotionMinute.camera_id == cam, MotionMinute.minute >= min(minutes), MotionMinute.minute <= max(minutes)
+        )
+        for minute, data in s.execute(q):
+            if minute in wanted:
+                existing[(cam, minute)] = data
     out: list[dict[str, Any]] = []
     for (cam, minute), seconds in by_minute.items():
         old = existing.get((cam, minute))
@@ -180,7 +182,6 @@ def _upsert_minutes(s: Session, values: list[dict[str, Any]]) -> None:
             set_={k: stmt.excluded[k] for k in ("cells_any", "max_level", "seconds", "data")},
         )
         s.execute(stmt, values[i : i + 500])
-    s.expire_all()  # the ORM's copies of rows just rewritten by Core
 
 
 def _minutes(s: Session, camera_id: int, start_ms: int, end_ms: int, columns: Sequence[Any]) -> Any:
@@ -376,6 +377,23 @@ def prune(s: Session, deleted_until: dict[int, int]) -> None:
 
 
 PruneHook = Callable[[Session, dict[int, int]], None]
+
+
+def prune_unrecorded(s: Session, now_ms: int, default_retention_days: float) -> int:
+    """For cameras with no recording at all (streams not recorded, or footage all gone), which ``prune``
+    never hears of: motion minutes and objects older than the camera's retention (its ``retention_days``,
+    else ``default_retention_days``) go. For a periodic task (the analytics service's). Returns how many
+    cameras were pruned."""
+    recorded = select(Segment.camera_id).distinct()
+    done = 0
+    for camera_id, days in s.execute(select(Camera.id, Camera.retention_days).where(Camera.id.not_in(recorded))):
+        cutoff = now_ms - int((days if days is not None else default_retention_days) * 86_400_000)
+        s.execute(delete(MotionMinute).where(MotionMinute.camera_id == camera_id,
+                                             MotionMinute.minute < cutoff // 60_000))  # fmt: skip
+        s.execute(delete(AnalyticsObject).where(AnalyticsObject.camera_id == camera_id,
+                                                AnalyticsObject.last_ms < cutoff))  # fmt: skip
+        done += 1
+    return done
 
 
 def motion_bytes(s: Session, camera_id: int | None = None) -> int:
