@@ -65,9 +65,12 @@ def test_zone_editor_draws_saves_and_reloads(browser, site, users):
     errors = ConsoleErrors(page)
     errors.expect(422)  # the self-crossing polygon below
     try:
-        sign_in(page, site.ronda.base, f"/admin/analytics/{cam}")
+        sign_in(page, site.ronda.base, "/admin/cameras")
+        page.locator(f"[data-testid=admin-camera-row][data-camera-id='{cam}'] [data-testid=camera-analytics]").click()
+        page.wait_for_url(f"**/#/admin/analytics/{cam}")
         stage = page.get_by_test_id("an-stage")
         page.wait_for_selector("[data-testid=an-stage][data-picture=ok]", timeout=20000)  # the camera's snapshot
+        assert page.get_by_test_id("an-camera").input_value() == str(cam)
 
         # an area with the mouse: four corners, closed on the first one
         page.get_by_test_id("an-draw-polygon").click()
