@@ -45,3 +45,26 @@ export function zoneShape(stage, z, i, selected) {
   }
   return g;
 }
+
+/**
+ * A polygon or line being drawn: its points so far, a dashed edge to the cross-hair, the cross-hair.
+ * @param {import("./stage.js").Stage} stage @param {Point[]} draft @param {Point} cursor
+ * @returns {SVGElement[]}
+ */
+export function draftShapes(stage, draft, cursor) {
+  const u = stage.unit();
+  const out = [svg("polyline", { class: "an-draft", points: [...draft, cursor].map((p) => stage.px(p).join(",")).join(" ") })];
+  draft.forEach((p, i) => {
+    const [x, y] = stage.px(p);
+    out.push(svg("circle", { class: i === 0 ? "an-draft-point first" : "an-draft-point", cx: x, cy: y, r: (i === 0 ? 8 : 5) * u }));
+  });
+  const [cx, cy] = stage.px(cursor);
+  out.push(svg("path", { class: "an-cross", d: `M${cx - 12 * u},${cy}H${cx + 12 * u}M${cx},${cy - 12 * u}V${cy + 12 * u}` }));
+  return out;
+}
+
+/** A point inside the frame, to 4 decimals. @param {Point} p @returns {Point} */
+export function clampPoint(p) {
+  const c = (v) => Math.round(Math.min(1, Math.max(0, v)) * 10000) / 10000;
+  return [c(p[0]), c(p[1])];
+}

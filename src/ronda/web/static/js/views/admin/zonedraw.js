@@ -5,7 +5,7 @@
 // bigger steps), Space adds a point there, Enter closes, Backspace takes the last point back, Escape
 // stops; a selected zone's points are focusable, arrows move them and Delete removes one.
 import { t } from "../../i18n.js";
-import { arrowMarker, zoneShape } from "../../analytics/shapes.js";
+import { arrowMarker, clampPoint, draftShapes, zoneShape } from "../../analytics/shapes.js";
 import { svg } from "../../analytics/stage.js";
 
 /** @typedef {import("../../analytics/stage.js").Point} Point */
@@ -194,23 +194,9 @@ export class ZoneDrawer extends EventTarget {
           "aria-label": t("an.point", { n: i + 1, x: Math.round(p[0] * 100), y: Math.round(p[1] * 100) }) }));
       });
     }
-    if (this.mode !== "idle") {
-      const pts = [...this.draft, this.cursor].map((p) => stage.px(p).join(",")).join(" ");
-      s.append(svg("polyline", { class: "an-draft", points: pts }));
-      this.draft.forEach((p, i) => {
-        const [x, y] = stage.px(p);
-        s.append(svg("circle", { class: i === 0 ? "an-draft-point first" : "an-draft-point", cx: x, cy: y, r: (i === 0 ? 8 : 5) * u }));
-      });
-      const [cx, cy] = stage.px(this.cursor);
-      s.append(svg("path", { class: "an-cross", d: `M${cx - 12 * u},${cy}H${cx + 12 * u}M${cx},${cy - 12 * u}V${cy + 12 * u}` }));
-    }
+    if (this.mode !== "idle") s.append(...draftShapes(stage, this.draft, this.cursor));
     stage.el.dataset.zones = String(this.zones.length);
     stage.el.dataset.draft = String(this.draft.length);
   }
 }
 
-/** @param {Point} p @returns {Point} */
-function clampPoint(p) {
-  const c = (v) => Math.round(Math.min(1, Math.max(0, v)) * 10000) / 10000;
-  return [c(p[0]), c(p[1])];
-}
