@@ -64,7 +64,7 @@ def ronda_worker(url: str, zones: list[dict[str, Any]], seconds: float, out: Pat
     events: list[tuple[str, int]] = []
     deadline: float | None = None
     for gray, time_ms in decode.frames_for_motion(
-        url, busy=lambda: detector.busy, options={"rtsp_transport": "tcp"}
+        url, need=lambda: detector.frame_need, options={"rtsp_transport": "tcp"}
     ):  # default analysis rate and decode mode
         if deadline is None:
             deadline = time.monotonic() + seconds

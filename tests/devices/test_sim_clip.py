@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,8 @@ def make_code_clip(path: Path) -> None:
     """A 3 s MP4 at 15 fps, each frame numbered by :func:`code_frame`."""
     w, h = CODE_SIZE
     cmd = ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "gray", "-s", f"{w}x{h}", "-r", "15",
-           "-i", "-", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "10", "-pix_fmt", "yuv420p", str(path)]  # fmt: skip
+           "-i", "-", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "10", "-pix_fmt", "yuv420p",
+           str(path)]  # fmt: skip
     data = b"".join(code_frame(i) for i in range(CODE_FRAMES))
     subprocess.run(cmd, input=data, check=True, timeout=60)
 
@@ -168,7 +170,7 @@ def test_clip_frames_are_on_the_wall_clock(clipsim: SimulatorProcess) -> None:
     info = clipsim.clip_info("cam2")
     assert (info["frames"], info["fps"], info["loop_ms"]) == (CODE_FRAMES, 15, 3000.0)
     starts = info["loop_starts_ms"]
-    assert starts[0] == info["epoch_ms"] and all(b - a == pytest.approx(3000.0) for a, b in zip(starts, starts[1:]))
+    assert starts[0] == info["epoch_ms"] and all(b - a == pytest.approx(3000.0) for a, b in pairwise(starts))
     assert abs(starts[-1] - time.time() * 1000) < 3100  # the loop under way began at most one loop ago
     readers = [FrameReader(clipsim.url("cam2"), (320, 240)), FrameReader(clipsim.url("cam2", sub=True), (640, 480))]
     try:
@@ -180,7 +182,7 @@ def test_clip_frames_are_on_the_wall_clock(clipsim: SimulatorProcess) -> None:
         assert len(r.seen) >= 50, len(r.seen)
         codes = [c for _, c in r.seen]
         assert all(0 <= c < CODE_FRAMES for c in codes), codes
-        assert any(a == CODE_FRAMES - 1 and b == 0 for a, b in zip(codes, codes[1:])), "never saw the clip loop"
+        assert any(a == CODE_FRAMES - 1 and b == 0 for a, b in pairwise(codes)), "never saw the clip loop"
         for arrived_ms, code in r.seen:
             loop, expected = simclip.frame_at(info, arrived_ms)
             # the frame on screen was sent at most a few frames before it was decoded here
@@ -222,3 +224,14 @@ def test_unreadable_clip_one_line(clip_files: dict[str, Path], tmp_path: Path) -
     # and through SimulatorProcess, as tests and the demo start it
     with pytest.raises(SimulatorError, match="junk.mp4: not a video ffmpeg can read"):
         SimulatorProcess(cameras=1, clips={1: clip_files["junk"]}, log_dir=tmp_path).start()
+
+
+def test_demo_passes_clip_and_checks_it(clip_files: dict[str, Path], tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "ronda.cli", "demo", "--cameras", "2", "--data-dir", str(tmp_path / "data"),
+           "--http-port", str(free_port()), "--clip", f"3={clip_files['code']}"]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 2
+    assert (
+        res.stderr.strip().splitlines()[-1] == f"ronda: --clip '3={clip_files['code']}': there is no camera 3 "
+        "(cameras 1..2)"
+    ), res.stderr
