@@ -599,7 +599,11 @@ class Simulator:
         on the wall clock alone (the same frame on main and sub, for every viewer, across reconnects). A
         pipeline that joins, or missed frames, waits for the next keyframe."""
         pos = k % len(clip.keys)
-        for act, pts in self._due(stream, tick):
+        due = self._due(stream, tick)
+        for act in stream.actives:
+            if all(a is not act for a, _ in due) and act.src.current_state == _Gst.State.PLAYING:
+                act.need_key = True  # its queue is full (nobody consumes): a frame is lost, resume on a keyframe
+        for act, pts in due:
             if act.need_key and not clip.keys[pos]:
                 continue
             act.need_key = False
