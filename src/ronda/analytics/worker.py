@@ -43,6 +43,7 @@ STATUS_S = 1.0
 READ_S = 0.1  # how often a reader looks for new fragments (one fragment is ~250 ms)
 LAG_WINDOW_S = 5.0  # a drop within this long: the camera is lagging
 RECOVER_S = 10.0  # no drop for this long: it has caught up
+FPS_WINDOW = 5  # status reports the analysed frame rate is averaged over
 OUTBOX = 2000  # result messages waiting for the main process
 
 
@@ -138,7 +139,7 @@ class _Camera:
         self.last_drop = 0.0
         self.busy_since: float | None = None
         self.cpu_s = 0.0
-        self._reported = 0
+        self._history: deque[tuple[float, int]] = deque(maxlen=FPS_WINDOW + 1)  # (time, frames analysed)
         self.threads = [
             threading.Thread(target=self._guard, args=(self._read,), name=f"read-{job.camera_id}", daemon=True),
             threading.Thread(target=self._guard, args=(self._analyse,), name=f"an-{job.camera_id}", daemon=True),
@@ -246,8 +247,9 @@ class _Camera:
 
     def snapshot(self, period_s: float, now: float) -> CameraStatus:
         st = self.status
-        st.fps = round((st.analysed - self._reported) / period_s, 2) if period_s > 0 else 0.0
-        self._reported = st.analysed
+        self._history.append((now, st.analysed))
+        t0, n0 = self._history[0]
+        st.fps = round((st.analysed - n0) / (now - t0), 2) if now > t0 else 0.0
         st.cpu_percent = round(100.0 * self.cpu_s / period_s, 1) if period_s > 0 else 0.0
         self.cpu_s = 0.0
         if st.dropped and now - self.last_drop < LAG_WINDOW_S:
