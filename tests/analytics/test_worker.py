@@ -195,6 +195,7 @@ async def test_a_hung_analyser_gets_its_worker_killed_and_restarted(world: World
 
 async def test_a_plugin_that_does_not_load_is_a_clear_error(world: World, start: Any) -> None:
     svc = await start(workers=1, plugins=["tests.analytics.nothing_here:factory"])
+
     def error() -> str | None:
         st = svc.status().get(world.ids[0])
         return st.last_error if st is not None else None

@@ -158,6 +158,7 @@ class FrameDifference:
         self._active_since: int | None = None
         self._last_motion = 0
         self._box: Box | None = None
+        self._size: tuple[int, int] | None = None
 
     def feed(self, frame: Frame) -> list[Result]:
         import cv2
@@ -166,6 +167,11 @@ class FrameDifference:
         out: list[Result] = []
         small = cv2.resize(frame.gray(), self.SMALL, interpolation=cv2.INTER_AREA).astype(np.int16)
         prev, self._prev = self._prev, small
+        if (frame.width, frame.height) != self._size:
+            # Another stream set-up (resolution): nothing to compare with; an episode under way ends.
+            self._size, prev = (frame.width, frame.height), None
+            if self._active_since is not None:
+                out.append(self._end())
         second = frame.time_ms // 1000
         if self._second is not None and second != self._second and self._cells.any():
             cells = {(int(c), int(r)) for r, c in zip(*np.nonzero(self._cells), strict=True)}
@@ -192,11 +198,15 @@ class FrameDifference:
                 payload: dict[str, Any] = {"box": list(box), "zone": None}
                 out.append(EventOut("motion.start", frame.time_ms, payload, box, frame.jpeg([box])))
         elif self._active_since is not None and frame.time_ms - self._last_motion >= self.END_AFTER_MS:
-            payload = {"box": list(self._box or (0.0, 0.0, 1.0, 1.0)), "zone": None,
-                       "duration_ms": self._last_motion - self._active_since}  # fmt: skip
-            out.append(EventOut("motion.end", self._last_motion, payload, self._box))
-            self._active_since = None
+            out.append(self._end())
         return out
+
+    def _end(self) -> EventOut:
+        assert self._active_since is not None
+        payload = {"box": list(self._box or (0.0, 0.0, 1.0, 1.0)), "zone": None,
+                   "duration_ms": self._last_motion - self._active_since}  # fmt: skip
+        self._active_since = None
+        return EventOut("motion.end", self._last_motion, payload, self._box)
 
 
 BUILTIN: dict[str, AnalyserFactory] = {"motion": FrameDifference}
