@@ -47,7 +47,7 @@ def analytics_workers(pid: int) -> list[int]:
     found = []
     for c in children(pid):
         try:
-            if b"multiprocessing" in Path(f"/proc/{c}/cmdline").read_bytes():
+            if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes():  # (not the resource tracker)
                 found.append(c)
         except OSError:
             pass
