@@ -76,7 +76,7 @@ async def start(world: World) -> AsyncIterator[Callable[..., Awaitable[Analytics
     started: list[AnalyticsService] = []
 
     async def run(**kw: Any) -> AnalyticsService:
-        opts: dict[str, Any] = {"workers": 2, "max_queue_frames": 4, "rescan_seconds": 1, "hang_seconds": 3, **kw}
+        opts: dict[str, Any] = {"workers": 2, "rescan_seconds": 1, "hang_seconds": 8, **kw}
         svc = AnalyticsService(AnalyticsConfig(**opts), world.db, world.data_dir / "recordings", world.data_dir)
         await svc.start()
         started.append(svc)
@@ -184,7 +184,7 @@ async def test_a_hung_analyser_gets_its_worker_killed_and_restarted(world: World
         pid = service.status()[a].pid
         assert pid is not None
         hang_file.touch()
-        await until(lambda: service.status()[a].restarts >= 1, 20, "the hung worker restarted")
+        await until(lambda: service.status()[a].restarts >= 1, 30, "the hung worker restarted")
         assert "analyser call ran" in (service.status()[a].last_error or "")
         assert not Path(f"/proc/{pid}").exists(), "killed and reaped"
         await until(lambda: running(service, a), 30, "camera resumed")

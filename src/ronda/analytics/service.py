@@ -31,6 +31,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -134,6 +135,7 @@ class AnalyticsService:
         self.dropped_writes: Counter[int] = Counter()
         self.motion_discarded = 0
         self._writer: threading.Thread | None = None
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="analytics")
         self._task: asyncio.Task[None] | None = None
         self._rescan_now = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -158,11 +160,12 @@ class AnalyticsService:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await asyncio.to_thread(self._stop_workers)
+        await self._run(self._stop_workers)
         with contextlib.suppress(queue.Full):
-            await asyncio.to_thread(self._writes.put, ("stop", None), True, 10.0)
+            await self._run(self._writes.put, ("stop", None), True, 10.0)
         if self._writer is not None:
-            await asyncio.to_thread(self._writer.join, 10)
+            await self._run(self._writer.join, 10)
+        self._pool.shutdown(wait=False)
 
     def _stop_workers(self) -> None:
         for w in self.workers:
@@ -191,6 +194,11 @@ class AnalyticsService:
         w.status = None
         w.sent = None
 
+    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Blocking work (joining, killing, spawning a process, a pipe write, the camera scan) on the
+        service's own threads: never in the default executor the recorder's writes use."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
     def rescan(self) -> None:
         """Read the camera list and settings again now (after a settings change)."""
         self._rescan_now.set()
@@ -203,7 +211,7 @@ class AnalyticsService:
             if now >= next_scan or self._rescan_now.is_set():
                 self._rescan_now.clear()
                 try:
-                    jobs = await asyncio.to_thread(self._jobs)
+                    jobs = await self._run(self._jobs)
                     for w in self.workers:
                         w.jobs = [j for j in jobs if j.camera_id % len(self.workers) == w.index]
                 except Exception as e:  # a busy database: the next scan retries
@@ -234,7 +242,7 @@ class AnalyticsService:
                     w.last_error = reason
                 log.warning("analytics worker %d (pid %s): %s; restarting", w.index, w.proc.pid, reason)
                 stable = now - w.started_at > STABLE_S
-                await asyncio.to_thread(self._kill, w)
+                await self._run(self._kill, w)
                 w.restarts += 1
                 w.backoff_s = 1.0 if stable else min(w.backoff_s * 2, BACKOFF_MAX_S)
                 w.next_start_at = now + w.backoff_s
@@ -242,11 +250,11 @@ class AnalyticsService:
         if w.proc is None:
             if not w.jobs or now < w.next_start_at:
                 return
-            await asyncio.to_thread(self._spawn, w)
+            await self._run(self._spawn, w)
         if w.commands is not None and w.sent != w.jobs:
             jobs = list(w.jobs)
             try:
-                await asyncio.to_thread(w.commands.send, ("cameras", jobs))
+                await self._run(w.commands.send, ("cameras", jobs))
                 w.sent = jobs
             except (OSError, ValueError) as e:
                 log.warning("analytics worker %d: %s", w.index, e)
@@ -433,10 +441,15 @@ class AnalyticsService:
         to the data directory, or None when it cannot be written (the event is stored without it)."""
         assert r.snapshot is not None
         t = datetime.fromtimestamp(r.time_ms / 1000, tz=UTC)
-        rel = SNAPSHOT_DIR / str(camera_id) / f"{t:%Y}" / f"{t:%m}" / f"{t:%d}" / f"{r.time_ms}-{r.type}.jpg"
-        path = self.data_dir / rel
+        day = SNAPSHOT_DIR / str(camera_id) / f"{t:%Y}" / f"{t:%m}" / f"{t:%d}"
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            (self.data_dir / day).mkdir(parents=True, exist_ok=True)
+            rel = day / f"{r.time_ms}-{r.type}.jpg"
+            n = 0
+            while (self.data_dir / rel).exists():  # two events of one type in one millisecond
+                n += 1
+                rel = day / f"{r.time_ms}-{r.type}-{n}.jpg"
+            path = self.data_dir / rel
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(r.snapshot)
             tmp.replace(path)

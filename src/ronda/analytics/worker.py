@@ -121,8 +121,12 @@ class _Outbox:
                 msg = self._q.popleft()
             try:
                 self.conn.send(msg)
-            except (OSError, EOFError, ValueError):  # the main process is gone
+            except (OSError, EOFError):  # the main process is gone
                 os._exit(0)
+            except Exception as e:  # a result that does not pickle (a plugin's): dropped, the rest go on
+                log.warning("result not sent: %s: %s", type(e).__name__, e)
+                if msg[0] == "results":
+                    self.dropped[msg[1]] += 1
 
 
 class _Camera:
