@@ -64,3 +64,14 @@ def crash(camera_id: int, settings: AnalyticsSettings) -> Crash | None:
 
 def hang(camera_id: int, settings: AnalyticsSettings) -> Hang | None:
     return Hang() if _mine(camera_id) else None
+
+
+class Broken:
+    """Raises on every frame."""
+
+    def feed(self, frame: Frame) -> list[Result]:
+        raise ValueError(f"bad frame at {frame.time_ms}")
+
+
+def broken(camera_id: int, settings: AnalyticsSettings) -> Broken | None:
+    return Broken() if _mine(camera_id) else None

@@ -193,6 +193,17 @@ async def test_a_hung_analyser_gets_its_worker_killed_and_restarted(world: World
         del os.environ["RONDA_TEST_HANG_FILE"], os.environ["RONDA_TEST_PLUGIN_CAMERAS"]
 
 
+async def test_an_analyser_that_raises_is_counted_and_the_others_go_on(world: World, start: Any) -> None:
+    a, _b = world.ids
+    service = await start(plugins=[f"{PLUGINS}:broken"], workers=1)
+    await until(lambda: running(service, a) and service.status()[a].reasons.get("analyser_error", 0) >= 5, 30,
+                "analyser errors counted")  # fmt: skip
+    st = service.status()[a]
+    assert "Broken: ValueError: bad frame at" in (st.last_error or "")
+    assert st.restarts == 0 and st.fps > 0
+    await until(lambda: world.events("motion.start", a), 20, "the motion analyser still at work")
+
+
 async def test_a_plugin_that_does_not_load_is_a_clear_error(world: World, start: Any) -> None:
     svc = await start(workers=1, plugins=["tests.analytics.nothing_here:factory"])
 

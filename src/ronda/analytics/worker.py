@@ -142,6 +142,8 @@ class _Camera:
         self.stopping = threading.Event()
         self.last_drop = 0.0
         self.busy_since: float | None = None
+        self.input_reasons: Counter[str] = Counter()  # the reader's (frames.py)
+        self.analysis_reasons: Counter[str] = Counter()  # the analyser thread's
         self.cpu_s = 0.0
         self._history: deque[tuple[float, int]] = deque(maxlen=FPS_WINDOW + 1)  # (time, frames analysed)
         self.threads = [
@@ -183,7 +185,7 @@ class _Camera:
                 frames = src.read(int(time.time() * 1000))
                 st = self.status
                 st.decoded = src.decoder.decoded
-                st.reasons = dict(src.reasons)
+                self.input_reasons = src.reasons
                 if src.decoder.setup is not None:
                     st.width, st.height, st.codec = (
                         src.decoder.setup.width,
@@ -215,6 +217,10 @@ class _Camera:
             a = factory(self.job.camera_id, self.settings)
             if a is not None:
                 out.append(a)
+        missing = [d for d in self.settings.detectors if d not in BUILTIN]
+        if missing:  # asked for in the camera's settings, not installed in this Ronda: said, not hidden
+            self.status.last_error = f"detector not available: {', '.join(missing)}"
+            log.warning("camera %s: %s", self.job.camera_id, self.status.last_error)
         return out
 
     def _analyse(self) -> None:
@@ -234,7 +240,7 @@ class _Camera:
                     try:
                         results.extend(a.feed(frame))
                     except Exception as e:  # one analyser's bad frame: counted, the others go on
-                        self.status.reasons["analyser_error"] = self.status.reasons.get("analyser_error", 0) + 1
+                        self.analysis_reasons["analyser_error"] += 1
                         self.status.last_error = f"{type(a).__name__}: {type(e).__name__}: {e}"[:300]
                         log.warning("camera %s: %s", self.job.camera_id, self.status.last_error)
             finally:
@@ -242,7 +248,7 @@ class _Camera:
             self.status.analysed += 1
             good = [r for r in results if _acceptable(r, self.job.camera_id)]
             if len(good) != len(results):
-                self.status.reasons["bad_result"] = self.status.reasons.get("bad_result", 0) + len(results) - len(good)
+                self.analysis_reasons["bad_result"] += len(results) - len(good)
             if good:
                 self.outbox.put(("results", self.job.camera_id, good), self.job.camera_id)
             cpu1 = time.thread_time()
@@ -262,6 +268,7 @@ class _Camera:
             st.lagging = False
         st.busy_s = round(now - self.busy_since, 1) if self.busy_since is not None else 0.0
         st.results_dropped = self.outbox.dropped.get(st.camera_id, 0)
+        st.reasons = dict(self.input_reasons + self.analysis_reasons)
         return CameraStatus(**{k: getattr(st, k) for k in CameraStatus.__slots__})
 
 
