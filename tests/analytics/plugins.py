@@ -75,3 +75,26 @@ class Broken:
 
 def broken(camera_id: int, settings: AnalyticsSettings) -> Broken | None:
     return Broken() if _mine(camera_id) else None
+
+
+class ClockReader:
+    """Reads the simulator clock camera's time code from every 5th frame analysed and reports it with the
+    frame's time, as an event (``motion.clock_check``: a motion type, so the pipeline stores it)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def feed(self, frame: Frame) -> list[Result]:
+        from ronda.analytics.pipeline import EventOut
+        from ronda.devices.simulator import read_clock_code
+
+        self.n += 1
+        gray = frame.gray()
+        code = read_clock_code(gray.tobytes(), gray.shape[1])
+        if code is None or self.n % 5:
+            return []
+        return [EventOut("motion.clock_check", frame.time_ms, {"code": code})]
+
+
+def clock(camera_id: int, settings: AnalyticsSettings) -> ClockReader | None:
+    return ClockReader() if _mine(camera_id) else None

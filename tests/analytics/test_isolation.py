@@ -133,3 +133,32 @@ def test_an_h265_sub_stream_then_a_switch_to_another_codec_and_size(sim: Simulat
         assert text.count("analytics worker 0 started") == 1, "the worker never restarted"
     finally:
         ronda.close()
+
+
+def test_frame_times_match_the_cameras_clock(sim: SimulatorProcess, tmp_path: Path) -> None:
+    """A frame's estimated time (anchored on the fragment's arrival) against the time code the simulator's
+    clock camera draws into each frame at capture: within the recording pipeline's latency, in order."""
+    data_dir = tmp_path / "data"
+    port = free_port()
+    cams = [{"name": "Clock", "main": {"url": sim.url("clock")}}]
+    analytics = {"enabled": True, "workers": 1, "plugins": ["tests.analytics.plugins:clock"]}
+    cfg = write_config(data_dir, port, cams, analytics=analytics)
+    ronda = RondaProcess(cfg, tmp_path / "ronda.log", port)
+    ronda.start()
+    try:
+        wait_for(lambda: len(events(data_dir, "motion.clock_check")) >= 20, 90, what="20 clock readings")
+        con = sqlite3.connect(f"file:{data_dir / 'ronda.db'}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = con.execute("SELECT time_ms, json_extract(payload, '$.code') FROM events "
+                               "WHERE type='motion.clock_check' ORDER BY id").fetchall()  # fmt: skip
+        finally:
+            con.close()
+        late = [t - code for t, code in rows]
+        print(f"frame time - capture time: min {min(late)} ms, max {max(late)} ms")
+        # the first file read at start is dated on arrival (a whole segment at once): skip its frames
+        steady = late[5:]
+        assert all(-300 < d < 1500 for d in steady), steady
+        times = [t for t, _ in rows]
+        assert times == sorted(times)
+    finally:
+        ronda.close()
