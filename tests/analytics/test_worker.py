@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from ronda.access.secrets import SecretBox
-from ronda.analytics.service import AnalyticsService
+from ronda.analytics.service import AnalyticsService, default_settings
+from ronda.analytics.settings import AnalyticsSettings
 from ronda.config import AnalyticsConfig
 from ronda.devices import registry
 from ronda.recording.layout import Layout
@@ -75,9 +76,10 @@ async def start(world: World) -> AsyncIterator[Callable[..., Awaitable[Analytics
     """Starts an AnalyticsService on the world (options: AnalyticsConfig's); stopped at the end."""
     started: list[AnalyticsService] = []
 
-    async def run(**kw: Any) -> AnalyticsService:
+    async def run(settings_for: Callable[[int], AnalyticsSettings] = default_settings, **kw: Any) -> AnalyticsService:
         opts: dict[str, Any] = {"workers": 2, "rescan_seconds": 1, "hang_seconds": 8, **kw}
-        svc = AnalyticsService(AnalyticsConfig(**opts), world.db, world.data_dir / "recordings", world.data_dir)
+        svc = AnalyticsService(AnalyticsConfig(**opts), world.db, world.data_dir / "recordings", world.data_dir,
+                               settings_for=settings_for)  # fmt: skip
         await svc.start()
         started.append(svc)
         return svc
@@ -193,6 +195,29 @@ async def test_a_hung_analyser_gets_its_worker_killed_and_restarted(world: World
         del os.environ["RONDA_TEST_HANG_FILE"], os.environ["RONDA_TEST_PLUGIN_CAMERAS"]
 
 
+async def test_a_hung_analyser_of_a_camera_whose_settings_changed_is_still_caught(
+    world: World, start: Any, tmp_path: Path
+) -> None:
+    """The camera restarts with its new settings, but the hung call cannot be stopped: its worker must go."""
+    a, _b = world.ids
+    hang_file = tmp_path / "hang"
+    os.environ["RONDA_TEST_HANG_FILE"] = str(hang_file)
+    os.environ["RONDA_TEST_PLUGIN_CAMERAS"] = str(a)
+    settings: dict[int, AnalyticsSettings] = {}
+    try:
+        service = await start(plugins=[f"{PLUGINS}:hang"], settings_for=lambda c: settings.get(c, AnalyticsSettings()))
+        await until(lambda: running(service, a), 30, "camera analysed")
+        hang_file.touch()
+        await until(lambda: not hang_file.exists(), 10, "the analyser hanging")
+        settings[a] = AnalyticsSettings.model_validate({"motion": {"fps": 3}})
+        service.rescan()
+        await until(lambda: service.status()[a].restarts >= 1, 40, "the worker with the hung call restarted")
+        assert "stopped camera" in (service.status()[a].last_error or "")
+        await until(lambda: running(service, a), 30, "camera resumed")
+    finally:
+        del os.environ["RONDA_TEST_HANG_FILE"], os.environ["RONDA_TEST_PLUGIN_CAMERAS"]
+
+
 async def test_an_analyser_that_raises_is_counted_and_the_others_go_on(world: World, start: Any) -> None:
     a, _b = world.ids
     service = await start(plugins=[f"{PLUGINS}:broken"], workers=1)
@@ -222,7 +247,8 @@ def test_workers_do_not_outlive_a_killed_ronda(world: World, tmp_path: Path) -> 
         textwrap.dedent(f"""
         import asyncio, sys
         from pathlib import Path
-        from ronda.analytics.service import AnalyticsService
+        from ronda.analytics.service import AnalyticsService, default_settings
+from ronda.analytics.settings import AnalyticsSettings
         from ronda.config import AnalyticsConfig
         from ronda.store.db import Database
 

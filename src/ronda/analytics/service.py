@@ -237,6 +237,8 @@ class AnalyticsService:
                 hung = [c for c in w.status.cameras.values() if c.busy_s > self.cfg.hang_seconds]
                 if hung:
                     reason = f"camera {hung[0].camera_id}: an analyser call ran {hung[0].busy_s:g} s"
+                elif w.status.retired_busy_s > self.cfg.hang_seconds:
+                    reason = f"an analyser call of a stopped camera ran {w.status.retired_busy_s:.0f} s"
             if reason is not None:
                 if w.last_error is None or not w.last_error.startswith("plugin"):
                     w.last_error = reason

@@ -83,6 +83,7 @@ class WorkerStatus:
     pid: int
     cpu_percent: float  # the whole worker process, % of one core
     cameras: dict[int, CameraStatus]
+    retired_busy_s: float = 0.0  # the longest analyser call still running for a camera since stopped
 
 
 @dataclass(slots=True, frozen=True)
@@ -287,7 +288,7 @@ def _factories(opts: WorkerOptions) -> list[tuple[str, AnalyserFactory]]:
 
 
 def _watch_parent(conn: Connection, cameras: dict[int, _Camera], factories: list[tuple[str, AnalyserFactory]],
-                  opts: WorkerOptions, outbox: _Outbox) -> None:  # fmt: skip
+                  opts: WorkerOptions, outbox: _Outbox, retired: list[_Camera]) -> None:  # fmt: skip
     """The command loop: runs until the main process says stop or its end of the pipe closes."""
     while True:
         try:
@@ -302,7 +303,10 @@ def _watch_parent(conn: Connection, cameras: dict[int, _Camera], factories: list
             jobs: dict[int, CameraJob] = {j.camera_id: j for j in msg[1]}
             for cid in list(cameras):
                 if jobs.get(cid) != cameras[cid].job:
-                    cameras.pop(cid).stop()
+                    old = cameras.pop(cid)
+                    old.stop()
+                    # its analyser call may still be running (a thread cannot be killed): still watched
+                    retired[:] = [c for c in retired if c.busy_since is not None] + [old]
             for cid, job in jobs.items():
                 if cid not in cameras:
                     cam = _Camera(job, factories, opts, outbox)
@@ -325,6 +329,7 @@ def main(commands: Connection, results: Connection, opts: WorkerOptions) -> None
         time.sleep(1.0)
         os._exit(3)
     cameras: dict[int, _Camera] = {}
+    retired: list[_Camera] = []
 
     def report() -> None:
         last_wall, last_cpu = time.monotonic(), time.process_time()
@@ -336,10 +341,11 @@ def main(commands: Connection, results: Connection, opts: WorkerOptions) -> None
                 pid=os.getpid(),
                 cpu_percent=round(100.0 * (cpu - last_cpu) / period, 1) if period > 0 else 0.0,
                 cameras={cid: cam.snapshot(period, now) for cid, cam in list(cameras.items())},
+                retired_busy_s=max((now - b for c in list(retired) if (b := c.busy_since) is not None), default=0.0),
             )
             last_wall, last_cpu = now, cpu
             outbox.put(("status", status), droppable=False)
 
     threading.Thread(target=report, name="status", daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
-        _watch_parent(commands, cameras, factories, opts, outbox)
+        _watch_parent(commands, cameras, factories, opts, outbox, retired)
