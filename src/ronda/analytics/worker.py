@@ -40,6 +40,7 @@ from ronda.analytics.settings import AnalyticsSettings
 log = logging.getLogger(__name__)
 
 STATUS_S = 1.0
+NICE = 10  # worker processes' scheduling priority, lower than the recorder's and the API's
 READ_S = 0.1  # how often a reader looks for new fragments (one fragment is ~250 ms)
 LAG_WINDOW_S = 5.0  # a drop within this long: the camera is lagging
 RECOVER_S = 10.0  # no drop for this long: it has caught up
@@ -317,6 +318,10 @@ def _watch_parent(conn: Connection, cameras: dict[int, _Camera], factories: list
 def main(commands: Connection, results: Connection, opts: WorkerOptions) -> None:
     """The worker process's entry point (multiprocessing spawn target)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the main process decides
+    # Analytics is best effort; recording and the API are not: when the cores are busy, the scheduler
+    # serves the main process first (a nice-10 process gets about a tenth of a contended core's share).
+    with contextlib.suppress(OSError):
+        os.nice(NICE)
     logging.basicConfig(
         level=opts.log_level, format="%(asctime)s analytics-worker[%(process)d] %(levelname)s %(message)s"
     )
