@@ -247,8 +247,7 @@ def test_workers_do_not_outlive_a_killed_ronda(world: World, tmp_path: Path) -> 
         textwrap.dedent(f"""
         import asyncio, sys
         from pathlib import Path
-        from ronda.analytics.service import AnalyticsService, default_settings
-from ronda.analytics.settings import AnalyticsSettings
+        from ronda.analytics.service import AnalyticsService
         from ronda.config import AnalyticsConfig
         from ronda.store.db import Database
 
