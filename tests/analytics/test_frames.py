@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ronda.analytics.frames import FragmentDecoder, FrameSource
 from ronda.recording.tail import PartialTail, TailBox
-from tests.analytics.conftest import live_writer, write_segments
+from tests.analytics.fragments import live_writer, write_segments
 
 
 def _boxes(files: list[Path]) -> list[TailBox]:

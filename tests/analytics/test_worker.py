@@ -26,7 +26,7 @@ from ronda.config import AnalyticsConfig
 from ronda.devices import registry
 from ronda.recording.layout import Layout
 from ronda.store.db import Database
-from tests.analytics.conftest import live_writer
+from tests.analytics.fragments import live_writer
 
 PLUGINS = "tests.analytics.plugins"
 
