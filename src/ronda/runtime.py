@@ -17,6 +17,7 @@ from ronda.access.rights import ensure_builtin_roles
 from ronda.access.secrets import SecretBox
 from ronda.access.service import AuthService
 from ronda.analytics import repository as analytics_repo
+from ronda.analytics.service import AnalyticsService
 from ronda.api.app import create_app
 from ronda.api.context import AppContext
 from ronda.api.protocols import Limits, protocols
@@ -138,8 +139,14 @@ def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
         recorder.on_events = events.relay.poke  # camera offline/online: published at once
     ptz = PtzService(cfg.ptz, db, audit, Drivers(db, ptz_driver_factory(cfg, secrets)))
     events.engine.ptz = ptz  # the rules' ptz_preset action (events cannot import ptz: layers)
+    analytics = None
+    if recorder is not None and cfg.analytics.enabled:
+        # Analytics reads the fragments this process's recorder writes (no second camera connection).
+        # Settings: the built-in default until the analytics settings store is wired (settings_for).
+        analytics = AnalyticsService(cfg.analytics, db, cfg.recordings_dir, cfg.data_dir,
+                                     on_events=events.relay.poke, log_level=cfg.log_level)  # fmt: skip
     return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder, events=events,
-                      ptz=ptz)  # fmt: skip
+                      ptz=ptz, analytics=analytics)  # fmt: skip
 
 
 async def serve(ctx: AppContext, on_ready: object = None) -> None:

@@ -110,6 +110,8 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         await ctx.events.start()
         if manage_recorder and ctx.recorder is not None:
             await ctx.recorder.start()
+            if ctx.analytics is not None:
+                await ctx.analytics.start()
         if ctx.ptz is not None:
             await ctx.ptz.start()
         ctx.started = True
@@ -120,6 +122,8 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
                 await ctx.ptz.close()
             if ctx.live is not None:
                 await ctx.live.close()
+            if manage_recorder and ctx.analytics is not None:
+                await ctx.analytics.stop()  # its workers first: they read the recorder's files
             if manage_recorder and ctx.recorder is not None:
                 await ctx.recorder.stop()
             await ctx.events.stop()
