@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
@@ -17,7 +18,9 @@ from ronda.access.rights import ensure_builtin_roles
 from ronda.access.secrets import SecretBox
 from ronda.access.service import AuthService
 from ronda.analytics import repository as analytics_repo
+from ronda.analytics.model import MotionSecond
 from ronda.analytics.service import AnalyticsService
+from ronda.analytics.settings import AnalyticsSettings
 from ronda.api.app import create_app
 from ronda.api.context import AppContext
 from ronda.api.protocols import Limits, protocols
@@ -125,6 +128,36 @@ def ptz_driver_factory(cfg: Config, secrets: SecretBox) -> DriverFactory:
     return real
 
 
+def analytics_settings(db: Database) -> Callable[[int], AnalyticsSettings]:
+    """A camera's stored analytics settings; with none, motion over the whole frame."""
+
+    def read(camera_id: int) -> AnalyticsSettings:
+        with db.session() as s:
+            return analytics_repo.get_settings(s, camera_id) or AnalyticsSettings()
+
+    return read
+
+
+def motion_store(db: Database) -> Callable[[list[MotionSecond]], None]:
+    """Where the analytics service writes its per-second motion records (one batch, one transaction)."""
+
+    def write(rows: list[MotionSecond]) -> None:
+        with db.session() as s:
+            analytics_repo.add_motion(s, rows)
+
+    return write
+
+
+def analytics_prune(db: Database, default_retention_days: float) -> Callable[[], None]:
+    """Motion and object records of cameras with no recording at all (retention's hook never sees them)."""
+
+    def prune() -> None:
+        with db.session() as s:
+            analytics_repo.prune_unrecorded(s, now_ms(), default_retention_days)
+
+    return prune
+
+
 def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
     db = open_database(cfg, migrate)
     secrets = load_secrets(cfg)
@@ -140,11 +173,15 @@ def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
     ptz = PtzService(cfg.ptz, db, audit, Drivers(db, ptz_driver_factory(cfg, secrets)))
     events.engine.ptz = ptz  # the rules' ptz_preset action (events cannot import ptz: layers)
     analytics = None
+    if recorder is not None:
+        # Motion and object records go with the footage they describe (retention.py's hook).
+        recorder.retention.on_deleted = analytics_repo.prune
     if recorder is not None and cfg.analytics.enabled:
         # Analytics reads the fragments this process's recorder writes (no second camera connection).
-        # Settings: the built-in default until the analytics settings store is wired (settings_for).
         analytics = AnalyticsService(cfg.analytics, db, cfg.recordings_dir, cfg.data_dir,
-                                     on_events=events.relay.poke, log_level=cfg.log_level)  # fmt: skip
+                                     settings_for=analytics_settings(db), store_motion=motion_store(db),
+                                     on_events=events.relay.poke, log_level=cfg.log_level,
+                                     housekeeping=analytics_prune(db, cfg.storage.default_retention_days))  # fmt: skip
     return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder, events=events,
                       ptz=ptz, analytics=analytics)  # fmt: skip
 

@@ -86,6 +86,14 @@ def test_settings_rights(site: AnalyticsSite) -> None:
     assert site.ronda.anon("GET", url(site, 1)).status_code == 401
 
 
+def test_status_without_analytics_running_says_off(site: AnalyticsSite) -> None:
+    """This server records nothing (analytics runs with the recorder): the status says so, for admins only."""
+    st = site.users["admin"].req("GET", url(site, 1) + "/status")
+    assert st.status_code == 200 and st.json()["state"] == "off" and st.json()["camera"] == site.cams[1]
+    assert site.users["operator"].req("GET", url(site, 1) + "/status").status_code == 403
+    assert site.users["admin"].req("GET", "/api/v1/cameras/2147483000/analytics/status").status_code == 404
+
+
 @pytest.fixture(scope="module")
 def motion(site: AnalyticsSite) -> dict[str, int]:
     """Camera 1: motion top left at T0+10..T0+14 and T0+100 (a new minute), always bottom right."""

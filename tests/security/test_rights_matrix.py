@@ -170,6 +170,7 @@ TABLE: dict[str, tuple[str, str]] = {
     # Analytics (docs/analytics.md): settings like the camera itself; searches and the strip like playback
     "GET /api/v1/cameras/{camera_id}/analytics":                  ("cam:any",                    "cam"),
     "PUT /api/v1/cameras/{camera_id}/analytics":                  ("org:manage_cameras",         "cam"),
+    "GET /api/v1/cameras/{camera_id}/analytics/status":           ("org:manage_cameras",         "cam"),
     "GET /api/v1/cameras/{camera_id}/motion":                     ("cam:playback",               "cam"),
     "GET /api/v1/search/motion":                                  ("cam:playback",               "cam"),
     "GET /api/v1/search/objects":                                 ("cam:playback",               "cam"),

@@ -54,6 +54,7 @@ from ronda.timeutil import now_ms
 log = logging.getLogger(__name__)
 
 TICK_S = 0.5
+HOUSEKEEPING_S = 3600.0
 BACKOFF_MAX_S = 30.0
 STABLE_S = 60.0  # a worker up this long starts its next back-off from 1 s again
 WRITE_QUEUE = 5000  # result batches waiting for the writer thread
@@ -117,6 +118,7 @@ class AnalyticsService:
         store_motion: Callable[[list[MotionSecond]], None] | None = None,
         on_events: Callable[[], None] | None = None,
         log_level: str = "INFO",
+        housekeeping: Callable[[], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.db = db
@@ -125,6 +127,8 @@ class AnalyticsService:
         self.settings_for = settings_for
         self.store_motion = store_motion
         self.on_events = on_events
+        self.housekeeping = housekeeping  # hourly, off the loop (pruning records of unrecorded cameras)
+        self._next_housekeeping = 0.0
         self.opts = WorkerOptions(cfg.max_queue_frames, tuple(cfg.plugins), log_level.upper())
         self.workers = [_Worker(i) for i in range(cfg.workers)]
         self._ctx = multiprocessing.get_context("spawn")
@@ -223,6 +227,12 @@ class AnalyticsService:
                 except Exception:
                     log.exception("analytics worker %d check failed", w.index)
             self._lag_events()
+            if self.housekeeping is not None and now >= self._next_housekeeping:
+                self._next_housekeeping = now + HOUSEKEEPING_S
+                try:
+                    await self._run(self.housekeeping)
+                except Exception as e:  # a busy database: the next hour retries
+                    log.warning("analytics housekeeping failed: %s", e)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._rescan_now.wait(), TICK_S)
 

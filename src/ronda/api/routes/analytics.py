@@ -19,7 +19,7 @@ from ronda.analytics.model import Box, region_mask
 from ronda.analytics.repository import GRID_CELLS
 from ronda.api.deps import Caller, CameraId, Ctx, camera_right, iso_range, object_right, require_camera
 from ronda.api.schemas import JPEG
-from ronda.api.schemas.analytics import AnalyticsSettings, MotionSearch, MotionStrip, ObjectView
+from ronda.api.schemas.analytics import AnalyticsSettings, AnalyticsStatusView, MotionSearch, MotionStrip, ObjectView
 from ronda.errors import Invalid, NotFound
 from ronda.media.cameras import camera_ids
 from ronda.store import repos
@@ -60,8 +60,26 @@ def put_analytics(ctx: Ctx, caller: Caller, camera_id: CameraId, body: Analytics
     that do not cross themselves, lines of 2 points, known detectors and zone kinds; audited)."""
     _existing(ctx.db, camera_id)
     with ctx.db.session() as s:
-        return repo.put_settings(s, camera_id, body, caller.actor, now_ms(), audit=ctx.audit,
-                                 source_ip=caller.source_ip)  # fmt: skip
+        saved = repo.put_settings(s, camera_id, body, caller.actor, now_ms(), audit=ctx.audit,
+                                  source_ip=caller.source_ip)  # fmt: skip
+    if ctx.analytics is not None:
+        ctx.analytics.rescan()  # the camera's analysers restart with the new settings now, not at the next scan
+    return saved
+
+
+@router.get("/cameras/{camera_id}/analytics/status", response_model=AnalyticsStatusView,
+            **camera_right(MANAGE_CAMERAS))  # fmt: skip
+def analytics_status(ctx: Ctx, camera_id: CameraId) -> AnalyticsStatusView:
+    """What analytics is doing for the camera in this process: state, frames per second, drops, lagging,
+    skipped input by reason, the last error and CPU. ``off`` when analytics does not run here."""
+    _existing(ctx.db, camera_id)
+    st = ctx.analytics.status().get(camera_id) if ctx.analytics is not None else None
+    if st is None:
+        return AnalyticsStatusView(camera=camera_id, state="off")
+    return AnalyticsStatusView(camera=camera_id, state=st.state, stream=st.stream, fps=round(st.fps, 2),
+                               dropped=st.dropped, lagging=st.lagging, reasons=st.reasons,
+                               last_error=st.last_error, cpu_percent=round(st.cpu_percent, 1),
+                               restarts=st.restarts, width=st.width, height=st.height, codec=st.codec)  # fmt: skip
 
 
 # --- motion ---------------------------------------------------------------------------------------------------

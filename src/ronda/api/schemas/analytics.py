@@ -38,3 +38,22 @@ class ObjectView(Out):
     zones: list[str]
     snapshot: str | None = Field(description="URL of the snapshot with the box drawn, or null")
     event: int | None = Field(description="the object.detected event's id, or null")
+
+
+class AnalyticsStatusView(Out):
+    """What the analytics runtime is doing for one camera (the admin screen)."""
+
+    camera: int
+    state: str = Field(description="off (analytics not running in this process) | starting | running | "
+                       "restarting | no_stream")  # fmt: skip
+    stream: str | None = Field(None, description="the stream analysed: sub or main")
+    fps: float = Field(0.0, description="frames analysed per second")
+    dropped: int = Field(0, description="frames dropped because analysis fell behind (since the worker started)")
+    lagging: bool = False
+    reasons: dict[str, int] = Field(default_factory=dict, description="skipped input, counted by reason")
+    last_error: str | None = None
+    cpu_percent: float = Field(0.0, description="this camera's decoding and analysis, % of one core")
+    restarts: int = Field(0, description="restarts of its worker process")
+    width: int = 0
+    height: int = 0
+    codec: str | None = None

@@ -26,7 +26,7 @@ const SHELL = [
   "js/sitetime.js", "js/timeline/bar.js", "js/timeline/data.js", "js/timeline/describe.js", "js/timeline/draw.js",
   "js/timeline/input.js", "js/timeline/style.js", "js/timeline/motion.js",
   "css/analytics.css", "js/analytics/frame.js", "js/analytics/shapes.js", "js/analytics/stage.js", "js/analytics/strings.js",
-  "js/views/admin/analytics.js", "js/views/admin/ansettings.js", "js/views/admin/zonedraw.js", "js/views/admin/zonelist.js",
+  "js/views/admin/analytics.js", "js/views/admin/anstatus.js", "js/views/admin/ansettings.js", "js/views/admin/zonedraw.js", "js/views/admin/zonelist.js",
   "js/views/search.js", "js/views/search/hits.js", "js/views/search/region.js",
 ];
 

@@ -10,6 +10,7 @@ import { errorBox, loadOrShow, tabBar } from "./common.js";
 import { settingsForm } from "./ansettings.js";
 import { ZoneDrawer } from "./zonedraw.js";
 import { zoneList } from "./zonelist.js";
+import { analyticsStatus } from "./anstatus.js";
 
 /**
  * @param {HTMLElement} panel
@@ -91,13 +92,9 @@ function editor(body, ctx, cam, settings) {
   const form = settingsForm(settings);
   const saveErr = errorBox("an-save-error");
   const save = h("button", { type: "button", class: "primary", "data-testid": "an-save", text: t("common.save") });
-  // Per-camera analytics status (frames per second, dropped frames, lagging, CPU) goes here once the
-  // API reports it: shown when the settings answer carries a `status` object.
-  const status = h("section", { class: "an-status", "data-testid": "an-status", hidden: !settings.status },
-    h("h4", { text: t("an.status") }), h("pre", { text: settings.status ? JSON.stringify(settings.status, null, 1) : "" }));
+  const status = analyticsStatus(ctx, cam.id);
   save.addEventListener("click", async () => {
     const next = { ...settings, ...form.read(), zones: zones.map((z) => dropEmpty(z)) };
-    delete next.status;
     try {
       const saved = await ctx.api.call(`/api/v1/cameras/${cam.id}/analytics`, { method: "PUT", body: next });
       saveErr.show(null);
@@ -111,8 +108,11 @@ function editor(body, ctx, cam, settings) {
   body.append(h("div", { class: "an-editor" },
     h("div", { class: "an-left" }, bar, help, stage.el),
     list),
-  form.el, status, saveErr, h("div", { class: "row" }, save));
-  return () => stage.destroy();
+  form.el, status.el, saveErr, h("div", { class: "row" }, save));
+  return () => {
+    stage.destroy();
+    status.close();
+  };
 }
 
 /** A zone without its unset options (the API's defaults apply). @param {import("../../analytics/shapes.js").Zone} z */
