@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ronda.analytics.model import GRID_COLS, GRID_ROWS, Box, MotionSecond, pack_cells
+from ronda.analytics.model import GRID_COLS, GRID_ROWS, Box, MotionSecond, TrackedObject, pack_cells
 from ronda.analytics.settings import AnalyticsSettings
 
 if TYPE_CHECKING:  # numpy comes with the 'analytics' extra; importing this module must not need it
@@ -104,7 +104,15 @@ class EventOut:
     severity: str = "info"
 
 
-Result = MotionSecond | EventOut
+@dataclass(slots=True, frozen=True)
+class TrackEnded:
+    """A tracked object is gone (left the picture or lost): stored for object search."""
+
+    camera_id: int
+    obj: TrackedObject
+
+
+Result = MotionSecond | EventOut | TrackEnded
 
 
 class FrameAnalyser(Protocol):
@@ -207,6 +215,3 @@ class FrameDifference:
                    "duration_ms": self._last_motion - self._active_since}  # fmt: skip
         self._active_since = None
         return EventOut("motion.end", self._last_motion, payload, self._box)
-
-
-BUILTIN: dict[str, AnalyserFactory] = {"motion": FrameDifference}

@@ -39,9 +39,10 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from ronda.analytics import repository as analytics_repo
 from ronda.analytics import worker as worker_mod
-from ronda.analytics.model import MotionSecond
-from ronda.analytics.pipeline import EventOut
+from ronda.analytics.model import MotionSecond, TrackedObject
+from ronda.analytics.pipeline import EventOut, TrackEnded
 from ronda.analytics.settings import AnalyticsSettings
 from ronda.analytics.worker import CameraJob, CameraStatus, WorkerOptions, WorkerStatus
 from ronda.config import AnalyticsConfig
@@ -129,7 +130,10 @@ class AnalyticsService:
         self.on_events = on_events
         self.housekeeping = housekeeping  # hourly, off the loop (pruning records of unrecorded cameras)
         self._next_housekeeping = 0.0
-        self.opts = WorkerOptions(cfg.max_queue_frames, tuple(cfg.plugins), log_level.upper())
+        self.opts = WorkerOptions(cfg.max_queue_frames, tuple(cfg.plugins), log_level.upper(),
+                                  tuple((name, str(path)) for name, path in cfg.models.items()))  # fmt: skip
+        # (camera, track) → its analytics_objects row, from its object.detected event to its end
+        self._objects: dict[tuple[int, int], int] = {}
         self.workers = [_Worker(i) for i in range(cfg.workers)]
         self._ctx = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
@@ -408,6 +412,7 @@ class AnalyticsService:
     def _write(self, batch: list[tuple[str, Any]]) -> None:
         rows: list[dict[str, Any]] = []
         motion: list[MotionSecond] = []
+        ended: list[TrackEnded] = []
         for kind, item in batch:
             if kind == "event":
                 rows.append(item)
@@ -416,6 +421,8 @@ class AnalyticsService:
                 for r in results:
                     if isinstance(r, MotionSecond):
                         motion.append(r)
+                    elif isinstance(r, TrackEnded):
+                        ended.append(r)
                     elif isinstance(r, EventOut):
                         row = self._event_row(camera_id, r)
                         if row is not None:
@@ -425,11 +432,29 @@ class AnalyticsService:
                 self.store_motion(motion)
             else:
                 self.motion_discarded += len(motion)
-        if rows:
+        if rows or ended:
             with self.db.session() as s:
-                repos.add_events(s, rows)
-            if self.on_events is not None and self._loop is not None and not self._loop.is_closed():
+                ids = repos.add_events(s, rows)
+                self._object_records(s, rows, ids, ended)
+            if rows and self.on_events is not None and self._loop is not None and not self._loop.is_closed():
                 self._loop.call_soon_threadsafe(self.on_events)
+
+    def _object_records(self, s: Any, rows: list[dict[str, Any]], ids: list[int], ended: list[TrackEnded]) -> None:
+        """Object search's rows (``analytics_objects``): one per track, made with its ``object.detected``
+        event (its snapshot and id) and completed when the track ends (last time, best score, zones)."""
+        for row, event_id in zip(rows, ids, strict=True):
+            if row["type"] != "object.detected" or row["camera_id"] is None:
+                continue
+            p = row["payload"]
+            x0, y0, x1, y1 = (float(v) for v in p.get("box", (0, 0, 0, 0)))
+            obj = TrackedObject(int(p.get("track", 0)), str(p.get("class", "")), float(p.get("score", 0.0)),
+                                (x0, y0, x1, y1), row["time_ms"], row["time_ms"])  # fmt: skip
+            self._objects[(row["camera_id"], obj.track)] = analytics_repo.add_object(
+                s, row["camera_id"], obj, snapshot=row.get("snapshot"), event_id=event_id)  # fmt: skip
+        for e in ended:
+            known = self._objects.pop((e.camera_id, e.obj.track), None)
+            if known is None or not analytics_repo.update_object(s, known, e.obj):
+                analytics_repo.add_object(s, e.camera_id, e.obj)  # (its detected event was refused or lost)
 
     def _event_row(self, camera_id: int, r: EventOut) -> dict[str, Any] | None:
         payload = dict(r.payload)

@@ -33,8 +33,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from ronda.analytics.builtin import BUILTIN
 from ronda.analytics.model import MotionSecond
-from ronda.analytics.pipeline import BUILTIN, EVENT_PREFIXES, AnalyserFactory, FrameAnalyser, Result, load_plugin
+from ronda.analytics.pipeline import EVENT_PREFIXES, AnalyserFactory, FrameAnalyser, Result, load_plugin
 from ronda.analytics.settings import AnalyticsSettings
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class WorkerOptions:
     max_queue_frames: int = 8
     plugins: tuple[str, ...] = ()
     log_level: str = "INFO"
+    models: tuple[tuple[str, str], ...] = ()  # analytics.models: extra detector models by name
 
 
 class _Outbox:
@@ -275,15 +277,19 @@ class _Camera:
 
 
 def _acceptable(r: object, camera_id: int) -> bool:
-    from ronda.analytics.pipeline import EventOut
+    from ronda.analytics.pipeline import EventOut, TrackEnded
 
-    if isinstance(r, MotionSecond):
+    if isinstance(r, MotionSecond | TrackEnded):
         return r.camera_id == camera_id
     return isinstance(r, EventOut) and r.type.startswith(EVENT_PREFIXES) and isinstance(r.payload, dict)
 
 
 def _factories(opts: WorkerOptions) -> list[tuple[str, AnalyserFactory]]:
     out: list[tuple[str, AnalyserFactory]] = list(BUILTIN.items())
+    if opts.models:  # the objects analyser with the configured models besides the built-in ones
+        from ronda.analytics import objects
+
+        out = [(n, objects.factory(dict(opts.models)) if n == "objects" else f) for n, f in out]
     out += [(spec, load_plugin(spec)) for spec in opts.plugins]
     return out
 
