@@ -96,7 +96,7 @@ class ObjectSettings(_Model):
     model: str = Field("default", min_length=1, max_length=64, description="A model named in analytics.models.")
     classes: list[str] = Field(default_factory=lambda: list(STREET_CLASSES), min_length=1, max_length=80)
     min_score: float = Field(0.4, ge=0.05, le=1.0)
-    fps: float = Field(2.0, ge=0.2, le=10.0, description="Detector frames per second while there is motion.")
+    fps: float = Field(3.0, ge=0.2, le=10.0, description="Detector frames per second while there is motion.")
     loiter_seconds: float = Field(60.0, gt=0, le=86400, description="Default for zones without their own.")
 
 
