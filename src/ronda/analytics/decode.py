@@ -1,0 +1,280 @@
+"""Frames for motion: the cheapest correct way from H.264/H.265 packets to small gray pictures.
+
+Decoding, not the motion maths, is what motion costs (docs/analytics.md, "Motion"): a 720p15 H.264
+stream costs ~3.2 ms per decoded frame on one core here (≈ 5 % of a core for every frame), while the
+detector needs ~0.5 ms per analysed frame. P-frames cannot be skipped (every one is a reference in
+camera streams: ``skip_frame='NONREF'`` saves nothing; ``skip_loop_filter``, ``flags2=+fast`` and
+threads saved nothing measurable either), so the only real saving is decoding fewer frames:
+
+``mode="keyframes"``
+    decode only keyframes (1 per GOP, typically 1 s): ~0.7 % of a core per 720p15 stream. Motion is
+    seen at most one GOP late and a movement shorter than about two GOPs can be missed.
+``mode="all"``
+    decode every frame and deliver ``fps`` of them: full time resolution, full decode cost.
+``mode="adaptive"`` (the default)
+    keyframes while the scene is still; as soon as the caller reports motion (``active = True``, from
+    :attr:`MotionDetector.busy`) every frame is decoded again, starting with the frames of the current
+    GOP that were skipped (the packets since the last keyframe are kept, so the decoder catches up
+    correctly on any stream), until the caller reports quiet. Still scenes cost what keyframes cost;
+    moving ones what full decoding costs, with ``fps`` frames per second delivered.
+
+Pictures are the luma plane (no colour conversion: converting to BGR costs ~4 ms at 720p) resized in
+OpenCV to the detector's analysis size (320 wide, aspect kept). 10-bit or unusual pixel formats go
+through libswscale to gray first.
+
+Interface (what the analytics worker calls)::
+
+    frames = MotionFrames.from_stream(container.streams.video[0], fps=5, mode="adaptive", wall0_ms=T)
+    for packet in container.demux(stream):
+        frames.active = detector.busy
+        for gray, time_ms in frames.feed(packet):
+            result = detector.process(gray, time_ms)
+    frames.flush()
+
+or, for a whole container or URL, ``for gray, time_ms in frames_for_motion(src, fps=5, busy=...)``.
+``time_ms`` is ``wall0_ms`` plus the frame's presentation time since the first frame (``wall0_ms``
+defaults to the wall clock at the first frame). Bad input never raises out of :meth:`MotionFrames.feed`:
+the packet or frame is skipped, the decoder waits for the next keyframe, and the reason is counted in
+:attr:`MotionFrames.errors` (``decode``: the decoder refused a packet; ``corrupt``: it concealed damage in
+a frame; ``format``: a picture that could not be converted); :func:`frames_for_motion` also counts ``demux``
+(a truncated or corrupt container ends the iteration).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal, cast
+
+import av
+import av.container
+import av.video.stream
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from ronda.analytics.motion import analysis_size
+
+DecodeMode = Literal["adaptive", "all", "keyframes"]
+DECODE_MODES: tuple[DecodeMode, ...] = ("adaptive", "all", "keyframes")
+DEFAULT_MODE: DecodeMode = "adaptive"
+MAX_GOP_PACKETS = 600  # packets kept for catching up; a longer GOP is decoded from its next keyframe
+
+# 8-bit formats whose first plane is the luma picture: no conversion needed.
+_LUMA8 = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"})
+
+Gray = npt.NDArray[np.uint8]
+
+
+def luma(frame: av.VideoFrame) -> Gray:
+    """The frame's luma at the detector's analysis size (uint8, H×W)."""
+    size = analysis_size(frame.width, frame.height)
+    if frame.format.name in _LUMA8:
+        plane = frame.planes[0]
+        full = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
+    else:
+        full = cast(Gray, frame.to_ndarray(format="gray"))
+    if (full.shape[1], full.shape[0]) == size:
+        return np.ascontiguousarray(full)
+    return cast(Gray, cv2.resize(full, size, interpolation=cv2.INTER_AREA))
+
+
+class MotionFrames:
+    """Turns one video stream's packets into ``(gray, time_ms)`` at about ``fps`` (see the module doc)."""
+
+    def __init__(
+        self,
+        codec: str,
+        *,
+        fps: float = 5.0,
+        mode: DecodeMode = DEFAULT_MODE,
+        extradata: bytes | None = None,
+        time_base: Fraction | None = None,
+        wall0_ms: int | None = None,
+        rate: float | None = None,
+        threads: int = 1,
+    ) -> None:
+        if mode not in DECODE_MODES:
+            raise ValueError(f"unknown decode mode {mode!r} (one of {', '.join(DECODE_MODES)})")
+        if not fps > 0:
+            raise ValueError("fps must be positive")
+        try:
+            self._ctx: av.VideoCodecContext = av.CodecContext.create(codec, "r")  # type: ignore[assignment]
+        except (av.FFmpegError, ValueError) as e:
+            raise ValueError(f"no decoder for codec {codec!r}: {e}") from e
+        if extradata:
+            self._ctx.extradata = extradata
+        # One thread: the least CPU per frame (frame threads add a frame of delay and ~0-30 % overhead
+        # here), and the analytics worker runs several cameras side by side anyway.
+        self._ctx.thread_count = threads
+        self.mode: DecodeMode = mode
+        self.fps = fps
+        self.time_base = time_base
+        self.wall0_ms = wall0_ms
+        self.active = False  # set by the caller (adaptive mode): motion now, decode every frame
+        self._period_ms = 1000.0 / fps
+        self._rate = rate if rate and rate > 0 else 15.0  # for streams without timestamps (raw Annex-B)
+        self._gop: list[av.Packet] = []
+        self._decoded_upto = 0  # packets of _gop already sent to the decoder
+        self._need_key = True
+        self._pts0: float | None = None
+        self._last_out: float | None = None
+        self.counts: Counter[str] = Counter()  # packets, skipped, decoded, delivered
+        self.errors: Counter[str] = Counter()  # reason → packets or frames lost to it
+        self.last_error: str | None = None
+        self._synthetic = False
+
+    @classmethod
+    def from_stream(cls, stream: av.video.stream.VideoStream, **kw: object) -> MotionFrames:
+        """A frame source for a demuxed stream (copies its codec name, extradata and time base)."""
+        ctx = stream.codec_context
+        rate = stream.guessed_rate or stream.average_rate
+        return cls(
+            ctx.name,
+            extradata=ctx.extradata,
+            time_base=stream.time_base,
+            rate=float(rate) if rate else None,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    @property
+    def decoding_all(self) -> bool:
+        return self.mode == "all" or (self.mode == "adaptive" and self.active)
+
+    def feed(self, packet: av.Packet) -> list[tuple[Gray, int]]:
+        """Frames (possibly none) that this packet completes and that are due at the target fps."""
+        self.counts["packets"] += 1
+        if packet.size == 0:
+            return []
+        if packet.pts is None and packet.dts is None:
+            # Raw Annex-B carries no timestamps: number the packets (the decoder copies pts to frames).
+            packet.pts = packet.dts = self.counts["packets"] - 1
+            self._synthetic = True
+        if packet.is_keyframe:
+            self._gop = [packet]
+            self._decoded_upto = 0
+            self._need_key = False
+        elif self._need_key:
+            self.counts["skipped"] += 1
+            return []
+        else:
+            if len(self._gop) >= MAX_GOP_PACKETS:
+                self._gop = []
+                self._decoded_upto = 0
+                self._need_key = True
+                self.counts["skipped"] += 1
+                return []
+            self._gop.append(packet)
+        if packet.is_keyframe:
+            todo = self._gop[:1]
+        elif self.decoding_all:
+            todo = self._gop[self._decoded_upto :]  # catch up on the GOP's skipped frames first
+        else:
+            self.counts["skipped"] += 1
+            return []
+        self._decoded_upto = len(self._gop)
+        out: list[tuple[Gray, int]] = []
+        for p in todo:
+            out.extend(self._decode(p))
+        return out
+
+    def flush(self) -> list[tuple[Gray, int]]:
+        """Frames still inside the decoder at the end of the stream."""
+        return self._decode(None)
+
+    def _decode(self, packet: av.Packet | None) -> list[tuple[Gray, int]]:
+        try:
+            frames = self._ctx.decode(packet)
+        except (av.FFmpegError, ValueError) as e:
+            # A corrupt packet: count it, wait for the next keyframe rather than decode garbage.
+            self.errors["decode"] += 1
+            self._need_key = True
+            self.last_error = str(e)
+            return []
+        out: list[tuple[Gray, int]] = []
+        for frame in frames:
+            self.counts["decoded"] += 1
+            if frame.is_corrupt:
+                # The decoder concealed damage (it rarely raises): a smeared picture would look like
+                # motion, and the damage spreads to the GOP's later frames, so wait for a keyframe.
+                self.errors["corrupt"] += 1
+                self._need_key = True
+                continue
+            if self._need_key and not frame.key_frame:
+                continue
+            t = self._time_ms(frame)
+            if self._last_out is not None and t - self._last_out < self._period_ms * 0.75 and t >= self._last_out:
+                continue
+            try:
+                gray = luma(frame)
+            except (ValueError, av.FFmpegError):
+                self.errors["format"] += 1
+                continue
+            self._last_out = t
+            self.counts["delivered"] += 1
+            out.append((gray, int(round(t))))
+        return out
+
+    def _time_ms(self, frame: av.VideoFrame) -> float:
+        tb = self.time_base or frame.time_base
+        if frame.pts is None:  # should not happen (packets get numbers); count frames at the nominal rate
+            secs = self.counts["decoded"] / self._rate
+        elif self._synthetic or not tb:
+            secs = frame.pts / self._rate
+        else:
+            secs = float(frame.pts * tb)
+        if self._pts0 is None:
+            self._pts0 = secs
+            if self.wall0_ms is None:
+                self.wall0_ms = int(time.time() * 1000)
+        return self.wall0_ms + (secs - self._pts0) * 1000.0  # type: ignore[operator]
+
+
+def frames_for_motion(
+    source: str | Path | av.container.InputContainer,
+    *,
+    fps: float = 5.0,
+    mode: DecodeMode = DEFAULT_MODE,
+    busy: Callable[[], bool] | None = None,
+    wall0_ms: int | None = None,
+    options: dict[str, str] | None = None,
+    frames: list[MotionFrames] | None = None,
+) -> Iterator[tuple[Gray, int]]:
+    """``(gray, time_ms)`` for motion from a file, URL or open container's first video stream.
+
+    ``busy`` is asked before every packet (adaptive mode: decode every frame while it says True).
+    ``options`` go to the demuxer (e.g. ``{"rtsp_transport": "tcp"}``). Pass ``frames=[]`` to get the
+    :class:`MotionFrames` used (for its counts) appended to it. A source that cannot be opened raises
+    ``ValueError`` with the reason; a container that breaks mid-way ends the iteration with the reason
+    counted in ``errors["demux"]``.
+    """
+    own = not isinstance(source, av.container.InputContainer)
+    if isinstance(source, av.container.InputContainer):
+        container = source
+    else:
+        try:
+            container = av.open(str(source), options=options or {}, timeout=10)
+        except (av.FFmpegError, OSError) as e:
+            raise ValueError(f"cannot open {source}: {e}") from e
+    try:
+        if not isinstance(container, av.container.InputContainer) or not container.streams.video:
+            raise ValueError(f"{source}: no video stream")
+        stream = container.streams.video[0]
+        mf = MotionFrames.from_stream(stream, fps=fps, mode=mode, wall0_ms=wall0_ms)
+        if frames is not None:
+            frames.append(mf)
+        try:
+            for packet in container.demux(stream):
+                if busy is not None:
+                    mf.active = busy()
+                yield from mf.feed(packet)
+        except (av.FFmpegError, OSError) as e:
+            mf.errors["demux"] += 1
+            mf.last_error = str(e)
+        yield from mf.flush()
+    finally:
+        if own:
+            container.close()
