@@ -384,7 +384,7 @@ def test_decode_feeds_detector_end_to_end(media: dict[str, Path]) -> None:
     det = MotionDetector(MotionSettings(fps=5))
     seconds: list[MotionSecond] = []
     events: list[MotionEvent] = []
-    for f, t in frames_for_motion(media["h264_sub"], fps=5, busy=lambda: det.busy, wall0_ms=T0):
+    for f, t in frames_for_motion(media["h264_sub"], fps=5, busy=lambda: det.wants_frames, wall0_ms=T0):
         r = det.process(f, t)
         seconds += r.seconds
         events += r.events

@@ -46,7 +46,8 @@ from ronda.analytics.settings import MotionSettings, TimeWindow, Zone
 from ronda.timeutil import zone as tz_zone
 
 ANALYSIS_WIDTH = 320
-BACKGROUND_TAU_MS = 1500.0  # time constant of the running-average background
+BACKGROUND_TAU_MS = 1500.0  # time constant of the running-average background (still pixels)
+FOREGROUND_TAU_MS = 15000.0  # ... and of changed pixels: how long a stopped object stays "motion"
 GLOBAL_CHANGE = 0.5  # share of the whole frame: above it a frame is a global change, not motion
 CELL_SHARE = 0.03  # share of a grid cell's analysed pixels that must change for the cell to count
 NOISE_FACTOR = 4.0  # the threshold is never below this many noise sigmas
@@ -226,6 +227,7 @@ class MotionDetector:
         self._bg: npt.NDArray[np.float32] | None = None
         self._last_ms: int | None = None
         self._kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+        self._changed: Gray = np.zeros((1, 1), np.uint8)  # the last judged frame's changed pixels (0/255)
         # event state
         self._run = 0  # consecutive moving frames
         self._run_start_ms = 0
@@ -246,6 +248,16 @@ class MotionDetector:
     def busy(self) -> bool:
         """Something is moving or an event is open: a frame source should deliver every frame it can."""
         return self._in_event or self._run > 0
+
+    @property
+    def wants_frames(self) -> bool:
+        """Motion was seen but no event started yet: frames *now* decide whether it is one.
+
+        The adaptive frame source (:mod:`ronda.analytics.decode`) decodes every frame only while this is
+        true, so an event is confirmed in ``start_frames`` frames at the analysis rate instead of as many
+        keyframes; once it runs, a frame per second (the keyframes) is enough to follow and end it.
+        """
+        return self._run > 0 and not self._in_event
 
     @property
     def in_event(self) -> bool:
@@ -289,11 +301,17 @@ class MotionDetector:
             out.events.extend(self._quiet(time_ms))
             return out
         fm = self._judge(cur, self._bg, self._raster, time_ms)
-        alpha = 1.0 - math.exp(-dt / BACKGROUND_TAU_MS) if dt > 0 else 0.5
         if fm.veto == "global_change":
             self._bg = cur
         else:
-            cv2.accumulateWeighted(cur, self._bg, alpha)
+            # Selective update: still pixels follow the frame quickly; changed ones only slowly, so a
+            # passing object leaves no ghost behind (it never got into the background), while one that
+            # stops (a parked car) is absorbed within about FOREGROUND_TAU_MS.
+            fast = 1.0 - math.exp(-dt / BACKGROUND_TAU_MS) if dt > 0 else 0.5
+            slow = 1.0 - math.exp(-dt / FOREGROUND_TAU_MS) if dt > 0 else 0.05
+            fg = cv2.dilate(self._changed, self._kernel)
+            cv2.accumulateWeighted(cur, self._bg, fast, mask=cv2.bitwise_not(fg))
+            cv2.accumulateWeighted(cur, self._bg, slow, mask=fg)
         out.frame = fm
         if fm.moving:
             self.counts["moving"] += 1
@@ -325,7 +343,8 @@ class MotionDetector:
         sample = signed[::4, ::4]
         noise = float(np.median(np.abs(sample - np.median(sample)))) / 0.6745
         thr = max(self.threshold, NOISE_FACTOR * noise)
-        changed = cv2.morphologyEx((diff > thr).astype(np.uint8), cv2.MORPH_OPEN, self._kernel)
+        changed = cv2.morphologyEx((diff > thr).astype(np.uint8) * 255, cv2.MORPH_OPEN, self._kernel)
+        self._changed = changed
         w, h = r.size
         frame_px = w * h
         if cv2.countNonZero(changed) > GLOBAL_CHANGE * frame_px:
@@ -348,7 +367,7 @@ class MotionDetector:
         x1 = int((stats[1:, cv2.CC_STAT_LEFT] + stats[1:, cv2.CC_STAT_WIDTH]).max())
         y1 = int((stats[1:, cv2.CC_STAT_TOP] + stats[1:, cv2.CC_STAT_HEIGHT]).max())
         box: Box = (round(x0 / w, 4), round(y0 / h, 4), round(x1 / w, 4), round(y1 / h, 4))
-        share = cv2.resize(counted.astype(np.float32), (GRID_COLS, GRID_ROWS), interpolation=cv2.INTER_AREA)
+        share = cv2.resize((counted > 0).astype(np.float32), (GRID_COLS, GRID_ROWS), interpolation=cv2.INTER_AREA)
         hit = share >= CELL_SHARE * np.maximum(r.cell_area, 1e-6)
         hit &= share > 0
         rows, cols = np.nonzero(hit)
