@@ -344,7 +344,7 @@ class MotionDetector:
         noise = float(np.median(np.abs(sample - np.median(sample)))) / 0.6745
         thr = max(self.threshold, NOISE_FACTOR * noise)
         changed = cv2.morphologyEx((diff > thr).astype(np.uint8) * 255, cv2.MORPH_OPEN, self._kernel)
-        self._changed = changed
+        self._changed = cast(Gray, changed)
         w, h = r.size
         frame_px = w * h
         if cv2.countNonZero(changed) > GLOBAL_CHANGE * frame_px:
