@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -323,6 +324,23 @@ def test_real_decode_all_and_keyframes(media: dict[str, Path], kind: str) -> Non
     full = dict((t, f) for f, t in frames)
     for f, t in keys:
         assert np.array_equal(f, full[t])
+
+
+def test_rtsp_like_timestamps_first_packet_unstamped(media: dict[str, Path]) -> None:
+    """An RTSP stream's first packet has no timestamp, the rest are 90 kHz: times run on evenly."""
+    container = av.open(str(media["h264_sub"]))
+    stream = container.streams.video[0]
+    mf = MotionFrames("h264", fps=5, mode="all", time_base=Fraction(1, 90000), wall0_ms=T0)
+    got: list[tuple[npt.NDArray[np.uint8], int]] = []
+    for i, packet in enumerate(container.demux(stream)):
+        if packet.size:
+            packet.pts = packet.dts = None if i == 0 else 1_000_000 + i * 6000
+            got.extend(mf.feed(packet))
+    got.extend(mf.flush())
+    container.close()
+    times = [t for _, t in got]
+    assert mf.counts["delivered"] == 50, mf.counts
+    assert times[0] == T0 and all(190 <= b - a <= 210 for a, b in zip(times, times[1:], strict=False)), times[:5]
 
 
 def test_adaptive_catches_up_mid_gop_exactly(media: dict[str, Path]) -> None:

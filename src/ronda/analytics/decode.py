@@ -126,6 +126,7 @@ class MotionFrames:
         self.errors: Counter[str] = Counter()  # reason → packets or frames lost to it
         self.last_error: str | None = None
         self._synthetic = False
+        self._last_pts: int | None = None
 
     @classmethod
     def from_stream(cls, stream: av.video.stream.VideoStream, **kw: object) -> MotionFrames:
@@ -149,10 +150,7 @@ class MotionFrames:
         self.counts["packets"] += 1
         if packet.size == 0:
             return []
-        if packet.pts is None and packet.dts is None:
-            # Raw Annex-B carries no timestamps: number the packets (the decoder copies pts to frames).
-            packet.pts = packet.dts = self.counts["packets"] - 1
-            self._synthetic = True
+        self._stamp(packet)
         if packet.is_keyframe:
             self._gop = [packet]
             self._decoded_upto = 0
@@ -180,6 +178,30 @@ class MotionFrames:
         for p in todo:
             out.extend(self._decode(p))
         return out
+
+    def _stamp(self, packet: av.Packet) -> None:
+        """Give packets without timestamps one (the decoder copies it to the frame).
+
+        Raw Annex-B has none at all: packets are numbered at the stream's nominal rate. An RTSP
+        stream's first packet has none, later ones do: the numbering then continues on the real clock.
+        """
+        k = self.counts["packets"] - 1
+        if packet.pts is None and packet.dts is None:
+            if self._synthetic or self._last_pts is None or self.time_base is None:
+                self._synthetic = True
+                packet.pts = packet.dts = k
+            else:  # a gap in real timestamps: one frame after the last
+                packet.pts = packet.dts = self._last_pts + max(1, round(1 / (self._rate * self.time_base)))
+                self._last_pts = packet.pts
+            return
+        if packet.pts is None:
+            packet.pts = packet.dts
+        if self._synthetic and self.time_base is not None:
+            # Real timestamps after numbered packets: re-anchor so that time runs on without a jump.
+            self._synthetic = False
+            if self._pts0 is not None:
+                self._pts0 = float(packet.pts * self.time_base) - (k / self._rate - self._pts0)
+        self._last_pts = packet.pts
 
     def flush(self) -> list[tuple[Gray, int]]:
         """Frames still inside the decoder at the end of the stream."""
