@@ -194,14 +194,14 @@ class MotionFrames:
                 packet.pts = packet.dts = self._last_pts + max(1, round(1 / (self._rate * self.time_base)))
                 self._last_pts = packet.pts
             return
-        if packet.pts is None:
-            packet.pts = packet.dts
-        if self._synthetic and self.time_base is not None:
+        pts = packet.pts if packet.pts is not None else packet.dts
+        packet.pts = pts
+        if self._synthetic and self.time_base is not None and pts is not None:
             # Real timestamps after numbered packets: re-anchor so that time runs on without a jump.
             self._synthetic = False
             if self._pts0 is not None:
-                self._pts0 = float(packet.pts * self.time_base) - (k / self._rate - self._pts0)
-        self._last_pts = packet.pts
+                self._pts0 = float(pts * self.time_base) - (k / self._rate - self._pts0)
+        self._last_pts = pts
 
     def flush(self) -> list[tuple[Gray, int]]:
         """Frames still inside the decoder at the end of the stream."""
