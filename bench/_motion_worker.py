@@ -12,6 +12,8 @@ import argparse
 import json
 import signal
 import sys
+import time
+from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 
@@ -37,6 +39,7 @@ def main() -> None:
     p.add_argument("--fps", type=float, default=5.0)
     p.add_argument("--mode", default="adaptive")
     p.add_argument("--sensitivity", type=int, default=50)
+    p.add_argument("--key-interval-ms", type=int, default=0)
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
     zones = [Zone(**z) for z in json.loads(a.zones) if z["kind"] in ("include", "mask")]
@@ -45,26 +48,29 @@ def main() -> None:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     with a.out.open("w") as out:
+        deadline = time.monotonic() + 180  # the simulator answers 503 while it encodes the clip once
         try:
-            for gray, t in frames_for_motion(
-                a.url,
-                fps=a.fps,
-                mode=a.mode,
-                busy=lambda: det.wants_frames,
-                options={"rtsp_transport": "tcp"},
-                frames=used,
-            ):  # type: ignore[arg-type]
-                for ev in det.process(gray, t).events:
-                    out.write(
-                        json.dumps({"kind": ev.kind, "time_ms": ev.time_ms, "box": ev.box, "level": ev.level}) + "\n"
-                    )
-                    out.flush()
+            while True:
+                try:
+                    source = frames_for_motion(
+                        a.url, fps=a.fps, mode=a.mode, busy=lambda: det.wants_frames,
+                        options={"rtsp_transport": "tcp"}, frames=used, key_interval_ms=a.key_interval_ms,
+                    )  # type: ignore[arg-type]  # fmt: skip
+                    for gray, t in source:
+                        for ev in det.process(gray, t).events:
+                            out.write(json.dumps(asdict(ev)) + "\n")
+                            out.flush()
+                    break
+                except ValueError as e:
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"cannot read {a.url}: {e}") from e
+                    time.sleep(1)
         except Stop:
             pass
         for ev in det.flush().events:
-            out.write(json.dumps({"kind": ev.kind, "time_ms": ev.time_ms, "box": ev.box, "level": ev.level}) + "\n")
-        counts = dict(used[0].counts) if used else {}
-        errors = dict(used[0].errors) if used else {}
+            out.write(json.dumps(asdict(ev)) + "\n")
+        counts = dict(used[-1].counts) if used else {}
+        errors = dict(used[-1].errors) if used else {}
         out.write(json.dumps({"kind": "counts", "decode": counts, "errors": errors, "detector": det.counts}) + "\n")
 
 

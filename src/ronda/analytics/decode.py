@@ -95,6 +95,7 @@ class MotionFrames:
         time_base: Fraction | None = None,
         wall0_ms: int | None = None,
         rate: float | None = None,
+        key_interval_ms: int = 0,
         threads: int = 1,
     ) -> None:
         if mode not in DECODE_MODES:
@@ -127,6 +128,8 @@ class MotionFrames:
         self.last_error: str | None = None
         self._synthetic = False
         self._last_pts: int | None = None
+        self.key_interval_ms = key_interval_ms  # idle: decode a keyframe at most this often (0: every one)
+        self._last_key_secs: float | None = None
 
     @classmethod
     def from_stream(cls, stream: av.video.stream.VideoStream, **kw: object) -> MotionFrames:
@@ -166,7 +169,7 @@ class MotionFrames:
                 self.counts["skipped"] += 1
                 return []
             self._gop.append(packet)
-        if packet.is_keyframe:
+        if packet.is_keyframe and (self.decoding_all or self._key_due(packet)):
             todo = self._gop[:1]
         elif self.decoding_all:
             todo = self._gop[self._decoded_upto :]  # catch up on the GOP's skipped frames first
@@ -178,6 +181,18 @@ class MotionFrames:
         for p in todo:
             out.extend(self._decode(p))
         return out
+
+    def _key_due(self, packet: av.Packet) -> bool:
+        """Whether this keyframe is due at the idle rate (every keyframe when ``key_interval_ms`` is 0)."""
+        if self.key_interval_ms <= 0 or packet.pts is None:
+            return True
+        secs = (
+            packet.pts / self._rate if self._synthetic or self.time_base is None else float(packet.pts * self.time_base)
+        )
+        if self._last_key_secs is not None and 0 <= secs - self._last_key_secs < self.key_interval_ms / 1000 - 0.25:
+            return False
+        self._last_key_secs = secs
+        return True
 
     def _stamp(self, packet: av.Packet) -> None:
         """Give packets without timestamps one (the decoder copies it to the frame).
@@ -264,6 +279,7 @@ def frames_for_motion(
     wall0_ms: int | None = None,
     options: dict[str, str] | None = None,
     frames: list[MotionFrames] | None = None,
+    key_interval_ms: int = 0,
 ) -> Iterator[tuple[Gray, int]]:
     """``(gray, time_ms)`` for motion from a file, URL or open container's first video stream.
 
@@ -285,7 +301,7 @@ def frames_for_motion(
         if not isinstance(container, av.container.InputContainer) or not container.streams.video:
             raise ValueError(f"{source}: no video stream")
         stream = container.streams.video[0]
-        mf = MotionFrames.from_stream(stream, fps=fps, mode=mode, wall0_ms=wall0_ms)
+        mf = MotionFrames.from_stream(stream, fps=fps, mode=mode, wall0_ms=wall0_ms, key_interval_ms=key_interval_ms)
         if frames is not None:
             frames.append(mf)
         try:
