@@ -317,7 +317,7 @@ def test_real_decode_all_and_keyframes(media: dict[str, Path], kind: str) -> Non
     assert times[0] == T0 and times == sorted(times)
     assert all(190 <= b - a <= 210 for a, b in zip(times, times[1:], strict=False)), times[:10]
     assert 50 < float(frames[10][0].mean()) < 220  # a real picture, not black or garbage
-    keys, mk = decode_all(media[kind], fps=5, mode="keyframes")
+    keys, mk = decode_all(media[kind], fps=5, mode="keyframes", key_interval_ms=0)
     assert mk.counts["decoded"] == 10 and mk.counts["skipped"] == 140
     assert [t for _, t in keys] == [T0 + 1000 * i for i in range(10)]
     # The keyframe pictures are the very same pictures full decoding gives at those times.
@@ -349,7 +349,7 @@ def test_adaptive_catches_up_mid_gop_exactly(media: dict[str, Path]) -> None:
     ref = dict((t, f) for f, t in full)
     container = av.open(str(media["h264"]))
     stream = container.streams.video[0]
-    mf = MotionFrames.from_stream(stream, fps=15, mode="adaptive", wall0_ms=T0)
+    mf = MotionFrames.from_stream(stream, fps=15, mode="adaptive", wall0_ms=T0, key_interval_ms=0)
     got: list[tuple[npt.NDArray[np.uint8], int]] = []
     for i, packet in enumerate(container.demux(stream)):
         mf.active = 22 <= i < 40 or i >= 100  # switch on mid-GOP (frame 22 of GOP 15..29), off, on again
@@ -366,6 +366,29 @@ def test_adaptive_catches_up_mid_gop_exactly(media: dict[str, Path]) -> None:
         T0 + 1000 * g for g in range(10)
     }
     assert set(times) >= expect - {T0 + round(40 * 1000 / 15)}
+
+
+def test_idle_key_interval(media: dict[str, Path]) -> None:
+    keys, mk = decode_all(media["h264_sub"], fps=5, mode="keyframes", key_interval_ms=2000)
+    assert [t for _, t in keys] == [T0 + 2000 * i for i in range(5)]
+    assert mk.counts["decoded"] == 5
+    # During an event (need "keyframes") every keyframe counts again: the per-second grid stays whole.
+    keys, mk = decode_all(media["h264_sub"], fps=5, mode="adaptive", need=lambda: "keyframes")
+    assert [t for _, t in keys] == [T0 + 1000 * i for i in range(10)]
+
+
+def test_frame_need_follows_the_event() -> None:
+    base = scene()
+    det = MotionDetector(MotionSettings(fps=FPS), [INCLUDE], start_frames=2)
+    need = []
+    for f, t in [*still(5, base), *walker(base, 5, 10), *still(20, base, 15)]:
+        det.process(f, t)
+        need.append(det.frame_need)
+    # Frame 5 moves (a run of 1: confirming), frame 6 starts the event, 2 s after the walk it ends.
+    assert need[:5] == ["idle"] * 5
+    assert need[5] == "all" and det.wants_frames is False
+    assert need[6:15] == ["keyframes"] * 9
+    assert need[-1] == "idle" and need.count("all") == 1
 
 
 def test_truncated_and_corrupt_input_counted_not_raised(media: dict[str, Path], tmp_path: Path) -> None:
@@ -402,7 +425,7 @@ def test_decode_feeds_detector_end_to_end(media: dict[str, Path]) -> None:
     det = MotionDetector(MotionSettings(fps=5))
     seconds: list[MotionSecond] = []
     events: list[MotionEvent] = []
-    for f, t in frames_for_motion(media["h264_sub"], fps=5, busy=lambda: det.wants_frames, wall0_ms=T0):
+    for f, t in frames_for_motion(media["h264_sub"], fps=5, need=lambda: det.frame_need, wall0_ms=T0):
         r = det.process(f, t)
         seconds += r.seconds
         events += r.events

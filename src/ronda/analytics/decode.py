@@ -1,22 +1,24 @@
 """Frames for motion: the cheapest correct way from H.264/H.265 packets to small gray pictures.
 
 Decoding, not the motion maths, is what motion costs (docs/analytics.md, "Motion"): a 720p15 H.264
-stream costs ~3.2 ms per decoded frame on one core here (≈ 5 % of a core for every frame), while the
-detector needs ~0.5 ms per analysed frame. P-frames cannot be skipped (every one is a reference in
-camera streams: ``skip_frame='NONREF'`` saves nothing; ``skip_loop_filter``, ``flags2=+fast`` and
-threads saved nothing measurable either), so the only real saving is decoding fewer frames:
+stream costs ~3.2 ms per decoded P-frame and 7-20 ms per keyframe on one core here (≈ 5 % of a core to
+decode every frame), while the detector needs ~0.5 ms per analysed frame. P-frames cannot be skipped
+(every one is a reference in camera streams: ``skip_frame='NONREF'`` saves nothing; ``skip_loop_filter``,
+``flags2=+fast`` and threads saved nothing measurable either), so the only real saving is decoding fewer
+frames. The caller says what it needs before each packet (``need``, from
+:attr:`MotionDetector.frame_need`): ``"all"`` (a start is being confirmed), ``"keyframes"`` (an event
+runs) or ``"idle"``.
 
-``mode="keyframes"``
-    decode only keyframes (1 per GOP, typically 1 s): ~0.7 % of a core per 720p15 stream. Motion is
-    seen at most one GOP late and a movement shorter than about two GOPs can be missed.
-``mode="all"``
-    decode every frame and deliver ``fps`` of them: full time resolution, full decode cost.
 ``mode="adaptive"`` (the default)
-    keyframes while the scene is still; as soon as the caller reports motion (``active = True``, from
-    :attr:`MotionDetector.busy`) every frame is decoded again, starting with the frames of the current
-    GOP that were skipped (the packets since the last keyframe are kept, so the decoder catches up
-    correctly on any stream), until the caller reports quiet. Still scenes cost what keyframes cost;
-    moving ones what full decoding costs, with ``fps`` frames per second delivered.
+    every frame while the need is ``all``, starting with the frames of the current GOP that were skipped
+    (the packets since the last keyframe are kept, so the decoder catches up exactly, on any stream);
+    every keyframe during an event; while idle, a keyframe every ``key_interval_ms`` (default 2000: every
+    other keyframe on a 1 s GOP). A start is confirmed ~0.4 s after the keyframe that showed it; the
+    price of the sparse idle look is that a movement has to last about ``key_interval_ms`` to be seen.
+``mode="keyframes"``
+    never more than keyframes (same idle interval): starts need ``start_frames`` keyframes.
+``mode="all"``
+    every frame decoded, ``fps`` of them delivered: full time resolution, full decode cost.
 
 Pictures are the luma plane (no colour conversion: converting to BGR costs ~4 ms at 720p) resized in
 OpenCV to the detector's analysis size (320 wide, aspect kept). 10-bit or unusual pixel formats go
@@ -24,14 +26,14 @@ through libswscale to gray first.
 
 Interface (what the analytics worker calls)::
 
-    frames = MotionFrames.from_stream(container.streams.video[0], fps=5, mode="adaptive", wall0_ms=T)
+    frames = MotionFrames.from_stream(container.streams.video[0], fps=5, wall0_ms=T)
     for packet in container.demux(stream):
-        frames.active = detector.busy
+        frames.need = detector.frame_need
         for gray, time_ms in frames.feed(packet):
             result = detector.process(gray, time_ms)
     frames.flush()
 
-or, for a whole container or URL, ``for gray, time_ms in frames_for_motion(src, fps=5, busy=...)``.
+or, for a whole container or URL, ``for gray, time_ms in frames_for_motion(src, fps=5, need=...)``.
 ``time_ms`` is ``wall0_ms`` plus the frame's presentation time since the first frame (``wall0_ms``
 defaults to the wall clock at the first frame). Bad input never raises out of :meth:`MotionFrames.feed`:
 the packet or frame is skipped, the decoder waits for the next keyframe, and the reason is counted in
@@ -56,11 +58,12 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ronda.analytics.motion import analysis_size
+from ronda.analytics.motion import FrameNeed, analysis_size
 
 DecodeMode = Literal["adaptive", "all", "keyframes"]
 DECODE_MODES: tuple[DecodeMode, ...] = ("adaptive", "all", "keyframes")
 DEFAULT_MODE: DecodeMode = "adaptive"
+IDLE_KEY_INTERVAL_MS = 2000  # while idle, a keyframe at most this often (see the module doc)
 MAX_GOP_PACKETS = 600  # packets kept for catching up; a longer GOP is decoded from its next keyframe
 
 # 8-bit formats whose first plane is the luma picture: no conversion needed.
@@ -95,7 +98,7 @@ class MotionFrames:
         time_base: Fraction | None = None,
         wall0_ms: int | None = None,
         rate: float | None = None,
-        key_interval_ms: int = 0,
+        key_interval_ms: int = IDLE_KEY_INTERVAL_MS,
         threads: int = 1,
     ) -> None:
         if mode not in DECODE_MODES:
@@ -115,7 +118,7 @@ class MotionFrames:
         self.fps = fps
         self.time_base = time_base
         self.wall0_ms = wall0_ms
-        self.active = False  # set by the caller (adaptive mode): motion now, decode every frame
+        self.need: FrameNeed = "idle"  # set by the caller before each packet (MotionDetector.frame_need)
         self._period_ms = 1000.0 / fps
         self._rate = rate if rate and rate > 0 else 15.0  # for streams without timestamps (raw Annex-B)
         self._gop: list[av.Packet] = []
@@ -145,8 +148,17 @@ class MotionFrames:
         )
 
     @property
+    def active(self) -> bool:
+        """Shorthand for ``need == "all"`` (set True: decode every frame now; False: idle)."""
+        return self.need == "all"
+
+    @active.setter
+    def active(self, value: bool) -> None:
+        self.need = "all" if value else "idle"
+
+    @property
     def decoding_all(self) -> bool:
-        return self.mode == "all" or (self.mode == "adaptive" and self.active)
+        return self.mode == "all" or (self.mode == "adaptive" and self.need == "all")
 
     def feed(self, packet: av.Packet) -> list[tuple[Gray, int]]:
         """Frames (possibly none) that this packet completes and that are due at the target fps."""
@@ -184,7 +196,7 @@ class MotionFrames:
 
     def _key_due(self, packet: av.Packet) -> bool:
         """Whether this keyframe is due at the idle rate (every keyframe when ``key_interval_ms`` is 0)."""
-        if self.key_interval_ms <= 0 or packet.pts is None:
+        if self.key_interval_ms <= 0 or packet.pts is None or self.need != "idle":
             return True
         secs = (
             packet.pts / self._rate if self._synthetic or self.time_base is None else float(packet.pts * self.time_base)
@@ -275,15 +287,16 @@ def frames_for_motion(
     *,
     fps: float = 5.0,
     mode: DecodeMode = DEFAULT_MODE,
-    busy: Callable[[], bool] | None = None,
+    need: Callable[[], FrameNeed | bool] | None = None,
     wall0_ms: int | None = None,
     options: dict[str, str] | None = None,
     frames: list[MotionFrames] | None = None,
-    key_interval_ms: int = 0,
+    key_interval_ms: int = IDLE_KEY_INTERVAL_MS,
 ) -> Iterator[tuple[Gray, int]]:
     """``(gray, time_ms)`` for motion from a file, URL or open container's first video stream.
 
-    ``busy`` is asked before every packet (adaptive mode: decode every frame while it says True).
+    ``need`` is asked before every packet (e.g. ``lambda: detector.frame_need``; True/False mean
+    ``"all"``/``"idle"``).
     ``options`` go to the demuxer (e.g. ``{"rtsp_transport": "tcp"}``). Pass ``frames=[]`` to get the
     :class:`MotionFrames` used (for its counts) appended to it. A source that cannot be opened raises
     ``ValueError`` with the reason; a container that breaks mid-way ends the iteration with the reason
@@ -306,8 +319,9 @@ def frames_for_motion(
             frames.append(mf)
         try:
             for packet in container.demux(stream):
-                if busy is not None:
-                    mf.active = busy()
+                if need is not None:
+                    n = need()
+                    mf.need = n if isinstance(n, str) else ("all" if n else "idle")
                 yield from mf.feed(packet)
         except (av.FFmpegError, OSError) as e:
             mf.errors["demux"] += 1

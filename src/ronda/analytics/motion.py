@@ -53,6 +53,8 @@ CELL_SHARE = 0.03  # share of a grid cell's analysed pixels that must change for
 NOISE_FACTOR = 4.0  # the threshold is never below this many noise sigmas
 
 Gray = npt.NDArray[np.uint8]
+FrameNeed = Literal["all", "keyframes", "idle"]
+"""What the detector needs from its frame source now (see :attr:`MotionDetector.frame_need`)."""
 
 
 def threshold_for(sensitivity: int) -> float:
@@ -258,6 +260,15 @@ class MotionDetector:
         keyframes; once it runs, a frame per second (the keyframes) is enough to follow and end it.
         """
         return self._run > 0 and not self._in_event
+
+    @property
+    def frame_need(self) -> FrameNeed:
+        """``all`` while a start is being confirmed (every frame at the analysis rate); ``keyframes``
+        during an event (a frame a second keeps the per-second grid whole and finds the end);
+        ``idle`` otherwise (a sparse look is enough to notice that something begins)."""
+        if self._in_event:
+            return "keyframes"
+        return "all" if self._run > 0 else "idle"
 
     @property
     def in_event(self) -> bool:
