@@ -99,6 +99,7 @@ class MotionFrames:
         wall0_ms: int | None = None,
         rate: float | None = None,
         key_interval_ms: int = IDLE_KEY_INTERVAL_MS,
+        deblock: bool = False,
         threads: int = 1,
     ) -> None:
         if mode not in DECODE_MODES:
@@ -114,6 +115,11 @@ class MotionFrames:
         # One thread: the least CPU per frame (frame threads add a frame of delay and ~0-30 % overhead
         # here), and the analytics worker runs several cameras side by side anyway.
         self._ctx.thread_count = threads
+        if not deblock:
+            # The in-loop deblocking filter is ~10 % of a keyframe's decode; a 4× downscaled gray picture
+            # does not need it (P-frames then drift slightly from the encoder's until the next keyframe:
+            # a few gray levels, far below any motion threshold).
+            self._ctx.options = {"skip_loop_filter": "all"}
         self.mode: DecodeMode = mode
         self.fps = fps
         self.time_base = time_base
