@@ -368,6 +368,20 @@ def test_adaptive_catches_up_mid_gop_exactly(media: dict[str, Path]) -> None:
     assert set(times) >= expect - {T0 + round(40 * 1000 / 15)}
 
 
+def test_resolution_change_in_the_stream(media: dict[str, Path], tmp_path: Path) -> None:
+    """A sub-stream (640x360) followed by a main stream (1920x1080) in one Annex-B stream: the decoder
+    takes the new SPS at the keyframe, frames keep coming, the detector carries on."""
+    both = tmp_path / "both.h264"
+    both.write_bytes(media["h264_sub"].read_bytes() + media["h264"].read_bytes())
+    frames, mf = decode_all(both, fps=5, mode="all")
+    assert mf.counts["decoded"] == 300 and not mf.errors, (mf.counts, mf.errors)
+    assert len(frames) == 100 and all(f.shape == (180, 320) for f, _ in frames)
+    det = MotionDetector()
+    for f, t in frames:
+        det.process(f, t)
+    assert det.counts["frames"] == 100
+
+
 def test_idle_key_interval(media: dict[str, Path]) -> None:
     keys, mk = decode_all(media["h264_sub"], fps=5, mode="keyframes", key_interval_ms=2000)
     assert [t for _, t in keys] == [T0 + 2000 * i for i in range(5)]
