@@ -40,6 +40,7 @@ def main() -> None:
     p.add_argument("--mode", default="adaptive")
     p.add_argument("--sensitivity", type=int, default=50)
     p.add_argument("--key-interval-ms", type=int, default=IDLE_KEY_INTERVAL_MS)
+    p.add_argument("--event-key-interval-ms", type=int, default=0)
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
     zones = [Zone(**z) for z in json.loads(a.zones) if z["kind"] in ("include", "mask")]
@@ -55,6 +56,7 @@ def main() -> None:
                     source = frames_for_motion(
                         a.url, fps=a.fps, mode=a.mode, need=lambda: det.frame_need,
                         options={"rtsp_transport": "tcp"}, frames=used, key_interval_ms=a.key_interval_ms,
+                        event_key_interval_ms=a.event_key_interval_ms,
                     )  # type: ignore[arg-type]  # fmt: skip
                     for gray, t in source:
                         for ev in det.process(gray, t).events:

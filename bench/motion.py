@@ -44,11 +44,13 @@ from bench._common import own_cpu, result, tree_cpu  # noqa: E402
 from ronda.devices.simcontrol import SimulatorProcess  # noqa: E402
 
 # name → (decode mode, idle keyframe interval ms); the first gives the ``ronda`` figure
-MODES: dict[str, tuple[str, int]] = {
-    "adaptive": ("adaptive", 2000),  # Ronda's default
-    "adaptive-1s": ("adaptive", 0),  # idle: every keyframe (1 s GOP)
-    "keyframes": ("keyframes", 0),  # every keyframe, never more
-    "all": ("all", 0),  # every frame decoded
+# name → (decode mode, idle keyframe interval ms, in-event keyframe interval ms)
+MODES: dict[str, tuple[str, int, int]] = {
+    "adaptive": ("adaptive", 2000, 0),  # Ronda's default
+    "adaptive-1s": ("adaptive", 0, 0),  # idle: every keyframe (1 s GOP)
+    "adaptive-2s-events": ("adaptive", 2000, 2000),  # also during events: every other keyframe
+    "keyframes": ("keyframes", 0, 0),  # every keyframe, never more
+    "all": ("all", 0, 0),  # every frame decoded
 }
 TOLERANCE_MS = 1000
 EVENT_GAP_S = 2
@@ -237,11 +239,12 @@ def main() -> None:
                 ["motion", "-n", "-c", str(conf)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=(mdir / "stderr.log").open("wb"),
             )  # fmt: skip
-            for name, (mode, key_ms) in MODES.items():
+            for name, (mode, key_ms, event_key_ms) in MODES.items():
                 procs[name] = subprocess.Popen(
                     [sys.executable, str(Path(__file__).with_name("_motion_worker.py")), "--url", url,
                      "--zones", json.dumps(zones), "--fps", str(a.fps), "--mode", mode,
-                     "--key-interval-ms", str(key_ms), "--out", str(work / f"{name}.jsonl")],
+                     "--key-interval-ms", str(key_ms), "--event-key-interval-ms", str(event_key_ms),
+                     "--out", str(work / f"{name}.jsonl")],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=(work / f"{name}.log").open("wb"),
                 )  # fmt: skip
             for left in range(int(a.warmup), 0, -5):

@@ -99,6 +99,7 @@ class MotionFrames:
         wall0_ms: int | None = None,
         rate: float | None = None,
         key_interval_ms: int = IDLE_KEY_INTERVAL_MS,
+        event_key_interval_ms: int = 0,
         deblock: bool = False,
         threads: int = 1,
     ) -> None:
@@ -139,6 +140,9 @@ class MotionFrames:
         self._last_pts: int | None = None
         self.key_interval_ms = key_interval_ms  # idle: decode a keyframe at most this often (0: every one)
         self._last_key_secs: float | None = None
+        # during an event (need "keyframes"): 0 = every keyframe, so that every second of it has a look
+        # (the per-second grid has no holes); more saves decoding and leaves seconds without a record
+        self.event_key_interval_ms = event_key_interval_ms
 
     @classmethod
     def from_stream(cls, stream: av.video.stream.VideoStream, **kw: object) -> MotionFrames:
@@ -201,13 +205,15 @@ class MotionFrames:
         return out
 
     def _key_due(self, packet: av.Packet) -> bool:
-        """Whether this keyframe is due at the idle rate (every keyframe when ``key_interval_ms`` is 0)."""
-        if self.key_interval_ms <= 0 or packet.pts is None or self.need != "idle":
+        """Whether this keyframe is due: while idle every ``key_interval_ms``, during an event every
+        ``event_key_interval_ms`` (0: every keyframe)."""
+        interval = self.key_interval_ms if self.need == "idle" else self.event_key_interval_ms
+        if interval <= 0 or packet.pts is None:
             return True
         secs = (
             packet.pts / self._rate if self._synthetic or self.time_base is None else float(packet.pts * self.time_base)
         )
-        if self._last_key_secs is not None and 0 <= secs - self._last_key_secs < self.key_interval_ms / 1000 - 0.25:
+        if self._last_key_secs is not None and 0 <= secs - self._last_key_secs < interval / 1000 - 0.25:
             return False
         self._last_key_secs = secs
         return True
@@ -298,6 +304,7 @@ def frames_for_motion(
     options: dict[str, str] | None = None,
     frames: list[MotionFrames] | None = None,
     key_interval_ms: int = IDLE_KEY_INTERVAL_MS,
+    event_key_interval_ms: int = 0,
 ) -> Iterator[tuple[Gray, int]]:
     """``(gray, time_ms)`` for motion from a file, URL or open container's first video stream.
 
@@ -320,7 +327,14 @@ def frames_for_motion(
         if not isinstance(container, av.container.InputContainer) or not container.streams.video:
             raise ValueError(f"{source}: no video stream")
         stream = container.streams.video[0]
-        mf = MotionFrames.from_stream(stream, fps=fps, mode=mode, wall0_ms=wall0_ms, key_interval_ms=key_interval_ms)
+        mf = MotionFrames.from_stream(
+            stream,
+            fps=fps,
+            mode=mode,
+            wall0_ms=wall0_ms,
+            key_interval_ms=key_interval_ms,
+            event_key_interval_ms=event_key_interval_ms,
+        )
         if frames is not None:
             frames.append(mf)
         try:
