@@ -19,7 +19,7 @@ from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ronda.analytics.decode import IDLE_KEY_INTERVAL_MS, MotionFrames, frames_for_motion  # noqa: E402
+from ronda.analytics.decode import EVENT_KEY_INTERVAL_MS, IDLE_KEY_INTERVAL_MS, MotionFrames, frames_for_motion  # noqa: E402
 from ronda.analytics.motion import MotionDetector  # noqa: E402
 from ronda.analytics.settings import MotionSettings, Zone  # noqa: E402
 
@@ -40,7 +40,7 @@ def main() -> None:
     p.add_argument("--mode", default="adaptive")
     p.add_argument("--sensitivity", type=int, default=50)
     p.add_argument("--key-interval-ms", type=int, default=IDLE_KEY_INTERVAL_MS)
-    p.add_argument("--event-key-interval-ms", type=int, default=0)
+    p.add_argument("--event-key-interval-ms", type=int, default=EVENT_KEY_INTERVAL_MS)
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
     zones = [Zone(**z) for z in json.loads(a.zones) if z["kind"] in ("include", "mask")]

@@ -6,8 +6,8 @@ over RTSP. In the same window, side by side on the same stream:
 
 - Ronda's motion path, ``bench/_motion_worker.py``: PyAV RTSP client, :mod:`ronda.analytics.decode`
   and :class:`ronda.analytics.motion.MotionDetector` with the clip's include zone and tree mask, 5 fps,
-  one process per decode mode (``adaptive``, the default, gives the ``ronda`` figure; ``adaptive-1s``
-  (idle look at every keyframe), ``keyframes`` and ``all`` are reported under ``modes``);
+  one process per decode mode (``adaptive``, the default, gives the ``ronda`` figure; the others,
+  reported under ``modes``, look at every keyframe during events, or always, or decode everything);
 - Debian's ``motion`` 4.5 daemon (``motion -n``) on the same URL, Debian's distributed detection
   defaults (threshold 1500 px, despeckle EedDl, noise tune) with the same zones as a PGM mask, the same
   event rules (2 frames to start, 2 s quiet to end) and its light-switch filter on (50 %).
@@ -46,9 +46,9 @@ from ronda.devices.simcontrol import SimulatorProcess  # noqa: E402
 # name → (decode mode, idle keyframe interval ms); the first gives the ``ronda`` figure
 # name → (decode mode, idle keyframe interval ms, in-event keyframe interval ms)
 MODES: dict[str, tuple[str, int, int]] = {
-    "adaptive": ("adaptive", 2000, 0),  # Ronda's default
-    "adaptive-1s": ("adaptive", 0, 0),  # idle: every keyframe (1 s GOP)
-    "adaptive-2s-events": ("adaptive", 2000, 2000),  # also during events: every other keyframe
+    "adaptive": ("adaptive", 2000, 2000),  # Ronda's default: a look every 2 s unless confirming a start
+    "adaptive-1s-events": ("adaptive", 2000, 0),  # every keyframe (1 s GOP) during events
+    "adaptive-1s": ("adaptive", 0, 0),  # every keyframe, idle or not
     "keyframes": ("keyframes", 0, 0),  # every keyframe, never more
     "all": ("all", 0, 0),  # every frame decoded
 }

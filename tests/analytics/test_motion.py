@@ -238,6 +238,25 @@ def test_grid_cells_and_seconds() -> None:
     assert all(0 <= c < GRID_COLS and 0 <= r < GRID_ROWS for fm in moving for c, r in fm.cells)
 
 
+def test_looks_every_two_seconds_during_an_event_leave_no_holes() -> None:
+    """The default frame source looks every 2 s during an event: the seconds between are bridged."""
+    base = scene()
+    det = MotionDetector(MotionSettings(fps=FPS), [INCLUDE])
+    rng = np.random.default_rng(12)
+    s0 = T0 // 1000
+    looks = [(frame(base, rng=rng), T0 + 1000 * i) for i in range(5)]  # idle
+    looks += [(frame(blob(base, 0.1, 0.7), rng=rng), T0 + 5000), (frame(blob(base, 0.13, 0.7), rng=rng), T0 + 5200)]
+    looks += [(frame(blob(base, 0.2 + 0.1 * k, 0.7), rng=rng), T0 + 7000 + 2000 * k) for k in range(4)]  # 7..13 s
+    looks += [(frame(base, rng=rng), T0 + 15000 + 2000 * i) for i in range(4)]
+    events, results = run(det, iter(looks))
+    assert [e.kind for e in events] == ["start", "end"]
+    seconds = [x for r in results for x in r.seconds]
+    assert [x.second - s0 for x in seconds] == list(range(5, 14)), [x.second - s0 for x in seconds]
+    assert det.counts["bridged"] == 4  # 6, 8, 10 and 12
+    by = {x.second - s0: x for x in seconds}
+    assert unpack_cells(by[10].cells) == unpack_cells(by[9].cells) | unpack_cells(by[11].cells)
+
+
 def test_resolution_change_mid_stream_continues() -> None:
     det = MotionDetector(MotionSettings(fps=FPS), [INCLUDE])
     big, small = scene(1, 1280, 720), scene(1, 480, 360)  # 16:9 then 4:3: another analysis size

@@ -12,9 +12,10 @@ runs) or ``"idle"``.
 ``mode="adaptive"`` (the default)
     every frame while the need is ``all``, starting with the frames of the current GOP that were skipped
     (the packets since the last keyframe are kept, so the decoder catches up exactly, on any stream);
-    every keyframe during an event; while idle, a keyframe every ``key_interval_ms`` (default 2000: every
-    other keyframe on a 1 s GOP). A start is confirmed ~0.4 s after the keyframe that showed it; the
-    price of the sparse idle look is that a movement has to last about ``key_interval_ms`` to be seen.
+    otherwise a keyframe every ``key_interval_ms`` while idle and every ``event_key_interval_ms`` during
+    an event (both 2000 by default: every other keyframe on a 1 s GOP). A start is confirmed ~0.4 s
+    after the keyframe that showed it; the price of the sparse look is that a movement has to last about
+    2 s to be seen, and that an event's end is known to ±2 s.
 ``mode="keyframes"``
     never more than keyframes (same idle interval): starts need ``start_frames`` keyframes.
 ``mode="all"``
@@ -64,6 +65,7 @@ DecodeMode = Literal["adaptive", "all", "keyframes"]
 DECODE_MODES: tuple[DecodeMode, ...] = ("adaptive", "all", "keyframes")
 DEFAULT_MODE: DecodeMode = "adaptive"
 IDLE_KEY_INTERVAL_MS = 2000  # while idle, a keyframe at most this often (see the module doc)
+EVENT_KEY_INTERVAL_MS = 2000  # during an event, the same (the detector bridges the seconds between)
 MAX_GOP_PACKETS = 600  # packets kept for catching up; a longer GOP is decoded from its next keyframe
 
 # 8-bit formats whose first plane is the luma picture: no conversion needed.
@@ -99,7 +101,7 @@ class MotionFrames:
         wall0_ms: int | None = None,
         rate: float | None = None,
         key_interval_ms: int = IDLE_KEY_INTERVAL_MS,
-        event_key_interval_ms: int = 0,
+        event_key_interval_ms: int = EVENT_KEY_INTERVAL_MS,
         deblock: bool = False,
         threads: int = 1,
     ) -> None:
@@ -140,8 +142,8 @@ class MotionFrames:
         self._last_pts: int | None = None
         self.key_interval_ms = key_interval_ms  # idle: decode a keyframe at most this often (0: every one)
         self._last_key_secs: float | None = None
-        # during an event (need "keyframes"): 0 = every keyframe, so that every second of it has a look
-        # (the per-second grid has no holes); more saves decoding and leaves seconds without a record
+        # during an event (need "keyframes"); 0 = every keyframe. The detector bridges a second between
+        # two looks that both saw motion, so the per-second record has no holes either way.
         self.event_key_interval_ms = event_key_interval_ms
 
     @classmethod
@@ -304,7 +306,7 @@ def frames_for_motion(
     options: dict[str, str] | None = None,
     frames: list[MotionFrames] | None = None,
     key_interval_ms: int = IDLE_KEY_INTERVAL_MS,
-    event_key_interval_ms: int = 0,
+    event_key_interval_ms: int = EVENT_KEY_INTERVAL_MS,
 ) -> Iterator[tuple[Gray, int]]:
     """``(gray, time_ms)`` for motion from a file, URL or open container's first video stream.
 

@@ -26,7 +26,10 @@ box and the largest level of the event so far. Outside the schedule (site-local 
 detector analyses nothing, records nothing, and ends an open event.
 
 Per second, :class:`MotionSecond` holds the union of changed cells and the largest level; only seconds
-with motion are emitted (the catalog stores nothing for still seconds).
+with motion are emitted (the catalog stores nothing for still seconds). A frame source that looks less
+than once a second during an event (:mod:`ronda.analytics.decode` looks every 2 s by default) leaves
+seconds without a frame: up to ``BRIDGE_SECONDS`` of them between two looks that both saw motion are
+"bridged" (the union of both looks' cells, the smaller level; counted in ``counts["bridged"]``).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ ANALYSIS_WIDTH = 320
 BACKGROUND_TAU_MS = 1500.0  # time constant of the running-average background (still pixels)
 FOREGROUND_TAU_MS = 15000.0  # ... and of changed pixels: how long a stopped object stays "motion"
 GLOBAL_CHANGE = 0.5  # share of the whole frame: above it a frame is a global change, not motion
+BRIDGE_SECONDS = 2  # at most this many seconds between two looks of one event are bridged
 CELL_SHARE = 0.03  # share of a grid cell's analysed pixels that must change for the cell to count
 NOISE_FACTOR = 4.0  # the threshold is never below this many noise sigmas
 
@@ -229,6 +233,7 @@ class MotionDetector:
         self._bg: npt.NDArray[np.float32] | None = None
         self._last_ms: int | None = None
         self._kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+        self._last_moving: tuple[int, frozenset[tuple[int, int]], float] | None = None  # (second, cells, level)
         self._changed: Gray = np.zeros((1, 1), np.uint8)  # the last judged frame's changed pixels (0/255)
         # event state
         self._run = 0  # consecutive moving frames
@@ -243,7 +248,14 @@ class MotionDetector:
         self._second: int | None = None
         self._second_cells: set[tuple[int, int]] = set()
         self._second_level = 0.0
-        self.counts: dict[str, int] = {"frames": 0, "moving": 0, "global_change": 0, "resets": 0, "schedule": 0}
+        self.counts: dict[str, int] = {
+            "frames": 0,
+            "moving": 0,
+            "global_change": 0,
+            "resets": 0,
+            "schedule": 0,
+            "bridged": 0,
+        }
 
     # ----------------------------------------------------------------------------------------- state
     @property
@@ -281,6 +293,7 @@ class MotionDetector:
         self._run = 0
         self._run_box = None
         self._run_level = 0.0
+        self._last_moving = None
 
     # ----------------------------------------------------------------------------------------- frames
     def process(self, frame: npt.NDArray[np.uint8], time_ms: int) -> MotionResult:
@@ -328,8 +341,14 @@ class MotionDetector:
             self.counts["moving"] += 1
             self._second_cells |= fm.cells
             self._second_level = max(self._second_level, fm.level)
+            was_in_event = self._in_event
             out.events.extend(self._moving(fm))
+            sec = time_ms // 1000
+            if was_in_event and self._last_moving is not None and 1 < sec - self._last_moving[0] <= 1 + BRIDGE_SECONDS:
+                out.seconds.extend(self._bridge(self._last_moving, sec, fm))
+            self._last_moving = (sec, fm.cells, fm.level)
         else:
+            self._last_moving = None
             out.events.extend(self._quiet(time_ms))
         return out
 
@@ -385,6 +404,17 @@ class MotionDetector:
         cells = frozenset(zip(cols.tolist(), rows.tolist(), strict=True))
         level = 100.0 * px / r.area_px
         return FrameMotion(time_ms, True, level, cells, box)
+
+    def _bridge(
+        self, last: tuple[int, frozenset[tuple[int, int]], float], sec: int, fm: FrameMotion
+    ) -> list[MotionSecond]:
+        """Seconds between two looks that both saw motion in the same event (a frame source that looks
+        every 2 s during events): the object was in between, so each such second gets the union of the
+        two looks' cells and the smaller level, rather than a hole in the per-second record."""
+        cells = pack_cells(set(last[1] | fm.cells))
+        level = _level(min(last[2], fm.level))
+        self.counts["bridged"] += sec - last[0] - 1
+        return [MotionSecond(self.camera_id, s, cells, level) for s in range(last[0] + 1, sec)]
 
     def _moving(self, fm: FrameMotion) -> list[MotionEvent]:
         self._last_motion_ms = fm.time_ms
