@@ -407,6 +407,8 @@ def test_idle_key_interval(media: dict[str, Path]) -> None:
     assert mk.counts["decoded"] == 5
     # During an event (need "keyframes") every keyframe counts again: the per-second grid stays whole.
     keys, mk = decode_all(media["h264_sub"], fps=5, mode="adaptive", need=lambda: "keyframes")
+    assert [t for _, t in keys] == [T0 + 2000 * i for i in range(5)]  # the default: every 2 s
+    keys, mk = decode_all(media["h264_sub"], fps=5, mode="adaptive", need=lambda: "keyframes", event_key_interval_ms=0)
     assert [t for _, t in keys] == [T0 + 1000 * i for i in range(10)]
 
 
@@ -466,4 +468,5 @@ def test_decode_feeds_detector_end_to_end(media: dict[str, Path]) -> None:
     seconds += r.seconds
     events += r.events
     assert [e.kind for e in events] == ["start", "end"]
-    assert len(seconds) >= 8
+    # Idle looks at 0 and 2 s, the start confirmed at ~2.2 s, looks at 4, 6, 8 s, 3, 5, 7 bridged.
+    assert [s.second - T0 // 1000 for s in seconds] == list(range(2, 9))
