@@ -57,7 +57,7 @@ def main() -> None:
                         a.url, fps=a.fps, mode=a.mode, need=lambda: det.frame_need,
                         options={"rtsp_transport": "tcp"}, frames=used, key_interval_ms=a.key_interval_ms,
                         event_key_interval_ms=a.event_key_interval_ms,
-                    )  # type: ignore[arg-type]  # fmt: skip
+                    )  # fmt: skip
                     for gray, t in source:
                         for ev in det.process(gray, t).events:
                             out.write(json.dumps(asdict(ev)) + "\n")
