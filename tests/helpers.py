@@ -45,6 +45,8 @@ def write_config(data_dir: Path, port: int, cameras: list[dict[str, Any]], **ext
         "log_level": "info",
         # No internet tiles in tests: the geographic map's test serves its own from loopback.
         "map": {"tile_url": None},
+        # Analytics decodes every recorded camera: only the tests that are about it turn it on.
+        "analytics": {"enabled": False},
     }
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(cfg.get(k), dict):

@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--admin-password", default=None, help="password of the demo accounts (default: generated)")
     d.add_argument("--no-dome", action="store_true",
                    help="simulated camera 1 is a fixed camera (default: a PTZ dome, added by ONVIF)")  # fmt: skip
+    d.add_argument("--clip", action="append", default=[], metavar="K=FILE",
+                   help="camera K shows the video FILE, looped (repeatable; on camera 1: no dome)")  # fmt: skip
 
     s = sub.add_parser("sim", help="serve simulated RTSP cameras until stopped")
     s.add_argument("--cameras", type=_count, required=True, help="number of cameras")
@@ -88,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--discovery-port", type=int, default=3702, help="WS-Discovery UDP port (default 3702, 0: off)")
     s.add_argument("--no-dome", action="store_true", help="camera 1 is a fixed camera, not the PTZ dome")
+    s.add_argument("--clip", action="append", default=[], metavar="K=FILE",
+                   help="camera K serves the video file FILE, looped (re-encoded once; repeatable)")  # fmt: skip
 
     sv = sub.add_parser("serve", help="the production entry point")
     sv.add_argument("--config", type=Path, required=True, help="configuration file (YAML)")
@@ -194,6 +198,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             argv += ["--onvif-port", str(args.onvif_port), "--discovery-port", str(args.discovery_port)]
         if args.no_dome:
             argv.append("--no-dome")
+        for item in args.clip:
+            argv += ["--clip", item]
         return simulator.main(argv)
     if cmd == "demo":
         from ronda.demo import run_demo

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ronda.access.netguard import Allowance
+from ronda.analytics.settings import AnalyticsSettings
 from ronda.timeutil import zone
 
 
@@ -146,6 +147,11 @@ class CameraConfig(_Model):
     audio: bool = False
     transport: Transport = Field(
         "auto", description="RTP transport: auto (TCP, then UDP if the camera refuses TCP), tcp, udp or http."
+    )
+    analytics: AnalyticsSettings | None = Field(
+        None,
+        description="Analytics settings (docs/analytics.md): stored when the camera has none yet (added, or "
+        "upgraded from a Ronda without analytics); after that the API (PUT /cameras/{id}/analytics) owns them.",
     )
 
 
@@ -289,6 +295,36 @@ class MapConfig(_Model):
         return v
 
 
+class AnalyticsConfig(_Model):
+    """The analytics runtime (docs/analytics.md): worker processes, back-pressure, models, plugins."""
+
+    enabled: bool = Field(True, description="Run analytics with the recorder (needs the 'analytics' extra).")
+    workers: int = Field(
+        default_factory=lambda: max(1, min(8, (os.cpu_count() or 2) // 2)),
+        ge=1,
+        le=64,
+        description="Worker processes; cameras are spread over them (default: half the cores, 1 to 8).",
+    )
+    max_queue_frames: int = Field(
+        8, ge=1, le=300, description="Decoded frames waiting per camera; beyond, the oldest is dropped and counted."
+    )
+    rescan_seconds: float = Field(
+        5.0, gt=0, le=3600, description="How often camera list and analytics settings are read again."
+    )
+    hang_seconds: float = Field(
+        30.0, ge=2, le=3600, description="An analyser call or a silent worker this long: the worker is restarted."
+    )
+    models: dict[Annotated[str, Field(min_length=1, max_length=64)], Path] = Field(
+        default_factory=dict, description="Object detection models (ONNX files) by name; 'default' is used unless "
+        "a camera names another.")  # fmt: skip
+    plugins: list[Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?$")]] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Extra analysers, 'package.module:factory': factory(camera_id, settings) returns an "
+        "analyser (feed(frame) -> results) or None; runs in the worker processes on every camera it accepts.",
+    )
+
+
 class Config(_Model):
     data_dir: Path = Field(Path("./ronda-data"), description="Where database, keys and recordings live.")
     site: SiteConfig = SiteConfig()
@@ -299,6 +335,7 @@ class Config(_Model):
     events: EventsConfig = EventsConfig()
     ptz: PtzConfig = PtzConfig()
     map: MapConfig = MapConfig()
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
     cameras: list[CameraConfig] = Field(default_factory=list)

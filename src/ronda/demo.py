@@ -71,6 +71,7 @@ def discovery_port() -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from ronda.devices.simclip import ClipError, parse_clip_args
     from ronda.devices.simcontrol import SimulatorError, SimulatorProcess, free_port
 
     data_dir: Path = args.data_dir.expanduser().resolve()
@@ -81,11 +82,20 @@ def run_demo(args: argparse.Namespace) -> int:
     setup_logging(cfg.log_level, cfg.log_format)
     password = args.admin_password or pysecrets.token_urlsafe(9)
     sim = None
+    try:
+        clips = parse_clip_args(getattr(args, "clip", None) or [], args.cameras)
+    except ClipError as e:
+        print(f"ronda: {e}", file=sys.stderr)
+        return 2
+    dome = not args.no_dome and 1 not in clips  # a clip on camera 1 replaces the dome
     if args.cameras > 0:
         rtsp_port = args.rtsp_port or free_port()
         data_dir.mkdir(parents=True, exist_ok=True)
         sim = SimulatorProcess(cameras=args.cameras, rtsp_port=rtsp_port, log_dir=data_dir / "logs",
-                               onvif=True, dome=not args.no_dome, discovery_port=discovery_port())  # fmt: skip
+                               onvif=True, dome=dome, discovery_port=discovery_port(), clips=clips)  # fmt: skip
+        if clips:
+            print(f"ronda: preparing {len(clips)} clip(s) for the simulator (encoded once; progress in "
+                  f"{data_dir / 'logs' / 'simulator.log'})", flush=True)  # fmt: skip
         try:
             sim.start()
         except SimulatorError as e:
@@ -95,7 +105,7 @@ def run_demo(args: argparse.Namespace) -> int:
         ctx = runtime.build(cfg, migrate=True)
         if sim is not None:
             first = 1
-            if not args.no_dome:
+            if dome:
                 try:
                     if demo_dome(ctx, "Camera 1", sim.onvif_url(1), ONVIF_USER, ONVIF_PASSWORD):
                         first = 2

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
@@ -16,6 +17,10 @@ from ronda.access.audit import AuditLog
 from ronda.access.rights import ensure_builtin_roles
 from ronda.access.secrets import SecretBox
 from ronda.access.service import AuthService
+from ronda.analytics import repository as analytics_repo
+from ronda.analytics.model import MotionSecond
+from ronda.analytics.service import AnalyticsService
+from ronda.analytics.settings import AnalyticsSettings
 from ronda.api.app import create_app
 from ronda.api.context import AppContext
 from ronda.api.protocols import Limits, protocols
@@ -31,6 +36,7 @@ from ronda.recording.recorder import Recorder
 from ronda.store import repos
 from ronda.store.db import Database
 from ronda.store.models import Camera
+from ronda.timeutil import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +68,9 @@ def load_secrets(cfg: Config) -> SecretBox:
 
 
 def import_cameras(db: Database, secrets: SecretBox, cameras: list[CameraConfig]) -> None:
-    """Cameras declared in the configuration are added once, by name; the API manages them after."""
+    """Cameras declared in the configuration are added once, by name; the API manages them after. A
+    camera's ``analytics`` block likewise fills the camera's analytics settings only while it has none
+    (a camera added now, or one added before analytics existed); after that the API owns them."""
     with db.session() as s:
         existing = {c.name for c in repos.list_cameras(s)}
     for c in cameras:
@@ -85,6 +93,13 @@ def import_cameras(db: Database, secrets: SecretBox, cameras: list[CameraConfig]
             ),
             check_reachable=False,
         )
+    with_analytics = {c.name: c.analytics for c in cameras if c.analytics is not None}
+    if with_analytics:
+        with db.session() as s:
+            for cam in repos.list_cameras(s):
+                settings = with_analytics.get(cam.name)
+                if settings is not None and analytics_repo.get_settings(s, cam.id) is None:
+                    analytics_repo.put_settings(s, cam.id, settings, "config", now_ms())
 
 
 def keys_dir(cfg: Config) -> Path:
@@ -113,6 +128,36 @@ def ptz_driver_factory(cfg: Config, secrets: SecretBox) -> DriverFactory:
     return real
 
 
+def analytics_settings(db: Database) -> Callable[[int], AnalyticsSettings]:
+    """A camera's stored analytics settings; with none, motion over the whole frame."""
+
+    def read(camera_id: int) -> AnalyticsSettings:
+        with db.session() as s:
+            return analytics_repo.get_settings(s, camera_id) or AnalyticsSettings()
+
+    return read
+
+
+def motion_store(db: Database) -> Callable[[list[MotionSecond]], None]:
+    """Where the analytics service writes its per-second motion records (one batch, one transaction)."""
+
+    def write(rows: list[MotionSecond]) -> None:
+        with db.session() as s:
+            analytics_repo.add_motion(s, rows)
+
+    return write
+
+
+def analytics_prune(db: Database, default_retention_days: float) -> Callable[[], None]:
+    """Motion and object records of cameras with no recording at all (retention's hook never sees them)."""
+
+    def prune() -> None:
+        with db.session() as s:
+            analytics_repo.prune_unrecorded(s, now_ms(), default_retention_days)
+
+    return prune
+
+
 def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
     db = open_database(cfg, migrate)
     secrets = load_secrets(cfg)
@@ -127,8 +172,18 @@ def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
         recorder.on_events = events.relay.poke  # camera offline/online: published at once
     ptz = PtzService(cfg.ptz, db, audit, Drivers(db, ptz_driver_factory(cfg, secrets)))
     events.engine.ptz = ptz  # the rules' ptz_preset action (events cannot import ptz: layers)
+    analytics = None
+    if recorder is not None:
+        # Motion and object records go with the footage they describe (retention.py's hook).
+        recorder.retention.on_deleted = analytics_repo.prune
+    if recorder is not None and cfg.analytics.enabled:
+        # Analytics reads the fragments this process's recorder writes (no second camera connection).
+        analytics = AnalyticsService(cfg.analytics, db, cfg.recordings_dir, cfg.data_dir,
+                                     settings_for=analytics_settings(db), store_motion=motion_store(db),
+                                     on_events=events.relay.poke, log_level=cfg.log_level,
+                                     housekeeping=analytics_prune(db, cfg.storage.default_retention_days))  # fmt: skip
     return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder, events=events,
-                      ptz=ptz)  # fmt: skip
+                      ptz=ptz, analytics=analytics)  # fmt: skip
 
 
 async def serve(ctx: AppContext, on_ready: object = None) -> None:

@@ -39,6 +39,7 @@ MEDIA: dict[str, str] = {
     "GET /api/v1/exports/{job_id}/download": "application/zip",
     "GET /api/v1/exports/{job_id}/file": "application/zip",
     "GET /api/v1/map/plan": "image/png",
+    "GET /api/v1/analytics/objects/{object_id}/snapshot.jpg": "image/jpeg",
 }
 # Operations of the API that do not belong to a feature: FastAPI's own document and its viewer.
 FRAMEWORK = {"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/oauth2-redirect"}

@@ -184,3 +184,31 @@ async def test_a_patrol_outside_its_time_profile_waits_and_the_dome_is_idle() ->
         assert d.state().patrol_state == "running"
     finally:
         await d.close()
+
+
+def test_position_reads_are_shared_and_a_command_refreshes_them() -> None:
+    """The map and the PTZ panel poll the position every ~2 s per viewer: concurrent and repeated reads
+    within POSITION_TTL_S cost the camera one status request; a command makes the next read fresh."""
+
+    async def body() -> None:
+        d, drv, _ = dome()
+        calls = 0
+        real_status = drv.status
+
+        async def counted() -> PtzPosition:
+            nonlocal calls
+            calls += 1
+            await asyncio.sleep(0.05)  # a camera takes a while to answer
+            return await real_status()
+
+        drv.status = counted  # type: ignore[method-assign]
+        first = await asyncio.gather(*(d.position() for _ in range(20)))
+        assert calls == 1 and all(p == first[0] for p in first)
+        await d.position()
+        assert calls == 1  # within the TTL
+        await d.command("operator", 10, Command("absolute", pan=0.5, tilt=0.0, zoom=0.0))
+        moved = await d.position()
+        assert calls == 2 and moved is not None
+        await d.close()
+
+    asyncio.run(body())

@@ -50,6 +50,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from ronda.store.access_models import CameraGroup, CameraGroupMember, Organisation, Role, User
+from ronda.store.analytics_models import AnalyticsObject
 from ronda.store.db import Database
 from tests.helpers import PW, catalog, iso, wait_for
 
@@ -166,6 +167,14 @@ TABLE: dict[str, tuple[str, str]] = {
     "DELETE /api/v1/cameras/{camera_id}/ptz/patrols/{patrol_id}": ("org:manage_cameras",         "cam"),
     "POST /api/v1/cameras/{camera_id}/ptz/patrols/{patrol_id}/start": ("cam:ptz",                "cam"),
     "POST /api/v1/cameras/{camera_id}/ptz/patrol/stop":           ("cam:ptz",                    "cam"),  # its own
+    # Analytics (docs/analytics.md): settings like the camera itself; searches and the strip like playback
+    "GET /api/v1/cameras/{camera_id}/analytics":                  ("cam:any",                    "cam"),
+    "PUT /api/v1/cameras/{camera_id}/analytics":                  ("org:manage_cameras",         "cam"),
+    "GET /api/v1/cameras/{camera_id}/analytics/status":           ("org:manage_cameras",         "cam"),
+    "GET /api/v1/cameras/{camera_id}/motion":                     ("cam:playback",               "cam"),
+    "GET /api/v1/search/motion":                                  ("cam:playback",               "cam"),
+    "GET /api/v1/search/objects":                                 ("cam:playback",               "cam"),
+    "GET /api/v1/analytics/objects/{object_id}/snapshot.jpg":     ("cam:playback",               "aobj"),
     # WebSockets are not in the OpenAPI document: "2xx" = kept open with the principal's ticket / token
     "WS /api/v1/ws":                                              ("auth",                       ""),
     "WS /api/v1/media/{camera_id}/live.ws":                       ("cam:live",                   "rec"),
@@ -468,6 +477,24 @@ class World:
         return Obj("event", tag, eid, org=cam[primary].org, cam=primary, cams=(primary, *related),
                    markers=((text, READ["event"]),))  # fmt: skip
 
+    def new_object(self, tag: str) -> Obj:
+        """A tracked object of camera ``tag`` with a snapshot (written straight into the site's catalog and
+        data directory: objects come from the analytics workers, not from the API)."""
+        if tag == "x":
+            return Obj("aobj", "x", 2**31 - 2)
+        cam = self.objs["cam"][tag]
+        rel = f"matrix/{hexid()}.jpg"
+        (self.site.data_dir / "analytics" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (self.site.data_dir / "analytics" / rel).write_bytes(b"\xff\xd8\xff\xd9")
+        t = now_ms()
+        with self.db().session() as s:
+            row = AnalyticsObject(camera_id=cam.id, track=1, cls="person", score=0.9, first_ms=t - 60_000,
+                                  last_ms=t - 50_000, box=[0.1, 0.1, 0.2, 0.3], zones=[], snapshot=rel)  # fmt: skip
+            s.add(row)
+            s.flush()
+            oid = row.id
+        return Obj("aobj", tag, oid, org=cam.org, cam=tag, cams=(tag,))
+
     def fresh(self, kind: str, tag: str, who: Who) -> Obj:
         if kind == "cam":
             return self.new_camera(tag)
@@ -724,6 +751,10 @@ query("GET /api/v1/cameras/{camera_id}/recordings", lambda w, who, o: recent())
 query("GET /api/v1/cameras/{camera_id}/timeline", lambda w, who, o: recent())
 query("GET /api/v1/audit", lambda w, who, o: {"limit": 1000})
 query("GET /api/v1/timeline", lambda w, who, o: {"cameras": o.id, **recent()})
+query("GET /api/v1/cameras/{camera_id}/motion", lambda w, who, o: recent())
+query("GET /api/v1/search/motion", lambda w, who, o: {"camera": o.id, "region": "0,0,1,1", **recent()})
+query("GET /api/v1/search/objects", lambda w, who, o: {"camera": o.id, **recent()})
+body("PUT /api/v1/cameras/{camera_id}/analytics", lambda w, who, o: {"detectors": ["motion"]})
 # fmt: on
 
 
@@ -1140,6 +1171,7 @@ def world(site: Any, sec_users: Mapping[str, Any]) -> Iterator[World]:
         w.objs["bookmark"] = {t: w.new_bookmark(t) for t in ("a", "s", "b", "x")}
         w.objs["lock"] = {t: w.new_lock(t) for t in ("a", "s", "b", "x")}
         w.objs["rule"] = {t: w.new_rule(t) for t in ("a", "s", "b", "site", "x")}
+        w.objs["aobj"] = {t: w.new_object(t) for t in ("a", "s", "b", "x")}
         w.objs["ruleset"] = {t: Obj("rule", t, None, org={"a": "A", "s": "A", "b": "B"}.get(t))
                              for t in ("a", "s", "b", "site", "x")}  # fmt: skip
 

@@ -100,8 +100,12 @@ class ObjectSettings(_Model):
     loiter_seconds: float = Field(60.0, gt=0, le=86400, description="Default for zones without their own.")
 
 
+def _motion_only() -> list[DetectorName]:
+    return ["motion"]
+
+
 class AnalyticsSettings(_Model):
-    detectors: list[DetectorName] = Field(default_factory=lambda: ["motion"], max_length=6)
+    detectors: list[DetectorName] = Field(default_factory=_motion_only, max_length=6)
     stream: str = Field("auto", pattern="^(auto|sub|main)$", description="auto: the sub-stream when there is one.")
     zones: list[Zone] = Field(default_factory=list, max_length=MAX_ZONES)
     motion: MotionSettings = MotionSettings()

@@ -110,6 +110,8 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         await ctx.events.start()
         if manage_recorder and ctx.recorder is not None:
             await ctx.recorder.start()
+            if ctx.analytics is not None:
+                await ctx.analytics.start()
         if ctx.ptz is not None:
             await ctx.ptz.start()
         ctx.started = True
@@ -120,6 +122,8 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
                 await ctx.ptz.close()
             if ctx.live is not None:
                 await ctx.live.close()
+            if manage_recorder and ctx.analytics is not None:
+                await ctx.analytics.stop()  # its workers first: they read the recorder's files
             if manage_recorder and ctx.recorder is not None:
                 await ctx.recorder.stop()
             await ctx.events.stop()
@@ -168,6 +172,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
 
     from ronda.api.routes import (
         alarms,
+        analytics,
         auth,
         bookmarks,
         cameras,
@@ -186,7 +191,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
 
     # In this order: it is the order of matching and of the OpenAPI document.
     for module in (system, auth, cameras, onvif, users, media, live, bookmarks, timeline, events, alarms, rules,
-                   notifications, map, ptz):  # fmt: skip
+                   notifications, map, ptz, analytics):  # fmt: skip
         app.include_router(module.router, prefix="/api/v1")
 
     _document_errors(app)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ronda.access.audit import AuditLog
 from ronda.access.secrets import SecretBox
 from ronda.access.service import AuthService
+from ronda.analytics.service import AnalyticsService
 from ronda.config import Config
 from ronda.events.service import EventsService
 from ronda.media.export_jobs import ExportJobs
@@ -33,4 +34,5 @@ class AppContext:
     live: LiveHub | None = None  # started on the first live view
     exports: ExportJobs | None = None  # made by create_app when not given
     ptz: PtzService | None = None  # steering domes (docs/ptz.md)
+    analytics: AnalyticsService | None = None  # worker processes, started with the recorder (docs/analytics.md)
     started: bool = False

@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -73,10 +74,12 @@ class SimulatorProcess:
         discovery_port: int = 0,
         dome: bool = False,
         clock_offsets: dict[int, float] | None = None,
+        clips: Mapping[int, Path | str] | None = None,
     ) -> None:
         """``onvif``: every camN is also an ONVIF device (:meth:`onvif_url`); ``discovery_port``: answer
         WS-Discovery probes there (3702 for multicast clients, 0: off); ``dome``: cam1 is the PTZ dome;
-        ``clock_offsets``: camera number -> seconds its ONVIF clock runs ahead."""
+        ``clock_offsets``: camera number -> seconds its ONVIF clock runs ahead; ``clips``: camera number ->
+        a video file it serves looped (``--clip K=FILE``; :meth:`clip_info` places it on the wall clock)."""
         self.cameras_count = cameras
         self.host = host
         self.rtsp_port = rtsp_port or free_port(host)
@@ -89,6 +92,7 @@ class SimulatorProcess:
         self.discovery_port = discovery_port
         self.dome = dome
         self.clock_offsets = dict(clock_offsets or {})
+        self.clips = {int(k): Path(v) for k, v in (clips or {}).items()}
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -120,6 +124,8 @@ class SimulatorProcess:
             argv.append("--no-dome")
         for number, seconds in self.clock_offsets.items():
             argv += ["--clock-offset", f"{number}={seconds}"]
+        for number, path in self.clips.items():
+            argv += ["--clip", f"{number}={path}"]
         out: IO[bytes] | int = subprocess.DEVNULL
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -293,3 +299,11 @@ class SimulatorProcess:
     def ptz_position(self, name: str = "cam1") -> dict[str, Any]:
         """``{"pan", "tilt", "zoom", "moving"}`` of the dome."""
         return self._request("GET", f"/cameras/{name}/ptz")
+
+    # ------------------------------------------------------------------ clips
+
+    def clip_info(self, name: str) -> dict[str, Any]:
+        """Where a ``clips`` camera's clip is on the wall clock: ``{"frames", "fps", "epoch_ms", "loop_ms",
+        "loop_starts_ms", "width", "height", ...}``; frame f of loop L is sent at
+        ``epoch_ms + (L * frames + f) * 1000 / fps`` (:func:`ronda.devices.simclip.frame_time_ms`)."""
+        return self._request("GET", f"/cameras/{name}/clip")

@@ -90,13 +90,14 @@ DOME_SCENE_SIZE = (3840, 2160)
 # --------------------------------------------------------------------------------------------- encoding
 
 
-def _x264_args(bitrate_k: int) -> list[str]:
+def x264_args(bitrate_k: int, frames: int | None = CLIP_FRAMES) -> list[str]:
+    """ffmpeg output options of the simulator's camera-like H.264 (``frames`` None: as many as come)."""
     return [
         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
         "-g", str(GOP), "-keyint_min", str(GOP), "-sc_threshold", "0", "-bf", "0", "-flags", "+cgop",
         "-b:v", f"{bitrate_k}k", "-maxrate", f"{bitrate_k * 8 // 7}k", "-bufsize", f"{bitrate_k}k",
         "-x264-params", "aud=1:repeat-headers=1:scenecut=0:open-gop=0",
-        "-frames:v", str(CLIP_FRAMES), "-f", "h264",
+        *(["-frames:v", str(frames)] if frames is not None else []), "-f", "h264",
     ]  # fmt: skip
 
 
@@ -149,8 +150,8 @@ def _camera_job(cache_dir: Path, number: int) -> _Job:
     )
     argv = (
         ["-filter_complex", graph]
-        + ["-map", "[main]", *_x264_args(3500), "{0}"]
-        + ["-map", "[sub]", *_x264_args(500), "{1}"]
+        + ["-map", "[main]", *x264_args(3500), "{0}"]
+        + ["-map", "[sub]", *x264_args(500), "{1}"]
     )
     return _Job(f"cam{number}", (main, sub), tuple(argv))
 
@@ -163,7 +164,7 @@ def _hevc_job(cache_dir: Path) -> _Job:
 
 def _audio_job(cache_dir: Path) -> _Job:
     argv = ["-filter_complex", _scene("AUDIO", AUDIO_SIZE, moving=True) + "[v]", "-map", "[v]"]
-    argv += [*_x264_args(2000), "{0}"]
+    argv += [*x264_args(2000), "{0}"]
     return _Job("audio", (audio_video_file(cache_dir),), tuple(argv))
 
 

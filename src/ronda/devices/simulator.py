@@ -24,6 +24,9 @@ A small HTTP control server (``--control-port``) answers JSON:
 - ``POST /cameras/<name>/stall``: connections stay open but no media packet is sent any more (RTCP reports
   from the RTP session may continue); a new connection may get its SDP and then no media
 - ``POST /cameras/<name>/start``: back to normal from stop or stall
+- ``GET /cameras/<name>/clip`` (a ``--clip`` camera): ``{"source", "frames", "fps", "width", "height",
+  "sub_width", "sub_height", "epoch_ms", "loop_ms", "loop", "frame", "loop_starts_ms"}``: frame ``f`` of loop
+  ``L`` is sent at ``epoch_ms + (L * frames + f) * 1000 / fps`` (wall clock, Unix ms) on both streams
 - ``POST /cameras/<name>/reboot`` ``{"seconds": S, "new_paths": true}``: stops the camera as ``stop`` does (its
   ONVIF device falls silent too) and starts it again after S seconds; with ``new_paths`` it comes back serving
   its streams at new mount paths (``/cam1-b``, ``/cam1-b/sub``, then ``/cam1-c``... at each such reboot), which
@@ -48,7 +51,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ronda.devices import simdome, simmedia
+from ronda.devices import simclip, simdome, simmedia
 from ronda.devices.onvif_sim.auth import Credentials
 from ronda.devices.onvif_sim.discovery import Discovery
 from ronda.devices.onvif_sim.model import Endpoint, SimCamera, StreamProfile
@@ -200,6 +203,9 @@ class _Stream:
     factory: Any = None
     actives: list[_Active] = field(default_factory=list)  # replaced, never mutated (copy on write)
     base_path: str = ""  # the mount path before any reboot with new paths
+    # a --clip camera: frame k mod len(clip) at pacer tick k, for every viewer (so the clip is on the wall clock)
+    wall: bool = False
+    size: tuple[int, int] = simmedia.MAIN_SIZE
 
     def __post_init__(self) -> None:
         self.base_path = self.base_path or self.path
@@ -218,6 +224,7 @@ class _Camera:
     state: str = "running"
     streams: dict[str, _Stream] = field(default_factory=dict)
     reboots: int = 0
+    clip: simclip.ClipMedia | None = None  # served from a user's video file (--clip)
 
 
 H264_LAUNCH = "( appsrc name=src is-live=true format=time ! rtph264pay name=pay0 pt=96 config-interval=0 )"
@@ -311,9 +318,19 @@ def _h264_caps(w: int, h: int) -> str:
 
 class Simulator:
     def __init__(
-        self, cameras: int, rtsp_port: int, cache_dir: Path, host: str = "127.0.0.1", dome: bool = False
+        self,
+        cameras: int,
+        rtsp_port: int,
+        cache_dir: Path,
+        host: str = "127.0.0.1",
+        dome: bool = False,
+        clips: dict[int, simclip.ClipMedia] | None = None,
     ) -> None:
+        """``clips``: camera number -> the encoded video file it serves instead of its test pattern (a clip
+        on camera 1 replaces the dome)."""
         _import_gst()
+        self.clips = dict(clips or {})
+        dome = dome and 1 not in self.clips
         self.host = host
         self.rtsp_port = rtsp_port
         self.cache_dir = Path(cache_dir)
@@ -332,6 +349,7 @@ class Simulator:
         self.onvif: OnvifServer | None = None  # set by serve_onvif()
         self.onvif_cameras: dict[str, SimCamera] = {}
         self._reboots: dict[str, threading.Timer] = {}  # camera name -> the pending boot
+        self._epoch_ns: dict[int, int] = {}  # fps -> wall-clock ns of tick 0 of that rate's pacer
         self._build_model()
         self._build_server()
 
@@ -343,7 +361,7 @@ class Simulator:
         return self._clips[path]
 
     def _add_clip_stream(
-        self, cam: _Camera, kind: str, path: str, clip_path: Path, codec: str, size: tuple[int, int]
+        self, cam: _Camera, kind: str, path: str, clip_path: Path, codec: str, size: tuple[int, int], wall: bool = False
     ) -> None:
         clip = self._clip(clip_path, codec)
         if codec == "h264":
@@ -353,7 +371,7 @@ class Simulator:
                 f"video/x-h265,stream-format=byte-stream,alignment=au,"
                 f"width={size[0]},height={size[1]},framerate={FPS}/1"
             )
-        cam.streams[kind] = _Stream(cam, kind, path, clip, self._launches[path], caps)
+        cam.streams[kind] = _Stream(cam, kind, path, clip, self._launches[path], caps, wall=wall, size=size)
 
     def _build_model(self) -> None:
         cache = self.cache_dir
@@ -365,6 +383,13 @@ class Simulator:
                 caps = f"video/x-raw,format=I420,width={w},height={h},framerate={FPS}/1,pixel-aspect-ratio=1/1"
                 for kind, path in (("main", "/cam1"), ("sub", "/cam1/sub")):
                     cam.streams[kind] = _Stream(cam, kind, path, None, self._launches[path], caps, dome=self.dome)
+                self.cameras[cam.name] = cam
+                continue
+            media = self.clips.get(n)
+            if media is not None:
+                cam.clip = media
+                self._add_clip_stream(cam, "main", f"/cam{n}", media.main, "h264", media.main_size, wall=True)
+                self._add_clip_stream(cam, "sub", f"/cam{n}/sub", media.sub, "h264", media.sub_size, wall=True)
                 self.cameras[cam.name] = cam
                 continue
             main, sub = simmedia.camera_files(cache, n)
@@ -445,7 +470,8 @@ class Simulator:
             asrc.set_property("max-bytes", 0)
             asrc.set_property("min-latency", 0)
         valves = [v for v in (element.get_by_name("valve0"),) if v is not None]
-        active = _Active(src=src, valves=valves, asrc=asrc)
+        # a clip on the wall clock joins at the frame of the moment: wait for a keyframe
+        active = _Active(src=src, valves=valves, asrc=asrc, need_key=stream.wall)
         with self._lock:
             stalled = stream.camera.state != "running"
             for v in valves:
@@ -493,6 +519,7 @@ class Simulator:
         clock_offset = sysclock.get_time() - time.monotonic_ns()
         wall_offset = time.time_ns() - time.monotonic_ns()
         t0 = time.monotonic_ns()
+        self._epoch_ns[fps] = t0 + wall_offset
         k = 0
         failed: set[str] = set()
         while not self._stop.is_set():
@@ -521,12 +548,18 @@ class Simulator:
         Gst = _Gst
         clip = stream.clip
         if stream.camera.state != "running":
+            if stream.wall:
+                for act in stream.actives:
+                    act.need_key = True  # the clip goes on meanwhile: resume on a keyframe
             return  # stalled: nothing is sent; the next frame pushed continues the sequence
         if stream.dome is not None:
             self._push_dome(stream, tick)
             return
         if clip is None:
             self._push_clock(stream, tick, tick_ms)
+            return
+        if stream.wall:
+            self._push_wall(stream, clip, k, tick)
             return
         for act in stream.actives:
             src = act.src
@@ -560,6 +593,27 @@ class Simulator:
                 abuf.dts = pts
                 abuf.duration = n * 1_000_000_000 // AUDIO_RATE
                 act.asrc.push_buffer(abuf)
+
+    def _push_wall(self, stream: _Stream, clip: Clip, k: int, tick: int) -> None:
+        """Frame ``k mod len(clip)`` to every pipeline of a --clip stream, so that where the clip is depends
+        on the wall clock alone (the same frame on main and sub, for every viewer, across reconnects). A
+        pipeline that joins, or missed frames, waits for the next keyframe."""
+        pos = k % len(clip.keys)
+        due = self._due(stream, tick)
+        for act in stream.actives:
+            if all(a is not act for a, _ in due) and act.src.current_state == _Gst.State.PLAYING:
+                act.need_key = True  # its queue is full (nobody consumes): a frame is lost, resume on a keyframe
+        for act, pts in due:
+            if act.need_key and not clip.keys[pos]:
+                continue
+            act.need_key = False
+            buf = _Gst.Buffer.new_wrapped(clip.read(pos))
+            buf.pts = buf.dts = pts
+            buf.duration = FRAME_NS
+            if not clip.keys[pos]:
+                buf.set_flags(_Gst.BufferFlags.DELTA_UNIT)
+            act.last_pts = pts
+            act.src.push_buffer(buf)
 
     def _push_clock(self, stream: _Stream, tick: int, tick_ms: int) -> None:
         """A raw frame stamped with the wall-clock time of its tick; the pipeline encodes it at once.
@@ -624,6 +678,34 @@ class Simulator:
             for key in filter(None, keys):
                 counts[key] = counts.get(key, 0) + 1
         return counts
+
+    def clip_info(self, name: str) -> dict[str, Any] | None:
+        """Where a --clip camera's clip is on the wall clock (None: not a clip camera, or not started)."""
+        cam = self.cameras.get(name)
+        epoch_ns = self._epoch_ns.get(FPS)
+        if cam is None or cam.clip is None or epoch_ns is None:
+            return None
+        media = cam.clip
+        frames = len(cam.streams["main"].clip.keys) if cam.streams["main"].clip is not None else media.frames
+        loop_ns = frames * 1_000_000_000 // FPS
+        now_tick = (time.time_ns() - epoch_ns) * FPS // 1_000_000_000
+        loop = max(0, now_tick // frames)
+        first = max(0, loop - 99)
+        return {
+            "source": media.source,
+            "sha256": media.sha256,
+            "frames": frames,
+            "fps": FPS,
+            "width": media.main_size[0],
+            "height": media.main_size[1],
+            "sub_width": media.sub_size[0],
+            "sub_height": media.sub_size[1],
+            "epoch_ms": epoch_ns / 1e6,
+            "loop_ms": loop_ns / 1e6,
+            "loop": loop,
+            "frame": max(0, now_tick) % frames,
+            "loop_starts_ms": [(epoch_ns + i * frames * 1_000_000_000 // FPS) / 1e6 for i in range(first, loop + 1)],
+        }
 
     def camera_info(self, name: str | None = None) -> dict[str, Any]:
         counts = self._sessions_by_key()
@@ -738,13 +820,17 @@ class Simulator:
             cam = self.cameras[f"cam{n}"]
             main_rate = DOME_BITRATES["main"] if cam.dome is not None else 3500
             sub_rate = DOME_BITRATES["sub"] if cam.dome is not None else 500
+            main_size = cam.streams["main"].size if cam.clip is not None else simmedia.MAIN_SIZE
+            sub_size = cam.streams["sub"].size if cam.clip is not None else simmedia.SUB_SIZE
             profiles = [
-                StreamProfile("main", f"/cam{n}", *simmedia.MAIN_SIZE, FPS, main_rate),
-                StreamProfile("sub", f"/cam{n}/sub", *simmedia.SUB_SIZE, FPS, sub_rate),
+                StreamProfile("main", f"/cam{n}", *main_size, FPS, main_rate),
+                StreamProfile("sub", f"/cam{n}/sub", *sub_size, FPS, sub_rate),
             ]
+            # the test pattern of odd cameras moves 6 s in 10; a user's clip: no motion claimed
+            moving = n % 2 == 1 and cam.clip is None
             sims.append(
                 SimCamera(
-                    n, cam.name, moving=n % 2 == 1, profiles=profiles, dome=cam.dome,
+                    n, cam.name, moving=moving, profiles=profiles, dome=cam.dome,
                     clock_offset=(clock_offsets or {}).get(n, 0.0), state=_state_of(cam),
                 )
             )  # fmt: skip
@@ -838,6 +924,7 @@ _CAMERA_ACTION = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/(stop|stall|start)/?$")
 _DEVICE_ACTION = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/(tamper|input|motion|clock)/?$")
 _REBOOT = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/reboot/?$")
 _PTZ_GET = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/ptz/?$")
+_CLIP_GET = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/clip/?$")
 _CAMERA_GET = re.compile(r"^/cameras/([A-Za-z0-9_-]+)/?$")
 _ACTION_STATE = {"stop": "stopped", "stall": "stalled", "start": "running"}
 
@@ -871,6 +958,12 @@ def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                     pos = cam.dome.position()
                     pan_tilt, zoom = cam.dome.moving()
                     self._send(200, {"pan": pos.pan, "tilt": pos.tilt, "zoom": pos.zoom, "moving": pan_tilt or zoom})
+            elif m := _CLIP_GET.match(path):
+                info = sim.clip_info(m.group(1))
+                if info is None:
+                    self._send(404, {"error": f"{m.group(1)} does not serve a clip (--clip)"})
+                else:
+                    self._send(200, info)
             elif m := _CAMERA_GET.match(path):
                 if m.group(1) not in sim.cameras:
                     self._send(404, {"error": f"unknown camera {m.group(1)}"})
@@ -947,20 +1040,35 @@ def run(
     onvif_port: int | None = None,
     discovery_port: int = 3702,
     clock_offsets: dict[int, float] | None = None,
+    clips: dict[int, Path] | None = None,
 ) -> int:
     """Serve until SIGINT/SIGTERM; returns the process exit code. ``onvif_port`` None: no ONVIF;
-    ``discovery_port`` 0: no WS-Discovery."""
+    ``discovery_port`` 0: no WS-Discovery; ``clips``: camera number -> video file it serves (encoded once
+    into the cache; a clip on camera 1 replaces the dome)."""
     cache = Path(cache_dir) if cache_dir is not None else simmedia.default_cache_dir()
     interrupted = False
 
     def on_signal(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
+    clips = dict(clips or {})
+    dome = dome and 1 not in clips
     check_pipelines(cameras, dome)  # before minutes of clip encoding: a missing plugin is known at once
     old_term = signal.signal(signal.SIGTERM, on_signal)
+    media: dict[int, simclip.ClipMedia] = {}
+    last_line = [0.0]
+
+    def show(line: str) -> None:
+        now = time.monotonic()
+        if now - last_line[0] >= 1 or "encoding" in line or "ready" in line or "cached" in line:
+            last_line[0] = now
+            print(f"simulator: {line}", flush=True)
+
     try:
         t0 = time.monotonic()
         simmedia.prepare(cache, max(cameras, 1))
+        for number, path in sorted(clips.items()):
+            media[number] = simclip.prepare_clip(path, cache, progress=show)
         print(f"simulator: media ready in {time.monotonic() - t0:.1f} s", flush=True)
     except KeyboardInterrupt:
         interrupted = True
@@ -969,7 +1077,7 @@ def run(
     if interrupted:
         return 0
 
-    sim = Simulator(cameras, rtsp_port, cache, host, dome=dome)
+    sim = Simulator(cameras, rtsp_port, cache, host, dome=dome, clips=media)
     httpd: ThreadingHTTPServer | None = None
     discovery: Discovery | None = None
     try:
@@ -1002,6 +1110,12 @@ def run(
             + (f", control http://{host}:{control_port}" if control_port is not None else ""),
             flush=True,
         )
+        for number, clip in sorted(media.items()):
+            print(
+                f"simulator: cam{number} serves {clip.source} ({clip.main_size[0]}x{clip.main_size[1]}, sub "
+                f"{clip.sub_size[0]}x{clip.sub_size[1]}, {clip.frames} frames looped)",
+                flush=True,
+            )
         sim.loop.run()
     finally:
         if httpd is not None:
@@ -1037,7 +1151,16 @@ def main(argv: list[str] | None = None) -> int:
         "--clock-offset", action="append", default=[], metavar="K=SECONDS",
         help="camera K's ONVIF clock runs SECONDS ahead (negative: behind); repeatable",
     )  # fmt: skip
+    parser.add_argument(
+        "--clip", action="append", default=[], metavar="K=FILE",
+        help="camera K serves the video file FILE (looped, re-encoded once into the cache); repeatable",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    try:
+        clips = simclip.parse_clip_args(args.clip, args.cameras)
+    except simclip.ClipError as exc:
+        print(f"simulator: error: {exc}", file=sys.stderr, flush=True)
+        return 2
     offsets: dict[int, float] = {}
     for item in args.clock_offset:
         number, _, seconds = item.partition("=")
@@ -1049,9 +1172,9 @@ def main(argv: list[str] | None = None) -> int:
         return run(
             args.cameras, args.rtsp_port, args.control_port, args.cache, args.host,
             dome=not args.no_dome, onvif_port=args.onvif_port, discovery_port=args.discovery_port,
-            clock_offsets=offsets,
+            clock_offsets=offsets, clips=clips,
         )  # fmt: skip
-    except (OSError, SimulatorSetupError) as exc:
+    except (OSError, SimulatorSetupError, simclip.ClipError) as exc:
         print(f"simulator: error: {exc}", file=sys.stderr, flush=True)
         return 1
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from typing import Protocol
 
 from ronda.media import fmp4
 from ronda.recording import layout
+from ronda.recording.tail import PartialTail, TailBox
 from ronda.timeutil import to_iso
 
 log = logging.getLogger(__name__)
@@ -77,10 +77,7 @@ class HlsSegment:
 
 @dataclass
 class _File:
-    path: Path
-    fd: int
-    offset: int = 0
-    buf: bytearray = field(default_factory=bytearray)
+    serial: int  # PartialTail's number of the file
     init: fmp4.Init | None = None
     shift: dict[int, int] = field(default_factory=dict)
     moof: bytes | None = None
@@ -137,6 +134,7 @@ class LiveTail:
         self._hls_seq = 0
         self.discontinuity_seq = 0  # discontinuities that have left the HLS window
         self.target_s = 1  # EXT-X-TARGETDURATION: may grow with the camera's GOP, never shrinks
+        self._tail = PartialTail(partial_dir)
         self._file: _File | None = None
         self._ends: dict[int, int] = {}  # per track: end of the last fragment on the output timeline
         self._subscribers: set[ViewerQueue] = set()
@@ -145,73 +143,26 @@ class LiveTail:
         self.task: asyncio.Task[None] | None = None
         self.error: str | None = None
 
-    # --- reading the files ------------------------------------------------------------------------
-    def _newest(self) -> Path | None:
-        try:
-            names = sorted(e.name for e in os.scandir(self.partial_dir) if e.name.endswith(layout.PARTIAL_SUFFIX))
-        except FileNotFoundError:
-            return None
-        return self.partial_dir / names[-1] if names else None
-
-    def _open_file(self, path: Path) -> _File | None:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            return None
-        return _File(path, fd)
-
-    def _close_file(self) -> None:
-        if self._file is not None:
-            os.close(self._file.fd)
-            self._file = None
-
+    # --- reading the files (recording/tail.py cuts them into boxes) -----------------------------
     def poll(self) -> bool:
         """Read what was written since the last call; True when there was something new."""
-        if self._file is None:
-            newest = self._newest()
-            if newest is None:
-                return False
-            self._file = self._open_file(newest)
-            if self._file is None:
-                return False
-        got = self._read(self._file)
-        if got:
-            return True
-        newest = self._newest()  # not growing: has ffmpeg moved on to the next file?
-        if newest is not None and newest != self._file.path:
-            # ffmpeg has closed this file and moved on: drain it (renamed or not, the fd still reads)
-            got = self._read(self._file) or got
-            self._close_file()
-            self._file = self._open_file(newest)
-            if self._file is not None:
-                got = self._read(self._file) or got
-        return got
+        return self._take(self._tail.poll())
 
-    def _read(self, f: _File, history: bool = False) -> bool:
-        chunk = os.pread(f.fd, 4 << 20, f.offset)
-        if not chunk:
-            return False
-        f.offset += len(chunk)
-        f.buf += chunk
+    def _take(self, boxes: list[TailBox], history: bool = False) -> bool:
         new: list[LiveFragment] = []
-        pos = 0
-        while True:
-            head = fmp4.box_header(f.buf, pos)
-            if head is None or pos + head[2] > len(f.buf):
-                break
-            kind, _hlen, size = head
-            box = bytes(f.buf[pos : pos + size])
-            pos += size
-            if kind == b"moov":
-                self._on_init(f, box)
-            elif kind == b"ftyp":
-                f.moof = box  # held until the moov arrives
-            elif kind == b"moof":
-                f.moof = box
-            elif kind == b"mdat" and f.moof is not None and f.init is not None:
-                new.append(self._on_fragment(f, f.moof, box))
+        for b in boxes:
+            f = self._file
+            if f is None or f.serial != b.file:  # the first box of a file: its own init and timeline
+                f = self._file = _File(b.file)
+            if b.kind == b"moov":
+                self._on_init(f, b.data)
+            elif b.kind == b"ftyp":
+                f.moof = b.data  # held until the moov arrives
+            elif b.kind == b"moof":
+                f.moof = b.data
+            elif b.kind == b"mdat" and f.moof is not None and f.init is not None:
+                new.append(self._on_fragment(f, f.moof, b.data))
                 f.moof = None
-        del f.buf[:pos]
         if not new:
             return False
         for lf in new:
@@ -283,14 +234,7 @@ class LiveTail:
     # --- running ----------------------------------------------------------------------------------
     def read_history(self, paths: list[Path]) -> None:
         for path in paths:
-            f = self._open_file(path)
-            if f is None:
-                continue
-            try:
-                while self._read(f, history=True):
-                    pass
-            finally:
-                os.close(f.fd)
+            self._take(self._tail.read_file(path), history=True)
 
     async def run(self) -> None:
         try:
@@ -311,7 +255,7 @@ class LiveTail:
             self.error = f"{type(e).__name__}: {e}"
             log.error("live %s stopped: %s", self.key, self.error)
         finally:
-            self._close_file()
+            self._tail.close()
             for q in self._subscribers:
                 q.offer(None)
 

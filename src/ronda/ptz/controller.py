@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -29,6 +30,8 @@ from ronda.ptz.arbiter import Decision, Reservation, Session
 from ronda.ptz.errors import DomeBusy
 from ronda.tasks import cancel_and_wait
 from ronda.timeutil import now_ms
+
+POSITION_TTL_S = 1.0
 
 log = logging.getLogger(__name__)
 Action = Literal["continuous", "relative", "absolute", "stop", "preset", "home"]
@@ -107,9 +110,15 @@ class DomeController:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _closed: bool = False
+    # The last position read and when (monotonic s): every viewer of the map and the PTZ panel polls it
+    # every ~2 s; they share one camera request per POSITION_TTL_S instead of one each.
+    _position: tuple[float, PtzPosition | None] | None = None
+    _position_read: asyncio.Future[PtzPosition | None] | None = None
 
     # --- driver calls -------------------------------------------------------------------------------
     async def _call(self, what: str, aw: Awaitable[T]) -> T:
+        if what != "a status request":
+            self._position = None  # a command may move the dome: the next reader asks the camera
         try:
             return await asyncio.wait_for(aw, self.command_timeout_s)
         except TimeoutError:
@@ -121,11 +130,22 @@ class DomeController:
         return self._limits
 
     async def position(self) -> PtzPosition | None:
+        """The dome's position, at most POSITION_TTL_S old; callers at the same moment share one request."""
+        if self._position is not None and time.monotonic() - self._position[0] < POSITION_TTL_S:
+            return self._position[1]
+        if self._position_read is None or self._position_read.done():
+            self._position_read = asyncio.ensure_future(self._read_position())
+        # shield: a caller that gives up (a closed HTTP request) does not cancel the others' read
+        return await asyncio.shield(self._position_read)
+
+    async def _read_position(self) -> PtzPosition | None:
         try:
-            return await self._call("a status request", self.driver.status())
+            pos: PtzPosition | None = await self._call("a status request", self.driver.status())
         except DeviceError as e:
             log.info("camera %s: no PTZ status: %s", self.camera_id, e)
-            return None
+            pos = None
+        self._position = (time.monotonic(), pos)
+        return pos
 
     # --- arbitration ------------------------------------------------------------------------------------
     def _decide(self, actor: str, priority: int) -> Decision:

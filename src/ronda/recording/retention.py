@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import BigInteger, case, cast, select
+from sqlalchemy.orm import Session
 
 from ronda.access.audit import AuditLog
 from ronda.config import StorageConfig
@@ -54,6 +55,10 @@ class Retention:
         self.root = root
         self.cfg = cfg
         self.holds: list[Hold] = []
+        # Called in each deletion's transaction with camera -> end of the newest footage deleted, so that
+        # records derived from footage (analytics motion and objects) go with it; runtime installs it
+        # (recording cannot import the features above it).
+        self.on_deleted: Callable[[Session, dict[int, int]], None] | None = None
 
     def _held(self, seg: Segment) -> bool:
         return any(
@@ -157,6 +162,11 @@ class Retention:
                         "end_ms": max(x.end_ms for x in lst),
                     },
                 )
+            if self.on_deleted is not None:
+                until: dict[int, int] = {}
+                for x in segs:
+                    until[x.camera_id] = max(until.get(x.camera_id, 0), x.end_ms)
+                self.on_deleted(s, until)
             if self.audit is not None:  # in the deletion's transaction: both or neither
                 for (cam, stream), lst in per_cam.items():
                     self.audit.record(

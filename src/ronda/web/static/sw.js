@@ -24,7 +24,10 @@ const SHELL = [
   "js/views/map/popup.js", "js/views/map/stage.js", "js/views/map/strings.js", "js/views/map/cone.js", "js/views/map/geo.js",
   "js/views/map/geopanel.js", "vendor/leaflet/leaflet-src.esm.js", "vendor/leaflet/leaflet.css",
   "js/sitetime.js", "js/timeline/bar.js", "js/timeline/data.js", "js/timeline/describe.js", "js/timeline/draw.js",
-  "js/timeline/input.js", "js/timeline/style.js",
+  "js/timeline/input.js", "js/timeline/style.js", "js/timeline/motion.js",
+  "css/analytics.css", "js/analytics/frame.js", "js/analytics/shapes.js", "js/analytics/stage.js", "js/analytics/strings.js",
+  "js/views/admin/analytics.js", "js/views/admin/anstatus.js", "js/views/admin/ansettings.js", "js/views/admin/zonedraw.js", "js/views/admin/zonelist.js",
+  "js/views/search.js", "js/views/search/hits.js", "js/views/search/region.js",
 ];
 
 sw.addEventListener("install", (e) => {

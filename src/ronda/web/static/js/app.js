@@ -10,6 +10,7 @@ import { LANGUAGES, language, setLanguage, t } from "./i18n.js";
 const VIEWS = {
   live: () => import("./views/live.js"),
   playback: () => import("./views/playback.js"),
+  search: () => import("./views/search.js"),
   alarms: () => import("./views/alarms.js"),
   map: () => import("./views/map.js"),
   admin: () => import("./views/admin.js"),
@@ -17,6 +18,7 @@ const VIEWS = {
 const NAV = [
   ["live", "nav.live", null],
   ["playback", "nav.playback", "playback"],
+  ["search", "nav.search", "playback"],
   ["alarms", "nav.alarms", null],
   ["map", "nav.map", null],
   ["admin", "nav.admin", "admin"],

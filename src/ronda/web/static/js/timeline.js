@@ -5,7 +5,8 @@
 // selection edge) to select a range, wheel or buttons to zoom from 5 minutes to 30 days.
 //
 // Events dispatched: "seek" {ms, final}, "select" {start, end} | null, "load" {data}, "view" {start, end}.
-// Components in timeline/: bar.js (the elements), data.js (loading), draw.js, input.js, describe.js (tooltip).
+// Components in timeline/: bar.js (the elements), data.js (loading), draw.js, input.js, describe.js (tooltip),
+// motion.js (the motion strip and object markers).
 import { t } from "./i18n.js";
 import { axisTicks, formatSpan, formatWall, fromLocalInput, toLocalInput } from "./sitetime.js";
 import { timelineElements } from "./timeline/bar.js";
@@ -32,6 +33,8 @@ export class Timeline extends EventTarget {
     this.cursor = null;
     this.selection = null; // {start, end}
     this.data = null;
+    /** @type {Record<string, import("./timeline/motion.js").MotionStrip | null> | null} the motion strip per camera (timeline/motion.js) */
+    this.motion = null;
     this.hover = null; // x in CSS px
     this._seq = 0;
     this._drag = null;

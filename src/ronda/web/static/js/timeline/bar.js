@@ -27,7 +27,7 @@ export function timelineElements(tl) {
       h("button", { type: "button", "data-testid": "timeline-now", onclick: () => tl.goNow() }, t("tl.now")),
       spanLabel, status,
       h("span", { class: "tl-legend", "aria-hidden": "true" },
-        ...[["run", "tl.recording"], ["gap", "tl.gap"], ["event", "tl.event"], ["bookmark", "tl.bookmark"], ["lock", "tl.lock"]]
+        ...[["run", "tl.recording"], ["motion", "tl.motion"], ["gap", "tl.gap"], ["event", "tl.event"], ["object", "tl.object"], ["bookmark", "tl.bookmark"], ["lock", "tl.lock"]]
           .map(([c, key]) => h("span", {}, h("i", { class: `tl-key tl-${c}` }), t(key))))),
     h("div", { class: "tl-canvas" }, canvas));
   return { el, canvas, status, spanLabel };

@@ -1,6 +1,7 @@
 // @ts-check
 // The timeline's data: GET /api/v1/timeline for the view plus a margin, parsed into milliseconds.
 import { t } from "../i18n.js";
+import { loadMotion } from "./motion.js";
 
 /** @typedef {import("../timeline.js").Timeline} Timeline */
 
@@ -28,6 +29,7 @@ export async function loadData(tl) {
     const data = await tl.api.call(`/api/v1/timeline?${q}`);
     if (seq !== tl._seq) return; // a newer view asked meanwhile
     setData(tl, data);
+    await loadMotion(tl, from, to, seq);
   } catch (e) {
     if (seq === tl._seq) tl.status.textContent = `${t("common.error")}: ${e.message}`;
   }

@@ -1,7 +1,8 @@
 // @ts-check
 // Drawing of the timeline on its canvas (sized to its box): the axis, one row per camera, the cursor and selection.
 import { axisTicks } from "../sitetime.js";
-import { AXIS_H, COLORS, ROW_H } from "./style.js";
+import { drawMotion, drawObjects, isObject } from "./motion.js";
+import { AXIS_H, COLORS, ROW_H, RUN_H, RUN_Y } from "./style.js";
 
 /** @typedef {import("../timeline.js").Timeline} Timeline */
 
@@ -74,17 +75,19 @@ function drawRow(tl, g, cam, y, W) {
     g.fillRect(x0, y + top, Math.max(1, x1 - x0), height);
   };
   if (d) {
-    for (const r of d.runs) span(r.s, r.e, 7, ROW_H - 14, COLORS.run);
-    for (const gp of d.gaps) span(gp.s, gp.e, 9, ROW_H - 18, COLORS.gap);
+    for (const r of d.runs) span(r.s, r.e, RUN_Y, RUN_H, COLORS.run);
+    for (const gp of d.gaps) span(gp.s, gp.e, RUN_Y + 2, RUN_H - 4, COLORS.gap);
     for (const b of d.bookmarks) span(b.s, b.e, 2, 4, COLORS.bookmark);
-    for (const l of d.locks) span(l.s, l.e, ROW_H - 6, 4, COLORS.lock);
+    for (const l of d.locks) span(l.s, l.e, ROW_H - 4, 3, COLORS.lock);
     for (const ev of d.events) {
       const x = tl.xOf(ev.s);
-      if (x < -2 || x > W + 2) continue;
+      if (x < -2 || x > W + 2 || isObject(ev)) continue;
       g.fillStyle = ev.severity === "info" ? COLORS.event : COLORS.eventHigh;
       g.fillRect(Math.round(x) - 1, y + 3, 2, ROW_H - 6);
     }
   }
+  drawMotion(tl, g, cam.id, y, W);
+  if (d) drawObjects(tl, g, d.events, y, W);
   // the camera's name, readable over the bars
   const w = g.measureText(cam.name).width + 8;
   g.fillStyle = "rgba(11, 19, 36, 0.75)";

@@ -5,6 +5,7 @@
 import { errorText } from "../api.js";
 import { clear, h, loadCss } from "../dom.js";
 import { t } from "../i18n.js";
+import { analyticsTab } from "./admin/analytics.js";
 import { camerasTab } from "./admin/cameras.js";
 import "./admin/strings.js";
 import { auditTab, storageTab } from "./admin/system.js";
@@ -13,6 +14,7 @@ import { rulesTab } from "./admin/rules.js";
 
 const TABS = [
   { id: "cameras", right: "manage_cameras", render: camerasTab },
+  { id: "analytics", right: "manage_cameras", render: analyticsTab },
   { id: "users", right: "manage_users", render: usersTab },
   { id: "roles", right: "manage_users", render: rolesTab },
   { id: "rules", right: "manage_rules", render: rulesTab },
@@ -44,7 +46,8 @@ export default {
     let cleanup = null;
     let current = null;
 
-    async function show(tab, focus = false) {
+    // `sub`: the rest of the address after the tab (#/admin/analytics/3: ["3"]), for the tab to use
+    async function show(tab, focus = false, sub = []) {
       if (cleanup) cleanup();
       cleanup = null;
       current = tab;
@@ -57,9 +60,9 @@ export default {
       panel.setAttribute("aria-labelledby", `admin-tab-${tab.id}`);
       clear(panel);
       // Keep the tab in the address (reload and links land on it) without re-rendering the view.
-      history.replaceState(null, "", `#/admin/${tab.id}`);
+      history.replaceState(null, "", `#/admin/${[tab.id, ...sub].join("/")}`);
       try {
-        cleanup = (await tab.render(panel, ctx)) || null;
+        cleanup = (await tab.render(panel, ctx, sub)) || null;
       } catch (e) {
         panel.append(h("p", { class: "error", role: "alert", text: errorText(e) }));
       }
@@ -73,8 +76,9 @@ export default {
       e.preventDefault();
       show(tabs[(next + tabs.length) % tabs.length], true);
     });
-    const wanted = (params.rest || [])[0];
-    await show(tabs.find((tab) => tab.id === wanted) || tabs[0]);
+    const [wanted, ...sub] = params.rest || [];
+    const first = tabs.find((tab) => tab.id === wanted);
+    await show(first || tabs[0], false, first ? sub : []);
     return () => {
       if (cleanup) cleanup();
     };

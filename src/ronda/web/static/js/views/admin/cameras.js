@@ -7,6 +7,7 @@ import { t } from "../../i18n.js";
 import { reasonText } from "../../reasons.js";
 import { editForm, transportField } from "./camedit.js";
 import { confirmButton, createOnSubmit, errorBox, field, loadOrShow, statusCell, table, tabBar, text } from "./common.js";
+import "../../analytics/strings.js";
 import { findPanel } from "./discover.js";
 import { onvifForm } from "./onvifadd.js";
 // --- cameras ------------------------------------------------------------------------------------------
@@ -117,6 +118,7 @@ export async function camerasTab(panel, ctx) {
             test(cam, out);
           } }),
           h("button", { type: "button", "data-testid": "camera-edit-open", text: t("admin.edit"), onclick: () => openDetail(editForm(cam, detail, ctx, reload)) }),
+          h("a", { href: `#/admin/analytics/${cam.id}`, class: "button-link", "data-testid": "camera-analytics", text: t("admin.tab.analytics") }),
           confirmButton(t("admin.delete"), t("admin.confirmDelete", { name: cam.name }), async () => {
             try {
               await ctx.api.call(`/api/v1/cameras/${cam.id}`, { method: "DELETE" });

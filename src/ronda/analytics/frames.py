@@ -1,0 +1,200 @@
+"""Frames from the recorder's own fragments: no second camera connection (docs/analytics.md, Pipeline).
+
+A :class:`FrameSource` follows one recorded stream's partial segment files (``recording/tail.py``, as
+live view does), hands each fragment (``moof`` + ``mdat``, with the file's ``ftyp`` + ``moov``) to
+PyAV's MP4 demuxer and keeps one decoder per stream set-up, and returns the decoded pictures at the
+camera's analysis rate. It runs inside an analytics worker process (worker.py), never in the API's.
+
+Bad input is skipped and counted by reason (``FrameSource.reasons``), never raised:
+
+* ``corrupt_init``: a file's ``moov`` PyAV cannot read (its fragments are skipped: ``no_init``);
+* ``corrupt_fragment``: a fragment the demuxer or decoder refuses (the decoder recovers at the next
+  keyframe);
+* ``corrupt_file``: bytes in a partial file that are not MP4 boxes (the rest of the file is skipped).
+
+A new stream set-up (another resolution or codec: the camera was reconfigured, or the recording
+switched streams) arrives as a new ``moov`` and opens a new decoder (``decoder_changes``). H.264 and
+H.265 are the same code: the demuxer reads the codec from the ``moov``.
+
+Times: a fragment's decode times count from the start of its file; a frame's wall-clock time is
+estimated like live view's: the newest fragment read was written just now, so a file's timeline is
+anchored on arrival (``now - end of the newest frame``) and kept while it stays within
+``REANCHOR_MS`` of later arrivals, so frame times are smooth and in order.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+
+from ronda.analytics.pipeline import Frame
+from ronda.recording.tail import PartialTail, TailBox
+
+log = logging.getLogger(__name__)
+
+REANCHOR_MS = 1500
+MAX_FRAGMENT = 16 << 20
+
+
+@dataclass(slots=True)
+class StreamSetup:
+    codec: str
+    width: int
+    height: int
+    extradata: bytes | None
+
+
+def _setup_of(init: bytes) -> StreamSetup:
+    with av.open(io.BytesIO(init), format="mp4", mode="r") as c:
+        if not c.streams.video:
+            raise ValueError("no video track")
+        cc = c.streams.video[0].codec_context
+        return StreamSetup(cc.name, int(cc.width), int(cc.height), bytes(cc.extradata) if cc.extradata else None)
+
+
+class FragmentDecoder:
+    """Boxes of one stream in order → sampled frames. Not thread-safe: one thread per instance."""
+
+    def __init__(self, camera_id: int, fps: float) -> None:
+        self.camera_id = camera_id
+        self.period_ms = 1000.0 / fps
+        self.reasons: Counter[str] = Counter()
+        self.decoded = 0
+        self.decoder_changes = 0
+        self.setup: StreamSetup | None = None
+        self._codec: Any = None  # av.CodecContext
+        self._file = -1
+        self._ftyp = b""
+        self._init: bytes | None = None
+        self._moof: bytes | None = None
+        self._anchor: float | None = None  # wall ms of the continuous timeline's 0
+        self._offset_ms = 0.0  # where the current file's decode time 0 is on the continuous timeline
+        self._file_end_ms = 0.0  # end of the newest frame read of the current file (its own timeline)
+        self._next_ms = 0.0  # continuous time of the next picture due
+        self._tb_ms = 0.0
+
+    def set_fps(self, fps: float) -> None:
+        self.period_ms = 1000.0 / fps
+
+    def push(self, boxes: list[TailBox], now_ms: int) -> list[Frame]:
+        """Decode what was read; the pictures due at the analysis rate, dated, oldest first."""
+        picked: list[tuple[float, Any]] = []  # (ms on the continuous timeline, picture)
+        decoded_any = False
+        for b in boxes:
+            if b.file != self._file:
+                # A new segment file: its decode times start again at 0. Drain the old decoder (its
+                # last pictures belong to the old file), then continue the timeline where it ended.
+                self._drain(picked)
+                if self._file != -1:
+                    self._offset_ms += self._file_end_ms
+                self._file, self._ftyp, self._init, self._moof = b.file, b"", None, None
+                self._file_end_ms = 0.0
+            if b.kind == b"ftyp":
+                self._ftyp = b.data
+            elif b.kind == b"moov":
+                self._on_init(self._ftyp + b.data)
+            elif b.kind == b"moof":
+                self._moof = b.data
+            elif b.kind == b"mdat" and self._moof is not None:
+                moof, self._moof = self._moof, None
+                if self._init is None or self._codec is None:
+                    self.reasons["no_init"] += 1
+                    continue
+                decoded_any = self._decode(moof + b.data, picked) or decoded_any
+        if decoded_any:
+            candidate = now_ms - (self._offset_ms + self._file_end_ms)
+            if self._anchor is None or abs(candidate - self._anchor) > REANCHOR_MS:
+                self._anchor = candidate
+        if self._anchor is None:
+            return []
+        anchor = self._anchor
+        return [Frame(self.camera_id, int(anchor + t), pic) for t, pic in picked]
+
+    def _on_init(self, init: bytes) -> None:
+        try:
+            setup = _setup_of(init)
+        except (av.FFmpegError, ValueError, EOFError) as e:
+            self.reasons["corrupt_init"] += 1
+            log.debug("camera %s: unreadable init segment: %s", self.camera_id, e)
+            self._init = None
+            return
+        self._init = init
+        if self.setup is not None and setup != self.setup:
+            self.decoder_changes += 1
+            log.info("camera %s: stream changed to %s %dx%d", self.camera_id, setup.codec, setup.width, setup.height)
+        # A fresh decoder per file (a file starts at a keyframe): nothing of the old set-up lingers.
+        codec = av.CodecContext.create(setup.codec, "r")
+        if setup.extradata:
+            codec.extradata = setup.extradata
+        self._codec, self.setup = codec, setup
+
+    def _pick(self, pic: Any, tb_ms: float, picked: list[tuple[float, Any]]) -> None:
+        self.decoded += 1
+        if pic.pts is None:
+            return
+        t = self._offset_ms + float(pic.pts) * tb_ms
+        if t + 0.5 >= self._next_ms:
+            picked.append((t, pic))
+            # behind by more than a period (a gap, a new file after an outage): restart the cadence
+            base = t if t - self._next_ms > self.period_ms else self._next_ms
+            self._next_ms = base + self.period_ms
+
+    def _drain(self, picked: list[tuple[float, Any]]) -> None:
+        if self._codec is None:
+            return
+        try:
+            for pic in self._codec.decode(None):
+                self._pick(pic, self._tb_ms, picked)
+        except (av.FFmpegError, ValueError) as e:
+            log.debug("camera %s: drain: %s", self.camera_id, e)
+        self._codec = None
+
+    def _decode(self, fragment: bytes, picked: list[tuple[float, Any]]) -> bool:
+        """Decode one fragment, appending the pictures due; False when it was refused."""
+        assert self._init is not None
+        if len(fragment) > MAX_FRAGMENT:
+            self.reasons["oversized_fragment"] += 1
+            return False
+        try:
+            with av.open(io.BytesIO(self._init + fragment), format="mp4", mode="r") as c:
+                stream = c.streams.video[0]
+                self._tb_ms = tb = float(stream.time_base or 0) * 1000.0
+                for packet in c.demux(stream):
+                    if packet.size == 0:
+                        continue
+                    if packet.pts is not None:
+                        self._file_end_ms = max(self._file_end_ms, (packet.pts + (packet.duration or 0)) * tb)
+                    for pic in self._codec.decode(packet):
+                        self._pick(pic, tb, picked)
+        except (av.FFmpegError, ValueError, EOFError, IndexError) as e:
+            self.reasons["corrupt_fragment"] += 1
+            log.debug("camera %s: fragment skipped: %s", self.camera_id, e)
+            return False
+        return True
+
+
+class FrameSource:
+    """One recorded stream's new frames: :meth:`read` returns what arrived since the last call."""
+
+    def __init__(self, camera_id: int, partial_dir: Path, fps: float) -> None:
+        self.tail = PartialTail(partial_dir, skip_corrupt=True)
+        self.decoder = FragmentDecoder(camera_id, fps)
+
+    @property
+    def reasons(self) -> Counter[str]:
+        r = Counter(self.decoder.reasons)
+        if self.tail.skipped_files:
+            r["corrupt_file"] = self.tail.skipped_files
+        return r
+
+    def read(self, now_ms: int) -> list[Frame]:
+        return self.decoder.push(self.tail.poll(), now_ms)
+
+    def close(self) -> None:
+        self.tail.close()
