@@ -1,33 +1,32 @@
-"""Benchmark: CPU per 720p 15 fps camera of Ronda's motion path (decoding included) vs Debian's ``motion``
-daemon on the same RTSP stream, same run, with the event recall of each on the generated street clip.
+"""Benchmark: CPU per 720p15 camera of Ronda's motion path (decode included) vs Debian's ``motion``.
 
-The generated street clip (``tests/analytics/streetclip.py``: 1280x720, 15 fps, 75 s, people, a car, a
-swaying tree, lighting drift, noise; ground truth in clip frames) is served by the simulator as camera 1
-(``--clip``: H.264, 15 fps, 1 s GOP). Both sides watch ``rtsp://.../cam1`` (the 720p main stream), one
-after the other for ``--seconds`` each, with the ground truth's include zone and tree mask:
+The generated street clip (``tests/analytics/streetclip.py``: 1280x720, 15 fps, 75 s, people, cars, a
+swaying tree under a mask, a lighting ramp, sensor noise) is served by the simulator (``--clip 1=...``)
+over RTSP. In the same window, side by side on the same stream:
 
-- ``ronda``: Ronda's motion path in a child process (PyAV decoding + ``ronda.analytics`` motion at its
-  default analysis rate), CPU of that process from ``/proc``;
-- ``baseline``: ``motion`` 4.5 (Debian) through :mod:`bench._motiond` (config in a temp folder, the same
-  zones as its mask file, no output but event hooks), CPU of the daemon from ``/proc``.
+- Ronda's motion path, ``bench/_motion_worker.py``: PyAV RTSP client, :mod:`ronda.analytics.decode`
+  and :class:`ronda.analytics.motion.MotionDetector` with the clip's include zone and tree mask, 5 fps,
+  one process per decode mode (``adaptive``, the default, gives the ``ronda`` figure; the others,
+  reported under ``modes``, look at every keyframe during events, or always, or decode everything);
+- Debian's ``motion`` 4.5 daemon through :class:`bench._motiond.MotionDaemon` (Debian's detection
+  defaults: threshold 1500 px, despeckle EedDl, noise tune; the same zones as its PGM mask; no output but
+  event hooks; ``event_gap`` 2 s like Ronda's end rule).
 
-Recall: the share of ground-truth movements inside the include zone (``motion_intervals``, mapped to the
-wall clock through the simulator's ``GET /cameras/cam1/clip``) that an event overlaps (1 s slack); only
-movements wholly inside each side's window count. ``false_lighting`` counts events starting in the
-lighting-only section.
+CPU is read from /proc over the measuring window. Recall (:mod:`tests.analytics.groundtruth`): the
+ground-truth movements in the include zone (``motion_intervals``, per loop of the clip, wholly inside
+the window) that an event overlaps (±1 s); ``false_events``: events overlapping none;
+``lighting_events``: events starting in the lighting-only section.
 
-    python bench/motion.py [--seconds 75] [--baseline-only]
+    python bench/motion.py [--seconds 160] [--warmup 10]
 
-Last line: ``{"bench": "motion", "metric": "cpu_per_camera", "unit": "% of a core", "ronda": X,
-"baseline": Y, "baseline_name": "motion 4.5 (Debian)", "ratio": X/Y, "recall": R, "baseline_recall": B,
-...}``.
+The clip and its ground truth come from the analytics test media (``tests.analytics.streetclip``,
+``tests.analytics.groundtruth``), served by ``ronda sim --clip``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -41,158 +40,187 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.analytics import groundtruth  # noqa: E402
 from tests.analytics.streetclip import street_clip  # noqa: E402
 
-from bench._common import own_cpu, result  # noqa: E402
+from bench._common import own_cpu, result, tree_cpu  # noqa: E402
 from bench._motiond import MotionDaemon  # noqa: E402
 from ronda.devices.simcontrol import SimulatorProcess  # noqa: E402
 
-Interval = tuple[float, float]
+# name → (decode mode, idle keyframe interval ms); the first gives the ``ronda`` figure
+# name → (decode mode, idle keyframe interval ms, in-event keyframe interval ms)
+MODES: dict[str, tuple[str, int, int]] = {
+    "adaptive": ("adaptive", 2000, 2000),  # Ronda's default: a look every 2 s unless confirming a start
+    "adaptive-1s-events": ("adaptive", 2000, 0),  # every keyframe (1 s GOP) during events
+    "adaptive-1s": ("adaptive", 0, 0),  # every keyframe, idle or not
+    "keyframes": ("keyframes", 0, 0),  # every keyframe, never more
+    "all": ("all", 0, 0),  # every frame decoded
+}
+TOLERANCE_MS = 1000
+EVENT_GAP_S = 2
 
 
-# ------------------------------------------------------------------------------------ Ronda's half
-# >>> RONDA MOTION PATH. This uses ronda.analytics.decode.frames_for_motion and
-# ronda.analytics.motion.MotionDetector as the analytics branch documents them; until that code is in
-# the tree this half fails with ImportError (run with --baseline-only meanwhile). If the worker's real
-# entry point differs, change only this function.
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
-def ronda_worker(url: str, zones: list[dict[str, Any]], seconds: float, out: Path) -> int:
-    """Runs in a child process: motion on ``url`` for ``seconds`` after the first frame; writes the events
-    (wall-clock ms) to ``out``. Prints ``ready`` at the first analysed frame."""
-    from ronda.analytics import decode, motion, settings
-
-    detector = motion.MotionDetector(zones=[settings.Zone(**z) for z in zones if z["kind"] in ("include", "mask")])
-    events: list[tuple[str, int]] = []
-    deadline: float | None = None
-    for gray, time_ms in decode.frames_for_motion(
-        url, need=lambda: detector.frame_need, options={"rtsp_transport": "tcp"}
-    ):  # default analysis rate and decode mode
-        if deadline is None:
-            deadline = time.monotonic() + seconds
-            print("ready", flush=True)
-        events += [(e.kind, e.time_ms) for e in detector.process(gray, time_ms).events]
-        if time.monotonic() > deadline:
-            break
-    events += [(e.kind, e.time_ms) for e in detector.flush().events]
-    out.write_text(json.dumps(events))
-    return 0
+# ------------------------------------------------------------------------------------------- Ronda
 
 
-# <<< RONDA MOTION PATH
-
-
-def _pairs(events: list[tuple[str, float]], until_ms: float) -> list[Interval]:
-    out: list[Interval] = []
-    start: float | None = None
-    for kind, ms in events:
-        if kind == "start":
-            start = ms
-        elif kind == "end" and start is not None:
-            out.append((start, ms))
+def ronda_events(path: Path) -> tuple[list[tuple[float, float]], dict[str, Any]]:
+    spans: list[tuple[float, float]] = []
+    counts: dict[str, Any] = {}
+    start: int | None = None
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        ev = json.loads(line)
+        if ev["kind"] == "start":
+            start = ev["time_ms"]
+        elif ev["kind"] == "end" and start is not None:
+            spans.append((start, ev["time_ms"]))
             start = None
+        elif ev["kind"] == "counts":
+            counts = ev
     if start is not None:
-        out.append((start, until_ms))
-    return out
+        spans.append((start, int(time.time() * 1000)))
+    return spans, counts
 
 
-def run_ronda(url: str, zones: list[dict[str, Any]], seconds: float) -> tuple[float, list[Interval], Interval]:
-    """(CPU % of a core, events, measured window in wall ms) of Ronda's motion path in a child process."""
-    with tempfile.TemporaryDirectory(prefix="ronda-bench-motion-") as tmp:
-        out = Path(tmp) / "events.json"
-        cmd = [sys.executable, __file__, "--ronda-worker", url, "--zones", json.dumps(zones),
-               "--seconds", str(seconds + 1), "--out", str(out)]  # fmt: skip
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if line.strip() != "ready":
-            proc.wait(timeout=30)
-            raise SystemExit(f"Ronda's motion worker did not start (exit {proc.returncode}): {line.strip()}")
-        c0, t0, w0 = own_cpu(proc.pid), time.monotonic(), time.time() * 1000
-        time.sleep(seconds)
-        c1, t1, w1 = own_cpu(proc.pid), time.monotonic(), time.time() * 1000
-        if proc.wait(timeout=60) != 0 or not out.is_file():
-            raise SystemExit(f"Ronda's motion worker failed (exit {proc.returncode})")
-        events = _pairs([(k, float(ms)) for k, ms in json.loads(out.read_text())], w1)
-    return 100.0 * (c1 - c0) / (t1 - t0), events, (w0, w1)
-
-
-def run_motiond(
-    url: str, size: tuple[int, int], truth: groundtruth.GroundTruth, seconds: float
-) -> tuple[float, list[Interval], Interval]:
-    """(CPU % of a core, events, measured window in wall ms) of Debian's motion daemon."""
-    with MotionDaemon(url, size, include=[truth.zone("include")], exclude=[truth.zone("mask")]) as md:
-        md.wait_streaming()
-        w0 = time.time() * 1000
-        cpu = md.cpu_percent(seconds)
-        w1 = time.time() * 1000
-        return cpu, md.events(w1), (w0, w1)
+# ------------------------------------------------------------------------------------------- scoring
 
 
 def score(
-    events: list[Interval], window: Interval, truth: groundtruth.GroundTruth, info: dict[str, Any]
+    spans: list[tuple[float, float]], truth: groundtruth.GroundTruth, info: dict[str, Any], t0: float, t1: float
 ) -> dict[str, Any]:
-    moves = groundtruth.wall_intervals(truth.motion_intervals, info, *window)
-    quiet = groundtruth.wall_intervals([truth.lighting_only], info, *window)
+    moves = groundtruth.wall_intervals(truth.motion_intervals, info, t0, t1)
+    quiet = groundtruth.wall_intervals([truth.lighting_only], info, t0, t1)
+    loop_ms = int(info["frames"]) * 1000 / int(info["fps"])
+    near = groundtruth.wall_intervals(truth.motion_intervals, info, t0 - loop_ms, t1 + loop_ms)
+    inside = [x for x in spans if x[1] >= t0 and x[0] <= t1]
+    slack = TOLERANCE_MS
+    found = sum(1 for m in moves if any(m[0] - slack <= x[1] and x[0] - slack <= m[1] for x in inside))
     return {
-        "recall": round(groundtruth.recall(events, moves), 3) if moves else None,
+        "recall": round(groundtruth.recall(inside, moves, slack), 3) if moves else None,
+        "found": found,
         "movements": len(moves),
-        "events": len(events),
-        "false_lighting": groundtruth.events_during(events, quiet),
+        "events": len(inside),
+        # an event overlapping no movement at all (also none cut by the window's edges)
+        "false_events": sum(1 for x in inside if not any(m[0] - slack <= x[1] and x[0] - slack <= m[1] for m in near)),
+        "lighting_events": groundtruth.events_during(inside, quiet),
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=75.0, help="measured seconds per side (default 75)")
-    parser.add_argument("--baseline-only", action="store_true", help="only Debian's motion (no ronda figure)")
-    parser.add_argument("--ronda-worker", metavar="URL", help=argparse.SUPPRESS)
-    parser.add_argument("--zones", default="[]", help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.ronda_worker:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        return ronda_worker(args.ronda_worker, json.loads(args.zones), args.seconds, args.out)
+# ------------------------------------------------------------------------------------------- main
 
-    t0 = time.monotonic()
+
+def wait_stream(url: str, seconds: float = 300) -> None:
+    """Until the camera serves (the simulator answers 503 while it encodes a new clip once)."""
+    import av
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            av.open(url, options={"rtsp_transport": "tcp"}, timeout=10).close()
+            return
+        except av.FFmpegError as e:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{url} does not serve: {e}") from e
+            log(f"  waiting for {url}: {e}")
+            time.sleep(3)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=160.0, help="measuring window (the clip loops every 75 s)")
+    p.add_argument("--warmup", type=float, default=10.0)
+    p.add_argument("--fps", type=float, default=5.0)
+    a = p.parse_args()
+    log("street clip: generating or reading the cached one")
     clip = street_clip()
     truth = groundtruth.load(clip.truth)
-    print(f"street clip ready ({time.monotonic() - t0:.0f} s): {clip.video}", flush=True)
-    log_dir = Path(tempfile.mkdtemp(prefix="ronda-bench-motion-sim-"))
-    with SimulatorProcess(cameras=1, clips={1: clip.video}, log_dir=log_dir) as sim:
-        info = sim.clip_info("cam1")
-        url = sim.url("cam1")
-        size = (int(info["width"]), int(info["height"]))
-        print(f"simulator: {url} ({size[0]}x{size[1]}, {info['fps']} fps, {info['frames']} frames)", flush=True)
-        base_cpu, base_events, base_window = run_motiond(url, size, truth, args.seconds)
-        base = score(base_events, base_window, truth, info)
-        print(f"motion (Debian): {base_cpu:.1f} % of a core, {base}", flush=True)
-        if args.baseline_only:
-            print(json.dumps({"bench": "motion", "metric": "cpu_per_camera", "unit": "% of a core", "ronda": None,
-                              "baseline": round(base_cpu, 2), "baseline_name": "motion 4.5 (Debian)", "ratio": None,
-                              "recall": None, "baseline_recall": base["recall"], "seconds": args.seconds,
-                              "baseline_false_lighting": base["false_lighting"]}))  # fmt: skip
-            return 0
-        zones = truth.zones()
-        ronda_cpu, ronda_events, ronda_window = run_ronda(url, zones, args.seconds)
-        mine = score(ronda_events, ronda_window, truth, info)
-        print(f"ronda: {ronda_cpu:.1f} % of a core, {mine}", flush=True)
+    zones = [z for z in truth.zones() if z["kind"] in ("include", "mask")]
+    work = Path(tempfile.mkdtemp(prefix="bench-motion-"))
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    md: MotionDaemon | None = None
+    try:
+        with SimulatorProcess(cameras=1, clips={1: clip.video}, log_dir=work) as sim:
+            url = sim.url("cam1")
+            info = sim.clip_info("cam1")
+            size = (int(truth.doc["width"]), int(truth.doc["height"]))
+            log(f"simulator: {url} ({size[0]}x{size[1]} 15 fps, clip of {info['frames']} frames)")
+            wait_stream(url)
+            md = MotionDaemon(
+                url, size, event_gap=EVENT_GAP_S, include=[truth.zone("include")], exclude=[truth.zone("mask")]
+            ).start()
+            assert md.proc is not None
+            for name, (mode, key_ms, event_key_ms) in MODES.items():
+                procs[name] = subprocess.Popen(
+                    [sys.executable, str(Path(__file__).with_name("_motion_worker.py")), "--url", url,
+                     "--zones", json.dumps(zones), "--fps", str(a.fps), "--mode", mode,
+                     "--key-interval-ms", str(key_ms), "--event-key-interval-ms", str(event_key_ms),
+                     "--out", str(work / f"{name}.jsonl")],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=(work / f"{name}.log").open("wb"),
+                )  # fmt: skip
+            for left in range(int(a.warmup), 0, -5):
+                log(f"  warming up, {left} s")
+                time.sleep(min(5, left))
+            md.wait_streaming()
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    raise SystemExit(f"{name} exited with {proc.returncode}; see {work}")
+            procs["motion"] = md.proc
+            cpu0 = {n: (tree_cpu([p.pid]) if n == "motion" else own_cpu(p.pid)) for n, p in procs.items()}
+            t0 = time.time() * 1000
+            m0 = time.monotonic()
+            end = m0 + a.seconds
+            while (left := end - time.monotonic()) > 0:
+                log(f"  measuring, {left:.0f} s left")
+                time.sleep(min(10, left))
+            dt = time.monotonic() - m0
+            t1 = time.time() * 1000
+            cpu = {
+                n: 100.0 * ((tree_cpu([p.pid]) if n == "motion" else own_cpu(p.pid)) - cpu0[n]) / dt
+                for n, p in procs.items()
+            }
+            # Let events that were open at the window's end close (end = 2 s quiet) before stopping.
+            time.sleep(EVENT_GAP_S + 1.5)
+            mspans = md.events(t1)
+            for name, proc in procs.items():
+                if name != "motion":
+                    proc.send_signal(signal.SIGINT)
+            for name, proc in procs.items():
+                if name == "motion":
+                    continue
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(10)
+    finally:
+        if md is not None:
+            md.close()
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    report: dict[str, Any] = {}
+    for mode in MODES:
+        spans, counts = ronda_events(work / f"{mode}.jsonl")
+        report[mode] = {"cpu": round(cpu[mode], 2), **score(spans, truth, info, t0, t1),
+                        "decoded": counts.get("decode", {}).get("decoded"),
+                        "errors": counts.get("errors")}  # fmt: skip
+        log(f"ronda {mode}: {report[mode]}")
+    base = {"cpu": round(cpu["motion"], 2), **score(mspans, truth, info, t0, t1)}
+    log(f"motion: {base}")
+    log(f"work dir: {work}")
+    r = report["adaptive"]
     print(
         result(
-            "motion",
-            "cpu_per_camera",
-            "% of a core",
-            ronda_cpu,
-            base_cpu,
-            "motion 4.5 (Debian)",
-            recall=mine["recall"],
-            baseline_recall=base["recall"],
-            false_lighting=mine["false_lighting"],
-            baseline_false_lighting=base["false_lighting"],
-            seconds=args.seconds,
-            cpus=os.cpu_count(),
-        )  # fmt: skip
-    )
-    return 0
+            "motion", "CPU per 720p15 camera, motion path with decode", "% of a core",
+            r["cpu"], base["cpu"], "Debian motion 4.5 (bench/_motiond.py: netcam RTSP, same zones)",
+            recall=r["recall"], baseline_recall=base["recall"], seconds=a.seconds, fps=a.fps, mode="adaptive",
+            false_events=r["false_events"], baseline_false_events=base["false_events"],
+            lighting_events=r["lighting_events"], baseline_lighting_events=base["lighting_events"],
+            modes={m: report[m] for m in MODES}, baseline_detail=base,
+        )
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
