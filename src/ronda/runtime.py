@@ -181,7 +181,8 @@ def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
         analytics = AnalyticsService(cfg.analytics, db, cfg.recordings_dir, cfg.data_dir,
                                      settings_for=analytics_settings(db), store_motion=motion_store(db),
                                      on_events=events.relay.poke, log_level=cfg.log_level,
-                                     housekeeping=analytics_prune(db, cfg.storage.default_retention_days))  # fmt: skip
+                                     housekeeping=analytics_prune(db, cfg.storage.default_retention_days),
+                                     timezone=cfg.site.timezone)  # fmt: skip
     return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder, events=events,
                       ptz=ptz, analytics=analytics)  # fmt: skip
 

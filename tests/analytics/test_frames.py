@@ -104,3 +104,30 @@ def test_garbage_in_a_partial_file_is_skipped(tmp_path: Path) -> None:
     src = FrameSource(1, part, fps=5)
     assert src.read(int(time.time() * 1000)) == []
     assert src.reasons["corrupt_file"] == 1
+
+
+def test_sparse_need_decodes_a_keyframe_every_two_seconds_and_catches_up_exactly(tmp_path: Path) -> None:
+    """Nothing needs every frame: only a keyframe every 2 s reaches the decoder (1 s GOP here). When an
+    analyser asks for every frame mid-GOP, the skipped packets since the keyframe are decoded first, so
+    the pictures from then on are the same as with every frame decoded."""
+    files = write_segments(tmp_path / "p", "a", "320x240", 8)
+    boxes = _boxes(files)
+    now = int(time.time() * 1000)
+    full = FragmentDecoder(1, fps=15)
+    every = full.push(boxes, now)
+    sparse = FragmentDecoder(1, fps=15, need=lambda: "sparse")
+    looks = sparse.push(boxes, now)
+    assert full.decoded == len(every) == 120 and full.skipped == 0
+    assert sparse.decoded == len(looks) == 4 and sparse.skipped == 116  # keyframes at 0, 2, 4, 6 s
+    # every frame wanted from the 20th packet on (mid-GOP: the GOP started at packet 15)
+    calls = 0
+
+    def need() -> str:
+        nonlocal calls
+        calls += 1
+        return "all" if calls > 20 else "sparse"
+
+    switched = FragmentDecoder(1, fps=15, need=need)
+    frames = switched.push(boxes, now)
+    tail = [f.gray().tobytes() for f in frames[-100:]]
+    assert tail == [f.gray().tobytes() for f in every[-100:]]

@@ -71,12 +71,18 @@ def world(tmp_path: Path) -> Iterator[World]:
         db.dispose()
 
 
+def every_frame(camera_id: int) -> AnalyticsSettings:
+    """Motion on every frame: these tests check the pipeline's rates and drops, which the adaptive
+    decoding of an idle camera (a keyframe every 2 s: frames.py, test_adaptive_decoding) would hide."""
+    return AnalyticsSettings.model_validate({"motion": {"decode": "all"}})
+
+
 @pytest.fixture
 async def start(world: World) -> AsyncIterator[Callable[..., Awaitable[AnalyticsService]]]:
     """Starts an AnalyticsService on the world (options: AnalyticsConfig's); stopped at the end."""
     started: list[AnalyticsService] = []
 
-    async def run(settings_for: Callable[[int], AnalyticsSettings] = default_settings, **kw: Any) -> AnalyticsService:
+    async def run(settings_for: Callable[[int], AnalyticsSettings] = every_frame, **kw: Any) -> AnalyticsService:
         opts: dict[str, Any] = {"workers": 2, "rescan_seconds": 1, "hang_seconds": 8, **kw}
         svc = AnalyticsService(AnalyticsConfig(**opts), world.db, world.data_dir / "recordings", world.data_dir,
                                settings_for=settings_for)  # fmt: skip

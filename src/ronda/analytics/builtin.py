@@ -6,10 +6,10 @@ earlier ones noted on the frame (``objects`` runs only where ``motion`` saw some
 
 from __future__ import annotations
 
-from ronda.analytics import objects
-from ronda.analytics.pipeline import AnalyserFactory, FrameDifference
+from ronda.analytics import motion_analyser, objects
+from ronda.analytics.pipeline import AnalyserFactory
 
 BUILTIN: dict[str, AnalyserFactory] = {
-    "motion": FrameDifference,
+    "motion": motion_analyser.factory("UTC"),
     "objects": objects.factory({}),
 }

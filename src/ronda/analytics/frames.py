@@ -16,6 +16,13 @@ A new stream set-up (another resolution or codec: the camera was reconfigured, o
 switched streams) arrives as a new ``moov`` and opens a new decoder (``decoder_changes``). H.264 and
 H.265 are the same code: the demuxer reads the codec from the ``moov``.
 
+What to decode: decoding, not analysis, is what analytics costs (a 720p keyframe 7-20 ms, a P-frame
+~3 ms). The camera's analysers say what they need next (``FragmentDecoder.need``, see
+``FrameNeed`` in motion.py): ``all`` (a motion start is being confirmed, an object is followed) →
+every frame; otherwise only a keyframe every ``key_interval_ms`` (default 2 s), and nothing else goes
+to the decoder. The packets skipped since the last keyframe are kept, so when the need turns to
+``all`` mid-GOP the decoder catches up on them first and the next pictures are exact.
+
 Times: a fragment's decode times count from the start of its file; a frame's wall-clock time is
 estimated like live view's: the newest fragment read was written just now, so a file's timeline is
 anchored on arrival (``now - end of the newest frame``) and kept while it stays within
@@ -27,6 +34,7 @@ from __future__ import annotations
 import io
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +47,8 @@ from ronda.recording.tail import PartialTail, TailBox
 log = logging.getLogger(__name__)
 
 REANCHOR_MS = 1500
+KEY_INTERVAL_MS = 2000  # a look at a keyframe this often while no analyser needs every frame
+MAX_KEPT_PACKETS = 600  # a GOP longer than this (40 s at 15 fps) is not kept for catching up
 MAX_FRAGMENT = 16 << 20
 
 
@@ -61,9 +71,15 @@ def _setup_of(init: bytes) -> StreamSetup:
 class FragmentDecoder:
     """Boxes of one stream in order → sampled frames. Not thread-safe: one thread per instance."""
 
-    def __init__(self, camera_id: int, fps: float) -> None:
+    def __init__(self, camera_id: int, fps: float, need: Callable[[], str] | None = None,
+                 key_interval_ms: float = KEY_INTERVAL_MS) -> None:  # fmt: skip
         self.camera_id = camera_id
         self.period_ms = 1000.0 / fps
+        self.need: Callable[[], str] = need or (lambda: "all")
+        self.key_interval_ms = key_interval_ms
+        self.skipped = 0  # packets not decoded because no analyser needed them
+        self._kept: list[Any] = []  # packets since the last keyframe that were not decoded (av.Packet)
+        self._last_look_ms: float | None = None  # continuous time of the last keyframe decoded while sparse
         self.reasons: Counter[str] = Counter()
         self.decoded = 0
         self.decoder_changes = 0
@@ -129,6 +145,7 @@ class FragmentDecoder:
             self.decoder_changes += 1
             log.info("camera %s: stream changed to %s %dx%d", self.camera_id, setup.codec, setup.width, setup.height)
         # A fresh decoder per file (a file starts at a keyframe): nothing of the old set-up lingers.
+        self._kept = []
         codec = av.CodecContext.create(setup.codec, "r")
         if setup.extradata:
             codec.extradata = setup.extradata
@@ -170,21 +187,39 @@ class FragmentDecoder:
                         continue
                     if packet.pts is not None:
                         self._file_end_ms = max(self._file_end_ms, (packet.pts + (packet.duration or 0)) * tb)
-                    for pic in self._codec.decode(packet):
-                        self._pick(pic, tb, picked)
+                    for pkt in self._to_decode(packet, tb):
+                        for pic in self._codec.decode(pkt):
+                            self._pick(pic, tb, picked)
         except (av.FFmpegError, ValueError, EOFError, IndexError) as e:
             self.reasons["corrupt_fragment"] += 1
             log.debug("camera %s: fragment skipped: %s", self.camera_id, e)
             return False
         return True
 
+    def _to_decode(self, packet: Any, tb_ms: float) -> list[Any]:
+        """The packets to hand the decoder now (see the module's "What to decode")."""
+        if packet.is_keyframe:
+            self._kept = []
+        if self.need() == "all":
+            kept, self._kept = self._kept, []
+            return [*kept, packet]
+        t = self._offset_ms + float(packet.pts or 0) * tb_ms
+        if packet.is_keyframe and (self._last_look_ms is None or t - self._last_look_ms >= self.key_interval_ms
+                                   or t < self._last_look_ms):  # fmt: skip
+            self._last_look_ms = t
+            return [packet]
+        self.skipped += 1
+        if len(self._kept) < MAX_KEPT_PACKETS:
+            self._kept.append(packet)
+        return []
+
 
 class FrameSource:
     """One recorded stream's new frames: :meth:`read` returns what arrived since the last call."""
 
-    def __init__(self, camera_id: int, partial_dir: Path, fps: float) -> None:
+    def __init__(self, camera_id: int, partial_dir: Path, fps: float, need: Callable[[], str] | None = None) -> None:
         self.tail = PartialTail(partial_dir, skip_corrupt=True)
-        self.decoder = FragmentDecoder(camera_id, fps)
+        self.decoder = FragmentDecoder(camera_id, fps, need)
 
     @property
     def reasons(self) -> Counter[str]:

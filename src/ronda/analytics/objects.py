@@ -51,7 +51,14 @@ class ObjectAnalyser:
         self._motion_until = 0
         self._last_ms: int | None = None
 
+    @property
+    def need(self) -> str:
+        """Every frame while something moves or is tracked (the tracker needs them close together)."""
+        busy = self._last_ms is not None and (self._last_ms < self._motion_until or bool(self.tracker.tracks))
+        return "all" if busy else "idle"
+
     def feed(self, frame: Frame) -> list[Result]:
+        self._last_ms = frame.time_ms
         if frame.notes.get("motion"):
             self._motion_until = frame.time_ms + HOLD_MS
         live = self.tracker.tracks

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ronda.analytics.model import GRID_COLS, GRID_ROWS, Box, MotionSecond, TrackedObject, pack_cells
+from ronda.analytics.model import Box, MotionSecond, TrackedObject
 from ronda.analytics.settings import AnalyticsSettings
 
 if TYPE_CHECKING:  # numpy comes with the 'analytics' extra; importing this module must not need it
@@ -143,75 +143,3 @@ def load_plugin(spec: str) -> AnalyserFactory:
     if not callable(factory):
         raise PluginError(f"analytics plugin {spec!r}: {mod_name} has no callable {attr!r}")
     return factory
-
-
-class FrameDifference:
-    """Built-in stand-in motion analyser: the difference to the previous analysed frame on a small
-    grey picture. Enough for the pipeline's own tests and as a fallback; ``analytics/motion.py``
-    is the real detector (zones, masks, lighting changes)."""
-
-    SMALL = (GRID_COLS * 10, GRID_ROWS * 10)  # 160 × 90: one cell is 10 × 10 pixels
-    END_AFTER_MS = 2000
-
-    def __init__(self, camera_id: int, settings: AnalyticsSettings) -> None:
-        import numpy as np
-
-        self.camera_id = camera_id
-        self.threshold = max(4, int(60 - settings.motion.sensitivity * 0.5))
-        self.min_area = settings.motion.min_area
-        self._prev: np.ndarray | None = None
-        self._second: int | None = None
-        self._cells = np.zeros((GRID_ROWS, GRID_COLS), dtype=bool)
-        self._level = 0
-        self._active_since: int | None = None
-        self._last_motion = 0
-        self._box: Box | None = None
-        self._size: tuple[int, int] | None = None
-
-    def feed(self, frame: Frame) -> list[Result]:
-        import cv2
-        import numpy as np
-
-        out: list[Result] = []
-        small = cv2.resize(frame.gray(), self.SMALL, interpolation=cv2.INTER_AREA).astype(np.int16)
-        prev, self._prev = self._prev, small
-        if (frame.width, frame.height) != self._size:
-            # Another stream set-up (resolution): nothing to compare with; an episode under way ends.
-            self._size, prev = (frame.width, frame.height), None
-            if self._active_since is not None:
-                out.append(self._end())
-        second = frame.time_ms // 1000
-        if self._second is not None and second != self._second and self._cells.any():
-            cells = {(int(c), int(r)) for r, c in zip(*np.nonzero(self._cells), strict=True)}
-            out.append(MotionSecond(self.camera_id, self._second, pack_cells(cells), self._level))
-            self._cells[:] = False
-            self._level = 0
-        self._second = second
-        if prev is None or prev.shape != small.shape:
-            return out  # first frame, or a new picture size: nothing to compare with
-        moved = np.abs(small - prev) > self.threshold
-        share = float(moved.mean())
-        if share >= max(self.min_area, 1e-9):
-            cells = moved.reshape(GRID_ROWS, 10, GRID_COLS, 10).any(axis=(1, 3))
-            self._cells |= cells
-            self._level = max(self._level, min(100, round(share * 100)))
-            ys, xs = np.nonzero(moved)
-            w, h = self.SMALL
-            box = (float(xs.min()) / w, float(ys.min()) / h, float(xs.max() + 1) / w, float(ys.max() + 1) / h)
-            self._box = box
-            self._last_motion = frame.time_ms
-            frame.notes["motion"] = [box]
-            if self._active_since is None:
-                self._active_since = frame.time_ms
-                payload: dict[str, Any] = {"box": list(box), "zone": None}
-                out.append(EventOut("motion.start", frame.time_ms, payload, box, frame.jpeg([box])))
-        elif self._active_since is not None and frame.time_ms - self._last_motion >= self.END_AFTER_MS:
-            out.append(self._end())
-        return out
-
-    def _end(self) -> EventOut:
-        assert self._active_since is not None
-        payload = {"box": list(self._box or (0.0, 0.0, 1.0, 1.0)), "zone": None,
-                   "duration_ms": self._last_motion - self._active_since}  # fmt: skip
-        self._active_since = None
-        return EventOut("motion.end", self._last_motion, payload, self._box)

@@ -120,6 +120,7 @@ class AnalyticsService:
         on_events: Callable[[], None] | None = None,
         log_level: str = "INFO",
         housekeeping: Callable[[], None] | None = None,
+        timezone: str = "UTC",
     ) -> None:
         self.cfg = cfg
         self.db = db
@@ -131,7 +132,7 @@ class AnalyticsService:
         self.housekeeping = housekeeping  # hourly, off the loop (pruning records of unrecorded cameras)
         self._next_housekeeping = 0.0
         self.opts = WorkerOptions(cfg.max_queue_frames, tuple(cfg.plugins), log_level.upper(),
-                                  tuple((name, str(path)) for name, path in cfg.models.items()))  # fmt: skip
+                                  tuple((name, str(path)) for name, path in cfg.models.items()), timezone)  # fmt: skip
         # (camera, track) → its analytics_objects row, from its object.detected event to its end
         self._objects: dict[tuple[int, int], int] = {}
         self.workers = [_Worker(i) for i in range(cfg.workers)]

@@ -9,7 +9,7 @@ camera runs motion over the whole frame (``AnalyticsSettings()``).
 from __future__ import annotations
 
 import re
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from shapely.geometry import LineString, Polygon
@@ -90,6 +90,11 @@ class MotionSettings(_Model):
     sensitivity: int = Field(50, ge=1, le=100, description="Higher: smaller brightness changes count as motion.")
     min_area: float = Field(0.002, ge=0.0, le=0.5, description="Smallest moving area, as a share of the frame.")
     schedule: list[TimeWindow] = Field(default_factory=list, max_length=28, description="Empty: always.")
+    decode: Literal["adaptive", "all"] = Field(
+        "adaptive",
+        description="adaptive: a keyframe every 2 s while nothing moves, every frame to confirm a "
+        "start or follow objects (movements under ~2 s may be missed); all: every frame, full decode cost.",
+    )
 
 
 class ObjectSettings(_Model):

@@ -94,6 +94,7 @@ class WorkerOptions:
     plugins: tuple[str, ...] = ()
     log_level: str = "INFO"
     models: tuple[tuple[str, str], ...] = ()  # analytics.models: extra detector models by name
+    timezone: str = "UTC"  # the site's: motion schedules are in site time
 
 
 class _Outbox:
@@ -148,6 +149,7 @@ class _Camera:
         self.busy_since: float | None = None
         self.input_reasons: Counter[str] = Counter()  # the reader's (frames.py)
         self.analysis_reasons: Counter[str] = Counter()  # the analyser thread's
+        self.analysers: list[FrameAnalyser] | None = None  # made by the analysis thread; read by the reader
         self.cpu_s = 0.0
         self._history: deque[tuple[float, int]] = deque(maxlen=FPS_WINDOW + 1)  # (time, frames analysed)
         self.threads = [
@@ -182,7 +184,7 @@ class _Camera:
     def _read(self) -> None:
         from ronda.analytics.frames import FrameSource
 
-        src = FrameSource(self.job.camera_id, Path(self.job.partial_dir), self.settings.motion.fps)
+        src = FrameSource(self.job.camera_id, Path(self.job.partial_dir), self.settings.motion.fps, self._need)
         cpu0 = time.thread_time()
         try:
             while not self.stopping.is_set():
@@ -212,6 +214,17 @@ class _Camera:
         finally:
             src.close()
 
+    def _need(self) -> str:
+        """What the camera's analysers need decoded next (frames.py): every frame if any needs them
+        (an analyser that does not say, a plugin for instance, gets every frame), else a sparse look."""
+        analysers = self.analysers
+        if analysers is None:
+            return "all"  # not made yet: decode normally
+        for a in analysers:
+            if getattr(a, "need", "all") == "all":
+                return "all"
+        return "sparse"
+
     # --- analysers: frames → results ---------------------------------------------------------------
     def _analysers(self) -> list[FrameAnalyser]:
         out: list[FrameAnalyser] = []
@@ -228,7 +241,7 @@ class _Camera:
         return out
 
     def _analyse(self) -> None:
-        analysers = self._analysers()
+        analysers = self.analysers = self._analysers()
         cpu0 = time.thread_time()
         while not self.stopping.is_set():
             with self.cv:
@@ -285,7 +298,10 @@ def _acceptable(r: object, camera_id: int) -> bool:
 
 
 def _factories(opts: WorkerOptions) -> list[tuple[str, AnalyserFactory]]:
+    from ronda.analytics import motion_analyser
+
     out: list[tuple[str, AnalyserFactory]] = list(BUILTIN.items())
+    out = [(n, motion_analyser.factory(opts.timezone) if n == "motion" else f) for n, f in out]
     if opts.models:  # the objects analyser with the configured models besides the built-in ones
         from ronda.analytics import objects
 
