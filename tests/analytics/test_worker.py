@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from ronda.access.secrets import SecretBox
-from ronda.analytics.service import AnalyticsService, default_settings
+from ronda.analytics.service import AnalyticsService
 from ronda.analytics.settings import AnalyticsSettings
 from ronda.config import AnalyticsConfig
 from ronda.devices import registry
