@@ -21,7 +21,10 @@ What to decode: decoding, not analysis, is what analytics costs (a 720p keyframe
 ``FrameNeed`` in motion.py): ``all`` (a motion start is being confirmed, an object is followed) →
 every frame; otherwise only a keyframe every ``key_interval_ms`` (default 2 s), and nothing else goes
 to the decoder. The packets skipped since the last keyframe are kept, so when the need turns to
-``all`` mid-GOP the decoder catches up on them first and the next pictures are exact.
+``all`` mid-GOP the decoder catches up on them first and the next pictures are exact. The interval
+between looks varies (0.5 to 1.5 times ``key_interval_ms``): with a fixed one, a scene that repeats
+(a clip looped every 10 s, a traffic light's cycle) would always be looked at in the same few phases,
+which may all be quiet.
 
 Times: a fragment's decode times count from the start of its file; a frame's wall-clock time is
 estimated like live view's: the newest fragment read was written just now, so a file's timeline is
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import io
 import logging
+import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,6 +84,8 @@ class FragmentDecoder:
         self.skipped = 0  # packets not decoded because no analyser needed them
         self._kept: list[Any] = []  # packets since the last keyframe that were not decoded (av.Packet)
         self._last_look_ms: float | None = None  # continuous time of the last keyframe decoded while sparse
+        self._rng = random.Random(camera_id)
+        self._look_after_ms = key_interval_ms
         self.reasons: Counter[str] = Counter()
         self.decoded = 0
         self.decoder_changes = 0
@@ -204,9 +210,10 @@ class FragmentDecoder:
             kept, self._kept = self._kept, []
             return [*kept, packet]
         t = self._offset_ms + float(packet.pts or 0) * tb_ms
-        if packet.is_keyframe and (self._last_look_ms is None or t - self._last_look_ms >= self.key_interval_ms
+        if packet.is_keyframe and (self._last_look_ms is None or t - self._last_look_ms >= self._look_after_ms
                                    or t < self._last_look_ms):  # fmt: skip
             self._last_look_ms = t
+            self._look_after_ms = self.key_interval_ms * self._rng.uniform(0.5, 1.5)
             return [packet]
         self.skipped += 1
         if len(self._kept) < MAX_KEPT_PACKETS:
