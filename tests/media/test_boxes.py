@@ -1,4 +1,4 @@
-"""The one MP4 box parser (recording/boxes.py) and the live-view readers on it (media/fmp4.py),
+"""The one MP4 box parser (recording/boxes.py) and the live-view readers on it (recording/fmp4.py),
 against hostile fixtures: every input ends in a result or BoxError, never another exception."""
 
 from __future__ import annotations
@@ -7,8 +7,7 @@ import io
 
 import pytest
 
-from ronda.media import fmp4
-from ronda.recording import boxes
+from ronda.recording import boxes, fmp4
 from tests.media.fixtures import base, case, cases, top_boxes
 
 

@@ -20,7 +20,8 @@ What to decode: decoding, not analysis, is what analytics costs (a 720p keyframe
 ~3 ms). The camera's analysers say what they need next (``FragmentDecoder.need``, see
 ``FrameNeed`` in motion.py): ``all`` (a motion start is being confirmed, an object is followed) →
 every frame; otherwise only a keyframe every ``key_interval_ms`` (default 2 s), and nothing else goes
-to the decoder. The packets skipped since the last keyframe are kept, so when the need turns to
+to the decoder; the other fragments are not even demuxed (their ``moof`` says whether they start with
+a keyframe and when). The fragments skipped since the last keyframe are kept, so when the need turns to
 ``all`` mid-GOP the decoder catches up on them first and the next pictures are exact. The interval
 between looks varies (0.5 to 1.5 times ``key_interval_ms``): with a fixed one, a scene that repeats
 (a clip looped every 10 s, a traffic light's cycle) would always be looked at in the same few phases,
@@ -46,13 +47,15 @@ from typing import Any
 import av
 
 from ronda.analytics.pipeline import Frame
+from ronda.recording import fmp4
+from ronda.recording.boxes import BoxError
 from ronda.recording.tail import PartialTail, TailBox
 
 log = logging.getLogger(__name__)
 
 REANCHOR_MS = 1500
 KEY_INTERVAL_MS = 2000  # a look at a keyframe this often while no analyser needs every frame
-MAX_KEPT_PACKETS = 600  # a GOP longer than this (40 s at 15 fps) is not kept for catching up
+MAX_KEPT_FRAGMENTS = 160  # a GOP longer than this (40 s of 250 ms fragments) is not kept for catching up
 MAX_FRAGMENT = 16 << 20
 
 
@@ -81,8 +84,11 @@ class FragmentDecoder:
         self.period_ms = 1000.0 / fps
         self.need: Callable[[], str] = need or (lambda: "all")
         self.key_interval_ms = key_interval_ms
-        self.skipped = 0  # packets not decoded because no analyser needed them
-        self._kept: list[Any] = []  # packets since the last keyframe that were not decoded (av.Packet)
+        self.skipped = 0  # fragments not decoded because no analyser needed them
+        # fragments since the last keyframe that were not (wholly) decoded, with how many of their
+        # frames were: decoded first when every frame is wanted again
+        self._kept: list[tuple[bytes, int]] = []
+        self._boxes: fmp4.Init | None = None
         self._last_look_ms: float | None = None  # continuous time of the last keyframe decoded while sparse
         self._rng = random.Random(camera_id)
         self._look_after_ms = key_interval_ms
@@ -125,10 +131,10 @@ class FragmentDecoder:
                 self._moof = b.data
             elif b.kind == b"mdat" and self._moof is not None:
                 moof, self._moof = self._moof, None
-                if self._init is None or self._codec is None:
+                if self._init is None or self._codec is None or self._boxes is None:
                     self.reasons["no_init"] += 1
                     continue
-                decoded_any = self._decode(moof + b.data, picked) or decoded_any
+                decoded_any = self._fragment(moof, b.data, picked) or decoded_any
         if decoded_any:
             candidate = now_ms - (self._offset_ms + self._file_end_ms)
             if self._anchor is None or abs(candidate - self._anchor) > REANCHOR_MS:
@@ -142,6 +148,13 @@ class FragmentDecoder:
         try:
             setup = _setup_of(init)
         except (av.FFmpegError, ValueError, EOFError) as e:
+            self.reasons["corrupt_init"] += 1
+            log.debug("camera %s: unreadable init segment: %s", self.camera_id, e)
+            self._init = None
+            return
+        try:
+            self._boxes = fmp4.parse_init(init)
+        except BoxError as e:
             self.reasons["corrupt_init"] += 1
             log.debug("camera %s: unreadable init segment: %s", self.camera_id, e)
             self._init = None
@@ -178,47 +191,68 @@ class FragmentDecoder:
             log.debug("camera %s: drain: %s", self.camera_id, e)
         self._codec = None
 
-    def _decode(self, fragment: bytes, picked: list[tuple[float, Any]]) -> bool:
-        """Decode one fragment, appending the pictures due; False when it was refused."""
-        assert self._init is not None
-        if len(fragment) > MAX_FRAGMENT:
+    def _fragment(self, moof: bytes, mdat: bytes, picked: list[tuple[float, Any]]) -> bool:
+        """One fragment: decoded, looked at (its keyframe only) or kept for later (the module's "What to
+        decode"); False when it was refused. Only fragments that are decoded are opened with PyAV (an
+        ``av.open`` costs ~10 ms: four a second would cost more than decoding the keyframes)."""
+        assert self._boxes is not None
+        if len(moof) + len(mdat) > MAX_FRAGMENT:
             self.reasons["oversized_fragment"] += 1
             return False
+        try:
+            frag = fmp4.parse_moof(moof, self._boxes)
+        except BoxError:
+            self.reasons["corrupt_fragment"] += 1
+            return False
+        video = self._boxes.video
+        run = frag.tracks.get(video.track_id) if video is not None else None
+        t = self._offset_ms + self._file_end_ms
+        if run is not None and video is not None and video.timescale:
+            t = self._offset_ms + run.decode_time * 1000.0 / video.timescale
+            self._file_end_ms = max(self._file_end_ms, (run.decode_time + run.duration) * 1000.0 / video.timescale)
+        data = moof + mdat
+        if frag.keyframe:
+            self._kept = []
+        if self.need() == "all":
+            kept, self._kept = self._kept, []
+            for old, skip in kept:  # catch up on the GOP's fragments that were skipped
+                self._demux(old, picked, skip=skip)
+            return self._demux(data, picked)
+        if frag.keyframe and (self._last_look_ms is None or t - self._last_look_ms >= self._look_after_ms
+                              or t < self._last_look_ms):  # fmt: skip
+            self._last_look_ms = t
+            self._look_after_ms = self.key_interval_ms * self._rng.uniform(0.5, 1.5)
+            self._kept = [(data, 1)]  # its other frames, if they are wanted later
+            return self._demux(data, picked, only=1)
+        self.skipped += 1
+        if len(self._kept) < MAX_KEPT_FRAGMENTS:
+            self._kept.append((data, 0))
+        return True
+
+    def _demux(self, fragment: bytes, picked: list[tuple[float, Any]], skip: int = 0, only: int | None = None) -> bool:
+        """Decode one fragment's frames (without its first ``skip``; at most ``only``), appending the
+        pictures due; False when it was refused."""
+        assert self._init is not None
         try:
             with av.open(io.BytesIO(self._init + fragment), format="mp4", mode="r") as c:
                 stream = c.streams.video[0]
                 self._tb_ms = tb = float(stream.time_base or 0) * 1000.0
+                n = 0
                 for packet in c.demux(stream):
                     if packet.size == 0:
                         continue
-                    if packet.pts is not None:
-                        self._file_end_ms = max(self._file_end_ms, (packet.pts + (packet.duration or 0)) * tb)
-                    for pkt in self._to_decode(packet, tb):
-                        for pic in self._codec.decode(pkt):
-                            self._pick(pic, tb, picked)
+                    n += 1
+                    if n <= skip:
+                        continue
+                    if only is not None and n > skip + only:
+                        break
+                    for pic in self._codec.decode(packet):
+                        self._pick(pic, tb, picked)
         except (av.FFmpegError, ValueError, EOFError, IndexError) as e:
             self.reasons["corrupt_fragment"] += 1
             log.debug("camera %s: fragment skipped: %s", self.camera_id, e)
             return False
         return True
-
-    def _to_decode(self, packet: Any, tb_ms: float) -> list[Any]:
-        """The packets to hand the decoder now (see the module's "What to decode")."""
-        if packet.is_keyframe:
-            self._kept = []
-        if self.need() == "all":
-            kept, self._kept = self._kept, []
-            return [*kept, packet]
-        t = self._offset_ms + float(packet.pts or 0) * tb_ms
-        if packet.is_keyframe and (self._last_look_ms is None or t - self._last_look_ms >= self._look_after_ms
-                                   or t < self._last_look_ms):  # fmt: skip
-            self._last_look_ms = t
-            self._look_after_ms = self.key_interval_ms * self._rng.uniform(0.5, 1.5)
-            return [packet]
-        self.skipped += 1
-        if len(self._kept) < MAX_KEPT_PACKETS:
-            self._kept.append(packet)
-        return []
 
 
 class FrameSource:

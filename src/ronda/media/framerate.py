@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from functools import lru_cache
 
-from ronda.media import fmp4
+from ronda.recording import fmp4
 
 MEASURE_SECONDS = 2.0  # enough fragments (one per 250 ms) to see the camera's frame interval
 MAX_BOXES = 256

@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from ronda.media import fmp4
-from ronda.recording import layout
+from ronda.recording import fmp4, layout
 from ronda.recording.tail import PartialTail, TailBox
 from ronda.timeutil import to_iso
 

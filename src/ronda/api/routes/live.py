@@ -36,8 +36,9 @@ from ronda.api.routes.auth import origin_ok, until_closed
 from ronda.api.schemas import M3U8, M4S, MP4
 from ronda.api.schemas.live import LiveInfo
 from ronda.errors import DomainError, NotFound, Unavailable
-from ronda.media import fmp4, live_view
+from ronda.media import live_view
 from ronda.media.live import LiveFragment, LiveHub, LiveTail
+from ronda.recording import fmp4
 
 router = APIRouter(tags=["live"])
 StreamKind = Annotated[str, PathParam(pattern="^(main|sub)$")]
