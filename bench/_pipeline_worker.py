@@ -57,7 +57,7 @@ def main() -> None:
                                                   "level": r.payload.get("level")}) + "\n")  # fmt: skip
                             out.flush()
                 if not frames:
-                    time.sleep(0.05)
+                    time.sleep(0.1)  # READ_S of the workers
         except Stop:
             pass
         counts = {"decoded": source.decoder.decoded, "skipped": source.decoder.skipped, "analysed": analysed}

@@ -59,6 +59,8 @@ MODES: dict[str, tuple[str, int, int]] = {
     "all": ("all", 0, 0),  # every frame decoded
 }
 TOLERANCE_MS = 1000
+# The recorder's muxer settings with its default segment length (recording.segment_seconds: 6 s)
+RECORDER_MUX = [("6" if prev == "-segment_time" else v) for prev, v in zip(["", *MUX[:-1]], MUX, strict=True)]
 EVENT_GAP_S = 2
 
 
@@ -158,7 +160,7 @@ def main() -> None:
             partial.mkdir()
             procs["recorder"] = subprocess.Popen(
                 ["ffmpeg", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url, "-map", "0:v", "-c", "copy",
-                 *MUX, str(partial / "s_%06d.mp4.partial")],
+                 *RECORDER_MUX, str(partial / "s_%06d.mp4.partial")],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=(work / "recorder.log").open("wb"),
             )  # fmt: skip
             procs["pipeline"] = subprocess.Popen(

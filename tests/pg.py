@@ -68,3 +68,21 @@ def pg_url():
             proc.kill()
             proc.wait()
         shutil.rmtree(base, ignore_errors=True)
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def empty_database(request, tmp_path: Path):
+    """A Database with nothing in it on the fixture's backend (``params=BACKENDS``): a new SQLite file, or
+    the session's PostgreSQL server with its schema dropped. The caller disposes of it."""
+    from sqlalchemy import text
+
+    from ronda.store.db import Database
+
+    url = f"sqlite:///{tmp_path / 'r.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    d = Database(url)
+    if request.param == "postgres":
+        with d.engine.begin() as c:
+            c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    return d

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
 
-from ronda.store.db import Database
-
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+from tests.pg import BACKENDS, empty_database
 
 
 @pytest.fixture(params=BACKENDS)
 def db(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'r.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    d = Database(url)
-    if request.param == "postgres":
-        with d.engine.begin() as c:
-            c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    d = empty_database(request, tmp_path)
     yield d
     d.dispose()

@@ -231,27 +231,41 @@ class FragmentDecoder:
 
     def _demux(self, fragment: bytes, picked: list[tuple[float, Any]], skip: int = 0, only: int | None = None) -> bool:
         """Decode one fragment's frames (without its first ``skip``; at most ``only``), appending the
-        pictures due; False when it was refused."""
-        assert self._init is not None
+        pictures due; False when it was refused. The samples are cut out of the fragment with the
+        ``moof``'s sample table (recording/fmp4.py) and handed to the decoder as packets: no demuxer
+        (opening one per fragment cost more than decoding)."""
+        assert self._boxes is not None and self._boxes.video is not None
+        video = self._boxes.video
         try:
-            with av.open(io.BytesIO(self._init + fragment), format="mp4", mode="r") as c:
-                stream = c.streams.video[0]
-                self._tb_ms = tb = float(stream.time_base or 0) * 1000.0
-                n = 0
-                for packet in c.demux(stream):
-                    if packet.size == 0:
-                        continue
-                    n += 1
-                    if n <= skip:
-                        continue
-                    if only is not None and n > skip + only:
-                        break
-                    for pic in self._codec.decode(packet):
-                        self._pick(pic, tb, picked)
-        except (av.FFmpegError, ValueError, EOFError, IndexError) as e:
+            samples = fmp4.track_samples(fragment, self._boxes, video.track_id)
+        except BoxError as e:
             self.reasons["corrupt_fragment"] += 1
             log.debug("camera %s: fragment skipped: %s", self.camera_id, e)
             return False
+        self._tb_ms = tb = 1000.0 / video.timescale if video.timescale else 0.0
+        n = 0
+        for smp in samples:
+            if smp.size == 0:
+                continue
+            n += 1
+            if n <= skip:
+                continue
+            if only is not None and n > skip + only:
+                break
+            if smp.offset < 0 or smp.offset + smp.size > len(fragment):
+                self.reasons["corrupt_fragment"] += 1
+                return False
+            packet = av.Packet(fragment[smp.offset : smp.offset + smp.size])
+            packet.dts = smp.decode_time
+            packet.pts = smp.decode_time + smp.composition_offset
+            packet.is_keyframe = smp.sync
+            try:
+                for pic in self._codec.decode(packet):
+                    self._pick(pic, tb, picked)
+            except (av.FFmpegError, ValueError) as e:
+                self.reasons["corrupt_fragment"] += 1
+                log.debug("camera %s: fragment skipped: %s", self.camera_id, e)
+                return False
         return True
 
 

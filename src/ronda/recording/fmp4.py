@@ -29,6 +29,7 @@ class Track:
     sample_entry: bytes  # the stsd box: identical sample entries = the same decoder set-up
     default_duration: int = 0
     default_flags: int = 0
+    default_size: int = 0
 
 
 @dataclass(slots=True)
@@ -59,10 +60,10 @@ def parse_init(data: bytes) -> Init:
 
 def _parse_init(data: bytes) -> Init:
     init = Init(data=data)
-    defaults: dict[int, tuple[int, int]] = {}
+    defaults: dict[int, tuple[int, int, int]] = {}
     for p0, _p1 in find_all(data, [b"moov", b"mvex", b"trex"]):
-        tid, _desc, dur, _size, flags = struct.unpack_from(">IIIII", data, p0 + 4)
-        defaults[tid] = (dur, flags)
+        tid, _desc, dur, size, flags = struct.unpack_from(">IIIII", data, p0 + 4)
+        defaults[tid] = (dur, flags, size)
     for t0, t1 in find_all(data, [b"moov", b"trak"]):
         tkhd = find_all(data, [b"tkhd"], t0, t1)
         mdhd = find_all(data, [b"mdia", b"mdhd"], t0, t1)
@@ -77,8 +78,8 @@ def _parse_init(data: bytes) -> Init:
         handler = data[hdlr[0][0] + 8 : hdlr[0][0] + 12].decode("latin-1")
         s0, s1 = stsd[0]
         entry = bytes(data[s0 - 8 : s1])
-        dur, flags = defaults.get(tid, (0, 0))
-        init.tracks[tid] = Track(tid, handler, timescale, _codec_string(data, s0 + 8, s1), entry, dur, flags)
+        dur, flags, size = defaults.get(tid, (0, 0, 0))
+        init.tracks[tid] = Track(tid, handler, timescale, _codec_string(data, s0 + 8, s1), entry, dur, flags, size)
     if not init.tracks:
         raise BoxError("no tracks in moov")
     return init
@@ -200,3 +201,86 @@ def set_decode_times(moof: bytearray, frag: Fragment, offsets: dict[int, int]) -
         else:
             raise BoxError("32-bit tfdt cannot hold the shifted decode time")
         run.decode_time = value
+
+
+@dataclass(slots=True, frozen=True)
+class Sample:
+    """One sample (a video frame) of a fragment."""
+
+    offset: int  # where its bytes start, counted from the moof's first byte (moof + mdat as one buffer)
+    size: int
+    decode_time: int  # in the track's timescale
+    composition_offset: int
+    sync: bool  # a keyframe
+
+
+def track_samples(moof: bytes | bytearray, init: Init, track_id: int) -> list[Sample]:
+    """The samples of one track in a fragment, for a fragment whose data offsets count from its ``moof``
+    (``default-base-is-moof``, as Ronda's recorder writes: ``movflags=+default_base_moof``), so that a
+    decoder can be fed without a demuxer. BoxError when the fragment is malformed, has an explicit base
+    data offset, or its samples lie outside ``moof`` + the data that follows."""
+    try:
+        return _track_samples(moof, init, track_id)
+    except (struct.error, IndexError) as e:
+        raise BoxError(f"malformed moof: {e}") from None
+
+
+def _track_samples(moof: bytes | bytearray, init: Init, track_id: int) -> list[Sample]:
+    track = init.tracks.get(track_id)
+    out: list[Sample] = []
+    for t0, t1 in find_all(moof, [b"moof", b"traf"]):
+        tfhd = find_all(moof, [b"tfhd"], t0, t1)
+        tfdt = find_all(moof, [b"tfdt"], t0, t1)
+        if not tfhd or not tfdt:
+            raise BoxError("traf without tfhd or tfdt")
+        h0 = tfhd[0][0]
+        flags = int.from_bytes(moof[h0 + 1 : h0 + 4], "big")
+        if struct.unpack_from(">I", moof, h0 + 4)[0] != track_id:
+            continue
+        if flags & 0x01:
+            raise BoxError("explicit base data offset: samples are not relative to the moof")
+        dur, size, sflags = (track.default_duration, track.default_size, track.default_flags) if track else (0, 0, 0)
+        pos = h0 + 8 + (4 if flags & 0x02 else 0)
+        if flags & 0x08:
+            dur = struct.unpack_from(">I", moof, pos)[0]
+            pos += 4
+        if flags & 0x10:
+            size = struct.unpack_from(">I", moof, pos)[0]
+            pos += 4
+        if flags & 0x20:
+            sflags = struct.unpack_from(">I", moof, pos)[0]
+        d0 = tfdt[0][0]
+        dts = struct.unpack_from(">Q" if moof[d0] == 1 else ">I", moof, d0 + 4)[0]
+        for r0, _r1 in find_all(moof, [b"trun"], t0, t1):
+            version = moof[r0]
+            rflags = int.from_bytes(moof[r0 + 1 : r0 + 4], "big")
+            count = struct.unpack_from(">I", moof, r0 + 4)[0]
+            pos = r0 + 8
+            offset = 0
+            if rflags & 0x01:
+                offset = struct.unpack_from(">i", moof, pos)[0]
+                pos += 4
+            first = None
+            if rflags & 0x04:
+                first = struct.unpack_from(">I", moof, pos)[0]
+                pos += 4
+            for i in range(count):
+                s_dur, s_size, s_flags, cto = dur, size, sflags, 0
+                if rflags & 0x100:
+                    s_dur = struct.unpack_from(">I", moof, pos)[0]
+                    pos += 4
+                if rflags & 0x200:
+                    s_size = struct.unpack_from(">I", moof, pos)[0]
+                    pos += 4
+                if rflags & 0x400:
+                    s_flags = struct.unpack_from(">I", moof, pos)[0]
+                    pos += 4
+                elif i == 0 and first is not None:
+                    s_flags = first
+                if rflags & 0x800:
+                    cto = struct.unpack_from(">i" if version else ">I", moof, pos)[0]
+                    pos += 4
+                out.append(Sample(offset, s_size, dts, cto, not s_flags & SYNC_FLAGS_MASK))
+                offset += s_size
+                dts += s_dur
+    return out
