@@ -183,8 +183,14 @@ def test_motion_strip_object_marker_and_search_plays_a_hit(browser, site, users)
         box = page.get_by_test_id("timeline-canvas").bounding_box()
         x = page.evaluate("(ms) => document.querySelector('[data-testid=timeline]').rondaTimeline.xOf(ms)", t0 + 2000)
         page.mouse.move(box["x"] + x, box["y"] + AXIS_H + 13)
-        tip = page.get_by_test_id("timeline-canvas").get_attribute("title")
-        assert "car" in tip and "object.detected" in tip, tip
+
+        # the title follows the pointer in a mousemove handler, after the timeline's events have loaded:
+        # poll it (read at once, a loaded machine returned the title of the bar without the marker)
+        def marker_tip() -> str | None:
+            tip = page.get_by_test_id("timeline-canvas").get_attribute("title") or ""
+            return tip if "car" in tip and "object.detected" in tip else None
+
+        assert wait_for(marker_tip, 10, 0.2, what="the object marker's tooltip")
 
         # search: a region drawn on the picture where the motion was
         q = f"camera={cam}&start={iso(t0 - 60_000)}&end={iso(t0 + 60_000)}"
