@@ -127,6 +127,45 @@ class Fragment:
     keyframe: bool  # the video track's first sample is a sync sample: a decoder can start here
 
 
+@dataclass(slots=True)
+class _TrafHeader:
+    """A ``traf``'s ``tfhd`` (sample defaults, with the ``trex`` ones underneath) and ``tfdt``."""
+
+    track_id: int
+    base_offset: bool  # an explicit base data offset (not relative to the moof)
+    duration: int
+    size: int
+    flags: int
+    decode_time: int
+    tfdt_pos: int  # offset of the tfdt value inside the moof box
+    tfdt_64: bool
+
+
+def _traf_header(moof: bytes | bytearray, init: Init, t0: int, t1: int) -> _TrafHeader:
+    tfhd = find_all(moof, [b"tfhd"], t0, t1)
+    tfdt = find_all(moof, [b"tfdt"], t0, t1)
+    if not tfhd or not tfdt:
+        raise BoxError("traf without tfhd or tfdt")
+    h0 = tfhd[0][0]
+    flags = int.from_bytes(moof[h0 + 1 : h0 + 4], "big")
+    tid = struct.unpack_from(">I", moof, h0 + 4)[0]
+    track = init.tracks.get(tid)
+    dur, size, sflags = (track.default_duration, track.default_size, track.default_flags) if track else (0, 0, 0)
+    pos = h0 + 8 + (8 if flags & 0x01 else 0) + (4 if flags & 0x02 else 0)
+    if flags & 0x08:
+        dur = struct.unpack_from(">I", moof, pos)[0]
+        pos += 4
+    if flags & 0x10:
+        size = struct.unpack_from(">I", moof, pos)[0]
+        pos += 4
+    if flags & 0x20:
+        sflags = struct.unpack_from(">I", moof, pos)[0]
+    d0 = tfdt[0][0]
+    wide = moof[d0] == 1
+    decode_time = struct.unpack_from(">Q" if wide else ">I", moof, d0 + 4)[0]
+    return _TrafHeader(tid, bool(flags & 0x01), dur, size, sflags, decode_time, d0 + 4, wide)
+
+
 def parse_moof(moof: bytes | bytearray, init: Init) -> Fragment:
     """Decode time, duration and keyframe flag of a ``moof`` box (the whole box, header included);
     BoxError when it is malformed."""
@@ -141,30 +180,9 @@ def _parse_moof(moof: bytes | bytearray, init: Init) -> Fragment:
     keyframe = False
     video = init.video
     for t0, t1 in find_all(moof, [b"moof", b"traf"]):
-        tfhd = find_all(moof, [b"tfhd"], t0, t1)
-        tfdt = find_all(moof, [b"tfdt"], t0, t1)
-        if not tfhd or not tfdt:
-            raise BoxError("traf without tfhd or tfdt")
-        h0 = tfhd[0][0]
-        flags = int.from_bytes(moof[h0 + 1 : h0 + 4], "big")
-        tid = struct.unpack_from(">I", moof, h0 + 4)[0]
-        track = init.tracks.get(tid)
-        def_dur, def_flags = (track.default_duration, track.default_flags) if track else (0, 0)
-        pos = h0 + 8
-        if flags & 0x01:
-            pos += 8
-        if flags & 0x02:
-            pos += 4
-        if flags & 0x08:
-            def_dur = struct.unpack_from(">I", moof, pos)[0]
-            pos += 4
-        if flags & 0x10:
-            pos += 4
-        if flags & 0x20:
-            def_flags = struct.unpack_from(">I", moof, pos)[0]
-        d0 = tfdt[0][0]
-        wide = moof[d0] == 1
-        decode_time = struct.unpack_from(">Q" if wide else ">I", moof, d0 + 4)[0]
+        h = _traf_header(moof, init, t0, t1)
+        tid, def_dur, def_flags, decode_time, d0 = h.track_id, h.duration, h.flags, h.decode_time, h.tfdt_pos
+        wide = h.tfdt_64
         duration, first_flags = 0, None
         for r0, _r1 in find_all(moof, [b"trun"], t0, t1):
             rflags = int.from_bytes(moof[r0 + 1 : r0 + 4], "big")
@@ -184,7 +202,7 @@ def _parse_moof(moof: bytes | bytearray, init: Init) -> Fragment:
                     first_flags = struct.unpack_from(">I", moof, off)[0]
                 else:
                     first_flags = def_flags
-        runs[tid] = TrackRun(decode_time, duration, d0 + 4, wide)
+        runs[tid] = TrackRun(decode_time, duration, d0, wide)
         if video is not None and tid == video.track_id:
             keyframe = first_flags is not None and not first_flags & SYNC_FLAGS_MASK
     return Fragment(runs, keyframe)
@@ -226,31 +244,14 @@ def track_samples(moof: bytes | bytearray, init: Init, track_id: int) -> list[Sa
 
 
 def _track_samples(moof: bytes | bytearray, init: Init, track_id: int) -> list[Sample]:
-    track = init.tracks.get(track_id)
     out: list[Sample] = []
     for t0, t1 in find_all(moof, [b"moof", b"traf"]):
-        tfhd = find_all(moof, [b"tfhd"], t0, t1)
-        tfdt = find_all(moof, [b"tfdt"], t0, t1)
-        if not tfhd or not tfdt:
-            raise BoxError("traf without tfhd or tfdt")
-        h0 = tfhd[0][0]
-        flags = int.from_bytes(moof[h0 + 1 : h0 + 4], "big")
-        if struct.unpack_from(">I", moof, h0 + 4)[0] != track_id:
+        h = _traf_header(moof, init, t0, t1)
+        if h.track_id != track_id:
             continue
-        if flags & 0x01:
+        if h.base_offset:
             raise BoxError("explicit base data offset: samples are not relative to the moof")
-        dur, size, sflags = (track.default_duration, track.default_size, track.default_flags) if track else (0, 0, 0)
-        pos = h0 + 8 + (4 if flags & 0x02 else 0)
-        if flags & 0x08:
-            dur = struct.unpack_from(">I", moof, pos)[0]
-            pos += 4
-        if flags & 0x10:
-            size = struct.unpack_from(">I", moof, pos)[0]
-            pos += 4
-        if flags & 0x20:
-            sflags = struct.unpack_from(">I", moof, pos)[0]
-        d0 = tfdt[0][0]
-        dts = struct.unpack_from(">Q" if moof[d0] == 1 else ">I", moof, d0 + 4)[0]
+        dur, size, sflags, dts = h.duration, h.size, h.flags, h.decode_time
         for r0, _r1 in find_all(moof, [b"trun"], t0, t1):
             version = moof[r0]
             rflags = int.from_bytes(moof[r0 + 1 : r0 + 4], "big")
