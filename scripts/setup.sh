@@ -19,6 +19,7 @@ if [[ $with_test == 1 ]]; then
   pkgs+=(postgresql wrk chromium mosquitto)  # chromium: browser tests (Playwright drives Debian's build); mosquitto: MQTT tests
   pkgs+=(vlc-bin vlc-plugin-base)  # cvlc: an RTSP server not written here (UDP only), tests/recording/test_transport_vlc.py
   pkgs+=(motion)  # Debian's motion daemon: the baseline of bench/motion.py (bench/_motiond.py)
+  pkgs+=(fonts-dejavu-extra)  # the generated plate set's typefaces (tests/analytics/platesynth.py): condensed faces too
   command -v npm >/dev/null || pkgs+=(nodejs npm)  # npm: TypeScript, whose tsc checks the web client's JSDoc types
 fi
 missing=()
@@ -44,7 +45,7 @@ if [[ ! -x .venv/bin/python ]]; then
   echo "== creating .venv with $PY"
   "$PY" -m venv .venv
 fi
-extras="sim,notify,analytics"
+extras="sim,notify,analytics,cluster"
 [[ $with_test == 1 ]] && extras="dev"
 echo "== installing ronda[$extras] into .venv"
 .venv/bin/python -m pip install -q --upgrade pip

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,17 @@ ADMIN_PASSWORD = "admin-test-pw"  # noqa: S105
 def iso(ms: int) -> str:
     """Epoch ms → ISO 8601 UTC with milliseconds, as the API speaks it."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file into a site's data directory as Ronda does: folders 700, files 600 (a test that
+    puts files there must not make it look world-readable: tests/security, item 15)."""
+    old = os.umask(0o077)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    finally:
+        os.umask(old)
 
 
 def free_port() -> int:
@@ -62,31 +74,40 @@ def write_config(data_dir: Path, port: int, cameras: list[dict[str, Any]], **ext
 class RondaProcess:
     """``ronda serve`` as a real child process (so tests can SIGTERM or kill -9 it)."""
 
-    def __init__(self, config: Path, log: Path, port: int) -> None:
+    def __init__(self, config: Path, log: Path, port: int, role: str = "all") -> None:
         self.config = config
         self.log = log
         self.port = port
+        self.role = role  # ronda serve --role (docs/cluster.md)
         self.proc: subprocess.Popen[bytes] | None = None
         self.base = f"http://127.0.0.1:{port}"
         self.token: str | None = None
 
-    def start(self, timeout: float = 30) -> None:
+    def prepare(self, check_user: bool = False) -> None:
+        """The schema, and an administrator for the tests (exists already after a restart)."""
         subprocess.run(
             [sys.executable, "-m", "ronda.cli", "db", "upgrade", "--config", str(self.config)],
             check=True,
             capture_output=True,
             timeout=120,
         )
-        # An administrator for the tests (exists already after a restart).
         subprocess.run(
             [sys.executable, "-m", "ronda.cli", "user", "add", ADMIN, "--role", "administrator", "--config",
              str(self.config)],
-            env={**os.environ, "RONDA_PASSWORD": ADMIN_PASSWORD}, capture_output=True, timeout=120, check=False,
+            env={**os.environ, "RONDA_PASSWORD": ADMIN_PASSWORD}, capture_output=True, timeout=120, check=check_user,
         )  # fmt: skip
+
+    def start(self, timeout: float = 30) -> None:
+        self.prepare()
         self.token = None
+        self.spawn(timeout)
+
+    def spawn(self, timeout: float = 30, healthy: Callable[[int], bool] = lambda status: status == 200) -> None:
+        """``ronda serve`` (with ``--role`` unless it is ``all``), until its health answers ``healthy``."""
+        role = [] if self.role == "all" else ["--role", self.role]
         logf = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ronda.cli", "serve", "--config", str(self.config)],
+            [sys.executable, "-m", "ronda.cli", "serve", "--config", str(self.config), *role],
             stdout=logf,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -96,7 +117,7 @@ class RondaProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ronda exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
             try:
-                if httpx.get(self.base + "/api/v1/health", timeout=1).status_code == 200:
+                if healthy(httpx.get(self.base + "/api/v1/health", timeout=1).status_code):
                     return
             except httpx.HTTPError:
                 pass

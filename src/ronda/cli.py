@@ -43,6 +43,15 @@ _port = _whole_number(1, 65535, "a port number", "port must be between 1 and 655
 _count = _whole_number(0, 512, "a whole number", "must be between 0 and 512")
 
 
+def _roles(text: str) -> frozenset[str]:
+    from ronda.cluster.roles import RoleError, parse_roles
+
+    try:
+        return frozenset(parse_roles(text))
+    except RoleError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--data-dir", type=Path, help="data directory (default ./ronda-data)")
@@ -95,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sv = sub.add_parser("serve", help="the production entry point")
     sv.add_argument("--config", type=Path, required=True, help="configuration file (YAML)")
+    sv.add_argument(
+        "--role",
+        type=_roles,
+        default="all",
+        help="what this process does: all (the single box, default), or recorder, api, events, analytics "
+        "(comma-separated for several); see docs/cluster.md",
+    )
 
     dbs = _actions(sub, "db", "database maintenance")
     _data_args(dbs.add_parser("upgrade", help="apply database migrations"))
@@ -126,6 +142,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     kys = _actions(sub, "keys", "site keys")
     _data_args(kys.add_parser("public", help="print the evidence signing public key and its fingerprint"))
+
+    fds = _actions(sub, "federation", "federation of sites (docs/cluster.md)")
+    _data_args(fds.add_parser("key", help="print this site's federation public key (for the other end)"))
+    fp = fds.add_parser("add-peer", help="(at a remote site) trust a central site and grant it camera groups")
+    fp.add_argument("name", help="the central site's name (its site.name)")
+    fp.add_argument("--public-key", required=True, help="its key (ronda federation key, there)")
+    fp.add_argument(
+        "--grant",
+        action="append",
+        default=[],
+        metavar="GROUP=RIGHTS",
+        help="a camera group of this site and rights among live,playback,export,alarms (repeatable)",
+    )
+    _data_args(fp)
+    fs = fds.add_parser("add-site", help="(at a centre) register a remote site")
+    fs.add_argument("name", help="the remote site's name")
+    fs.add_argument("--url", required=True, help="its base URL, http(s)://host:port")
+    fs.add_argument("--public-key", required=True, help="its key (ronda federation key, there)")
+    fs.add_argument(
+        "--access",
+        action="append",
+        default=[],
+        metavar="GROUP=ROLES",
+        help="a camera group of the remote site and the roles of this site that may use it (repeatable)",
+    )
+    _data_args(fs)
 
     uss = _actions(sub, "user", "user accounts")
     ua = uss.add_parser("add", help="create a user (password from stdin or RONDA_PASSWORD)")
@@ -160,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     cvs = _actions(sub, "config", "configuration")
     chk = cvs.add_parser("check", help="validate a configuration file")
     chk.add_argument("file", type=Path)
+
+    from ronda.analytics.plates import cli as lpr_cli  # light: the OCR loads only when a command runs
+
+    lpr_cli.add_parser(sub)
     return p
 
 
@@ -213,7 +259,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         cfg = load_config(args.config)
         setup_logging(cfg.log_level, cfg.log_format)
         try:
-            ctx = runtime.build(cfg, migrate=False)
+            ctx = runtime.build(cfg, migrate=False, roles=args.role)
         except SchemaMismatch as e:
             raise CliError(str(e)) from None
         runtime.run(ctx)
@@ -242,6 +288,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if cmd == "export":
         return _export(args)
+    if cmd == "lpr":
+        from ronda.analytics.plates import cli as lpr_cli
+
+        return lpr_cli.run(args)
     if cmd == "verify":
         from ronda.media.evidence import verify_package
 
@@ -269,6 +319,34 @@ def _dispatch(args: argparse.Namespace) -> int:
         key = runtime.site_key(cfg)
         sys.stdout.write(public_pem(key.public_key()).decode())
         print(f"fingerprint: {fingerprint(key.public_key())}", file=sys.stderr)
+        return 0
+    if cmd == "federation":
+        from ronda import runtime
+        from ronda.cluster import federation
+        from ronda.errors import DomainError
+
+        cfg = runtime.data_dir_config(args.data_dir, args.config)
+        if args.federation_command == "key":
+            runtime.private_data_dir(cfg.data_dir)
+            print(federation.public_key_text(federation.load_key(runtime.keys_dir(cfg))))
+            print(f"site name: {cfg.site.name}", file=sys.stderr)
+            return 0
+        database = runtime.open_database(cfg, migrate=False)
+        audit = runtime.open_audit(cfg, database)
+        try:
+            if args.federation_command == "add-peer":
+                pairs = federation.parse_pairs(args.grant, "--grant")
+                federation.add_peer(database, audit, "cli", args.name, args.public_key, pairs)
+            else:
+                pairs = federation.parse_pairs(args.access, "--access")
+                federation.add_site(database, audit, "cli", args.name, args.url, args.public_key, pairs)
+        except DomainError as e:
+            raise CliError(str(e.detail)) from None
+        finally:
+            audit.close()
+            database.dispose()
+        # A running server reads the remote sites again at its next health poll (a few seconds).
+        print(f"{args.federation_command.removeprefix('add-')} {args.name} added")
         return 0
     if cmd == "user":
         import os
@@ -394,7 +472,10 @@ def _reindex(args: argparse.Namespace) -> int:
                 done[0] += 1
                 show(done[0] / len(orphans))
 
-            rep = asyncio.run(adopt_orphans(database, cfg.recordings_dir, cfg.recording.ffprobe, orphans, None, step))
+            node = cfg.cluster.node if cfg.cluster is not None else "local"  # whose folder: the rows say so
+            rep = asyncio.run(
+                adopt_orphans(database, cfg.recordings_dir, cfg.recording.ffprobe, orphans, None, step, node)
+            )
             print("", file=sys.stderr)
     finally:
         database.dispose()
@@ -408,6 +489,7 @@ def _export(args: argparse.Namespace) -> int:
     import asyncio
 
     from ronda import runtime
+    from ronda.media import segment_source
     from ronda.media.export import ExportCancelled, ExportError, ExportRequest, Progress, cli_actor, run_export
     from ronda.timeutil import parse_iso
 
@@ -437,7 +519,7 @@ def _export(args: argparse.Namespace) -> int:
     try:
         manifest = asyncio.run(
             run_export(database, cfg.recordings_dir, cfg.recording.ffmpeg, runtime.site_key(cfg), cfg.site.name,
-                       cfg.site.timezone, req, out, progress)
+                       cfg.site.timezone, req, out, progress, segment_source.of(cfg, database))
         )  # fmt: skip
     except (ExportError, ExportCancelled) as e:
         audit.append(actor, "export", "failed", req.camera_ids[0], start, end, details={"error": str(e)})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -61,6 +62,11 @@ class HttpConfig(_Model):
     ws_write_stall_seconds: Annotated[
         float, Field(ge=1, le=300, description="A WebSocket peer that takes no data for this long is disconnected.")
     ] = 10
+    metrics_token_file: Path | None = Field(
+        None,
+        description="A file holding the bearer token Prometheus sends to GET /metrics (that route only); "
+        "unset: only a site-scope view_audit holder may read /metrics.",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -179,6 +185,21 @@ class SensorConfig(_Model):
     type: str = Field("sensor.alert", pattern=r"^[a-z0-9_.-]{1,64}$", description="Default event type.")
 
 
+class CorrelationConfig(_Model):
+    """Events of different rules that are one incident (docs/alarms.md#one-incident-one-alarm)."""
+
+    name: str = Field(min_length=1, max_length=64, description="Shown in the alarm's history.")
+    types: list[Annotated[str, Field(pattern=r"^[a-z0-9_.*-]{1,64}$")]] = Field(
+        min_length=1, max_length=16, description="Event types ('*' wildcards) that belong to the incident."
+    )
+    window_seconds: float = Field(
+        60, ge=1, le=3600, description="Events of the same camera this close in time (either order) are one alarm."
+    )
+
+
+DEFAULT_CORRELATIONS = [{"name": "camera tamper", "types": ["camera.offline", "tamper.*"], "window_seconds": 60}]
+
+
 class EventsConfig(_Model):
     retention_days: float = Field(90, gt=0, description="Events older than this are deleted (alarms stay).")
     default_rules: bool = Field(True, description="Install the default rules (camera offline, storage low).")
@@ -208,6 +229,15 @@ class EventsConfig(_Model):
     smtp: SmtpConfig | None = None
     mqtt: MqttConfig | None = None
     sensors: dict[str, SensorConfig] = Field(default_factory=dict, description="External sensors by id.")
+    image_link_ttl_seconds: int = Field(
+        300, ge=10, le=3600, description="How long the signed image link in a notification works."
+    )
+    correlate: list[CorrelationConfig] = Field(
+        default_factory=lambda: [CorrelationConfig.model_validate(c) for c in DEFAULT_CORRELATIONS],
+        max_length=20,
+        description="Events of different rules that are one incident, so one alarm (camera offline and "
+        "tamper by default); [] turns it off.",
+    )
 
 
 class PtzConfig(_Model):
@@ -317,12 +347,144 @@ class AnalyticsConfig(_Model):
     models: dict[Annotated[str, Field(min_length=1, max_length=64)], Path] = Field(
         default_factory=dict, description="Object detection models (ONNX files) by name; 'default' is used unless "
         "a camera names another.")  # fmt: skip
+    plate_retention_days: float = Field(
+        30.0, gt=0, le=3650, description="Days a licence plate read (and its crop) is kept; never longer than "
+        "the camera's footage (privacy law: keep it shorter than video).")  # fmt: skip
     plugins: list[Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?$")]] = Field(
         default_factory=list,
         max_length=32,
         description="Extra analysers, 'package.module:factory': factory(camera_id, settings) returns an "
         "analyser (feed(frame) -> results) or None; runs in the worker processes on every camera it accepts.",
     )
+
+
+class ClusterConfig(_Model):
+    """This process as one node of a site with many (docs/cluster.md). Unset on a single box."""
+
+    node: str = Field(
+        default_factory=lambda: socket.gethostname()[:64] or "local",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="This node's name, unique in the site (default: the host name).",
+    )
+    advertise_url: str | None = Field(
+        None, max_length=2048, description="Where the other nodes reach this node's HTTP (http(s)://host:port)."
+    )
+    capacity: int = Field(100, ge=1, le=10_000, description="Cameras this recorder node may record.")
+    lease_ttl_seconds: float = Field(
+        10.0, ge=2, le=300, description="A recorder node that has not renewed its leases for this long loses them."
+    )
+
+
+class NatsConfig(_Model):
+    """The event bus between the nodes of a site: NATS JetStream (docs/cluster.md#event-bus-nats-jetstream).
+    Unset: the in-process bus of a single box."""
+
+    servers: list[Annotated[str, Field(max_length=2048, pattern=r"^(nats|tls|ws|wss)://")]] = Field(
+        default_factory=lambda: ["nats://127.0.0.1:4222"], min_length=1, max_length=16,
+        description="NATS server URLs (nats:// or tls://), tried in turn; no password in them (credentials_file).",
+    )  # fmt: skip
+    stream: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="JetStream stream name; default RONDA_<site name>."
+    )
+    credentials_file: Path | None = Field(
+        None, description="NATS credentials file (.creds: user JWT and NKey seed); read by the client, never logged."
+    )
+    duplicate_window_seconds: float = Field(
+        300, ge=10, le=86_400, description="JetStream drops a message whose Nats-Msg-Id it saw this recently."
+    )
+    max_age_hours: float = Field(24, gt=0, le=24 * 365, description="How long the stream keeps messages.")
+    max_message_bytes: int = Field(
+        256 * 1024, ge=4096, le=8 << 20, description="Larger messages are refused on publish and dropped on receipt."
+    )
+    ack_wait_seconds: float = Field(
+        30, ge=1, le=3600, description="A message not acknowledged this long after delivery is delivered again."
+    )
+    max_deliver: int = Field(10, ge=1, le=1000, description="Deliveries of a message whose handler keeps failing.")
+
+    @field_validator("servers")
+    @classmethod
+    def _no_password_in_url(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if urlsplit(url).username is not None:  # user:password@ or a token@: secrets in logs
+                raise ValueError("a server URL holds credentials: use credentials_file instead")
+        return v
+
+
+class ArchiveConfig(_Model):
+    """The archive tier (docs/cluster.md#archive-s3): footage older than ``after_hours`` moves to an
+    S3-compatible object store (AWS, MinIO, Ceph, SeaweedFS). The secret key is never in this file's
+    values: it is read from ``secret_key_file`` or from the environment variable ``secret_key_env``."""
+
+    endpoint_url: str | None = Field(
+        None, max_length=2048, description="S3 endpoint (http(s)://host:port); none: AWS S3 of ``region``."
+    )
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="Bucket holding the archive.")
+    region: str = Field("us-east-1", max_length=64, description="Region name sent with each request.")
+    access_key_id: str = Field(min_length=1, max_length=256, description="Access key id of the archive's user.")
+    secret_key_file: Path | None = Field(None, description="File holding the secret access key (one line).")
+    secret_key_env: str = Field(
+        "RONDA_ARCHIVE_SECRET_KEY",
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="Environment variable holding the secret access key when ``secret_key_file`` is not set.",
+    )
+    prefix: str = Field(
+        "", max_length=200, pattern=r"^[A-Za-z0-9._/-]*$", description="Key prefix (default: the site name)."
+    )
+    after_hours: float = Field(
+        24, gt=0, le=24 * 3650, description="Segments older than this (hours, since their end) are archived."
+    )
+    camera_after_hours: dict[int, float] = Field(
+        default_factory=dict, description="Per-camera age threshold in hours, by camera id (overrides after_hours)."
+    )
+    concurrency: int = Field(4, ge=1, le=64, description="Uploads in flight at once.")
+    interval_seconds: float = Field(10, gt=0, le=3600, description="Pause between archiving passes when idle.")
+    retry_initial_seconds: float = Field(
+        2, gt=0, le=600, description="First wait after a failed pass (object store down)."
+    )
+    retry_max_seconds: float = Field(60, gt=0, le=3600, description="Cap of the retry backoff.")
+    timeout_seconds: float = Field(30, gt=0, le=600, description="Connect and read timeout of one request.")
+    object_lock: Literal["off", "governance", "compliance"] = Field(
+        "off",
+        description="Object lock mode for evidence-locked footage (the bucket must have object lock enabled); "
+        "off: the store's own lock is not used (retention still never deletes locked footage).",
+    )
+    cache_bytes: int = Field(
+        2 * 1024**3, ge=16 * 1024**2, description="Bound of DATA/archive-cache (archived segments being played)."
+    )
+
+    @field_validator("camera_after_hours")
+    @classmethod
+    def _positive(cls, v: dict[int, float]) -> dict[int, float]:
+        for cam, hours in v.items():
+            if hours <= 0:
+                raise ValueError(f"camera {cam}: after_hours must be > 0")
+        return v
+
+    @model_validator(mode="after")
+    def _secret_file(self) -> ArchiveConfig:
+        if self.secret_key_file is not None and not self.secret_key_file.is_file():
+            raise ValueError(f"secret_key_file {self.secret_key_file} is not a readable file")
+        return self
+
+    def secret_key(self) -> str:
+        """The secret access key, from its file or environment variable (ConfigError when neither has it)."""
+        if self.secret_key_file is not None:
+            try:
+                value = self.secret_key_file.read_text(encoding="utf-8").strip()
+            except OSError as e:
+                raise ConfigError(f"archive.secret_key_file: cannot read it: {e.strerror}") from None
+        else:
+            value = os.environ.get(self.secret_key_env, "").strip()
+        if not value:
+            f = self.secret_key_file
+            where = f"file {f}" if f else f"environment variable {self.secret_key_env}"
+            raise ConfigError(f"archive: no secret access key in the {where}")
+        return value
+
+    def after_ms(self, camera_id: int) -> int:
+        return int(self.camera_after_hours.get(camera_id, self.after_hours) * 3_600_000)
 
 
 class Config(_Model):
@@ -336,6 +498,9 @@ class Config(_Model):
     ptz: PtzConfig = PtzConfig()
     map: MapConfig = MapConfig()
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
+    cluster: ClusterConfig | None = Field(None, description="Set on every node of a site with many nodes.")
+    nats: NatsConfig | None = Field(None, description="The NATS JetStream event bus; unset: the in-process bus.")
+    archive: ArchiveConfig | None = Field(None, description="The S3 archive tier; unset: footage stays on local disk.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
     cameras: list[CameraConfig] = Field(default_factory=list)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import re
 import signal
 from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.orm import Session
 
 from ronda.access import keys
 from ronda.access.audit import AuditLog
@@ -19,19 +21,26 @@ from ronda.access.secrets import SecretBox
 from ronda.access.service import AuthService
 from ronda.analytics import repository as analytics_repo
 from ronda.analytics.model import MotionSecond
+from ronda.analytics.plates import retention as plate_retention
 from ronda.analytics.service import AnalyticsService
 from ronda.analytics.settings import AnalyticsSettings
 from ronda.api.app import create_app
 from ronda.api.context import AppContext
 from ronda.api.protocols import Limits, protocols
+from ronda.cluster import federation
+from ronda.cluster.leases import LeaseKeeper
+from ronda.cluster.nodes import NodeClient, UrlSigner
+from ronda.cluster.roles import ROLES
 from ronda.config import CameraConfig, Config
 from ronda.devices import registry
 from ronda.devices.onvif.camera import dome_from_row
 from ronda.devices.ptz import PtzDriver
 from ronda.events.service import EventsService
+from ronda.media import segment_source
 from ronda.media.evidence import SITE_KEY_FILE, load_site_key
 from ronda.ptz.drivers import DriverFactory, Drivers, simulated_factory
 from ronda.ptz.service import PtzService
+from ronda.recording.archive import Archiver
 from ronda.recording.recorder import Recorder
 from ronda.store import repos
 from ronda.store.db import Database
@@ -148,26 +157,56 @@ def motion_store(db: Database) -> Callable[[list[MotionSecond]], None]:
     return write
 
 
-def analytics_prune(db: Database, default_retention_days: float) -> Callable[[], None]:
-    """Motion and object records of cameras with no recording at all (retention's hook never sees them)."""
+def analytics_prune(db: Database, default_retention_days: float, data_dir: Path | None = None,
+                    plate_retention_days: float | None = None) -> Callable[[], None]:  # fmt: skip
+    """Motion and object records of cameras with no recording at all (retention's hook never sees them);
+    plate reads past ``plate_retention_days`` (with their crops under ``data_dir``)."""
 
     def prune() -> None:
         with db.session() as s:
             analytics_repo.prune_unrecorded(s, now_ms(), default_retention_days)
+        if data_dir is not None and plate_retention_days is not None:
+            with db.session() as s:
+                plate_retention.prune_expired(s, data_dir, now_ms(), plate_retention_days, default_retention_days)
 
     return prune
 
 
-def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
+def footage_prune(data_dir: Path) -> analytics_repo.PruneHook:
+    """What goes with deleted footage: motion and object records, plate reads and their crops."""
+    plates = plate_retention.footage_hook(data_dir)
+
+    def prune(s: Session, deleted_until: dict[int, int]) -> None:
+        analytics_repo.prune(s, deleted_until)
+        plates(s, deleted_until)
+
+    return prune
+
+
+def archive_prefix(cfg: Config) -> str:
+    """The archive's key prefix: ``archive.prefix``, else the site name made key-safe."""
+    assert cfg.archive is not None
+    return cfg.archive.prefix or re.sub(r"[^A-Za-z0-9._-]+", "-", cfg.site.name).strip("-") or "ronda"
+
+
+def build(cfg: Config, migrate: bool, record: bool = True, roles: frozenset[str] = frozenset(ROLES)) -> AppContext:
+    """The process's services. ``roles`` (``ronda.cluster.roles``): without ``recorder`` nothing records
+    here (an API-only node); with ``cfg.nats`` set, ``events`` and ``api`` decide which bus consumers run
+    here (events/service.py); without it every process runs them all (docs/cluster.md)."""
+    record = record and "recorder" in roles
     db = open_database(cfg, migrate)
     secrets = load_secrets(cfg)
     audit = open_audit(cfg, db)
     with db.session() as s:
         ensure_builtin_roles(s)
     import_cameras(db, secrets, cfg.cameras)
-    auth = AuthService(db, keys_dir(cfg), secrets, audit)
-    recorder = Recorder(cfg, db, secrets, audit=audit) if record and cfg.recording.enabled else None
-    events = EventsService(cfg, db, audit, secrets)
+    auth = AuthService(db, keys_dir(cfg), secrets, audit, shared_tickets=cfg.cluster is not None)
+    recorder = None
+    if record and cfg.recording.enabled:
+        # Cluster mode: only the cameras this node holds a lease for (docs/cluster.md, leases and failover).
+        leases = LeaseKeeper(db, cfg.cluster, sorted(roles)) if cfg.cluster is not None else None
+        recorder = Recorder(cfg, db, secrets, audit=audit, leases=leases)
+    events = EventsService(cfg, db, audit, secrets, roles=roles)
     if recorder is not None:
         recorder.on_events = events.relay.poke  # camera offline/online: published at once
     ptz = PtzService(cfg.ptz, db, audit, Drivers(db, ptz_driver_factory(cfg, secrets)))
@@ -175,16 +214,41 @@ def build(cfg: Config, migrate: bool, record: bool = True) -> AppContext:
     analytics = None
     if recorder is not None:
         # Motion and object records go with the footage they describe (retention.py's hook).
-        recorder.retention.on_deleted = analytics_repo.prune
+        recorder.retention.on_deleted = footage_prune(cfg.data_dir)
+    # The read path of recorded footage; with an archive, its client is made (and its secret read) now,
+    # so a missing secret stops the start instead of failing the first playback.
+    source = segment_source.of(cfg, db)
+    if recorder is not None and cfg.archive is not None and source.store is not None:
+        recorder.retention.archive = source.store
+        node = cfg.cluster.node if cfg.cluster is not None else "local"
+        recorder.archiver = Archiver(cfg.archive, db, cfg.recordings_dir, source.store, archive_prefix(cfg), node)
     if recorder is not None and cfg.analytics.enabled:
         # Analytics reads the fragments this process's recorder writes (no second camera connection).
         analytics = AnalyticsService(cfg.analytics, db, cfg.recordings_dir, cfg.data_dir,
                                      settings_for=analytics_settings(db), store_motion=motion_store(db),
                                      on_events=events.relay.poke, log_level=cfg.log_level,
-                                     housekeeping=analytics_prune(db, cfg.storage.default_retention_days),
+                                     housekeeping=analytics_prune(db, cfg.storage.default_retention_days, cfg.data_dir,
+                                                                  cfg.analytics.plate_retention_days),
                                      timezone=cfg.site.timezone)  # fmt: skip
+    nodes = node_client(cfg, db, recorder)
+    if nodes is not None:  # playback, HLS VOD and export read another node's recent footage through it
+        segment_source.of(cfg, db).remote = nodes.fetch_segment
+    fed = federation.Federation(db, federation.load_key(keys_dir(cfg)), cfg.site.name)  # docs/cluster.md
     return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder, events=events,
-                      ptz=ptz, analytics=analytics)  # fmt: skip
+                      ptz=ptz, analytics=analytics, nodes=nodes, roles=roles, federation=fed)  # fmt: skip
+
+
+def node_client(cfg: Config, db: Database, recorder: Recorder | None) -> NodeClient | None:
+    """On a node of a cluster: how it fetches live view and recent footage from the recording node
+    (``ronda.cluster.nodes``), signing with a key derived from the site's shared secrets key."""
+    if cfg.cluster is None:
+        return None
+
+    def records_here(camera_id: int) -> bool:
+        return recorder is not None and any(cid == camera_id for cid, _ in list(recorder.streams))
+
+    signer = UrlSigner.from_site_key(keys.fernet_key(keys_dir(cfg) / "secrets.key"))
+    return NodeClient(db, signer, cfg.cluster.node, cfg.data_dir / "cache" / "nodes", records_here)
 
 
 async def serve(ctx: AppContext, on_ready: object = None) -> None:

@@ -35,12 +35,12 @@ NIGHT_ONLY = TimeProfile.parse("Europe/Rome", [{"days": [0, 1, 2, 3, 4, 5, 6], "
 def test_vocabulary_and_builtin_roles():
     assert RIGHTS == {
         "live", "playback", "export", "ptz", "ptz_priority", "bookmark", "evidence_lock", "alarms",
-        "manage_cameras", "manage_users", "manage_rules", "view_audit", "send_events",
+        "cases", "plates", "manage_cameras", "manage_users", "manage_rules", "view_audit", "send_events",
     }  # fmt: skip
     assert CAMERA_RIGHTS | GLOBAL_RIGHTS == RIGHTS and not CAMERA_RIGHTS & GLOBAL_RIGHTS
     admin, op, viewer = (BUILTIN_ROLES[n] for n in ("administrator", "operator", "viewer"))
     assert admin.rights == RIGHTS and admin.all_cameras
-    assert op.rights == {"live", "playback", "export", "ptz", "bookmark", "evidence_lock", "alarms"}
+    assert op.rights == {"live", "playback", "export", "ptz", "bookmark", "evidence_lock", "alarms", "cases", "plates"}
     assert not op.all_cameras
     assert viewer.rights == {"live", "playback"} and not viewer.all_cameras
 

@@ -26,10 +26,8 @@ paths.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -38,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tests.analytics.clipenc import h264_writer, write_json
 
 VERSION = "street-2"  # change when the picture or the ground truth changes: the cache is keyed by it
 WIDTH, HEIGHT = 1280, 720
@@ -341,9 +341,6 @@ def generate(out_dir: Path, progress: bool = False) -> StreetClip:
     """Write the clip and its ground truth into ``out_dir`` (always; :func:`street_clip` caches)."""
     import cv2
 
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise RuntimeError("ffmpeg not found on PATH")
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     sprites = _sprites()
@@ -354,18 +351,9 @@ def generate(out_dir: Path, progress: bool = False) -> StreetClip:
     maps = np.meshgrid(np.arange(x1 - x0, dtype=np.float32), np.arange(y1 - y0, dtype=np.float32))
     mx, my = maps[0], maps[1]
 
-    tag = f".partial-{os.getpid()}"
     video = out_dir / "street.mp4"
-    tmp_video = out_dir / ("street" + tag + ".mp4")
-    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-           "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{WIDTH}x{HEIGHT}", "-r", str(FPS), "-i", "-",
-           "-vf", "noise=c0s=7:c0f=t+u:c1s=3:c1f=t+u:c2s=3:c2f=t+u,format=yuv420p",
-           "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", str(FPS), "-bf", "0",
-           "-threads", "1", "-movflags", "+faststart", str(tmp_video)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdin is not None
     boxes: dict[str, list[list[float]]] = {c.name: [] for c in CROSSINGS}
-    try:
+    with h264_writer(video, WIDTH, HEIGHT, FPS, luma_noise=7, chroma_noise=3) as write:
         for f in range(FRAMES):
             t = f / FPS
             frame = bg.copy()
@@ -391,25 +379,13 @@ def generate(out_dir: Path, progress: bool = False) -> StreetClip:
             g = light(t)
             if g != 1.0:
                 frame = cv2.convertScaleAbs(frame, alpha=g)
-            proc.stdin.write(frame.tobytes())
+            write(frame)
             if progress and f % (FPS * 10) == 0:
                 print(f"street clip: {f}/{FRAMES} frames ({time.monotonic() - t0:.0f} s)", flush=True)
-        proc.stdin.close()
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        if proc.wait() != 0:
-            raise RuntimeError(f"ffmpeg failed writing the street clip: {err.strip()[-500:]}")
-        os.replace(tmp_video, video)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        tmp_video.unlink(missing_ok=True)
 
     truth = _truth(boxes)
     truth_path = out_dir / "street.json"
-    tmp_truth = out_dir / ("street" + tag + ".json")
-    tmp_truth.write_text(json.dumps(truth, indent=1))
-    os.replace(tmp_truth, truth_path)
+    write_json(truth_path, truth)
     if progress:
         print(f"street clip: done in {time.monotonic() - t0:.1f} s: {video}", flush=True)
     return StreetClip(video, truth_path)
@@ -485,18 +461,22 @@ def street_clip(cache_dir: Path | None = None) -> StreetClip:
     return generate(out)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.analytics.streetclip", description=__doc__.split("\n")[0])
+def clip_cli(argv: list[str] | None, module: str, doc: str, version: str, make: Any, cached: Any) -> int:
+    """``python -m tests.analytics.<module> [--out DIR] [--force]`` for a generated clip: ``make(out_dir,
+    progress=True)`` writes it again, ``cached(cache_dir)`` gives it generated on first use; prints the
+    video's and the truth's paths."""
+    parser = argparse.ArgumentParser(prog=f"python -m tests.analytics.{module}", description=doc.split("\n")[0])
     parser.add_argument("--out", type=Path, default=None, help="cache folder (default: the simulator cache)")
     parser.add_argument("--force", action="store_true", help="generate again even when cached")
     args = parser.parse_args(argv)
-    if args.force:
-        clip = generate(Path(args.out or default_cache_dir()) / VERSION, progress=True)
-    else:
-        clip = street_clip(args.out)
+    clip = make(Path(args.out or default_cache_dir()) / version, progress=True) if args.force else cached(args.out)
     print(clip.video)
     print(clip.truth)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return clip_cli(argv, "streetclip", __doc__ or "", VERSION, generate, street_clip)
 
 
 if __name__ == "__main__":

@@ -68,3 +68,14 @@ def test_a_full_setting_is_accepted_and_round_trips() -> None:
 )
 def test_bad_settings_are_refused_with_where_and_why(data: Any, expected: str) -> None:
     assert expected in refusal(data)
+
+
+def test_graffiti_brings_objects_and_motion_and_its_settings_are_checked() -> None:
+    s = repo.validate_settings({"detectors": ["graffiti", "tamper"], "graffiti": {"hold_seconds": 30},
+                                "tamper": {"sensitivity": 80, "hold_seconds": 3}})  # fmt: skip
+    assert s.detectors == ["motion", "objects", "graffiti", "tamper"]
+    assert (s.graffiti.hold_seconds, s.graffiti.sensitivity, s.tamper.sensitivity) == (30, 50, 80)
+    assert repo.validate_settings({"detectors": ["tamper"]}).detectors == ["tamper"]  # tamper needs no tracks
+    assert "graffiti.hold_seconds" in refusal({"graffiti": {"hold_seconds": 0.5}})
+    assert "tamper.sensitivity" in refusal({"tamper": {"sensitivity": 0}})
+    assert "tamper.blur" in refusal({"tamper": {"blur": 1}})

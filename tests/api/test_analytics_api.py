@@ -171,10 +171,10 @@ def objects(site: AnalyticsSite) -> dict[str, int]:
     t = T0 * 1000
     with site.db.session() as s:
         person = repo.add_object(s, site.cams[1], TrackedObject(4, "person", 0.81, (0.1, 0.2, 0.3, 0.6), t + 1000,
-                                 t + 9000, {"door"}), snapshot="snaps/p.jpg", event_id=None)  # fmt: skip
+                                 t + 9000, {"door"}), snapshot="analytics/snaps/p.jpg", event_id=None)  # fmt: skip
         car = repo.add_object(s, site.cams[2], TrackedObject(5, "car", 0.7, (0.5, 0.5, 0.9, 0.9), t + 2000, t + 4000))
         bad = repo.add_object(s, site.cams[1], TrackedObject(6, "car", 0.6, (0, 0, 1, 1), t + 3000, t + 3500),
-                              snapshot="../../ronda.db")  # fmt: skip
+                              snapshot="analytics/../ronda.db")  # fmt: skip
     return {"person": person, "car": car, "bad": bad}
 
 

@@ -40,6 +40,28 @@ MEDIA: dict[str, str] = {
     "GET /api/v1/exports/{job_id}/file": "application/zip",
     "GET /api/v1/map/plan": "image/png",
     "GET /api/v1/analytics/objects/{object_id}/snapshot.jpg": "image/jpeg",
+    "GET /api/v1/plates/{read_id}/crop.jpg": "image/jpeg",
+    "GET /api/v1/plate-lists/{list_id}/export.csv": "text/csv",
+    "GET /api/v1/cases/{case_id}/report.html": "text/html",
+    "GET /api/v1/cases/{case_id}/report.pdf": "application/pdf",
+    "GET /api/v1/cases/{case_id}/evidence/{evidence_id}/file": "application/zip",
+    "GET /api/v1/events/{event_id}/snapshot.jpg": "image/jpeg",
+    "GET /api/v1/alarms/{alarm_id}/image": "image/jpeg",
+    "GET /metrics": "text/plain; version=0.0.4; charset=utf-8",
+    "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/snapshot": "image/jpeg",
+    "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/segments/{segment_id}.mp4": "video/mp4",
+    "GET /api/v1/federation/peer/cameras/{camera_id}/snapshot": "image/jpeg",
+    "GET /api/v1/federation/peer/cameras/{camera_id}/segments/{segment_id}.mp4": "video/mp4",
+    "GET /api/v1/federation/sites/{site_id}/exports/{job_id}/download": "application/zip",
+    "GET /api/v1/federation/peer/exports/{job_id}/download": "application/zip",
+    "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/live/{stream}/index.m3u8": (
+        "application/vnd.apple.mpegurl"
+    ),
+    "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/live/{stream}/init-{version}.mp4": "video/mp4",
+    "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/live/{stream}/{seq}.m4s": "video/iso.segment",
+    "GET /api/v1/federation/peer/cameras/{camera_id}/live/{stream}/index.m3u8": "application/vnd.apple.mpegurl",
+    "GET /api/v1/federation/peer/cameras/{camera_id}/live/{stream}/init-{version}.mp4": "video/mp4",
+    "GET /api/v1/federation/peer/cameras/{camera_id}/live/{stream}/{seq}.m4s": "video/iso.segment",
 }
 # Operations of the API that do not belong to a feature: FastAPI's own document and its viewer.
 FRAMEWORK = {"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/oauth2-redirect"}

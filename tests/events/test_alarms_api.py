@@ -297,3 +297,37 @@ def test_assign_to_a_user_who_sees_the_camera(site, users, test_rule):
     r = op.req("POST", f"/api/v1/alarms/{aid}/assign", json={"user": ids["viewer_a"], "text": "yours"})
     assert r.status_code == 200 and r.json()["owner"] == "viewer_a" and r.json()["state"] == "in_progress"
     op.req("POST", f"/api/v1/alarms/{aid}/close", json={"text": "test done"})
+
+
+def test_a_deleted_rules_alarm_takes_no_events_of_a_later_rule(site, users):
+    """A deleted rule's id is never given again (AUTOINCREMENT, docs/architecture.md "The database"),
+    and the new rule's events raise their own alarm, not the old rule's through the incident key
+    ("{rule}:{camera}"): the deleted rule's alarm is detached from it."""
+    admin, cam = users["admin"], site.cam("Camera 1")
+
+    def rule(tag: str) -> dict:
+        body = {"name": f"Reuse {tag} {uuid.uuid4().hex[:6]}", "trigger": {"types": ["test.reuse"], "cameras": [cam]},
+                "actions": [{"type": "raise_alarm", "title": f"Reuse {tag}", "incident": "{rule}:{camera}",
+                             "dedupe_window_s": 0}]}  # fmt: skip
+        r = admin.req("POST", "/api/v1/rules", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def alarms() -> list[dict]:
+        return [a for a in admin.req("GET", f"/api/v1/alarms?state=open&camera={cam}").json()
+                if a["title"].startswith("Reuse ")]  # fmt: skip
+
+    first = rule("one")
+    assert post_events(admin, [{"type": "test.reuse", "camera": cam}]).status_code == 202
+    [old] = wait_for(lambda: alarms() or None, 15, what="the first rule's alarm")
+    assert admin.req("DELETE", f"/api/v1/rules/{first['id']}").status_code in (200, 204)
+    second = rule("two")
+    assert post_events(admin, [{"type": "test.reuse", "camera": cam}]).status_code == 202
+    both = wait_for(lambda: len(alarms()) == 2 and alarms(), 15, what="the second rule's own alarm")
+    by_title = {a["title"]: a for a in both}
+    assert by_title["Reuse one"]["id"] == old["id"] and by_title["Reuse one"]["event_count"] == 1
+    assert by_title["Reuse one"]["rule"] is None and by_title["Reuse two"]["rule"] == second["id"]
+    assert second["id"] > first["id"], (first["id"], second["id"])  # no id given twice (migration 0016)
+    for a in both:
+        admin.req("POST", f"/api/v1/alarms/{a['id']}/close", json={"text": "test done"})
+    admin.req("DELETE", f"/api/v1/rules/{second['id']}")

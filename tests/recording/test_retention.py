@@ -35,12 +35,15 @@ def site(request, tmp_path):
     db.dispose()
 
 
-def add(db, root, cid, start, end, size=1000):
+def add(db, root, cid, start, end, size=1000, node="local", location="local"):
     rel = f"{cid}/{start}.mp4"
-    (root / rel).parent.mkdir(parents=True, exist_ok=True)
-    (root / rel).write_bytes(b"x" * size)
+    if node in ("local", "n1") and location == "local":  # the files of this node's disk
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"x" * size)
     with db.session() as s:
-        s.add(Segment(camera_id=cid, stream="main", start_ms=start, end_ms=end, bytes=size, path=rel, sha256="0" * 64))
+        key = f"k/{start}" if location == "archive" else None
+        s.add(Segment(camera_id=cid, stream="main", start_ms=start, end_ms=end, bytes=size, path=rel, sha256="0" * 64,
+                      node=node, location=location, archive_key=key))  # fmt: skip
 
 
 def remaining(db):
@@ -100,3 +103,34 @@ def test_segments_held_by_a_running_export_survive(site):
     ret.holds.append(Hold(camera_id=b, start_ms=NOW - 50_000, end_ms=NOW - 46_000))
     ret.run(NOW)
     assert [t for _, t in remaining(db)] == [NOW - 50_000]
+
+
+def test_a_cluster_node_deletes_only_its_own_local_footage_and_counts_only_its_bytes(site):
+    """Three recorders share the catalog: node n1's retention must not delete n2's rows (their files are on
+    n2's disk: the catalog would stop matching them) nor free its own disk by deleting n2's footage."""
+    db, root, (a, b) = site
+    old = NOW - 2 * DAY_MS  # older than camera a's 1 day
+    add(db, root, a, old, old + 4000, node="n1")
+    add(db, root, a, old + 4000, old + 8000, node="n2")
+    add(db, root, a, old + 8000, old + 12000, node="n2", location="archive")  # on no node's disk
+    for i in range(6):  # camera b, 30 days: only the byte budget deletes
+        add(db, root, b, NOW - 100_000 + i * 4000, NOW - 96_000 + i * 4000, node="n2" if i < 3 else "n1")
+
+    class NoStore:  # the archive (an object store) answering deletes
+        deleted: list[str] = []
+
+        def delete(self, key: str) -> None:
+            self.deleted.append(key)
+
+    ret = Retention(db, root, StorageConfig(max_bytes=2000, delete_below_free_percent=0), node="n1")
+    ret.archive = NoStore()  # type: ignore[assignment]
+    rep = ret.run(NOW)
+    with db.session() as s:
+        left = {(x.camera_id, x.start_ms, x.node) for x in s.scalars(select(Segment))}
+    assert (a, old, "n1") not in left and (a, old + 8000, "n2") not in left  # its own and the archived one
+    assert (a, old + 4000, "n2") in left  # n2's, on n2's disk: n2's retention deletes it
+    assert NoStore.deleted == [f"k/{old + 8000}"]
+    # the budget (2000 bytes, 3000 of n1's own: down to 95 %) deletes n1's two oldest, never n2's older ones
+    b_left = {(t, n) for c, t, n in left if c == b}
+    assert b_left == {(NOW - 100_000 + i * 4000, "n2") for i in range(3)} | {(NOW - 100_000 + 5 * 4000, "n1")}
+    assert rep.by_reason["max_bytes"] == 2

@@ -14,6 +14,7 @@ for an object. It follows the table "Organisation scope" of docs/access.md; wher
 - ``cam:R``      the camera right ``R`` (``any``: some right) on the object's (primary) camera
 - ``anycam:R``   the camera right ``R`` on any of the object's cameras
 - ``session``    not an API key (the column "API key" of docs/access.md says "—")
+- ``scope``      the object belongs to the principal's organisation (a site-scope principal: any)
 - ``x & y | z``  ``&`` binds tighter than ``|``; ``administrator`` is the built-in role as a pseudo right
 
 The second column names the objects the request is made for (path parameter or body), by tag:
@@ -52,7 +53,9 @@ from websockets.sync.client import connect
 from ronda.store.access_models import CameraGroup, CameraGroupMember, Organisation, Role, User
 from ronda.store.analytics_models import AnalyticsObject
 from ronda.store.db import Database
-from tests.helpers import PW, catalog, iso, wait_for
+from ronda.store.models import Event
+from ronda.store.plate_models import PlateRead
+from tests.helpers import PW, catalog, iso, wait_for, write_private
 
 API = "/api/v1"
 EXPORT_READ = "org:view_audit | own & cam:export"
@@ -62,6 +65,8 @@ ALARM_SEE = "anycam:any & session | anycam:alarms"  # an API key only with the a
 ALARM_HANDLE = "cam:alarms & session"
 LOCK_DELETE = "own & cam:evidence_lock | org:manage_cameras"
 EVENT_POST = "cam:alarms | org:send_events & cam:any"  # an operator's manual event, or a sender's
+PLATE_READ = "cam:plates & owncam"
+CASE = "cam:cases & scope"  # docs/cases.md: the cases right on its camera, and the case of one's organisation
 
 # fmt: off
 TABLE: dict[str, tuple[str, str]] = {
@@ -101,6 +106,7 @@ TABLE: dict[str, tuple[str, str]] = {
     "GET /api/v1/organisations":                                  ("org:manage_users",           ""),
     "GET /api/v1/audit":                                          ("org:view_audit",             ""),
     "GET /api/v1/audit/verify":                                   ("site:view_audit",            ""),  # the whole chain
+    "GET /metrics":                                               ("site:view_audit",            ""),  # or scrape token
     "GET /api/v1/exports":                                        ("auth",                       ""),
     "POST /api/v1/exports":                                       ("cam:export",                 "rec"),
     "GET /api/v1/exports/{job_id}":                               (EXPORT_READ,                  "export"),
@@ -133,6 +139,8 @@ TABLE: dict[str, tuple[str, str]] = {
     "GET /api/v1/alarms":                                         ("auth",                       ""),
     "GET /api/v1/alarms/{alarm_id}":                              (ALARM_SEE,                    "alarm"),
     "POST /api/v1/alarms/{alarm_id}/{action}":                    (ALARM_HANDLE,                 "alarm"),  # comment
+    # a notification's picture: the link signed for the principal's account, no credentials sent
+    "GET /api/v1/alarms/{alarm_id}/image":                        ("cam:any",                    "alarm"),
     "GET /api/v1/rules":                                          ("org:manage_rules",           ""),
     "POST /api/v1/rules":                                         ("org:manage_rules",           "ruleset"),
     "GET /api/v1/rules/{rule_id}":                                ("org:manage_rules",           "rule"),
@@ -175,6 +183,66 @@ TABLE: dict[str, tuple[str, str]] = {
     "GET /api/v1/search/motion":                                  ("cam:playback",               "cam"),
     "GET /api/v1/search/objects":                                 ("cam:playback",               "cam"),
     "GET /api/v1/analytics/objects/{object_id}/snapshot.jpg":     ("cam:playback",               "aobj"),
+    # Licence plates: reads of the caller's organisation's cameras only (a shared camera shows its video,
+    # not its plates); lists scoped like rules (a site list is the site's)
+    "GET /api/v1/plates":                                         (PLATE_READ,                   "cam"),
+    "GET /api/v1/plates/{read_id}":                               (PLATE_READ,                   "pread"),
+    "GET /api/v1/plates/{read_id}/crop.jpg":                      (PLATE_READ,                   "pread"),
+    "GET /api/v1/plate-lists":                                    ("org:manage_rules",           ""),
+    "POST /api/v1/plate-lists":                                   ("org:manage_rules",           ""),
+    "GET /api/v1/plate-lists/{list_id}":                          ("org:manage_rules",           "plist"),
+    "PATCH /api/v1/plate-lists/{list_id}":                        ("org:manage_rules",           "plist"),
+    "DELETE /api/v1/plate-lists/{list_id}":                       ("org:manage_rules",           "plist+"),
+    "GET /api/v1/plate-lists/{list_id}/entries":                  ("org:manage_rules",           "plist"),
+    "POST /api/v1/plate-lists/{list_id}/entries":                 ("org:manage_rules",           "plist"),
+    "DELETE /api/v1/plate-lists/{list_id}/entries/{entry_id}":    ("org:manage_rules",           "pentry+"),
+    "POST /api/v1/plate-lists/{list_id}/import":                  ("org:manage_rules",           "plist"),
+    "GET /api/v1/plate-lists/{list_id}/export.csv":               ("org:manage_rules",           "plist"),
+    # Cases (docs/cases.md): the list is asked per camera (a filter needs the right on that camera)
+    "GET /api/v1/cases":                                          ("cam:cases",                  "rec"),
+    "POST /api/v1/cases":                                         ("cam:cases",                  "caseev"),
+    "GET /api/v1/cases/{case_id}":                                (CASE,                         "case"),
+    "PATCH /api/v1/cases/{case_id}":                              (CASE,                         "case"),
+    "POST /api/v1/cases/{case_id}/status":                        (CASE,                         "case"),
+    "POST /api/v1/cases/{case_id}/notes":                         (CASE,                         "case"),
+    "POST /api/v1/cases/{case_id}/evidence":                      (CASE + " & cam:export",       "case"),
+    "GET /api/v1/cases/{case_id}/report.html":                    (CASE,                         "case"),
+    "GET /api/v1/cases/{case_id}/report.pdf":                     (CASE,                         "case"),
+    # a case's signed package: any worker of the case (not only the export's owner); the file with the link
+    "POST /api/v1/cases/{case_id}/evidence/{evidence_id}/link":   (CASE,                         "cevid"),
+    "GET /api/v1/cases/{case_id}/evidence/{evidence_id}/file":    (CASE,                         "cevid"),  # own /link
+    "GET /api/v1/events/{event_id}/snapshot.jpg":                 ("cam:playback",               "aevt"),
+    # federation (docs/cluster.md): registering either end opens cameras to another party; the matrix's site
+    # has no remote site ("fed": an id that does not exist), and no principal holds a peer site's signature
+    "GET /api/v1/federation/key":                                 ("site:manage_users",          ""),
+    "GET /api/v1/federation/peers":                               ("site:manage_users",          ""),
+    "POST /api/v1/federation/peers":                              ("site:manage_users",          ""),
+    "DELETE /api/v1/federation/peers/{peer_id}":                  ("site:manage_users",          "fed"),
+    "GET /api/v1/federation/sites":                               ("site:manage_users",          ""),
+    "POST /api/v1/federation/sites":                              ("site:manage_users",          ""),
+    "DELETE /api/v1/federation/sites/{site_id}":                  ("site:manage_users",          "fed"),
+    "GET /api/v1/federation/cameras":                             ("auth",                       ""),
+    "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/snapshot": ("cam:live",          "fed"),
+    "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/recordings": ("cam:playback",    "fed"),
+    "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/segments/{segment_id}.mp4": ("cam:playback", "fed"),
+    "GET /api/v1/federation/sites/{site_id}/alarms":              ("cam:alarms",                 "fed"),
+    "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/live/{stream}/index.m3u8": ("cam:live", "fed"),
+    "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/live/{stream}/init-{version}.mp4": ("cam:live", "fed"),
+    "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/live/{stream}/{seq}.m4s": ("cam:live", "fed"),
+    "GET /api/v1/federation/peer/cameras/{camera_id}/live/{stream}/index.m3u8": ("peer",         "rec"),
+    "GET /api/v1/federation/peer/cameras/{camera_id}/live/{stream}/init-{version}.mp4": ("peer", "rec"),
+    "GET /api/v1/federation/peer/cameras/{camera_id}/live/{stream}/{seq}.m4s": ("peer",          "rec"),
+    "POST /api/v1/federation/sites/{site_id}/exports":            ("cam:export",                 "fed"),
+    "GET /api/v1/federation/sites/{site_id}/exports/{job_id}":    ("cam:export",                 "fed"),
+    "GET /api/v1/federation/sites/{site_id}/exports/{job_id}/download": ("cam:export",           "fed"),
+    "POST /api/v1/federation/peer/exports":                       ("peer",                       ""),
+    "GET /api/v1/federation/peer/exports/{job_id}":               ("peer",                       ""),
+    "GET /api/v1/federation/peer/exports/{job_id}/download":      ("peer",                       ""),
+    "GET /api/v1/federation/peer/cameras":                        ("peer",                       ""),
+    "GET /api/v1/federation/peer/cameras/{camera_id}/snapshot":   ("peer",                       "rec"),
+    "GET /api/v1/federation/peer/cameras/{camera_id}/recordings": ("peer",                       "rec"),
+    "GET /api/v1/federation/peer/cameras/{camera_id}/segments/{segment_id}.mp4": ("peer",        "rec"),
+    "GET /api/v1/federation/peer/alarms":                         ("peer",                       ""),
     # WebSockets are not in the OpenAPI document: "2xx" = kept open with the principal's ticket / token
     "WS /api/v1/ws":                                              ("auth",                       ""),
     "WS /api/v1/media/{camera_id}/live.ws":                       ("cam:live",                   "rec"),
@@ -194,9 +262,14 @@ READ: Mapping[str, str] = {
     "rule": "org:manage_rules",
     "alarm": ALARM_SEE,
     "event": "cam:any",
+    "pread": PLATE_READ,
+    "plist": "org:manage_rules",
+    "pentry": "org:manage_rules",
+    "case": CASE,
+    "cevid": CASE,
 }
 
-OPERATOR = frozenset({"live", "playback", "export", "ptz", "bookmark", "evidence_lock", "alarms"})
+OPERATOR = frozenset({"live", "playback", "export", "ptz", "bookmark", "evidence_lock", "alarms", "cases", "plates"})
 ALL_CAMERA = OPERATOR | {"ptz_priority"}
 GLOBAL = frozenset({"manage_cameras", "manage_users", "manage_rules", "view_audit", "send_events", "administrator"})
 VIEW = frozenset({"live", "playback"})
@@ -269,8 +342,14 @@ def _term(term: str, who: Who, obj: Obj | None) -> bool:
         return obj is None or who.org is None or obj.org in (who.org, "*")
     if kind == "cam":
         return obj is not None and _has(who, obj.cam, arg)
+    if kind == "owncam":  # the object's camera is the principal's organisation's (the site: every camera)
+        return obj is not None and (who.org is None or obj.org == who.org)
     if kind == "anycam":
         return obj is not None and any(_has(who, c, arg) for c in obj.cams)
+    if kind == "scope":
+        return obj is not None and (who.org is None or obj.org == who.org)
+    if kind == "peer":  # a peer site's signed request (docs/cluster.md): no user's credentials are one
+        return False
     raise ValueError(f"unknown rule term {term!r}")
 
 
@@ -287,6 +366,9 @@ def test_rules_evaluate_as_documented() -> None:
     assert not allowed("site:manage_cameras", WHO["muni_admin"], None)
     assert allowed("own & cam:x | org:manage_users", WHO["muni_admin"], Obj("user", "b", 3, org="B"))
     assert not allowed("cam:any", WHO["admin"], Obj("cam", "x", 9))
+    town_case, police_case = Obj("case", "sb", 1, org="B", cam="s"), Obj("case", "s", 2, org="A", cam="s")
+    assert allowed(CASE, WHO["muni_admin"], town_case) and not allowed(CASE, WHO["muni_admin"], police_case)
+    assert allowed(CASE, WHO["admin"], town_case) and not allowed(CASE, WHO["viewer_b"], town_case)
     with pytest.raises(ValueError):
         allowed("camera:live", WHO["admin"], cam_s)
 
@@ -483,9 +565,8 @@ class World:
         if tag == "x":
             return Obj("aobj", "x", 2**31 - 2)
         cam = self.objs["cam"][tag]
-        rel = f"matrix/{hexid()}.jpg"
-        (self.site.data_dir / "analytics" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (self.site.data_dir / "analytics" / rel).write_bytes(b"\xff\xd8\xff\xd9")
+        rel = f"analytics/matrix/{hexid()}.jpg"  # relative to the data directory, as the service stores it
+        write_private(self.site.data_dir / rel, b"\xff\xd8\xff\xd9")
         t = now_ms()
         with self.db().session() as s:
             row = AnalyticsObject(camera_id=cam.id, track=1, cls="person", score=0.9, first_ms=t - 60_000,
@@ -494,6 +575,100 @@ class World:
             s.flush()
             oid = row.id
         return Obj("aobj", tag, oid, org=cam.org, cam=tag, cams=(tag,))
+
+    def new_plate_read(self, tag: str) -> Obj:
+        """A plate read of camera ``tag`` with its crop (straight into the catalog: reads come from the
+        analytics service, not from the API)."""
+        if tag == "x":
+            return Obj("pread", "x", 2**31 - 2)
+        cam = self.objs["cam"][tag]
+        plate = f"MX{uuid.uuid4().int % 10**8:08d}"
+        rel = f"analytics/matrix/{hexid()}.jpg"
+        write_private(self.site.data_dir / rel, b"\xff\xd8\xff\xd9")
+        with self.db().session() as s:
+            row = PlateRead(camera_id=cam.id, time_ms=now_ms() - 60_000, plate=plate, plate_key=plate,
+                            confidence=0.9, crop=rel)  # fmt: skip
+            s.add(row)
+            s.flush()
+            rid = row.id
+        return Obj("pread", tag, rid, org=cam.org, cam=tag, cams=(tag,), markers=((plate, READ["pread"]),))
+
+    def new_plate_list(self, tag: str) -> Obj:
+        """A hotlist of organisation A (``a``), B (``b``) or the site (``site``)."""
+        if tag == "x":
+            return Obj("plist", "x", 2**31 - 1)
+        org = {"a": "A", "b": "B"}.get(tag)
+        name = f"mxplist{hexid()}"
+        body = {"name": name, "kind": "hotlist", "organisation": self.orgs[org] if org else None}
+        lst = self.ok("admin", "POST", "/plate-lists", json=body)
+        self.cleanup.append(("DELETE", f"/plate-lists/{lst['id']}"))
+        return Obj("plist", tag, lst["id"], org=org, markers=((name, READ["plist"]),))
+
+    def new_plate_entry(self, tag: str) -> Obj:
+        lst = self.objs["plist"][tag if tag != "x" else "a"]
+        if tag == "x":
+            return Obj("pentry", "x", 2**63 - 2, extra={"list": lst.id})
+        plate = f"MX{uuid.uuid4().int % 10**8:08d}"
+        entry = self.ok("admin", "POST", f"/plate-lists/{lst.id}/entries", json={"entries": [{"plate": plate}]})[0]
+        return Obj("pentry", tag, entry["id"], org=lst.org, extra={"list": lst.id})
+
+    def case_event(self, tag: str) -> Obj:
+        """An event on recording camera ``tag`` to open a case from (posted by the site administrator)."""
+        if tag == "x":
+            return Obj("caseev", "x", 2**62)
+        eid = self.ok("admin", "POST", "/events", json={"type": "dumping.detected", "camera": self.objs["rec"][tag].id})
+        return Obj("caseev", tag, eid["ids"][0], cam=tag, cams=(tag,))
+
+    def new_case(self, tag: str) -> Obj:
+        """A case on recording camera ``tag`` (``sb``: the Municipio's, on the camera A shares with it)."""
+        if tag == "x":
+            return Obj("case", "x", 2**31 - 2)
+        cam, author = {"a": ("a", "operator"), "s": ("s", "operator"), "b": ("b", "muni_admin"),
+                       "sb": ("s", "muni_admin")}[tag]  # fmt: skip
+        title = f"mxcase{hexid()}"
+        case = self.ok(author, "POST", "/cases", json={"events": [self.case_event(cam).id], "title": title})
+        return Obj("case", tag, case["id"], org=WHO[author].org, cam=cam, cams=(cam,), author=author,
+                   markers=((title, READ["case"]),))  # fmt: skip
+
+    def new_case_evidence(self, tag: str) -> Obj:
+        """A case on recording camera ``tag`` (as ``new_case``) with a signed evidence package, attached by
+        the case's author (who holds export there); ``extra["evidence"]`` is the package's id in the case."""
+        if tag == "x":
+            return Obj("cevid", "x", 2**31 - 2, extra={"evidence": 2**31 - 2})
+        case = self.new_case(tag)
+        ev = self.ok(case.author or "admin", "POST", f"/cases/{case.id}/evidence", json={})
+        self.cleanup.append(("DELETE", f"/exports/{ev['export_id']}"))
+        return replace(case, kind="cevid", extra={"evidence": ev["id"]})
+
+    def case_token(self, who: Who, evidence: Obj) -> str:
+        """The principal's own download link token for the case's package; failing that its link of another
+        case's package (which must not open this one); failing that nothing valid."""
+        if who.out:
+            return self.revoked()[("cevid", evidence.tag if evidence.tag != "x" else "a")]
+        for e in [evidence] + [o for o in self.objs["cevid"].values() if o is not evidence]:
+            if e.tag == "x":
+                continue
+            r = self.call("POST", f"{API}/cases/{e.id}/evidence/{e.extra['evidence']}/link", self.heads[who.name])
+            if r.status_code == 200:
+                return str(r.json()["url"].split("token=", 1)[1])
+        return "not-a-token-" + "x" * 30
+
+    def new_analytics_event(self, tag: str) -> Obj:
+        """An analytics event of camera ``tag`` with a snapshot and a "before" image (written straight into
+        the site's catalog and data directory, as the analytics service stores them)."""
+        if tag == "x":
+            return Obj("aevt", "x", 2**31 - 2)
+        cam = self.objs["cam"][tag]
+        rel = f"analytics/snapshots/matrix/{hexid()}.jpg"
+        for name in (rel, rel.removesuffix(".jpg") + ".before.jpg"):
+            write_private(self.site.data_dir / name, b"\xff\xd8\xff\xd9")
+        with self.db().session() as s:
+            row = Event(time_ms=now_ms() - 60_000, type="graffiti.detected", source="analytics", severity="warning",
+                        camera_id=cam.id, payload={"zone": "wall", "images": ["before"]}, snapshot=rel)  # fmt: skip
+            s.add(row)
+            s.flush()
+            eid = row.id
+        return Obj("aevt", tag, eid, org=cam.org, cam=tag, cams=(tag,))
 
     def fresh(self, kind: str, tag: str, who: Who) -> Obj:
         if kind == "cam":
@@ -510,6 +685,10 @@ class World:
             return self.new_rule(tag)
         if kind == "event":
             return self.new_event(tag)
+        if kind == "plist":
+            return self.new_plate_list(tag)
+        if kind == "pentry":
+            return self.new_plate_entry(tag)
         raise ValueError(kind)
 
     def variants(self, objects: str, who: Who) -> Iterator[Obj | None]:
@@ -564,6 +743,10 @@ class World:
                 if tag != "x":
                     link = self.call("POST", f"{API}/exports/{e.id}/link", h).json()["url"]
                     out[("export", tag)] = link.split("token=", 1)[1]
+            for tag, e in self.objs["cevid"].items():
+                if tag != "x":
+                    path = f"{API}/cases/{e.id}/evidence/{e.extra['evidence']}/link"
+                    out[("cevid", tag)] = self.call("POST", path, h).json()["url"].split("token=", 1)[1]
             assert self.call("POST", f"{API}/auth/logout", h).status_code == 204
             return out
 
@@ -754,6 +937,16 @@ query("GET /api/v1/timeline", lambda w, who, o: {"cameras": o.id, **recent()})
 query("GET /api/v1/cameras/{camera_id}/motion", lambda w, who, o: recent())
 query("GET /api/v1/search/motion", lambda w, who, o: {"camera": o.id, "region": "0,0,1,1", **recent()})
 query("GET /api/v1/search/objects", lambda w, who, o: {"camera": o.id, **recent()})
+query("GET /api/v1/plates", lambda w, who, o: {"camera": o.id, **recent()})
+body("PATCH /api/v1/plate-lists/{list_id}", lambda w, who, o: {"description": "matrix"})
+body("POST /api/v1/plate-lists/{list_id}/entries", lambda w, who, o: {"entries": [{"plate": "MX000000"}]})
+BUILD["POST /api/v1/plate-lists/{list_id}/import"] = lambda w, who, o: Req(
+    fill("/api/v1/plate-lists/{list_id}/import", o), content=b"MX000001;matrix\n",
+    headers={**w.heads[who.name], "Content-Type": "text/csv"})
+query("GET /api/v1/cases", lambda w, who, o: {"camera": o.id})
+body("POST /api/v1/cases", lambda w, who, o: {"events": [o.id], "title": "matrix"})
+body("PATCH /api/v1/cases/{case_id}", lambda w, who, o: {"offender": "matrix"})
+body("POST /api/v1/cases/{case_id}/notes", lambda w, who, o: {"text": "matrix"})
 body("PUT /api/v1/cameras/{camera_id}/analytics", lambda w, who, o: {"detectors": ["motion"]})
 # fmt: on
 
@@ -782,6 +975,70 @@ def _add_user(w: World, who: Who, o: Obj) -> Req:
     return Req(API + "/users", json=payload, after=_user_org_after(w, who, o))
 
 
+def _fed_cleanup(w: World, kind: str) -> Callable[[httpx.Response], list[str]]:
+    def check(r: httpx.Response) -> list[str]:
+        w.cleanup.append(("DELETE", f"/federation/{kind}/{r.json()['id']}"))
+        return []
+
+    return check
+
+
+@build("POST /api/v1/federation/peers")
+def _fed_peer(w: World, who: Who, o: Obj | None) -> Req:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ronda.cluster.federation import public_key_text
+
+    key = public_key_text(Ed25519PrivateKey.generate())
+    return Req(API + "/federation/peers", json={"name": f"mxpeer{hexid()}", "public_key": key, "grants": []},
+               after=_fed_cleanup(w, "peers"))  # fmt: skip
+
+
+@build("POST /api/v1/federation/sites")
+def _fed_site(w: World, who: Who, o: Obj | None) -> Req:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ronda.cluster.federation import public_key_text
+
+    body = {"name": f"mxsite{hexid()}", "url": "http://127.0.0.1:9", "public_key": public_key_text(
+        Ed25519PrivateKey.generate()), "access": [{"group": "Odd cameras", "roles": ["viewer"]}]}  # fmt: skip
+    return Req(API + "/federation/sites", json=body, after=_fed_cleanup(w, "sites"))
+
+
+def _every_param(path: str, o: Obj | None) -> Req:
+    """Every path parameter filled with the object's id (a remote camera of a remote site that does not
+    exist; a segment of a camera), a stream's with its name."""
+    path = path.replace("{stream}", "main")
+    return Req(re.sub(r"\{[a-z_]+\}", str(o.id if o is not None else "abcdefgh12"), path), params=recent())
+
+
+for _op in ("GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/snapshot",
+            "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/recordings",
+            "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/segments/{segment_id}.mp4",
+            "GET /api/v1/federation/peer/cameras/{camera_id}/recordings",
+            "GET /api/v1/federation/peer/cameras/{camera_id}/segments/{segment_id}.mp4",
+            "GET /api/v1/federation/sites/{site_id}/exports/{job_id}",
+            "GET /api/v1/federation/sites/{site_id}/exports/{job_id}/download",
+            "GET /api/v1/federation/peer/exports/{job_id}",
+            "GET /api/v1/federation/peer/exports/{job_id}/download",
+            "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/live/{stream}/index.m3u8",
+            "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/live/{stream}/init-{version}.mp4",
+            "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/live/{stream}/{seq}.m4s",
+            "GET /api/v1/federation/peer/cameras/{camera_id}/live/{stream}/index.m3u8",
+            "GET /api/v1/federation/peer/cameras/{camera_id}/live/{stream}/init-{version}.mp4",
+            "GET /api/v1/federation/peer/cameras/{camera_id}/live/{stream}/{seq}.m4s"):  # fmt: skip
+    build(_op)(lambda w, who, o, _p=_op.split(" ", 1)[1]: _every_param(_p, o))
+
+
+@build("POST /api/v1/federation/sites/{site_id}/exports", "POST /api/v1/federation/peer/exports")
+def _fed_export(w: World, who: Who, o: Obj | None) -> Req:
+    """A well-formed export request (of a remote site that does not exist; a peer's, without a signature)."""
+    body: dict[str, Any] = {"start": recent()["start"], "end": recent()["end"], "reason": "matrix"}
+    if o is None:
+        return Req(API + "/federation/peer/exports", json={**body, "cameras": [1]})
+    return Req(f"{API}/federation/sites/{o.id}/exports", json={**body, "camera": 1})
+
+
 @build("POST /api/v1/exports")
 def _add_export(w: World, who: Who, o: Obj) -> Req:
     span = {"start": iso(w.segment(o.tag).start_ms), "end": iso(w.segment(o.tag).end_ms)} if o.tag != "x" else recent()
@@ -798,6 +1055,58 @@ def _alarm_comment(w: World, who: Who, o: Obj) -> Req:
     return Req(f"{API}/alarms/{o.id}/comment", json={"text": "matrix"})
 
 
+@build("POST /api/v1/cases/{case_id}/status")
+def _case_status(w: World, who: Who, o: Obj) -> Req:
+    """Back and forth between draft and under review (the flow allows both ways)."""
+    now = w.as_("admin", "GET", f"/cases/{o.id}").json().get("status") if o.tag != "x" else "draft"
+    return Req(f"{API}/cases/{o.id}/status", json={"status": "under_review" if now == "draft" else "draft"})
+
+
+@build("POST /api/v1/cases/{case_id}/evidence")
+def _case_evidence(w: World, who: Who, o: Obj) -> Req:
+    def cleanup(r: httpx.Response) -> list[str]:
+        w.cleanup.append(("DELETE", f"/exports/{r.json()['export_id']}"))
+        return []
+
+    return Req(f"{API}/cases/{o.id}/evidence", json={"stream": "main"}, after=cleanup)
+
+
+@build("POST /api/v1/cases/{case_id}/evidence/{evidence_id}/link")
+def _case_evidence_link(w: World, who: Who, o: Obj) -> Req:
+    return Req(f"{API}/cases/{o.id}/evidence/{o.extra['evidence']}/link")
+
+
+@build("GET /api/v1/cases/{case_id}/evidence/{evidence_id}/file")
+def _case_evidence_file(w: World, who: Who, o: Obj) -> Req:
+    return Req(f"{API}/cases/{o.id}/evidence/{o.extra['evidence']}/file", params={"token": w.case_token(who, o)},
+               headers={})  # fmt: skip
+
+
+@build("GET /api/v1/alarms/{alarm_id}/image")
+def _alarm_image(w: World, who: Who, o: Obj) -> Req:
+    """The link a notification would carry for the principal's account (an expired one of the
+    administrator's for the logged-out principal); the alarms' events get a snapshot first."""
+    from ronda.access.image_links import ImageLinks
+    from ronda.access.keys import load_or_create_key
+    from ronda.store.models import Event as EventRow
+
+    def snapshots() -> bool:
+        rel = "analytics/snapshots/matrix/picture.jpg"
+        write_private(w.site.data_dir / rel, bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9"))
+        with w.db().session() as s:
+            for e in w.objs["event"].values():
+                s.get(EventRow, e.id).snapshot = rel
+        return True
+
+    w.cached("alarm pictures", 3600, snapshots)
+    signer = ImageLinks(load_or_create_key(w.site.data_dir / "keys" / "tokens.key"))
+    with w.db().session() as s:
+        user = s.scalar(select(User).where(User.username == who.user))
+        uid, version = user.id, user.token_version
+    token = signer.sign(o.id, uid, version, ttl_s=-1 if who.out else 60)
+    return Req(f"{API}/alarms/{o.id}/image", params={"t": token}, headers={})
+
+
 @build("POST /api/v1/rules")
 def _add_rule(w: World, who: Who, o: Obj) -> Req:
     def cleanup(r: httpx.Response) -> list[str]:
@@ -805,6 +1114,20 @@ def _add_rule(w: World, who: Who, o: Obj) -> Req:
         return []
 
     return Req(API + "/rules", json=w.rule_body(o.tag, f"mxnew{hexid()}"), after=cleanup)
+
+
+@build("POST /api/v1/plate-lists")
+def _add_plate_list(w: World, who: Who, o: None) -> Req:
+    def cleanup(r: httpx.Response) -> list[str]:
+        w.cleanup.append(("DELETE", f"/plate-lists/{r.json()['id']}"))
+        return []
+
+    return Req(API + "/plate-lists", json={"name": f"mxnewplist{hexid()}", "kind": "allowlist"}, after=cleanup)
+
+
+@build("DELETE /api/v1/plate-lists/{list_id}/entries/{entry_id}")
+def _delete_plate_entry(w: World, who: Who, o: Obj) -> Req:
+    return Req(f"{API}/plate-lists/{o.extra['list']}/entries/{o.id}")
 
 
 @build("POST /api/v1/notifications/push-subscriptions")
@@ -1003,6 +1326,7 @@ LISTS: dict[str, tuple[str, Callable[[Any], set[Any]], bool]] = {
     "GET /api/v1/events": ("event", _ids(), False),
     "GET /api/v1/rules": ("rule", _ids(), True),
     "GET /api/v1/map": ("cam", lambda body: {c["id"] for c in body["cameras"]}, True),
+    "GET /api/v1/cases": ("case", _ids(), False),  # asked per camera
 }
 
 
@@ -1168,11 +1492,16 @@ def world(site: Any, sec_users: Mapping[str, Any]) -> Iterator[World]:
             "x": Obj("neworg", "x", None, extra={"org": None, "org_id": 2**31 - 2}),
         }
         w.objs["key"] = {"own": Obj("key", "own", 0), "other": Obj("key", "other", 0), "x": Obj("key", "x", 0)}
+        w.objs["fed"] = {"x": Obj("fed", "x", 2**31 - 2)}  # a remote site, peer (or its camera) that does not exist
 
         w.objs["bookmark"] = {t: w.new_bookmark(t) for t in ("a", "s", "b", "x")}
         w.objs["lock"] = {t: w.new_lock(t) for t in ("a", "s", "b", "x")}
         w.objs["rule"] = {t: w.new_rule(t) for t in ("a", "s", "b", "site", "x")}
         w.objs["aobj"] = {t: w.new_object(t) for t in ("a", "s", "b", "x")}
+        w.objs["pread"] = {t: w.new_plate_read(t) for t in ("a", "s", "b", "x")}
+        w.objs["plist"] = {t: w.new_plate_list(t) for t in ("a", "b", "site", "x")}
+        w.objs["pentry"] = {t: Obj("pentry", t, None, org={"a": "A", "b": "B"}.get(t)) for t in ("a", "b", "site", "x")}
+        w.objs["aevt"] = {t: w.new_analytics_event(t) for t in ("a", "s", "b", "x")}
         w.objs["ruleset"] = {t: Obj("rule", t, None, org={"a": "A", "s": "A", "b": "B"}.get(t))
                              for t in ("a", "s", "b", "site", "x")}  # fmt: skip
 
@@ -1216,6 +1545,19 @@ def world(site: Any, sec_users: Mapping[str, Any]) -> Iterator[World]:
                 wait_for(lambda e=e: w.ok("admin", "GET", f"/exports/{e.id}")["status"] != "running", 60,
                          what=f"export {e.tag}")  # fmt: skip
                 assert w.ok("admin", "GET", f"/exports/{e.id}")["status"] == "done"
+        # cases (and the events they are opened from) on the recording cameras, which have recorded by now
+        w.objs["caseev"] = {t: w.case_event(t) for t in ("a", "s", "b", "x")}
+        w.objs["case"] = {t: w.new_case(t) for t in ("a", "s", "b", "sb", "x")}
+        w.objs["cevid"] = {t: w.new_case_evidence(t) for t in ("a", "s", "b", "sb", "x")}
+        for e in w.objs["cevid"].values():
+            if e.tag != "x":
+
+                def signed(e: Obj = e) -> bool:
+                    got = w.ok("admin", "GET", f"/cases/{e.id}")["evidence"]
+                    return bool(got) and got[0]["status"] != "pending"
+
+                wait_for(signed, 120, interval=1, what=f"the package of case {e.tag}")
+                assert w.ok("admin", "GET", f"/cases/{e.id}")["evidence"][0]["status"] == "done"
 
         r = w.as_("admin", "GET", "/map/plan")
         plan.append((r.content, r.headers.get("content-type", "")) if r.status_code == 200 else None)

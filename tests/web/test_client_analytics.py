@@ -61,6 +61,10 @@ def zones_of(users, cam: int) -> list[dict]:
 def test_zone_editor_draws_saves_and_reloads(browser, site, users):
     cam = site.cam("Camera 2")
     before = users["admin"].req("GET", f"/api/v1/cameras/{cam}/analytics").json()
+    # settings the form does not show (set through the API or YAML) must survive a save from the form
+    kept = {"dumping": {**before["dumping"], "hold_seconds": 25.0}, "tamper": {**before["tamper"], "hold_seconds": 8.0}}
+    r = users["admin"].req("PUT", f"/api/v1/cameras/{cam}/analytics", json={**before, **kept})
+    assert r.status_code == 200, r.text
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     errors = ConsoleErrors(page)
     errors.expect(422)  # the self-crossing polygon below
@@ -97,6 +101,8 @@ def test_zone_editor_draws_saves_and_reloads(browser, site, users):
         page.wait_for_function("() => document.querySelector('.an-body')?.dataset.saved === '1'")
         saved = {z["name"]: z for z in zones_of(users, cam)}
         assert set(saved) == {"Doorway", "Line 2"}, saved
+        stored = users["admin"].req("GET", f"/api/v1/cameras/{cam}/analytics").json()
+        assert stored["dumping"]["hold_seconds"] == 25.0 and stored["tamper"]["hold_seconds"] == 8.0, stored
         door = saved["Doorway"]
         assert door["kind"] == "mask" and door["classes"] == ["person"], door
         corners = [(0.1, 0.1), (0.4, 0.1), (0.4, 0.4), (0.1, 0.4)]

@@ -43,9 +43,10 @@ def test_viewer_sees_no_admin(browser, site, users):
         page.goto(site.ronda.base + "/#/admin/users")
         page.wait_for_selector("main.view-admin [role=alert]")
         assert page.locator(".admin-view, [data-testid^=admin-tab-]").count() == 0
-        # the map is there, without the edit mode
+        # the map is there, without the edit mode (the plan, or the geographic map while another test of
+        # the shared site has removed the plan)
         page.goto(site.ronda.base + "/#/map")
-        page.wait_for_selector("[data-testid=map-stage]")
+        page.locator("[data-testid=map-stage]:visible, [data-testid=map-geo]:visible").first.wait_for()
         assert page.locator("[data-testid=map-edit]").count() == 0
     for path in ("/api/v1/users", "/api/v1/roles", "/api/v1/rules", "/api/v1/storage", "/api/v1/audit"):
         assert users["viewer_a"].req("GET", path).status_code == 403, path
@@ -125,6 +126,8 @@ def test_plan_upload_place_camera_live_popup_and_alarm(browser, site, users):
     admin = users["admin"]
     cid = site.cam("Camera 1")
     admin.req("DELETE", f"/api/v1/map/cameras/{cid}")  # start unplaced
+    for a in admin.req("GET", f"/api/v1/alarms?state=open&camera={cid}").json():  # left by other tests
+        admin.req("POST", f"/api/v1/alarms/{a['id']}/close", json={"text": "map browser test: start clean"})
     rule = admin.req("POST", "/api/v1/rules", json={
         "name": f"map test {time.time()}", "trigger": {"types": ["test.map_alarm"], "cameras": [cid]},
         "actions": [{"type": "raise_alarm", "priority": "low", "title": "map test on {camera_name}"}]})  # fmt: skip
@@ -143,7 +146,13 @@ def test_plan_upload_place_camera_live_popup_and_alarm(browser, site, users):
             )
             item = page.locator(f"[data-testid=map-camera-item][data-camera-id='{cid}']")
             plan = page.get_by_test_id("map-plan")
-            box = plan.bounding_box()
+
+            def steady_box() -> dict | None:  # the plan is fitted to its pane, which settles after the upload
+                before = plan.bounding_box()
+                page.wait_for_timeout(300)
+                return before if before == plan.bounding_box() else None
+
+            box = wait_for(steady_box, 10, interval=0.1, what="the plan's size settled")
             item.drag_to(plan, target_position={"x": box["width"] * 0.3, "y": box["height"] * 0.6})
             marker = page.locator(f"[data-testid=map-marker][data-camera-id='{cid}']")
             marker.wait_for()
@@ -152,7 +161,7 @@ def test_plan_upload_place_camera_live_popup_and_alarm(browser, site, users):
             page.get_by_test_id("map-edit").click()  # done editing
 
             # an alarm on the camera makes its marker pulse
-            assert marker.get_attribute("data-alarm") == "false"
+            page.wait_for_selector(f"[data-testid=map-marker][data-camera-id='{cid}'][data-alarm=false]")
             r = admin.req("POST", "/api/v1/events", json={"type": "test.map_alarm", "camera": cid})
             assert r.status_code == 202, r.text
             # (generous limits: a loaded test machine; how fast alarms arrive is bench/alarms.py's job)

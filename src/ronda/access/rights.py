@@ -36,8 +36,12 @@ MANAGE_USERS = "manage_users"
 MANAGE_RULES = "manage_rules"
 VIEW_AUDIT = "view_audit"
 SEND_EVENTS = "send_events"  # post external events (sensors, other systems) through the API
+CASES = "cases"  # see and work on the cases (dumping fines, graffiti, incidents) of the camera
+PLATES = "plates"  # see and search the licence plates read on the camera (privacy: audited)
 
-CAMERA_RIGHTS: frozenset[str] = frozenset({LIVE, PLAYBACK, EXPORT, PTZ, PTZ_PRIORITY, BOOKMARK, EVIDENCE_LOCK, ALARMS})
+CAMERA_RIGHTS: frozenset[str] = frozenset(
+    {LIVE, PLAYBACK, EXPORT, PTZ, PTZ_PRIORITY, BOOKMARK, EVIDENCE_LOCK, ALARMS, CASES, PLATES}
+)
 GLOBAL_RIGHTS: frozenset[str] = frozenset({MANAGE_CAMERAS, MANAGE_USERS, MANAGE_RULES, VIEW_AUDIT, SEND_EVENTS})
 RIGHTS: frozenset[str] = CAMERA_RIGHTS | GLOBAL_RIGHTS
 # Stable order for API output.
@@ -50,6 +54,8 @@ RIGHTS_ORDER: tuple[str, ...] = (
     BOOKMARK,
     EVIDENCE_LOCK,
     ALARMS,
+    CASES,
+    PLATES,
     MANAGE_CAMERAS,
     MANAGE_USERS,
     MANAGE_RULES,
@@ -70,7 +76,7 @@ BUILTIN_ROLES: Mapping[str, BuiltinRole] = {
     "administrator": BuiltinRole("administrator", RIGHTS, all_cameras=True, ptz_priority=100),
     "operator": BuiltinRole(
         "operator",
-        frozenset({LIVE, PLAYBACK, EXPORT, PTZ, BOOKMARK, EVIDENCE_LOCK, ALARMS}),
+        frozenset({LIVE, PLAYBACK, EXPORT, PTZ, BOOKMARK, EVIDENCE_LOCK, ALARMS, CASES, PLATES}),
         all_cameras=False,
         ptz_priority=50,
     ),

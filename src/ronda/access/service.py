@@ -23,6 +23,7 @@ from ronda.access.rights import CAMERA_RIGHTS, MANAGE_CAMERAS, Permissions, ensu
 from ronda.access.rights_cache import RightsCache
 from ronda.access.secrets import SecretBox
 from ronda.access.throttle import LoginThrottle
+from ronda.access.tickets import SharedTicketBook, Tickets
 from ronda.access.tokens import (
     Binding,
     InvalidToken,
@@ -121,7 +122,8 @@ class LoginResult:
 
 
 class AuthService:
-    def __init__(self, db: Database, keys_dir: Path, secrets: SecretBox, audit: AuditLog) -> None:
+    def __init__(self, db: Database, keys_dir: Path, secrets: SecretBox, audit: AuditLog,
+                 shared_tickets: bool = False) -> None:  # fmt: skip
         self.db = db
         self.secrets = secrets
         self.audit = audit
@@ -129,7 +131,8 @@ class AuthService:
         self.csrf_key = load_or_create_key(keys_dir / "csrf.key")
         self.throttle = LoginThrottle()
         self._burst_seen: dict[str, int] = {}
-        self.tickets: TicketBook[Binding] = TicketBook()
+        # WebSocket tickets: in memory on a single box, in the database when several API nodes share a site
+        self.tickets: Tickets = SharedTicketBook(db) if shared_tickets else TicketBook[Binding]()
         self.totp = TotpVerifier()
         self.rights = RightsCache()
 

@@ -58,10 +58,15 @@ class ObjectAnalyser:
         return "all" if busy else "idle"
 
     def feed(self, frame: Frame) -> list[Result]:
+        """Later analysers read ``frame.notes["objects"]`` (the live tracks after this frame, as
+        :class:`TrackedObject` copies) and ``frame.notes["detected"]`` (True when the detector ran on
+        this very frame, so a track's box is fresh)."""
         self._last_ms = frame.time_ms
+        frame.notes["detected"] = False
         if frame.notes.get("motion"):
             self._motion_until = frame.time_ms + HOLD_MS
         live = self.tracker.tracks
+        frame.notes["objects"] = [_copy(t) for t in live]
         if frame.time_ms >= self._motion_until and not live:
             return []
         if frame.time_ms < self._next_ms:
@@ -79,6 +84,8 @@ class ObjectAnalyser:
 
                 snapshot = draw_box(bgr, e.box, f"{e.cls} {e.score:.2f}")
             out.append(EventOut(e.type, e.time_ms, e.payload(), e.box, snapshot))
+        frame.notes["detected"] = True
+        frame.notes["objects"] = [_copy(t) for t in self.tracker.tracks]
         alive = {t.track for t in self.tracker.tracks}
         for track, obj in before.items():
             if track not in alive:

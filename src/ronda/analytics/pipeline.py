@@ -20,7 +20,8 @@ that moved, so an object detector runs only on motion).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:  # numpy comes with the 'analytics' extra; importing this modu
 
 # Event types an analyser may raise (contract.md, Analytics): anything else is refused and counted.
 EVENT_PREFIXES = ("motion.", "object.", "dumping.", "graffiti.", "tamper.", "plate.")
+IMAGE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,15}$")  # an event's extra image: also part of a file name
+MAX_IMAGES = 4
 
 
 class Picture(Protocol):
@@ -102,6 +105,9 @@ class EventOut:
     box: Box | None = None  # normalised [x0, y0, x1, y1]; also put in the payload as "box"
     snapshot: bytes | None = field(default=None, repr=False)  # JPEG
     severity: str = "info"
+    # More JPEGs by name (IMAGE_NAME, e.g. "before", "after"): stored next to the snapshot, named in the
+    # payload's "images", served by GET /events/{id}/snapshot.jpg?image=NAME (docs/analytics.md).
+    images: Mapping[str, bytes] = field(default_factory=dict, repr=False)
 
 
 @dataclass(slots=True, frozen=True)

@@ -42,7 +42,8 @@ from typing import Any
 from ronda.analytics import repository as analytics_repo
 from ronda.analytics import worker as worker_mod
 from ronda.analytics.model import MotionSecond, TrackedObject
-from ronda.analytics.pipeline import EventOut, TrackEnded
+from ronda.analytics.pipeline import IMAGE_NAME, MAX_IMAGES, EventOut, TrackEnded
+from ronda.analytics.plates import reads as plate_reads
 from ronda.analytics.settings import AnalyticsSettings
 from ronda.analytics.worker import CameraJob, CameraStatus, WorkerOptions, WorkerStatus
 from ronda.config import AnalyticsConfig
@@ -434,11 +435,31 @@ class AnalyticsService:
             else:
                 self.motion_discarded += len(motion)
         if rows or ended:
+            links = self._plate_links(rows)
             with self.db.session() as s:
+                if links:
+                    plate_reads.link_dumping(s, rows, links)
+                noted = plate_reads.note(s, rows)  # before storing: an allowlisted read says so itself
                 ids = repos.add_events(s, rows)
                 self._object_records(s, rows, ids, ended)
+                plate_reads.store(s, rows, ids, noted, self._copy_snapshot)
             if rows and self.on_events is not None and self._loop is not None and not self._loop.is_closed():
                 self._loop.call_soon_threadsafe(self.on_events)
+
+    def _plate_links(self, rows: list[dict[str, Any]]) -> dict[int, plate_reads.PlateLink]:
+        """For the cameras of the batch's dumping events: where to look for the dumper's plate."""
+        out: dict[int, plate_reads.PlateLink] = {}
+        for row in rows:
+            cid = row.get("camera_id")
+            if row["type"] != "dumping.detected" or cid is None or cid in out:
+                continue
+            try:
+                d = self.settings_for(cid).dumping
+            except Exception as e:  # settings unreadable now: the event is stored without a plate
+                log.warning("camera %s: dumping plate link not read: %s", cid, e)
+                continue
+            out[cid] = plate_reads.PlateLink((cid, *d.plate_cameras), int(d.plate_window_s * 1000))
+        return out
 
     def _object_records(self, s: Any, rows: list[dict[str, Any]], ids: list[int], ended: list[TrackEnded]) -> None:
         """Object search's rows (``analytics_objects``): one per track, made with its ``object.detected``
@@ -466,7 +487,14 @@ class AnalyticsService:
         except PayloadError as e:
             log.warning("camera %s: %s event refused: %s", camera_id, r.type, e)
             return None
-        snapshot = self._save_snapshot(camera_id, r) if r.snapshot else None
+        images = {k: v for k, v in r.images.items() if IMAGE_NAME.match(k) and v}
+        if len(images) > MAX_IMAGES or len(images) != len(r.images):
+            log.warning("camera %s: %s event: images %s refused (names a-z0-9_, at most %d)", camera_id, r.type,
+                        sorted(r.images)[:8], MAX_IMAGES)  # fmt: skip
+            images = {}
+        snapshot = self._save_snapshot(camera_id, r, images) if r.snapshot or images else None
+        if images:
+            payload["images"] = sorted(images) if snapshot is not None else []
         box = None
         if r.box is not None:
             x0, y0, x1, y1 = r.box
@@ -474,12 +502,23 @@ class AnalyticsService:
         return {"type": r.type[:64], "time_ms": r.time_ms, "camera_id": camera_id, "severity": r.severity,
                 "source": "analytics", "payload": payload, "snapshot": snapshot, "box": box}  # fmt: skip
 
-    def _save_snapshot(self, camera_id: int, r: EventOut) -> str | None:
-        """``DATA/analytics/snapshots/<camera>/<YYYY>/<MM>/<DD>/<time_ms>-<type>.jpg``; the path relative
-        to the data directory, or None when it cannot be written (the event is stored without it)."""
-        assert r.snapshot is not None
+    def _copy_snapshot(self, camera_id: int, time_ms: int, type: str, rel: str) -> str | None:
+        """Another event's copy of a stored snapshot (a hotlist hit keeps its plate crop when the read goes)."""
+        try:
+            data = (self.data_dir / rel).read_bytes()
+        except OSError as e:
+            log.warning("camera %s: snapshot %s not copied: %s", camera_id, rel, e)
+            return None
+        return self._save_snapshot(camera_id, EventOut(type, time_ms, {}, snapshot=data), {})
+
+    def _save_snapshot(self, camera_id: int, r: EventOut, images: dict[str, bytes]) -> str | None:
+        """``DATA/analytics/snapshots/<camera>/<YYYY>/<MM>/<DD>/<time_ms>-<type>.jpg``, and each extra image
+        next to it as ``<time_ms>-<type>.<name>.jpg`` (:func:`image_path`); the snapshot's path relative to
+        the data directory, or None when it cannot be written (the event is stored without it). An event
+        with images but no snapshot of its own shows its last image as the snapshot."""
         t = datetime.fromtimestamp(r.time_ms / 1000, tz=UTC)
         day = SNAPSHOT_DIR / str(camera_id) / f"{t:%Y}" / f"{t:%m}" / f"{t:%d}"
+        main = r.snapshot if r.snapshot is not None else images[sorted(images)[-1]]
         try:
             (self.data_dir / day).mkdir(parents=True, exist_ok=True)
             rel = day / f"{r.time_ms}-{r.type}.jpg"
@@ -487,11 +526,22 @@ class AnalyticsService:
             while (self.data_dir / rel).exists():  # two events of one type in one millisecond
                 n += 1
                 rel = day / f"{r.time_ms}-{r.type}-{n}.jpg"
-            path = self.data_dir / rel
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(r.snapshot)
-            tmp.replace(path)
+            # the images first: once the snapshot exists, the name is taken and its images are complete
+            for name, data in images.items():
+                _write(self.data_dir / image_path(str(rel), name), data)
+            _write(self.data_dir / rel, main)
         except OSError as e:
             log.warning("camera %s: snapshot not written: %s", camera_id, e)
             return None
         return str(rel)
+
+
+def image_path(snapshot: str, name: str) -> str:
+    """Where an event's extra image ``name`` is stored, from its snapshot's path."""
+    return f"{snapshot.removesuffix('.jpg')}.{name}.jpg"
+
+
+def _write(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

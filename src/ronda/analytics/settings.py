@@ -9,7 +9,7 @@ camera runs motion over the whole frame (``AnalyticsSettings()``).
 from __future__ import annotations
 
 import re
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from shapely.geometry import LineString, Polygon
@@ -105,6 +105,57 @@ class ObjectSettings(_Model):
     loiter_seconds: float = Field(60.0, gt=0, le=86400, description="Default for zones without their own.")
 
 
+class GraffitiSettings(_Model):
+    sensitivity: int = Field(50, ge=1, le=100, description="Higher: fainter marks on a graffiti zone count.")
+    hold_seconds: float = Field(10.0, ge=2.0, le=3600.0, description="A change must stay this long with "
+                                "nobody in front of the zone to count (graffiti.detected).")  # fmt: skip
+    min_area: float = Field(0.01, ge=0.001, le=0.5, description="Smallest change, as a share of the zone.")
+
+
+class TamperSettings(_Model):
+    sensitivity: int = Field(50, ge=1, le=100, description="Higher: smaller losses of picture count as tamper.")
+    hold_seconds: float = Field(5.0, ge=1.0, le=600.0, description="Covered, blinded, defocused or moved this "
+                                "long (a hand passing the lens is not tamper).")  # fmt: skip
+
+
+class PlateSettings(_Model):
+    """Licence plate reading (docs/analytics.md, Licence plates)."""
+
+    classes: list[str] = Field(default_factory=lambda: ["car", "truck", "bus", "motorbike"], min_length=1,
+                               max_length=16, description="Tracks of these classes are read.")  # fmt: skip
+    min_confidence: float = Field(0.5, ge=0.05, le=1.0, description="Reads below this are ignored.")
+    reads_per_track: int = Field(5, ge=1, le=50, description="At most this many reads of one vehicle.")
+    read_interval_s: float = Field(
+        0.4, ge=0.0, le=60.0, description="At least this long between two reads of one vehicle."
+    )
+    emit_confidence: float = Field(0.8, ge=0.05, le=1.0, description="plate.read before the vehicle leaves once two "
+                                   "reads agree at this confidence (else when its track ends).")  # fmt: skip
+    frame_mode: bool = Field(False, description="Also read the whole picture when no vehicle is tracked (a close-up "
+                             "entry camera where the detector sees no car); costs seconds per look.")  # fmt: skip
+    frame_interval_s: float = Field(3.0, ge=0.5, le=3600.0, description="Frame mode: one look this often.")
+
+
+NEEDS_OBJECTS = frozenset({"dumping", "graffiti", "plates"})  # detectors that read the objects analyser's tracks
+
+
+class DumpingSettings(_Model):
+    hold_seconds: float = Field(10.0, ge=2.0, le=3600.0, description="An object must lie still this long.")
+    min_area: float = Field(0.001, ge=0.0, le=0.5, description="Smallest object, as a share of the frame.")
+    max_area: float = Field(0.15, gt=0.0, le=1.0, description="Largest object, as a share of the frame.")
+    fps: float = Field(2.0, ge=0.5, le=10.0, description="Pictures analysed per second.")
+    plate_cameras: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+        default_factory=list, max_length=16, description="Cameras whose plate reads are this one's too (the LPR "
+        "camera of the street the dumper drives in by); the camera's own reads always count.")  # fmt: skip
+    plate_window_s: float = Field(300.0, ge=0.0, le=3600.0, description="A vehicle plate read at most this "
+                                  "long before the object lay still is named in dumping.detected.")  # fmt: skip
+
+    @model_validator(mode="after")
+    def _areas(self) -> Self:
+        if self.min_area >= self.max_area:
+            raise ValueError("min_area must be smaller than max_area")
+        return self
+
+
 def _motion_only() -> list[DetectorName]:
     return ["motion"]
 
@@ -115,6 +166,10 @@ class AnalyticsSettings(_Model):
     zones: list[Zone] = Field(default_factory=list, max_length=MAX_ZONES)
     motion: MotionSettings = MotionSettings()
     objects: ObjectSettings = ObjectSettings()
+    dumping: DumpingSettings = DumpingSettings()
+    graffiti: GraffitiSettings = GraffitiSettings()
+    tamper: TamperSettings = TamperSettings()
+    plates: PlateSettings = PlateSettings()
 
     @model_validator(mode="after")
     def _unique(self) -> Self:
@@ -122,6 +177,10 @@ class AnalyticsSettings(_Model):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"zone names must be unique: {', '.join(sorted(dup))}")
+        if NEEDS_OBJECTS & set(self.detectors) and "objects" not in self.detectors:
+            # dumping: the person and vehicle vetoes and the carrier; graffiti: who stands in front of the
+            # wall; plates: read on vehicle tracks
+            self.detectors = ["objects", *self.detectors]
         if "objects" in self.detectors and "motion" not in self.detectors:
             # The detector runs on motion only (docs/analytics.md): objects without motion never run.
             self.detectors = ["motion", *self.detectors]

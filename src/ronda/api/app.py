@@ -101,7 +101,9 @@ def error_response(exc: DomainError) -> JSONResponse:
 
 def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
     if ctx.exports is None:
-        ctx.exports = ExportJobs(ctx.db, ctx.cfg, ctx.audit)
+        ctx.exports = ExportJobs(ctx.db, ctx.cfg, ctx.audit, node=ctx.nodes.me if ctx.nodes is not None else "local")
+        if ctx.nodes is not None:  # a package made on another API node is fetched from it (docs/cluster.md)
+            ctx.exports.remote = ctx.nodes.fetch_export
     exports = ctx.exports
 
     @asynccontextmanager
@@ -114,14 +116,20 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
                 await ctx.analytics.start()
         if ctx.ptz is not None:
             await ctx.ptz.start()
+        if ctx.federation is not None:
+            await ctx.federation.start()
         ctx.started = True
         try:
             yield
         finally:
+            if ctx.federation is not None:
+                await ctx.federation.stop()
             if ctx.ptz is not None:
                 await ctx.ptz.close()
             if ctx.live is not None:
                 await ctx.live.close()
+            if ctx.nodes is not None:
+                await ctx.nodes.close()
             if manage_recorder and ctx.analytics is not None:
                 await ctx.analytics.stop()  # its workers first: they read the recorder's files
             if manage_recorder and ctx.recorder is not None:
@@ -176,12 +184,15 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
         auth,
         bookmarks,
         cameras,
+        cases,
         events,
+        federation,
         live,
         map,
         media,
         notifications,
         onvif,
+        plates,
         ptz,
         rules,
         system,
@@ -191,10 +202,18 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
 
     # In this order: it is the order of matching and of the OpenAPI document.
     for module in (system, auth, cameras, onvif, users, media, live, bookmarks, timeline, events, alarms, rules,
-                   notifications, map, ptz, analytics):  # fmt: skip
+                   notifications, map, ptz, analytics, plates, cases, federation):  # fmt: skip
         app.include_router(module.router, prefix="/api/v1")
 
+    from ronda.api.routes import metrics
+
+    app.include_router(metrics.router)  # /metrics: where Prometheus looks by default
     _document_errors(app)
+    if ctx.nodes is not None:  # a node of a cluster: what the other nodes fetch from it (signed URLs only)
+        from ronda.api.routes.internal import internal_app
+        from ronda.cluster.nodes import INTERNAL
+
+        app.mount(INTERNAL, internal_app(ctx, error_response))
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def api_not_found(rest: str) -> JSONResponse:

@@ -11,6 +11,9 @@ from ronda.access.audit import AuditLog
 from ronda.access.secrets import SecretBox
 from ronda.access.service import AuthService
 from ronda.analytics.service import AnalyticsService
+from ronda.cluster.federation import Federation
+from ronda.cluster.nodes import NodeClient
+from ronda.cluster.roles import ROLES
 from ronda.config import Config
 from ronda.events.service import EventsService
 from ronda.media.export_jobs import ExportJobs
@@ -35,4 +38,7 @@ class AppContext:
     exports: ExportJobs | None = None  # made by create_app when not given
     ptz: PtzService | None = None  # steering domes (docs/ptz.md)
     analytics: AnalyticsService | None = None  # worker processes, started with the recorder (docs/analytics.md)
+    roles: frozenset[str] = frozenset(ROLES)  # what this process runs (ronda serve --role)
+    nodes: NodeClient | None = None  # a node of a cluster: fetches from the other nodes (docs/cluster.md)
+    federation: Federation | None = None  # remote sites and peers (docs/cluster.md, Federation)
     started: bool = False

@@ -117,7 +117,7 @@ def require_site(caller: Principal, right: str) -> None:
 
 # --- declared rights ------------------------------------------------------------------------------------
 RIGHT_KEY = "x-ronda-right"
-KINDS = ("public", "authenticated", "global", "site", "camera", "object", "stream")
+KINDS = ("public", "authenticated", "global", "site", "camera", "object", "stream", "link", "peer")
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,10 @@ class Declared:
     what it gets is its own or filtered to what it may see), ``global``/``site`` (a global right, the
     latter without an organisation), ``camera`` (a camera right on the camera named by ``on``),
     ``object`` (a right on the camera(s) of the object ``on`` names, checked by the feature once the
-    object is loaded), ``stream`` (a stream token for a camera right, instead of credentials)."""
+    object is loaded), ``stream`` (a stream token for a camera right, instead of credentials), ``link`` (a
+    link signed for one user and the object ``on`` names, instead of credentials: a notification's picture;
+    without a link, the caller's credentials and its right on the object), ``peer`` (a request a peer site
+    signed, instead of credentials: ``ronda.cluster.federation``; the peer's grants decide)."""
 
     kind: str
     right: str | None = None
@@ -310,6 +313,57 @@ def stream_right(right: str, *, new_playlist: bool = False, camera_of: CameraOf 
 def stream_caller(right: str, *, new_playlist: bool = False, camera_of: CameraOf | None = None) -> Any:
     """``Depends`` on the same check as ``stream_right`` (run once per request: FastAPI caches it)."""
     return Depends(_stream_check(right, new_playlist, camera_of))
+
+
+# --- peer sites: a central site's signed request (ronda.cluster.federation) --------------------------------
+def peer_signed(check: Callable[..., Any]) -> dict[str, Any]:
+    """A request signed by a peer site (the ``x-ronda-federation`` token) instead of a user's credentials;
+    ``check`` verifies it and returns the peer call the route reads."""
+    return _route(Declared("peer"), check)
+
+
+# --- signed links: a notification's picture, fetched by a phone that has no session ------------------------
+def signed_link(kind: str, check: Callable[..., Any]) -> dict[str, Any]:
+    """A link signed for one user and one object of ``kind`` instead of credentials (the route's ``check``
+    verifies it, then calls ``link_principal``); without a link, the caller's own credentials."""
+    return _route(Declared("link", None, kind), check)
+
+
+def _presented(request: Request) -> str | None:
+    """Which credentials the request carries: ``header`` (Authorization, X-API-Key), ``cookie`` or None."""
+    if request.headers.get("authorization") or request.headers.get("x-api-key"):
+        return "header"
+    return "cookie" if request.cookies.get(SESSION_COOKIE) else None
+
+
+def link_principal(request: Request, user_id: int, token_version: int) -> Principal:
+    """The user a valid signed link was made for, as it is now: ``Unauthenticated`` when the account is
+    gone or disabled or its password changed since (``token_version``); ``Forbidden`` when the request
+    carries another user's credentials (a link is for its recipient only). Credentials the request
+    carries must authenticate if sent in a header; a stale session cookie (which a browser sends by
+    itself) is ignored, the link being the credential."""
+    from ronda.store.access_models import User
+
+    ctx = context(request)
+    with ctx.db.session() as s:
+        user = s.get(User, user_id)
+        if user is None or not user.enabled or user.token_version != token_version:
+            raise unauthorized("the link's account has changed: the link no longer works")
+    p = ctx.auth.principal_by_id(user_id, "link")
+    if p is None:
+        raise unauthorized("the link's account has changed: the link no longer works")
+    how = _presented(request)
+    if how is not None:
+        try:
+            sender: Principal | None = principal(request)
+        except Unauthenticated:
+            if how == "header":
+                raise
+            sender = None
+        if sender is not None and sender.user_id != user_id:
+            raise Forbidden("this link was made for another user")
+    p.source_ip = client_ip(request)
+    return p
 
 
 F = TypeVar("F", bound=Callable[..., Any])

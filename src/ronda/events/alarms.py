@@ -2,25 +2,29 @@
 
 Lifecycle: ``new`` -> ``in_progress`` (an owner took it or was assigned) -> ``on_hold`` -> ``closed``
 (with a reason). Any open state may be closed; a closed alarm may be reopened (by a user, with a
-reason, or by a new event of the same incident within the rule's de-duplication window). Every step
-is an entry in the alarm's history, an audit-log entry, and a message on the bus (``kind: alarm``)
-that WebSocket clients and notifications follow.
+reason, or by a new event of the same incident within the rule's de-duplication window). Events of
+another rule that are the same incident (``ronda.events.correlation``: a camera offline and its tamper
+event) join the open alarm instead of raising a second one. Every step is an entry in the alarm's
+history, an audit-log entry, and a message on the bus (``kind: alarm``) that WebSocket clients and
+notifications follow.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
 from ronda.access.audit import AuditLog
+from ronda.config import CorrelationConfig
 from ronda.errors import Conflict, Invalid, NotFound
 from ronda.events import messages as msgs
 from ronda.events.bus import Bus
+from ronda.events.correlation import JOINED, Correlator, Join
 from ronda.events.rules import PRIORITY_NUM, RaiseAlarm, render
 from ronda.store.access_models import User
 from ronda.store.db import Database
@@ -71,9 +75,10 @@ SYSTEM = Actor(None, "system:rules")
 
 
 class AlarmManager:
-    def __init__(self, db: Database, bus: Bus, audit: AuditLog | None,
-                 camera_names: Callable[[], dict[int, str]]) -> None:  # fmt: skip
+    def __init__(self, db: Database, bus: Bus, audit: AuditLog | None, camera_names: Callable[[], dict[int, str]],
+                 correlate: Iterable[CorrelationConfig] = ()) -> None:  # fmt: skip
         self.db = db
+        self.correlator = Correlator(correlate)
         self.bus = bus
         self.audit = audit
         self.camera_names = camera_names
@@ -106,14 +111,26 @@ class AlarmManager:
                 and alarm.closed_ms is not None
                 and t - alarm.closed_ms <= act.dedupe_window_s * 1000
             )
+            if alarm is not None and s.get(AlarmEvent, (alarm.id, ev.id)) is not None:
+                return None  # this event again (a bus redelivers a message whose acknowledgement was lost)
             if alarm is not None and alarm.state in OPEN:
                 if ev.type in act.auto_close_on:
                     s.merge(AlarmEvent(alarm_id=alarm.id, event_id=ev.id))
                     return self._transition(s, alarm, SYSTEM, "close", f"closed automatically: {ev.type}",
                                             closed=True, details={"event": ev.id})  # fmt: skip
                 return self._add_event(s, alarm, ev, ev_ms, t)
+            # The incident joined another rule's alarm earlier: its events go on updating that alarm (an
+            # auto-close event of the joined incident does not close what the other incident still holds).
+            joined = self.correlator.joined(s, rule_id, key)
+            if joined is not None:
+                if s.get(AlarmEvent, (joined.id, ev.id)) is not None:
+                    return None
+                return self._add_event(s, joined, ev, ev_ms, t)
             if ev.type in act.update_only or ev.type in act.auto_close_on:
                 return None  # resolves an incident, never starts one
+            join = self.correlator.find(s, ev, ev_ms, rule_id, key)
+            if join is not None:  # one incident, one alarm: before reopening an older alarm of this rule
+                return self._join(s, join, ev, ev_ms, t, rule_id, key, act)
             if recent_closed and alarm is not None:
                 alarm.state, alarm.closed_ms, alarm.close_reason = "new", None, None
                 alarm.owner_id, alarm.acknowledged_ms = None, None
@@ -157,6 +174,38 @@ class AlarmManager:
             s.flush()
             entry_id = entry.id
         return alarm_state(alarm, _owner(s, alarm)), "updated", entry_id or -ev.id
+
+    def _join(self, s: Any, join: Join, ev: msgs.Event, ev_ms: int, t: int, rule_id: int, key: str,
+              act: RaiseAlarm) -> tuple[msgs.Alarm, str, int]:  # fmt: skip
+        """The event (of another rule) joins the open alarm as a related event: its cameras and whom its
+        rule notifies are added, its priority raises the alarm's when higher."""
+        alarm = join.alarm
+        alarm.event_count += 1
+        alarm.first_event_ms = min(alarm.first_event_ms, ev_ms)  # either order: the incident began earlier
+        alarm.last_event_ms = max(alarm.last_event_ms, ev_ms)
+        alarm.updated_ms = t
+        cams = [c for c in [*(alarm.cameras or []), ev.camera, *ev.cameras, *act.related_cameras] if c is not None]
+        alarm.cameras = list(dict.fromkeys(cams))  # a new list: the JSON column sees the change
+        num = act.priority_num or PRIORITY_NUM[act.priority]
+        details: dict[str, Any] = {"event": ev.id, "rule": rule_id, "incident": key, "group": join.group.name,
+                                   "count": alarm.event_count}  # fmt: skip
+        if num < alarm.priority_num:
+            details["priority"] = {"from": alarm.priority, "to": act.priority}
+            alarm.priority, alarm.priority_num = act.priority, num
+        spec = dict(alarm.notify or {})
+        for field, extra in (("channels", act.notify), ("roles", act.notify_roles),
+                             ("organisations", act.notify_organisations)):  # fmt: skip
+            spec[field] = list(dict.fromkeys([*(spec.get(field) or []), *extra]))
+        alarm.notify = spec
+        s.merge(AlarmEvent(alarm_id=alarm.id, event_id=ev.id))
+        entry = AlarmEntry(alarm_id=alarm.id, time_ms=t, actor=SYSTEM.name, action=JOINED,
+                           text=f"{ev.type} joined ({join.group.name})", details=details)  # fmt: skip
+        s.add(entry)
+        s.flush()
+        if self.audit is not None:  # in the alarm's transaction: both or neither
+            self.audit.record(s, SYSTEM.name, "alarm.join", "ok", alarm.camera_id,
+                              details={"alarm": alarm.id, "rule": rule_id, "event": ev.id})  # fmt: skip
+        return alarm_state(alarm, _owner(s, alarm)), JOINED, entry.id
 
     # --- by operators -----------------------------------------------------------------------------
     async def act(self, alarm_id: int, actor: Actor, action: str, text: str = "",

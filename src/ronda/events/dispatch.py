@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import re
@@ -15,15 +16,18 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from ronda.access.image_links import image_links, image_path
 from ronda.access.netguard import EVERYTHING, NOTHING
 from ronda.access.rights import CAMERA_RIGHTS, MANAGE_CAMERAS, load_permissions
 from ronda.config import Config
+from ronda.events.alarm_image import AlarmImage, find_image
 from ronda.events.bus import Bus
 from ronda.events.ingest import IncomingEvent
 from ronda.events.messages import Alarm as AlarmMsg
 from ronda.events.messages import AlarmChanged, Event, Message, Severity
-from ronda.events.notify import Notification, Priority, priority_rank
+from ronda.events.notify import Notification, Priority, absolute_url, priority_rank
 from ronda.events.notify.limits import QuietHours, RateLimiter
+from ronda.events.plate_privacy import is_plate_event, plates_readable
 from ronda.events.rules import Notify
 from ronda.events.store import NewEvent
 from ronda.store import access_models as am
@@ -33,7 +37,7 @@ from ronda.tasks import cancel_and_wait
 from ronda.timeutil import now_ms, to_iso
 
 log = logging.getLogger(__name__)
-NOTIFY_ON = ("created", "reopened", "escalated")
+NOTIFY_ON = ("created", "reopened", "escalated", "joined")
 # An event's severity as a notification's priority (the ``notify`` rule action).
 SEVERITY_PRIORITY: dict[Severity, Priority] = {Severity.CRITICAL: "high", Severity.WARNING: "medium",
                                                Severity.INFO: "low"}  # fmt: skip
@@ -56,6 +60,7 @@ class Notifier:
         path = vapid_path(cfg)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.vapid = ensure_vapid_key(path)
+        self.links = image_links(cfg.data_dir)  # signs the image link each recipient gets
         self.limiter = RateLimiter(limit=cfg.events.notify_limit, window_s=cfg.events.notify_window_seconds)
         # Push endpoints are chosen by any signed-in browser: only the explicit test/closed-network switch
         # opens internal addresses to them (the webhook allow list is for rule authors' receivers).
@@ -107,19 +112,40 @@ class Notifier:
         if not isinstance(msg, AlarmChanged) or msg.change not in NOTIFY_ON:
             return
         plan = await asyncio.to_thread(self._recipients, msg.alarm)
-        self._offer(plan, self._notification(msg.alarm, msg.change))
+        image = await asyncio.to_thread(find_image, self.db, self.cfg.data_dir, msg.alarm.id) if plan else None
+        self._offer(plan, self._notification(msg.alarm, msg.change), image)
 
     def _notification(self, alarm: AlarmMsg, change: str) -> Notification:
-        prefix = {"escalated": "Escalated: ", "reopened": "Reopened: "}.get(change, "")
-        base = (self.cfg.events.public_url or "").rstrip("/")
+        prefix = {"escalated": "Escalated: ", "reopened": "Reopened: ", "joined": "Update: "}.get(change, "")
         return Notification(
             alarm_id=alarm.id, event_id=None, title=prefix + alarm.title,
             body=alarm.instructions or alarm.category, priority=_priority(alarm.priority),
             category=alarm.category, camera_ids=list(alarm.cameras), time_ms=alarm.created_ms,
-            url=f"/#/alarms/{alarm.id}",
-            snapshot_url=(f"{base}/#/alarms/{alarm.id}/snapshot" if base and alarm.camera is not None else None),
-            data={"state": alarm.state.value, "change": str(change)},
+            url=f"/#/alarms/{alarm.id}", data={"state": alarm.state.value, "change": str(change)},
         )  # fmt: skip
+
+    def _personal(self, username: str, n: Notification, image: AlarmImage) -> Notification:
+        """``n`` with the alarm's picture for this recipient: the JPEG (e-mail) and a link signed for
+        this user and alarm that expires in minutes (Web Push), if the recipient may see the camera the
+        picture shows (an alarm's recipient may see only a related camera)."""
+        with self.db.session() as s:
+            u = s.scalar(select(am.User).where(am.User.username == username, am.User.enabled.is_(True)))
+            if u is None or n.alarm_id is None:
+                return n
+            perms = load_permissions(s, u.id)
+            if image.camera_id is None or not perms.rights_for(image.camera_id, now_ms()) & CAMERA_RIGHTS:
+                return n
+            if is_plate_event(image.event_type) and not plates_readable(perms, image.camera_id, now_ms()):
+                return n  # a plate crop, for who may read that camera's plates only
+            uid, version = u.id, u.token_version
+        try:
+            jpeg = image.read()
+        except OSError as e:
+            log.warning("alarm %s: its picture cannot be read: %s", n.alarm_id, e)
+            return n
+        token = self.links.sign(n.alarm_id, uid, version, self.cfg.events.image_link_ttl_seconds)
+        url = absolute_url(self.cfg.events.public_url, image_path(n.alarm_id, token))
+        return dataclasses.replace(n, snapshot_url=url, snapshot_jpeg=jpeg)
 
     def _recipients(self, alarm: AlarmMsg) -> list[Recipient]:
         """Everyone this alarm should reach: the rule's roles and organisations, among them those who
@@ -138,26 +164,31 @@ class Notifier:
         n = self._event_notification(ev, title, cams)
         plan = await asyncio.to_thread(audience, self.db, set(action.channels), set(action.users), set(action.roles),
                                        set(action.organisations), cams, n.priority, every_camera=True)  # fmt: skip
-        self._offer(plan, n)
+        self._offer(plan, n, None)
         return len(plan)
 
     def _event_notification(self, ev: Event, title: str, cams: list[int]) -> Notification:
         t = ev.time_ms if ev.time_ms is not None else now_ms()
         url = f"/#/playback?cameras={ev.camera}&at={to_iso(t)}" if ev.camera is not None else "/#/live"
         return Notification(
-            alarm_id=None, event_id=str(ev.id), title=title, body=ev.text or ev.type,
+            alarm_id=None, event_id=str(ev.id), title=title,
+            body=ev.type if is_plate_event(ev.type) else ev.text or ev.type,  # no plate to every recipient
             priority=SEVERITY_PRIORITY[ev.severity], category=ev.type, camera_ids=cams, time_ms=t, url=url,
             data={"event": ev.id, "type": ev.type},
         )  # fmt: skip
 
-    def _offer(self, plan: list[Recipient], n: Notification) -> None:
+    def _offer(self, plan: list[Recipient], n: Notification, image: AlarmImage | None) -> None:
         for user, channels, email, quiet in plan:
             if quiet is not None and not quiet.allows(n.priority, now_ms()):
                 continue
             for out in self.limiter.offer(user, n):
-                self._spawn(self._deliver(user, channels, email, out))
+                # (a flood summary the limiter hands out ahead of n has no picture)
+                self._spawn(self._deliver(user, channels, email, out, image if out is n else None))
 
-    async def _deliver(self, username: str, channels: list[str], email: str | None, n: Notification) -> None:
+    async def _deliver(self, username: str, channels: list[str], email: str | None, n: Notification,
+                       image: AlarmImage | None = None) -> None:  # fmt: skip
+        if image is not None:
+            n = await asyncio.to_thread(self._personal, username, n, image)
         if "webpush" in channels:
             from ronda.events.notify.webpush import send_webpush
 

@@ -204,7 +204,10 @@ class RulesEngine:
             return
         ev = msg
         chain = chain_of(ev)
-        if time.monotonic() - self._states_at > 2.0:
+        age = time.monotonic() - self._states_at
+        # a camera added since the last read: its name now (a deleted one's events: at most 5 reads a second)
+        unknown = age > 0.2 and any(c not in self._names for c in ev.all_cameras())
+        if unknown or age > 2.0:
             await asyncio.to_thread(self._refresh_cameras)
         for rule in self.rules:
             spec = rule.spec

@@ -52,6 +52,7 @@ class AlarmChange(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     REOPENED = "reopened"  # by a new event of a recently closed incident
+    JOINED = "joined"  # an event of another rule, the same incident, joined it (events/correlation.py)
     ESCALATED = "escalated"
     TAKE = "take"
     ASSIGN = "assign"

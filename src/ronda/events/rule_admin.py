@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from ronda.events.engine import PtzActions, validate_against_site
 from ronda.events.rule_scope import may_reach, stored_reach
 from ronda.events.rules import MAX_RULE_BYTES, MAX_RULES, RuleError, RuleSpec, check_webhook_destinations
 from ronda.store.db import Database
-from ronda.store.event_models import Rule
+from ronda.store.event_models import Alarm, Rule
 from ronda.timeutil import now_ms, to_iso
 
 MASK = "********"  # webhook secrets are never sent back
@@ -145,5 +145,8 @@ class RuleAdmin:
             r = self._scoped(s, caller, rule_id)
             name = r.name
             s.delete(r)
+            # Its alarms stay (to be handled) but are no longer the rule's: SQLite may give a later rule
+            # the same id, whose events must not join these alarms through the same incident key.
+            s.execute(update(Alarm).where(Alarm.rule_id == rule_id).values(rule_id=None))
             self.audit.record(s, caller.actor, "rule.delete", "ok", source_ip=caller.source_ip,
                               details={"rule": rule_id, "name": name})  # fmt: skip

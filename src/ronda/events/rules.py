@@ -29,6 +29,7 @@ from ronda.access import netguard
 from ronda.access.netguard import Allowance
 from ronda.access.secrets import SEALED_PREFIX
 from ronda.events.messages import Event
+from ronda.events.plate_privacy import is_plate_event
 
 MAX_CHAIN = 3
 EVENT_TYPE = r"^[a-z0-9_.*-]{1,64}$"
@@ -36,6 +37,7 @@ MAX_PLATES = 10_000  # exact plates: a set lookup each event, whatever the count
 MAX_WILDCARD_PLATES = 100  # plates with '*': one combined regular expression per rule
 MAX_RULE_BYTES = 256 * 1024  # a rule's JSON as stored (10,000 plates take about 120 KiB)
 MAX_RULES = 500  # rules on a site; each event is matched against every enabled one
+ALLOWLISTED_TYPE = "plate.read"  # whose payload.allowlist names the allowlist that matched (analytics/plates)
 PLATE_CHARS = 16  # what of payload.plate is compared (patterns are at most 12 characters)
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 PRIORITY_NUM = {"high": 100, "medium": 500, "low": 900}
@@ -65,6 +67,12 @@ class Trigger(_M):
         description=f"payload.plate must be one of these; at most {MAX_WILDCARD_PLATES} may use '*'",
     )
 
+    skip_allowlisted: bool = Field(
+        True,
+        description="a plate.read an allowlist matched (payload.allowlist: residents, the city's vehicles) does "
+        "not fire a rule without 'plates'; false: it does",
+    )
+
     @field_validator("plates")
     @classmethod
     def _few_wildcards(cls, v: list[str] | None) -> list[str] | None:
@@ -88,7 +96,11 @@ class RaiseAlarm(_M):
     priority: Literal["high", "medium", "low"] = "medium"
     priority_num: int | None = Field(None, ge=1, le=1000, description="finer order; default from priority")
     category: str = Field("general", min_length=1, max_length=64)
-    title: str = Field(min_length=1, max_length=300, description="may use {type}, {camera}, {camera_name}, {text}")
+    title: str = Field(
+        min_length=1,
+        max_length=300,
+        description="may use {type}, {camera}, {camera_name}, {text} (empty for plate events)",
+    )
     instructions: str = Field("", max_length=4000)
     related_cameras: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(default_factory=list, max_length=16)
     pre_alarm_s: int = Field(10, ge=0, le=600)
@@ -220,8 +232,8 @@ class Matcher:
     """A trigger compiled once (when the rules are loaded), so that matching an event does not depend
     on how long the trigger's lists are."""
 
-    __slots__ = ("classes", "exact_plates", "exact_types", "min_severity", "places", "sources", "wild_plates",
-                 "wild_types", "zones")  # fmt: skip
+    __slots__ = ("classes", "exact_plates", "exact_types", "min_severity", "places", "skip_allowlisted", "sources",
+                 "wild_plates", "wild_types", "zones")  # fmt: skip
 
     def __init__(self, trigger: Trigger, group_cameras: set[int] | None = None) -> None:
         self.exact_types = frozenset(p for p in trigger.types if "*" not in p)
@@ -238,6 +250,8 @@ class Matcher:
         if trigger.plates is not None:
             self.exact_plates = frozenset(p for p in trigger.plates if "*" not in p)
             self.wild_plates = _wildcards(trigger.plates)
+        # A rule naming plates asked for them, allowlisted or not; a generic one leaves residents alone.
+        self.skip_allowlisted = trigger.skip_allowlisted and trigger.plates is None
 
     def __call__(self, event: Event) -> bool:
         etype = event.type
@@ -255,6 +269,8 @@ class Matcher:
         if self.zones is not None and not _member(payload.get("zone"), self.zones):
             return False
         if self.classes is not None and not _member(payload.get("class"), self.classes):
+            return False
+        if self.skip_allowlisted and etype == ALLOWLISTED_TYPE and payload.get("allowlist"):
             return False
         if self.exact_plates is not None:
             plate = normalise_plate(payload.get("plate", ""))
@@ -282,12 +298,15 @@ def chain_of(event: Event) -> list[int]:
 
 
 def render(template: str, event: Event, camera_names: dict[int, str], rule_id: int) -> str:
+    """A title (or incident key) of ``template`` for ``event``. A plate event's text is left out: a
+    title goes to everyone who sees the alarm's camera and, in notifications, webhooks and MQTT, to
+    recipients chosen by camera, most of whom may not read its plates (``events.plate_privacy``)."""
     cam = event.camera
     values = {
         "type": event.type,
         "camera": "" if cam is None else str(cam),
         "camera_name": camera_names.get(cam, "site") if cam is not None else "site",
-        "text": event.text or "",
+        "text": "" if is_plate_event(event.type) else event.text or "",
         "rule": str(rule_id),
         "source": event.source.value,
     }

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,18 +185,42 @@ class EventWriter:
 
 
 class OutboxRelay:
-    """Publishes new rows of the events table to the bus, in id order, at least once."""
+    """Publishes new rows of the events table to the bus, in id order, at least once.
 
-    def __init__(self, db: Database, bus: Bus, interval_s: float = 1.0, batch: int = 2000) -> None:
+    ``send`` publishes one message and raises when the bus did not take it (the NATS bus's
+    ``publish_confirmed``): the relay then keeps its position and tries the same message again, so
+    an outage of the bus loses nothing (the events wait in the database). Without ``send`` it uses
+    ``bus.publish``. ``resume`` says where to start (the NATS bus: the newest event in the stream);
+    without it, or when it has nothing, the relay starts after the newest row.
+
+    Ids are taken from a sequence when a transaction inserts, not when it commits: on PostgreSQL with
+    several writers, id 10 may become visible after id 11. An id skipped over is looked for again
+    on every pass for ``gap_wait_s`` (a transaction that rolled back leaves a gap for good)."""
+
+    def __init__(self, db: Database, bus: Bus, interval_s: float = 1.0, batch: int = 2000,
+                 send: Callable[[Event], Awaitable[None]] | None = None,
+                 resume: Callable[[], Awaitable[int | None]] | None = None,
+                 gap_wait_s: float = 30.0) -> None:  # fmt: skip
         self.db = db
         self.bus = bus
         self.interval_s = interval_s
         self.batch = batch
+        self.send = send
+        self.resume = resume
+        self.gap_wait_s = gap_wait_s
         self.last_id = 0
+        self.gaps: dict[int, float] = {}  # id skipped over -> when first missed (loop time)
         self._task: asyncio.Task[None] | None = None
         self.published = 0
+        self.retries = 0
         self.wake = asyncio.Event()
+        self.positioned = asyncio.Event()  # set once the relay knows where it starts
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def running(self) -> bool:
+        """The relay runs in this process (with NATS only events nodes relay)."""
+        return self._task is not None and not self._task.done()
 
     def poke(self) -> None:
         """The one way to wake the relay (new events are committed), from any thread: this process's
@@ -216,8 +241,9 @@ class OutboxRelay:
 
     async def start(self, from_id: int | None = None) -> None:
         self._loop = asyncio.get_running_loop()
-        self.last_id = from_id if from_id is not None else await asyncio.to_thread(self._max_id)
-        self._task = asyncio.create_task(self._run(), name="event-outbox")
+        if from_id is None and self.resume is None:  # from the newest row, as of now
+            from_id = await asyncio.to_thread(self._max_id)
+        self._task = asyncio.create_task(self._run(from_id), name="event-outbox")
 
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
@@ -226,23 +252,85 @@ class OutboxRelay:
         with self.db.session() as s:
             return int(s.scalar(select(func.coalesce(func.max(EventRow.id), 0))) or 0)
 
-    def _fetch(self, after: int) -> list[Event]:
+    def _fetch(self, after: int, gaps: list[int]) -> tuple[list[Event], list[Event]]:
         with self.db.session() as s:
             rows = s.scalars(select(EventRow).where(EventRow.id > after).order_by(EventRow.id).limit(self.batch))
-            return [event_from_row(r) for r in rows.all()]
+            new = [event_from_row(r) for r in rows.all()]
+            late: list[Event] = []
+            if gaps:
+                found = s.scalars(select(EventRow).where(EventRow.id.in_(gaps)).order_by(EventRow.id))
+                late = [event_from_row(r) for r in found.all()]
+            return new, late
 
-    async def _run(self) -> None:
+    async def _publish(self, ev: Event) -> None:
+        """Until the bus takes it (the relay's position stays before ``ev`` meanwhile)."""
+        delay = 0.2
         while True:
             try:
-                views = await asyncio.to_thread(self._fetch, self.last_id)
+                if self.send is not None:
+                    await self.send(ev)
+                else:
+                    await self.bus.publish(ev)
+                self.published += 1
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                if not isinstance(e, ValueError):  # too large or unreadable: retrying cannot help
+                    self.retries += 1
+                    if delay == 0.2:
+                        log.warning("event outbox: the bus did not take event %s (%s); retrying", ev.id, e)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                    continue
+                log.error("event outbox: event %s not published: %s", ev.id, e)
+                return
+
+    async def _start_position(self, from_id: int | None) -> int:
+        if from_id is not None:
+            return from_id
+        if self.resume is not None:
+            while True:
+                try:
+                    last = await self.resume()
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    log.warning("event outbox: cannot read where to resume (%s); retrying", e)
+                    await asyncio.sleep(1)
+            newest = await asyncio.to_thread(self._max_id)
+            if last is not None and last <= newest:
+                return last
+            if last is not None:  # the database was restored or replaced under the same stream
+                log.warning("event outbox: the bus has event %d, the database only up to %d: relaying from %d",
+                            last, newest, newest)  # fmt: skip
+            return newest
+        return await asyncio.to_thread(self._max_id)
+
+    async def _run(self, from_id: int | None) -> None:
+        self.last_id = await self._start_position(from_id)
+        self.positioned.set()
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            for gid, since in list(self.gaps.items()):
+                if now - since > self.gap_wait_s:
+                    del self.gaps[gid]
+            try:
+                views, late = await asyncio.to_thread(self._fetch, self.last_id, sorted(self.gaps))
             except Exception:
                 log.exception("event outbox: reading new events failed; retrying")
                 await asyncio.sleep(1)
                 continue
+            for v in late:
+                await self._publish(v)
+                self.gaps.pop(v.id, None)
             for v in views:
-                await self.bus.publish(v)
+                if v.id > self.last_id + 1:
+                    self.gaps.update(dict.fromkeys(range(self.last_id + 1, min(v.id, self.last_id + 1001)), now))
+                await self._publish(v)
                 self.last_id = v.id
-                self.published += 1
             if len(views) < self.batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.interval_s)

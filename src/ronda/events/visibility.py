@@ -13,6 +13,7 @@ from ronda.access.rights import ALARMS, MANAGE_CAMERAS
 from ronda.access.service import Principal
 from ronda.errors import Forbidden, Invalid, NotFound
 from ronda.events.alarms import OPEN, Actor, alarm_view
+from ronda.events.plate_privacy import PlateFilter
 from ronda.events.store import events_by_ids
 from ronda.store.access_models import User
 from ronda.store.db import Database
@@ -99,7 +100,8 @@ def _get(db: Database, caller: Principal, alarm_id: int) -> dict[str, Any]:
 
 
 def detail(db: Database, alarms: Any, caller: Principal, alarm_id: int) -> dict[str, Any]:
-    """The alarm with its history and events (and where pre-alarm playback starts: ``playback_from``).
+    """The alarm with its history and events (and where pre-alarm playback starts: ``playback_from``);
+    plate events without their plate where the caller may not read the camera's plates.
     ``alarms``: the alarm book (``ronda.events.alarms.Alarms``)."""
     full = _get(db, caller, alarm_id)
     view = for_caller(caller, full)
@@ -112,7 +114,7 @@ def detail(db: Database, alarms: Any, caller: Principal, alarm_id: int) -> dict[
         events = [e for e in events if e.get("camera") in seen]
     view = dict(view)
     view["history"] = history
-    view["events"] = events
+    view["events"] = PlateFilter(caller).views(events)
     view["may_handle"] = may_handle(caller, full)
     return view
 

@@ -33,6 +33,7 @@ from ronda.devices.onvif.discovery import parse_targets
 from ronda.devices.onvif.profiles import device_profiles, profile_urls
 from ronda.devices.urls import host_port, url_with_credentials, url_with_host
 from ronda.errors import DeviceError, Invalid, NotFound, TooManyRequests, Unavailable
+from ronda.media import segment_source
 from ronda.media.framerate import segment_frame_rate
 from ronda.media.snapshot import SnapshotCache, SnapshotError
 from ronda.media.timeline import camera_track
@@ -284,7 +285,8 @@ class Cameras:
             gaps = repos.gaps_overlapping(s, camera_id, stream, s_ms, e_ms)
             # frames per second of the first segment's video, measured from the file (None: unknown);
             # players step one frame with it
-            rate = segment_frame_rate(str(Layout(self.cfg.recordings_dir).path(segs[0].path))) if segs else None
+            first = segment_source.of(self.cfg, self.db).first_readable(list(segs[:3]))
+            rate = segment_frame_rate(str(first)) if first is not None else None
             return {
                 "camera": camera_id,
                 "stream": stream,
@@ -292,7 +294,7 @@ class Cameras:
                 "segments": [
                     {"id": x.id, "start": to_iso(x.start_ms), "end": to_iso(x.end_ms),
                      "duration_ms": x.end_ms - x.start_ms, "bytes": x.bytes, "sha256": x.sha256, "codec": x.codec,
-                     "recovered": x.recovered}
+                     "recovered": x.recovered, "node": x.node, "location": x.location}
                     for x in segs
                 ],
                 "gaps": [
@@ -328,7 +330,7 @@ class Cameras:
                 partials = layout.partials(camera_id, kind)
                 candidates += list(reversed(partials[-1:]))
                 last = repos.segments_overlapping(s, camera_id, kind, now_ms() - 3_600_000, now_ms() + 60_000)
-                if last:
+                if last and last[-1].location == "local":  # (an archived one would be fetched for a still)
                     candidates.append(root / last[-1].path)
         return candidates
 

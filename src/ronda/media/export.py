@@ -24,8 +24,8 @@ from sqlalchemy import delete
 
 from ronda import __version__
 from ronda.media import evidence
+from ronda.media.segment_source import SegmentSource, SegmentUnavailable
 from ronda.recording import ffmpeg as ffmpeg_proc
-from ronda.recording.layout import Layout
 from ronda.store import repos
 from ronda.store.db import Database
 from ronda.store.models import EvidenceLock, Segment
@@ -170,11 +170,26 @@ async def _ffmpeg(args: list[str], progress: Progress, on_time: Callable[[float]
         raise ExportError(f"ffmpeg failed: {err[-300:]}")
 
 
-async def remux_run(ffmpeg: str, root: Path, run: Run, req: ExportRequest, out: Path, progress: Progress) -> None:
-    """Concatenate a run's segments with stream copy, trimmed to the request at keyframes."""
+def readable_files(source: SegmentSource, run: Run, work: Path) -> list[Path]:
+    """Blocking. A local file for each segment of the run: archived ones are downloaded into the export's
+    own work folder (checked against their SHA-256), so no cache eviction can pull them away mid-remux."""
+    out = []
+    for seg in run.segments:
+        try:
+            # (``into`` only matters for an archived one, also one archived since the plan was made)
+            out.append(source.readable(seg, into=work / f"seg-{seg.id}.mp4"))
+        except SegmentUnavailable as e:
+            raise ExportError(f"footage of camera {run.camera_id} cannot be read: {e}") from None
+    return out
+
+
+async def remux_run(ffmpeg: str, files: list[Path], run: Run, req: ExportRequest, out: Path,
+                    progress: Progress) -> None:  # fmt: skip
+    """Concatenate a run's segments with stream copy, trimmed to the request at keyframes. ``files``: the
+    readable file of each segment (`readable_files`)."""
     lines = ["ffconcat version 1.0"]
     for i, seg in enumerate(run.segments):
-        lines.append(f"file '{Layout(root).path(seg.path).as_posix()}'")
+        lines.append(f"file '{files[i].as_posix()}'")
         if i == 0 and req.start_ms > seg.start_ms:
             lines.append(f"inpoint {(req.start_ms - seg.start_ms) / 1000:.3f}")
         if i == len(run.segments) - 1 and req.end_ms < seg.end_ms:
@@ -239,9 +254,12 @@ async def run_export(
     req: ExportRequest,
     out: Path,
     progress: Progress | None = None,
+    source: SegmentSource | None = None,
 ) -> dict[str, Any]:
-    """Plan, hold, remux, sign. Raises ExportError/ExportCancelled; never leaves a partial package."""
+    """Plan, hold, remux, sign. Raises ExportError/ExportCancelled; never leaves a partial package.
+    ``source``: the read path of archived footage (default: local files under ``root`` only)."""
     progress = progress or Progress()
+    source = source or SegmentSource(root, db)
     runs = await asyncio.to_thread(plan, db, req)
     progress.update(total_ms=sum(min(r.end_ms, req.end_ms) - max(r.start_ms, req.start_ms) for r in runs),
                     stage="holding")  # fmt: skip
@@ -254,7 +272,11 @@ async def run_export(
             for run in runs:
                 name = file_name(run)
                 target = work / name
-                await remux_run(ffmpeg, root, run, req, target, progress)
+                inputs = await asyncio.to_thread(readable_files, source, run, work)
+                await remux_run(ffmpeg, inputs, run, req, target, progress)
+                for p in inputs:  # downloaded copies of archived segments: done with them
+                    if p.parent == work:
+                        p.unlink(missing_ok=True)
                 progress.update(done_ms=progress.done_ms)
                 entries.append({
                     "name": name, "kind": "video", "camera_id": run.camera_id, "camera_name": run.camera_name,

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from sqlalchemy import select
 
 from ronda.access.audit import AuditLog
 from ronda.config import Config
+from ronda.media import segment_source
 from ronda.media.evidence import SITE_KEY_FILE, load_site_key
 from ronda.media.export import ExportCancelled, ExportError, ExportRequest, Progress, run_export
 from ronda.store.db import Database
@@ -49,7 +52,7 @@ class _Running:
 
 @dataclass(frozen=True)
 class Package:
-    """A finished job's file, for a download."""
+    """A finished job's file, for a download (fetched from the node that made it, on a cluster)."""
 
     path: Path
     name: str
@@ -59,12 +62,17 @@ class Package:
 
 
 class ExportJobs:
-    def __init__(self, db: Database, cfg: Config, audit: AuditLog) -> None:
+    def __init__(self, db: Database, cfg: Config, audit: AuditLog, node: str = "local") -> None:
         self.db = db
         self.cfg = cfg
         self.audit = audit
         self.folder = cfg.data_dir / "exports"
         self._running: dict[str, _Running] = {}
+        # This node (cluster.node; "local" on a single box): its jobs are the ones it runs, recovers and
+        # prunes; another node's finished package is fetched through ``remote(job_id, node)`` (the
+        # node-to-node client, installed by create_app on a cluster).
+        self.node = node
+        self.remote: Callable[[str, str], Path] | None = None
 
     def path(self, job_id: str) -> Path:
         return self.folder / f"{job_id}.zip"
@@ -74,7 +82,8 @@ class ExportJobs:
         """Blocking. Jobs a stopped Ronda left running end as failed; their partial files go."""
         n = 0
         with self.db.session() as s:
-            for row in s.scalars(select(ExportJobRow).where(ExportJobRow.status == "running")):
+            mine = select(ExportJobRow).where(ExportJobRow.status == "running", ExportJobRow.node == self.node)
+            for row in s.scalars(mine):
                 if row.id in self._running:
                     continue
                 row.status, row.error, row.finished_ms = "failed", "interrupted: Ronda stopped while it ran", now_ms()
@@ -90,11 +99,20 @@ class ExportJobs:
         cutoff = (now or now_ms()) - int(self.cfg.storage.export_keep_days * DAY_MS)
         n = 0
         with self.db.session() as s:
-            q = select(ExportJobRow).where(ExportJobRow.status == "done", ExportJobRow.finished_ms < cutoff)
+            q = select(ExportJobRow).where(ExportJobRow.status == "done", ExportJobRow.finished_ms < cutoff,
+                                           ExportJobRow.node == self.node)  # fmt: skip
             for row in s.scalars(q):
                 self.path(row.id).unlink(missing_ok=True)
                 row.status, row.error = "expired", f"deleted after {self.cfg.storage.export_keep_days:g} days"
                 n += 1
+            # a package whose job is gone (deleted through another node): nobody can download it any more
+            if self.folder.is_dir():
+                files = {p.name.removesuffix(".zip"): p for p in self.folder.glob("*.zip")}
+                named = select(ExportJobRow.id).where(ExportJobRow.id.in_(sorted(files)))
+                known = set(s.scalars(named)) if files else set()
+                for jid, p in files.items():
+                    if jid not in known and jid not in self._running:
+                        p.unlink(missing_ok=True)
         if n:
             log.info("deleted %d export package(s) older than %g days", n, self.cfg.storage.export_keep_days)
         return n
@@ -126,7 +144,7 @@ class ExportJobs:
         row = ExportJobRow(
             id=jid, owner_id=owner_id, owner=owner, cameras=list(req.camera_ids), start_ms=req.start_ms,
             end_ms=req.end_ms, stream=req.stream, reason=req.reason, case_ref=req.case,
-            name=(name or f"export-{jid}") + ".zip", status="running", created_ms=now_ms(),
+            name=(name or f"export-{jid}") + ".zip", status="running", created_ms=now_ms(), node=self.node,
         )  # fmt: skip
         await asyncio.to_thread(self._add, row)
         run = _Running()
@@ -144,7 +162,8 @@ class ExportJobs:
         status, error = "failed", None
         try:
             await run_export(self.db, self.cfg.recordings_dir, self.cfg.recording.ffmpeg, _site_key(self.cfg),
-                             self.cfg.site.name, self.cfg.site.timezone, req, self.path(jid), progress)  # fmt: skip
+                             self.cfg.site.name, self.cfg.site.timezone, req, self.path(jid), progress,
+                             segment_source.of(self.cfg, self.db))  # fmt: skip
             status = "done"
         except ExportCancelled:
             status = "cancelled"
@@ -193,10 +212,17 @@ class ExportJobs:
         """The finished package; JobNotFound, or ValueError naming the job's state when not done."""
         with self.db.session() as s:
             row = self._visible(s.get(ExportJobRow, job_id), user_id, admin)
-            path = self.path(row.id)
-            if row.status != "done" or not path.is_file():
+            if row.status != "done":
                 raise ValueError(f"the export is {row.status}")
-            return Package(path, row.name, list(row.cameras), row.start_ms, row.end_ms)
+            pkg = Package(self.path(row.id), row.name, list(row.cameras), row.start_ms, row.end_ms)
+            node = row.node
+        if node not in (self.node, "local"):  # made on another API node: its disk has the package
+            if self.remote is None:
+                raise ValueError(f"the export's package is on node {node}")
+            pkg = dataclasses.replace(pkg, path=self.remote(job_id, node))
+        elif not pkg.path.is_file():
+            raise ValueError("the export is done but its package is gone")
+        return pkg
 
     def owner_camera(self, job_id: str) -> int | None:
         """The first camera of a job (stream tokens for its download are bound to it)."""

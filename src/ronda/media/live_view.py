@@ -41,10 +41,11 @@ def recorded_stream(db: Database, camera_id: int, stream: str) -> dict[str, Any]
 
 
 def history(db: Database, recordings_dir: Path, camera_id: int, stream: str) -> list[Path]:
-    """The latest completed segments a live view starts with."""
+    """The latest completed segments a live view starts with (those still on the local disk: an archived
+    one is not worth a download for a second of lead-in)."""
     with db.session() as s:
         rows = repos.latest_segments(s, camera_id, stream, HISTORY_SEGMENTS)
-        return [recordings_dir / r.path for r in rows]
+        return [recordings_dir / r.path for r in rows if r.location == "local"]
 
 
 def choose_stream(streams: dict[str, dict[str, Any]], view: str, hevc: bool) -> tuple[str | None, str | None]:

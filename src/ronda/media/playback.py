@@ -9,8 +9,10 @@ from typing import Any
 from ronda.access.rights import LIVE, PLAYBACK
 from ronda.access.service import Principal
 from ronda.access.tokens import PLAYLIST_TTL_S, STREAM_TTL_S, TokenIssuer
-from ronda.errors import Forbidden, Invalid, NotFound
+from ronda.errors import Forbidden, Invalid, NotFound, Unavailable
 from ronda.media import hls
+from ronda.media.segment_source import SegmentGone, SegmentSource, SegmentUnavailable
+from ronda.recording.boxes import BoxError
 from ronda.store import repos
 from ronda.store.db import Database
 from ronda.store.models import Segment
@@ -26,16 +28,20 @@ class SegmentFile:
     end_ms: int
 
 
-def segment_file(db: Database, root: Path, camera_id: int, segment_id: int) -> SegmentFile:
-    """The recorded segment of this camera; NotFound for another camera's, or one retention removed."""
+def segment_file(db: Database, source: SegmentSource, camera_id: int, segment_id: int) -> SegmentFile:
+    """The recorded segment of this camera, local or archived (``source``: the read path); NotFound for
+    another camera's, or one retention removed; Unavailable when its archive cannot be reached."""
     with db.session() as s:
         seg = s.get(Segment, segment_id)
         if seg is None or seg.camera_id != camera_id:
             raise NotFound("segment")
-        out = SegmentFile(root / seg.path, seg.start_ms, seg.end_ms)
-    if not out.path.is_file():
-        raise NotFound("segment")
-    return out
+    try:
+        path = source.readable(seg)
+    except SegmentGone:
+        raise NotFound("segment") from None
+    except SegmentUnavailable as e:
+        raise Unavailable(str(e)) from None
+    return SegmentFile(path, seg.start_ms, seg.end_ms)
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,8 @@ class Playlist:
 
 
 def vod_playlist(
-    db: Database, root: Path, issuer: TokenIssuer, caller: Principal, camera_id: int, start: str, end: str | None,
-    stream: str,
+    db: Database, source: SegmentSource, issuer: TokenIssuer, caller: Principal, camera_id: int, start: str,
+    end: str | None, stream: str,
 ) -> Playlist:  # fmt: skip
     """HLS VOD from ``start``: the segment holding it first (the player starts at the exact instant through
     ``EXT-X-START``), up to ``end`` (default: 1 h later, at most 6 h); gaps skipped."""
@@ -60,10 +66,10 @@ def vod_playlist(
     items = []
     for seg in segs:
         try:
-            init_len = hls.init_length(f"{root}/{seg.path}")
+            init_len = source.init_length(seg)  # an archived one: a range read of its first bytes
             items.append(hls.PlaylistItem(seg.id, seg.start_ms, seg.end_ms, seg.bytes, init_len))
-        except (OSError, ValueError):
-            continue  # deleted by retention meanwhile, or unreadable: skip, as a gap
+        except (OSError, BoxError, SegmentUnavailable):
+            continue  # deleted by retention meanwhile, unreadable or unreachable: skip, as a gap
     if not items:
         raise NotFound(message="no recordings in that range")
     # Segment URLs are followed by the player without the client's help, so their token outlives a

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from ronda.access.rights import PLAYBACK
 from ronda.access.service import Principal
 from ronda.errors import Forbidden, Invalid, NotFound
+from ronda.events.plate_privacy import PlateFilter
 from ronda.events.store import event_view
 from ronda.media.bookmarks import bookmark_view
 from ronda.store import repos
@@ -119,8 +120,10 @@ def timeline(
 ) -> dict[str, Any]:
     """Runs, gaps, events, bookmarks and active evidence locks of several cameras over ``[start, end)``.
     The whole request is refused (NotFound) if any camera does not exist or is not visible to the
-    caller, Forbidden if one is visible but the caller lacks ``playback`` on it."""
+    caller, Forbidden if one is visible but the caller lacks ``playback`` on it. Plate events come
+    without their plate where the caller may not read the camera's plates (``events.plate_privacy``)."""
     ids = parse_camera_list(cameras)
+    plates = PlateFilter(caller)
     s_ms, e_ms = iso_range(start, end, MAX_RANGE_MS)
     for cid in ids:
         if not caller.visible([cid]):
@@ -148,7 +151,7 @@ def timeline(
             out[str(cid)] = {
                 "runs": track["runs"],
                 "gaps": track["gaps"],
-                "events": [event_view(e) for e in events[: LIMITS["events"]]],
+                "events": plates.views(event_view(e) for e in events[: LIMITS["events"]]),
                 "bookmarks": [bookmark_view(b) for b in marks[: LIMITS["bookmarks"]]],
                 "locks": track["locks"],
                 "truncated": bool(cut),

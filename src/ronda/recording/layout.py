@@ -6,6 +6,7 @@ Under the recordings root (``DATA/recordings`` or a recording volume)::
     .partial/<camera>-<stream>/<session>_<n>.mp4.partial
                                              segments being written by ffmpeg (live view reads them)
     .quarantine/<name>                       what could not be recovered or indexed (kept, never served)
+    .archive-pending/<segment id>            segments being moved to the archive (archive.py)
     <camera>/<YYYY>/<MM>/<DD>/<stream>_<YYYYMMDDTHHMMSSmmm>Z[-n].mp4
                                              completed segments; the catalog stores this relative path
 
@@ -24,6 +25,7 @@ from pathlib import Path
 
 PARTIAL_DIR = ".partial"
 QUARANTINE_DIR = ".quarantine"
+ARCHIVE_PENDING_DIR = ".archive-pending"
 PARTIAL_SUFFIX = ".partial"
 _NAME = re.compile(r"^(?P<stream>[A-Za-z0-9]+)_(?P<t>\d{8}T\d{6})(?P<ms>\d{3})Z(?:-\d+)?\.mp4$")
 
@@ -77,6 +79,10 @@ class Layout:
     @property
     def quarantine_dir(self) -> Path:
         return self.root / QUARANTINE_DIR
+
+    @property
+    def archive_pending_dir(self) -> Path:
+        return self.root / ARCHIVE_PENDING_DIR
 
     def partial_dir(self, camera_id: int, stream: str) -> Path:
         return self.root / PARTIAL_DIR / f"{camera_id}-{stream}"

@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 
@@ -16,11 +16,13 @@ from ronda.access.audit import AuditLog
 from ronda.access.secrets import SecretBox
 from ronda.config import Config
 from ronda.devices.urls import url_with_credentials
-from ronda.recording.layout import Layout
+from ronda.recording import recovery
+from ronda.recording.archive import Archiver
+from ronda.recording.layout import PARTIAL_DIR, PARTIAL_SUFFIX, Layout
 from ronda.recording.notify import DirWatch
 from ronda.recording.onvif_follow import OnvifFollower
-from ronda.recording.retention import Retention
-from ronda.recording.segments import StreamKey
+from ronda.recording.retention import Retention, local_bytes
+from ronda.recording.segments import StreamKey, Writer
 from ronda.recording.supervisor import RONDA_REASONS, StreamRecorder, StreamSpec, StreamStatus
 from ronda.recording.volume import VolumeError, disk_usage, ensure_default_volume, volume_present
 from ronda.store import repos
@@ -34,18 +36,52 @@ HEARTBEAT_S = 5.0
 # How often the recorder compares the camera catalog with what it records. Cameras are edited on
 # any node (an API-only one, the CLI), so the database is the only place every change shows up.
 CATALOG_POLL_S = 2.0
-# What of a camera row the capture depends on; name, retention and status changes are not in it.
-Fingerprint = tuple[bool, str | None, str | None, bool, str, frozenset[tuple[str, str, bool]]]
+# What of a camera row the capture depends on; name, retention and status changes are not in it. The
+# last item is the epoch of this node's lease of the camera (cluster mode; None on a single box).
+Fingerprint = tuple[bool, str | None, str | None, bool, str, frozenset[tuple[str, str, bool]], int | None]
+# Why a camera stops here when this node no longer holds its lease (another node took it over).
+LEASE_LOST = "failover"
+# Why a camera stops here when this node gives its lease up for the balance (a node joined).
+REBALANCED = "rebalanced"
+
+
+class Leases(Protocol):
+    """Which cameras this node records, in cluster mode (``ronda.cluster.leases.LeaseKeeper``, installed
+    by runtime: this layer cannot import it)."""
+
+    node: str
+
+    def held(self) -> Mapping[int, tuple[int, str | None]]:
+        """camera → (lease epoch, reason of the gap before its first segment here, e.g. ``failover``)."""
+        ...
+
+    def giving_up(self) -> Collection[int]:
+        """Cameras whose leases this node frees for the balance once the recorder stopped them."""
+        ...
+
+    async def start(self, on_change: Callable[[], Awaitable[object]] | None = None) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class Recorder:
-    def __init__(self, cfg: Config, db: Database, secrets: SecretBox, audit: AuditLog | None = None) -> None:
+    def __init__(
+        self, cfg: Config, db: Database, secrets: SecretBox, audit: AuditLog | None = None, leases: Leases | None = None
+    ) -> None:
         self.cfg = cfg
+        # Cluster mode: only the cameras this node holds a lease for; a single box records them all.
+        self.leases = leases
+        self.node = leases.node if leases is not None else "local"
+        self._state_key = STATE_KEY if leases is None else f"{STATE_KEY}:{self.node}"
+        # camera → the lease epoch its capture last started under (its takeover gap is opened once)
+        self._lease_started: dict[int, int] = {}
+        self._sync_lock = asyncio.Lock()
+        self._running = False
         self.db = db
         self.secrets = secrets
         self.root: Path = cfg.recordings_dir
         self.streams: dict[tuple[int, str], StreamRecorder] = {}
-        self.retention = Retention(db, self.root, cfg.storage, audit=audit)
+        self.retention = Retention(db, self.root, cfg.storage, audit=audit, node=self.node)
         self.storage: dict[str, Any] = {"state": "ok"}
         self._tasks: list[asyncio.Task[None]] = []
         self._initial_reason: str | None = None
@@ -63,6 +99,8 @@ class Recorder:
         self.onvif = OnvifFollower(db, secrets, owned=lambda cid: cid in self._seen, on_moved=self._streams_moved)
         # Cameras whose device gave new stream URIs: the next reload of their capture is a camera restart.
         self._moved: set[int] = set()
+        # Moves old footage to the object store (runtime installs it when ``archive`` is configured).
+        self.archiver: Archiver | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -74,6 +112,9 @@ class Recorder:
             self.storage = {"state": "volume_missing", "detail": str(e)}
             log.error("%s", e)
         await asyncio.to_thread(self._startup_gaps)
+        if self.leases is not None:
+            await asyncio.to_thread(self._quarantine_partials)
+            await self.leases.start(self._leases_changed)
         # Taken before the cameras start, so a change made meanwhile is seen by the first poll.
         self._seen = await asyncio.to_thread(self._catalog)
         for cam_id in sorted(self._seen):
@@ -81,9 +122,24 @@ class Recorder:
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="rec-heartbeat"))
         self._tasks.append(asyncio.create_task(self._follow_catalog(), name="rec-catalog"))
         self._tasks.append(asyncio.create_task(self._storage_watch(), name="rec-storage"))
+        if self.archiver is not None:
+            loop = self._loop
+
+            def archive_events() -> None:  # (called in the archiver's worker thread)
+                loop.call_soon_threadsafe(self.events_written)
+
+            self.archiver.on_events = archive_events
+            self._tasks.append(asyncio.create_task(self.archiver.run(), name="rec-archive"))
         await self.onvif.start()
+        self._running = True
+
+    async def _leases_changed(self) -> None:
+        """The lease keeper took or lost cameras, or is about to give some up: reconcile at once."""
+        if self._running:
+            await self.sync_catalog()
 
     async def stop(self) -> None:
+        self._running = False
         await self.onvif.stop()
         for t in self._tasks:
             t.cancel()
@@ -96,33 +152,56 @@ class Recorder:
             watch.close()
         self._fragment_watches.clear()
         self._fragment_subs.clear()
+        if self.leases is not None:  # after the last segments are catalogued: the others take them at once
+            await self.leases.stop()
 
         def mark_clean() -> None:
             with self.db.session() as s:
-                repos.put_state(s, STATE_KEY, {"running": False, "stopped_ms": now_ms(), "pid": os.getpid()})
+                repos.put_state(s, self._state_key, {"running": False, "stopped_ms": now_ms(), "pid": os.getpid()})
 
         await asyncio.to_thread(mark_clean)
 
     def _startup_gaps(self) -> None:
         now = now_ms()
         with self.db.session() as s:
-            state = repos.get_state(s, STATE_KEY)
+            state = repos.get_state(s, self._state_key)
             if state and state.get("running"):
                 # Ronda died without stopping its recorders (kill -9, power cut).
                 self._initial_reason = "recorder_restart"
                 alive = int(state.get("heartbeat_ms") or now)
-                down = {"last_heartbeat_ms": alive, "down_s": round((now - alive) / 1000, 1)}
+                down: dict[str, Any] = {"last_heartbeat_ms": alive, "down_s": round((now - alive) / 1000, 1)}
+                if self.leases is not None:
+                    down["node"] = self.node
                 repos.add_event(s, "system.recorder_restart", now, None, severity="warning", payload=down)
-                for gap in s.scalars(select(Gap).where(Gap.end_ms.is_(None))):
+                # In cluster mode the cameras may record elsewhere by now: their gaps are not this node's
+                # to close (a camera taken back opens its own gap, from its lease).
+                for gap in s.scalars(select(Gap).where(Gap.end_ms.is_(None))) if self.leases is None else ():
                     if gap.reason not in RONDA_REASONS:
                         gap.end_ms = max(gap.start_ms, min(alive, now))
             elif state:
                 self._initial_reason = "ronda_stopped"
-            repos.put_state(s, STATE_KEY, {"running": True, "heartbeat_ms": now, "pid": os.getpid()})
+            repos.put_state(s, self._state_key, {"running": True, "heartbeat_ms": now, "pid": os.getpid()})
+
+    def _quarantine_partials(self) -> None:
+        """Cluster mode, at start: what an earlier run of this node left half-written (it was killed) covers
+        time that the node which took each camera over has explained with a ``failover`` gap, or recorded:
+        kept in quarantine (named ``<camera>-<stream>-<file>``), never catalogued."""
+        base = self.root / PARTIAL_DIR
+        if not base.is_dir():
+            return
+        quarantine = Layout(self.root).quarantine_dir
+        for d in base.iterdir():
+            for p in d.glob(f"*{PARTIAL_SUFFIX}") if d.is_dir() else ():
+                named = p.with_name(f"{d.name}-{p.name}")
+                os.rename(p, named)
+                dest = recovery.quarantine(named, quarantine)
+                log.warning("partial segment %s of this node's earlier run moved to quarantine", dest.name)
 
     # --- cameras ----------------------------------------------------------------------------------
     def _catalog(self) -> dict[int, Fingerprint]:
-        """What each live camera's capture depends on, in two narrow queries (no ORM objects)."""
+        """What each live camera's capture depends on, in two narrow queries (no ORM objects). In cluster
+        mode only the cameras this node holds a lease for, with the lease's epoch."""
+        held = self.leases.held() if self.leases is not None else None
         with self.db.session() as s:
             cams = s.execute(
                 select(
@@ -135,9 +214,11 @@ class Recorder:
             ):
                 streams.setdefault(cid, set()).add((kind, url, bool(record)))
         return {
-            cid: (bool(enabled), user, pw, bool(audio), str(transport), frozenset(streams.get(cid, ())))
+            cid: (bool(enabled), user, pw, bool(audio), str(transport), frozenset(streams.get(cid, ())),
+                  held[cid][0] if held is not None else None)
             for cid, enabled, user, pw, audio, transport in cams
-        }
+            if held is None or cid in held
+        }  # fmt: skip
 
     async def _follow_catalog(self) -> None:
         """Reconcile the captures with the catalog whenever a camera's capture fingerprint changes."""
@@ -150,6 +231,10 @@ class Recorder:
 
     async def sync_catalog(self) -> list[int]:
         """One reconciliation pass; returns the cameras whose capture was reloaded."""
+        async with self._sync_lock:  # the poll and the lease keeper's call must not interleave
+            return await self._sync_catalog()
+
+    async def _sync_catalog(self) -> list[int]:
         now = await asyncio.to_thread(self._catalog)
         changed = sorted(cid for cid in now.keys() | self._seen.keys() if now.get(cid) != self._seen.get(cid))
         for cid in changed:
@@ -180,10 +265,13 @@ class Recorder:
     async def _reload(self, camera_id: int, initial_reason: str | None) -> None:
         specs, stop_reason = await asyncio.to_thread(self._specs, camera_id)
         wanted = {(camera_id, sp.stream): sp for sp in specs}
+        writer = self._writer(camera_id)
         for k in [k for k in self.streams if k[0] == camera_id]:
             new = wanted.get(k)
             cur = self.streams[k].spec
-            if new is not None and (new.url, new.audio, new.transport) == (cur.url, cur.audio, cur.transport):
+            same_lease = writer is not None and self.streams[k].writer.epoch == writer.epoch
+            if (new is not None and same_lease
+                    and (new.url, new.audio, new.transport) == (cur.url, cur.audio, cur.transport)):  # fmt: skip
                 # Name, retention and the like do not touch the capture: no restart, no gap.
                 del wanted[k]
                 continue
@@ -194,16 +282,37 @@ class Recorder:
                 await rec.stop(stop_reason or "camera_reconfigured")
         self._moved.discard(camera_id)
         specs = list(wanted.values())
+        if specs and writer is not None and writer.epoch is not None:
+            # The first capture under a new lease explains the time since the camera's last segment
+            # (``failover`` after a takeover); later reloads under the same lease do not.
+            if self._lease_started.get(camera_id) != writer.epoch:
+                self._lease_started[camera_id] = writer.epoch
+                initial_reason = self._lease_reason(camera_id)
+            else:
+                initial_reason = None
         for spec in specs:
+            assert writer is not None
             rec = StreamRecorder(
-                spec, self.db, self.root, self.cfg.recording, self._on_status, initial_reason=initial_reason
-            )
+                spec, self.db, self.root, self.cfg.recording, self._on_status, initial_reason=initial_reason,
+                writer=writer,
+            )  # fmt: skip
             self.streams[(camera_id, spec.stream)] = rec
             if self._pause_reason:
                 rec.pause(self._pause_reason)
             rec.start()
         if not any(k[0] == camera_id for k in self.streams):
             self._status_cache.pop(camera_id, None)
+
+    def _writer(self, camera_id: int) -> Writer | None:
+        """Who writes this camera's catalog rows: this node under its lease's epoch (None: not held)."""
+        if self.leases is None:
+            return Writer(self.node, None)
+        held = self.leases.held().get(camera_id)
+        return Writer(self.node, held[0]) if held is not None else None
+
+    def _lease_reason(self, camera_id: int) -> str | None:
+        held = self.leases.held().get(camera_id) if self.leases is not None else None
+        return held[1] if held is not None else None
 
     def _specs(self, camera_id: int) -> tuple[list[StreamSpec], str | None]:
         with self.db.session() as s:
@@ -212,6 +321,10 @@ class Recorder:
                 return [], "camera_deleted"
             if not cam.enabled:
                 return [], "camera_disabled"
+            if self._writer(camera_id) is None:
+                # Lost (another node holds it now: this stop's writes are fenced off) or given up.
+                assert self.leases is not None
+                return [], REBALANCED if camera_id in self.leases.giving_up() else LEASE_LOST
             password = self.secrets.decrypt(cam.password_enc)
             return [
                 StreamSpec(
@@ -307,7 +420,7 @@ class Recorder:
 
             def beat() -> None:
                 with self.db.session() as s:
-                    repos.put_state(s, STATE_KEY, {"running": True, "heartbeat_ms": now_ms(), "pid": os.getpid()})
+                    repos.put_state(s, self._state_key, {"running": True, "heartbeat_ms": now_ms(), "pid": os.getpid()})
 
             try:
                 await asyncio.to_thread(beat)
@@ -345,7 +458,7 @@ class Recorder:
         rep = await asyncio.to_thread(self.retention.run, now_ms(), resume_free)
         du = disk_usage(self.root)
         with self.db.session() as s:
-            used = repos.used_bytes(s)
+            used = local_bytes(s, self.node)  # this node's disk (archived footage and other nodes' are not on it)
         state = "ok"
         if du.free < self.cfg.storage.stop_below_free_bytes:
             self._set_pause("disk_full")
@@ -380,6 +493,10 @@ class Recorder:
             "free_percent": round(du.free_percent, 2),
             "deleted_last_pass": rep.deleted,
         }
+        if self.archiver is not None:
+            a = self.archiver.status
+            self.storage["archive"] = {"state": a.state, "detail": a.detail, "backlog": a.backlog,
+                                       "archived": a.archived}  # fmt: skip
         return self.storage
 
     def _event(self, type: str, severity: str, payload: dict[str, Any]) -> None:

@@ -107,6 +107,7 @@ async def adopt_orphans(
     orphans: Iterable[Orphan],
     codec: str | None = None,
     on_file: Callable[[Orphan], None] | None = None,
+    node: str = "local",
 ) -> ReindexReport:
     """Index each orphan with its probed duration; quarantine what ffprobe cannot read."""
     rep = ReindexReport()
@@ -119,7 +120,7 @@ async def adopt_orphans(
                 log.warning("%s: quarantined unreadable segment file %s", o.key, dest.name)
                 rep.quarantined += 1
         else:
-            seg = await asyncio.to_thread(adopt, db, root, o.key, o.rel, o.start_ms, dur, codec)
+            seg = await asyncio.to_thread(adopt, db, root, o.key, o.rel, o.start_ms, dur, codec, node)
             if seg is not None:
                 rep.adopted += 1
                 rep.adopted_ms += dur

@@ -7,6 +7,10 @@ Three triggers, checked in this order on every pass:
 3. the free-space watermark of the recording volume.
 Each deletion is recorded as a ``retention.deleted`` event (camera, time range, bytes, why).
 Segments that a running export holds are skipped (``hold`` ranges).
+
+With the archive tier (recording/archive.py), retention days apply to archived segments too: their
+object is deleted before their row (a store that is down keeps both until the next pass). The byte
+budget and the disk watermark concern the local disk only, so they choose among local segments.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import BigInteger, case, cast, select
+from sqlalchemy import BigInteger, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from ronda.access.audit import AuditLog
 from ronda.config import StorageConfig
 from ronda.recording.layout import Layout
+from ronda.recording.object_store import ObjectStore, ObjectStoreError
 from ronda.recording.volume import disk_usage
 from ronda.store import repos
 from ronda.store.db import Database
@@ -49,8 +54,13 @@ class Hold:
 
 
 class Retention:
-    def __init__(self, db: Database, root: Path, cfg: StorageConfig, audit: AuditLog | None = None) -> None:
+    def __init__(self, db: Database, root: Path, cfg: StorageConfig, audit: AuditLog | None = None,
+                 node: str = "local") -> None:  # fmt: skip
         self.db = db
+        # The node whose disk ``root`` is (cluster.node; "local" on a single box): on a site with many
+        # recorders, each deletes only its own local footage (the rows of other nodes name files it has
+        # not got) and counts only its own bytes; archived footage, on no node's disk, any of them.
+        self.node = node
         self.audit = audit
         self.root = root
         self.cfg = cfg
@@ -59,6 +69,8 @@ class Retention:
         # records derived from footage (analytics motion and objects) go with it; runtime installs it
         # (recording cannot import the features above it).
         self.on_deleted: Callable[[Session, dict[int, int]], None] | None = None
+        # The archive's object store (runtime sets it when ``archive`` is configured).
+        self.archive: ObjectStore | None = None
 
     def _held(self, seg: Segment) -> bool:
         return any(
@@ -72,7 +84,7 @@ class Retention:
         if self.cfg.max_bytes is not None:
             target = int(self.cfg.max_bytes * 0.95)
             with self.db.session() as s:
-                used = repos.used_bytes(s)
+                used = local_bytes(s, self.node)
             if used > self.cfg.max_bytes:
                 left = self._oldest_first(now, used - target, "max_bytes", rep)
                 if left > 0:
@@ -99,7 +111,11 @@ class Retention:
                 q = (
                     select(Segment)
                     .join(Camera, Camera.id == Segment.camera_id)
-                    .where(Segment.end_ms <= now - keep_ms, repos.unlocked_condition(now))
+                    .where(
+                        Segment.end_ms <= now - keep_ms,
+                        repos.unlocked_condition(now),
+                        or_(Segment.node == self.node, Segment.location == "archive"),
+                    )  # fmt: skip
                     .order_by(Segment.start_ms)
                     .limit(BATCH)
                 )
@@ -112,14 +128,20 @@ class Retention:
             skip_ids.update(x.id for x in held)
             segs = [x for x in segs if not self._held(x)]
             if segs:
-                self._delete(segs, "retention_days", now, rep)
+                # an archived segment whose object could not be deleted stays until the next pass
+                skip_ids.update(self._delete(segs, "retention_days", now, rep))
 
     def _oldest_first(self, now: int, want_bytes: int, reason: str, rep: RetentionReport) -> int:
         """Delete oldest unlocked segments until want_bytes are freed; returns bytes still wanted."""
         skip_ids: set[int] = set()
         while want_bytes > 0:
             with self.db.session() as s:
-                q = select(Segment).where(repos.unlocked_condition(now)).order_by(Segment.start_ms).limit(BATCH)
+                q = (
+                    select(Segment)
+                    .where(repos.unlocked_condition(now), Segment.location == "local", Segment.node == self.node)
+                    .order_by(Segment.start_ms)
+                    .limit(BATCH)
+                )
                 if skip_ids:
                     q = q.where(Segment.id.not_in(skip_ids))
                 segs = s.scalars(q).all()
@@ -138,8 +160,13 @@ class Retention:
                 self._delete(chosen, reason, now, rep)
         return 0
 
-    def _delete(self, segs: Iterable[Segment], reason: str, now: int, rep: RetentionReport) -> None:
-        segs = list(segs)
+    def _delete(self, segs: Iterable[Segment], reason: str, now: int, rep: RetentionReport) -> set[int]:
+        """Delete; returns the ids kept (archived segments whose object the store would not delete)."""
+        asked = list(segs)
+        segs = self._delete_objects(asked)
+        kept = {x.id for x in asked} - {x.id for x in segs}
+        if not segs:
+            return kept
         # Catalog first, then files: a crash in between leaves an unindexed file (wasted space),
         # never a catalog row pointing at a missing file.
         with self.db.session() as s:
@@ -175,8 +202,34 @@ class Retention:
                         details={"stream": stream, "reason": reason, "segments": len(lst)},
                     )  # fmt: skip
         for x in segs:
+            # (an archived segment's file too: a crash of the archiver may have left it behind)
             Layout(self.root).path(x.path).unlink(missing_ok=True)
             rep.deleted += 1
             rep.freed_bytes += x.bytes
             rep.by_reason[reason] += 1
         log.info("retention: deleted %d segments (%s)", len(segs), reason)
+        return kept
+
+    def _delete_objects(self, segs: list[Segment]) -> list[Segment]:
+        """Delete the objects of the archived segments among ``segs``, before their rows go (the catalog
+        never points at a missing object); returns the segments whose rows may go now."""
+        archived = [x for x in segs if x.location == "archive" and x.archive_key]
+        if not archived:
+            return segs
+        if self.archive is None:
+            log.warning("retention: %d archived segments are due but no archive is configured", len(archived))
+            return [x for x in segs if x.location != "archive"]
+        failed: set[int] = set()
+        for x in archived:
+            try:
+                self.archive.delete(str(x.archive_key))
+            except ObjectStoreError as e:
+                failed.add(x.id)
+                log.warning("retention: archived segment %s kept for now: %s", x.id, e)
+        return [x for x in segs if x.id not in failed]
+
+
+def local_bytes(s: Session, node: str = "local") -> int:
+    """Bytes of footage on ``node``'s local disk (archived segments use none of it)."""
+    q = select(func.coalesce(func.sum(Segment.bytes), 0)).where(Segment.location == "local", Segment.node == node)
+    return int(s.scalar(q) or 0)

@@ -5,6 +5,12 @@ never points at a file that is missing or still being written. A crash between t
 catalog write leaves a complete file that the catalog does not know: `uncatalogued` finds such files
 (their name carries their start) and `adopt` indexes them, at the stream's next start or by
 `ronda storage reindex`.
+
+Fencing (cluster mode, docs/cluster.md): a catalog row of a camera commits only if its writer still
+holds the camera's lease under the epoch it started with, checked in the same transaction (the lease row
+stays locked until the commit). A node that lost the lease (frozen, cut off past the TTL) cannot write:
+its file goes to the quarantine folder (``fenced-<camera>-`` prefix), never into the catalog, so the catalog and
+the recordings folders still match exactly.
 """
 
 from __future__ import annotations
@@ -18,10 +24,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ronda.recording import layout
+from ronda.recording import layout, recovery
 from ronda.recording.timeline import Placement
 from ronda.recording.volume import VolumeError, volume_present
-from ronda.store import repos
+from ronda.store import cluster_repo, repos
 from ronda.store.db import Database
 from ronda.store.models import Gap, Segment
 
@@ -35,6 +41,27 @@ class StreamKey:
 
     def __str__(self) -> str:
         return f"camera {self.camera_id}/{self.stream}"
+
+
+@dataclass(slots=True, frozen=True)
+class Writer:
+    """Who writes a stream's catalog rows: the node's name (``local`` on a single box) and the epoch of
+    its lease of the camera (None on a single box: nothing to check)."""
+
+    node: str = "local"
+    epoch: int | None = None
+
+    def check(self, s: Session, camera_id: int) -> None:
+        """Raise ``Fenced`` unless this writer still holds the camera's lease (locks the lease row)."""
+        if self.epoch is not None and not cluster_repo.holds(s, camera_id, self.node, self.epoch):
+            raise Fenced(f"node {self.node} no longer holds the lease of camera {camera_id} (epoch {self.epoch})")
+
+
+LOCAL = Writer()
+
+
+class Fenced(Exception):
+    """The writer lost the camera's lease: its catalog write is refused."""
 
 
 def hash_and_sync(path: Path) -> tuple[int, str]:
@@ -60,8 +87,10 @@ def index_segment(
     codec: str | None,
     recovered: bool,
     gap_may_be_open: bool = True,
+    writer: Writer = LOCAL,
 ) -> Segment | None:
-    """Blocking (run in a worker thread). Returns the row, or None when the file had no video.
+    """Blocking (run in a worker thread). Returns the row, or None when the file had no video or the
+    writer was fenced off (the file is then in quarantine).
 
     ``gap_may_be_open=False`` (the caller knows no gap was opened since its last segment) saves
     the open-gap query on the hot path."""
@@ -80,10 +109,19 @@ def index_segment(
         dest = root / rel
         n += 1
     os.rename(partial, dest)
-    row = _row(key, place.start_ms, place.end_ms, rel, size, digest, codec, recovered)
+    row = _row(key, place.start_ms, place.end_ms, rel, size, digest, codec, recovered, writer.node)
     try:
         with db.session() as s:
+            writer.check(s, key.camera_id)
             return _catalog(s, key, row, place, gap_may_be_open)
+    except Fenced as e:
+        # Another node records this camera now: this file must never enter the catalog (nor be adopted
+        # by a later reindex), but it is footage: kept in quarantine for forensics.
+        named = dest.with_name(f"fenced-{key.camera_id}-{dest.name}")
+        os.rename(dest, named)
+        dest_q = recovery.quarantine(named, layout.Layout(root).quarantine_dir)
+        log.warning("%s: %s: segment moved to quarantine as %s", key, e, dest_q.name)
+        return None
     except BaseException:
         # The catalog did not take it: put the file back where the next start recovers it.
         try:
@@ -93,11 +131,11 @@ def index_segment(
         raise
 
 
-def _row(
-    key: StreamKey, start_ms: int, end_ms: int, rel: Path, size: int, digest: str, codec: str | None, recovered: bool
-) -> Segment:
+def _row(key: StreamKey, start_ms: int, end_ms: int, rel: Path, size: int, digest: str, codec: str | None,
+         recovered: bool, node: str = "local") -> Segment:  # fmt: skip
     return Segment(camera_id=key.camera_id, stream=key.stream, start_ms=start_ms, end_ms=end_ms, bytes=size,
-                   path=str(rel), sha256=digest, codec=codec, recovered=recovered)  # fmt: skip
+                   path=str(rel), sha256=digest, codec=codec, recovered=recovered, node=node,
+                   location="local", archive_key=None)  # fmt: skip
 
 
 def _catalog(s: Session, key: StreamKey, row: Segment, place: Placement, gap_may_be_open: bool) -> Segment:
@@ -136,11 +174,19 @@ def _catalog(s: Session, key: StreamKey, row: Segment, place: Placement, gap_may
 
 
 def adopt(
-    db: Database, root: Path, key: StreamKey, rel: Path, start_ms: int, duration_ms: int, codec: str | None
+    db: Database,
+    root: Path,
+    key: StreamKey,
+    rel: Path,
+    start_ms: int,
+    duration_ms: int,
+    codec: str | None,
+    node: str = "local",
 ) -> Segment | None:
-    """Blocking. Catalog a complete file already at its final name (see `reindex`); None if known."""
+    """Blocking. Catalog a complete file already at its final name (see `reindex`); None if known.
+    ``node``: whose recordings folder it is in (the cluster node's name; ``local`` on a single box)."""
     size, digest = hash_and_sync(root / rel)
-    row = _row(key, start_ms, start_ms + duration_ms, rel, size, digest, codec, recovered=True)
+    row = _row(key, start_ms, start_ms + duration_ms, rel, size, digest, codec, recovered=True, node=node)
     with db.session() as s:
         if s.scalar(select(Segment.id).where(Segment.path == str(rel))) is not None:
             return None

@@ -20,10 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from ronda.config import RecordingConfig
 from ronda.devices.urls import redact
 from ronda.recording import ffmpeg, layout, recovery, reindex, transport
-from ronda.recording.segments import StreamKey, index_segment
+from ronda.recording.segments import LOCAL, Fenced, StreamKey, Writer, index_segment
 from ronda.recording.timeline import Placement, SessionClock
 from ronda.recording.volume import volume_present
 from ronda.store import repos
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 
 # Reasons that only describe why Ronda itself was not recording; once Ronda runs again and the
 # camera fails for a reason of its own, that reason starts a new gap.
-RONDA_REASONS = frozenset({"ronda_stopped", "recorder_restart"})
+RONDA_REASONS = frozenset({"ronda_stopped", "recorder_restart", "failover", "rebalanced"})
 # A stream that just ended says little; the next connection attempt tells why (camera off, auth).
 PROVISIONAL_REASONS = frozenset({"stream_ended", "stream_error"})
 # Reasons found in hindsight that explain the whole outage under way: a stop for such a reason takes
@@ -99,8 +101,11 @@ class StreamRecorder:
         cfg: RecordingConfig,
         on_status: Callable[[StreamKey, StreamStatus], None] | None = None,
         initial_reason: str | None = None,
+        writer: Writer = LOCAL,
     ) -> None:
         self._initial_reason = initial_reason
+        # This node under its lease's epoch (cluster mode): every catalog write checks it (fencing).
+        self.writer = writer
         self.spec = spec
         self.key = StreamKey(spec.camera_id, spec.stream)
         self._k = (spec.camera_id, spec.stream)
@@ -283,46 +288,53 @@ class StreamRecorder:
     def _gap_sync(self, reason: str, detail: str | None, replace: bool) -> None:
         """Make sure exactly one open gap describes why nothing is recorded now."""
         now = now_ms()
-        with self.db.session() as s:
-            gap = repos.open_gap(s, self.key.camera_id, self.key.stream)
-            if gap is not None:
-                if gap.reason == reason:
-                    gap.detail = detail or gap.detail
-                    return
-                if gap.reason in PROVISIONAL_REASONS and not replace:
-                    gap.reason, gap.detail = reason, detail
-                    return
-                if reason in HINDSIGHT_REASONS and gap.reason not in RONDA_REASONS:
-                    before = f"{gap.reason}: {gap.detail}" if gap.detail else gap.reason
-                    gap.reason, gap.detail = reason, f"{detail}; before: {before}" if detail else f"before: {before}"
-                    return
-                if not (replace or gap.reason in RONDA_REASONS):
-                    # One outage, one gap: keep the first reason, note the latest.
-                    gap.detail = f"then {reason}" + (f": {detail}" if detail else "")
-                    return
-                gap.end_ms = max(gap.start_ms, now)
-                start = gap.end_ms
-            else:
-                covered = [t for t in (self._floor, repos.last_gap_end(s, *self._k)) if t is not None]
-                # The anchor can put the last segment's end a few ms past "now": start after it.
-                start = max(covered) if covered else now
-            s.add(
-                Gap(
-                    camera_id=self.key.camera_id,
-                    stream=self.key.stream,
-                    start_ms=start,
-                    end_ms=None,
-                    reason=reason,
-                    detail=detail,
-                )
+        try:
+            with self.db.session() as s:
+                self.writer.check(s, self.key.camera_id)
+                self._gap_write(s, now, reason, detail, replace)
+        except Fenced as e:
+            log.info("%s: gap %s not written: %s", self.key, reason, e)
+
+    def _gap_write(self, s: Session, now: int, reason: str, detail: str | None, replace: bool) -> None:
+        gap = repos.open_gap(s, self.key.camera_id, self.key.stream)
+        if gap is not None:
+            if gap.reason == reason:
+                gap.detail = detail or gap.detail
+                return
+            if gap.reason in PROVISIONAL_REASONS and not replace:
+                gap.reason, gap.detail = reason, detail
+                return
+            if reason in HINDSIGHT_REASONS and gap.reason not in RONDA_REASONS:
+                before = f"{gap.reason}: {gap.detail}" if gap.detail else gap.reason
+                gap.reason, gap.detail = reason, f"{detail}; before: {before}" if detail else f"before: {before}"
+                return
+            if not (replace or gap.reason in RONDA_REASONS):
+                # One outage, one gap: keep the first reason, note the latest.
+                gap.detail = f"then {reason}" + (f": {detail}" if detail else "")
+                return
+            gap.end_ms = max(gap.start_ms, now)
+            start = gap.end_ms
+        else:
+            covered = [t for t in (self._floor, repos.last_gap_end(s, *self._k)) if t is not None]
+            # The anchor can put the last segment's end a few ms past "now": start after it.
+            start = max(covered) if covered else now
+        s.add(
+            Gap(
+                camera_id=self.key.camera_id,
+                stream=self.key.stream,
+                start_ms=start,
+                end_ms=None,
+                reason=reason,
+                detail=detail,
             )
+        )
 
     async def _index(self, partial: Path, place: Placement, recovered: bool) -> None:
         gen = self._gap_gen
         try:
             seg = await asyncio.to_thread(
                 index_segment, self.db, self.root, self.key, partial, place, self.spec.codec, recovered,
-                gen != self._gap_checked,
+                gen != self._gap_checked, self.writer,
             )  # fmt: skip
         except Exception as e:
             # Leave the file where it is: the next start recovers it. Never crash the capture loop.
@@ -360,6 +372,9 @@ class StreamRecorder:
             return
 
     async def _recover_leftovers(self) -> None:
+        if self.writer.epoch is not None:
+            await self._quarantine_leftovers()
+            return
         await self._adopt_orphans()
         if not self.partial_dir.is_dir():
             return
@@ -368,6 +383,19 @@ class StreamRecorder:
             clock = SessionClock(self._floor)
             for p in leftovers:
                 await self._recover(p, clock)
+
+    async def _quarantine_leftovers(self) -> None:
+        """Cluster mode: what an earlier capture on this node left (it was killed) covers time that the
+        node which took the camera over has explained with its ``failover`` gap, or recorded itself:
+        kept in quarantine, never catalogued under this new lease."""
+        if not self.partial_dir.is_dir():
+            return
+        for p in self.layout.partials(*self._k):
+            try:
+                dest = await asyncio.to_thread(recovery.quarantine, p, self.quarantine_dir)
+                log.warning("%s: partial segment %s of an earlier lease moved to quarantine", self.key, dest.name)
+            except FileNotFoundError:
+                continue
 
     async def _adopt_orphans(self) -> None:
         """Index complete files a crash left at their final names without a catalog row."""

@@ -19,13 +19,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ronda.store.models import Base, BigId
+from ronda.store.models import AUTOINCREMENT, Base, BigId
 
 
 class Organisation(Base):
     """A tenant of the city system, e.g. "Polizia Locale", "Municipio", "Scuola"."""
 
     __tablename__ = "organisations"
+    __table_args__ = AUTOINCREMENT
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -38,6 +39,7 @@ class CameraGroup(Base):
     __table_args__ = (
         UniqueConstraint("organisation_id", "name"),
         Index("ix_camera_groups_org", "organisation_id"),
+        AUTOINCREMENT,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -70,6 +72,7 @@ class TimeProfile(Base):
     in the profile's IANA timezone; ``end <= start`` means the range runs past midnight."""
 
     __tablename__ = "time_profiles"
+    __table_args__ = AUTOINCREMENT
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -82,7 +85,7 @@ class Role(Base):
     camera (``all_cameras``), optionally limited to a time profile."""
 
     __tablename__ = "roles"
-    __table_args__ = (Index("ix_roles_org", "organisation_id"),)
+    __table_args__ = (Index("ix_roles_org", "organisation_id"), AUTOINCREMENT)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -107,7 +110,7 @@ class RoleScope(Base):
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (Index("ix_users_org", "organisation_id"),)
+    __table_args__ = (Index("ix_users_org", "organisation_id"), AUTOINCREMENT)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
@@ -173,7 +176,7 @@ class ApiKey(Base):
     """A key for integrations, limited to a subset of its user's rights; only a hash is stored."""
 
     __tablename__ = "api_keys"
-    __table_args__ = (Index("ix_api_keys_user", "user_id"),)
+    __table_args__ = (Index("ix_api_keys_user", "user_id"), AUTOINCREMENT)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -245,3 +248,17 @@ class RightsVersion(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class WsTicket(Base):
+    """A WebSocket ticket shared by every API node (``access/tickets.py``): only its SHA-256 is stored."""
+
+    __tablename__ = "ws_tickets"
+    __table_args__ = (Index("ix_ws_tickets_expires", "expires_ms"),)
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    token_version: Mapped[int | None] = mapped_column(Integer)
+    api_key_id: Mapped[int | None] = mapped_column(Integer)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ronda.store.models import Base, BigId
+from ronda.store.models import AUTOINCREMENT, Base, BigId
 
 
 class AnalyticsSettingsRow(Base):
@@ -46,6 +46,7 @@ class AnalyticsObject(Base):
     __table_args__ = (
         Index("ix_analytics_objects_cam_time", "camera_id", "first_ms"),
         Index("ix_analytics_objects_class_time", "cls", "first_ms"),
+        AUTOINCREMENT,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

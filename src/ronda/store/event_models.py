@@ -7,13 +7,14 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ronda.store.models import Base, BigId
+from ronda.store.models import AUTOINCREMENT, Base, BigId
 
 
 class Rule(Base):
     """Trigger (which events) + conditions (when) -> actions (what): data, validated on save."""
 
     __tablename__ = "rules"
+    __table_args__ = AUTOINCREMENT
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -33,6 +34,7 @@ class Alarm(Base):
     __table_args__ = (
         Index("ix_alarms_state_priority", "state", "priority_num"),
         Index("ix_alarms_incident", "incident_key", "state"),
+        AUTOINCREMENT,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -73,7 +75,7 @@ class AlarmEntry(Base):
     """The alarm's history: created, updated by an event, assigned, comment, hold, close, reopen..."""
 
     __tablename__ = "alarm_entries"
-    __table_args__ = (Index("ix_alarm_entries_alarm", "alarm_id", "id"),)
+    __table_args__ = (Index("ix_alarm_entries_alarm", "alarm_id", "id"), AUTOINCREMENT)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"))
@@ -88,7 +90,7 @@ class PushSubscription(Base):
     """A browser's Web Push subscription (phone or desktop) for one user."""
 
     __tablename__ = "push_subscriptions"
-    __table_args__ = (UniqueConstraint("endpoint"),)
+    __table_args__ = (UniqueConstraint("endpoint"), AUTOINCREMENT)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -22,6 +22,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for big tables.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+# The table argument of every table whose id the database generates. Without it SQLite gives a new row
+# the highest id in the table plus one, so deleting the newest row (or emptying the table) frees its id
+# for the next insert, and whatever still names the old id (an alarm's rule, a case's event, an audit
+# entry, a URL a client kept) would name the new row. AUTOINCREMENT never hands an id out twice, like a
+# PostgreSQL sequence. Migration 0016 rebuilt the tables of existing databases so.
+AUTOINCREMENT: dict[str, Any] = {"sqlite_autoincrement": True}
+
 
 class Base(DeclarativeBase):
     pass
@@ -29,6 +36,7 @@ class Base(DeclarativeBase):
 
 class Camera(Base):
     __tablename__ = "cameras"
+    __table_args__ = AUTOINCREMENT
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -49,6 +57,8 @@ class Camera(Base):
     onvif_address: Mapped[str | None] = mapped_column(String(2048))
     onvif_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     ptz: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Recorder nodes that may record it (names; None: any node). A camera only one site's network reaches.
+    node_affinity: Mapped[list[str] | None] = mapped_column(JSON)
 
     streams: Mapped[list[CameraStream]] = relationship(
         back_populates="camera", cascade="all, delete-orphan", order_by="CameraStream.kind"
@@ -57,7 +67,7 @@ class Camera(Base):
 
 class CameraStream(Base):
     __tablename__ = "camera_streams"
-    __table_args__ = (UniqueConstraint("camera_id", "kind"),)
+    __table_args__ = (UniqueConstraint("camera_id", "kind"), AUTOINCREMENT)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
@@ -79,6 +89,8 @@ class Segment(Base):
     __table_args__ = (
         Index("ix_segments_cam_stream_start", "camera_id", "stream", "start_ms"),
         Index("ix_segments_start", "start_ms"),
+        Index("ix_segments_location_start", "location", "start_ms"),
+        AUTOINCREMENT,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -91,11 +103,16 @@ class Segment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     codec: Mapped[str | None] = mapped_column(String(16))
     recovered: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The recorder node that wrote it (cluster.node; "local" on a single box) and where the file lives:
+    # "local" (under the node's recordings volume, ``path``) or "archive" (the object store, ``archive_key``).
+    node: Mapped[str] = mapped_column(String(64), default="local", server_default="local")
+    location: Mapped[str] = mapped_column(String(8), default="local", server_default="local")
+    archive_key: Mapped[str | None] = mapped_column(Text)
 
 
 class Gap(Base):
     __tablename__ = "gaps"
-    __table_args__ = (Index("ix_gaps_cam_stream_start", "camera_id", "stream", "start_ms"),)
+    __table_args__ = (Index("ix_gaps_cam_stream_start", "camera_id", "stream", "start_ms"), AUTOINCREMENT)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     camera_id: Mapped[int] = mapped_column(Integer, ForeignKey("cameras.id"))
@@ -108,7 +125,7 @@ class Gap(Base):
 
 class EvidenceLock(Base):
     __tablename__ = "evidence_locks"
-    __table_args__ = (Index("ix_locks_cam", "camera_id", "start_ms"),)
+    __table_args__ = (Index("ix_locks_cam", "camera_id", "start_ms"), AUTOINCREMENT)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     camera_id: Mapped[int] = mapped_column(Integer, ForeignKey("cameras.id"))
@@ -141,13 +158,15 @@ class ExportJobRow(Base):
     bytes: Mapped[int | None] = mapped_column(BigInteger)
     created_ms: Mapped[int] = mapped_column(BigInteger)
     finished_ms: Mapped[int | None] = mapped_column(BigInteger)
+    # The node whose disk holds the package (cluster.node; "local" on a single box)
+    node: Mapped[str] = mapped_column(String(64), default="local", server_default="local")
 
 
 class Bookmark(Base):
     """A named time range on one camera (an operator's note on the timeline)."""
 
     __tablename__ = "bookmarks"
-    __table_args__ = (Index("ix_bookmarks_cam_start", "camera_id", "start_ms"),)
+    __table_args__ = (Index("ix_bookmarks_cam_start", "camera_id", "start_ms"), AUTOINCREMENT)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     camera_id: Mapped[int] = mapped_column(Integer, ForeignKey("cameras.id"))
@@ -166,6 +185,7 @@ class Event(Base):
         Index("ix_events_time", "time_ms"),
         Index("ix_events_cam_time", "camera_id", "time_ms"),
         Index("ux_events_uid", "uid", unique=True),
+        AUTOINCREMENT,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ronda.store.models import Base
+from ronda.store.models import AUTOINCREMENT, Base
 
 
 class PtzCamera(Base):
@@ -42,7 +42,7 @@ class PtzPatrol(Base):
     """A named tour of presets with dwell times, optionally only inside a time profile."""
 
     __tablename__ = "ptz_patrols"
-    __table_args__ = (UniqueConstraint("camera_id", "name"),)
+    __table_args__ = (UniqueConstraint("camera_id", "name"), AUTOINCREMENT)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     camera_id: Mapped[int] = mapped_column(Integer, ForeignKey("cameras.id", ondelete="CASCADE"), index=True)

@@ -55,7 +55,8 @@ def add_segment(s: Session, seg: Segment) -> Segment:
     return seg
 
 
-_SEGMENT_COLUMNS = ("camera_id", "stream", "start_ms", "end_ms", "bytes", "path", "sha256", "codec", "recovered")
+_SEGMENT_COLUMNS = ("camera_id", "stream", "start_ms", "end_ms", "bytes", "path", "sha256", "codec", "recovered",
+                    "node", "location", "archive_key")  # fmt: skip
 
 
 def insert_segment(s: Session, seg: Segment) -> Segment:
@@ -383,3 +384,16 @@ def organisation_user_ids(s: Session, organisation_id: int | None) -> list[int]:
 def all_locks(s: Session) -> Sequence[EvidenceLock]:
     """Every evidence lock, oldest first (expired ones too, until retention removes them)."""
     return s.scalars(select(EvidenceLock).order_by(EvidenceLock.id)).all()
+
+
+# --- WebSocket tickets shared by the API nodes ------------------------------------------------------------------
+def add_ws_ticket(s: Session, row: am.WsTicket, now: int) -> None:
+    """Store a ticket; the expired ones go in the same transaction (the table holds seconds of tickets)."""
+    s.execute(delete(am.WsTicket).where(am.WsTicket.expires_ms <= now))
+    s.add(row)
+
+
+def take_ws_ticket(s: Session, ticket_hash: str) -> am.WsTicket | None:
+    """The ticket's row, deleted in the same statement: of two nodes redeeming it at once, one gets it."""
+    stmt = delete(am.WsTicket).where(am.WsTicket.hash == ticket_hash).returning(am.WsTicket)
+    return s.execute(stmt).scalar_one_or_none()

@@ -5,7 +5,6 @@ motion search, the motion strip of the playback timeline and object search. The 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -16,11 +15,16 @@ from ronda.access.rights import MANAGE_CAMERAS, PLAYBACK
 from ronda.access.service import Principal
 from ronda.analytics import repository as repo
 from ronda.analytics.model import Box, region_mask
+from ronda.analytics.pipeline import IMAGE_NAME
 from ronda.analytics.repository import GRID_CELLS
+from ronda.analytics.service import image_path
 from ronda.api.deps import Caller, CameraId, Ctx, camera_right, iso_range, object_right, require_camera
 from ronda.api.schemas import JPEG
 from ronda.api.schemas.analytics import AnalyticsSettings, AnalyticsStatusView, MotionSearch, MotionStrip, ObjectView
 from ronda.errors import Invalid, NotFound
+from ronda.events.alarm_image import snapshot_file
+from ronda.events.plate_privacy import PlateFilter
+from ronda.events.store import load_event
 from ronda.media.cameras import camera_ids
 from ronda.store import repos
 from ronda.store.db import Database
@@ -190,13 +194,6 @@ def search_objects(
     return [_object_view(o) for o in found]
 
 
-def snapshot_path(data_dir: Path, stored: str) -> Path | None:
-    """The stored snapshot (a path relative to ``DATA/analytics/``) if it is a file inside that folder."""
-    root = (Path(data_dir) / "analytics").resolve()
-    path = (root / stored).resolve()
-    return path if path.is_relative_to(root) and path.is_file() else None
-
-
 @router.get("/analytics/objects/{object_id}/snapshot.jpg", response_class=Response, responses=JPEG,
             **object_right("analytics object", PLAYBACK))  # fmt: skip
 def object_snapshot(ctx: Ctx, caller: Caller, object_id: ObjectId) -> Response:
@@ -206,7 +203,37 @@ def object_snapshot(ctx: Ctx, caller: Caller, object_id: ObjectId) -> Response:
     if obj is None or not caller.visible([obj.camera_id]):
         raise NotFound("object")
     require_camera(caller, obj.camera_id, PLAYBACK)
-    path = snapshot_path(ctx.cfg.data_dir, obj.snapshot) if obj.snapshot else None
+    path = snapshot_file(ctx.cfg.data_dir, obj.snapshot) if obj.snapshot else None
     if path is None:
         raise NotFound("snapshot")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
+EventId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+ImageName = Annotated[str | None, Query(pattern=IMAGE_NAME.pattern, description="an extra image the payload's "
+                                        "'images' names (e.g. before, after); default: the snapshot")]  # fmt: skip
+
+
+@router.get("/events/{event_id}/snapshot.jpg", response_class=Response, responses=JPEG,
+            **object_right("event", PLAYBACK))  # fmt: skip
+def event_snapshot(ctx: Ctx, caller: Caller, event_id: EventId, image: ImageName = None) -> Response:
+    """An analytics event's snapshot, or with ``?image=NAME`` one of its extra images (graffiti and tamper:
+    ``before``, ``after``). Needs ``playback`` on the event's camera, like an object's snapshot; 404 when it
+    has none."""
+    found = load_event(ctx.db, event_id)
+    if found is None:
+        raise NotFound("event")
+    view, cams = found
+    if not cams or not caller.visible(cams[:1]):
+        raise NotFound("event")
+    require_camera(caller, cams[0], PLAYBACK)
+    if PlateFilter(caller).hides(str(view.get("type", "")), cams[0]):
+        raise NotFound("snapshot")  # a plate crop: only for who may read this camera's plates
+    stored = view.get("snapshot")
+    if image is not None:
+        named = view.get("payload", {}).get("images")
+        stored = image_path(stored, image) if stored and isinstance(named, list) and image in named else None
+    path = snapshot_file(ctx.cfg.data_dir, stored) if stored else None
+    if path is None:
+        raise NotFound("snapshot" if image is None else f"image {image!r}")
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})

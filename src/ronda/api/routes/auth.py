@@ -16,7 +16,8 @@ from ronda.access.service import AuthError, LoginThrottled
 from ronda.api.deps import CSRF_COOKIE, SESSION_COOKIE, Caller, Ctx, authenticated, client_ip, declare_ws, public
 from ronda.api.schemas.auth import MeView, Ticket, Tokens
 from ronda.events import visibility as alarm_rules
-from ronda.events.messages import AlarmChanged, Message
+from ronda.events.messages import AlarmChanged, Event, Message
+from ronda.events.plate_privacy import PlateFilter
 
 router = APIRouter(tags=["auth"])
 # How often an open socket re-checks its session or API key (and the rights): a socket closes at most
@@ -131,7 +132,7 @@ async def events_ws(ws: WebSocket) -> None:
     if not origin_ok(ws):
         await ws.close(code=4403, reason="origin not allowed")
         return
-    binding = ctx.auth.tickets.redeem(ws.query_params.get("ticket", ""))
+    binding = await asyncio.to_thread(ctx.auth.tickets.redeem, ws.query_params.get("ticket", ""))
     await ws.accept()
     if binding is None:  # closed after the handshake, so a browser sees the code (4401: new ticket)
         await ws.close(code=4401, reason="invalid or expired ticket")
@@ -140,7 +141,7 @@ async def events_ws(ws: WebSocket) -> None:
     if p is None:
         await ws.close(code=4401, reason="session ended")
         return
-    state: dict[str, Any] = {"p": p, "seen": {}}
+    state: dict[str, Any] = {"p": p, "seen": {}, "plates": PlateFilter(p)}
 
     def sees_camera(cam: int) -> bool:
         seen = state["seen"]
@@ -150,7 +151,8 @@ async def events_ws(ws: WebSocket) -> None:
 
     def allowed(msg: Message) -> bool | Message:
         """Whether the caller gets ``msg``, or the redacted copy it gets instead (an alarm seen only
-        through a related camera: the same rule as GET /alarms)."""
+        through a related camera: the same rule as GET /alarms; a plate event of a camera whose plates
+        the caller may not read: the same as GET /events)."""
         p = state["p"]
         if isinstance(msg, AlarmChanged):
             alarm = msg.alarm
@@ -162,8 +164,13 @@ async def events_ws(ws: WebSocket) -> None:
             return replace(msg, alarm=alarm.redacted_copy(alarm_rules.REDACTED_TITLE))
         cam = msg.camera
         if cam is None:
-            return bool(p.site_scope and p.has(MANAGE_CAMERAS))  # system and security events
-        return sees_camera(cam)
+            seen = bool(p.site_scope and p.has(MANAGE_CAMERAS))  # system and security events
+        else:
+            seen = sees_camera(cam)
+        if not seen:
+            return False
+        shown: Event = state["plates"].event(msg)
+        return True if shown is msg else shown
 
     fanout = ctx.events.fanout
     client = fanout.add(allowed)
@@ -195,7 +202,7 @@ async def events_ws(ws: WebSocket) -> None:
                 if p is None:
                     await ws.close(code=4401, reason="session ended")
                     return
-                state["p"], state["seen"] = p, {}
+                state["p"], state["seen"], state["plates"] = p, {}, PlateFilter(p)
     except (WebSocketDisconnect, RuntimeError):
         return
     finally:

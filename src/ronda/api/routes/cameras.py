@@ -121,7 +121,11 @@ async def snapshot(ctx: Ctx, caller: Caller, camera_id: CameraId) -> Response:
 
 async def snapshot_response(ctx: Ctx, caller: Principal, camera_id: int) -> Response:
     """The latest keyframe as JPEG (from the recorder's own files: no second camera session)."""
-    jpeg = await cameras(ctx).snapshot(camera_id)
+    remote = await asyncio.to_thread(ctx.nodes.live_peer, camera_id) if ctx.nodes is not None else None
+    if remote is not None:  # recorded by another node of the cluster: its snapshot (ronda.cluster.nodes)
+        jpeg = (await ctx.nodes.get(remote, f"/cameras/{camera_id}/snapshot.jpg")).content  # type: ignore[union-attr]
+    else:
+        jpeg = await cameras(ctx).snapshot(camera_id)
     # A view changes nothing: appended on its own (and coalesced per viewer and camera).
     await asyncio.to_thread(ctx.audit.append, caller.actor, "live.snapshot", "ok", camera_id, None, None,
                             caller.source_ip)  # fmt: skip

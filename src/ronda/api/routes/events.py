@@ -15,6 +15,7 @@ from ronda.api.schemas.events import EventStats, EventView, PostedEvents
 from ronda.errors import DomainError, Forbidden, Invalid, NotFound
 from ronda.events import event_admin
 from ronda.events.ingest import IncomingEvent
+from ronda.events.plate_privacy import PlateFilter
 from ronda.events.store import NewEvent, search_events
 from ronda.media.cameras import camera_ids
 from ronda.timeutil import now_ms
@@ -52,15 +53,20 @@ def list_events(
     text: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[dict[str, Any]]:
-    """Stored events the caller may see, newest first."""
+    """Stored events the caller may see, newest first. ``plate.*`` events of cameras whose plates the
+    caller may not read come without their plate, text and crop (docs/access.md)."""
     since_ms = iso_param(since, "since") if since is not None else None
     until_ms = iso_param(until, "until") if until is not None else None
     visible = sorted(caller.visible(camera_ids(ctx.db)))
     cams = [c for c in visible if c == camera] if camera is not None else visible
     types = [t.strip() for t in type.split(",") if t.strip()] if type else None
     glob = camera is None and caller.site_scope and caller.has(MANAGE_CAMERAS)  # system and security events
-    return search_events(ctx.db, camera_ids=cams, since_ms=since_ms, until_ms=until_ms, types=types, source=source,
-                         text=text, include_global=glob, limit=limit)  # fmt: skip
+    found = search_events(ctx.db, camera_ids=cams, since_ms=since_ms, until_ms=until_ms, types=types, source=source,
+                          text=text, include_global=glob, limit=limit)  # fmt: skip
+    plates = PlateFilter(caller)
+    if text:
+        found = [e for e in found if plates.matches_text(e, text)]
+    return plates.views(found)
 
 
 @router.post("/events", status_code=202, response_model=PostedEvents, **object_right("event cameras"))

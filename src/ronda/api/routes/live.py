@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Query, Response, WebSocket, WebSocketDisconnect
 from fastapi import Path as PathParam
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from ronda.access.rights import LIVE
 from ronda.access.service import Principal
@@ -35,6 +40,7 @@ from ronda.api.deps import (
 from ronda.api.routes.auth import origin_ok, until_closed
 from ronda.api.schemas import M3U8, M4S, MP4
 from ronda.api.schemas.live import LiveInfo
+from ronda.cluster.nodes import Peer
 from ronda.errors import DomainError, NotFound, Unavailable
 from ronda.media import live_view
 from ronda.media.live import LiveFragment, LiveHub, LiveTail
@@ -51,6 +57,7 @@ MAX_QUEUE = 40  # fragments (~10 s) a slow viewer may lag before it is moved to 
 # so that nothing is held for it. The server's WebSocket protocol drops such a peer after
 # http.ws_write_stall_seconds already (ronda.api.protocols); this bounds the send on any server.
 SEND_STALL_S = 20.0
+RELAY_MAX_MESSAGE = 32 << 20  # a fragment from the recording node (a 4K keyframe fits many times)
 LiveToken = Annotated[Principal, stream_caller(LIVE)]
 NewPlaylistToken = Annotated[Principal, stream_caller(LIVE, new_playlist=True)]
 
@@ -87,7 +94,29 @@ async def _recorded_tail(ctx: Ctx, camera_id: CameraId, stream: StreamKind) -> L
     return hub(ctx).get(camera_id, stream)
 
 
-RecordedTail = Annotated[LiveTail, Depends(_recorded_tail)]
+async def _remote(ctx: AppContext, camera_id: int) -> Peer | None:
+    """The node of the cluster that records the camera, when it is another one (its live view is there)."""
+    return await asyncio.to_thread(ctx.nodes.live_peer, camera_id) if ctx.nodes is not None else None
+
+
+async def _fetch(ctx: AppContext, peer: Peer, path: str) -> bytes:
+    assert ctx.nodes is not None
+    return (await ctx.nodes.get(peer, path)).content
+
+
+def _with_token(playlist: str, token: str) -> str:
+    """The recording node's playlist names its parts without a token: each gets the viewer's."""
+    out = []
+    for line in playlist.splitlines():
+        if line and not line.startswith("#"):
+            line = f"{line}?token={token}"
+        elif line.startswith("#EXT-X-MAP:"):
+            line = re.sub(r'URI="([^"?]+)"', lambda m: f'URI="{m.group(1)}?token={token}"', line)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+recorded_tail = _recorded_tail  # for the federation's peer routes (api/routes/federation.py)
 
 
 async def _ready_tail(ctx: AppContext, camera_id: int, stream: str, segments: int) -> LiveTail:
@@ -95,6 +124,9 @@ async def _ready_tail(ctx: AppContext, camera_id: int, stream: str, segments: in
     if not await tail.wait_for(lambda: len(tail.segments) >= segments, 15.0):
         raise Unavailable("no live video from this camera right now (offline or not recording)", retry_after=5)
     return tail
+
+
+ready_tail = _ready_tail  # for the federation's peer routes
 
 
 def _bandwidth(tail: LiveTail) -> int:
@@ -116,16 +148,22 @@ async def live_master(
     minutes bound to the same session (each request still re-checks session and right). Only a token
     handed out by the API opens it, not a playlist's own, so a player cannot renew its access alone."""
     dims = await asyncio.to_thread(live_view.recorded_stream, ctx.db, camera_id, stream)
-    tail = await _ready_tail(ctx, camera_id, stream, 3)
-    init = tail.inits[tail.segments[-1].init_version]
-    res = ""
-    if init.video is not None and dims.get("width") and dims.get("height"):
-        res = f",RESOLUTION={dims['width']}x{dims['height']}"
+    remote = await _remote(ctx, camera_id)
+    if remote is not None:  # recorded by another node: what its tail says
+        v = json.loads(await _fetch(ctx, remote, f"/live/{camera_id}/{stream}/variant"))
+        bandwidth, codecs = int(v["bandwidth"]), str(v["codecs"])
+        res = f",RESOLUTION={v['resolution']}" if v.get("resolution") else ""
+    else:
+        tail = await _ready_tail(ctx, camera_id, stream, 3)
+        init = tail.inits[tail.segments[-1].init_version]
+        bandwidth, codecs, res = _bandwidth(tail), init.codecs, ""
+        if init.video is not None and dims.get("width") and dims.get("height"):
+            res = f",RESOLUTION={dims['width']}x{dims['height']}"
     long_token = ctx.auth.issuer.issue_stream_token(p.binding(), camera_id, LIVE, ttl_s=PLAYLIST_TTL_S,
                                                     playlist=True)  # fmt: skip
     body = (
         "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
-        f'#EXT-X-STREAM-INF:BANDWIDTH={_bandwidth(tail)},CODECS="{init.codecs}"{res}\n'
+        f'#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},CODECS="{codecs}"{res}\n'
         f"live/{stream}/index.m3u8?token={long_token}\n"
     )
     await asyncio.to_thread(ctx.audit.append, p.actor, "live.start", "ok", camera_id, None, None, p.source_ip,
@@ -137,6 +175,10 @@ async def live_master(
             **stream_right(LIVE))  # fmt: skip
 async def live_playlist(ctx: Ctx, p: LiveToken, camera_id: CameraId, stream: StreamKind, token: Token) -> Response:
     await asyncio.to_thread(live_view.recorded_stream, ctx.db, camera_id, stream)
+    remote = await _remote(ctx, camera_id)
+    if remote is not None:
+        text = (await _fetch(ctx, remote, f"/live/{camera_id}/{stream}/index.m3u8")).decode()
+        return Response(_with_token(text, token), media_type="application/vnd.apple.mpegurl")
     tail = await _ready_tail(ctx, camera_id, stream, 1)
     body = tail.playlist(lambda v: f"init-{v}.mp4?token={token}", lambda n: f"{n}.m4s?token={token}")
     return Response(body, media_type="application/vnd.apple.mpegurl")
@@ -145,8 +187,14 @@ async def live_playlist(ctx: Ctx, p: LiveToken, camera_id: CameraId, stream: Str
 @router.get("/media/{camera_id}/live/{stream}/init-{version}.mp4", response_class=Response, responses=MP4,
             **stream_right(LIVE))  # fmt: skip
 async def live_init(
-    p: LiveToken, tail: RecordedTail, version: Annotated[int, PathParam(ge=1, le=2**31)], token: Token
-) -> Response:
+    ctx: Ctx, p: LiveToken, camera_id: CameraId, stream: StreamKind,
+    version: Annotated[int, PathParam(ge=1, le=2**31)], token: Token,
+) -> Response:  # fmt: skip
+    remote = await _remote(ctx, camera_id)
+    if remote is not None:
+        data = await _fetch(ctx, remote, f"/live/{camera_id}/{stream}/init-{version}.mp4")
+        return Response(data, media_type="video/mp4")
+    tail = await _recorded_tail(ctx, camera_id, stream)
     init = tail.inits.get(version)
     if init is None:
         raise NotFound("initialisation section")
@@ -156,8 +204,14 @@ async def live_init(
 @router.get("/media/{camera_id}/live/{stream}/{seq}.m4s", response_class=Response, responses=M4S,
             **stream_right(LIVE))  # fmt: skip
 async def live_segment(
-    p: LiveToken, tail: RecordedTail, seq: Annotated[int, PathParam(ge=0, le=2**62)], token: Token
-) -> Response:
+    ctx: Ctx, p: LiveToken, camera_id: CameraId, stream: StreamKind, seq: Annotated[int, PathParam(ge=0, le=2**62)],
+    token: Token,
+) -> Response:  # fmt: skip
+    remote = await _remote(ctx, camera_id)
+    if remote is not None:
+        data = await _fetch(ctx, remote, f"/live/{camera_id}/{stream}/{seq}.m4s")
+        return Response(data, media_type="video/iso.segment")
+    tail = await _recorded_tail(ctx, camera_id, stream)
     seg = tail.hls_segment(seq)
     if seg is None:
         raise NotFound("live segment (it has left the live window)")
@@ -197,6 +251,33 @@ async def live_ws(ws: WebSocket, camera_id: int) -> None:
     source_ip = ws.client.host if ws.client else None
     await asyncio.to_thread(ctx.audit.append, p.actor, "live.start", "ok", camera_id, None, None, source_ip,
                             {"stream": stream, "via": "websocket"})  # fmt: skip
+
+    async def recheck() -> tuple[int, str] | None:
+        # The session (or API key) still live, the right still held?
+        now = await asyncio.to_thread(ctx.auth.principal_for_binding, binding, "stream")
+        if now is None:
+            return 4401, "the session of this stream token has ended"
+        if not now.can(LIVE, camera_id):
+            return 4403, "the 'live' right on this camera was withdrawn"
+        return None
+
+    try:
+        remote = await _remote(ctx, camera_id)
+    except DomainError as e:
+        await ws.close(code=ws_close_code(e), reason=str(e.detail))
+        return
+    if remote is not None:  # recorded by another node of the cluster: its fragments, passed through
+        await _relay(ws, ctx, remote, camera_id, stream, recheck)
+    else:
+        await follow_tail(ws, ctx, camera_id, stream, recheck)
+
+
+Recheck = Callable[[], Awaitable[tuple[int, str] | None]]
+
+
+async def follow_tail(ws: WebSocket, ctx: AppContext, camera_id: int, stream: str, recheck: Recheck | None) -> None:
+    """Sends the stream's fragments from the newest keyframe on, until the viewer leaves; ``recheck`` (every
+    ``RECHECK_S``) gives a close code and reason when the viewer may no longer watch."""
     tail = hub(ctx).get(camera_id, stream)
     queue = tail.subscribe()
     reader = asyncio.create_task(until_closed(ws))
@@ -231,15 +312,11 @@ async def live_ws(ws: WebSocket, camera_id: int) -> None:
                         continue
                     need_key = False
                 sent_version = await asyncio.wait_for(_send(ws, tail, item, sent_version), SEND_STALL_S)
-            if time.monotonic() - checked > RECHECK_S:
+            if recheck is not None and time.monotonic() - checked > RECHECK_S:
                 checked = time.monotonic()
-                # The session (or API key) still live, the right still held?
-                now = await asyncio.to_thread(ctx.auth.principal_for_binding, binding, "stream")
-                if now is None:
-                    await ws.close(code=4401, reason="the session of this stream token has ended")
-                    break
-                if not now.can(LIVE, camera_id):
-                    await ws.close(code=4403, reason="the 'live' right on this camera was withdrawn")
+                refused = await recheck()
+                if refused is not None:
+                    await ws.close(code=refused[0], reason=refused[1])
                     break
     except (WebSocketDisconnect, RuntimeError):
         pass
@@ -248,6 +325,55 @@ async def live_ws(ws: WebSocket, camera_id: int) -> None:
             await asyncio.wait_for(ws.close(code=4008, reason="not reading: reconnect"), 1.0)
     finally:
         tail.unsubscribe(queue)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+
+
+async def _relay(ws: WebSocket, ctx: AppContext, remote: Peer, camera_id: int, stream: str, recheck: Recheck) -> None:
+    """The live socket of a camera another node records: that node's internal fragment socket
+    (``/internal/v1/live/{camera}/{stream}/ws``, signed), message by message; the session and right are
+    re-checked here as for a local stream."""
+    assert ctx.nodes is not None
+    url = ctx.nodes.signed_url(remote, f"/live/{camera_id}/{stream}/ws")
+    url = "ws" + url.removeprefix("http")  # http → ws, https → wss
+    reader = asyncio.create_task(until_closed(ws))
+    try:
+        try:
+            upstream = await ws_connect(url, open_timeout=10, max_size=RELAY_MAX_MESSAGE, ping_interval=20)
+        except (OSError, InvalidHandshake, TimeoutError):
+            await ws.close(code=4503, reason=f"the recording node {remote.name} is unreachable")
+            return
+        async with upstream:
+            checked = time.monotonic()
+            while not reader.done():
+                getter = asyncio.ensure_future(upstream.recv())
+                done, _ = await asyncio.wait({getter, reader}, timeout=RECHECK_S, return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    msg = getter.result()
+                    send = ws.send_bytes(msg) if isinstance(msg, bytes) else ws.send_text(msg)
+                    await asyncio.wait_for(send, SEND_STALL_S)
+                else:
+                    getter.cancel()
+                    if reader in done:
+                        break
+                if time.monotonic() - checked > RECHECK_S:
+                    checked = time.monotonic()
+                    refused = await recheck()
+                    if refused is not None:
+                        await ws.close(code=refused[0], reason=refused[1])
+                        break
+    except ConnectionClosed as e:  # the recording node ended the stream: say why, as it did
+        code = e.rcvd.code if e.rcvd is not None and e.rcvd.code >= 4000 else 4503
+        reason = e.rcvd.reason if e.rcvd is not None and e.rcvd.reason else "live view of this stream stopped"
+        with contextlib.suppress(Exception):
+            await ws.close(code=code, reason=reason)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    except TimeoutError:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(code=4008, reason="not reading: reconnect"), 1.0)
+    finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader

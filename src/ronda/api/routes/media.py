@@ -34,7 +34,7 @@ from ronda.api.deps import (
 from ronda.api.routes.cameras import snapshot_response
 from ronda.api.schemas import JPEG, M3U8, MP4, ZIP
 from ronda.api.schemas.media import ExportJob, ExportLink, LockView, StreamToken
-from ronda.media import export_access, locks, playback
+from ronda.media import export_access, locks, playback, segment_source
 from ronda.media.export_jobs import ExportJobs
 
 router = APIRouter(tags=["media"])
@@ -173,7 +173,10 @@ def token_segment(
     token: Token,
 ) -> FileResponse:
     """One recorded segment (byte ranges supported: seeking in a <video> element)."""
-    seg = playback.segment_file(ctx.db, ctx.cfg.recordings_dir, camera_id, segment_id)
+    # On another node's disk (a cluster): fetched from it (ronda.cluster.nodes); else this node's file or
+    # the archive's object (media/segment_source.py).
+    remote = ctx.nodes.remote_segment(camera_id, segment_id) if ctx.nodes is not None else None
+    seg = remote or playback.segment_file(ctx.db, segment_source.of(ctx.cfg, ctx.db), camera_id, segment_id)
     if request.headers.get("range") in (None, "bytes=0-"):  # one entry per playback start, not per range
         ctx.audit.append(p.actor, "playback.segment", "ok", camera_id, seg.start_ms, seg.end_ms, p.source_ip,
                          {"segment": segment_id})  # fmt: skip
@@ -194,7 +197,8 @@ def vod(
     """HLS VOD from any instant: the segment holding ``start`` first (the player starts at the exact
     instant through ``EXT-X-START``), up to ``end`` (default: 1 h later, at most 6 h); gaps skipped.
     Only a token handed out by the API opens it, not a playlist's own."""
-    pl = playback.vod_playlist(ctx.db, ctx.cfg.recordings_dir, ctx.auth.issuer, p, camera_id, start, end, stream)
+    source = segment_source.of(ctx.cfg, ctx.db)
+    pl = playback.vod_playlist(ctx.db, source, ctx.auth.issuer, p, camera_id, start, end, stream)
     ctx.audit.append(p.actor, "playback.start", "ok", camera_id, pl.start_ms, pl.end_ms, p.source_ip,
                      {"stream": stream})  # fmt: skip
     return Response(pl.body, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-store"})

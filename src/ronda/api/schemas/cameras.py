@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from ronda.api.schemas import Out
 from ronda.config import Transport
 
@@ -78,6 +80,8 @@ class SegmentView(Out):
     sha256: str | None
     codec: str | None
     recovered: bool
+    node: str
+    location: Literal["local", "archive"]
 
 
 class GapDetail(Out):

@@ -24,3 +24,5 @@ class StorageView(Out):
     total_bytes: int | None = None
     free_percent: float | None = None
     deleted_last_pass: int | None = None
+    # with the archive tier (docs/cluster.md): state (ok | failing), detail, backlog, archived
+    archive: dict[str, Any] | None = None

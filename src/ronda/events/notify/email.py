@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from urllib.parse import urlsplit
 
 from ronda.events.notify import DeliveryResult, Notification, absolute_url
 
@@ -85,7 +86,8 @@ def build_message(sender: str, to: list[str], n: Notification, *, base_url: str 
     lines.append(f"Time: {when.isoformat(timespec='seconds')}")
     if link:
         lines += ["", f"Open the alarm: {link}"]
-    if n.snapshot_url:
+    if n.snapshot_url and urlsplit(n.snapshot_url).scheme in ("http", "https"):
+        # A relative link means nothing in a mail client; the picture is attached inline anyway.
         lines.append(f"Snapshot: {n.snapshot_url}")
     msg.set_content("\n".join(lines) + "\n")
 

@@ -1,8 +1,7 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from ronda.store import access_models, analytics_models, event_models, map_models, ptz_models  # noqa: F401  (registers their tables)
-from ronda.store.models import Base
+from ronda.store.all_models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -20,14 +20,17 @@ const SHELL = [
   "js/views/alarms/detail.js", "js/views/alarms/dialog.js", "js/views/alarms/list.js", "js/views/alarms/media.js",
   "js/views/alarms/sound.js", "js/views/alarms/strings.js", "js/views/live/grid.js", "js/views/live/saved.js", "js/views/live/settings.js",
   "js/views/live/strings.js", "js/views/live/tile.js", "js/views/live/tree.js", "js/views/live/zoom.js",
-  "js/views/live/ptz.js", "js/views/live/ptzlists.js", "js/views/live/ptzpad.js", "js/views/map/marker.js", "js/views/map/panel.js", "js/views/map/placement.js", "js/views/map/plan.js",
+  "js/views/live/ptz.js", "js/views/live/ptzlists.js", "js/views/live/ptzpad.js", "js/views/live/remote.js", "js/views/map/marker.js", "js/views/map/panel.js", "js/views/map/placement.js", "js/views/map/plan.js",
   "js/views/map/popup.js", "js/views/map/stage.js", "js/views/map/strings.js", "js/views/map/cone.js", "js/views/map/geo.js",
   "js/views/map/geopanel.js", "vendor/leaflet/leaflet-src.esm.js", "vendor/leaflet/leaflet.css",
   "js/sitetime.js", "js/timeline/bar.js", "js/timeline/data.js", "js/timeline/describe.js", "js/timeline/draw.js",
   "js/timeline/input.js", "js/timeline/style.js", "js/timeline/motion.js",
   "css/analytics.css", "js/analytics/frame.js", "js/analytics/shapes.js", "js/analytics/stage.js", "js/analytics/strings.js",
-  "js/views/admin/analytics.js", "js/views/admin/anstatus.js", "js/views/admin/ansettings.js", "js/views/admin/zonedraw.js", "js/views/admin/zonelist.js",
+  "js/views/admin/analytics.js", "js/views/admin/anstatus.js", "js/views/admin/ansettings.js", "js/views/admin/ancity.js", "js/views/admin/zonedraw.js", "js/views/admin/zonelist.js",
   "js/views/search.js", "js/views/search/hits.js", "js/views/search/region.js",
+  "css/plates.css", "js/views/plates.js", "js/views/plates/strings.js", "js/views/admin/platelists.js",
+  "css/cases.css", "css/case-report.css", "js/views/cases.js", "js/views/cases/detail.js", "js/views/cases/list.js",
+  "js/views/cases/report.js", "js/views/cases/strings.js",
 ];
 
 sw.addEventListener("install", (e) => {
@@ -87,6 +90,11 @@ sw.addEventListener("push", (e) => {
     timestamp: msg.time || Date.now(),
     data: { url: msg.url || (id ? `/#/alarms/${id}` : "/#/alarms"), alarm_id: id || null },
   };
+  // The alarm's picture: a link signed for this recipient that works for minutes, no login needed
+  // (ronda.access.image_links). Only a same-origin path or an https URL is taken from the payload.
+  if (typeof msg.snapshot === "string" && (msg.snapshot.startsWith("/api/") || msg.snapshot.startsWith("https://"))) {
+    options.image = new URL(msg.snapshot, sw.location.origin).href;
+  }
   e.waitUntil(sw.registration.showNotification(title, options));
 });
 

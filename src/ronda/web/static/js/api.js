@@ -73,6 +73,16 @@ export class Api extends EventTarget {
   }
 
   // fetch JSON from the API; `options.raw` returns the Response.
+  /**
+   * A picture the API serves with the session (an <img> cannot send it) as an object URL, or null when
+   * it is not there; the caller revokes it.
+   * @param {string} path @returns {Promise<string | null>}
+   */
+  async objectUrl(path) {
+    const res = await this.call(path, { raw: true });
+    return res.ok ? URL.createObjectURL(await res.blob()) : null;
+  }
+
   async call(path, options = {}) {
     if (this.session && this.session.expires_at - Date.now() < 60_000) await this._refresh();
     const send = () => {

@@ -11,7 +11,9 @@ const VIEWS = {
   live: () => import("./views/live.js"),
   playback: () => import("./views/playback.js"),
   search: () => import("./views/search.js"),
+  plates: () => import("./views/plates.js"),
   alarms: () => import("./views/alarms.js"),
+  cases: () => import("./views/cases.js"),
   map: () => import("./views/map.js"),
   admin: () => import("./views/admin.js"),
 };
@@ -19,7 +21,9 @@ const NAV = [
   ["live", "nav.live", null],
   ["playback", "nav.playback", "playback"],
   ["search", "nav.search", "playback"],
+  ["plates", "nav.plates", "plates"],
   ["alarms", "nav.alarms", null],
+  ["cases", "nav.cases", "cases"],
   ["map", "nav.map", null],
   ["admin", "nav.admin", "admin"],
 ];

@@ -6,8 +6,8 @@ const STRINGS = {
   en: {
     "app.name": "Ronda", "login.title": "Sign in", "login.username": "Username", "login.password": "Password",
     "login.totp": "One-time code", "login.submit": "Sign in", "login.expired": "Your session has expired: sign in again.",
-    "login.failed": "Sign-in failed", "nav.live": "Live", "nav.playback": "Playback", "nav.alarms": "Alarms",
-    "nav.map": "Map", "nav.search": "Search", "nav.admin": "Admin", "nav.logout": "Sign out", "nav.language": "Language",
+    "login.failed": "Sign-in failed", "nav.live": "Live", "nav.playback": "Playback", "nav.alarms": "Alarms", "nav.cases": "Cases",
+    "nav.map": "Map", "nav.search": "Search", "nav.plates": "Plates", "nav.admin": "Admin", "nav.logout": "Sign out", "nav.language": "Language",
     "common.loading": "Loading…", "common.error": "Something went wrong", "common.close": "Close",
     "common.save": "Save", "common.cancel": "Cancel", "common.search": "Search", "common.none": "Nothing here",
     "push.on": "Notifications on", "push.off": "Notifications off", "push.denied": "Notifications blocked",
@@ -25,8 +25,8 @@ const STRINGS = {
   it: {
     "app.name": "Ronda", "login.title": "Accesso", "login.username": "Nome utente", "login.password": "Password",
     "login.totp": "Codice monouso", "login.submit": "Accedi", "login.expired": "La sessione è scaduta: accedi di nuovo.",
-    "login.failed": "Accesso non riuscito", "nav.live": "Dal vivo", "nav.playback": "Registrazioni", "nav.alarms": "Allarmi",
-    "nav.map": "Mappa", "nav.search": "Ricerca", "nav.admin": "Amministrazione", "nav.logout": "Esci", "nav.language": "Lingua",
+    "login.failed": "Accesso non riuscito", "nav.live": "Dal vivo", "nav.playback": "Registrazioni", "nav.alarms": "Allarmi", "nav.cases": "Pratiche",
+    "nav.map": "Mappa", "nav.search": "Ricerca", "nav.plates": "Targhe", "nav.admin": "Amministrazione", "nav.logout": "Esci", "nav.language": "Lingua",
     "common.loading": "Caricamento…", "common.error": "Qualcosa non ha funzionato", "common.close": "Chiudi",
     "common.save": "Salva", "common.cancel": "Annulla", "common.search": "Cerca", "common.none": "Niente da mostrare",
     "push.on": "Notifiche attive", "push.off": "Notifiche disattivate", "push.denied": "Notifiche bloccate",

@@ -16,6 +16,8 @@ addStrings({
     "reason.camera_deleted": "camera deleted", "reason.camera_reconfigured": "camera reconfigured",
     "reason.camera_restarted": "the camera restarted with new stream addresses",
     "reason.clock_adjusted": "clock adjusted", "reason.recorder_error": "recorder error",
+    "reason.failover": "recorder node failed: another node took the camera over",
+    "reason.rebalanced": "camera moved to another recorder node",
   },
   it: {
     "reason.camera_unreachable": "telecamera non raggiungibile", "reason.auth_failed": "la telecamera ha rifiutato le credenziali",
@@ -28,6 +30,8 @@ addStrings({
     "reason.camera_deleted": "telecamera eliminata", "reason.camera_reconfigured": "telecamera riconfigurata",
     "reason.camera_restarted": "la telecamera si è riavviata con nuovi indirizzi dei flussi",
     "reason.clock_adjusted": "orologio corretto", "reason.recorder_error": "errore del registratore",
+    "reason.failover": "nodo di registrazione guasto: un altro nodo ha preso la telecamera",
+    "reason.rebalanced": "telecamera spostata su un altro nodo di registrazione",
   },
 });
 

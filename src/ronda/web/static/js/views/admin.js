@@ -7,6 +7,7 @@ import { clear, h, loadCss } from "../dom.js";
 import { t } from "../i18n.js";
 import { analyticsTab } from "./admin/analytics.js";
 import { camerasTab } from "./admin/cameras.js";
+import { plateListsTab } from "./admin/platelists.js";
 import "./admin/strings.js";
 import { auditTab, storageTab } from "./admin/system.js";
 import { rolesTab, usersTab } from "./admin/users.js";
@@ -18,6 +19,7 @@ const TABS = [
   { id: "users", right: "manage_users", render: usersTab },
   { id: "roles", right: "manage_users", render: rolesTab },
   { id: "rules", right: "manage_rules", render: rulesTab },
+  { id: "plates", right: "manage_rules", render: plateListsTab },
   { id: "storage", right: "manage_cameras", render: storageTab },
   { id: "audit", right: "view_audit", render: auditTab },
 ];

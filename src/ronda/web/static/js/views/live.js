@@ -2,8 +2,8 @@
 // Live view: the camera tree with search, a grid of 1, 2×2, 3×3 or 4×4 tiles (sub-streams), saved
 // views, and the single view of one camera (#/live/<id>, main stream, low latency).
 // Layout, tile choice and saved views are kept per user in localStorage.
-// Components in live/: tree.js, grid.js, tile.js (with zoom.js), saved.js, settings.js; a dome's
-// single view adds the PTZ panel (ptz.js, ptzpad.js, ptzlists.js).
+// Components in live/: tree.js, grid.js, tile.js (with zoom.js), saved.js, settings.js, remote.js (other
+// sites' cameras); a dome's single view adds the PTZ panel (ptz.js, ptzpad.js, ptzlists.js).
 import { errorText } from "../api.js";
 import { h, loadCss } from "../dom.js";
 import { t } from "../i18n.js";
@@ -14,6 +14,7 @@ import { canSteer, PtzPanel } from "./live/ptz.js";
 import { loadSettings } from "./live/settings.js";
 import { Tile } from "./live/tile.js";
 import { cameraTree } from "./live/tree.js";
+import { remoteSites } from "./live/remote.js";
 
 const MOTION_MS = 5000;
 
@@ -71,6 +72,8 @@ export default {
         h("summary", { text: t("live.cameras") }), search, tree),
       savedViews(ctx, settings, grid));
     const main = h("section", { class: "live-main" });
+    const remote = remoteSites(ctx, main); // other sites' cameras (federation), with an offline badge
+    side.append(remote.el);
 
     /** @param {LiveCamera} cam */
     function renderSingle(cam) {
@@ -158,6 +161,7 @@ export default {
       ctx.events.removeEventListener("alarm", onAlarm);
       ctx.events.removeEventListener("resync", loadAlarms);
       grid.stopTiles();
+      remote.dispose();
       if (ptz) ptz.dispose();
     };
   },

@@ -43,7 +43,7 @@ export async function analyticsTab(panel, ctx, sub = []) {
     const settings = await loadOrShow(ctx, `/api/v1/cameras/${cam.id}/analytics`, err);
     if (!settings || pick.value !== String(cam.id)) return;
     err.show(null);
-    close = editor(body, ctx, cam, settings);
+    close = editor(body, ctx, cam, settings, cams.filter((c) => c.id !== cam.id));
   }
   await open();
   return () => close && close();
@@ -54,8 +54,9 @@ export async function analyticsTab(panel, ctx, sub = []) {
  * @param {import("../../app.js").AppContext} ctx
  * @param {{ id: number, name: string }} cam
  * @param {any} settings the camera's analytics settings (the API's)
+ * @param {{ id: number, name: string }[]} others the site's other cameras
  */
-function editor(body, ctx, cam, settings) {
+function editor(body, ctx, cam, settings, others) {
   /** @type {import("../../analytics/shapes.js").Zone[]} */
   const zones = (settings.zones || []).map((z) => ({ ...z, points: z.points.map((p) => [p[0], p[1]]) }));
   const stage = new Stage(ctx, cam.id, { label: t("an.stage", { name: cam.name }), testid: "an-stage" });
@@ -89,7 +90,7 @@ function editor(body, ctx, cam, settings) {
   showList();
   showTools();
 
-  const form = settingsForm(settings);
+  const form = settingsForm(settings, others);
   const saveErr = errorBox("an-save-error");
   const save = h("button", { type: "button", class: "primary", "data-testid": "an-save", text: t("common.save") });
   const status = analyticsStatus(ctx, cam.id);
@@ -98,11 +99,13 @@ function editor(body, ctx, cam, settings) {
     try {
       const saved = await ctx.api.call(`/api/v1/cameras/${cam.id}/analytics`, { method: "PUT", body: next });
       saveErr.show(null);
+      form.showError(null);
       Object.assign(settings, saved || next);
       body.dataset.saved = String(Number(body.dataset.saved || 0) + 1);
       toast(t("admin.saved", { name: cam.name }));
     } catch (ex) {
       saveErr.show(ex);
+      form.showError(ex);
     }
   });
   body.append(h("div", { class: "an-editor" },

@@ -1,10 +1,12 @@
 // @ts-check
 // The analytics editor's settings below the picture: detectors, the stream analysed, motion
 // (sensitivity, smallest moving area, frames per second) and objects (model, classes, minimum score,
-// detector rate, loitering). The motion schedule is kept as it is (set it in the YAML or the API).
+// detector rate, loitering), and the city detectors' own forms (ancity.js), each shown while its
+// detector is ticked. The motion schedule is kept as it is (set it in the YAML or the API).
 import { h } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { className } from "../../analytics/strings.js";
+import { cityForms } from "./ancity.js";
 import { field } from "./common.js";
 import { CLASSES } from "./zonelist.js";
 
@@ -12,9 +14,10 @@ const DETECTORS = ["motion", "objects", "dumping", "graffiti", "tamper", "plates
 
 /**
  * @param {any} settings the API's settings of the camera
- * @returns {{ el: HTMLElement, read: () => object }}
+ * @param {{ id: number, name: string }[]} [others] the site's other cameras (plate cameras of dumping)
+ * @returns {{ el: HTMLElement, read: () => object, showError: (e: unknown) => void }}
  */
-export function settingsForm(settings) {
+export function settingsForm(settings, others = []) {
   const motion = settings.motion || {};
   const objects = settings.objects || {};
   const on = new Set(settings.detectors || []);
@@ -36,6 +39,11 @@ export function settingsForm(settings) {
   const ofps = num("object-fps", objects.fps ?? 2, { min: 0.2, max: 10, step: 0.1 });
   const loiter = num("object-loiter", objects.loiter_seconds ?? 60, { min: 1, max: 86400, step: 1 });
   const schedule = (motion.schedule || []).length;
+  const city = cityForms(settings, others);
+  for (const b of boxes) {
+    city.show(b.value, b.checked);
+    b.addEventListener("change", () => city.show(b.value, b.checked));
+  }
   const el = h("div", { class: "an-settings" },
     h("fieldset", {}, h("legend", { text: t("an.detectors") }),
       ...boxes.map((b) => h("label", { class: "check" }, b, t(`an.detector.${b.value}`))),
@@ -47,10 +55,13 @@ export function settingsForm(settings) {
       schedule ? h("small", { class: "muted", text: t("an.schedule", { n: schedule }) }) : null),
     h("fieldset", { class: "grid" }, h("legend", { text: t("an.objects") }),
       field(t("an.model"), model), field(t("an.minScore"), score), field(t("an.detectorFps"), ofps), field(t("an.loiter"), loiter),
-      h("div", { class: "an-classes" }, ...classBoxes.map((b) => h("label", { class: "check" }, b, className(b.value))))));
+      h("div", { class: "an-classes" }, ...classBoxes.map((b) => h("label", { class: "check" }, b, className(b.value))))),
+    ...city.el);
   return {
     el,
+    showError: city.showError,
     read: () => ({
+      ...city.read(),
       detectors: boxes.filter((b) => b.checked).map((b) => b.value),
       stream: stream.value,
       motion: { ...motion, sensitivity: Number(sens.value), min_area: round(Number(area.value) / 100, 6), fps: Number(mfps.value) },

@@ -24,6 +24,8 @@ export class AlarmDetail {
   /** @type {Alarm | null} the alarm shown */
   alarm = null;
   info = h("div", { class: "alarm-info" });
+  /** @type {string[]} object URLs of the pictures shown (revoked when the detail is drawn again) */
+  urls = [];
 
   /**
    * @param {import("../../app.js").AppContext} ctx
@@ -69,6 +71,9 @@ export class AlarmDetail {
     } else {
       actions = h("p", { class: "muted", text: t("alarms.readOnly") });
     }
+    // One click: a case from the alarm's events (the server checks the cases right on their cameras).
+    const openCase = ctx.can("cases") ? h("button", { type: "button", "data-testid": "alarm-open-case", text: t("alarms.openCase"),
+      onclick: () => this.openCase(a) }) : null;
     const history = h("ol", { class: "history", "data-testid": "alarm-history" },
       ...(a.history || []).slice().reverse().map((e) =>
         h("li", {}, h("time", { datetime: e.time, text: when(e.time) }), " ",
@@ -76,10 +81,62 @@ export class AlarmDetail {
           h("span", { class: "muted", text: e.actor }), e.text ? h("div", { class: "entry-text", text: e.text }) : null)));
     info.append(...[back, title, chips, facts,
       a.instructions ? h("section", { class: "instructions" }, h("h3", { text: t("alarms.instructions") }), h("p", { text: a.instructions })) : null,
-      actions,
+      this.pictures(a), actions, openCase,
       a.close_reason ? h("p", { class: "muted", text: `${t("act.close")}: ${a.close_reason}` }) : null,
       h("section", {}, h("h3", { text: t("alarms.history") }), history)].filter(Boolean));
     return title;
+  }
+
+  /**
+   * What the analytics saw: each event's snapshot (box drawn) and its extra images (graffiti and tamper:
+   * before/after), the plate a dumping names (shown only to who may read it: the server leaves it out
+   * otherwise) and a button that plays the footage of who brought the object.
+   * @param {Alarm} a @returns {HTMLElement | null}
+   */
+  pictures(a) {
+    for (const u of this.urls.splice(0)) URL.revokeObjectURL(u);
+    const events = /** @type {any[]} */ ((/** @type {any} */ (a)).events || []).filter((e) => e.snapshot || e.payload?.clip || e.payload?.plate);
+    if (!events.length) return null;
+    const when = (/** @type {string} */ iso) => formatTime(iso, {}, this.ctx.siteTimeZone);
+    const figures = events.flatMap((e) => {
+      const base = `/api/v1/events/${e.id}/snapshot.jpg`;
+      const names = Array.isArray(e.payload?.images) ? e.payload.images.filter((n) => typeof n === "string") : [];
+      const shots = e.snapshot ? [[base, e.type], ...names.map((n) => [`${base}?image=${encodeURIComponent(n)}`, `${e.type} · ${t(`alarms.image.${n}`) === `alarms.image.${n}` ? n : t(`alarms.image.${n}`)}`])] : [];
+      const out = shots.map(([url, caption]) => {
+        const img = /** @type {HTMLImageElement} */ (h("img", { class: "alarm-picture", alt: caption, "data-testid": "alarm-picture" }));
+        this.picture(img, url);
+        return h("figure", {}, img, h("figcaption", { class: "muted", text: caption }));
+      });
+      const plate = e.payload?.plate;
+      if (plate && typeof plate === "object" && plate.plate) {
+        out.push(h("p", { "data-testid": "alarm-dumping-plate", text: t("alarms.dumpingPlate", { plate: plate.plate }) }));
+      }
+      const clip = e.payload?.clip;
+      if (clip && Number.isFinite(clip.start_ms) && e.camera) {
+        const at = new Date(clip.start_ms).toISOString();
+        out.push(h("button", { type: "button", "data-testid": "alarm-play-carrier", text: `${t("alarms.playCarrier")} (${when(at)})`,
+          onclick: () => this.ctx.navigate(`/playback?cameras=${e.camera}&at=${encodeURIComponent(at)}`) }));
+      }
+      return out;
+    });
+    return h("section", { class: "alarm-pictures", "data-testid": "alarm-pictures" }, h("h3", { text: t("alarms.pictures") }), ...figures);
+  }
+
+  /** An event picture as an object URL (the API needs the session; an <img> cannot send it). @param {HTMLImageElement} img @param {string} url */
+  async picture(img, url) {
+    try {
+      const u = await this.ctx.api.objectUrl(url);
+      if (!u || this.view.disposed()) {
+        if (u) URL.revokeObjectURL(u);
+        img.dataset.picture = "none";
+        return;
+      }
+      this.urls.push(u);
+      img.src = u;
+      img.dataset.picture = "ok";
+    } catch {
+      img.dataset.picture = "none";
+    }
   }
 
   /** @param {number} id @param {{ focus?: boolean, withMedia?: boolean }} [options] */
@@ -93,6 +150,16 @@ export class AlarmDetail {
     if (withMedia) this.media.render(a);
     this.view.list.render();
     if (focus) title.focus();
+  }
+
+  /** @param {Alarm} a */
+  async openCase(a) {
+    try {
+      const c = await this.ctx.api.call("/api/v1/cases", { method: "POST", body: { alarm: a.id } });
+      this.ctx.navigate(`/cases/${c.id}`);
+    } catch (e) {
+      toast(`${t("alarms.openCase")}: ${errorText(e)}`, "error");
+    }
   }
 
   /** @param {Alarm} a @param {string} action */

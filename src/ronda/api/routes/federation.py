@@ -1,0 +1,573 @@
+"""Federation of sites (docs/cluster.md "Federation").
+
+Three sets of routes:
+
+- administration (a site administrator with ``manage_users``: it opens cameras to another party): this
+  site's public key, the *peers* it trusts (the remote end) and the *sites* it reaches (the centre's end);
+- the centre's users: the remote cameras they may use, grouped by site with each site's state, and the
+  proxied snapshot, recordings, segment and alarms (the feature checks the right on the remote camera);
+- ``/federation/peer/...``: what a remote serves a peer's signed request (no user credentials), limited
+  to the camera groups granted to that peer, each answer signed with this site's key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as PathParam
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select
+
+from ronda.access.rights import ALARMS, EXPORT, LIVE, MANAGE_USERS, PLAYBACK
+from ronda.api.context import AppContext
+from ronda.api.deps import (
+    Caller,
+    CameraId,
+    Ctx,
+    authenticated,
+    client_ip,
+    context,
+    object_right,
+    peer_signed,
+    require_camera,
+    site_right,
+)
+from ronda.api.routes import live as live_routes
+from ronda.api.routes.cameras import cameras as camera_feature
+from ronda.api.schemas import JPEG, M3U8, M4S, MP4, ZIP
+from ronda.api.schemas.alarms import AlarmView
+from ronda.api.schemas.cameras import Recordings
+from ronda.api.schemas.federation import (
+    FederationKey,
+    PeerBody,
+    PeerCamera,
+    PeerExportBody,
+    PeerView,
+    RemoteExportBody,
+    RemoteSite,
+    SiteBody,
+    SiteView,
+)
+from ronda.api.schemas.media import ExportJob
+from ronda.cluster import federation as fed
+from ronda.errors import Forbidden, Invalid, NotFound, TooLarge, Unavailable
+from ronda.events import visibility
+from ronda.media import export_access, live_view, playback, segment_source
+from ronda.store import access_models as am
+from ronda.store import repos
+from ronda.store.federation_models import FederationPeer, FederationPeerGrant, FederationSite, FederationSiteAccess
+
+router = APIRouter(tags=["federation"])
+Id = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+SegmentId = Annotated[int, PathParam(ge=1, le=2**62)]
+IsoText = Annotated[str, Query(max_length=64)]
+Stream = Annotated[str, Query(pattern="^(main|sub)$")]
+
+
+def federation(ctx: AppContext) -> fed.Federation:
+    if ctx.federation is None:
+        raise Unavailable("federation is not running on this node")
+    return ctx.federation
+
+
+# --- administration ---------------------------------------------------------------------------------------
+@router.get("/federation/key", response_model=FederationKey, **site_right(MANAGE_USERS))
+def federation_key(ctx: Ctx) -> dict[str, Any]:
+    """This site's name and federation public key: what the other end registers."""
+    f = federation(ctx)
+    return {"name": f.name, "public_key": fed.public_key_text(f.key)}
+
+
+def _peer_view(s: Any, peer: FederationPeer) -> dict[str, Any]:
+    rows = s.execute(
+        select(am.CameraGroup.name, FederationPeerGrant.rights)
+        .join(am.CameraGroup, am.CameraGroup.id == FederationPeerGrant.camera_group_id)
+        .where(FederationPeerGrant.peer_id == peer.id)
+        .order_by(am.CameraGroup.name)
+    ).all()
+    return {"id": peer.id, "name": peer.name, "public_key": peer.public_key,
+            "grants": [{"group": g, "rights": list(r)} for g, r in rows]}  # fmt: skip
+
+
+@router.get("/federation/peers", response_model=list[PeerView], **site_right(MANAGE_USERS))
+def list_peers(ctx: Ctx) -> list[dict[str, Any]]:
+    """The sites this site trusts (a centre) and the camera groups granted to each."""
+    with ctx.db.session() as s:
+        return [_peer_view(s, p) for p in s.scalars(select(FederationPeer).order_by(FederationPeer.name))]
+
+
+@router.post("/federation/peers", status_code=201, response_model=PeerView, **site_right(MANAGE_USERS))
+def add_peer(ctx: Ctx, caller: Caller, body: PeerBody) -> dict[str, Any]:
+    """Trust a peer site: its name, its public key (``ronda federation key`` there) and the camera groups of
+    this site it may use, with the rights on each (live, playback, export, alarms)."""
+    peer_id = fed.add_peer(ctx.db, ctx.audit, caller.actor, body.name, body.public_key,
+                           [(g.group, list(g.rights)) for g in body.grants], caller.source_ip)  # fmt: skip
+    with ctx.db.session() as s:
+        peer = s.get(FederationPeer, peer_id)
+        assert peer is not None
+        return _peer_view(s, peer)
+
+
+@router.delete("/federation/peers/{peer_id}", status_code=204, response_class=Response, **site_right(MANAGE_USERS))
+def delete_peer(ctx: Ctx, caller: Caller, peer_id: Id) -> Response:
+    """Stop trusting a peer: its next request is refused."""
+    with ctx.db.session() as s:
+        peer = s.get(FederationPeer, peer_id)
+        if peer is None:
+            raise NotFound("peer")
+        name = peer.name
+        s.delete(peer)
+        s.flush()
+        ctx.audit.record(s, caller.actor, "federation.peer.delete", source_ip=caller.source_ip,
+                         details={"peer": name})  # fmt: skip
+    return Response(status_code=204)
+
+
+def _site_view(ctx: AppContext, s: Any, site: FederationSite) -> dict[str, Any]:
+    rows = s.execute(
+        select(FederationSiteAccess.remote_group, am.Role.name)
+        .join(am.Role, am.Role.id == FederationSiteAccess.role_id)
+        .where(FederationSiteAccess.site_id == site.id)
+        .order_by(FederationSiteAccess.remote_group, am.Role.name)
+    ).all()
+    access: dict[str, list[str]] = {}
+    for group, role in rows:
+        access.setdefault(group, []).append(role)
+    f = ctx.federation
+    st = f.sites.get(site.id) if f is not None else None
+    state = st.view() if st is not None else fed.SiteState(site.id, site.name, site.url, site.public_key).view()
+    return {**state, "name": site.name, "url": site.url, "public_key": site.public_key,
+            "access": [{"group": g, "roles": r} for g, r in access.items()]}  # fmt: skip
+
+
+@router.get("/federation/sites", response_model=list[SiteView], **site_right(MANAGE_USERS))
+def list_sites(ctx: Ctx) -> list[dict[str, Any]]:
+    """The remote sites this centre reaches, each online or not (polled every few seconds)."""
+    with ctx.db.session() as s:
+        return [_site_view(ctx, s, x) for x in s.scalars(select(FederationSite).order_by(FederationSite.name))]
+
+
+@router.post("/federation/sites", status_code=201, response_model=SiteView, **site_right(MANAGE_USERS))
+def add_site(ctx: Ctx, caller: Caller, body: SiteBody) -> dict[str, Any]:
+    """Register a remote site: name, base URL, its public key, and which roles of this site may use which
+    of its camera groups (the remote decides what it grants; this centre may only narrow it)."""
+    site_id = fed.add_site(ctx.db, ctx.audit, caller.actor, body.name, body.url, body.public_key,
+                           [(a.group, list(a.roles)) for a in body.access], caller.source_ip)  # fmt: skip
+    if ctx.federation is not None:
+        ctx.federation.reload()
+    with ctx.db.session() as s:
+        row = s.get(FederationSite, site_id)
+        assert row is not None
+        return _site_view(ctx, s, row)
+
+
+@router.delete("/federation/sites/{site_id}", status_code=204, response_class=Response, **site_right(MANAGE_USERS))
+def delete_site(ctx: Ctx, caller: Caller, site_id: Id) -> Response:
+    with ctx.db.session() as s:
+        site = s.get(FederationSite, site_id)
+        if site is None:
+            raise NotFound("remote site")
+        name = site.name
+        s.delete(site)
+        s.flush()
+        ctx.audit.record(s, caller.actor, "federation.site.delete", source_ip=caller.source_ip,
+                         details={"site": name})  # fmt: skip
+    if ctx.federation is not None:
+        ctx.federation.reload()
+    return Response(status_code=204)
+
+
+# --- the centre's users ---------------------------------------------------------------------------------------
+@router.get("/federation/cameras", response_model=list[RemoteSite], **authenticated())
+def remote_cameras(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    """The remote cameras the caller may use, by site (sites where the caller may use some group, even
+    while they are down: ``online`` false, their cameras as last known)."""
+    return federation(ctx).cameras_for(caller) if ctx.federation is not None else []
+
+
+def _remote_error(st: fed.SiteState, answer: fed.Answer) -> None:
+    """A remote's refusal as the same refusal here (its body is not trusted: not signed)."""
+    if answer.status == 404:
+        raise NotFound("remote camera or recording")
+    if answer.status == 403:
+        raise Forbidden("the remote site refuses this")
+    if answer.status == 401:
+        st.error = "the remote site refuses this centre's signature"
+        raise Unavailable(f"site {st.name} refuses this centre's requests")
+    if answer.status == 422:
+        raise Invalid("the remote site refuses the request's parameters")
+    raise Unavailable(f"site {st.name} answered {answer.status}")
+
+
+async def _audited(ctx: AppContext, caller: Any, action: str, st: fed.SiteState, camera: int | None,
+                   **details: Any) -> None:  # fmt: skip
+    await asyncio.to_thread(ctx.audit.append, caller.actor, action, "ok", None, None, None, caller.source_ip,
+                            {"site": st.name, "remote_camera": camera, **details})  # fmt: skip
+
+
+@router.get("/federation/sites/{site_id}/cameras/{camera_id}/snapshot", response_class=Response, responses=JPEG,
+            **object_right("remote_camera", LIVE))  # fmt: skip
+async def remote_snapshot(ctx: Ctx, caller: Caller, site_id: Id, camera_id: CameraId) -> Response:
+    """The remote camera's latest picture (live right on it, here and there)."""
+    f = federation(ctx)
+    st = f.check(caller, site_id, camera_id, LIVE)
+    answer = await f.call(st, "GET", f"/api/v1/federation/peer/cameras/{camera_id}/snapshot", user=caller.username,
+                          max_bytes=f.max_json_bytes)  # fmt: skip
+    if answer.status != 200 or answer.media_type != "image/jpeg":
+        _remote_error(st, answer)
+    if f.views.first("centre", caller.actor, str(site_id), str(camera_id)):
+        await _audited(ctx, caller, "federation.live.snapshot", st, camera_id)
+    return Response(answer.body, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+StreamKind = Annotated[str, PathParam(pattern="^(main|sub)$")]
+Version = Annotated[int, PathParam(ge=1, le=2**31)]
+Seq = Annotated[int, PathParam(ge=0, le=2**62)]
+M3U8_TYPE = "application/vnd.apple.mpegurl"
+
+
+async def _live_part(ctx: AppContext, caller: Any, site_id: int, camera_id: int, part: str, media_type: str,
+                     max_bytes: int, wait_s: float = 0.0) -> tuple[fed.SiteState, bytes]:  # fmt: skip
+    f = federation(ctx)
+    st = f.check(caller, site_id, camera_id, LIVE)
+    answer = await f.call(st, "GET", f"/api/v1/federation/peer/cameras/{camera_id}/live/{part}", user=caller.username,
+                          max_bytes=max_bytes, wait_s=wait_s)  # fmt: skip
+    if answer.status != 200 or answer.media_type != media_type:
+        _remote_error(st, answer)
+    return st, answer.body
+
+
+@router.get("/federation/sites/{site_id}/cameras/{camera_id}/live/{stream}/index.m3u8", response_class=Response,
+            responses=M3U8, **object_right("remote_camera", LIVE))  # fmt: skip
+async def remote_live_playlist(ctx: Ctx, caller: Caller, site_id: Id, camera_id: CameraId,
+                               stream: StreamKind) -> Response:  # fmt: skip
+    """The remote camera's live HLS media playlist; its init section and media segments are named
+    relative to it (``init-{v}.mp4``, ``{seq}.m4s``: the routes beside it). A player sends the caller's
+    credentials with each request (hls.js ``xhrSetup``, or a client's own fetch)."""
+    f = federation(ctx)
+    # The remote waits up to 15 s for the camera's first segment (a camera just started).
+    st, body = await _live_part(ctx, caller, site_id, camera_id, f"{stream}/index.m3u8", M3U8_TYPE, 256 << 10, 16.0)
+    if not fed.relative_playlist(body):
+        raise Unavailable(f"site {st.name} answered a playlist this centre does not pass on")
+    if f.views.first("centre-live", caller.actor, str(site_id), str(camera_id)):
+        await _audited(ctx, caller, "federation.live.start", st, camera_id, stream=stream, via="hls")
+    return Response(body, media_type=M3U8_TYPE, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/federation/sites/{site_id}/cameras/{camera_id}/live/{stream}/init-{version}.mp4",
+            response_class=Response, responses=MP4, **object_right("remote_camera", LIVE))  # fmt: skip
+async def remote_live_init(ctx: Ctx, caller: Caller, site_id: Id, camera_id: CameraId, stream: StreamKind,
+                           version: Version) -> Response:  # fmt: skip
+    _, body = await _live_part(ctx, caller, site_id, camera_id, f"{stream}/init-{version}.mp4", "video/mp4", 1 << 20)
+    return Response(body, media_type="video/mp4")
+
+
+@router.get("/federation/sites/{site_id}/cameras/{camera_id}/live/{stream}/{seq}.m4s", response_class=Response,
+            responses=M4S, **object_right("remote_camera", LIVE))  # fmt: skip
+async def remote_live_segment(ctx: Ctx, caller: Caller, site_id: Id, camera_id: CameraId, stream: StreamKind,
+                              seq: Seq) -> Response:  # fmt: skip
+    f = federation(ctx)
+    _, body = await _live_part(ctx, caller, site_id, camera_id, f"{stream}/{seq}.m4s", "video/iso.segment",
+                               f.max_media_bytes)  # fmt: skip
+    return Response(body, media_type="video/iso.segment")
+
+
+_RECORDINGS: TypeAdapter[Recordings] = TypeAdapter(Recordings)
+_ALARMS: TypeAdapter[list[AlarmView]] = TypeAdapter(list[AlarmView])
+
+
+@router.get("/federation/sites/{site_id}/cameras/{camera_id}/recordings", response_model=Recordings,
+            **object_right("remote_camera", PLAYBACK))  # fmt: skip
+async def remote_recordings(ctx: Ctx, caller: Caller, site_id: Id, camera_id: CameraId, start: IsoText,
+                            end: IsoText, stream: Stream = "main") -> Any:  # fmt: skip
+    """The remote camera's segments and gaps over ``[start, end)``."""
+    f = federation(ctx)
+    st = f.check(caller, site_id, camera_id, PLAYBACK)
+    answer = await f.call(st, "GET", f"/api/v1/federation/peer/cameras/{camera_id}/recordings", user=caller.username,
+                          params={"start": start, "end": end, "stream": stream})  # fmt: skip
+    if answer.status != 200:
+        _remote_error(st, answer)
+    try:
+        out = _RECORDINGS.validate_json(answer.body)
+    except ValidationError:
+        raise Unavailable(f"site {st.name} answered recordings this version cannot read") from None
+    await _audited(ctx, caller, "federation.playback.recordings", st, camera_id, start=start, end=end)
+    return out
+
+
+@router.get("/federation/sites/{site_id}/cameras/{camera_id}/segments/{segment_id}.mp4", response_class=Response,
+            responses=MP4, **object_right("remote_camera", PLAYBACK))  # fmt: skip
+async def remote_segment(ctx: Ctx, caller: Caller, site_id: Id, camera_id: CameraId, segment_id: SegmentId) -> Response:
+    """One recorded segment of the remote camera (whole: bounded by ``max_media_bytes``)."""
+    f = federation(ctx)
+    st = f.check(caller, site_id, camera_id, PLAYBACK)
+    answer = await f.call(st, "GET", f"/api/v1/federation/peer/cameras/{camera_id}/segments/{segment_id}.mp4",
+                          user=caller.username, max_bytes=f.max_media_bytes)  # fmt: skip
+    if answer.status != 200:
+        _remote_error(st, answer)
+    await _audited(ctx, caller, "federation.playback.segment", st, camera_id, segment=segment_id)
+    return Response(answer.body, media_type="video/mp4", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/federation/sites/{site_id}/alarms", response_model=list[AlarmView], response_model_exclude_unset=True,
+            **object_right("remote_site", ALARMS))  # fmt: skip
+async def remote_alarms(ctx: Ctx, caller: Caller, site_id: Id,
+                        state: Annotated[str | None, Query(pattern="^(open|new|in_progress|on_hold|closed)$")] = None,
+                        limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Any:  # fmt: skip
+    """The remote site's alarms on the cameras the caller has the alarms right on there."""
+    f = federation(ctx)
+    st, ids = f.check_site(caller, site_id, ALARMS)
+    answer = await f.call(st, "GET", "/api/v1/federation/peer/alarms", user=caller.username,
+                          params={"state": state, "limit": limit})  # fmt: skip
+    if answer.status != 200:
+        _remote_error(st, answer)
+    try:
+        alarms = _ALARMS.validate_json(answer.body)
+    except ValidationError:
+        raise Unavailable(f"site {st.name} answered alarms this version cannot read") from None
+    await _audited(ctx, caller, "federation.alarms.list", st, None)
+    return [a for a in alarms if a.camera in ids]
+
+
+_JOB: TypeAdapter[ExportJob] = TypeAdapter(ExportJob)
+JobId = Annotated[str, PathParam(min_length=8, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def _job_here(st: fed.SiteState, answer: fed.Answer) -> dict[str, Any]:
+    """A remote export job as the centre shows it: its download is the centre's route."""
+    try:
+        job = _JOB.validate_json(answer.body).model_dump()
+    except ValidationError:
+        raise Unavailable(f"site {st.name} answered an export this version cannot read") from None
+    done = job["status"] == "done"
+    job["download"] = f"/api/v1/federation/sites/{st.id}/exports/{job['id']}/download" if done else None
+    return job
+
+
+@router.post("/federation/sites/{site_id}/exports", status_code=202, response_model=ExportJob,
+             **object_right("remote_camera", EXPORT))  # fmt: skip
+async def remote_export(ctx: Ctx, caller: Caller, site_id: Id, body: RemoteExportBody) -> dict[str, Any]:
+    """Ask the remote site for a signed evidence package of its camera (made and signed there, by its own
+    site key); follow it with ``GET .../exports/{job_id}``."""
+    f = federation(ctx)
+    st = f.check(caller, site_id, body.camera, EXPORT)
+    ask = {"cameras": [body.camera], "start": body.start, "end": body.end, "reason": body.reason, "stream": body.stream}
+    answer = await f.call(st, "POST", "/api/v1/federation/peer/exports", user=caller.username, json_body=ask)
+    if answer.status != 202:
+        _remote_error(st, answer)
+    job = _job_here(st, answer)
+    await _audited(ctx, caller, "federation.export.start", st, body.camera, job=job["id"], start=body.start,
+                   end=body.end, reason=body.reason)  # fmt: skip
+    return job
+
+
+async def _own_job(ctx: AppContext, caller: Any, site_id: int, job_id: str) -> tuple[fed.SiteState, dict[str, Any]]:
+    """The caller's export at the remote (the remote keeps each central user's own), while the caller may
+    still export every camera in it."""
+    f = federation(ctx)
+    st = f.site(site_id)
+    answer = await f.call(st, "GET", f"/api/v1/federation/peer/exports/{job_id}", user=caller.username)
+    if answer.status != 200:
+        _remote_error(st, answer)
+    job = _job_here(st, answer)
+    for cid in job["cameras"]:
+        f.check(caller, site_id, cid, EXPORT)
+    return st, job
+
+
+@router.get("/federation/sites/{site_id}/exports/{job_id}", response_model=ExportJob,
+            **object_right("remote_export", EXPORT))  # fmt: skip
+async def remote_export_job(ctx: Ctx, caller: Caller, site_id: Id, job_id: JobId) -> dict[str, Any]:
+    return (await _own_job(ctx, caller, site_id, job_id))[1]
+
+
+@router.get("/federation/sites/{site_id}/exports/{job_id}/download", response_class=Response, responses=ZIP,
+            **object_right("remote_export", EXPORT))  # fmt: skip
+async def remote_export_download(ctx: Ctx, caller: Caller, site_id: Id, job_id: JobId) -> Response:
+    """The finished package (bounded by ``max_export_bytes``); ``ronda verify`` checks it with the remote
+    site's evidence key."""
+    f = federation(ctx)
+    st, job = await _own_job(ctx, caller, site_id, job_id)
+    answer = await f.call(st, "GET", f"/api/v1/federation/peer/exports/{job_id}/download", user=caller.username,
+                          max_bytes=f.max_export_bytes)  # fmt: skip
+    if answer.status != 200:
+        _remote_error(st, answer)
+    await _audited(ctx, caller, "federation.export.download", st, job["cameras"][0], job=job_id)
+    return Response(answer.body, media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{job["name"]}"'})  # fmt: skip
+
+
+# --- what a remote serves its peers ------------------------------------------------------------------------
+async def peer_call(request: Request) -> fed.PeerCall:
+    ctx = context(request)
+    f = federation(ctx)
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    body = await request.body()  # bounded by the app's body limit; cached for the route's own model
+
+    def verify() -> fed.PeerCall:
+        with ctx.db.session() as s:
+            return fed.verify_request(s, f.nonces, request.headers.get(fed.TOKEN_HEADER), request.method, path,
+                                      body, client_ip(request))  # fmt: skip
+
+    return await asyncio.to_thread(verify)
+
+
+Peer = Annotated[fed.PeerCall, Depends(peer_call)]
+
+
+def _signed(ctx: AppContext, call: fed.PeerCall, body: bytes, media_type: str) -> Response:
+    sig = fed.sign_answer(federation(ctx).key, call.nonce, body)
+    return Response(body, media_type=media_type, headers={fed.SIGNATURE_HEADER: sig, "Cache-Control": "no-store"})
+
+
+def _json(ctx: AppContext, call: fed.PeerCall, data: Any) -> Response:
+    return _signed(ctx, call, json.dumps(data, separators=(",", ":")).encode(), "application/json")
+
+
+async def _peer_audit(ctx: AppContext, call: fed.PeerCall, action: str, camera_id: int | None, **details: Any) -> None:
+    if call.user:  # the centre's own health poll is no one's access
+        who = {"peer": call.peer, "user": call.user, **details}
+        await asyncio.to_thread(ctx.audit.append, call.actor, action, "ok", camera_id, None, None,
+                                call.principal.source_ip, who)  # fmt: skip
+
+
+@router.get("/federation/peer/cameras", response_model=list[PeerCamera], **peer_signed(peer_call))
+async def peer_cameras(ctx: Ctx, call: Peer) -> Response:
+    """The cameras granted to the calling peer, with the granted rights and groups of each."""
+    ids = sorted(call.groups)
+    with ctx.db.session() as s:
+        names = {c.id: c.name for c in repos.list_cameras(s) if c.id in call.groups}
+    out = [{"id": i, "name": names[i], "groups": sorted(call.groups[i]),
+            "rights": sorted(call.principal.rights_for(i))} for i in ids if i in names]  # fmt: skip
+    await _peer_audit(ctx, call, "federation.cameras", None)
+    return _json(ctx, call, [c for c in out if c["rights"]])
+
+
+@router.get("/federation/peer/cameras/{camera_id}/snapshot", response_class=Response, responses=JPEG,
+            **peer_signed(peer_call))  # fmt: skip
+async def peer_snapshot(ctx: Ctx, call: Peer, camera_id: CameraId) -> Response:
+    require_camera(call.principal, camera_id, LIVE)
+    jpeg = await camera_feature(ctx).snapshot(camera_id)
+    if federation(ctx).views.first("peer", call.actor, str(camera_id)):
+        await _peer_audit(ctx, call, "federation.live.snapshot", camera_id)
+    return _signed(ctx, call, jpeg, "image/jpeg")
+
+
+@router.get("/federation/peer/cameras/{camera_id}/recordings", response_model=Recordings, **peer_signed(peer_call))
+async def peer_recordings(ctx: Ctx, call: Peer, camera_id: CameraId, start: IsoText, end: IsoText,
+                          stream: Stream = "main") -> Response:  # fmt: skip
+    require_camera(call.principal, camera_id, PLAYBACK)
+    data = await asyncio.to_thread(camera_feature(ctx).recordings, camera_id, stream, start, end)
+    await _peer_audit(ctx, call, "federation.playback.recordings", camera_id)
+    return _json(ctx, call, data)
+
+
+@router.get("/federation/peer/cameras/{camera_id}/segments/{segment_id}.mp4", response_class=Response,
+            responses=MP4, **peer_signed(peer_call))  # fmt: skip
+async def peer_segment(ctx: Ctx, call: Peer, camera_id: CameraId, segment_id: SegmentId) -> Response:
+    require_camera(call.principal, camera_id, PLAYBACK)
+    # local, archived or on another recorder node of this site: the one read path (media/segment_source.py)
+    source = segment_source.of(ctx.cfg, ctx.db)
+    seg = await asyncio.to_thread(playback.segment_file, ctx.db, source, camera_id, segment_id)
+    body = await asyncio.to_thread(_bounded_read, seg.path)
+    await _peer_audit(ctx, call, "federation.playback.segment", camera_id, segment=segment_id)
+    return _signed(ctx, call, body, "video/mp4")
+
+
+@router.get("/federation/peer/alarms", response_model=list[AlarmView], **peer_signed(peer_call))
+async def peer_alarms(ctx: Ctx, call: Peer,
+                      state: Annotated[str | None, Query(pattern="^(open|new|in_progress|on_hold|closed)$")] = None,
+                      limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Response:  # fmt: skip
+    """Alarms of the cameras the peer has the alarms right on."""
+    alarms = await asyncio.to_thread(visibility.list_for, ctx.db, call.principal, state, None, None, 2000)
+    out = [a for a in alarms if a.get("camera") is not None and call.principal.can(ALARMS, a["camera"])][:limit]
+    await _peer_audit(ctx, call, "federation.alarms.list", None)
+    return _json(ctx, call, out)
+
+
+MAX_SERVED = 256 << 20  # what a remote reads into memory for one answer (a peer's limit is its own)
+
+
+def _bounded_read(path: Path) -> bytes:
+    if path.stat().st_size > MAX_SERVED:
+        raise TooLarge("this file is larger than a site answers its peers")
+    return path.read_bytes()
+
+
+def _peer_job(ctx: AppContext, call: fed.PeerCall, job_id: str) -> dict[str, Any]:
+    """The job, when the central user of this call asked for it (peers' jobs all belong to no local user:
+    the owner's name, ``user@peer``, tells them apart)."""
+    assert ctx.exports is not None
+    job = export_access.get(ctx.exports, ctx.db, call.principal, job_id)
+    if job["owner"] != call.actor or job["owner_id"] != call.principal.user_id:
+        raise NotFound("export")
+    return job
+
+
+@router.post("/federation/peer/exports", status_code=202, response_model=ExportJob, **peer_signed(peer_call))
+async def peer_export(ctx: Ctx, call: Peer, body: PeerExportBody) -> Response:
+    for cid in body.cameras:
+        require_camera(call.principal, cid, EXPORT)
+    assert ctx.exports is not None
+    job = await export_access.start(ctx.exports, ctx.db, call.principal, body.cameras, body.start, body.end,
+                                    body.reason, "", body.stream, None)  # fmt: skip
+    await _peer_audit(ctx, call, "federation.export.start", body.cameras[0], job=job["id"])
+    answer = _json(ctx, call, job)
+    answer.status_code = 202
+    return answer
+
+
+@router.get("/federation/peer/exports/{job_id}", response_model=ExportJob, **peer_signed(peer_call))
+async def peer_export_job(ctx: Ctx, call: Peer, job_id: JobId) -> Response:
+    return _json(ctx, call, await asyncio.to_thread(_peer_job, ctx, call, job_id))
+
+
+@router.get("/federation/peer/exports/{job_id}/download", response_class=Response, responses=ZIP,
+            **peer_signed(peer_call))  # fmt: skip
+async def peer_export_download(ctx: Ctx, call: Peer, job_id: JobId) -> Response:
+    await asyncio.to_thread(_peer_job, ctx, call, job_id)
+    assert ctx.exports is not None
+    pkg = await asyncio.to_thread(export_access.finished, ctx.exports, ctx.db, call.principal, job_id)
+    body = await asyncio.to_thread(_bounded_read, pkg.path)
+    await _peer_audit(ctx, call, "federation.export.download", pkg.cameras[0], job=job_id)
+    return _signed(ctx, call, body, "application/zip")
+
+
+@router.get("/federation/peer/cameras/{camera_id}/live/{stream}/index.m3u8", response_class=Response,
+            responses=M3U8, **peer_signed(peer_call))  # fmt: skip
+async def peer_live_playlist(ctx: Ctx, call: Peer, camera_id: CameraId, stream: StreamKind) -> Response:
+    """The live media playlist with relative, token-free names: every part is asked for with its own
+    signed request."""
+    require_camera(call.principal, camera_id, LIVE)
+    await asyncio.to_thread(live_view.recorded_stream, ctx.db, camera_id, stream)
+    tail = await live_routes.ready_tail(ctx, camera_id, stream, 1)
+    body = tail.playlist(lambda v: f"init-{v}.mp4", lambda n: f"{n}.m4s")
+    if federation(ctx).views.first("peer-live", call.actor, str(camera_id)):
+        await _peer_audit(ctx, call, "federation.live.start", camera_id, stream=stream, via="hls")
+    return _signed(ctx, call, body.encode(), M3U8_TYPE)
+
+
+@router.get("/federation/peer/cameras/{camera_id}/live/{stream}/init-{version}.mp4", response_class=Response,
+            responses=MP4, **peer_signed(peer_call))  # fmt: skip
+async def peer_live_init(ctx: Ctx, call: Peer, camera_id: CameraId, stream: StreamKind, version: Version) -> Response:
+    require_camera(call.principal, camera_id, LIVE)
+    tail = await live_routes.recorded_tail(ctx, camera_id, stream)
+    init = tail.inits.get(version)
+    if init is None:
+        raise NotFound("initialisation section")
+    return _signed(ctx, call, init.data, "video/mp4")
+
+
+@router.get("/federation/peer/cameras/{camera_id}/live/{stream}/{seq}.m4s", response_class=Response,
+            responses=M4S, **peer_signed(peer_call))  # fmt: skip
+async def peer_live_segment(ctx: Ctx, call: Peer, camera_id: CameraId, stream: StreamKind, seq: Seq) -> Response:
+    require_camera(call.principal, camera_id, LIVE)
+    tail = await live_routes.recorded_tail(ctx, camera_id, stream)
+    seg = tail.hls_segment(seq)
+    if seg is None:
+        raise NotFound("live segment (it has left the live window)")
+    return _signed(ctx, call, seg.data(), "video/iso.segment")

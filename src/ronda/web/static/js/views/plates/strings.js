@@ -1,0 +1,46 @@
+// @ts-check
+// The plate search and the plate lists (admin tab): English and Italian.
+import { addStrings } from "../../i18n.js";
+
+addStrings({
+  en: {
+    "pl.title": "Licence plates", "pl.plate": "Plate", "pl.plateHint": "Full or partial plate; * any characters, ? one. O/0 and I/1 count as the same.",
+    "pl.camera": "Camera", "pl.allCameras": "All my cameras", "pl.from": "From", "pl.to": "To", "pl.search": "Search",
+    "pl.searching": "Searching…", "pl.hit": "1 read", "pl.hits": "{n} reads", "pl.noHits": "No plate read in this range.", "pl.more": "More",
+    "pl.badRange": "The end must be after the start.", "pl.noCameras": "You may not search licence plates on any camera.",
+    "pl.audited": "Every search is recorded in the audit log with its query.", "pl.play": "Play {plate} at {time}",
+    "pl.confidence": "confidence {c}", "pl.hotlist": "hotlist", "pl.allowlist": "allowlist",
+    "admin.tab.plates": "Plate lists", "plist.new": "New list", "plist.name": "Name", "plist.kind": "Kind",
+    "plist.kind.hotlist": "Hotlist (alarm)", "plist.kind.allowlist": "Allowlist", "plist.description": "Description",
+    "plist.entries": "Entries", "plist.create": "Create list", "plist.none": "No plate lists yet.", "plist.scope": "Applies to",
+    "plist.site": "every camera", "plist.org": "the organisation's cameras", "plist.addPlate": "Add plates",
+    "plist.platesHint": "One plate or pattern per line, optionally followed by a reason after a comma (AB123CD, stolen).",
+    "plist.validUntil": "Valid until (optional)", "plist.add": "Add", "plist.reason": "Reason", "plist.until": "Until",
+    "plist.added": "{n} entries saved", "plist.open": "Entries", "plist.enabled": "On", "plist.disabled": "Off",
+    "plist.toggle": "Switch on/off", "plist.back": "All lists",
+    "plist.import": "Import a CSV file", "plist.importFile": "File", "plist.importButton": "Import",
+    "plist.importHint": "One plate per line: plate[,note[,valid_until]], separated by , or ; — a header line is optional. Plates already on the list stay as they are.",
+    "plist.imported": "{added} added, {already} already on the list, {rejected} lines refused",
+    "plist.rejectedLine": "line {line}: {reason} ({text})", "plist.export": "Export CSV", "plist.exportFailed": "The export failed.",
+  },
+  it: {
+    "pl.title": "Targhe", "pl.plate": "Targa", "pl.plateHint": "Targa intera o parziale; * qualsiasi carattere, ? uno solo. O/0 e I/1 valgono uguale.",
+    "pl.camera": "Telecamera", "pl.allCameras": "Tutte le mie telecamere", "pl.from": "Da", "pl.to": "A", "pl.search": "Cerca",
+    "pl.searching": "Ricerca in corso…", "pl.hit": "1 lettura", "pl.hits": "{n} letture", "pl.noHits": "Nessuna targa letta in questo intervallo.", "pl.more": "Altre",
+    "pl.badRange": "La fine deve venire dopo l'inizio.", "pl.noCameras": "Non puoi cercare targhe su nessuna telecamera.",
+    "pl.audited": "Ogni ricerca è registrata nel registro di audit con i suoi criteri.", "pl.play": "Riproduci {plate} alle {time}",
+    "pl.confidence": "affidabilità {c}", "pl.hotlist": "lista nera", "pl.allowlist": "lista bianca",
+    "admin.tab.plates": "Liste targhe", "plist.new": "Nuova lista", "plist.name": "Nome", "plist.kind": "Tipo",
+    "plist.kind.hotlist": "Lista nera (allarme)", "plist.kind.allowlist": "Lista bianca", "plist.description": "Descrizione",
+    "plist.entries": "Voci", "plist.create": "Crea lista", "plist.none": "Ancora nessuna lista di targhe.", "plist.scope": "Vale per",
+    "plist.site": "tutte le telecamere", "plist.org": "le telecamere dell'ente", "plist.addPlate": "Aggiungi targhe",
+    "plist.platesHint": "Una targa o un modello per riga, con un motivo facoltativo dopo una virgola (AB123CD, rubata).",
+    "plist.validUntil": "Valida fino a (facoltativo)", "plist.add": "Aggiungi", "plist.reason": "Motivo", "plist.until": "Fino a",
+    "plist.added": "{n} voci salvate", "plist.open": "Voci", "plist.enabled": "Attiva", "plist.disabled": "Spenta",
+    "plist.toggle": "Attiva/disattiva", "plist.back": "Tutte le liste",
+    "plist.import": "Importa un file CSV", "plist.importFile": "File", "plist.importButton": "Importa",
+    "plist.importHint": "Una targa per riga: targa[,nota[,valida_fino]], separate da , o ; — la riga d'intestazione è facoltativa. Le targhe già in lista restano come sono.",
+    "plist.imported": "{added} aggiunte, {already} già in lista, {rejected} righe scartate",
+    "plist.rejectedLine": "riga {line}: {reason} ({text})", "plist.export": "Esporta CSV", "plist.exportFailed": "L'esportazione non è riuscita.",
+  },
+});

@@ -1,0 +1,434 @@
+"""Federation of sites (issue 15): a centre and two remote sites, three real ``ronda serve`` processes
+(SQLite each) and one simulator serving cameras to both remotes.
+
+Site A grants the centre ("hq") its group "Piazza" (2 of its 3 cameras) with live, playback, export and
+alarms; site B grants its own "Piazza" to another centre and nothing to this one (a peer without grants).
+The centre opens both sites' "Piazza" to its role ``viewer``, A's to ``operator`` too. A central viewer
+then sees A's two Piazza cameras (live snapshot, recordings, segment bytes), never A's third camera nor
+B's; a central operator exports; both audit logs record it; forged, expired, replayed or misdirected
+tokens are refused by the remote; killing A shows it offline at the centre within 10 s while the centre's
+own API keeps answering.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ronda.access import keys
+from ronda.cluster import federation as fed
+from ronda.devices.simcontrol import SimulatorProcess
+from ronda.store.access_models import CameraGroup, CameraGroupMember
+from ronda.store.db import Database
+from tests.helpers import PW, RondaProcess, camera_ids, catalog, free_port, iso, wait_for, write_config
+
+API = "/api/v1"
+
+
+@dataclass
+class Fed:
+    centre: RondaProcess
+    a: RondaProcess
+    b: RondaProcess
+    dirs: dict[str, Path]
+    a_ids: dict[str, int]
+    b_ids: dict[str, int]
+    site_ids: dict[str, int]
+
+    def user(self, name: str) -> dict[str, str]:
+        token = self.centre.login(name, PW)
+        return {"Authorization": f"Bearer {token}"}
+
+    def centre_key(self) -> Ed25519PrivateKey:
+        return keys.ed25519_key(self.dirs["centre"] / "keys" / fed.KEY_FILE)
+
+
+def _add_user(proc: RondaProcess, name: str, role: str) -> None:
+    subprocess.run([sys.executable, "-m", "ronda.cli", "user", "add", name, "--role", role, "--config",
+                    str(proc.config)], env={**os.environ, "RONDA_PASSWORD": PW}, check=True, capture_output=True,
+                   timeout=120)  # fmt: skip
+
+
+def _group(data_dir: Path, name: str, camera_ids: list[int]) -> None:
+    db = Database(f"sqlite:///{data_dir / 'ronda.db'}")
+    try:
+        with db.session() as s:
+            g = CameraGroup(name=name, organisation_id=None)
+            s.add(g)
+            s.flush()
+            for c in camera_ids:
+                s.add(CameraGroupMember(group_id=g.id, camera_id=c))
+    finally:
+        db.dispose()
+
+
+def _ok(r: httpx.Response, status: int = 200) -> Any:
+    assert r.status_code == status, (r.status_code, r.text[:300])
+    return r.json() if r.content and r.headers.get("content-type", "").startswith("application/json") else r
+
+
+def _online(w: Fed, name: str, want: bool = True) -> bool:
+    sites = _ok(w.centre.api("GET", f"{API}/federation/sites"))
+    return any(s["name"] == name and s["online"] is want for s in sites)
+
+
+@pytest.fixture(scope="module")
+def world(sim: SimulatorProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
+    base = tmp_path_factory.mktemp("federation")
+    dirs = {n: base / n for n in ("centre", "a", "b")}
+    # Sub-streams: small pictures, cheap to record on a shared machine.
+    cams_a = [{"name": f"A{n}", "main": {"url": sim.url(f"cam{n}", sub=True)}} for n in (1, 2, 3)]
+    cams_b = [{"name": "B1", "main": {"url": sim.url("cam4", sub=True)}}]
+    procs: dict[str, RondaProcess] = {}
+    for name, cams, site in (("centre", [], "hq"), ("a", cams_a, "comune-a"), ("b", cams_b, "comune-b")):
+        port = free_port()
+        cfg = write_config(dirs[name], port, cams, site={"name": site})
+        procs[name] = RondaProcess(cfg, base / f"{name}.log", port)
+    try:
+        for p in procs.values():
+            p.start()
+        a_ids, b_ids = camera_ids(dirs["a"]), camera_ids(dirs["b"])
+        _group(dirs["a"], "Piazza", [a_ids["A1"], a_ids["A2"]])
+        _group(dirs["b"], "Piazza", [b_ids["B1"]])
+        centre, a, b = procs["centre"], procs["a"], procs["b"]
+        _add_user(centre, "hqviewer", "viewer")
+        _add_user(centre, "hqops", "operator")
+        # The remote ends: A trusts the centre with its Piazza; B trusts another centre only.
+        hq = _ok(centre.api("GET", f"{API}/federation/key"))
+        assert hq["name"] == "hq"
+        _ok(a.api("POST", f"{API}/federation/peers", json={"name": "hq", "public_key": hq["public_key"], "grants": [
+            {"group": "Piazza", "rights": ["live", "playback", "export", "alarms"]}]}), 201)  # fmt: skip
+        other = fed.public_key_text(Ed25519PrivateKey.generate())
+        _ok(b.api("POST", f"{API}/federation/peers", json={"name": "other-hq", "public_key": other, "grants": [
+            {"group": "Piazza", "rights": ["live", "playback"]}]}), 201)  # fmt: skip
+        _ok(b.api("POST", f"{API}/federation/peers", json={"name": "hq", "public_key": hq["public_key"]}), 201)
+        # The centre's end: both sites' Piazza for its viewers, A's for its operators too (not for its
+        # administrators: the centre's own rights do not reach a remote camera unless a role is opened).
+        site_ids = {}
+        for name, proc, roles in (("comune-a", a, ["viewer", "operator"]), ("comune-b", b, ["viewer"])):
+            key = _ok(proc.api("GET", f"{API}/federation/key"))
+            assert key["name"] == name
+            body = {"name": name, "url": proc.base, "public_key": key["public_key"],
+                    "access": [{"group": "Piazza", "roles": roles}]}  # fmt: skip
+            site_ids[name] = _ok(centre.api("POST", f"{API}/federation/sites", json=body), 201)["id"]
+        w = Fed(centre, a, b, dirs, a_ids, b_ids, site_ids)
+        wait_for(lambda: _online(w, "comune-a") and _online(w, "comune-b"), 15, 0.3, "sites A and B online")
+        wait_for(lambda: catalog(dirs["a"], a_ids["A1"])[0], 40, what="a segment of A1")
+        yield w
+    finally:
+        for p in procs.values():
+            p.close()
+
+
+def _site_a_up(w: Fed) -> None:
+    """Site A running and online at the centre (the kill test restarts it: tests run in any order)."""
+    wait_for(lambda: _online(w, "comune-a"), 20, 0.3, "site A online at the centre")
+
+
+def test_a_central_user_sees_only_the_granted_group(world: Fed) -> None:
+    w = world
+    _site_a_up(w)
+    sites = _ok(httpx.get(w.centre.base + f"{API}/federation/cameras", headers=w.user("hqviewer"), timeout=30))
+    by_name = {s["name"]: s for s in sites}
+    assert by_name["comune-a"]["online"] is True
+    assert sorted(c["name"] for c in by_name["comune-a"]["cameras"]) == ["A1", "A2"]
+    for c in by_name["comune-a"]["cameras"]:
+        assert c["groups"] == ["Piazza"]
+        assert c["rights"] == ["live", "playback"]  # A grants export and alarms too; a viewer has neither
+    # B grants this centre nothing, whatever the centre opens.
+    assert by_name["comune-b"] == {"id": w.site_ids["comune-b"], "name": "comune-b", "online": True, "cameras": []}
+    # An operator of the centre gets what A grants (its role has it all); the centre's administrator, whose
+    # role is opened to no remote group, nothing.
+    ops = _ok(httpx.get(w.centre.base + f"{API}/federation/cameras", headers=w.user("hqops"), timeout=30))
+    assert [c["rights"] for c in ops[0]["cameras"]] == [["live", "playback", "export", "alarms"]] * 2
+    assert _ok(w.centre.api("GET", f"{API}/federation/cameras")) == []
+    # A's other camera and B's camera cannot be reached through the centre.
+    h = w.user("hqviewer")
+    sid_a, sid_b = w.site_ids["comune-a"], w.site_ids["comune-b"]
+    for path in (f"/federation/sites/{sid_a}/cameras/{w.a_ids['A3']}/snapshot",
+                 f"/federation/sites/{sid_b}/cameras/{w.b_ids['B1']}/snapshot",
+                 f"/federation/sites/{sid_a}/cameras/{w.a_ids['A3']}/recordings?start=2026-01-01T00:00:00Z&end=2026-01-01T01:00:00Z"):  # noqa: E501  # fmt: skip
+        r = httpx.get(w.centre.base + API + path, headers=h, timeout=30)
+        assert r.status_code == 404, (path, r.status_code, r.text)
+    r = w.centre.api("GET", f"{API}/federation/sites/{sid_a}/cameras/{w.a_ids['A1']}/snapshot")
+    assert r.status_code == 404, r.text
+
+
+def test_live_and_playback_through_the_centre_audited_on_both_sides(world: Fed) -> None:
+    w = world
+    _site_a_up(w)
+    h = w.user("hqviewer")
+    sid, cam = w.site_ids["comune-a"], w.a_ids["A1"]
+    base = f"{w.centre.base}{API}/federation/sites/{sid}/cameras/{cam}"
+
+    def snapshot() -> bytes | None:
+        r = httpx.get(f"{base}/snapshot", headers=h, timeout=30)
+        return r.content if r.status_code == 200 else None
+
+    jpeg = wait_for(snapshot, 30, 0.5, "a snapshot of A1 through the centre")
+    assert jpeg[:2] == b"\xff\xd8"
+    # Live HLS through the centre: the playlist names its parts relatively, and they are the centre's.
+    r = httpx.get(f"{base}/live/main/index.m3u8", headers=h, timeout=60)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.apple.mpegurl"), r.text
+    lines = r.text.splitlines()
+    init = next(ln.split('"')[1] for ln in lines if ln.startswith("#EXT-X-MAP"))
+    part = next(ln for ln in lines if ln.endswith(".m4s"))
+    r = httpx.get(f"{base}/live/main/{init}", headers=h, timeout=30)
+    assert r.status_code == 200 and r.content[4:8] == b"ftyp"
+    r = httpx.get(f"{base}/live/main/{part}", headers=h, timeout=30)
+    assert r.status_code == 200 and r.headers["content-type"] == "video/iso.segment" and b"moof" in r.content[:64]
+    other = f"{w.centre.base}{API}/federation/sites/{sid}/cameras/{w.a_ids['A3']}/live/main/index.m3u8"
+    assert httpx.get(other, headers=h, timeout=30).status_code == 404
+    now = int(time.time() * 1000)
+    rec = _ok(httpx.get(f"{base}/recordings", params={"start": iso(now - 600_000), "end": iso(now)}, headers=h,
+                        timeout=30))  # fmt: skip
+    assert rec["camera"] == cam and rec["segments"], rec
+    seg = rec["segments"][0]
+    r = httpx.get(f"{base}/segments/{seg['id']}.mp4", headers=h, timeout=30)
+    assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"
+    assert len(r.content) == seg["bytes"] and r.content[4:8] == b"ftyp"
+    # The centre's audit names its user; the remote's names the site and the user the token carried.
+    mine = _ok(w.centre.api("GET", f"{API}/audit", params={"actor": "hqviewer", "limit": 1000}))
+    acts = {e["action"] for e in mine}
+    assert {"federation.live.snapshot", "federation.playback.recordings", "federation.playback.segment"} <= acts
+    assert all(e["details"]["site"] == "comune-a" for e in mine if e["action"].startswith("federation."))
+    theirs = _ok(w.a.api("GET", f"{API}/audit", params={"actor": "hqviewer@hq", "limit": 1000}))
+    acts = {(e["action"], e["camera_id"]) for e in theirs}
+    assert {
+        ("federation.live.snapshot", cam),
+        ("federation.live.start", cam),
+        ("federation.playback.segment", cam),
+    } <= acts
+    assert all(e["details"]["peer"] == "hq" and e["details"]["user"] == "hqviewer" for e in theirs)
+
+
+def test_an_export_of_a_remote_camera_made_there_fetched_through_the_centre(world: Fed) -> None:
+    """An operator of the centre asks A for an evidence package of A1: A makes and signs it, the centre
+    hands it over; a viewer (no export right at the centre) is refused, and nobody else's job is found."""
+    w = world
+    _site_a_up(w)
+    ops, viewer = w.user("hqops"), w.user("hqviewer")
+    sid, cam = w.site_ids["comune-a"], w.a_ids["A1"]
+    base = f"{w.centre.base}{API}/federation/sites/{sid}/exports"
+    now = int(time.time() * 1000)
+    segs, _ = catalog(w.dirs["a"], cam)
+    span = {"start": iso(segs[0].start_ms), "end": iso(min(segs[-1].end_ms, now)), "reason": "federation test"}
+    r = httpx.post(base, json={"camera": cam, **span}, headers=viewer, timeout=30)
+    assert r.status_code == 403, r.text
+    r = httpx.post(base, json={"camera": w.a_ids["A3"], **span}, headers=ops, timeout=30)
+    assert r.status_code == 404, r.text
+    job = _ok(httpx.post(base, json={"camera": cam, **span}, headers=ops, timeout=30), 202)
+
+    def done() -> dict[str, Any] | None:
+        j = _ok(httpx.get(f"{base}/{job['id']}", headers=ops, timeout=30))
+        assert j["status"] in ("running", "done"), j
+        return j if j["status"] == "done" else None
+
+    finished = wait_for(done, 60, 0.5, "the remote export")
+    assert finished["download"] == f"/api/v1/federation/sites/{sid}/exports/{job['id']}/download"
+    r = httpx.get(w.centre.base + finished["download"], headers=ops, timeout=60)
+    assert r.status_code == 200 and r.content[:2] == b"PK" and len(r.content) == finished["bytes"], r.status_code
+    # Signed at A with A's evidence key: `ronda verify` with A's published key accepts it.
+    pkg, pem = w.dirs["centre"].parent / "remote-export.zip", w.dirs["centre"].parent / "a-site.pem"
+    pkg.write_bytes(r.content)
+    key = subprocess.run([sys.executable, "-m", "ronda.cli", "keys", "public", "--config", str(w.a.config)],
+                         capture_output=True, check=True, timeout=60)  # fmt: skip
+    pem.write_bytes(key.stdout)
+    verify = subprocess.run([sys.executable, "-m", "ronda.cli", "verify", str(pkg), "--pubkey", str(pem)],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    # Another central user does not find it (the remote keeps each central user's jobs apart).
+    assert httpx.get(f"{base}/{job['id']}", headers=viewer, timeout=30).status_code == 404
+    assert httpx.get(w.centre.base + finished["download"], headers=viewer, timeout=30).status_code == 404
+    # Audited at both ends.
+    mine = {e["action"] for e in _ok(w.centre.api("GET", f"{API}/audit", params={"actor": "hqops", "limit": 1000}))}
+    assert {"federation.export.start", "federation.export.download"} <= mine
+    theirs = _ok(w.a.api("GET", f"{API}/audit", params={"actor": "hqops@hq", "limit": 1000}))
+    assert {"federation.export.start", "federation.export.download", "export"} <= {e["action"] for e in theirs}
+
+
+def test_remote_alarms_of_the_granted_cameras_only(world: Fed) -> None:
+    """A raises alarms on A1 (granted) and A3 (not): a central operator sees A1's, a viewer (no alarms
+    right at the centre) is refused."""
+    w = world
+    _site_a_up(w)
+    rule = {"name": "fed alarms", "trigger": {"types": ["fed.alarm"]}, "actions": [{"type": "raise_alarm",
+            "title": "Federation alarm", "incident": "{rule}:{camera}", "dedupe_window_s": 0}]}  # fmt: skip
+    rid = _ok(w.a.api("POST", f"{API}/rules", json=rule), 201)["id"]
+    mine = lambda: [a for a in _ok(w.a.api("GET", f"{API}/alarms")) if a["rule"] == rid]  # noqa: E731
+    try:
+        for name in ("A1", "A3"):
+            _ok(w.a.api("POST", f"{API}/events", json={"type": "fed.alarm", "camera": w.a_ids[name]}), 202)
+        wait_for(lambda: len(mine()) == 2, 15, 0.3, "A's two alarms")
+        url = f"{w.centre.base}{API}/federation/sites/{w.site_ids['comune-a']}/alarms"
+        got = _ok(httpx.get(url, headers=w.user("hqops"), timeout=30))
+        assert [a["camera"] for a in got if a["rule"] == rid] == [w.a_ids["A1"]], got
+        assert httpx.get(url, headers=w.user("hqviewer"), timeout=30).status_code == 403
+        theirs = _ok(w.a.api("GET", f"{API}/audit", params={"actor": "hqops@hq", "action": "federation.alarms.list"}))
+        assert theirs
+    finally:
+        for a in mine():
+            w.a.api("POST", f"{API}/alarms/{a['id']}/close", json={"text": "test over"})
+        w.a.api("DELETE", f"{API}/rules/{rid}")
+
+
+def _signed_get(w: Fed, path: str, key: Ed25519PrivateKey | None = None, site: str = "hq",
+                now: int | None = None, token_path: str | None = None) -> tuple[httpx.Response, str]:  # fmt: skip
+    token, _ = fed.sign_request(key or w.centre_key(), site, "hqviewer", "GET", token_path or path, now=now)
+    r = httpx.get(w.a.base + path, headers={fed.TOKEN_HEADER: token}, timeout=30)
+    return r, token
+
+
+def test_the_remote_refuses_forged_expired_replayed_and_misdirected_tokens(world: Fed) -> None:
+    w = world
+    _site_a_up(w)
+    path = f"{API}/federation/peer/cameras"
+    r, token = _signed_get(w, path)
+    assert r.status_code == 200, r.text
+    assert sorted(c["name"] for c in r.json()) == ["A1", "A2"]
+    # The answer is signed with A's federation key, bound to the request's nonce.
+    claims, _, _ = fed.read_claims(token)
+    a_key = fed.parse_public_key(_ok(w.a.api("GET", f"{API}/federation/key"))["public_key"])
+    assert fed.answer_is_signed(a_key, claims.nonce, r.content, r.headers.get(fed.SIGNATURE_HEADER))
+    assert not fed.answer_is_signed(a_key, claims.nonce, r.content + b" ", r.headers.get(fed.SIGNATURE_HEADER))
+    # Replayed: the same token again.
+    assert httpx.get(w.a.base + path, headers={fed.TOKEN_HEADER: token}, timeout=30).status_code == 401
+    # Forged: signed by a key A does not know, in the centre's name.
+    assert _signed_get(w, path, key=Ed25519PrivateKey.generate())[0].status_code == 401
+    # Expired (two minutes old), and valid too far ahead.
+    assert _signed_get(w, path, now=int(time.time() * 1000) - 120_000)[0].status_code == 401
+    assert _signed_get(w, path, now=int(time.time() * 1000) + 600_000)[0].status_code == 401
+    # For another request; of a site A does not know; none at all; garbage.
+    assert _signed_get(w, path, token_path=f"{API}/federation/peer/alarms")[0].status_code == 401
+    assert _signed_get(w, path, site="elsewhere")[0].status_code == 401
+    assert httpx.get(w.a.base + path, timeout=30).status_code == 401
+    assert httpx.get(w.a.base + path, headers={fed.TOKEN_HEADER: "x" * 50}, timeout=30).status_code == 401
+    # A valid token for a camera outside the granted group: not found; a user's credentials do not work.
+    r, _ = _signed_get(w, f"{API}/federation/peer/cameras/{w.a_ids['A3']}/snapshot")
+    assert r.status_code == 404, r.text
+    admin = {"Authorization": f"Bearer {w.a.login('admin', 'admin-test-pw')}"}
+    assert httpx.get(w.a.base + path, headers=admin, timeout=30).status_code == 401
+    # A body other than the one signed for.
+    token, _ = fed.sign_request(w.centre_key(), "hq", "hqops", "POST", f"{API}/federation/peer/exports",
+                                b'{"cameras":[1]}')  # fmt: skip
+    r = httpx.post(w.a.base + f"{API}/federation/peer/exports", content=b'{"cameras":[3]}',
+                   headers={fed.TOKEN_HEADER: token, "content-type": "application/json"}, timeout=30)  # fmt: skip
+    assert r.status_code == 401, r.text
+    # Every refusal leaves A serving the next good request.
+    assert _signed_get(w, path)[0].status_code == 200
+
+
+def test_an_unreachable_site_is_offline_within_10_s_and_the_centre_keeps_working(world: Fed) -> None:
+    w = world
+    _site_a_up(w)
+    h = w.user("hqviewer")
+    sid, cam = w.site_ids["comune-a"], w.a_ids["A1"]
+    w.a.kill9()
+    try:
+        killed = time.monotonic()
+        wait_for(lambda: _online(w, "comune-a", want=False), 10, 0.2, "site A offline at the centre")
+        assert time.monotonic() - killed < 10
+        # The centre's own API answers, its remote list shows A offline with its cameras as last known.
+        assert _ok(httpx.get(w.centre.base + f"{API}/cameras", headers=h, timeout=30)) == []
+        sites = {s["name"]: s for s in _ok(httpx.get(w.centre.base + f"{API}/federation/cameras", headers=h,
+                                                     timeout=30))}  # fmt: skip
+        assert sites["comune-a"]["online"] is False
+        assert sorted(c["name"] for c in sites["comune-a"]["cameras"]) == ["A1", "A2"]
+        t = time.monotonic()
+        r = httpx.get(f"{w.centre.base}{API}/federation/sites/{sid}/cameras/{cam}/snapshot", headers=h, timeout=30)
+        assert r.status_code == 503 and time.monotonic() - t < 10, r.text
+        assert _online(w, "comune-b")  # the other site is unaffected
+    finally:
+        w.a.start()
+    _site_a_up(w)
+
+
+def test_registration_refuses_bad_input(world: Fed) -> None:
+    w = world
+    key = fed.public_key_text(Ed25519PrivateKey.generate())
+    bad = [
+        ("/federation/peers", {"name": "x", "public_key": "not-a-key" * 5, "grants": []}),
+        ("/federation/peers", {"name": "x", "public_key": key, "grants": [{"group": "Nope", "rights": ["live"]}]}),
+        ("/federation/peers", {"name": "x", "public_key": key, "grants": [{"group": "Piazza", "rights": ["ptz"]}]}),
+        ("/federation/sites", {"name": "x", "url": "ftp://example", "public_key": key}),
+        ("/federation/sites", {"name": "x", "url": "http://u:p@127.0.0.1:1", "public_key": key}),
+        ("/federation/sites", {"name": "x", "url": "http://127.0.0.1:1", "public_key": key,
+                               "access": [{"group": "Piazza", "roles": ["no such role"]}]}),
+    ]  # fmt: skip
+    for path, body in bad:
+        r = w.a.api("POST", API + path, json=body)
+        assert r.status_code == 422, (path, body, r.status_code, r.text)
+    assert w.a.api("POST", f"{API}/federation/peers", json={"name": "hq", "public_key": key}).status_code == 409
+
+    # The CLI: the key command prints what the API shows; add-peer and add-site register either end (a
+    # running centre picks a new site up at its next poll), refusing bad input in one line.
+    def cli(*args: str, proc: RondaProcess) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ronda.cli", "federation", *args, "--config", str(proc.config)],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    out = cli("key", proc=w.b)
+    assert out.returncode == 0 and out.stdout.strip() == _ok(w.b.api("GET", f"{API}/federation/key"))["public_key"]
+    out = cli("add-peer", "x", "--public-key", key, "--grant", "Nope=live", proc=w.b)
+    assert out.returncode == 2 and "no camera group" in out.stderr and "Traceback" not in out.stderr, out
+    out = cli("add-peer", "x", "--public-key", key, "--grant", "Piazza", proc=w.b)
+    assert out.returncode == 2 and "GROUP=" in out.stderr and "Traceback" not in out.stderr, out
+    url = f"http://127.0.0.1:{free_port()}"
+    out = cli("add-site", "via-cli", "--url", url, "--public-key", key, "--access", "Piazza=viewer", proc=w.centre)
+    assert out.returncode == 0, out.stderr
+    try:
+        polled = lambda: any(s["name"] == "via-cli" and s["checked_ms"] and not s["online"] and s["error"]  # noqa: E731
+                             for s in _ok(w.centre.api("GET", f"{API}/federation/sites")))  # fmt: skip
+        wait_for(polled, 10, 0.3, "the site added by the CLI, polled (and unreachable)")
+    finally:
+        sid = next(s["id"] for s in _ok(w.centre.api("GET", f"{API}/federation/sites")) if s["name"] == "via-cli")
+        assert w.centre.api("DELETE", f"{API}/federation/sites/{sid}").status_code == 204
+
+
+@pytest.mark.browser
+def test_the_centre_web_client_shows_remote_cameras_by_site(world: Fed, browser: Any) -> None:
+    """Real Chromium at the centre: the live view lists A's Piazza cameras under the site, a picture and a
+    segment of one play, and a site that cannot be reached carries the offline badge."""
+    from tests.browser import ConsoleErrors
+
+    w = world
+    _site_a_up(w)
+    dead = {"name": "comune-spenta", "url": f"http://127.0.0.1:{free_port()}",
+            "public_key": fed.public_key_text(Ed25519PrivateKey.generate()),
+            "access": [{"group": "Piazza", "roles": ["viewer"]}]}  # fmt: skip
+    dead_id = _ok(w.centre.api("POST", f"{API}/federation/sites", json=dead), 201)["id"]
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = ConsoleErrors(page)
+    try:
+        page.goto(w.centre.base + "/")
+        page.get_by_test_id("login-username").fill("hqviewer")
+        page.get_by_test_id("login-password").fill(PW)
+        page.get_by_test_id("login-submit").click()
+        page.goto(w.centre.base + "/#/live")
+        page.wait_for_selector("[data-testid=remote-camera][data-remote-site=comune-a]")
+        names = page.eval_on_selector_all("[data-testid=remote-camera]", "els => els.map(e => e.dataset.remoteSite"
+                                          " + '/' + e.textContent.trim())")  # fmt: skip
+        assert sorted(names) == ["comune-a/A1", "comune-a/A2"], names
+        sites = page.eval_on_selector_all("[data-testid=remote-site] .group-name", "els => els.map(e => e.textContent)")
+        assert sites == ["comune-a", "comune-b", "comune-spenta"], sites
+        page.wait_for_selector("[data-testid=remote-site]:has-text('comune-spenta') [data-testid=remote-offline]")
+        assert page.locator("[data-testid=remote-site]:has-text('comune-a') [data-testid=remote-offline]").count() == 0
+        page.locator("[data-testid=remote-camera]", has_text="A1").click()
+        page.wait_for_function("() => { const i = document.querySelector('[data-testid=remote-picture]');"
+                               " return i && i.complete && i.naturalWidth > 0; }", timeout=20_000)  # fmt: skip
+        page.locator("[data-testid=remote-segment]").first.click()
+        page.wait_for_function("() => { const v = document.querySelector('[data-testid=remote-video]');"
+                               " return v && v.readyState >= 2; }", timeout=20_000)  # fmt: skip
+        assert errors.errors == []
+    finally:
+        page.close()
+        w.centre.api("DELETE", f"{API}/federation/sites/{dead_id}")
