@@ -60,9 +60,12 @@ class ObjectStore:
             region_name=cfg.region,
             aws_access_key_id=cfg.access_key_id,
             aws_secret_access_key=cfg.secret_key(),
-            # One attempt per call: the archiver has its own backoff, and a read must not hang a player.
+            # Three attempts per call, a second or two apart (botocore's standard mode: transient errors
+            # only, e.g. a 500 "InternalError" from a store that has just restarted, a 503 SlowDown or a
+            # refused connection); the archiver has its own, longer backoff, and a read must not hang a
+            # player for longer than that.
             config=BotoConfig(
-                retries={"max_attempts": 1, "mode": "standard"},
+                retries={"max_attempts": 3, "mode": "standard"},
                 connect_timeout=timeout,
                 read_timeout=timeout,
                 s3={"addressing_style": "path"},
