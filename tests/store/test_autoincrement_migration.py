@@ -176,7 +176,11 @@ def test_upgrade_rebuilds_with_autoincrement_and_keeps_everything(tmp_path: Path
     try:
         assert current_revision(db.engine) == head_revision()
         with db.engine.connect() as c:
-            assert _rows(c, before_columns) == before_rows
+            after_rows = _rows(c, before_columns)
+            # the one row a later migration adds: 0023's catalog counter
+            assert (2, 0) in after_rows["rights_version"]
+            after_rows["rights_version"] = [r for r in after_rows["rights_version"] if r[0] != 2]
+            assert after_rows == before_rows
             assert _as_before(_schema(c), before_schema) == before_schema
             assert c.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
             assert c.exec_driver_sql("PRAGMA foreign_key_check").all() == []

@@ -44,6 +44,8 @@ CAMERA_RIGHTS: frozenset[str] = frozenset(
 )
 GLOBAL_RIGHTS: frozenset[str] = frozenset({MANAGE_CAMERAS, MANAGE_USERS, MANAGE_RULES, VIEW_AUDIT, SEND_EVENTS})
 RIGHTS: frozenset[str] = CAMERA_RIGHTS | GLOBAL_RIGHTS
+# Any of these on a camera makes it visible to the holder (a camera right, or managing it).
+SEEING_RIGHTS: frozenset[str] = CAMERA_RIGHTS | {MANAGE_CAMERAS}
 # Stable order for API output.
 RIGHTS_ORDER: tuple[str, ...] = (
     LIVE,
@@ -244,6 +246,17 @@ class Permissions:
         for g in self._active(now_ms):
             if g.covers(camera_id):
                 out |= g.rights
+        return out
+
+    def rights_by_camera(self, camera_ids: Iterable[int], now_ms: int) -> dict[int, frozenset[str]]:
+        """``rights_for`` of many cameras at once (the grants are looked at once, not once per camera)."""
+        active = self._active(now_ms)
+        everywhere = frozenset().union(*(g.rights for g in active if g.all_cameras))
+        scoped = [g for g in active if not g.all_cameras]
+        out: dict[int, frozenset[str]] = {}
+        for c in camera_ids:
+            extra = [g.rights for g in scoped if c in g.camera_ids]
+            out[c] = everywhere.union(*extra) if extra else everywhere
         return out
 
     def has_global(self, right: str, now_ms: int) -> bool:

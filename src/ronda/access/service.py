@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from ronda.access import passwords
 from ronda.access.audit import AuditLog, InTransaction
 from ronda.access.password_policy import WeakPassword, check_password
-from ronda.access.rights import CAMERA_RIGHTS, MANAGE_CAMERAS, Permissions, ensure_builtin_roles
+from ronda.access.rights import SEEING_RIGHTS, Permissions, ensure_builtin_roles
 from ronda.access.rights_cache import RightsCache
 from ronda.access.secrets import SecretBox
 from ronda.access.throttle import LoginThrottle
@@ -92,11 +92,14 @@ class Principal:
 
     def visible(self, camera_ids: list[int]) -> set[int]:
         """Cameras the caller may see at all: any camera right or management right on them."""
-        now = now_ms()
-        return {c for c in camera_ids if (self.permissions.rights_for(c, now) & (CAMERA_RIGHTS | {MANAGE_CAMERAS}))}
+        return {c for c, rights in self.rights_by_camera(camera_ids).items() if rights & SEEING_RIGHTS}
 
     def rights_for(self, camera_id: int) -> set[str]:
         return self.permissions.rights_for(camera_id, now_ms())
+
+    def rights_by_camera(self, camera_ids: list[int]) -> dict[int, frozenset[str]]:
+        """``rights_for`` of each camera, at one instant."""
+        return self.permissions.rights_by_camera(camera_ids, now_ms())
 
     @property
     def site_scope(self) -> bool:

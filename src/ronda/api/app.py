@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ronda import __version__
 from ronda.api.context import AppContext
+from ronda.api.headers import SecurityHeaders
 from ronda.api.limits import BodyLimit
 from ronda.config import tile_source
 from ronda.errors import (
@@ -150,17 +151,7 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
     tiles = ctx.cfg.map.tile_url
     csp = content_security_policy(tile_source(tiles) if tiles else None)
     app.add_middleware(BodyLimit, default=MAX_BODY, per_route={("PUT", "/api/v1/map/plan"): MAX_PLAN_BODY})
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", csp)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.url.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders, csp=csp)  # outside BodyLimit: its 413 gets them too
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

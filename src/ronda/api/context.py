@@ -21,6 +21,7 @@ from ronda.media.live import LiveHub
 from ronda.media.snapshot import SnapshotCache
 from ronda.ptz.service import PtzService
 from ronda.recording.recorder import Recorder
+from ronda.store.catalog_cache import CatalogCache
 from ronda.store.db import Database
 
 
@@ -41,4 +42,5 @@ class AppContext:
     roles: frozenset[str] = frozenset(ROLES)  # what this process runs (ronda serve --role)
     nodes: NodeClient | None = None  # a node of a cluster: fetches from the other nodes (docs/cluster.md)
     federation: Federation | None = None  # remote sites and peers (docs/cluster.md, Federation)
+    catalog: CatalogCache = field(default_factory=CatalogCache)  # the camera list's rows (store/catalog_cache.py)
     started: bool = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -257,11 +258,12 @@ def delete_camera(db: Database, camera_id: int, also: InTransaction[Camera] | No
         return True
 
 
-def camera_view(cam: Camera, live: dict[str, Any] | None = None) -> dict[str, Any]:
-    """API representation: never the password, only whether one is set."""
-    streams = {
+def camera_view(cam: Any, live: dict[str, Any] | None = None, streams: Iterable[Any] | None = None) -> dict[str, Any]:
+    """API representation: never the password, only whether one is set. ``cam``: a ``Camera`` or a row of
+    ``repos.camera_listing`` (then with its ``streams``)."""
+    views = {
         st.kind: {"url": st.url, "record": st.record, "codec": st.codec, "width": st.width, "height": st.height}
-        for st in cam.streams
+        for st in (cam.streams if streams is None else streams)
     }
     return {
         "id": cam.id,
@@ -274,7 +276,7 @@ def camera_view(cam: Camera, live: dict[str, Any] | None = None) -> dict[str, An
         "retention_days": cam.retention_days,
         "audio": cam.audio,
         "transport": cam.transport,
-        "streams": streams,
+        "streams": views,
         "recording": live or {},
         "ptz": bool(cam.ptz),
         "device": _device(cam.onvif_info),

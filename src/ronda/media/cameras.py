@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ronda.access import netguard
 from ronda.access.audit import AuditLog, InTransaction
-from ronda.access.rights import MANAGE_CAMERAS
+from ronda.access.rights import MANAGE_CAMERAS, SEEING_RIGHTS
 from ronda.access.secrets import SecretBox
 from ronda.access.service import Principal
 from ronda.config import Config
@@ -41,11 +41,29 @@ from ronda.recording import transport
 from ronda.recording.layout import Layout
 from ronda.recording.recorder import Recorder
 from ronda.store import repos
+from ronda.store.catalog_cache import CatalogCache, Listing
 from ronda.store.db import Database
 from ronda.store.models import Camera
 from ronda.timeutil import iso_range, now_ms, to_iso
 
 MAX_RANGE_MS = 31 * 86_400_000
+
+
+def _for_viewers(view: dict[str, Any]) -> dict[str, Any]:
+    """A camera's view without how to reach it: viewers see a camera's name and state only."""
+    out = {k: v for k, v in view.items() if k not in ("username", "onvif_address")}
+    out["streams"] = {kind: {k: v for k, v in st.items() if k != "url"} for kind, st in view["streams"].items()}
+    return out
+
+
+def _base_views(listing: Listing) -> dict[int, tuple[dict[str, Any], dict[str, Any]]]:
+    """camera id → (what a manager of it sees, what a viewer sees), before the caller's parts (rights,
+    groups) and the recorder's state. Shared by requests: copied, never changed."""
+    out = {}
+    for cam, streams in listing:
+        view = registry.camera_view(cam, None, streams)
+        out[cam.id] = (view, _for_viewers(view))
+    return out
 
 
 def camera_ids(db: Database) -> list[int]:
@@ -64,34 +82,44 @@ class Cameras:
     recorder: Recorder | None
     snapshots: SnapshotCache
     audit: AuditLog
+    catalog: CatalogCache | None = None  # the camera list's rows per process (None: read every time)
 
     # --- views ---------------------------------------------------------------------------------------
     def view(self, cam: Any, caller: Principal) -> dict[str, Any]:
-        live = self.recorder.camera_status(cam.id) if self.recorder else None
+        """What ``caller`` sees of ``cam`` (a ``Camera``)."""
+        live = self.recorder.camera_status(cam.id) if self.recorder is not None else None
+        held = caller.rights_for(cam.id)
         view = registry.camera_view(cam, live)
-        view["rights"] = sorted(caller.rights_for(cam.id))
-        if not caller.can(MANAGE_CAMERAS, cam.id):
-            # Viewers see a camera's name and state, not how to reach it.
-            view.pop("username", None)
-            view.pop("onvif_address", None)
-            for st in view["streams"].values():
-                st.pop("url", None)
-        return view
+        view["rights"] = sorted(held)
+        return view if MANAGE_CAMERAS in held else _for_viewers(view)
 
     def list_for(self, caller: Principal) -> list[dict[str, Any]]:
         """The cameras the caller may see, each with the camera groups it belongs to that the caller's
         organisation owns or has been shared (site-level users see every group)."""
         with self.db.session() as s:
-            cams = repos.list_cameras(s)
-            visible = caller.visible([c.id for c in cams])
-            groups = repos.groups_by_camera(s, caller.organisation_id)
-            out = []
-            for c in cams:
-                if c.id in visible:
-                    view = self.view(c, caller)
-                    view["groups"] = groups.get(c.id, [])
-                    out.append(view)
-            return out
+            if self.catalog is not None:
+                listing, groups = self.catalog.read(s, caller.organisation_id)
+                bases = self.catalog.derived(listing, "views", lambda: _base_views(listing))
+            else:
+                listing, groups = repos.camera_listing(s), repos.groups_by_camera(s, caller.organisation_id)
+                bases = _base_views(listing)
+        rights = caller.rights_by_camera([c.id for c, _ in listing])
+        live = self.recorder.statuses() if self.recorder is not None else {}
+        out = []
+        sorted_rights: dict[frozenset[str], list[str]] = {}  # a few distinct sets among many cameras
+        for c, _ in listing:
+            held = rights[c.id]
+            if not held & SEEING_RIGHTS:
+                continue
+            manager, viewer = bases[c.id]
+            view = dict(manager if MANAGE_CAMERAS in held else viewer)
+            view["recording"] = live.get(c.id, {})
+            if held not in sorted_rights:
+                sorted_rights[held] = sorted(held)
+            view["rights"] = sorted_rights[held]
+            view["groups"] = groups.get(c.id, [])
+            out.append(view)
+        return out
 
     def get(self, caller: Principal, camera_id: int) -> dict[str, Any]:
         with self.db.session() as s:

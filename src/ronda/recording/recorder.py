@@ -405,12 +405,16 @@ class Recorder:
             wake()
 
     def camera_status(self, camera_id: int) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for (cid, stream), rec in self.streams.items():
-            if cid == camera_id:
-                st = rec.status
-                out[stream] = {"state": st.state, "reason": st.reason, "segments": st.segments,
-                               "transport": st.transport}  # fmt: skip
+        return self.statuses().get(camera_id, {})
+
+    def statuses(self) -> dict[int, dict[str, Any]]:
+        """camera id → ``{stream: {"state", "reason", "segments", "transport"}}`` of every stream recorded
+        here (one pass: the camera list asks for all of them)."""
+        out: dict[int, dict[str, Any]] = {}
+        for (cid, stream), rec in list(self.streams.items()):
+            st = rec.status
+            out.setdefault(cid, {})[stream] = {"state": st.state, "reason": st.reason, "segments": st.segments,
+                                               "transport": st.transport}  # fmt: skip
         return out
 
     # --- background -------------------------------------------------------------------------------

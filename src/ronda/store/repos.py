@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, delete, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, selectinload
 
@@ -21,6 +21,26 @@ def list_cameras(s: Session, include_deleted: bool = False) -> Sequence[Camera]:
     if not include_deleted:
         q = q.where(Camera.deleted_ms.is_(None))
     return s.scalars(q).all()
+
+
+# What the camera list shows of a camera and of its streams (``registry.camera_view``).
+_LISTED_CAMERA = (Camera.id, Camera.name, Camera.enabled, Camera.username, Camera.password_enc, Camera.retention_days,
+                  Camera.audio, Camera.transport, Camera.status, Camera.status_reason, Camera.onvif_address,
+                  Camera.onvif_info, Camera.ptz)  # fmt: skip
+_LISTED_STREAM = (CameraStream.camera_id, CameraStream.kind, CameraStream.url, CameraStream.record,
+                  CameraStream.codec, CameraStream.width, CameraStream.height)  # fmt: skip
+
+
+def camera_listing(s: Session) -> list[tuple[Row[Any], list[Any]]]:
+    """Every camera (deleted ones excluded) with its streams, as plain rows in two queries: the camera
+    list is read on every request of every client, and ORM objects cost more there than the query."""
+    live = Camera.deleted_ms.is_(None)
+    cams = s.execute(select(*_LISTED_CAMERA).where(live).order_by(Camera.id)).all()
+    streams: dict[int, list[Any]] = {}
+    q = select(*_LISTED_STREAM).join(Camera, Camera.id == CameraStream.camera_id).where(live)
+    for st in s.execute(q.order_by(CameraStream.camera_id, CameraStream.kind)):
+        streams.setdefault(st.camera_id, []).append(st)
+    return [(c, streams.get(c.id, [])) for c in cams]
 
 
 def get_camera(s: Session, camera_id: int, include_deleted: bool = False) -> Camera | None:

@@ -1,10 +1,12 @@
-"""The rights version: one counter that moves with every change to what decides permissions.
+"""The rights version: one counter that moves with every change to what decides permissions; and the
+catalog version: one that moves with every change to what the camera list shows.
 
 Any ORM flush that adds, changes or deletes a row of a table listed in ``RIGHTS_TABLES`` (or the
 permission-relevant columns of ``users`` and ``cameras``), and any bulk ``UPDATE``/``DELETE`` on such a
-table through a session, bumps ``rights_version.n`` in the same transaction. Nobody has to remember to
-bump it: the hook sits on the session factory (``Database``). Readers compare the counter with the one
-their cached permissions were resolved at (``ronda.access.rights_cache``)."""
+table through a session, bumps ``rights_version.n`` (row 1) in the same transaction; likewise any change
+to a row of ``CATALOG_TABLES`` (any column) bumps row 2. Nobody has to remember to bump them: the hook
+sits on the session factory (``Database``). Readers compare the counter with the one their cached
+permissions (``ronda.access.rights_cache``) or camera rows (``ronda.store.catalog_cache``) were read at."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from ronda.store.access_models import (
     User,
     UserRole,
 )
-from ronda.store.models import Camera
+from ronda.store.models import Camera, CameraStream
 
 # Any change to these rows can change someone's effective permissions.
 _WHOLE_ROWS: tuple[type, ...] = (
@@ -46,11 +48,25 @@ _COLUMNS: dict[type, frozenset[str]] = {
 RIGHTS_TABLES = frozenset(m.__tablename__ for m in (*_WHOLE_ROWS, *_COLUMNS))  # type: ignore[attr-defined]
 _TABLE_COLUMNS = {m.__tablename__: cols for m, cols in _COLUMNS.items()}  # type: ignore[attr-defined]
 _BUMP = update(RightsVersion).where(RightsVersion.id == 1).values(n=RightsVersion.n + 1)
+# What the camera list shows: every column of these (a camera's status too).
+_CATALOG: tuple[type, ...] = (Camera, CameraStream, CameraGroup, CameraGroupMember, CameraShare, Organisation)
+CATALOG_TABLES = frozenset(m.__tablename__ for m in _CATALOG)  # type: ignore[attr-defined]
+_BUMP_CATALOG = update(RightsVersion).where(RightsVersion.id == 2).values(n=RightsVersion.n + 1)
 
 
 def current(s: Session) -> int:
     """The counter as this transaction sees it (0 on a database that has no row yet)."""
     return int(s.scalar(select(RightsVersion.n).where(RightsVersion.id == 1)) or 0)
+
+
+def catalog(s: Session) -> int:
+    """The catalog counter as this transaction sees it (-1 before migration 0023: never cached)."""
+    n = s.scalar(select(RightsVersion.n).where(RightsVersion.id == 2))
+    return -1 if n is None else int(n)
+
+
+def _touches_catalog(session: Session) -> bool:
+    return any(isinstance(obj, _CATALOG) for obj in (*session.new, *session.deleted, *session.dirty))
 
 
 def _touches_rights(session: Session) -> bool:
@@ -71,14 +87,18 @@ def _touches_rights(session: Session) -> bool:
 def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
     if _touches_rights(session):
         session.connection().execute(_BUMP)
+    if _touches_catalog(session):
+        session.connection().execute(_BUMP_CATALOG)
 
 
 def _on_execute(state: ORMExecuteState) -> None:
-    if not (state.is_update or state.is_delete):
+    if not (state.is_update or state.is_delete or state.is_insert):
         return
     stmt = state.statement
     name = getattr(getattr(stmt, "table", None), "name", None)
-    if name not in RIGHTS_TABLES:
+    if name in CATALOG_TABLES:
+        state.session.connection().execute(_BUMP_CATALOG)
+    if name not in RIGHTS_TABLES or state.is_insert:
         return
     cols = _TABLE_COLUMNS.get(name)
     if cols is not None and state.is_update:

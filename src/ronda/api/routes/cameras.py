@@ -44,7 +44,7 @@ Span = Annotated[StreamSpan, Depends(_span)]
 
 
 def cameras(ctx: Ctx) -> Cameras:
-    return Cameras(ctx.db, ctx.cfg, ctx.secrets, ctx.recorder, ctx.snapshots, ctx.audit)
+    return Cameras(ctx.db, ctx.cfg, ctx.secrets, ctx.recorder, ctx.snapshots, ctx.audit, ctx.catalog)
 
 
 @router.get("/cameras", response_model=list[CameraView], response_model_exclude_unset=True, **authenticated())
