@@ -34,9 +34,11 @@ class RightsCache:
         self._lock = threading.Lock()
         self.loads = 0  # how many times permissions were resolved from the database (tests, metrics)
 
-    def resolve(self, s: Session, user_id: int) -> Resolved:
-        """The user's roles and permissions as of this transaction."""
-        version = rights_version.current(s)
+    def resolve(self, s: Session, user_id: int, version: int | None = None) -> Resolved:
+        """The user's roles and permissions as of this transaction. ``version``: the rights counter, when
+        the caller has read it already in this transaction (before anything it resolves)."""
+        if version is None:
+            version = rights_version.current(s)
         hit = self._entries.get(user_id)
         if hit is not None and hit.version == version:
             return hit

@@ -37,7 +37,7 @@ from ronda.access.tokens import (
 )
 from ronda.access.totp import TotpVerifier
 from ronda.errors import TooManyRequests, Unauthenticated
-from ronda.store import repos
+from ronda.store import repos, rights_version
 from ronda.store.access_models import ApiKey, Organisation, Role, User, UserRole, UserSession
 from ronda.store.db import Database
 from ronda.timeutil import now_ms
@@ -122,6 +122,18 @@ class LoginResult:
     expires_in: int
     session_id: str
     user: User
+
+
+_SESSION_OF_TOKEN = select(
+    UserSession.revoked,
+    UserSession.user_id,
+    UserSession.expires_ms,
+    User.username,
+    User.enabled,
+    User.token_version,
+    User.organisation_id,
+    rights_version.current_query().label("rights_version"),
+).join(User, User.id == UserSession.user_id)
 
 
 class AuthService:
@@ -307,21 +319,28 @@ class AuthService:
         except InvalidToken:
             raise AuthError("invalid or expired token") from None
         with self.db.session() as s:
-            sess = s.get(UserSession, claims.session_id)
-            user = s.get(User, claims.user_id)
+            # One query on every request: the session, its user and the rights counter together.
+            row = s.execute(_SESSION_OF_TOKEN.where(UserSession.id == claims.session_id)).first()
             if (
-                sess is None
-                or sess.revoked
-                or sess.user_id != claims.user_id
-                or sess.expires_ms < now_ms()
-                or user is None
-                or not user.enabled
-                or user.token_version != claims.token_version
+                row is None
+                or row.revoked
+                or row.user_id != claims.user_id
+                or row.expires_ms < now_ms()
+                or not row.enabled
+                or row.token_version != claims.token_version
             ):
                 raise AuthError("invalid or expired token")
-            p = self._principal(s, user, sess.id, via)
-            p.token_version = user.token_version
-            return p
+            resolved = self.rights.resolve(s, row.user_id, version=int(row.rights_version or 0))
+            return Principal(
+                user_id=row.user_id,
+                username=row.username,
+                roles=list(resolved.roles),
+                organisation_id=row.organisation_id,
+                permissions=resolved.permissions,
+                session_id=claims.session_id,
+                via=via,
+                token_version=row.token_version,
+            )
 
     def principal_from_api_key(self, key: str) -> Principal:
         prefix = api_key_prefix(key)

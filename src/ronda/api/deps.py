@@ -44,6 +44,12 @@ def context(request: Request) -> AppContext:
     return ctx
 
 
+async def _context(request: Request) -> AppContext:
+    """``context`` as a dependency: async, since FastAPI runs a plain ``def`` dependency in a worker
+    thread, and this one only reads an attribute."""
+    return context(request)
+
+
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
@@ -86,7 +92,7 @@ def principal(request: Request) -> Principal:
     return p
 
 
-Ctx = Annotated[AppContext, Depends(context)]
+Ctx = Annotated[AppContext, Depends(_context)]
 Caller = Annotated[Principal, Depends(principal)]
 
 
@@ -166,16 +172,16 @@ def authenticated() -> dict[str, Any]:
 
 
 @functools.cache
-def _global_check(right: str) -> Callable[..., None]:
-    def check(caller: Caller) -> None:
+def _global_check(right: str) -> Callable[..., Any]:
+    async def check(caller: Caller) -> None:  # async: no worker thread for a check that does no I/O
         require_global(caller, right)
 
     return check
 
 
 @functools.cache
-def _site_check(right: str) -> Callable[..., None]:
-    def check(caller: Caller) -> None:
+def _site_check(right: str) -> Callable[..., Any]:
+    async def check(caller: Caller) -> None:  # async: no worker thread for a check that does no I/O
         require_site(caller, right)
 
     return check
@@ -193,8 +199,8 @@ def site_right(right: str, openapi_extra: dict[str, Any] | None = None) -> dict[
 
 
 @functools.cache
-def _camera_check(right: str | None) -> Callable[..., None]:
-    def check(caller: Caller, camera_id: CameraId) -> None:
+def _camera_check(right: str | None) -> Callable[..., Any]:
+    async def check(caller: Caller, camera_id: CameraId) -> None:  # async: no worker thread (no I/O)
         require_camera(caller, camera_id, right)
 
     return check

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import ScalarSelect, event, inspect, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from ronda.store.access_models import (
@@ -57,6 +57,11 @@ _BUMP_CATALOG = update(RightsVersion).where(RightsVersion.id == 2).values(n=Righ
 def current(s: Session) -> int:
     """The counter as this transaction sees it (0 on a database that has no row yet)."""
     return int(s.scalar(select(RightsVersion.n).where(RightsVersion.id == 1)) or 0)
+
+
+def current_query() -> ScalarSelect[int]:
+    """The counter as a scalar subquery, to read it with other columns in one statement (NULL: 0)."""
+    return select(RightsVersion.n).where(RightsVersion.id == 1).scalar_subquery()
 
 
 def catalog(s: Session) -> int:

@@ -48,11 +48,13 @@ def cameras(ctx: Ctx) -> Cameras:
 
 
 @router.get("/cameras", response_model=list[CameraView], response_model_exclude_unset=True, **authenticated())
-def list_cameras(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+async def list_cameras(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
     """The cameras the caller may see, each with the camera groups it belongs to that the caller's
     organisation owns or has been shared (``groups: [{"id", "name", "organisation"}]``; site-level
     users see every group): the client's camera tree."""
-    return cameras(ctx).list_for(caller)
+    # async, the database part in one worker thread: a plain ``def`` route would take a second one for
+    # FastAPI's check of the answer against the response model (every client asks for this list).
+    return await asyncio.to_thread(cameras(ctx).list_for, caller)
 
 
 @router.post("/cameras", status_code=201, response_model=CameraView, response_model_exclude_unset=True,
