@@ -104,6 +104,8 @@ class LiveTile:
         events.request.fire(request_type="WS", name="live ws open", response_time=(time.monotonic() - t0) * 1000,
                             response_length=0, exception=None, context={})  # fmt: skip
         ws_stats["sockets"] += 1
+        if self.closing:  # the grid was switched while this tile was still connecting
+            self.sock.send_close()
         # A live socket stays open with a 15 s receive timeout: no fragment for that long is an error.
         init: fmp4.Init | None = None
         expect_init = False
