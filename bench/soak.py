@@ -107,7 +107,7 @@ class Options:
 
 
 # --- the process tree -----------------------------------------------------------------------------------
-def _proc_table() -> dict[int, tuple[int, int, str]]:
+def proc_table() -> dict[int, tuple[int, int, str]]:
     """pid → (ppid, start time in ticks, state) of every process."""
     out = {}
     for entry in Path("/proc").iterdir():
@@ -473,7 +473,7 @@ def run(opt: Options, base: Path) -> dict[str, Any]:
         next_progress = opt.progress_seconds
         tree_seen: dict[int, int] = {}  # pid → start time, to tell a leftover from a reused pid
         while (elapsed := time.monotonic() - t0) < run_s:
-            table = _proc_table()
+            table = proc_table()
             mine = tree(root, table)
             tree_seen.update({p: table[p][1] for p in mine if p != root})
             for p in ffmpegs_writing(data):
@@ -507,7 +507,7 @@ def run(opt: Options, base: Path) -> dict[str, Any]:
         rc = ronda.terminate(60)
         ronda = None
         time.sleep(2)
-        table = _proc_table()
+        table = proc_table()
         left = [p for p, start in tree_seen.items() if p in table and table[p][1] == start and table[p][2] != "Z"]
         orphans.update(left)
         orphans.update(ffmpegs_writing(data))
