@@ -6,7 +6,9 @@ The full hour is ``python bench/soak.py`` (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ CAMERAS = int(os.environ.get("RONDA_SOAK_CAMERAS", "8"))
 def test_soak(tmp_path: Path) -> None:
     out = run(Options(cameras=CAMERAS, minutes=MINUTES, viewers=4, playback=2, events_per_second=10), tmp_path)
     summary = {k: v for k, v in out.items() if not k.endswith("_list")}
+    print(json.dumps(summary), file=sys.stderr)  # the figures, in the log of a run with -s
     # the load really ran (else the criteria below prove nothing)
     assert out["load_errors"] == 0, out["error_list"]
     assert out["viewer_sessions"] >= 4 and out["viewer_messages"] > 100 * 4, summary
