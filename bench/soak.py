@@ -17,7 +17,7 @@ ffmpeg recorders and any helper process), and every 30 s it prints progress on s
 - 0 unexplained gaps: no hole in a camera's catalog (segments + recorded gaps) longer than a frame,
   checked during the run over what retention must keep, and at the end over the kept window and the
   locked stretch (which retention must not have touched);
-- RSS growth < 5 %, whole tree, from the warm point (20 % of the run, at least 2 minutes in; median of
+- RSS growth < 5 %, whole tree, from the warm point (20 % of the run, at least 2 minutes in or half-way; median of
   3 samples) to the end (median of the last 3 samples); the Python server's own growth is reported too
   (``rss_main_growth_pct``);
 - open file descriptors of the Python server flat: at the end at most ``max(8, 2 %)`` above the warm
@@ -489,8 +489,10 @@ def run(opt: Options, base: Path) -> dict[str, Any]:
             samples.append(Sample(elapsed, sum(rss_kb(p) for p in mine), rss_kb(root), fd_count(root), len(mine)))
             if lock is None and elapsed >= lock_at:
                 lock = (t_rec, now_ms() - 2 * SEGMENT_S * 1000)
-                r = Api(login).req("POST", "/api/v1/evidence-locks", json={"camera": ids[0], "start": iso(lock[0]),
-                                   "end": iso(lock[1]), "reason": "soak: retention must keep this"})  # fmt: skip
+                admin = Api(login)
+                r = admin.req("POST", "/api/v1/evidence-locks", json={"camera": ids[0], "start": iso(lock[0]),
+                              "end": iso(lock[1]), "reason": "soak: retention must keep this"})  # fmt: skip
+                admin.close()
                 if r.status_code != 201:
                     raise RuntimeError(f"evidence lock refused: {r.status_code} {r.text}")
                 log(f"  evidence lock on camera {ids[0]}: {iso(lock[0])} .. {iso(lock[1])}")
@@ -535,7 +537,7 @@ def run(opt: Options, base: Path) -> dict[str, Any]:
             found[key] = h
     segments, deleted, events_stored = db_counts(data)
     cat = check_catalog(data)
-    warm_t = max(opt.warm_fraction * run_s, opt.warm_min_seconds)
+    warm_t = max(opt.warm_fraction * run_s, min(opt.warm_min_seconds, run_s / 2))  # short runs: half-way
     warm = [s for s in samples if s.t >= warm_t][:3] or samples[-3:]
     end = samples[-3:]
     rss_warm = statistics.median(s.rss_tree_kb for s in warm)
