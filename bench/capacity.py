@@ -312,6 +312,7 @@ def run_step(n: int, a: argparse.Namespace, base: Path) -> Step:
             if ready >= 2 * n:
                 break
             if time.monotonic() > deadline or ronda.proc is None or ronda.proc.poll() is not None:
+                ronda_rc = ronda.proc.returncode if ronda.proc is not None else None
                 st.failures.append(f"only {ready} of {2 * n} streams had a segment after the start")
                 return st
             time.sleep(2)
@@ -444,7 +445,7 @@ def main() -> int:
             if need > free_bytes(root) - 10e9:  # the disk is shared: leave 10 GB to the rest of the machine
                 stopped = (f"the disk: {n} cameras need ~{need / 1e9:.0f} GB for the step, "
                            f"{free_bytes(root) / 1e9:.0f} GB free in {root} "
-                           "(--dir elsewhere, or fewer --minutes)")  # fmt: skip
+                           "(--dir elsewhere, or a shorter --retention-minutes)")  # fmt: skip
                 log(f"not starting {n} cameras: {stopped}")
                 break
             log(f"step: {n} cameras ({2 * n} streams) for {a.minutes:g} min")
