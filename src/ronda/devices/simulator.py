@@ -18,7 +18,8 @@ missing GStreamer element stops the simulator with one line naming it, its mount
 
 A small HTTP control server (``--control-port``) answers JSON:
 
-- ``GET /health``, ``GET /cameras``, ``GET /cameras/<name>``
+- ``GET /health`` (with ``pacers``: per frame rate, the pusher thread's ``ticks``, ``late`` ones, ``skipped``
+  ones and ``max_late_ms``: a simulator short of CPU shows there), ``GET /cameras``, ``GET /cameras/<name>``
 - ``POST /cameras/<name>/stop``: closes the RTSP connections holding a session on that camera's streams and
   unmounts them, so new requests get **RTSP 404** (the RTSP port itself stays open for other cameras)
 - ``POST /cameras/<name>/stall``: connections stay open but no media packet is sent any more (RTCP reports
@@ -46,7 +47,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,17 @@ def _import_gst() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ clips
+
+
+@dataclass(slots=True)
+class PacerStats:
+    """How well one pusher thread keeps its frame rate (``GET /health``, ``pacers``): when it cannot, the
+    simulator, not the recorder under test, is what runs out of CPU (bench/capacity.py reads it)."""
+
+    ticks: int = 0
+    late: int = 0  # ticks pushed more than one frame late (a burst: timestamps stay regular)
+    skipped: int = 0  # ticks dropped after falling more than 5 frames behind (a hole in every stream)
+    max_late_ms: int = 0
 
 
 class Clip:
@@ -350,6 +362,7 @@ class Simulator:
         self.onvif_cameras: dict[str, SimCamera] = {}
         self._reboots: dict[str, threading.Timer] = {}  # camera name -> the pending boot
         self._epoch_ns: dict[int, int] = {}  # fps -> wall-clock ns of tick 0 of that rate's pacer
+        self.pacers: dict[int, PacerStats] = {}  # fps -> how punctual that rate's pusher thread is
         self._build_model()
         self._build_server()
 
@@ -520,18 +533,25 @@ class Simulator:
         wall_offset = time.time_ns() - time.monotonic_ns()
         t0 = time.monotonic_ns()
         self._epoch_ns[fps] = t0 + wall_offset
+        stats = self.pacers[fps] = PacerStats()
         k = 0
         failed: set[str] = set()
         while not self._stop.is_set():
             k += 1
             tick = t0 + k * 1_000_000_000 // fps
             wait = tick - time.monotonic_ns()
+            stats.ticks += 1
             if wait > 0:
                 if self._stop.wait(wait / 1e9):
                     return
             elif wait < -5 * frame_ns:  # fell far behind (suspended?): drop the missed ticks
-                k = (time.monotonic_ns() - t0) * fps // 1_000_000_000
+                k_now = (time.monotonic_ns() - t0) * fps // 1_000_000_000
+                stats.skipped += k_now - k + 1
+                k = k_now
                 continue
+            elif wait < -frame_ns:  # a frame late or more: sent late, in a burst with the next ones
+                stats.late += 1
+                stats.max_late_ms = max(stats.max_late_ms, -wait // 1_000_000)
             for stream in streams:
                 if not stream.actives:
                     continue
@@ -947,7 +967,8 @@ def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path in ("/health", "/health/"):
-                self._send(200, {"ok": True, "cameras": sim.n_cameras, "rtsp_port": sim.rtsp_port})
+                pacers = {str(fps): asdict(st) for fps, st in sorted(sim.pacers.items())}
+                self._send(200, {"ok": True, "cameras": sim.n_cameras, "rtsp_port": sim.rtsp_port, "pacers": pacers})
             elif path in ("/cameras", "/cameras/"):
                 self._send(200, sim.camera_info())
             elif m := _PTZ_GET.match(path):
