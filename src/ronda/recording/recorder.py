@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,7 +25,7 @@ from ronda.recording.retention import Retention, local_bytes
 from ronda.recording.segments import StreamKey, Writer
 from ronda.recording.supervisor import RONDA_REASONS, StreamRecorder, StreamSpec, StreamStatus
 from ronda.recording.volume import VolumeError, disk_usage, ensure_default_volume, volume_present
-from ronda.store import repos
+from ronda.store import repos, rights_version
 from ronda.store.db import Database
 from ronda.store.models import Camera, CameraStream, Gap
 from ronda.timeutil import now_ms
@@ -92,6 +92,8 @@ class Recorder:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._status_cache: dict[int, tuple[str, str | None]] = {}
         self._seen: dict[int, Fingerprint] = {}
+        # (catalog counter, camera rows, streams per camera) of the last read (``_catalog``)
+        self._catalog_rows: tuple[int, Sequence[Any], dict[int, set[tuple[str, str, bool]]]] | None = None
         self._fragment_subs: dict[tuple[int, str], set[Callable[[], None]]] = {}
         self._fragment_watches: dict[tuple[int, str], DirWatch] = {}
         self._reload_lock = asyncio.Lock()
@@ -203,16 +205,25 @@ class Recorder:
         mode only the cameras this node holds a lease for, with the lease's epoch."""
         held = self.leases.held() if self.leases is not None else None
         with self.db.session() as s:
-            cams = s.execute(
-                select(
-                    Camera.id, Camera.enabled, Camera.username, Camera.password_enc, Camera.audio, Camera.transport
-                ).where(Camera.deleted_ms.is_(None))
-            ).all()
-            streams: dict[int, set[tuple[str, str, bool]]] = {}
-            for cid, kind, url, record in s.execute(
-                select(CameraStream.camera_id, CameraStream.kind, CameraStream.url, CameraStream.record)
-            ):
-                streams.setdefault(cid, set()).add((kind, url, bool(record)))
+            # Read again only when the catalog counter moved (store/rights_version.py): this runs every
+            # CATALOG_POLL_S and the rows change a few times a day.
+            version = rights_version.catalog(s)
+            cams: Sequence[Any]
+            streams: dict[int, set[tuple[str, str, bool]]]
+            if version >= 0 and self._catalog_rows is not None and self._catalog_rows[0] == version:
+                _, cams, streams = self._catalog_rows
+            else:
+                cams = s.execute(
+                    select(
+                        Camera.id, Camera.enabled, Camera.username, Camera.password_enc, Camera.audio, Camera.transport
+                    ).where(Camera.deleted_ms.is_(None))
+                ).all()
+                streams = {}
+                for cid, kind, url, record in s.execute(
+                    select(CameraStream.camera_id, CameraStream.kind, CameraStream.url, CameraStream.record)
+                ):
+                    streams.setdefault(cid, set()).add((kind, url, bool(record)))
+                self._catalog_rows = (version, cams, streams)
         return {
             cid: (bool(enabled), user, pw, bool(audio), str(transport), frozenset(streams.get(cid, ())),
                   held[cid][0] if held is not None else None)
