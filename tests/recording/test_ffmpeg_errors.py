@@ -20,6 +20,15 @@ from ronda.recording.ffmpeg import classify_error
          "camera_unreachable"),
         ("rtsp://10.0.0.9:554/cam/401/main: Connection timed out", "camera_unreachable"),
         ("No space left on device", "disk_full"),
+        # hostile cameras (tests/faults/test_bad_cameras.py)
+        ("[concat @ 0x56] Impossible to open 'rtsp://127.0.0.1:39407/cam'\npipe:5: Invalid data found when "
+         "processing input", "not_rtsp"),
+        ("[h264 @ 0x55] sps_id 32 out of range\n[h264 @ 0x55] non-existing PPS 0 referenced\n"
+         "[h264 @ 0x55] decode_slice_header error\n[h264 @ 0x55] no frame!", "video_invalid"),
+        ("[h264 @ 0x55] [IMGUTILS @ 0x7f] Picture size 15360x8640 exceeds specified max pixel count 35389440",
+         "resolution_too_large"),
+        # a stream joined between keyframes says "non-existing PPS" at first: the network's words win
+        ("[h264 @ 0x55] non-existing PPS 0 referenced\n[tcp @ 0x56] Connection timed out", "camera_unreachable"),
     ],
 )  # fmt: skip
 def test_classify_error(text, reason):

@@ -60,6 +60,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ronda.analytics.motion import FrameNeed, analysis_size
+from ronda.recording.ffmpeg import MAX_PIXELS
 
 DecodeMode = Literal["adaptive", "all", "keyframes"]
 DECODE_MODES: tuple[DecodeMode, ...] = ("adaptive", "all", "keyframes")
@@ -118,11 +119,15 @@ class MotionFrames:
         # One thread: the least CPU per frame (frame threads add a frame of delay and ~0-30 % overhead
         # here), and the analytics worker runs several cameras side by side anyway.
         self._ctx.thread_count = threads
+        # A stream whose SPS declares a giant picture ("16K" from a broken camera) is refused by the
+        # decoder (counted in ``errors["decode"]``) instead of costing hundreds of MB a frame.
+        opts = {"max_pixels": str(MAX_PIXELS)}
         if not deblock:
             # The in-loop deblocking filter is ~10 % of a keyframe's decode; a 4× downscaled gray picture
             # does not need it (P-frames then drift slightly from the encoder's until the next keyframe:
             # a few gray levels, far below any motion threshold).
-            self._ctx.options = {"skip_loop_filter": "all"}
+            opts["skip_loop_filter"] = "all"
+        self._ctx.options = opts
         self.mode: DecodeMode = mode
         self.fps = fps
         self.time_base = time_base

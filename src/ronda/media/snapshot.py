@@ -17,6 +17,8 @@ async def jpeg_of_last_keyframe(ffmpeg: str, path: Path, timeout_s: float = 10.0
     """Decode only keyframes of the last seconds of a (possibly growing) fragmented MP4."""
     args = [
         ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
+        # a recording whose SPS declares a giant picture fails here instead of taking hundreds of MB
+        "-max_pixels", str(ffmpeg_proc.MAX_PIXELS),
         "-sseof", "-3", "-skip_frame", "nokey", "-i", str(path),
         "-map", "0:v:0", "-update", "1", "-q:v", "4", "-f", "image2", "-c:v", "mjpeg", "pipe:1",
     ]  # fmt: skip

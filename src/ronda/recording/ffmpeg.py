@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,6 +224,19 @@ class ProbeResult:
     detail: str | None = None
 
 
+# The largest picture Ronda decodes or records: 8192x4320 (8K), about H.264/H.265's largest level (6.2:
+# 139,264 macroblocks). A stream declaring more (a camera sending a broken or hostile SPS: "16K") would
+# make every decoder allocate hundreds of MB per frame; it is refused with ``resolution_too_large``, and
+# every ffmpeg that decodes a recording is given this as ``-max_pixels``.
+MAX_PIXELS = 8192 * 4320
+
+# The decoder's words for parameter sets (SPS/PPS/VPS) it cannot use: nothing of the stream is decodable.
+_BAD_PARAMETER_SETS = re.compile(
+    r"non-existing [sp]ps|[sp]ps_id \d+ out of range|(?:sps|pps|vps) id out of range"
+    r"|(?:sps|pps|vps) \d+ does not exist|invalid sps|error decoding sps|unsupported profile"
+)
+
+
 def classify_error(stderr: str) -> str:
     """Map ffmpeg/ffprobe error text to a gap reason operators understand."""
     # ffmpeg prefixes lines with "[tcp @ 0x55d1c8401240]": a pointer may contain "401" or "404"; so may
@@ -235,6 +249,8 @@ def classify_error(stderr: str) -> str:
         return "stream_not_found"
     if "no space left" in t:
         return "disk_full"
+    if "exceeds specified max pixel count" in t:
+        return "resolution_too_large"
     # The camera answered but will not send RTP the way we asked (VLC's server: "method SETUP failed:
     # 461 Unsupported transport" to TCP); "Nonmatching transport": it answered with another one.
     if re.search(r"failed: 461\b", t) or "unsupported transport" in t or "nonmatching transport" in t:
@@ -256,25 +272,63 @@ def classify_error(stderr: str) -> str:
         )
     ):
         return "camera_unreachable"
+    # After the network's words: a stream joined between keyframes has such lines at its start too.
+    if _BAD_PARAMETER_SETS.search(t):
+        return "video_invalid"
+    if "invalid data found when processing input" in t:
+        # ffmpeg's RTSP client could not read the answer (the device on that port does not speak RTSP:
+        # a wrong port, another service, a broken server) or the SDP it described
+        return "not_rtsp"
     if "invalid data" in t or "could not find codec" in t:
         return "stream_error"
     return "camera_unreachable"
 
 
+# What a probe keeps of ffprobe's error output: a stream it cannot decode makes it write a line per
+# packet for as long as it runs.
+PROBE_STDERR_BYTES = 16_384
+
+
+async def _drain(stream: asyncio.StreamReader | None, keep: bytearray, limit: int) -> None:
+    """Read a pipe to its end, keeping at most its last ``limit`` bytes."""
+    if stream is None:
+        return
+    while chunk := await stream.read(65536):
+        keep += chunk
+        if len(keep) > limit:
+            del keep[: len(keep) - limit]
+
+
 async def probe(ffprobe: str, url: str, timeout_s: float, transport: str = "tcp") -> ProbeResult:
     with CameraInput(url, min(timeout_s, 10.0), transport) as source:
-        args = [ffprobe, "-v", "error", "-of", "json", "-show_streams", *source.args()]
+        args = [ffprobe, "-v", "error", "-max_pixels", str(MAX_PIXELS), "-of", "json", "-show_streams",
+                *source.args()]  # fmt: skip
         proc = await spawn(args, pass_fds=source.pass_fds)
+    out, err = bytearray(), bytearray()
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout_s + 5)
+        await asyncio.wait_for(
+            asyncio.gather(
+                _drain(proc.stdout, out, 1 << 20), _drain(proc.stderr, err, PROBE_STDERR_BYTES), proc.wait()
+            ),
+            timeout_s + 5,
+        )
     except (TimeoutError, asyncio.CancelledError) as e:
         await stop(proc, grace_s=0)
         if isinstance(e, asyncio.CancelledError):
             raise
-        return ProbeResult(ok=False, reason="camera_unreachable", detail="probe timed out")
+        # ffprobe keeps looking for a decodable picture as long as packets come: what it said meanwhile
+        # tells a broken stream (its SPS, say) from a silent camera.
+        text = redact(err.decode(errors="replace")).strip()
+        reason = classify_error(text) if text else "camera_unreachable"
+        if reason not in ("video_invalid", "resolution_too_large", "not_rtsp"):
+            return ProbeResult(ok=False, reason="camera_unreachable", detail="probe timed out")
+        return ProbeResult(ok=False, reason=reason, detail=text[-500:])
     text = redact(err.decode(errors="replace")).strip()
     if proc.returncode != 0:
-        return ProbeResult(ok=False, reason=classify_error(text), detail=text[-500:] or f"exit {proc.returncode}")
+        reason = classify_error(text)
+        if reason == "not_rtsp" and transport != "http":
+            return await not_rtsp(url, text)
+        return ProbeResult(ok=False, reason=reason, detail=text[-500:] or f"exit {proc.returncode}")
     try:
         streams = json.loads(out or b"{}").get("streams", [])
     except json.JSONDecodeError:
@@ -283,14 +337,55 @@ async def probe(ffprobe: str, url: str, timeout_s: float, transport: str = "tcp"
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if video is None:
         return ProbeResult(ok=False, reason="stream_error", detail="the stream has no video")
+    width, height = int(video.get("width") or 0), int(video.get("height") or 0)
+    if width * height > MAX_PIXELS or "exceeds specified max pixel count" in text.lower():
+        size = f"{width}x{height}" if width * height else "its size"
+        return ProbeResult(ok=False, reason="resolution_too_large",
+                           detail=f"the camera declares {size}: more than Ronda decodes (8192x4320)")  # fmt: skip
+    if not (width and height) and classify_error(text) == "video_invalid":
+        return ProbeResult(ok=False, reason="video_invalid", detail=text[-500:])
     return ProbeResult(
         ok=True,
         codec=video.get("codec_name"),
-        width=video.get("width"),
-        height=video.get("height"),
+        width=width or None,
+        height=height or None,
         has_audio=audio is not None,
         audio_codec=audio.get("codec_name") if audio else None,
     )
+
+
+RTSP_CHECK_TIMEOUT_S = 3.0
+
+
+async def not_rtsp(url: str, text: str) -> ProbeResult:
+    """ffmpeg says only "Invalid data" both when the device at the camera's address answers something else
+    than RTSP and when it accepts the connection and says nothing: ask it once ourselves (an ``OPTIONS``,
+    no credentials) to tell the two apart. Only on this failure path."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "rtsp" or not parts.hostname:
+        return ProbeResult(ok=False, reason="not_rtsp", detail=text[-500:])
+    try:
+        port = parts.port or 554
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, port), RTSP_CHECK_TIMEOUT_S)
+    except (OSError, ValueError, TimeoutError):
+        return ProbeResult(ok=False, reason="camera_unreachable", detail=text[-500:])
+    try:
+        writer.write(f"OPTIONS rtsp://{parts.hostname}:{port}/ RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode())
+        await writer.drain()
+        first = await asyncio.wait_for(reader.read(64), RTSP_CHECK_TIMEOUT_S)
+    except (OSError, TimeoutError):
+        first = b""
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    if not first:
+        return ProbeResult(ok=False, reason="camera_unreachable",
+                           detail="the device accepts connections but does not answer RTSP requests")  # fmt: skip
+    if first.startswith(b"RTSP/"):  # it speaks RTSP: what ffmpeg could not read is the stream's description
+        return ProbeResult(ok=False, reason="stream_error", detail=text[-500:])
+    return ProbeResult(ok=False, reason="not_rtsp",
+                       detail=f"the device answers with bytes that are not RTSP ({first[:16]!r}...)")  # fmt: skip
 
 
 async def media_duration_ms(ffprobe: str, path: Path) -> int | None:

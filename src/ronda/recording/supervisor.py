@@ -43,6 +43,10 @@ PROVISIONAL_REASONS = frozenset({"stream_ended", "stream_error"})
 # Reasons found in hindsight that explain the whole outage under way: a stop for such a reason takes
 # the open gap over (its earlier reason goes to the detail) and leaves it open for the next capture.
 HINDSIGHT_REASONS = frozenset({"camera_restarted"})
+# What a camera sends and Ronda cannot record (ffmpeg.py): tried again only every BROKEN_STREAM_RETRY_S,
+# or at once when the camera is edited (its capture restarts).
+BROKEN_STREAM_REASONS = frozenset({"not_rtsp", "video_invalid", "resolution_too_large"})
+BROKEN_STREAM_RETRY_S = 60.0
 # The stall watchdog looks at the file being written this often; before the first byte of a
 # session it allows CONNECT_GRACE_S more than the stall timeout (connecting and probing); a stalled
 # ffmpeg that ignores SIGTERM is killed after STALL_KILL_GRACE_S.
@@ -210,6 +214,11 @@ class StreamRecorder:
                 if await self._tcp_refused(use, result.reason):
                     return
                 await self._failed(result.reason or "camera_unreachable", result.detail)
+                if result.reason in BROKEN_STREAM_REASONS:
+                    # Cameras do not mend such streams in seconds, and probing one costs: ffprobe decodes
+                    # a frame of the size the SPS declares (a "16K" one: ~680 MB for a few seconds).
+                    await self._sleep(max(self._backoff, BROKEN_STREAM_RETRY_S))
+                    return
                 await self._back_off()
                 return
             self.spec.codec = result.codec
@@ -220,6 +229,10 @@ class StreamRecorder:
             return
         if not recorded and await self._tcp_refused(use, reason):
             return
+        if not recorded and reason == "not_rtsp" and use != "http":
+            # "Invalid data" from ffmpeg: a device answering something else, or one saying nothing
+            told = await ffmpeg.not_rtsp(self.spec.url, detail or "")
+            reason, detail = told.reason or reason, told.detail
         await self._failed(reason, detail)
         if recorded:
             self._backoff = self.cfg.backoff_initial_seconds

@@ -18,6 +18,9 @@ addStrings({
     "reason.clock_adjusted": "clock adjusted", "reason.recorder_error": "recorder error",
     "reason.failover": "recorder node failed: another node took the camera over",
     "reason.rebalanced": "camera moved to another recorder node",
+    "reason.not_rtsp": "the device at the camera's address does not answer in RTSP (wrong port or another service?)",
+    "reason.video_invalid": "the camera's video cannot be decoded (broken SPS/PPS)",
+    "reason.resolution_too_large": "the camera declares a picture larger than 8192x4320",
   },
   it: {
     "reason.camera_unreachable": "telecamera non raggiungibile", "reason.auth_failed": "la telecamera ha rifiutato le credenziali",
@@ -32,6 +35,9 @@ addStrings({
     "reason.clock_adjusted": "orologio corretto", "reason.recorder_error": "errore del registratore",
     "reason.failover": "nodo di registrazione guasto: un altro nodo ha preso la telecamera",
     "reason.rebalanced": "telecamera spostata su un altro nodo di registrazione",
+    "reason.not_rtsp": "il dispositivo all'indirizzo della telecamera non risponde in RTSP (porta sbagliata o un altro servizio?)",
+    "reason.video_invalid": "il video della telecamera non è decodificabile (SPS/PPS guasti)",
+    "reason.resolution_too_large": "la telecamera dichiara un'immagine più grande di 8192x4320",
   },
 });
 
