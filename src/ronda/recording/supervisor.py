@@ -13,6 +13,7 @@ import contextlib
 import functools
 import logging
 import math
+import os
 import re
 import signal
 import time
@@ -366,8 +367,12 @@ class StreamRecorder:
                 )  # fmt: skip
             except Exception as e:
                 if not unreachable(e):
-                    # The file stays at its final name: the stream's next start adopts it (reindex.py).
+                    # Not an outage: the file goes back where the next start recovers it (as after a crash).
                     log.error("%s: could not index %s: %s", self.key, placed.rel.name, e)
+                    try:
+                        os.rename(self.root / placed.rel, partial)
+                    except OSError as err:
+                        log.error("%s: could not move %s back after a catalog error: %s", self.key, placed.rel, err)
                     return
             else:
                 if seg is not None:
