@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -70,6 +71,13 @@ def rows(db_url: str, camera_id: int, stream: str) -> tuple[list[Row], list[tupl
     return segs, gaps  # type: ignore[return-value]
 
 
+def body_of(r: httpx.Response) -> dict[str, object]:
+    """The JSON answer, or what came instead (a plain-text 500)."""
+    if r.headers.get("content-type", "").startswith("application/json"):
+        return dict(r.json())
+    return {"status_code": r.status_code, "text": r.text[:200]}
+
+
 def files_on_disk(recordings: Path, camera_id: int, stream: str) -> set[str]:
     return {str(p.relative_to(recordings)) for p in (recordings / str(camera_id)).rglob(f"{stream}_*.mp4")}
 
@@ -116,8 +124,8 @@ def outage_check(ronda: RondaProcess, db_url: str, outage, recover, sqlite: bool
             r = ronda.anon("POST", probe, json={"username": ADMIN, "password": ADMIN_PASSWORD})
         else:
             r = ronda.api("GET", probe)
-        answers.append((r.status_code, time.monotonic() - t0, r.json()))
-        health = ronda.api("GET", "/api/v1/health").json()
+        answers.append((r.status_code, time.monotonic() - t0, body_of(r)))
+        health = body_of(ronda.api("GET", "/api/v1/health"))
         time.sleep(2)
     grew = {k: len(files_on_disk(recordings, *k) - on_disk_at_down[k]) for k in STREAMS}
     time.sleep(max(0.0, OUTAGE_S - (now_ms() - t_down) / 1000))
