@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -28,44 +29,108 @@ def _as_postgres(args: list[str], **kw):
     return subprocess.run(args, check=True, capture_output=True, timeout=60, **kw)
 
 
+class PostgresServer:
+    """One PostgreSQL 15 server process on a data directory and port of its own: started, killed with
+    ``kill -9`` and started again on the same data (the database outage test, tests/faults)."""
+
+    def __init__(self, base: Path, settings: dict[str, str] | None = None) -> None:
+        self.base = base
+        self.data = base / "data"
+        self.port = free_port()
+        self.settings = settings or {"fsync": "off"}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def init(self) -> None:
+        _as_postgres([str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
+
+    def start(self, timeout: float = 30) -> None:
+        """Start the server and wait until it accepts connections. After a kill -9 the killed server's
+        backends may hold its shared memory for a moment ("pre-existing shared memory block is still in
+        use"): the start is tried again until ``timeout``."""
+        extra = [a for k, v in self.settings.items() for a in ("-c", f"{k}={v}")]
+        deadline = time.monotonic() + timeout
+        while True:
+            self.proc = subprocess.Popen(
+                (["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else [])
+                + [
+                    str(PG_BIN / "postgres"),
+                    "-D",
+                    str(self.data),
+                    "-p",
+                    str(self.port),
+                    "-k",
+                    str(self.base),
+                    "-h",
+                    "127.0.0.1",
+                    *extra,
+                ],  # fmt: skip
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            while self.proc.poll() is None:
+                r = subprocess.run([str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+                                   capture_output=True, check=False)  # fmt: skip
+                if r.returncode == 0:
+                    return
+                if time.monotonic() > deadline:
+                    raise RuntimeError("PostgreSQL did not start")
+                time.sleep(0.2)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL exited with {self.proc.returncode} at start")
+            time.sleep(0.5)
+
+    @property
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def kill9(self) -> None:
+        """``kill -9`` of the postmaster (not of ``runuser`` above it), as a crash or the OOM killer would."""
+        os.kill(self.postmaster_pid, signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait(20)
+            self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def createdb(self, database: str) -> str:
+        _as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", database])
+        return self.url(database)
+
+
+@contextlib.contextmanager
+def postgres_instance(base_dir: Path | None = None, settings: dict[str, str] | None = None) -> Iterator[PostgresServer]:
+    """A started `PostgresServer` in a throw-away directory, removed at the end."""
+    base = Path(tempfile.mkdtemp(prefix="ronda-pg-", dir=base_dir))
+    shutil.chown(base, "postgres") if os.geteuid() == 0 else None
+    server = PostgresServer(base, settings)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def postgres_server(database: str = "ronda_test", base_dir: Path | None = None,
                     settings: dict[str, str] | None = None) -> Iterator[str]:  # fmt: skip
     """A throw-away PostgreSQL 15 server on a free loopback port with one empty database; yields its
     SQLAlchemy URL and removes everything at the end (also used by bench/catalog.py)."""
-    base = Path(tempfile.mkdtemp(prefix="ronda-pg-", dir=base_dir))
-    shutil.chown(base, "postgres") if os.geteuid() == 0 else None
-    data = base / "data"
-    port = free_port()
-    _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
-    extra = [a for k, v in (settings or {"fsync": "off"}).items() for a in ("-c", f"{k}={v}")]
-    proc = subprocess.Popen(
-        (["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else [])
-        + [str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port), "-k", str(base), "-h", "127.0.0.1", *extra],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            r = subprocess.run(
-                [str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True, check=False
-            )
-            if r.returncode == 0:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("PostgreSQL did not start")
-            time.sleep(0.2)
-        _as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", database])
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/{database}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(base, ignore_errors=True)
+    with postgres_instance(base_dir, settings) as server:
+        yield server.createdb(database)
 
 
 def postgres_available() -> bool:

@@ -90,6 +90,11 @@ class HttpConfig(_Model):
 
 class DatabaseConfig(_Model):
     url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file ronda.db in the data directory.")
+    busy_timeout_seconds: float = Field(
+        30.0, gt=0, le=300,
+        description="SQLite: how long a write waits while another process holds the database's write lock; "
+        "then the API answers 503 and the recorder's catalog writes wait in its backlog.",
+    )  # fmt: skip
 
 
 class RecordingConfig(_Model):

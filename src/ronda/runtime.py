@@ -65,7 +65,7 @@ def private_data_dir(data_dir: Path) -> None:
 
 def open_database(cfg: Config, migrate: bool) -> Database:
     private_data_dir(cfg.data_dir)
-    db = Database(cfg.database_url)
+    db = Database(cfg.database_url, cfg.database.busy_timeout_seconds)
     if migrate:
         db.upgrade()
     db.check()
@@ -195,6 +195,7 @@ def build(cfg: Config, migrate: bool, record: bool = True, roles: frozenset[str]
     here (events/service.py); without it every process runs them all (docs/cluster.md)."""
     record = record and "recorder" in roles
     db = open_database(cfg, migrate)
+    db.quiet_outage_logs()
     secrets = load_secrets(cfg)
     audit = open_audit(cfg, db)
     with db.session() as s:

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ronda import __version__
@@ -36,11 +37,17 @@ from ronda.errors import (
     Unavailable,
 )
 from ronda.media.export_jobs import ExportJobs
+from ronda.store.db import unreachable
 from ronda.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
 MAX_PLAN_BODY = 5 << 20  # PUT /api/v1/map/plan (routes/map.py enforces the per-type limits)
+# What a request that needs the database gets while it is unreachable (``ronda.store.db.unreachable``).
+DATABASE_AWAY = (
+    "the database is unreachable; recording continues to disk and the catalog catches up when it answers "
+    "again: retry later"
+)
 
 
 # The web client is scripts and styles from its own origin only (no inline script, handler or style
@@ -160,6 +167,14 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         return error_response(exc)
+
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        if not unreachable(exc):  # a bug, not an outage: a 500 with its traceback in the log
+            raise exc
+        return error_response(Unavailable(DATABASE_AWAY, retry_after=5, code="database_unavailable"))
+
+    for cls in (sa_exc.DBAPIError, sa_exc.TimeoutError):
+        app.add_exception_handler(cls, database_error)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

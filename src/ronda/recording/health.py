@@ -32,6 +32,11 @@ def health(db: Database, recorder: Recorder | None) -> Health:
         h.checks["database"] = f"error: {type(e).__name__}"
         h.brief["database"] = "error"
         degraded = True
+    if db.outage.down and h.brief["database"] == "ok":
+        # SQLite still serves reads while another process holds its write lock: writes fail all the same.
+        h.checks["database"] = f"error: writes fail ({db.outage.detail})"
+        h.brief["database"] = "error"
+        degraded = True
     if recorder is not None:
         storage = dict(recorder.storage)
         h.checks["storage"] = storage
@@ -47,5 +52,12 @@ def health(db: Database, recorder: Recorder | None) -> Health:
             "offline": offline,
         }
         h.brief["recording"] = "degraded" if offline else "ok"
+        # Segments recorded while the database was away, whose rows wait (recording/backlog.py).
+        h.checks["catalog"] = catalog = recorder.catalog_state
+        if catalog["state"] != "ok":
+            h.brief["catalog"] = "behind"
+            degraded = True
+        else:
+            h.brief["catalog"] = "ok"
     h.status = "degraded" if degraded else "ok"
     return h

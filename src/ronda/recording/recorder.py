@@ -18,6 +18,7 @@ from ronda.config import Config
 from ronda.devices.urls import url_with_credentials
 from ronda.recording import recovery
 from ronda.recording.archive import Archiver
+from ronda.recording.backlog import CatalogBacklog
 from ronda.recording.layout import PARTIAL_DIR, PARTIAL_SUFFIX, Layout
 from ronda.recording.notify import DirWatch
 from ronda.recording.onvif_follow import OnvifFollower
@@ -26,7 +27,7 @@ from ronda.recording.segments import StreamKey, Writer
 from ronda.recording.supervisor import RONDA_REASONS, StreamRecorder, StreamSpec, StreamStatus
 from ronda.recording.volume import VolumeError, disk_usage, ensure_default_volume, volume_present
 from ronda.store import repos, rights_version
-from ronda.store.db import Database
+from ronda.store.db import Database, unreachable
 from ronda.store.models import Camera, CameraStream, Gap
 from ronda.timeutil import now_ms
 
@@ -81,6 +82,8 @@ class Recorder:
         self.secrets = secrets
         self.root: Path = cfg.recordings_dir
         self.streams: dict[tuple[int, str], StreamRecorder] = {}
+        # Catalog writes of every stream that wait for the database (recording/backlog.py).
+        self.backlog = CatalogBacklog(db)
         self.retention = Retention(db, self.root, cfg.storage, audit=audit, node=self.node)
         self.storage: dict[str, Any] = {"state": "ok"}
         self._tasks: list[asyncio.Task[None]] = []
@@ -150,6 +153,8 @@ class Recorder:
                 await t
         await asyncio.gather(*(r.stop("ronda_stopped") for r in self.streams.values()))
         self.streams.clear()
+        await self.backlog.flush(10.0)  # the last segments' rows, if the database is back in time
+        await self.backlog.close()
         for watch in self._fragment_watches.values():
             watch.close()
         self._fragment_watches.clear()
@@ -161,7 +166,11 @@ class Recorder:
             with self.db.session() as s:
                 repos.put_state(s, self._state_key, {"running": False, "stopped_ms": now_ms(), "pid": os.getpid()})
 
-        await asyncio.to_thread(mark_clean)
+        try:
+            await asyncio.to_thread(mark_clean)
+        except Exception as e:  # the database is away: the next start counts this stop as a crash
+            if not unreachable(e):
+                raise
 
     def _startup_gaps(self) -> None:
         now = now_ms()
@@ -238,7 +247,8 @@ class Recorder:
             try:
                 await self.sync_catalog()
             except Exception as e:  # a busy database must not end the loop; the next poll retries
-                log.warning("camera catalog check failed: %s", e)
+                if not unreachable(e):  # (an outage is logged once, by the database)
+                    log.warning("camera catalog check failed: %s", e)
 
     async def sync_catalog(self) -> list[int]:
         """One reconciliation pass; returns the cameras whose capture was reloaded."""
@@ -305,7 +315,7 @@ class Recorder:
             assert writer is not None
             rec = StreamRecorder(
                 spec, self.db, self.root, self.cfg.recording, self._on_status, initial_reason=initial_reason,
-                writer=writer,
+                writer=writer, backlog=self.backlog,
             )  # fmt: skip
             self.streams[(camera_id, spec.stream)] = rec
             if self._pause_reason:
@@ -418,6 +428,14 @@ class Recorder:
     def camera_status(self, camera_id: int) -> dict[str, Any]:
         return self.statuses().get(camera_id, {})
 
+    @property
+    def catalog_state(self) -> dict[str, Any]:
+        """The catalog's state for health: ``ok``, or ``behind`` while writes wait for the database."""
+        if not self.backlog.waiting:
+            return {"state": "ok", "replayed": self.backlog.replayed}
+        return {"state": "behind", "backlog": len(self.backlog), "since_ms": self.backlog.oldest_ms,
+                "replayed": self.backlog.replayed}  # fmt: skip
+
     def statuses(self) -> dict[int, dict[str, Any]]:
         """camera id → ``{stream: {"state", "reason", "segments", "transport"}}`` of every stream recorded
         here (one pass: the camera list asks for all of them)."""
@@ -440,7 +458,27 @@ class Recorder:
             try:
                 await asyncio.to_thread(beat)
             except Exception as e:  # a busy database must not stop the heartbeat loop
-                log.warning("heartbeat write failed: %s", e)
+                if not unreachable(e):  # (an outage is logged once, by the database)
+                    log.warning("heartbeat write failed: %s", e)
+                continue
+            self.db.outage.up()  # a write went through: an outage is over
+            ended = self.db.outage.take_ended()
+            if ended is not None:
+                self._database_back(*ended)
+
+    def _database_back(self, since_ms: int, until_ms: int) -> None:
+        """(On the event loop.) The database answers writes again after an outage: one event says how long
+        it was away and how many catalog writes waited."""
+        facts = {"since_ms": since_ms, "until_ms": until_ms, "seconds": round((until_ms - since_ms) / 1000, 1),
+                 "catalog_backlog": len(self.backlog)}  # fmt: skip
+
+        def write() -> None:
+            with self.db.session() as s:
+                repos.add_event(s, "system.database_outage", until_ms, None, severity="warning", payload=facts)
+
+        fut = asyncio.get_running_loop().run_in_executor(None, write)
+        fut.add_done_callback(_log_failure)
+        fut.add_done_callback(lambda _f: self.events_written())
 
     def _set_pause(self, reason: str | None) -> None:
         if reason == self._pause_reason:
@@ -456,8 +494,9 @@ class Recorder:
         while True:
             try:
                 await self.check_storage()
-            except Exception:
-                log.exception("storage check failed")
+            except Exception as e:
+                if not unreachable(e):  # (an outage is logged once, by the database)
+                    log.exception("storage check failed")
             await asyncio.sleep(self.cfg.storage.check_interval_seconds)
 
     async def check_storage(self) -> dict[str, Any]:
@@ -528,8 +567,9 @@ class Recorder:
 
 
 def _log_failure(fut: asyncio.Future[None]) -> None:
-    if not fut.cancelled() and fut.exception() is not None:
-        log.error("camera status write failed: %s", fut.exception())
+    e = fut.exception() if not fut.cancelled() else None
+    if e is not None and not unreachable(e):  # (an outage is logged once, by the database)
+        log.error("recorder state write failed: %s", e)
 
 
 async def mark_cameras_starting(db: Database) -> None:

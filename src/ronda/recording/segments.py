@@ -2,9 +2,10 @@
 
 The catalog row is written only after the file is complete at its final name, so the catalog
 never points at a file that is missing or still being written. A crash between the rename and the
-catalog write leaves a complete file that the catalog does not know: `uncatalogued` finds such files
-(their name carries their start) and `adopt` indexes them, at the stream's next start or by
-`ronda storage reindex`.
+catalog write leaves a complete file that the catalog does not know: `reindex.find_orphans` finds such
+files (their name carries their start) and `adopt` indexes them, at the stream's next start or by
+`ronda storage reindex`. While the database is unreachable the file stays at its final name and its row
+waits in the recorder's backlog (backlog.py), written with ``retry`` (idempotent) when it answers.
 
 Fencing (cluster mode, docs/cluster.md): a catalog row of a camera commits only if its writer still
 holds the camera's lease under the epoch it started with, checked in the same transaction (the lease row
@@ -78,22 +79,18 @@ def final_relpath(key: StreamKey, start_ms: int, n: int = 0) -> Path:
     return layout.segment_relpath(key.camera_id, key.stream, start_ms, n)
 
 
-def index_segment(
-    db: Database,
-    root: Path,
-    key: StreamKey,
-    partial: Path,
-    place: Placement,
-    codec: str | None,
-    recovered: bool,
-    gap_may_be_open: bool = True,
-    writer: Writer = LOCAL,
-) -> Segment | None:
-    """Blocking (run in a worker thread). Returns the row, or None when the file had no video or the
-    writer was fenced off (the file is then in quarantine).
+@dataclass(slots=True, frozen=True)
+class Placed:
+    """A finished segment file at its final name, hashed and synced, not yet in the catalog."""
 
-    ``gap_may_be_open=False`` (the caller knows no gap was opened since its last segment) saves
-    the open-gap query on the hot path."""
+    rel: Path  # relative to the recordings root
+    size: int
+    digest: str
+
+
+def place_file(root: Path, key: StreamKey, partial: Path, place: Placement) -> Placed | None:
+    """Blocking. Sync, hash and rename a finished capture file to its final name (no database); None
+    when it had no video (the empty file is removed)."""
     if not volume_present(root):
         raise VolumeError(f"{root} is not mounted (no volume marker): the file stays where it is")
     size, digest = hash_and_sync(partial)
@@ -109,25 +106,77 @@ def index_segment(
         dest = root / rel
         n += 1
     os.rename(partial, dest)
-    row = _row(key, place.start_ms, place.end_ms, rel, size, digest, codec, recovered, writer.node)
+    return Placed(rel, size, digest)
+
+
+def catalog_file(
+    db: Database,
+    root: Path,
+    key: StreamKey,
+    placed: Placed,
+    place: Placement,
+    codec: str | None,
+    recovered: bool,
+    gap_may_be_open: bool = True,
+    writer: Writer = LOCAL,
+    retry: bool = False,
+) -> Segment | None:
+    """Blocking. Write the catalog row of a placed file (and close the gap before it). None when the writer
+    was fenced off (the file is then in quarantine) or, with ``retry``, when the row is there already: a
+    retry after a commit whose answer was lost (the connection broke) must not add it twice.
+
+    A database error propagates and leaves the file at its final name: the caller keeps it in its
+    backlog (recording/backlog.py) and tries again; after a crash the next start adopts it (`reindex`)."""
+    row = _row(key, place.start_ms, place.end_ms, placed.rel, placed.size, placed.digest, codec, recovered,
+               writer.node)  # fmt: skip
     try:
         with db.session() as s:
             writer.check(s, key.camera_id)
+            if retry and _known(s, key, place.start_ms, placed.rel):
+                return None
             return _catalog(s, key, row, place, gap_may_be_open)
     except Fenced as e:
         # Another node records this camera now: this file must never enter the catalog (nor be adopted
         # by a later reindex), but it is footage: kept in quarantine for forensics.
+        dest = root / placed.rel
         named = dest.with_name(f"fenced-{key.camera_id}-{dest.name}")
         os.rename(dest, named)
         dest_q = recovery.quarantine(named, layout.Layout(root).quarantine_dir)
         log.warning("%s: %s: segment moved to quarantine as %s", key, e, dest_q.name)
         return None
+
+
+def _known(s: Session, key: StreamKey, start_ms: int, rel: Path) -> bool:
+    """Whether the catalog has this file's row (by the indexed stream and start, then the path)."""
+    q = select(Segment.id).where(Segment.camera_id == key.camera_id, Segment.stream == key.stream,
+                                 Segment.start_ms == start_ms, Segment.path == str(rel))  # fmt: skip
+    return s.scalar(q) is not None
+
+
+def index_segment(
+    db: Database,
+    root: Path,
+    key: StreamKey,
+    partial: Path,
+    place: Placement,
+    codec: str | None,
+    recovered: bool,
+    gap_may_be_open: bool = True,
+    writer: Writer = LOCAL,
+) -> Segment | None:
+    """Blocking: `place_file` then `catalog_file` in one go (tools and tests; the recorder calls the two
+    apart, to keep a file whose row could not be written in its backlog). On a catalog error the file
+    is put back where the next start recovers it and the error propagates."""
+    placed = place_file(root, key, partial, place)
+    if placed is None:
+        return None
+    try:
+        return catalog_file(db, root, key, placed, place, codec, recovered, gap_may_be_open, writer)
     except BaseException:
-        # The catalog did not take it: put the file back where the next start recovers it.
         try:
-            os.rename(dest, partial)
+            os.rename(root / placed.rel, partial)
         except OSError as e:
-            log.error("%s: could not move %s back after a catalog error: %s", key, rel, e)
+            log.error("%s: could not move %s back after a catalog error: %s", key, placed.rel, e)
         raise
 
 

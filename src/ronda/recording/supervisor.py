@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
+import os
 import re
 import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,11 +27,12 @@ from sqlalchemy.orm import Session
 from ronda.config import RecordingConfig
 from ronda.devices.urls import redact
 from ronda.recording import ffmpeg, layout, recovery, reindex, transport
-from ronda.recording.segments import LOCAL, Fenced, StreamKey, Writer, index_segment
+from ronda.recording.backlog import CatalogBacklog, Pending
+from ronda.recording.segments import LOCAL, Fenced, Placed, StreamKey, Writer, catalog_file, place_file
 from ronda.recording.timeline import Placement, SessionClock
 from ronda.recording.volume import volume_present
 from ronda.store import repos
-from ronda.store.db import Database
+from ronda.store.db import Database, unreachable
 from ronda.store.models import Gap
 from ronda.timeutil import now_ms
 
@@ -106,8 +109,12 @@ class StreamRecorder:
         on_status: Callable[[StreamKey, StreamStatus], None] | None = None,
         initial_reason: str | None = None,
         writer: Writer = LOCAL,
+        backlog: CatalogBacklog | None = None,
     ) -> None:
         self._initial_reason = initial_reason
+        # Catalog writes that wait for the database (shared by the recorder's streams; backlog.py).
+        self._own_backlog = backlog is None
+        self.backlog = backlog if backlog is not None else CatalogBacklog(db)
         # This node under its lease's epoch (cluster mode): every catalog write checks it (fencing).
         self.writer = writer
         self.spec = spec
@@ -147,6 +154,9 @@ class StreamRecorder:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._own_backlog:
+            await self.backlog.flush(5.0)
+            await self.backlog.close()
 
     def pause(self, reason: str) -> None:
         """Stop writing (disk full, volume missing) until resume(); the time is one gap."""
@@ -296,19 +306,29 @@ class StreamRecorder:
 
     async def _gap(self, reason: str, detail: str | None, replace: bool = False) -> None:
         self._gap_gen += 1
-        await asyncio.to_thread(self._gap_sync, reason, detail, replace)
+        write = functools.partial(self._gap_sync, reason, detail, replace, now_ms(), self._floor)
+        if not self.backlog.waiting:
+            try:
+                await asyncio.to_thread(write)
+                return
+            except Exception as e:
+                if not unreachable(e):
+                    raise
+        # The database is away: the gap is written, with the time it opened, when it answers again.
+        self.backlog.put(Pending(f"{self.key}: gap {reason}", write))
 
-    def _gap_sync(self, reason: str, detail: str | None, replace: bool) -> None:
-        """Make sure exactly one open gap describes why nothing is recorded now."""
-        now = now_ms()
+    def _gap_sync(self, reason: str, detail: str | None, replace: bool, now: int, floor: int | None) -> None:
+        """Make sure exactly one open gap describes why nothing is recorded now (``now``: when it was
+        decided; ``floor``: the end of the stream's last segment then)."""
         try:
             with self.db.session() as s:
                 self.writer.check(s, self.key.camera_id)
-                self._gap_write(s, now, reason, detail, replace)
+                self._gap_write(s, now, reason, detail, replace, floor)
         except Fenced as e:
             log.info("%s: gap %s not written: %s", self.key, reason, e)
 
-    def _gap_write(self, s: Session, now: int, reason: str, detail: str | None, replace: bool) -> None:
+    def _gap_write(self, s: Session, now: int, reason: str, detail: str | None, replace: bool,
+                   floor: int | None) -> None:  # fmt: skip
         gap = repos.open_gap(s, self.key.camera_id, self.key.stream)
         if gap is not None:
             if gap.reason == reason:
@@ -328,7 +348,7 @@ class StreamRecorder:
             gap.end_ms = max(gap.start_ms, now)
             start = gap.end_ms
         else:
-            covered = [t for t in (self._floor, repos.last_gap_end(s, *self._k)) if t is not None]
+            covered = [t for t in (floor, repos.last_gap_end(s, *self._k)) if t is not None]
             # The anchor can put the last segment's end a few ms past "now": start after it.
             start = max(covered) if covered else now
         s.add(
@@ -345,25 +365,54 @@ class StreamRecorder:
     async def _index(self, partial: Path, place: Placement, recovered: bool) -> None:
         gen = self._gap_gen
         try:
-            seg = await asyncio.to_thread(
-                index_segment, self.db, self.root, self.key, partial, place, self.spec.codec, recovered,
-                gen != self._gap_checked, self.writer,
-            )  # fmt: skip
+            placed = await asyncio.to_thread(place_file, self.root, self.key, partial, place)
         except Exception as e:
             # Leave the file where it is: the next start recovers it. Never crash the capture loop.
-            log.error("%s: could not index %s: %s", self.key, partial.name, e)
+            log.error("%s: could not finish %s: %s", self.key, partial.name, e)
             return
-        if seg is not None:
-            self._gap_checked = gen
-            self._floor = seg.end_ms
-            self.status.segments += 1
-            self.status.last_segment_ms = seg.end_ms
-            if self.status.transport == "tcp" and self.spec.tcp_refused_ms is not None and not recovered:
-                # The camera takes TCP again (new firmware, another server): forget the refusal.
-                self.spec.tcp_refused_ms = None
-                await asyncio.to_thread(self._save_tcp_refused, None)
-            if self.status.state != "recording" and not recovered:
-                self._set(state="recording", reason=None, detail=None)
+        if placed is None:
+            return
+        if not self.backlog.waiting:
+            try:
+                seg = await asyncio.to_thread(
+                    catalog_file, self.db, self.root, self.key, placed, place, self.spec.codec, recovered,
+                    gen != self._gap_checked, self.writer,
+                )  # fmt: skip
+            except Exception as e:
+                if not unreachable(e):
+                    # Not an outage: the file goes back where the next start recovers it (as after a crash).
+                    log.error("%s: could not index %s: %s", self.key, placed.rel.name, e)
+                    try:
+                        os.rename(self.root / placed.rel, partial)
+                    except OSError as err:
+                        log.error("%s: could not move %s back after a catalog error: %s", self.key, placed.rel, err)
+                    return
+            else:
+                if seg is not None:
+                    await self._indexed(gen, seg.end_ms, recovered)
+                return
+        self._queue(placed, place, recovered)
+        await self._indexed(gen, place.end_ms, recovered, queued=True)
+
+    def _queue(self, placed: Placed, place: Placement, recovered: bool) -> None:
+        """The database is away: the footage is on disk at its final name, its row waits in the backlog
+        (``retry``: looked up before it is inserted, so a lost commit answer does not add it twice)."""
+        write = functools.partial(catalog_file, self.db, self.root, self.key, placed, place, self.spec.codec,
+                                  recovered, True, self.writer, True)  # fmt: skip
+        self.backlog.put(Pending(f"{self.key}: {placed.rel.name}", write))
+
+    async def _indexed(self, gen: int, end_ms: int, recovered: bool, queued: bool = False) -> None:
+        """A segment is recorded (catalogued, or ``queued`` in the backlog): the stream's clock and status."""
+        self._gap_checked = gen  # (a queued row checks for an open gap when it is written)
+        self._floor = end_ms
+        self.status.segments += 1
+        self.status.last_segment_ms = end_ms
+        if self.status.transport == "tcp" and self.spec.tcp_refused_ms is not None and not recovered and not queued:
+            # The camera takes TCP again (new firmware, another server): forget the refusal.
+            self.spec.tcp_refused_ms = None
+            await asyncio.to_thread(self._save_tcp_refused, None)
+        if self.status.state != "recording" and not recovered:
+            self._set(state="recording", reason=None, detail=None)
 
     async def _recover(self, partial: Path, clock: SessionClock) -> None:
         """Index what a crash left of a segment, or quarantine it."""
@@ -496,6 +545,22 @@ class StreamRecorder:
                     await self._terminate(grace_s=STALL_KILL_GRACE_S)
                     return
 
+        # Finished files are indexed by one task, in order, so that a slow catalog write (SQLite waiting
+        # for another process's lock) never holds up reading ffmpeg's list: a line read late would place
+        # its segment late (a re-anchor and a hole in the timeline).
+        jobs: asyncio.Queue[Callable[[], Awaitable[None]] | None] = asyncio.Queue()
+
+        async def indexer() -> None:
+            while (job := await jobs.get()) is not None:
+                try:
+                    await job()
+                except Exception:  # one file's trouble must not leave the next ones unindexed
+                    log.exception("%s: indexing failed", self.key)
+                finally:
+                    jobs.task_done()
+            jobs.task_done()
+
+        idx_task = asyncio.create_task(indexer())
         err_task = asyncio.create_task(read_stderr())
         dog_task = asyncio.create_task(watchdog())
         try:
@@ -516,10 +581,11 @@ class StreamRecorder:
                     # the catalog: time this file from its own content, as after a crash.
                     log.warning("%s: ffmpeg listed %s from %s to %s: timing it from the file instead",
                                 self.key, partial.name, m.group("start"), m.group("end"))  # fmt: skip
+                    await jobs.join()  # (it moves the session clock: after the segments listed before it)
                     await self._recover(partial, clock)
                     continue
                 place = clock.place(*times, received)
-                await self._index(partial, place, recovered=False)
+                jobs.put_nowait(functools.partial(self._index, partial, place, False))
             await proc.wait()
         finally:
             dog_task.cancel()
@@ -529,6 +595,8 @@ class StreamRecorder:
                 await asyncio.wait_for(err_task, 2)
             await ffmpeg.stop(proc, grace_s=0)
             self._proc = None
+            jobs.put_nowait(None)
+            await idx_task
         # ffmpeg died without closing its last file (kill -9, crash): keep its complete fragments.
         for p in self.layout.partials(*self._k, sess):
             await self._recover(p, clock)

@@ -11,6 +11,7 @@ from ronda.api.deps import Ctx, principal, public, site_right
 from ronda.api.schemas.system import HealthView, StorageView
 from ronda.errors import DomainError
 from ronda.recording.health import health as node_health
+from ronda.store.db import unreachable
 
 router = APIRouter(tags=["system"])
 
@@ -22,6 +23,10 @@ def _manages(request: Request) -> bool:
         p = principal(request)
     except DomainError:  # no or refused credentials: the brief answer
         return False
+    except Exception as e:  # the database is away: the caller cannot be checked, health still answers
+        if unreachable(e):
+            return False
+        raise
     return p.site_scope and p.has(MANAGE_CAMERAS)
 
 
