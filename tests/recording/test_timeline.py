@@ -42,3 +42,16 @@ def test_small_drift_does_not_reanchor():
     c.place(0.0, 4.0, received_ms=2_000_000)
     p = c.place(4.0, 8.0, received_ms=2_004_900)
     assert p.reanchored_by_ms == 0 and p.hole_before_ms == 0
+
+
+def test_recovered_segment_touches_the_previous_one_within_the_skew():
+    # Its cut last fragment makes it look a few ms shorter than the time since the previous segment.
+    c = SessionClock(floor_ms=1_000_000)
+    p = c.place_recovered(3_992, file_mtime_ms=1_004_000)
+    assert p.start_ms == 1_000_000 and p.end_ms == 1_003_992 and p.hole_before_ms == 0
+
+
+def test_recovered_segment_after_a_real_outage_keeps_its_hole():
+    c = SessionClock(floor_ms=1_000_000)
+    p = c.place_recovered(4_000, file_mtime_ms=1_030_000)
+    assert p.start_ms == 1_026_000 and p.hole_before_ms == 26_000

@@ -66,11 +66,13 @@ class SessionClock:
         return Placement(start, end, reanchored, hole)
 
     def place_recovered(self, duration_ms: int, file_mtime_ms: int) -> Placement:
-        """A crash-recovered segment: it ended when its file was last written."""
+        """A crash-recovered segment: it ended when its file was last written. Its last fragment may be
+        cut away, so it can look a few ms shorter than the time since the previous segment: within the
+        allowed skew it starts where that one ended (no hole that nothing explains)."""
         start = file_mtime_ms - duration_ms
         hole = 0
         if self._floor is not None:
-            if start < self._floor:
+            if start - self._floor < self._max_skew:
                 start = self._floor
             else:
                 hole = start - self._floor
