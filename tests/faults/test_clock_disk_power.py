@@ -146,6 +146,13 @@ def faketime(tmp_path) -> tuple[dict[str, str], Path]:
     return env, offset
 
 
+def set_offset(offset: Path, value: str) -> None:
+    """Atomically: libfaketime reads the file at every clock call and must never see it half-written."""
+    tmp = offset.with_suffix(".new")
+    tmp.write_text(value + "\n")
+    os.replace(tmp, offset)
+
+
 def test_clock_jumps_forward_and_back(cams, tmp_path, faketime):
     env, offset = faketime
     data = tmp_path / "data"
@@ -162,12 +169,12 @@ def test_clock_jumps_forward_and_back(cams, tmp_path, faketime):
     ronda.start()
     try:
         before = wait_for(lambda: len(s := catalog(data, 1)[0]) >= 3 and s, 40, what="3 segments")
-        offset.write_text("+1h\n")
+        set_offset(offset, "+1h")
         wait_for(lambda: [e for e in events(data, "system.clock_jump") if e["step_ms"] > 0], 15,
                  what="a system.clock_jump event for the +1 h step")  # fmt: skip
         ahead = wait_for(lambda: len(s := [x for x in catalog(data, 1)[0] if x.start_ms > before[-1].end_ms]) >= 3
                          and s, 30, what="3 segments after the +1 h step")  # fmt: skip
-        offset.write_text("+0\n")
+        set_offset(offset, "+0")
         wait_for(lambda: [e for e in events(data, "system.clock_jump") if e["step_ms"] < 0], 15,
                  what="a system.clock_jump event for the -1 h step")  # fmt: skip
         wait_for(lambda: len([x for x in catalog(data, 1)[0] if x.start_ms > ahead[-1].end_ms]) >= 3, 30,
