@@ -177,8 +177,15 @@ def test_clock_jumps_forward_and_back(cams, tmp_path, faketime):
         set_offset(offset, "+0")
         wait_for(lambda: [e for e in events(data, "system.clock_jump") if e["step_ms"] < 0], 15,
                  what="a system.clock_jump event for the -1 h step")  # fmt: skip
-        wait_for(lambda: len([x for x in catalog(data, 1)[0] if x.start_ms > ahead[-1].end_ms]) >= 3, 30,
-                 what="3 segments after the -1 h step")  # fmt: skip
+        back = wait_for(lambda: len(s := [x for x in catalog(data, 1)[0] if x.start_ms > ahead[-1].end_ms]) >= 3
+                        and s, 30, what="3 segments after the -1 h step")  # fmt: skip
+        # An outage while the footage runs ahead of the stepped-back wall clock keeps its length: ffmpeg
+        # is killed, restarted at once; the wall clock alone would place its next segment right after
+        # the previous one, hiding the outage.
+        [pid] = ffmpeg_children_of(data)
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: len([x for x in catalog(data, 1)[0] if x.start_ms > back[-1].end_ms]) >= 3, 30,
+                 what="3 segments after the outage")  # fmt: skip
         time.sleep(2.5)  # a few more storage passes with the clock back
         segs, gaps = catalog(data, 1)
 
@@ -198,6 +205,9 @@ def test_clock_jumps_forward_and_back(cams, tmp_path, faketime):
         adjusted = [g for g in gaps if g.reason == "clock_adjusted"]
         assert len(adjusted) == 1 and abs((adjusted[0].end_ms or 0) - adjusted[0].start_ms - HOUR_MS) < 5000, adjusted
         assert uncovered(segs, gaps, segs[0].start_ms, segs[-1].end_ms, segs[-1].end_ms) == []
+        crashed = [g for g in gaps if g.reason == "capture_crashed"]
+        print(f"outage after the step back: {[(g.end_ms or 0) - g.start_ms for g in crashed]} ms")
+        assert len(crashed) == 1 and (crashed[0].end_ms or 0) - crashed[0].start_ms >= 400, crashed
 
         # No retention deletion: every segment from before the steps is still there.
         assert {s.id for s in before} <= {s.id for s in segs}
