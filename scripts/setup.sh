@@ -18,6 +18,7 @@ pkgs=(ffmpeg fonts-dejavu-core
 if [[ $with_test == 1 ]]; then
   pkgs+=(postgresql wrk chromium mosquitto)  # chromium: browser tests (Playwright drives Debian's build); mosquitto: MQTT tests
   pkgs+=(vlc-bin vlc-plugin-base)  # cvlc: an RTSP server not written here (UDP only), tests/recording/test_transport_vlc.py
+  pkgs+=(faketime)  # libfaketime: moves the wall clock of a running server (tests/faults/test_clock_disk_power.py)
   pkgs+=(motion)  # Debian's motion daemon: the baseline of bench/motion.py (bench/_motiond.py)
   pkgs+=(fonts-dejavu-extra)  # the generated plate set's typefaces (tests/analytics/platesynth.py): condensed faces too
   command -v npm >/dev/null || pkgs+=(nodejs npm)  # npm: TypeScript, whose tsc checks the web client's JSDoc types

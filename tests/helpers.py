@@ -82,6 +82,7 @@ class RondaProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.base = f"http://127.0.0.1:{port}"
         self.token: str | None = None
+        self.env: dict[str, str] | None = None  # the server's environment (None: the tests' own)
 
     def prepare(self, check_user: bool = False) -> None:
         """The schema, and an administrator for the tests (exists already after a restart)."""
@@ -111,6 +112,7 @@ class RondaProcess:
             stdout=logf,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env=self.env,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -42,3 +42,31 @@ def test_small_drift_does_not_reanchor():
     c.place(0.0, 4.0, received_ms=2_000_000)
     p = c.place(4.0, 8.0, received_ms=2_004_900)
     assert p.reanchored_by_ms == 0 and p.hole_before_ms == 0
+
+
+def test_recovered_segment_touches_the_previous_one_within_the_skew():
+    # Its cut last fragment makes it look a few ms shorter than the time since the previous segment.
+    c = SessionClock(floor_ms=1_000_000)
+    p = c.place_recovered(3_992, file_mtime_ms=1_004_000)
+    assert p.start_ms == 1_000_000 and p.end_ms == 1_003_992 and p.hole_before_ms == 0
+
+
+def test_recovered_segment_after_a_real_outage_keeps_its_hole():
+    c = SessionClock(floor_ms=1_000_000)
+    p = c.place_recovered(4_000, file_mtime_ms=1_030_000)
+    assert p.start_ms == 1_026_000 and p.hole_before_ms == 26_000
+
+
+def test_outage_after_a_backwards_step_keeps_its_length():
+    # Segments ran until 2_004_000 (monotonic 50_000); the wall clock then stepped back an hour and
+    # the camera was away 10 s: the new session's first segment (4 s) arrives at monotonic 64_000.
+    c = SessionClock(floor_ms=2_004_000, floor_mono_ms=50_000)
+    p = c.place(0.0, 4.0, received_ms=2_014_000 - 3_600_000, received_mono_ms=64_000)
+    assert p.start_ms == 2_014_000 and p.hole_before_ms == 10_000 and p.end_mono_ms == 64_000
+
+
+def test_monotonic_bound_does_not_move_a_session_without_steps():
+    # The floor's list line arrived 5 s late (a stall): the wall clock's start is the later, true one.
+    c = SessionClock(floor_ms=1_000_000, floor_mono_ms=55_000)
+    p = c.place(0.0, 4.0, received_ms=1_020_000, received_mono_ms=70_000)
+    assert p.start_ms == 1_016_000

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,17 +60,26 @@ def sha256_file(path: Path) -> str:
 
 def write_package(out: Path, manifest: dict[str, Any], files: list[tuple[Path, str]], key: Ed25519PrivateKey) -> None:
     """Sign and write the zip (as ``out.partial``, renamed when complete). Files are stored, not
-    deflated: video does not compress and a court's tools can read them in place."""
+    deflated: video does not compress and a court's tools can read them in place. On any failure (a
+    full disk) the partial file is removed: a package exists complete or not at all."""
     body = canonical(manifest)
     sig = key.sign(body)
     partial = out.with_name(out.name + ".partial")
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as z:
-        for path, name in files:
-            z.write(path, name)
-        z.writestr(MANIFEST, body)
-        z.writestr(SIGNATURE, sig.hex() + "\n")
-        z.writestr(PUBLIC_KEY, public_pem(key.public_key()))
-    partial.replace(out)
+    try:
+        with partial.open("wb") as f:
+            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as z:
+                for path, name in files:
+                    z.write(path, name)
+                z.writestr(MANIFEST, body)
+                z.writestr(SIGNATURE, sig.hex() + "\n")
+                z.writestr(PUBLIC_KEY, public_pem(key.public_key()))
+            # On disk before the rename: after a power cut the final name never shows a cut package.
+            f.flush()
+            os.fsync(f.fileno())
+        partial.replace(out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 @dataclass

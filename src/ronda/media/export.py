@@ -8,6 +8,7 @@ recorder in another process respects it too) that expires by itself if the expor
 from __future__ import annotations
 
 import asyncio
+import errno
 import getpass
 import re
 import socket
@@ -167,6 +168,8 @@ async def _ffmpeg(args: list[str], progress: Progress, on_time: Callable[[float]
     if progress.cancelled:
         raise ExportCancelled()
     if proc.returncode != 0:
+        if "no space left on device" in err.lower():
+            raise OSError(errno.ENOSPC, err[-300:])  # (run_export says which disk is full)
         raise ExportError(f"ffmpeg failed: {err[-300:]}")
 
 
@@ -265,67 +268,80 @@ async def run_export(
                     stage="holding")  # fmt: skip
     holds = await asyncio.to_thread(_hold, db, runs, req.exported_by)
     try:
-        with tempfile.TemporaryDirectory(prefix="ronda-export-", dir=out.parent) as tmp:
-            work = Path(tmp)
-            files: list[tuple[Path, str]] = []
-            entries: list[dict[str, Any]] = []
-            for run in runs:
-                name = file_name(run)
-                target = work / name
-                inputs = await asyncio.to_thread(readable_files, source, run, work)
-                await remux_run(ffmpeg, inputs, run, req, target, progress)
-                for p in inputs:  # downloaded copies of archived segments: done with them
-                    if p.parent == work:
-                        p.unlink(missing_ok=True)
-                progress.update(done_ms=progress.done_ms)
-                entries.append({
-                    "name": name, "kind": "video", "camera_id": run.camera_id, "camera_name": run.camera_name,
-                    "stream": run.stream, "start": to_iso(max(run.start_ms, req.start_ms)),
-                    "end": to_iso(min(run.end_ms, req.end_ms)),
-                    "recorded_segments": [{"start": to_iso(sg.start_ms), "end": to_iso(sg.end_ms), "sha256": sg.sha256}
-                                          for sg in run.segments],
-                })  # fmt: skip
-                files.append((target, name))
-            snap = work / "snapshot.jpg"
-            await snapshot_of(ffmpeg, files[0][0], snap)
-            entries.append({"name": "snapshot.jpg", "kind": "snapshot", "camera_id": runs[0].camera_id})
-            files.append((snap, "snapshot.jpg"))
-            for entry, (path, _) in zip(entries, files, strict=True):
-                entry["sha256"] = await asyncio.to_thread(evidence.sha256_file, path)
-                entry["bytes"] = path.stat().st_size
-            with db.session() as s:
-                gaps = [
-                    {"camera_id": cid, "start": to_iso(max(g.start_ms, req.start_ms)),
-                     "end": to_iso(min(g.end_ms if g.end_ms is not None else now_ms(), req.end_ms)), "reason": g.reason}
-                    for cid in req.camera_ids
-                    for g in repos.gaps_overlapping(s, cid, req.stream, req.start_ms, req.end_ms)
-                ]  # fmt: skip
-                cams = {cid: (c.name if (c := repos.get_camera(s, cid, include_deleted=True)) else "") for cid in
-                        req.camera_ids}  # fmt: skip
-            manifest: dict[str, Any] = {
-                "format": evidence.FORMAT,
-                "site": site,
-                "software_version": __version__,
-                "created": to_iso(now_ms()),
-                "exported_by": req.exported_by,
-                "reason": req.reason,
-                "case": req.case,
-                "range": {"start": to_iso(req.start_ms), "end": to_iso(req.end_ms)},
-                "cameras": [{"id": cid, "name": name} for cid, name in cams.items()],
-                "files": entries,
-                "gaps": gaps,
-                "signing_key_fingerprint": evidence.fingerprint(key.public_key()),
-            }
-            report = work / evidence.REPORT
-            report.write_text(_report(manifest, timezone))
-            manifest["files"].append({"name": evidence.REPORT, "kind": "report", "bytes": report.stat().st_size,
-                                      "sha256": evidence.sha256_file(report)})  # fmt: skip
-            files.append((report, evidence.REPORT))
-            progress.update(stage="signing")
-            await asyncio.to_thread(evidence.write_package, out, manifest, files, key)
+        manifest = await _write(db, ffmpeg, key, site, timezone, req, out, progress, source, runs)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # The work folder and the partial package are gone already (TemporaryDirectory, write_package).
+        raise ExportError(f"no space left on the disk of the folder {out.parent.name!r}: nothing was exported "
+                          "(free some space and export again)") from None  # fmt: skip
     finally:
         await asyncio.to_thread(_release, db, holds)
     progress.update(stage="done", done_ms=progress.total_ms)
+    return manifest
+
+
+async def _write(db: Database, ffmpeg: str, key: Ed25519PrivateKey, site: str, timezone: str, req: ExportRequest,
+                 out: Path, progress: Progress, source: SegmentSource, runs: list[Run]) -> dict[str, Any]:  # fmt: skip
+    """Remux, snapshot, report and sign into ``out`` (run_export's work, inside its hold)."""
+    with tempfile.TemporaryDirectory(prefix="ronda-export-", dir=out.parent) as tmp:
+        work = Path(tmp)
+        files: list[tuple[Path, str]] = []
+        entries: list[dict[str, Any]] = []
+        for run in runs:
+            name = file_name(run)
+            target = work / name
+            inputs = await asyncio.to_thread(readable_files, source, run, work)
+            await remux_run(ffmpeg, inputs, run, req, target, progress)
+            for p in inputs:  # downloaded copies of archived segments: done with them
+                if p.parent == work:
+                    p.unlink(missing_ok=True)
+            progress.update(done_ms=progress.done_ms)
+            entries.append({
+                "name": name, "kind": "video", "camera_id": run.camera_id, "camera_name": run.camera_name,
+                "stream": run.stream, "start": to_iso(max(run.start_ms, req.start_ms)),
+                "end": to_iso(min(run.end_ms, req.end_ms)),
+                "recorded_segments": [{"start": to_iso(sg.start_ms), "end": to_iso(sg.end_ms), "sha256": sg.sha256}
+                                      for sg in run.segments],
+            })  # fmt: skip
+            files.append((target, name))
+        snap = work / "snapshot.jpg"
+        await snapshot_of(ffmpeg, files[0][0], snap)
+        entries.append({"name": "snapshot.jpg", "kind": "snapshot", "camera_id": runs[0].camera_id})
+        files.append((snap, "snapshot.jpg"))
+        for entry, (path, _) in zip(entries, files, strict=True):
+            entry["sha256"] = await asyncio.to_thread(evidence.sha256_file, path)
+            entry["bytes"] = path.stat().st_size
+        with db.session() as s:
+            gaps = [
+                {"camera_id": cid, "start": to_iso(max(g.start_ms, req.start_ms)),
+                 "end": to_iso(min(g.end_ms if g.end_ms is not None else now_ms(), req.end_ms)), "reason": g.reason}
+                for cid in req.camera_ids
+                for g in repos.gaps_overlapping(s, cid, req.stream, req.start_ms, req.end_ms)
+            ]  # fmt: skip
+            cams = {cid: (c.name if (c := repos.get_camera(s, cid, include_deleted=True)) else "") for cid in
+                    req.camera_ids}  # fmt: skip
+        manifest: dict[str, Any] = {
+            "format": evidence.FORMAT,
+            "site": site,
+            "software_version": __version__,
+            "created": to_iso(now_ms()),
+            "exported_by": req.exported_by,
+            "reason": req.reason,
+            "case": req.case,
+            "range": {"start": to_iso(req.start_ms), "end": to_iso(req.end_ms)},
+            "cameras": [{"id": cid, "name": name} for cid, name in cams.items()],
+            "files": entries,
+            "gaps": gaps,
+            "signing_key_fingerprint": evidence.fingerprint(key.public_key()),
+        }
+        report = work / evidence.REPORT
+        report.write_text(_report(manifest, timezone))
+        manifest["files"].append({"name": evidence.REPORT, "kind": "report", "bytes": report.stat().st_size,
+                                  "sha256": evidence.sha256_file(report)})  # fmt: skip
+        files.append((report, evidence.REPORT))
+        progress.update(stage="signing")
+        await asyncio.to_thread(evidence.write_package, out, manifest, files, key)
     return manifest
 
 

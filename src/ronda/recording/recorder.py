@@ -19,6 +19,7 @@ from ronda.devices.urls import url_with_credentials
 from ronda.recording import recovery
 from ronda.recording.archive import Archiver
 from ronda.recording.backlog import CatalogBacklog
+from ronda.recording.clockwatch import ClockWatch
 from ronda.recording.layout import PARTIAL_DIR, PARTIAL_SUFFIX, Layout
 from ronda.recording.notify import DirWatch
 from ronda.recording.onvif_follow import OnvifFollower
@@ -34,6 +35,8 @@ from ronda.timeutil import now_ms
 log = logging.getLogger(__name__)
 STATE_KEY = "recorder"
 HEARTBEAT_S = 5.0
+# How often the wall clock is compared with the monotonic clock (a step: event system.clock_jump).
+CLOCK_SAMPLE_S = 1.0
 # How often the recorder compares the camera catalog with what it records. Cameras are edited on
 # any node (an API-only one, the CLI), so the database is the only place every change shows up.
 CATALOG_POLL_S = 2.0
@@ -106,6 +109,8 @@ class Recorder:
         self._moved: set[int] = set()
         # Moves old footage to the object store (runtime installs it when ``archive`` is configured).
         self.archiver: Archiver | None = None
+        # Steps of the wall clock (an event each) and the steady clock retention counts age by.
+        self.clock = ClockWatch()
 
     # --- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -127,6 +132,7 @@ class Recorder:
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="rec-heartbeat"))
         self._tasks.append(asyncio.create_task(self._follow_catalog(), name="rec-catalog"))
         self._tasks.append(asyncio.create_task(self._storage_watch(), name="rec-storage"))
+        self._tasks.append(asyncio.create_task(self._clock_watch(), name="rec-clock"))
         if self.archiver is not None:
             loop = self._loop
 
@@ -480,6 +486,24 @@ class Recorder:
         fut.add_done_callback(_log_failure)
         fut.add_done_callback(lambda _f: self.events_written())
 
+    async def _clock_watch(self) -> None:
+        while True:
+            await asyncio.sleep(CLOCK_SAMPLE_S)
+            step = self.clock.sample()
+            if step is None:
+                continue
+            # Recording itself needs nothing: durations come from the camera's timestamps and the session
+            # clock never places a segment before the previous one (timeline.py); retention counts age
+            # by the steady clock. Operators need to know: an alarm rule may match this event.
+            log.warning("the wall clock stepped %+.1f s", step.step_ms / 1000)
+            facts: dict[str, Any] = {"step_ms": step.step_ms, "expected_ms": step.expected_ms, "wall_ms": step.wall_ms}
+            if self.leases is not None:
+                facts["node"] = self.node
+            try:
+                await asyncio.to_thread(self._event, "system.clock_jump", "warning", facts)
+            except Exception as e:  # a busy database must not end the watch
+                log.warning("clock jump event not stored: %s", e)
+
     def _set_pause(self, reason: str | None) -> None:
         if reason == self._pause_reason:
             return
@@ -509,7 +533,7 @@ class Recorder:
             return self.storage
         # Retention keeps twice the stop mark free, so a paused recorder can resume.
         resume_free = 2 * self.cfg.storage.stop_below_free_bytes
-        rep = await asyncio.to_thread(self.retention.run, now_ms(), resume_free)
+        rep = await asyncio.to_thread(self.retention.run, now_ms(), resume_free, self.clock.steady_ms)
         du = disk_usage(self.root)
         with self.db.session() as s:
             used = local_bytes(s, self.node)  # this node's disk (archived footage and other nodes' are not on it)

@@ -77,16 +77,20 @@ class Retention:
             h.camera_id == seg.camera_id and h.start_ms < seg.end_ms and h.end_ms > seg.start_ms for h in self.holds
         )
 
-    def run(self, now: int, min_free_bytes: int = 0) -> RetentionReport:
-        """One pass. ``min_free_bytes``: keep at least this much free (the recorder's resume mark)."""
+    def run(self, now: int, min_free_bytes: int = 0, age_now: int | None = None) -> RetentionReport:
+        """One pass. ``min_free_bytes``: keep at least this much free (the recorder's resume mark).
+        ``age_now``: the time that footage's age and evidence locks' expiry are counted against, when it
+        is earlier than ``now`` (the recorder's steady clock after a forward step of the wall clock:
+        recording/clockwatch.py); ``now`` stamps the events."""
         rep = RetentionReport()
-        self._by_age(now, rep)
+        age = now if age_now is None else min(now, age_now)
+        self._by_age(now, age, rep)
         if self.cfg.max_bytes is not None:
             target = int(self.cfg.max_bytes * 0.95)
             with self.db.session() as s:
                 used = local_bytes(s, self.node)
             if used > self.cfg.max_bytes:
-                left = self._oldest_first(now, used - target, "max_bytes", rep)
+                left = self._oldest_first(now, age, used - target, "max_bytes", rep)
                 if left > 0:
                     rep.locked_blocking = True
         du = disk_usage(self.root)
@@ -94,13 +98,13 @@ class Retention:
         if du.free_percent < self.cfg.delete_below_free_percent:
             want = max(want, int(du.total * (self.cfg.delete_below_free_percent + 2) / 100) - du.free)
         if want > 0:
-            left = self._oldest_first(now, want, "disk_low", rep)
+            left = self._oldest_first(now, age, want, "disk_low", rep)
             if left > 0:
                 rep.locked_blocking = True
         return rep
 
-    def _by_age(self, now: int, rep: RetentionReport) -> None:
-        """Footage older than its camera's retention, all cameras in one query per batch."""
+    def _by_age(self, now: int, age: int, rep: RetentionReport) -> None:
+        """Footage older than its camera's retention at ``age``, all cameras in one query per batch."""
         default_ms = int(self.cfg.default_retention_days * DAY_MS)
         keep_ms = case(
             (Camera.retention_days.is_(None), default_ms), else_=cast(Camera.retention_days * DAY_MS, BigInteger)
@@ -112,8 +116,8 @@ class Retention:
                     select(Segment)
                     .join(Camera, Camera.id == Segment.camera_id)
                     .where(
-                        Segment.end_ms <= now - keep_ms,
-                        repos.unlocked_condition(now),
+                        Segment.end_ms <= age - keep_ms,
+                        repos.unlocked_condition(age),
                         or_(Segment.node == self.node, Segment.location == "archive"),
                     )  # fmt: skip
                     .order_by(Segment.start_ms)
@@ -131,14 +135,14 @@ class Retention:
                 # an archived segment whose object could not be deleted stays until the next pass
                 skip_ids.update(self._delete(segs, "retention_days", now, rep))
 
-    def _oldest_first(self, now: int, want_bytes: int, reason: str, rep: RetentionReport) -> int:
-        """Delete oldest unlocked segments until want_bytes are freed; returns bytes still wanted."""
+    def _oldest_first(self, now: int, age: int, want_bytes: int, reason: str, rep: RetentionReport) -> int:
+        """Delete oldest segments unlocked at ``age`` until want_bytes are freed; returns bytes still wanted."""
         skip_ids: set[int] = set()
         while want_bytes > 0:
             with self.db.session() as s:
                 q = (
                     select(Segment)
-                    .where(repos.unlocked_condition(now), Segment.location == "local", Segment.node == self.node)
+                    .where(repos.unlocked_condition(age), Segment.location == "local", Segment.node == self.node)
                     .order_by(Segment.start_ms)
                     .limit(BATCH)
                 )

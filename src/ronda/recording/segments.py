@@ -75,6 +75,25 @@ def hash_and_sync(path: Path) -> tuple[int, str]:
     return size, digest
 
 
+def fsync_dir(d: Path) -> None:
+    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs_synced(d: Path) -> None:
+    """``mkdir -p``, each new folder's entry synced into its parent (a day's first segment)."""
+    missing = []
+    while not d.is_dir():
+        missing.append(d)
+        d = d.parent
+    for m in reversed(missing):
+        m.mkdir(exist_ok=True)
+        fsync_dir(m.parent)
+
+
 def final_relpath(key: StreamKey, start_ms: int, n: int = 0) -> Path:
     return layout.segment_relpath(key.camera_id, key.stream, start_ms, n)
 
@@ -99,13 +118,16 @@ def place_file(root: Path, key: StreamKey, partial: Path, place: Placement) -> P
         return None
     rel = final_relpath(key, place.start_ms)
     dest = root / rel
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs_synced(dest.parent)
     n = 1
     while dest.exists():  # two segments starting in the same ms (clamped after a clock step)
         rel = final_relpath(key, place.start_ms, n)
         dest = root / rel
         n += 1
     os.rename(partial, dest)
+    # The rename on disk before the row commits: after a power cut the catalog (often on another disk)
+    # must not name a file whose rename was lost (it would be recovered again from its .partial name).
+    fsync_dir(dest.parent)
     return Placed(rel, size, digest)
 
 

@@ -28,6 +28,7 @@ from ronda.config import RecordingConfig
 from ronda.devices.urls import redact
 from ronda.recording import ffmpeg, layout, recovery, reindex, transport
 from ronda.recording.backlog import CatalogBacklog, Pending
+from ronda.recording.clockwatch import monotonic_ms
 from ronda.recording.segments import LOCAL, Fenced, Placed, StreamKey, Writer, catalog_file, place_file
 from ronda.recording.timeline import Placement, SessionClock
 from ronda.recording.volume import volume_present
@@ -134,6 +135,7 @@ class StreamRecorder:
         self._proc: asyncio.subprocess.Process | None = None
         self._kill_reason: str | None = None
         self._floor: int | None = None
+        self._floor_mono: int | None = None  # the monotonic clock at the floor (timeline.py), when known
         self._task: asyncio.Task[None] | None = None
         self._backoff = cfg.backoff_initial_seconds
         # Gaps opened (generation) vs the generation the last indexed segment checked: when equal,
@@ -298,6 +300,7 @@ class StreamRecorder:
     def _load_floor(self) -> None:
         with self.db.session() as s:
             self._floor = repos.last_segment_end(s, self.key.camera_id, self.key.stream)
+        self._floor_mono = None
 
     def _save_probe(self, result: ffmpeg.ProbeResult) -> None:
         assert self.spec.stream_row_id is not None
@@ -389,10 +392,10 @@ class StreamRecorder:
                     return
             else:
                 if seg is not None:
-                    await self._indexed(gen, seg.end_ms, recovered)
+                    await self._indexed(gen, seg.end_ms, place.end_mono_ms, recovered)
                 return
         self._queue(placed, place, recovered)
-        await self._indexed(gen, place.end_ms, recovered, queued=True)
+        await self._indexed(gen, place.end_ms, place.end_mono_ms, recovered, queued=True)
 
     def _queue(self, placed: Placed, place: Placement, recovered: bool) -> None:
         """The database is away: the footage is on disk at its final name, its row waits in the backlog
@@ -401,10 +404,13 @@ class StreamRecorder:
                                   recovered, True, self.writer, True)  # fmt: skip
         self.backlog.put(Pending(f"{self.key}: {placed.rel.name}", write))
 
-    async def _indexed(self, gen: int, end_ms: int, recovered: bool, queued: bool = False) -> None:
+    async def _indexed(
+        self, gen: int, end_ms: int, end_mono_ms: int | None, recovered: bool, queued: bool = False
+    ) -> None:
         """A segment is recorded (catalogued, or ``queued`` in the backlog): the stream's clock and status."""
         self._gap_checked = gen  # (a queued row checks for an open gap when it is written)
         self._floor = end_ms
+        self._floor_mono = end_mono_ms
         self.status.segments += 1
         self.status.last_segment_ms = end_ms
         if self.status.transport == "tcp" and self.spec.tcp_refused_ms is not None and not recovered and not queued:
@@ -414,8 +420,9 @@ class StreamRecorder:
         if self.status.state != "recording" and not recovered:
             self._set(state="recording", reason=None, detail=None)
 
-    async def _recover(self, partial: Path, clock: SessionClock) -> None:
-        """Index what a crash left of a segment, or quarantine it."""
+    async def _recover(self, partial: Path, clock: SessionClock, end_mono_ms: int | None = None) -> None:
+        """Index what a crash left of a segment, or quarantine it. ``end_mono_ms``: the monotonic clock
+        when its writer stopped (no earlier than its last write), when known."""
         try:
             usable = await asyncio.to_thread(recovery.truncate_to_complete, partial)
             dur = await ffmpeg.media_duration_ms(self.cfg.ffprobe, partial) if usable else None
@@ -427,7 +434,7 @@ class StreamRecorder:
                     partial.unlink(missing_ok=True)
                 return
             mtime = int(partial.stat().st_mtime * 1000)
-            place = clock.place_recovered(dur, min(mtime, now_ms()))
+            place = clock.place_recovered(dur, min(mtime, now_ms()), end_mono_ms)
             await self._index(partial, place, recovered=True)
             log.info("%s: recovered %d ms from partial segment %s", self.key, dur, partial.name)
         except FileNotFoundError:
@@ -503,7 +510,7 @@ class StreamRecorder:
         self._proc = proc
         self.status.sessions += 1
         self._set(pid=proc.pid)
-        clock = SessionClock(self._floor)
+        clock = SessionClock(self._floor, floor_mono_ms=self._floor_mono)
         listed = 0
         grew = False
         errors: deque[str] = deque(maxlen=8)
@@ -569,7 +576,7 @@ class StreamRecorder:
                 m = _LIST_LINE.match(raw.decode(errors="replace").strip())
                 if not m:
                     continue
-                received = now_ms()
+                received, received_mono = now_ms(), monotonic_ms()
                 partial = self.partial_dir / Path(m.group("name")).name
                 if not partial.exists():
                     continue
@@ -582,9 +589,9 @@ class StreamRecorder:
                     log.warning("%s: ffmpeg listed %s from %s to %s: timing it from the file instead",
                                 self.key, partial.name, m.group("start"), m.group("end"))  # fmt: skip
                     await jobs.join()  # (it moves the session clock: after the segments listed before it)
-                    await self._recover(partial, clock)
+                    await self._recover(partial, clock, received_mono)
                     continue
-                place = clock.place(*times, received)
+                place = clock.place(*times, received, received_mono)
                 jobs.put_nowait(functools.partial(self._index, partial, place, False))
             await proc.wait()
         finally:
@@ -598,8 +605,9 @@ class StreamRecorder:
             jobs.put_nowait(None)
             await idx_task
         # ffmpeg died without closing its last file (kill -9, crash): keep its complete fragments.
+        ended_mono = monotonic_ms()
         for p in self.layout.partials(*self._k, sess):
-            await self._recover(p, clock)
+            await self._recover(p, clock, ended_mono)
         text = " | ".join(errors)
         if self._kill_reason:
             return grew, self._kill_reason, text[-300:] or None

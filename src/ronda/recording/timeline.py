@@ -6,6 +6,12 @@ for a segment arrives when the first packet of the next segment does, so ``now -
 the session to within network latency. If the anchor drifts from the wall clock by more than the
 allowed skew (camera clock running fast or slow, NTP step), the session is re-anchored; a segment
 is never placed before the end of the previous one, so a clock step can never create an overlap.
+
+After a backward step the wall clock cannot say how long a break in recording lasted (it puts the next
+session's start before the previous segment's end); the monotonic clock can. So a new session starts no
+earlier than the previous segment's end plus the monotonic time elapsed since it was placed (when that
+happened in this process): an outage keeps its length in the timeline, even while the footage's times
+run ahead of the stepped-back wall clock.
 """
 
 from __future__ import annotations
@@ -19,13 +25,15 @@ class Placement:
     end_ms: int
     reanchored_by_ms: int = 0  # non-zero when this segment moved the anchor (for an event)
     hole_before_ms: int = 0  # time between the previous segment and this one (needs a gap)
+    end_mono_ms: int | None = None  # the monotonic clock at the segment's end, when known
 
 
 class SessionClock:
     """Anchors one capture session's stream time (seconds) to UTC epoch milliseconds."""
 
-    def __init__(self, floor_ms: int | None, max_skew_ms: int = 1000) -> None:
+    def __init__(self, floor_ms: int | None, max_skew_ms: int = 1000, floor_mono_ms: int | None = None) -> None:
         self._floor = floor_ms  # end of the last segment of this stream, from any session
+        self._floor_mono = floor_mono_ms  # the monotonic clock at that end (None: another process's)
         self._anchor: int | None = None  # epoch ms of stream time 0
         self._max_skew = max_skew_ms
         self._continuing = False  # True once this session has placed a segment
@@ -38,12 +46,17 @@ class SessionClock:
     def last_end_ms(self) -> int | None:
         return self._floor
 
-    def place(self, start_s: float, end_s: float, received_ms: int) -> Placement:
+    def place(self, start_s: float, end_s: float, received_ms: int, received_mono_ms: int | None = None) -> Placement:
         dur = max(1, int(round((end_s - start_s) * 1000)))
         reanchored = 0
         expected_end = None if self._anchor is None else self._anchor + int(round(end_s * 1000))
         if expected_end is None:
             self._anchor = received_ms - int(round(end_s * 1000))
+            if self._floor is not None and self._floor_mono is not None and received_mono_ms is not None:
+                # A lower bound of the true start that no wall-clock step moves (the floor's line may
+                # have arrived late, never early): it wins only after the wall clock stepped back.
+                since_floor = received_mono_ms - self._floor_mono
+                self._anchor = max(self._anchor, self._floor + since_floor - int(round(end_s * 1000)))
         elif abs(expected_end - received_ms) > self._max_skew:
             new_anchor = received_ms - int(round(end_s * 1000))
             reanchored = new_anchor - (self._anchor or 0)
@@ -62,18 +75,22 @@ class SessionClock:
                 hole = start - self._floor
         end = start + dur
         self._floor = end
+        self._floor_mono = received_mono_ms
         self._continuing = True
-        return Placement(start, end, reanchored, hole)
+        return Placement(start, end, reanchored, hole, received_mono_ms)
 
-    def place_recovered(self, duration_ms: int, file_mtime_ms: int) -> Placement:
-        """A crash-recovered segment: it ended when its file was last written."""
+    def place_recovered(self, duration_ms: int, file_mtime_ms: int, end_mono_ms: int | None = None) -> Placement:
+        """A crash-recovered segment: it ended when its file was last written. Its last fragment may be
+        cut away, so it can look a few ms shorter than the time since the previous segment: within the
+        allowed skew it starts where that one ended (no hole that nothing explains)."""
         start = file_mtime_ms - duration_ms
         hole = 0
         if self._floor is not None:
-            if start < self._floor:
+            if start - self._floor < self._max_skew:
                 start = self._floor
             else:
                 hole = start - self._floor
         end = start + duration_ms
         self._floor = end
-        return Placement(start, end, 0, hole)
+        self._floor_mono = end_mono_ms
+        return Placement(start, end, 0, hole, end_mono_ms)
