@@ -232,3 +232,25 @@ def test_camera_list_carries_the_groups_the_caller_may_know(site, users):
     assert names_a and names_b and not names_a & names_b, (names_a, names_b)
     admin = users["admin"].req("GET", "/api/v1/cameras").json()
     assert names_a | names_b <= {(g["organisation"], g["name"]) for c in admin for g in c["groups"]}
+
+
+def test_camera_list_is_exactly_its_response_model(site, users):
+    """The list is written straight from the views, without FastAPI's check against ``CameraView``: each
+    entry, for a manager and for a viewer (no URLs, no user name), must be what the model makes of it, with
+    no key more or less, and the list must be what the single-camera route says of each camera."""
+    from ronda.api.schemas.cameras import CameraView
+
+    for who in ("admin", "viewer_a"):
+        client = users[who]
+        listed = client.req("GET", "/api/v1/cameras").json()
+        assert listed, who
+        for cam in listed:
+            assert CameraView.model_validate(cam).model_dump(mode="json", exclude_unset=True) == cam, (who, cam)
+            one = client.req("GET", f"/api/v1/cameras/{cam['id']}").json()
+            moving = ("recording", "status", "status_reason")  # may change between the two requests
+            assert {k: v for k, v in cam.items() if k not in ("groups", *moving)} == {
+                k: v for k, v in one.items() if k not in moving
+            }, (who, cam["name"])
+        if who == "viewer_a":
+            assert all("url" not in st for cam in listed for st in cam["streams"].values())
+            assert all("username" not in cam and "onvif_address" not in cam for cam in listed)

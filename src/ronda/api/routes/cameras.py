@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic_core import to_json
 
 from ronda.access.rights import LIVE, MANAGE_CAMERAS, PLAYBACK
 from ronda.access.service import Principal
@@ -48,13 +49,16 @@ def cameras(ctx: Ctx) -> Cameras:
 
 
 @router.get("/cameras", response_model=list[CameraView], response_model_exclude_unset=True, **authenticated())
-async def list_cameras(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+async def list_cameras(ctx: Ctx, caller: Caller) -> Response:
     """The cameras the caller may see, each with the camera groups it belongs to that the caller's
     organisation owns or has been shared (``groups: [{"id", "name", "organisation"}]``; site-level
     users see every group): the client's camera tree."""
-    # async, the database part in one worker thread: a plain ``def`` route would take a second one for
-    # FastAPI's check of the answer against the response model (every client asks for this list).
-    return await asyncio.to_thread(cameras(ctx).list_for, caller)
+    # Every client asks for this list, often: the database part in one worker thread, and the JSON written
+    # straight from the views, which `Cameras.list_for` builds field by field from `CameraView`'s fields
+    # (tests/api/test_cameras_api.py checks the answer against the model), instead of FastAPI validating
+    # each of them again (a third of the request's time for 100 cameras).
+    views = await asyncio.to_thread(cameras(ctx).list_for, caller)
+    return Response(to_json(views), media_type="application/json")
 
 
 @router.post("/cameras", status_code=201, response_model=CameraView, response_model_exclude_unset=True,
