@@ -205,8 +205,12 @@ def main() -> int:
             port = free_port()
             cams = [{"name": f"Camera {i}", "main": {"url": sim.url(f"cam{i}")},
                      "sub": {"url": sim.url(f"cam{i}", sub=True)}} for i in range(1, a.cameras + 1)]  # fmt: skip
+            # Production defaults, but one thing: every operator here comes from 127.0.0.1, and each holds
+            # ~6 connections (HTTP, the events socket, 4 live tiles); the per-address limit (256, against
+            # one client hogging the server) would refuse most of them. Real operators have an address each.
             cfg = write_config(data, port, cams, recording={"segment_seconds": 6, "stall_timeout_seconds": 6},
-                               storage={"check_interval_seconds": 5})  # production defaults  # fmt: skip
+                               storage={"check_interval_seconds": 5},
+                               http={"max_connections_per_ip": 0})  # fmt: skip
             ronda = RondaProcess(cfg, base / "ronda.log", port)
             log(f"starting ronda serve with {a.cameras} cameras (main + sub)")
             ronda.prepare(check_user=True)  # the schema and the administrator
