@@ -59,6 +59,7 @@ from tests.helpers import (  # noqa: E402
     RondaProcess,
     camera_ids,
     catalog,
+    ffmpeg_children_of,
     free_port,
     iso,
     uncovered,
@@ -156,21 +157,6 @@ def fd_count(pid: int) -> int:
         return len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return 0
-
-
-def ffmpegs_writing(data_dir: Path) -> list[int]:
-    """ffmpeg processes whose command line names the data dir (Ronda's recorders and helpers)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmd = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if cmd and cmd[0].endswith(b"ffmpeg") and any(str(data_dir).encode() in a for a in cmd):
-            pids.append(int(entry.name))
-    return pids
 
 
 @dataclass
@@ -483,7 +469,7 @@ def run(opt: Options, base: Path) -> dict[str, Any]:
             table = proc_table()
             mine = tree(root, table)
             tree_seen.update({p: table[p][1] for p in mine if p != root})
-            for p in ffmpegs_writing(data):
+            for p in ffmpeg_children_of(data):
                 if p not in mine:
                     orphans.add(p)
             samples.append(Sample(elapsed, sum(rss_kb(p) for p in mine), rss_kb(root), fd_count(root), len(mine)))
@@ -519,7 +505,7 @@ def run(opt: Options, base: Path) -> dict[str, Any]:
         table = proc_table()
         left = [p for p, start in tree_seen.items() if p in table and table[p][1] == start and table[p][2] != "Z"]
         orphans.update(left)
-        orphans.update(ffmpegs_writing(data))
+        orphans.update(ffmpeg_children_of(data))
     finally:
         stop.set()
         for th in threads:
