@@ -449,7 +449,12 @@ def main() -> int:
                 log(f"not starting {n} cameras: {stopped}")
                 break
             log(f"step: {n} cameras ({2 * n} streams) for {a.minutes:g} min")
-            st = run_step(n, a, root / f"step{n}")
+            try:
+                st = run_step(n, a, root / f"step{n}")
+            except RuntimeError as e:  # Ronda (or a simulator) did not come up: what gave out at this count
+                stopped = f"start-up at {n} cameras: {str(e).splitlines()[0]}"
+                log(f"  {n} cameras: FAIL: {stopped}")
+                break
             steps.append(st)
             log(f"  {n} cameras: {'PASS' if st.passed else 'FAIL: ' + '; '.join(st.failures)}; Ronda "
                 f"{st.ronda_cpu:.1f} % of a core ({st.cpu_per_camera:.3f} %/camera, supervisor "
