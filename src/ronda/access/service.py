@@ -128,6 +128,7 @@ _SESSION_OF_TOKEN = select(
     UserSession.revoked,
     UserSession.user_id,
     UserSession.expires_ms,
+    User.id,
     User.username,
     User.enabled,
     User.token_version,
@@ -330,17 +331,9 @@ class AuthService:
                 or row.token_version != claims.token_version
             ):
                 raise AuthError("invalid or expired token")
-            resolved = self.rights.resolve(s, row.user_id, version=int(row.rights_version or 0))
-            return Principal(
-                user_id=row.user_id,
-                username=row.username,
-                roles=list(resolved.roles),
-                organisation_id=row.organisation_id,
-                permissions=resolved.permissions,
-                session_id=claims.session_id,
-                via=via,
-                token_version=row.token_version,
-            )
+            p = self._principal(s, row, claims.session_id, via, version=int(row.rights_version or 0))
+            p.token_version = row.token_version
+            return p
 
     def principal_from_api_key(self, key: str) -> Principal:
         prefix = api_key_prefix(key)
@@ -408,8 +401,10 @@ class AuthService:
             user = s.scalar(select(User).where(User.username == username))
             return None if user is None else self._principal(s, user, None, via)
 
-    def _principal(self, s: Any, user: User, sid: str | None, via: str) -> Principal:
-        resolved = self.rights.resolve(s, user.id)
+    def _principal(self, s: Any, user: Any, sid: str | None, via: str, version: int | None = None) -> Principal:
+        """``user``: a ``User``, or a row with its ``id``, ``username`` and ``organisation_id``; ``version``:
+        the rights counter when the caller read it already (``RightsCache.resolve``)."""
+        resolved = self.rights.resolve(s, user.id, version=version)
         return Principal(
             user_id=user.id,
             username=user.username,
