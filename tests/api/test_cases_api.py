@@ -195,12 +195,11 @@ def test_bad_input_is_refused_clearly(site, users):
 
 
 # --- organisation scope and the cases right ------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def muni(site, users) -> Client:
-    """A Municipio (organisation B) case worker: cases, live, playback and export on the even cameras (which
-    the Polizia Locale shares with it)."""
+def town_case_worker(site) -> tuple[str, str]:
+    """A new Municipio (organisation B) user with the cases right on the even cameras (which the Polizia
+    Locale shares with it), with live, playback and export: (name, password)."""
     db = Database(f"sqlite:///{site.data_dir / 'ronda.db'}")
-    name, pw = f"muni_cases_{uuid.uuid4().hex[:6]}", f"Mx-{uuid.uuid4().hex}!"
+    name, pw = f"town_cases_{uuid.uuid4().hex[:6]}", f"Mx-{uuid.uuid4().hex}!"
     with db.session() as s:
         town = s.scalar(select(Organisation).where(Organisation.name == "Municipio"))
         even = s.scalar(select(CameraGroup).where(CameraGroup.name == "Even cameras"))
@@ -214,7 +213,13 @@ def muni(site, users) -> Client:
     r = site.ronda.api("POST", f"{API}/users", json={"username": name, "password": pw, "roles": [name],
                                                      "organisation_id": town_id})  # fmt: skip
     assert r.status_code == 201, r.text
-    return Client(site, name, pw)
+    return name, pw
+
+
+@pytest.fixture(scope="module")
+def muni(site, users) -> Client:
+    """A Municipio (organisation B) case worker: cases, live, playback and export on the even cameras."""
+    return Client(site, *town_case_worker(site))
 
 
 def test_an_institution_sees_only_its_own_cases(site, users, muni):

@@ -22,10 +22,8 @@ import time
 import uuid
 
 import pytest
-from sqlalchemy import select
 
-from ronda.store.access_models import CameraGroup, Organisation, Role, RoleScope
-from ronda.store.db import Database
+from tests.api.test_cases_api import town_case_worker
 from tests.browser import ConsoleErrors
 from tests.helpers import PW, Client, iso, wait_for
 
@@ -42,26 +40,6 @@ def sign_in(page, base: str, hash_path: str, user: str, password: str = PW) -> N
     page.get_by_test_id("login-username").fill(user)
     page.get_by_test_id("login-password").fill(password)
     page.get_by_test_id("login-submit").click()
-
-
-def town_case_worker(site) -> tuple[str, str]:
-    """A Municipio (organisation B) user with the cases right on the even cameras (shared with it)."""
-    db = Database(f"sqlite:///{site.data_dir / 'ronda.db'}")
-    name, pw = f"town_cases_{uuid.uuid4().hex[:6]}", f"Mx-{uuid.uuid4().hex}!"
-    with db.session() as s:
-        town = s.scalar(select(Organisation).where(Organisation.name == "Municipio"))
-        even = s.scalar(select(CameraGroup).where(CameraGroup.name == "Even cameras"))
-        assert town is not None and even is not None
-        role = Role(name=name, organisation_id=town.id, rights=["live", "playback", "export", "cases"])
-        s.add(role)
-        s.flush()
-        s.add(RoleScope(role_id=role.id, camera_group_id=even.id))
-        town_id = town.id
-    db.dispose()
-    r = site.ronda.api("POST", f"{API}/users", json={"username": name, "password": pw, "roles": [name],
-                                                     "organisation_id": town_id})  # fmt: skip
-    assert r.status_code == 201, r.text
-    return name, pw
 
 
 def test_dumping_alarm_to_fine_with_a_verified_report(browser, site, users, tmp_path):
