@@ -180,9 +180,19 @@ def test_real_footage_runs_without_errors_with_plausible_detections(run: dict[st
     st = run["status"]["Bikes"]
     print(f"status of the real-footage camera: {st}")
     assert st["state"] == "running" and st["last_error"] is None and not st["reasons"], st
-    detected = Counter(p.get("class") for c, t, _, p in run["events"] if c == cam and t == "object.detected")
-    print(f"object.detected on bikes.mp4 over {(run['t1'] - run['t0']) / 1000:.0f} s: {dict(detected)}")
-    assert detected["person"] + detected["bicycle"] >= 3
+
+    def detected_now() -> Counter[str]:
+        return Counter(p.get("class") for c, _, _, p in rows(run["data_dir"], "object.detected") if c == cam)
+
+    # The footage loops every 10 s with several cyclists and walkers; on a loaded machine the detector
+    # sees fewer frames, so a slow run gets up to 90 s more of the same footage rather than a lower bar.
+    t0 = time.monotonic()
+    detected = detected_now()
+    while detected["person"] + detected["bicycle"] < 3 and time.monotonic() - t0 < 90:
+        time.sleep(2)
+        detected = detected_now()
+    print(f"object.detected on bikes.mp4 (+{time.monotonic() - t0:.0f} s after the run): {dict(detected)}")
+    assert detected["person"] + detected["bicycle"] >= 3, detected
     assert set(detected) <= {"person", "bicycle", "car", "motorbike", "bus", "truck"}
     log = run["log"].read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]
