@@ -11,6 +11,7 @@ the same work drifts by 10-30 % over minutes. Also counts unexplained holes in R
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sqlite3
 import statistics
@@ -35,18 +36,43 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def measure(pids: list[int], warmup: float, seconds: float, label: str) -> tuple[float, float]:
-    """(cores used by the trees of ``pids``, cores used by the first pid alone) over ``seconds``."""
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of one process by component: its main thread (the event loop) and its other threads
+    (the worker threads: hashing, syncing, catalog writes), each as user and system time."""
+    tick = float(os.sysconf("SC_CLK_TCK"))
+    out = {"loop_user": 0.0, "loop_sys": 0.0, "workers_user": 0.0, "workers_sys": 0.0}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            text = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:  # the thread ended
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        who = "loop" if tid == str(pid) else "workers"
+        out[f"{who}_user"] += int(fields[11]) / tick
+        out[f"{who}_sys"] += int(fields[12]) / tick
+    return out
+
+
+def measure(pids: list[int], warmup: float, seconds: float, label: str) -> tuple[float, float, dict[str, float]]:
+    """(cores used by the trees of ``pids``, cores used by the first pid alone, that pid's cores by
+    component) over ``seconds``. Threads that end during the window are missed by the split (not the
+    total): the worker pool keeps its threads."""
     for left in range(int(warmup), 0, -5):
         log(f"  {label}: warming up, {left} s")
         time.sleep(min(5, left))
-    c0, o0, t0 = tree_cpu(pids), own_cpu(pids[0]), time.monotonic()
+    c0, o0, p0, t0 = tree_cpu(pids), own_cpu(pids[0]), thread_cpu(pids[0]), time.monotonic()
     end = t0 + seconds
     while (left := end - time.monotonic()) > 0:
         log(f"  {label}: measuring, {left:.0f} s left")
         time.sleep(min(10, left))
     dt = time.monotonic() - t0
-    return (tree_cpu(pids) - c0) / dt, (own_cpu(pids[0]) - o0) / dt
+    p1 = thread_cpu(pids[0])
+    parts = {k: (p1[k] - p0.get(k, 0.0)) / dt for k in p1}
+    return (tree_cpu(pids) - c0) / dt, (own_cpu(pids[0]) - o0) / dt, parts
 
 
 def baseline(sim: SimulatorProcess, n: int, out: Path, warmup: float, seconds: float) -> float:
@@ -63,7 +89,7 @@ def baseline(sim: SimulatorProcess, n: int, out: Path, warmup: float, seconds: f
             )
         )  # fmt: skip
     try:
-        cores, _ = measure([p.pid for p in procs], warmup, seconds, "baseline ffmpeg")
+        cores, _, _ = measure([p.pid for p in procs], warmup, seconds, "baseline ffmpeg")
     finally:
         for p in procs:
             p.send_signal(signal.SIGINT)
@@ -72,7 +98,9 @@ def baseline(sim: SimulatorProcess, n: int, out: Path, warmup: float, seconds: f
     return cores
 
 
-def ronda(sim: SimulatorProcess, n: int, base: Path, warmup: float, seconds: float) -> tuple[float, float, int, int]:
+def ronda(
+    sim: SimulatorProcess, n: int, base: Path, warmup: float, seconds: float
+) -> tuple[float, float, dict[str, float], int, int]:
     data = base / "data"
     port = free_port()
     cams = [{"name": f"Camera {i}", "main": {"url": sim.url(f"cam{i}")}} for i in range(1, n + 1)]
@@ -89,7 +117,7 @@ def ronda(sim: SimulatorProcess, n: int, base: Path, warmup: float, seconds: flo
     proc.start()
     try:
         t_start = time.time() * 1000 + warmup * 1000
-        cores, supervisor = measure([proc.pid], warmup, seconds, "ronda")
+        cores, supervisor, parts = measure([proc.pid], warmup, seconds, "ronda")
         t_end = time.time() * 1000
     finally:
         proc.terminate()
@@ -110,7 +138,7 @@ def ronda(sim: SimulatorProcess, n: int, base: Path, warmup: float, seconds: flo
         holes = uncovered([S(a, b) for a, b in segs], [S(a, b) for a, b in gaps], int(t_start), int(t_end), int(t_end))
         unexplained += sum(1 for a, b in holes if b - a > FRAME_MS)
     con.close()
-    return cores, supervisor, unexplained, explained
+    return cores, supervisor, parts, unexplained, explained
 
 
 def main() -> int:
@@ -123,6 +151,7 @@ def main() -> int:
     log(f"preparing clips for {a.cameras} cameras (cached after the first run)")
     simmedia.prepare(simmedia.default_cache_dir(), a.cameras)
     rounds: list[tuple[float, float, float]] = []  # (ronda cores, baseline cores, supervisor cores)
+    parts: list[dict[str, float]] = []  # the supervisor's cores by component, per round
     unexplained = explained = 0
     with tempfile.TemporaryDirectory(prefix="ronda-bench-") as tmp:
         base = Path(tmp)
@@ -138,7 +167,9 @@ def main() -> int:
                         got["b"] = baseline(sim, a.cameras, base / f"baseline{r}", a.warmup, a.seconds)
                     else:
                         log(f"round {r}/{a.rounds}, ronda: {a.cameras} cameras")
-                        got["r"], got["s"], u, e = ronda(sim, a.cameras, base / f"ronda{r}", a.warmup, a.seconds)
+                        got["r"], got["s"], split, u, e = ronda(sim, a.cameras, base / f"ronda{r}", a.warmup,
+                                                               a.seconds)  # fmt: skip
+                        parts.append(split)
                         unexplained += u
                         explained += e
                 rounds.append((got["r"], got["b"], got["s"]))
@@ -155,12 +186,16 @@ def main() -> int:
         f"of which the Python supervisor: {100 * supervisor:.2f} % of a core for {a.cameras} streams; "
         f"ffmpeg children {100 * (ronda_cores - supervisor) / a.cameras:.3f} % per stream"
     )
+    components = {k: round(100 * statistics.median(p[k] for p in parts), 3) for k in parts[0]} if parts else {}
+    components["ffmpeg_children"] = round(100 * (ronda_cores - supervisor), 3)
+    log("per component, % of one core for all streams (medians): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in components.items()))  # fmt: skip
     log(f"gaps in the window: {unexplained} unexplained, {explained} explained")
     print(
         result("record", "cpu_percent_per_stream", "% of one core", per_r, per_b, "ffmpeg -c copy -f segment",
                cameras=a.cameras, gaps=unexplained, explained_gaps=explained, seconds=a.seconds,
                supervisor_cpu_percent=round(100 * supervisor, 3), rounds=a.rounds,
-               round_ratios=[round(x[0] / x[1], 3) for x in rounds])
+               round_ratios=[round(x[0] / x[1], 3) for x in rounds], components=components)
     )  # fmt: skip
     return 0
 

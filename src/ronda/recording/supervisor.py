@@ -34,7 +34,7 @@ from ronda.recording.timeline import Placement, SessionClock
 from ronda.recording.volume import volume_present
 from ronda.store import repos
 from ronda.store.db import Database, unreachable
-from ronda.store.models import Gap
+from ronda.store.models import Gap, Segment
 from ronda.timeutil import now_ms
 
 log = logging.getLogger(__name__)
@@ -367,35 +367,47 @@ class StreamRecorder:
 
     async def _index(self, partial: Path, place: Placement, recovered: bool) -> None:
         gen = self._gap_gen
+        # One worker-thread hop per segment: hash, sync and rename the file, then write its row (unless
+        # the catalog is behind: then the row joins the backlog, in order).
+        catalog = not self.backlog.waiting
         try:
-            placed = await asyncio.to_thread(place_file, self.root, self.key, partial, place)
+            placed, seg, err = await asyncio.to_thread(self._place_and_catalog, partial, place, recovered,
+                                                       gen != self._gap_checked, catalog)  # fmt: skip
         except Exception as e:
             # Leave the file where it is: the next start recovers it. Never crash the capture loop.
             log.error("%s: could not finish %s: %s", self.key, partial.name, e)
             return
         if placed is None:
             return
-        if not self.backlog.waiting:
+        if catalog and err is None:
+            if seg is not None:
+                await self._indexed(gen, seg.end_ms, place.end_mono_ms, recovered)
+            return
+        if err is not None and not unreachable(err):
+            # Not an outage: the file goes back where the next start recovers it (as after a crash).
+            log.error("%s: could not index %s: %s", self.key, placed.rel.name, err)
             try:
-                seg = await asyncio.to_thread(
-                    catalog_file, self.db, self.root, self.key, placed, place, self.spec.codec, recovered,
-                    gen != self._gap_checked, self.writer,
-                )  # fmt: skip
-            except Exception as e:
-                if not unreachable(e):
-                    # Not an outage: the file goes back where the next start recovers it (as after a crash).
-                    log.error("%s: could not index %s: %s", self.key, placed.rel.name, e)
-                    try:
-                        os.rename(self.root / placed.rel, partial)
-                    except OSError as err:
-                        log.error("%s: could not move %s back after a catalog error: %s", self.key, placed.rel, err)
-                    return
-            else:
-                if seg is not None:
-                    await self._indexed(gen, seg.end_ms, place.end_mono_ms, recovered)
-                return
+                os.rename(self.root / placed.rel, partial)
+            except OSError as e:
+                log.error("%s: could not move %s back after a catalog error: %s", self.key, placed.rel, e)
+            return
         self._queue(placed, place, recovered)
         await self._indexed(gen, place.end_ms, place.end_mono_ms, recovered, queued=True)
+
+    def _place_and_catalog(
+        self, partial: Path, place: Placement, recovered: bool, gap_may_be_open: bool, catalog: bool
+    ) -> tuple[Placed | None, Segment | None, Exception | None]:
+        """Blocking (a worker thread). The file at its final name, then (``catalog``) its row: (placed,
+        row or None when fenced, the catalog's error or None). A placing error propagates."""
+        placed = place_file(self.root, self.key, partial, place)
+        if placed is None or not catalog:
+            return placed, None, None
+        try:
+            seg = catalog_file(self.db, self.root, self.key, placed, place, self.spec.codec, recovered,
+                               gap_may_be_open, self.writer)  # fmt: skip
+        except Exception as e:
+            return placed, None, e
+        return placed, seg, None
 
     def _queue(self, placed: Placed, place: Placement, recovered: bool) -> None:
         """The database is away: the footage is on disk at its final name, its row waits in the backlog

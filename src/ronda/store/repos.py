@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, delete, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, selectinload
 
@@ -79,10 +79,15 @@ _SEGMENT_COLUMNS = ("camera_id", "stream", "start_ms", "end_ms", "bytes", "path"
                     "node", "location", "archive_key")  # fmt: skip
 
 
+# One statement built once: its compiled form is reused, where ``.values(...)`` per call walked the values
+# for a cache key on every segment.
+_INSERT_SEGMENT = insert(cast("Table", Segment.__table__))
+
+
 def insert_segment(s: Session, seg: Segment) -> Segment:
     """The recorder's hot path: one INSERT without the ORM's unit of work; ``seg`` (not added to
     the session) gets its id and is returned."""
-    res = cast("CursorResult[Any]", s.execute(insert(Segment).values({c: getattr(seg, c) for c in _SEGMENT_COLUMNS})))
+    res = cast("CursorResult[Any]", s.execute(_INSERT_SEGMENT, {c: getattr(seg, c) for c in _SEGMENT_COLUMNS}))
     key = res.inserted_primary_key
     assert key is not None
     seg.id = key[0]
