@@ -5,12 +5,19 @@ measuring window after a warm-up, in ``--rounds`` alternating rounds (baseline f
 Ronda first in even ones); the figures are the medians over the rounds, since this VM's CPU time for
 the same work drifts by 10-30 % over minutes. Also counts unexplained holes in Ronda's catalog.
 
-    python bench/record.py [--cameras 32] [--seconds 60] [--warmup 15] [--rounds 3]
+    python bench/record.py [--cameras 32] [--seconds 60] [--warmup 15] [--rounds 3] [--no-idle]
+
+The ``components`` of the last line split Ronda's CPU (% of one core for all streams, medians):
+``loop_user``/``loop_sys`` (the supervisor's event-loop thread), ``workers_user``/``workers_sys`` (its
+worker threads: hashing, syncing, catalog writes), ``sha256_estimate`` (of the workers' share: SHA-256 of
+the window's segments, hashed again here), ``ffmpeg_children``, and ``idle_server`` (``ronda serve``
+with no camera, measured once before the rounds).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import signal
 import sqlite3
@@ -98,6 +105,41 @@ def baseline(sim: SimulatorProcess, n: int, out: Path, warmup: float, seconds: f
     return cores
 
 
+def sha256_cores(data: Path, t_start: float, t_end: float) -> float:
+    """Cores that SHA-256 of every segment catalogued in the window takes (the product's tamper evidence):
+    CPU time of hashing up to 40 of those files again here (from the page cache, as the recorder does
+    right after ffmpeg closed them), times the window's segments per second."""
+    con = sqlite3.connect(data / "ronda.db")
+    try:
+        paths = [r[0] for r in con.execute("SELECT path FROM segments WHERE start_ms >= ? AND end_ms <= ?",
+                                           (t_start, t_end))]  # fmt: skip
+    finally:
+        con.close()
+    if not paths:
+        return 0.0
+    sample = paths[:: max(1, len(paths) // 40)][:40]
+    c0 = time.process_time()
+    for rel in sample:
+        with (data / "recordings" / rel).open("rb") as f:
+            hashlib.file_digest(f, "sha256")
+    per_file = (time.process_time() - c0) / len(sample)
+    return per_file * len(paths) / ((t_end - t_start) / 1000)
+
+
+def idle_server(base: Path, warmup: float, seconds: float) -> float:
+    """Cores that ``ronda serve`` with no camera uses (its timers, outbox and catalog polls)."""
+    data = base / "data"
+    port = free_port()
+    cfg = write_config(data, port, [], storage={"check_interval_seconds": 5})
+    proc = RondaProcess(cfg, base / "ronda.log", port)
+    proc.start()
+    try:
+        cores, _, _ = measure([proc.pid], warmup, seconds, "idle ronda (no camera)")
+    finally:
+        proc.terminate()
+    return cores
+
+
 def ronda(
     sim: SimulatorProcess, n: int, base: Path, warmup: float, seconds: float
 ) -> tuple[float, float, dict[str, float], int, int]:
@@ -121,6 +163,7 @@ def ronda(
         t_end = time.time() * 1000
     finally:
         proc.terminate()
+    parts["sha256_estimate"] = sha256_cores(data, t_start, t_end)
     con = sqlite3.connect(data / "ronda.db")
     unexplained = explained = 0
     for cid in range(1, n + 1):
@@ -147,6 +190,8 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--warmup", type=float, default=15)
     p.add_argument("--rounds", type=int, default=3, help="alternating baseline/Ronda rounds (medians)")
+    p.add_argument("--no-idle", dest="idle", action="store_false",
+                   help="skip measuring ronda serve without cameras (the idle_server component)")  # fmt: skip
     a = p.parse_args()
     log(f"preparing clips for {a.cameras} cameras (cached after the first run)")
     simmedia.prepare(simmedia.default_cache_dir(), a.cameras)
@@ -155,6 +200,7 @@ def main() -> int:
     unexplained = explained = 0
     with tempfile.TemporaryDirectory(prefix="ronda-bench-") as tmp:
         base = Path(tmp)
+        idle = idle_server(base / "idle", a.warmup, a.seconds) if a.idle else None
         sim = SimulatorProcess(cameras=a.cameras, log_dir=base)
         sim.start()
         try:
@@ -188,6 +234,8 @@ def main() -> int:
     )
     components = {k: round(100 * statistics.median(p[k] for p in parts), 3) for k in parts[0]} if parts else {}
     components["ffmpeg_children"] = round(100 * (ronda_cores - supervisor), 3)
+    if idle is not None:
+        components["idle_server"] = round(100 * idle, 3)
     log("per component, % of one core for all streams (medians): "
         + ", ".join(f"{k} {v:.2f}" for k, v in components.items()))  # fmt: skip
     log(f"gaps in the window: {unexplained} unexplained, {explained} explained")
