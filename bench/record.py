@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.helpers import RondaProcess, free_port, uncovered, write_config  # noqa: E402
 
-from bench._common import own_cpu, result, tree_cpu  # noqa: E402
+from bench._common import CLK, own_cpu, result, tree_cpu  # noqa: E402
 from ronda.devices import simmedia  # noqa: E402
 from ronda.devices.simcontrol import SimulatorProcess  # noqa: E402
 
@@ -46,7 +46,6 @@ def log(msg: str) -> None:
 def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds of one process by component: its main thread (the event loop) and its other threads
     (the worker threads: hashing, syncing, catalog writes), each as user and system time."""
-    tick = float(os.sysconf("SC_CLK_TCK"))
     out = {"loop_user": 0.0, "loop_sys": 0.0, "workers_user": 0.0, "workers_sys": 0.0}
     try:
         tids = os.listdir(f"/proc/{pid}/task")
@@ -59,8 +58,8 @@ def thread_cpu(pid: int) -> dict[str, float]:
             continue
         fields = text[text.rindex(")") + 2 :].split()
         who = "loop" if tid == str(pid) else "workers"
-        out[f"{who}_user"] += int(fields[11]) / tick
-        out[f"{who}_sys"] += int(fields[12]) / tick
+        out[f"{who}_user"] += int(fields[11]) / CLK
+        out[f"{who}_sys"] += int(fields[12]) / CLK
     return out
 
 

@@ -186,8 +186,9 @@ def index_segment(
     gap_may_be_open: bool = True,
     writer: Writer = LOCAL,
 ) -> Segment | None:
-    """Blocking: `place_file` then `catalog_file` in one go (tools and tests; the recorder calls the two
-    apart, to keep a file whose row could not be written in its backlog). On a catalog error the file
+    """Blocking: `place_file` then `catalog_file` in one go (tools and tests; the recorder runs the two in
+    one worker call of its own, ``StreamRecorder._place_and_catalog``, which hands a catalog error back
+    instead, to keep the placed file's row in its backlog during an outage). On a catalog error the file
     is put back where the next start recovers it and the error propagates."""
     placed = place_file(root, key, partial, place)
     if placed is None:
