@@ -177,13 +177,19 @@ LOG_SIGNS = {
 }
 
 
+LAST_SCRAPE_ERROR = [""]  # why the last scrape gave nothing (for the start-up's progress lines)
+
+
 def scrape(base: str, token: str) -> dict[str, Any] | None:
     try:
         r = httpx.get(base + "/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=10)
-    except httpx.HTTPError:
+    except httpx.HTTPError as e:
+        LAST_SCRAPE_ERROR[0] = f"/metrics: {type(e).__name__}"
         return None
     if r.status_code != 200:
+        LAST_SCRAPE_ERROR[0] = f"/metrics answered {r.status_code}"
         return None
+    LAST_SCRAPE_ERROR[0] = ""
     lag = 0.0
     seg_lag: dict[tuple[str, str], float] = {}
     states: dict[tuple[str, str], str] = {}
@@ -300,12 +306,13 @@ def run_step(n: int, a: argparse.Namespace, base: Path) -> Step:
             storage={"check_interval_seconds": 5.0, "default_retention_days": a.retention_minutes / 1440},
             http={"metrics_token_file": str(base / "metrics.token")},
             analytics={"enabled": a.analytics},
-            log_level="warning",
+            log_level=a.log_level,
         )  # production defaults but analytics (off unless --analytics) and retention  # fmt: skip
         ronda = RondaProcess(cfg, base / "ronda.log", port)
         log(f"  {n} cameras: {len(sims)} simulator process(es); starting Ronda")
         ronda.start(timeout=180)
-        deadline = time.monotonic() + 60 + n * 0.5
+        t_start = time.monotonic()
+        deadline, last_note = t_start + 60 + n * 0.5, t_start
         while True:
             m = scrape(ronda.base, token)
             ready = len(m["seg_lag"]) if m else 0
@@ -313,8 +320,15 @@ def run_step(n: int, a: argparse.Namespace, base: Path) -> Step:
                 break
             if time.monotonic() > deadline or ronda.proc is None or ronda.proc.poll() is not None:
                 ronda_rc = ronda.proc.returncode if ronda.proc is not None else None
-                st.failures.append(f"only {ready} of {2 * n} streams had a segment after the start")
+                st.failures.append(f"only {ready} of {2 * n} streams had a segment after the start"
+                                   + (f" ({LAST_SCRAPE_ERROR[0]})" if LAST_SCRAPE_ERROR[0] else ""))  # fmt: skip
                 return st
+            if time.monotonic() - last_note > 15:
+                last_note = time.monotonic()
+                states = Counter(m["states"].values()) if m else {}
+                log(f"  {n} cameras: {time.monotonic() - t_start:.0f} s after the start, {ready} of {2 * n} "
+                    f"streams have a segment; states {dict(states)}; {len(tree_pids(ronda.pid))} processes"
+                    + (f"; {LAST_SCRAPE_ERROR[0]}" if LAST_SCRAPE_ERROR[0] else ""))  # fmt: skip
             time.sleep(2)
         log(f"  {n} cameras: every stream has a segment; warming up {a.warmup:.0f} s")
         time.sleep(a.warmup)
@@ -398,7 +412,9 @@ def run_step(n: int, a: argparse.Namespace, base: Path) -> Step:
             s.close()
         logtext = (base / "ronda.log").read_text(errors="replace") if (base / "ronda.log").exists() else ""
         st.log_errors = {k: len(rx.findall(logtext)) for k, rx in LOG_SIGNS.items() if rx.search(logtext)}
-        shutil.rmtree(base / "data", ignore_errors=True)  # ~0.5 MB/s per camera: only the logs are kept
+        # ~0.5 MB/s per camera: only the logs are kept, and a failed step's catalog (to read why)
+        failed = bool(st.failures) or sys.exc_info()[0] is not None
+        shutil.rmtree(base / "data" / ("recordings" if failed else ""), ignore_errors=True)
     st.cpu_per_camera = st.ronda_cpu / n
     st.rss_mb_per_camera = st.rss_mb / n
     st.pss_mb_per_camera = st.pss_mb / n
@@ -427,6 +443,8 @@ def main() -> int:
         help="retention of every camera (as a box that has run that long deletes while it records)",
     )
     p.add_argument("--dir", type=Path, default=None, help="where the recordings go (default: the temp dir)")
+    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"],
+                   help="Ronda's log level in each step's ronda.log (default: warning, as production)")  # fmt: skip
     a = p.parse_args()
     if a.start < 1 or a.step < 1 or a.max < a.start or a.minutes <= 0 or a.cameras_per_sim < 0:
         p.error("need 1 <= --start <= --max, --step >= 1, --minutes > 0, --cameras-per-sim >= 0")
