@@ -19,7 +19,7 @@ from ronda.devices.urls import url_with_credentials
 from ronda.recording import recovery
 from ronda.recording.archive import Archiver
 from ronda.recording.backlog import CatalogBacklog
-from ronda.recording.clockwatch import ClockWatch
+from ronda.recording.clockwatch import ClockWatch, monotonic_ms
 from ronda.recording.layout import PARTIAL_DIR, PARTIAL_SUFFIX, Layout
 from ronda.recording.notify import DirWatch
 from ronda.recording.onvif_follow import OnvifFollower
@@ -40,6 +40,10 @@ CLOCK_SAMPLE_S = 1.0
 # How often the recorder compares the camera catalog with what it records. Cameras are edited on
 # any node (an API-only one, the CLI), so the database is the only place every change shows up.
 CATALOG_POLL_S = 2.0
+# How often footage is deleted for its age (the disk and byte budgets are checked every storage check):
+# nothing is urgent about it, and each pass writes one event and one audit record per stream it
+# trims, so a pass every 5 s at 100 cameras (main + sub) meant one of each per segment, ~33 a second.
+AGE_PASS_MS = 60_000
 # What of a camera row the capture depends on; name, retention and status changes are not in it. The
 # last item is the epoch of this node's lease of the camera (cluster mode; None on a single box).
 Fingerprint = tuple[bool, str | None, str | None, bool, str, frozenset[tuple[str, str, bool]], int | None]
@@ -94,6 +98,7 @@ class Recorder:
         self._pause_reason: str | None = None
         self._last_locked_alarm = 0
         self._space_level = "ok"  # ok | low | full: storage.low / storage.full events on change
+        self._age_pass_at: int | None = None  # monotonic ms of the last retention-by-age pass
         self.on_events: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._status_cache: dict[int, tuple[str, str | None]] = {}
@@ -533,7 +538,10 @@ class Recorder:
             return self.storage
         # Retention keeps twice the stop mark free, so a paused recorder can resume.
         resume_free = 2 * self.cfg.storage.stop_below_free_bytes
-        rep = await asyncio.to_thread(self.retention.run, now_ms(), resume_free, self.clock.steady_ms)
+        by_age = self._age_pass_at is None or monotonic_ms() - self._age_pass_at >= AGE_PASS_MS
+        if by_age:
+            self._age_pass_at = monotonic_ms()
+        rep = await asyncio.to_thread(self.retention.run, now_ms(), resume_free, self.clock.steady_ms, by_age)
         du = disk_usage(self.root)
         with self.db.session() as s:
             used = local_bytes(s, self.node)  # this node's disk (archived footage and other nodes' are not on it)

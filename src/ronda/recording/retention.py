@@ -77,14 +77,18 @@ class Retention:
             h.camera_id == seg.camera_id and h.start_ms < seg.end_ms and h.end_ms > seg.start_ms for h in self.holds
         )
 
-    def run(self, now: int, min_free_bytes: int = 0, age_now: int | None = None) -> RetentionReport:
+    def run(
+        self, now: int, min_free_bytes: int = 0, age_now: int | None = None, by_age: bool = True
+    ) -> RetentionReport:
         """One pass. ``min_free_bytes``: keep at least this much free (the recorder's resume mark).
         ``age_now``: the time that footage's age and evidence locks' expiry are counted against, when it
         is earlier than ``now`` (the recorder's steady clock after a forward step of the wall clock:
-        recording/clockwatch.py); ``now`` stamps the events."""
+        recording/clockwatch.py); ``now`` stamps the events. ``by_age`` False: only the byte budget and
+        the disk's free space (the recorder deletes for age less often than it checks the disk)."""
         rep = RetentionReport()
         age = now if age_now is None else min(now, age_now)
-        self._by_age(now, age, rep)
+        if by_age:
+            self._by_age(now, age, rep)
         if self.cfg.max_bytes is not None:
             target = int(self.cfg.max_bytes * 0.95)
             with self.db.session() as s:
