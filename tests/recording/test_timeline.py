@@ -70,3 +70,48 @@ def test_monotonic_bound_does_not_move_a_session_without_steps():
     c = SessionClock(floor_ms=1_000_000, floor_mono_ms=55_000)
     p = c.place(0.0, 4.0, received_ms=1_020_000, received_mono_ms=70_000)
     assert p.start_ms == 1_016_000
+
+
+def test_a_late_line_is_a_delivery_delay_not_a_clock_step():
+    # The box was busy: the second segment's line came 2.5 s late, the wall clock where it was (wall minus
+    # monotonic unchanged). No re-anchor, no hole: the segment touches the first, the third is on time.
+    c = SessionClock(floor_ms=None)
+    a = c.place(0.0, 6.0, received_ms=2_000_000, received_mono_ms=50_000)
+    b = c.place(6.0, 12.0, received_ms=2_008_500, received_mono_ms=58_500)
+    d = c.place(12.0, 18.0, received_ms=2_012_050, received_mono_ms=62_050)
+    assert b.reanchored_by_ms == 0 and b.hole_before_ms == 0 and b.start_ms == a.end_ms
+    assert d.start_ms == b.end_ms == 2_006_000 and d.end_ms == 2_012_000
+
+
+def test_a_drained_backlog_does_not_reanchor():
+    # The event loop stalled 20 s: five lines arrive at once, each less late than the one before.
+    c = SessionClock(floor_ms=None)
+    c.place(0.0, 6.0, received_ms=2_000_000, received_mono_ms=50_000)
+    placed = [
+        c.place(6.0 * k, 6.0 * (k + 1), received_ms=2_020_000 + k, received_mono_ms=70_000 + k) for k in (1, 2, 3)
+    ]
+    assert [p.reanchored_by_ms for p in placed] == [0, 0, 0]
+    assert [p.hole_before_ms for p in placed] == [0, 0, 0]
+
+
+def test_lasting_lateness_reanchors_by_the_least_of_it():
+    # A camera clock running slow: every line later than the last, over more than LATE_SPAN_MS.
+    c = SessionClock(floor_ms=None)
+    c.place(0.0, 6.0, received_ms=2_000_000, received_mono_ms=50_000)
+    lates = [1_200, 1_500, 1_800]
+    placed = [
+        c.place(
+            6.0 * k, 6.0 * (k + 1), received_ms=2_000_000 + 6_000 * k + late, received_mono_ms=50_000 + 6_000 * k + late
+        )
+        for k, late in zip((1, 2, 3), lates, strict=True)
+    ]
+    assert [p.reanchored_by_ms for p in placed] == [0, 0, 1_200]
+    assert placed[2].hole_before_ms == 1_200
+
+
+def test_a_wall_clock_step_reanchors_at_once():
+    # The wall clock jumped 5 s ahead of the monotonic clock: a step, whatever the delivery.
+    c = SessionClock(floor_ms=None)
+    c.place(0.0, 6.0, received_ms=2_000_000, received_mono_ms=50_000)
+    p = c.place(6.0, 12.0, received_ms=2_011_000, received_mono_ms=56_000)
+    assert p.reanchored_by_ms == 5_000 and p.hole_before_ms == 5_000

@@ -12,11 +12,23 @@ session's start before the previous segment's end); the monotonic clock can. So 
 earlier than the previous segment's end plus the monotonic time elapsed since it was placed (when that
 happened in this process): an outage keeps its length in the timeline, even while the footage's times
 run ahead of the stepped-back wall clock.
+
+A line that arrives late is not a clock that moved: on a loaded box the segment list can reach the
+recorder seconds after ffmpeg wrote it, and re-anchoring on it would put a hole of that delay in the
+timeline (a ``clock_adjusted`` gap, no video missing) and every later time off by as much. When the
+monotonic clock of each arrival is known, the session re-anchors at once only on what a delay cannot
+cause: a wall-clock step (wall minus monotonic moved) or a line arriving early; lateness re-anchors only
+once it lasted ``LATE_SEGMENTS`` segments in a row (a camera clock running slow), by the least of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# Lateness that makes a lasting drift, not a delivery delay: this many segments in a row, arriving over
+# at least LATE_SPAN_MS of the monotonic clock (a backlog drained at once arrives all within a moment).
+LATE_SEGMENTS = 3
+LATE_SPAN_MS = 10_000
 
 
 @dataclass(slots=True)
@@ -37,6 +49,8 @@ class SessionClock:
         self._anchor: int | None = None  # epoch ms of stream time 0
         self._max_skew = max_skew_ms
         self._continuing = False  # True once this session has placed a segment
+        self._wall_mono: int | None = None  # wall minus monotonic clock when the anchor was set
+        self._late: list[tuple[int, int]] = []  # (ms late, monotonic arrival) of consecutive late segments
 
     @property
     def anchored(self) -> bool:
@@ -57,10 +71,28 @@ class SessionClock:
                 # have arrived late, never early): it wins only after the wall clock stepped back.
                 since_floor = received_mono_ms - self._floor_mono
                 self._anchor = max(self._anchor, self._floor + since_floor - int(round(end_s * 1000)))
-        elif abs(expected_end - received_ms) > self._max_skew:
-            new_anchor = received_ms - int(round(end_s * 1000))
-            reanchored = new_anchor - (self._anchor or 0)
-            self._anchor = new_anchor
+        else:
+            assert self._anchor is not None
+            late = received_ms - expected_end
+            stepped = (received_mono_ms is None or self._wall_mono is None
+                       or abs(received_ms - received_mono_ms - self._wall_mono) > self._max_skew)  # fmt: skip
+            if late > self._max_skew and not stepped:
+                # Late with the wall clock where it was: a delivery delay, unless it lasts.
+                assert received_mono_ms is not None
+                self._late.append((late, received_mono_ms))
+                if len(self._late) >= LATE_SEGMENTS and received_mono_ms - self._late[0][1] >= LATE_SPAN_MS:
+                    reanchored = min(x for x, _ in self._late)
+                    self._anchor += reanchored
+                    self._late.clear()
+            elif abs(late) > self._max_skew:
+                new_anchor = received_ms - int(round(end_s * 1000))
+                reanchored = new_anchor - self._anchor
+                self._anchor = new_anchor
+                self._late.clear()
+            else:
+                self._late.clear()
+        if received_mono_ms is not None and (self._wall_mono is None or reanchored):
+            self._wall_mono = received_ms - received_mono_ms
         assert self._anchor is not None
         start = self._anchor + int(round(start_s * 1000))
         hole = 0
