@@ -168,6 +168,8 @@ class Step:
     sim_max_late_ms: int = 0
     log_errors: dict[str, int] = field(default_factory=dict)
     broke: str = ""
+    startup_s: float = 0.0  # launch of ronda serve to its first answer (every camera's capture started)
+    first_segments_s: float = 0.0  # launch to every stream having a catalogued segment
 
 
 LOG_SIGNS = {
@@ -310,7 +312,9 @@ def run_step(n: int, a: argparse.Namespace, base: Path) -> Step:
         )  # production defaults but analytics (off unless --analytics) and retention  # fmt: skip
         ronda = RondaProcess(cfg, base / "ronda.log", port)
         log(f"  {n} cameras: {len(sims)} simulator process(es); starting Ronda")
+        t_launch = time.monotonic()
         ronda.start(timeout=180)
+        st.startup_s = round(time.monotonic() - t_launch, 1)
         t_start = time.monotonic()
         deadline, last_note = t_start + 60 + n * 0.5, t_start
         while True:
@@ -330,7 +334,9 @@ def run_step(n: int, a: argparse.Namespace, base: Path) -> Step:
                     f"streams have a segment; states {dict(states)}; {len(tree_pids(ronda.pid))} processes"
                     + (f"; {LAST_SCRAPE_ERROR[0]}" if LAST_SCRAPE_ERROR[0] else ""))  # fmt: skip
             time.sleep(2)
-        log(f"  {n} cameras: every stream has a segment; warming up {a.warmup:.0f} s")
+        st.first_segments_s = round(time.monotonic() - t_launch, 1)
+        log(f"  {n} cameras: every stream has a segment {st.first_segments_s:.0f} s after the launch (Ronda "
+            f"answered after {st.startup_s:.0f} s); warming up {a.warmup:.0f} s")  # fmt: skip
         time.sleep(a.warmup)
 
         sim_roots = [s.pid for s in sims if s.pid is not None]

@@ -132,8 +132,14 @@ class Recorder:
             await self.leases.start(self._leases_changed)
         # Taken before the cameras start, so a change made meanwhile is seen by the first poll.
         self._seen = await asyncio.to_thread(self._catalog)
-        for cam_id in sorted(self._seen):
-            await self.reload_camera(cam_id, initial_reason=self._initial_reason)
+        # Every camera's streams read in one worker-thread hop: one hop per camera queued behind the
+        # work of the streams already started (their first probes and catalog writes), which made a
+        # start of 100 cameras take 80 s before the server answered its first request.
+        ids = sorted(self._seen)
+        specs = await asyncio.to_thread(lambda: {cid: self._specs(cid) for cid in ids})
+        for cam_id in ids:
+            async with self._reload_lock:
+                await self._reload(cam_id, self._initial_reason, specs[cam_id])
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="rec-heartbeat"))
         self._tasks.append(asyncio.create_task(self._follow_catalog(), name="rec-catalog"))
         self._tasks.append(asyncio.create_task(self._storage_watch(), name="rec-storage"))
@@ -294,8 +300,10 @@ class Recorder:
         async with self._reload_lock:
             await self._reload(camera_id, initial_reason)
 
-    async def _reload(self, camera_id: int, initial_reason: str | None) -> None:
-        specs, stop_reason = await asyncio.to_thread(self._specs, camera_id)
+    async def _reload(
+        self, camera_id: int, initial_reason: str | None, read: tuple[list[StreamSpec], str | None] | None = None
+    ) -> None:
+        specs, stop_reason = read if read is not None else await asyncio.to_thread(self._specs, camera_id)
         wanted = {(camera_id, sp.stream): sp for sp in specs}
         writer = self._writer(camera_id)
         for k in [k for k in self.streams if k[0] == camera_id]:
