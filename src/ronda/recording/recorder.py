@@ -138,8 +138,7 @@ class Recorder:
         ids = sorted(self._seen)
         specs = await asyncio.to_thread(lambda: {cid: self._specs(cid) for cid in ids})
         for cam_id in ids:
-            async with self._reload_lock:
-                await self._reload(cam_id, self._initial_reason, specs[cam_id])
+            await self.reload_camera(cam_id, self._initial_reason, specs[cam_id])
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="rec-heartbeat"))
         self._tasks.append(asyncio.create_task(self._follow_catalog(), name="rec-catalog"))
         self._tasks.append(asyncio.create_task(self._storage_watch(), name="rec-storage"))
@@ -291,14 +290,16 @@ class Recorder:
         """
         self._moved.add(camera_id)
 
-    async def reload_camera(self, camera_id: int, initial_reason: str | None = None) -> None:
+    async def reload_camera(
+        self, camera_id: int, initial_reason: str | None = None, read: tuple[list[StreamSpec], str | None] | None = None
+    ) -> None:
         """(Re)start the capture of a camera after it was added, changed, disabled or deleted.
 
         ``initial_reason`` explains the time since the stream's last segment (only at start-up).
         Called by the API of this process at once, and by the catalog poll for changes made elsewhere;
-        the lock keeps the two from starting a stream twice."""
+        the lock keeps the two from starting a stream twice. ``read``: the camera's streams, read already."""
         async with self._reload_lock:
-            await self._reload(camera_id, initial_reason)
+            await self._reload(camera_id, initial_reason, read)
 
     async def _reload(
         self, camera_id: int, initial_reason: str | None, read: tuple[list[StreamSpec], str | None] | None = None
@@ -546,9 +547,10 @@ class Recorder:
             return self.storage
         # Retention keeps twice the stop mark free, so a paused recorder can resume.
         resume_free = 2 * self.cfg.storage.stop_below_free_bytes
-        by_age = self._age_pass_at is None or monotonic_ms() - self._age_pass_at >= AGE_PASS_MS
+        mono = monotonic_ms()
+        by_age = self._age_pass_at is None or mono - self._age_pass_at >= AGE_PASS_MS
         if by_age:
-            self._age_pass_at = monotonic_ms()
+            self._age_pass_at = mono
         rep = await asyncio.to_thread(self.retention.run, now_ms(), resume_free, self.clock.steady_ms, by_age)
         du = disk_usage(self.root)
         with self.db.session() as s:
