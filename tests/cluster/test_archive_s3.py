@@ -290,6 +290,16 @@ def test_export_and_verify_of_archived_footage(arch: ArchSite, tmp_path: Path) -
         manifest = json.loads(z.read("manifest.json"))
     shas = {s["sha256"] for f in manifest["files"] if f["kind"] == "video" for s in f["recorded_segments"]}
     assert {r["sha256"] for r in rows[:3]} <= shas
+    # the same export given only the data folder cannot reach the archive: one clear line, no package
+    bare = tmp_path / "bare.zip"
+    no_cfg = subprocess.run(
+        [sys.executable, "-m", "ronda.cli", "export", "--data-dir", str(arch.data_dir), "--camera", str(arch.cam),
+         "--start", iso(start), "--end", iso(end), "--out", str(bare), "--reason", "archive test"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert no_cfg.returncode != 0 and "Traceback" not in no_cfg.stderr, no_cfg.stderr[-2000:]
+    assert "archive" in no_cfg.stderr and "--config" in no_cfg.stderr, no_cfg.stderr[-2000:]
+    assert not bare.exists()
 
 
 def test_outage_of_the_store_loses_no_footage_and_the_backlog_drains(arch: ArchSite) -> None:

@@ -138,7 +138,10 @@ class SegmentSource:
 
     def _from_archive(self, seg: Segment, into: Path | None) -> Path:
         if self.store is None:
-            raise SegmentUnavailable(f"segment {seg.id} is archived but this process has no archive configured")
+            raise SegmentUnavailable(
+                f"segment {seg.id} is in the archive, and this configuration has no `archive` section (give the "
+                "configuration file the site runs with, e.g. `--config`)"
+            )
         target = into or self._cache_path(seg)
         assert target is not None
         with self._lock_for(str(target)):
