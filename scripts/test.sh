@@ -15,4 +15,4 @@ echo "== tsc (the web client's JSDoc types)"
 .venv/tools/node_modules/.bin/tsc --noEmit -p src/ronda/web/tsconfig.json
 .venv/tools/node_modules/.bin/tsc --noEmit -p src/ronda/web/tsconfig.sw.json
 echo "== pytest"
-exec .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"
+exec .venv/bin/python -m pytest -p no:cacheprovider -ra --durations=40 "$@"
