@@ -99,3 +99,23 @@ def test_parse_moof_every_truncation_and_byte():
                 fmp4.parse_moof(mutated, init)
             except boxes.BoxError:
                 pass
+
+
+@pytest.mark.parametrize(("tier_opt", "letter"), [(":high-tier=0", "L"), (":high-tier=1", "H")])
+def test_hevc_codec_string_names_the_tier(tmp_path, tier_opt, letter):
+    """RFC 6381 / ISO 14496-15 E.3: the tier is 'L' for Main (general_tier_flag 0), 'H' for High; a
+    browser's MediaSource refuses a main-tier stream announced as high tier on some decoders."""
+    import subprocess
+
+    out = tmp_path / "hevc.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10:duration=1", "-c:v", "libx265",
+         "-x265-params", f"log-level=error:level-idc=4{tier_opt}", "-tag:v", "hvc1",
+         "-movflags", "frag_keyframe+empty_moov+default_base_moof", str(out)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    init = fmp4.parse_init(out.read_bytes())
+    assert init.video is not None
+    parts = init.video.codec.split(".")
+    assert parts[0] == "hvc1" and parts[1] == "1", init.video.codec  # Main profile
+    assert parts[3] == f"{letter}120", init.video.codec  # level 4.0 = 120

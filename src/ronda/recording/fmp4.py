@@ -106,7 +106,7 @@ def _codec_string(buf: bytes, start: int, end: int) -> str:
             constraints = bytes(buf[c + 6 : c + 12]).rstrip(b"\0")
             level = buf[c + 12]
             tail = "".join(f".{b:02X}" for b in constraints) if constraints else ".B0"
-            return f"{name}.{space}{profile}.{compat_rev:X}.{'HL'[tier]}{level}{tail}"
+            return f"{name}.{space}{profile}.{compat_rev:X}.{'LH'[tier]}{level}{tail}"
         if name == "mp4a":
             return "mp4a.40.2"
         return name
