@@ -510,8 +510,7 @@ def test_the_centre_web_client_shows_the_remote_alarms_of_granted_cameras(world:
         page.close()
         page, errors = _login(w, browser, "hqviewer")
         page.goto(w.centre.base + "/#/alarms")
-        page.wait_for_selector("[data-testid=alarm-filter-state]")
-        page.wait_for_timeout(2000)  # the remote panel's first load (the camera list) has answered
+        page.wait_for_selector("[data-testid=remote-alarms][data-loads]", state="attached")  # it has looked
         assert page.get_by_test_id("remote-alarms").is_hidden()
         assert page.get_by_test_id("remote-alarm").count() == 0
         assert errors.errors == []

@@ -70,6 +70,7 @@ export function remoteAlarms(ctx, stateFilter) {
     if (disposed || mine !== generation) return;
     clear(body).append(...blocks);
     box.hidden = !blocks.length;
+    box.dataset.loads = String(Number(box.dataset.loads || 0) + 1);
     timer = setTimeout(load, POLL_MS);
   };
 
