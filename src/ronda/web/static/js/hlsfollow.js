@@ -122,14 +122,16 @@ export class HlsFollower extends EventTarget {
 
   /** @param {string} state @param {string | null} [reason] */
   _status(state, reason = null) {
-    if (!this.stopped || state === "error" || state === "unsupported") this.dispatchEvent(new CustomEvent("status", { detail: { state, reason } }));
+    if (!this.stopped) this.dispatchEvent(new CustomEvent("status", { detail: { state, reason } }));
   }
 
+  // The listeners hear of it while the video still shows its last frame (a viewer may keep it as a
+  // picture), then the player stops.
   /** @param {string} state @param {string} reason */
   _fail(state, reason) {
     if (this.stopped) return;
-    this.stop();
     this._status(state, reason);
+    this.stop();
   }
 
   /** @param {string} uri */

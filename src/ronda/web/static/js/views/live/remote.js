@@ -110,6 +110,7 @@ export function remoteSites(ctx, main) {
     let playing = false;
     const isOpen = () => closeViewer === close;
     let chain = 0; // the picture's refresh loop: starting one ends any other
+    let shots = 0; // pictures shown from the site (a newer one wins over the kept frame)
     // The picture while the live video is not playing (starting, or the site or its video unavailable).
     const refresh = async (mine = ++chain) => {
       clearTimeout(timer);
@@ -118,11 +119,25 @@ export function remoteSites(ctx, main) {
       if (!isOpen() || playing || mine !== chain) { if (url) URL.revokeObjectURL(url); return; }
       note.hidden = Boolean(url) || Boolean(img.src); // the last picture stays, with the offline badge
       if (url) {
+        shots += 1;
         const old = img.src;
         img.src = url;
         if (old.startsWith("blob:")) URL.revokeObjectURL(old);
       }
       timer = setTimeout(() => refresh(mine), REFRESH_MS);
+    };
+    const keepFrame = () => {
+      if (live.readyState < 2 || !live.videoWidth) return;
+      const at = shots;
+      const canvas = h("canvas", { width: live.videoWidth, height: live.videoHeight });
+      /** @type {HTMLCanvasElement} */ (canvas).getContext("2d").drawImage(live, 0, 0);
+      /** @type {HTMLCanvasElement} */ (canvas).toBlob((blob) => {
+        if (!blob || !isOpen() || shots !== at) return;
+        const old = img.src;
+        img.src = URL.createObjectURL(blob);
+        note.hidden = true;
+        if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+      }, "image/jpeg", 0.85);
     };
     const showMode = (/** @type {"live" | "picture"} */ mode) => {
       panel.dataset.mode = mode;
@@ -142,6 +157,7 @@ export function remoteSites(ctx, main) {
           clearTimeout(timer);
           showMode("live");
         } else if (state === "error" || state === "unsupported") {
+          if (playing) keepFrame(); // the last frame stays as the picture until a newer one comes
           playing = false;
           player = null;
           live.title = reason || "";
