@@ -13,6 +13,7 @@ addStrings({
 });
 
 const POLL_MS = 5000;
+const IDLE_MS = 60_000; // no remote site for this user (a single site): look again now and then only
 
 /**
  * @param {import("../../app.js").AppContext} ctx
@@ -71,7 +72,7 @@ export function remoteAlarms(ctx, stateFilter) {
     clear(body).append(...blocks);
     box.hidden = !blocks.length;
     box.dataset.loads = String(Number(box.dataset.loads || 0) + 1);
-    timer = setTimeout(load, POLL_MS);
+    timer = setTimeout(load, sites.length ? POLL_MS : IDLE_MS);
   };
 
   load();
