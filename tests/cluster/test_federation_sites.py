@@ -394,25 +394,51 @@ def test_registration_refuses_bad_input(world: Fed) -> None:
         assert w.centre.api("DELETE", f"{API}/federation/sites/{sid}").status_code == 204
 
 
-@pytest.mark.browser
-def test_the_centre_web_client_shows_remote_cameras_by_site(world: Fed, browser: Any) -> None:
-    """Real Chromium at the centre: the live view lists A's Piazza cameras under the site, a picture and a
-    segment of one play, and a site that cannot be reached carries the offline badge."""
+def _login(w: Fed, browser: Any, user: str) -> tuple[Any, Any]:
+    """A Chromium page at the centre signed in as ``user``, and its console-error collector."""
     from tests.browser import ConsoleErrors
 
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    errors = ConsoleErrors(page)
+    page.goto(w.centre.base + "/")
+    page.get_by_test_id("login-username").fill(user)
+    page.get_by_test_id("login-password").fill(PW)
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_selector("[data-testid=logout]")
+    return page, errors
+
+
+# The remote viewer's live <video>: its position and the frames decoded so far.
+LIVE_STATE = """() => { const v = document.querySelector('[data-testid=remote-live]');
+  return v ? { t: v.currentTime, frames: v.getVideoPlaybackQuality().totalVideoFrames, hidden: v.hidden,
+               state: v.closest('[data-testid=remote-viewer]').dataset.live || null } : null; }"""
+PICTURE_SHOWN = """() => { const i = document.querySelector('[data-testid=remote-picture]');
+  return i && !i.hidden && i.complete && i.naturalWidth > 0; }"""
+
+
+def _plays(page: Any, seconds: float = 3.0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The live video's state now and ``seconds`` later (once it has started)."""
+    page.wait_for_function("() => { const v = document.querySelector('[data-testid=remote-live]');"
+                           " return v && !v.hidden && v.readyState >= 2 && v.currentTime > 0; }",
+                           timeout=40_000)  # fmt: skip
+    first = page.evaluate(LIVE_STATE)
+    page.wait_for_timeout(seconds * 1000)
+    return first, page.evaluate(LIVE_STATE)
+
+
+@pytest.mark.browser
+def test_the_centre_web_client_shows_remote_cameras_by_site(world: Fed, browser: Any) -> None:
+    """Real Chromium at the centre: the live view lists A's Piazza cameras under the site; one opens with
+    its live video through the centre, a recorded segment plays, a viewer gets no export form, and a site
+    that cannot be reached carries the offline badge."""
     w = world
     _site_a_up(w)
     dead = {"name": "comune-spenta", "url": f"http://127.0.0.1:{free_port()}",
             "public_key": fed.public_key_text(Ed25519PrivateKey.generate()),
             "access": [{"group": "Piazza", "roles": ["viewer"]}]}  # fmt: skip
     dead_id = _ok(w.centre.api("POST", f"{API}/federation/sites", json=dead), 201)["id"]
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    errors = ConsoleErrors(page)
+    page, errors = _login(w, browser, "hqviewer")
     try:
-        page.goto(w.centre.base + "/")
-        page.get_by_test_id("login-username").fill("hqviewer")
-        page.get_by_test_id("login-password").fill(PW)
-        page.get_by_test_id("login-submit").click()
         page.goto(w.centre.base + "/#/live")
         page.wait_for_selector("[data-testid=remote-camera][data-remote-site=comune-a]")
         names = page.eval_on_selector_all("[data-testid=remote-camera]", "els => els.map(e => e.dataset.remoteSite"
@@ -423,8 +449,13 @@ def test_the_centre_web_client_shows_remote_cameras_by_site(world: Fed, browser:
         page.wait_for_selector("[data-testid=remote-site]:has-text('comune-spenta') [data-testid=remote-offline]")
         assert page.locator("[data-testid=remote-site]:has-text('comune-a') [data-testid=remote-offline]").count() == 0
         page.locator("[data-testid=remote-camera]", has_text="A1").click()
-        page.wait_for_function("() => { const i = document.querySelector('[data-testid=remote-picture]');"
-                               " return i && i.complete && i.naturalWidth > 0; }", timeout=20_000)  # fmt: skip
+        # Its live video through the centre: it plays, frames decoded, the picture put away.
+        first, later = _plays(page)
+        print(f"remote live video over 3 s: {first} -> {later}")
+        assert later["t"] - first["t"] >= 2.0 and later["frames"] > first["frames"], (first, later)
+        assert later["state"] == "playing" and page.get_by_test_id("remote-picture").is_hidden()
+        # A viewer has no export right at the centre: no export form.
+        assert page.get_by_test_id("remote-export").count() == 0
         page.locator("[data-testid=remote-segment]").first.click()
         page.wait_for_function("() => { const v = document.querySelector('[data-testid=remote-video]');"
                                " return v && v.readyState >= 2; }", timeout=20_000)  # fmt: skip
@@ -432,3 +463,130 @@ def test_the_centre_web_client_shows_remote_cameras_by_site(world: Fed, browser:
     finally:
         page.close()
         w.centre.api("DELETE", f"{API}/federation/sites/{dead_id}")
+
+
+@pytest.mark.browser
+def test_the_centre_web_client_keeps_a_picture_while_the_site_is_down(world: Fed, browser: Any) -> None:
+    """A1's live video plays at the centre; site A is killed: the viewer shows the offline badge and the
+    last frame as its picture in place of the video; A restarted, the live video comes back by itself."""
+    w = world
+    _site_a_up(w)
+    page, errors = _login(w, browser, "hqviewer")
+    errors.expect(503)  # the centre's answer for the site while it is down
+    try:
+        page.goto(w.centre.base + "/#/live")
+        page.locator("[data-testid=remote-camera][data-remote-site=comune-a]", has_text="A1").click()
+        _plays(page, 1.0)
+        assert page.get_by_test_id("remote-viewer-offline").is_hidden()
+        w.a.kill9()
+        killed = time.monotonic()
+        try:
+            page.wait_for_function("() => document.querySelector('[data-testid=remote-viewer]').dataset.live"
+                                   " === 'error'", timeout=30_000)  # fmt: skip
+            fell_back = time.monotonic() - killed
+            page.wait_for_function(PICTURE_SHOWN, timeout=10_000)
+            assert page.evaluate(LIVE_STATE)["hidden"] is True
+            page.get_by_test_id("remote-viewer-offline").wait_for(timeout=15_000)
+            badge = time.monotonic() - killed
+            page.wait_for_selector("[data-testid=remote-site]:has-text('comune-a') [data-testid=remote-offline]")
+            assert page.get_by_test_id("remote-note").is_hidden()  # a picture, not "not available"
+            page.wait_for_timeout(3000)
+            assert page.evaluate(PICTURE_SHOWN)  # it stays while the site is down
+        finally:
+            w.a.start()
+        _site_a_up(w)
+        back = time.monotonic()
+        first, later = _plays(page, 2.0)
+        print(f"site down: picture after {fell_back:.1f} s, viewer badge after {badge:.1f} s; live video again"
+              f" {time.monotonic() - back - 2:.1f} s after the centre saw A online; {first} -> {later}")  # fmt: skip
+        assert later["t"] > first["t"] and later["frames"] > first["frames"], (first, later)
+        page.get_by_test_id("remote-viewer-offline").wait_for(state="hidden", timeout=10_000)
+        assert errors.errors == [], errors.errors
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+def test_the_centre_web_client_shows_the_remote_alarms_of_granted_cameras(world: Fed, browser: Any) -> None:
+    """A raises an alarm on A1 (granted) and one on A3 (not): the centre's operator sees A1's under
+    "Remote sites" in the alarm view, marked comune-a; a viewer (no alarms right) sees no remote panel."""
+    w = world
+    _site_a_up(w)
+    rule = {"name": "fed browser alarms", "trigger": {"types": ["fed.browser"]}, "actions": [{"type": "raise_alarm",
+            "title": "Remote browser alarm", "incident": "{rule}:{camera}", "dedupe_window_s": 0}]}  # fmt: skip
+    rid = _ok(w.a.api("POST", f"{API}/rules", json=rule), 201)["id"]
+    mine = lambda: [a for a in _ok(w.a.api("GET", f"{API}/alarms")) if a["rule"] == rid]  # noqa: E731
+    page = None
+    try:
+        for name in ("A1", "A3"):
+            _ok(w.a.api("POST", f"{API}/events", json={"type": "fed.browser", "camera": w.a_ids[name]}), 202)
+        wait_for(lambda: len(mine()) == 2, 15, 0.3, "A's two alarms")
+        a1 = next(a["id"] for a in mine() if a["camera"] == w.a_ids["A1"])
+        page, errors = _login(w, browser, "hqops")
+        page.goto(w.centre.base + "/#/alarms")
+        item = page.locator(f"[data-testid=remote-alarm][data-alarm-id='{a1}']")
+        item.wait_for(timeout=20_000)
+        assert item.get_attribute("data-remote-site") == "comune-a"
+        assert item.get_by_test_id("remote-alarm-site").inner_text() == "comune-a"
+        assert "Remote browser alarm" in item.inner_text() and "A1" in item.inner_text()
+        shown = page.eval_on_selector_all("[data-testid=remote-alarm]",
+                                          "els => els.map(e => Number(e.dataset.alarmId))")  # fmt: skip
+        assert set(shown) & {a["id"] for a in mine()} == {a1}, shown  # A3's is not granted: not shown
+        # Closed at A: gone from the open list within a poll.
+        _ok(w.a.api("POST", f"{API}/alarms/{a1}/close", json={"text": "done"}))
+        item.wait_for(state="detached", timeout=15_000)
+        assert errors.errors == []
+        page.close()
+        page, errors = _login(w, browser, "hqviewer")
+        page.goto(w.centre.base + "/#/alarms")
+        page.wait_for_selector("[data-testid=remote-alarms][data-loads]", state="attached")  # it has looked
+        assert page.get_by_test_id("remote-alarms").is_hidden()
+        assert page.get_by_test_id("remote-alarm").count() == 0
+        assert errors.errors == []
+    finally:
+        if page is not None:
+            page.close()
+        for a in mine():
+            if a["state"] != "closed":
+                w.a.api("POST", f"{API}/alarms/{a['id']}/close", json={"text": "test over"})
+        w.a.api("DELETE", f"{API}/rules/{rid}")
+
+
+@pytest.mark.browser
+def test_the_centre_web_client_exports_a_remote_camera(world: Fed, browser: Any, tmp_path: Path) -> None:
+    """The centre's operator opens A1, exports its last ten minutes: progress shows, the package made and
+    signed at A is downloaded through the centre and ``ronda verify`` accepts it with A's key."""
+    w = world
+    _site_a_up(w)
+    exports_at_a = lambda: _ok(w.a.api("GET", f"{API}/audit", params={"actor": "hqops@hq", "action": "export",  # noqa: E731
+                                                                       "limit": 1000}))  # fmt: skip
+    before = len(exports_at_a())
+    page, errors = _login(w, browser, "hqops")
+    try:
+        page.goto(w.centre.base + "/#/live")
+        page.locator("[data-testid=remote-camera][data-remote-site=comune-a]", has_text="A1").click()
+        page.get_by_test_id("remote-export-reason").fill("browser federation test")
+        started = time.monotonic()
+        with page.expect_download(timeout=90_000) as info:
+            page.get_by_test_id("remote-export").click()
+            page.get_by_test_id("remote-export-progress").wait_for(timeout=10_000)
+        took = time.monotonic() - started
+        download = info.value
+        assert download.suggested_filename.endswith(".zip"), download.suggested_filename
+        pkg = tmp_path / download.suggested_filename
+        download.save_as(pkg)
+        row = page.locator("[data-testid=remote-export-jobs] li").first
+        assert row.get_attribute("data-status") == "done"
+        assert page.get_by_test_id("remote-export-progress").first.evaluate("p => p.value") == 1
+        key = subprocess.run([sys.executable, "-m", "ronda.cli", "keys", "public", "--config", str(w.a.config)],
+                             capture_output=True, check=True, timeout=60)  # fmt: skip
+        pem = tmp_path / "a-site.pem"
+        pem.write_bytes(key.stdout)
+        verify = subprocess.run([sys.executable, "-m", "ronda.cli", "verify", str(pkg), "--pubkey", str(pem)],
+                                capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert verify.returncode == 0 and "valid" in verify.stdout, verify.stdout + verify.stderr
+        print(f"remote export from the web client: {took:.1f} s to the download, {pkg.stat().st_size} bytes")
+        assert len(exports_at_a()) == before + 1  # made at A, audited there as any export
+        assert errors.errors == []
+    finally:
+        page.close()

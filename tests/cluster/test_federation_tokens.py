@@ -173,6 +173,13 @@ def test_a_central_user_gets_the_remote_grant_narrowed_by_its_roles(db, audit) -
         f.check(viewer, sid + 1, 1, "live")
     with pytest.raises(Forbidden):
         f.check_site(viewer, sid, "alarms")
+    # Each right is checked on its own (what the web client offers follows the same `rights`): the
+    # site's grant lacks export on C2, the caller's rights held now lack live.
+    assert f.check(ops, sid, 1, "export") is st
+    with pytest.raises(Forbidden):
+        f.check(ops, sid, 2, "export")
+    with pytest.raises(Forbidden):
+        f.check(_caller(["ops"], {"export"}), sid, 1, "live")
 
 
 def test_registration_refuses_bad_input(db, audit, peer) -> None:

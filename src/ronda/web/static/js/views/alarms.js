@@ -2,7 +2,8 @@
 // Alarm manager (#/alarms, #/alarms/<id>): the live list, most urgent first, with a sound per priority
 // for new alarms; the detail with instructions, history, the related cameras live, the recording from
 // before the alarm, and the lifecycle buttons (take, comment, hold, resume, close, reopen).
-// Components in alarms/: list.js, detail.js (with dialog.js and media.js), sound.js.
+// Components in alarms/: list.js, detail.js (with dialog.js and media.js), sound.js, remote.js (other
+// sites' alarms, federation).
 import { errorText } from "../api.js";
 import { h, loadCss } from "../dom.js";
 import { t } from "../i18n.js";
@@ -10,6 +11,7 @@ import "./alarms/strings.js";
 import { AlarmDetail } from "./alarms/detail.js";
 import { removeDialogs } from "./alarms/dialog.js";
 import { AlarmList, matches } from "./alarms/list.js";
+import { remoteAlarms } from "./alarms/remote.js";
 import { beep, muteButton } from "./alarms/sound.js";
 import { pushButton } from "../push.js";
 
@@ -34,11 +36,14 @@ export default {
     const list = new AlarmList(ctx, { selected, camNames, disposed: () => disposed, detail: () => detail.alarm });
     const detail = new AlarmDetail(ctx, { list, camera: (id) => cameras.get(id), camName, camNames, disposed: () => disposed });
 
-    // ---- header: filters, mute, push opt-in; the list; the detail
+    const remote = remoteAlarms(ctx, () => list.filter.state); // other sites' alarms (federation)
+    list.stateSel.addEventListener("change", () => remote.reload());
+
+    // ---- header: filters, mute, push opt-in; the list; the remote sites' alarms; the detail
     const listPane = h("section", { class: "alarm-list-pane" },
       h("div", { class: "alarm-head" }, h("h1", { text: t("alarms.title") }), list.count,
         h("span", { class: "spacer" }), list.stateSel, list.prioSel, muteButton(), pushButton(ctx.api)),
-      list.el);
+      list.el, remote.el);
     const detailPane = h("section", { class: "alarm-detail-pane", "aria-label": t("alarms.title") });
     const view = h("div", { class: `alarms${selected ? " has-detail" : ""}` }, listPane, detailPane);
     root.append(view);
@@ -89,6 +94,7 @@ export default {
       ctx.events.removeEventListener("alarm", onAlarm);
       ctx.events.removeEventListener("resync", onResync);
       detail.media.stop();
+      remote.dispose();
       removeDialogs();
     };
   },

@@ -1,0 +1,87 @@
+// @ts-check
+// Remote sites' alarms under the alarm list (docs/cluster.md, Federation): for each site where the user
+// has the alarms right on some camera (the centre's role and the site's grant both give it), the alarms
+// of those cameras as the site answers them through the centre, marked with the site's name, in the
+// list's state filter, read again every few seconds (a remote's alarms do not come over this centre's
+// event stream). They are handled at their site: here they are shown, not taken or closed.
+import { clear, h } from "../../dom.js";
+import { addStrings, formatTime, t } from "../../i18n.js";
+
+addStrings({
+  en: { "ra.title": "Remote sites", "ra.none": "No alarms.", "ra.offline": "offline", "ra.error": "not available: {error}" },
+  it: { "ra.title": "Siti remoti", "ra.none": "Nessun allarme.", "ra.offline": "non raggiungibile", "ra.error": "non disponibile: {error}" },
+});
+
+const POLL_MS = 5000;
+const IDLE_MS = 60_000; // no remote site for this user (a single site): look again now and then only
+
+/**
+ * @param {import("../../app.js").AppContext} ctx
+ * @param {() => string} stateFilter the alarm list's state filter ("open", "all", "closed")
+ */
+export function remoteAlarms(ctx, stateFilter) {
+  const body = h("div", {});
+  const box = h("section", { class: "remote-alarms", hidden: true, "data-testid": "remote-alarms", "aria-label": t("ra.title") },
+    h("h2", { text: t("ra.title") }), body);
+  let disposed = false;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  let generation = 0; // a newer load (the filter changed) wins over one still under way
+
+  const load = async () => {
+    clearTimeout(timer);
+    const mine = ++generation;
+    const sites = await ctx.api.call("/api/v1/federation/cameras").catch(() => []);
+    /** @type {HTMLElement[]} */
+    const blocks = [];
+    for (const site of sites) {
+      const cams = new Map(site.cameras.filter((c) => c.rights.includes("alarms")).map((c) => [c.id, c.name]));
+      if (!cams.size) continue;
+      const state = stateFilter();
+      const q = new URLSearchParams({ limit: "100" });
+      if (state !== "all") q.set("state", state);
+      /** @type {any[] | null} */
+      let alarms = null;
+      let error = "";
+      if (site.online) {
+        try {
+          alarms = await ctx.api.call(`/api/v1/federation/sites/${site.id}/alarms?${q}`);
+        } catch (e) {
+          error = e.message || String(e);
+        }
+      }
+      const items = (alarms || []).map((a) => h("li", {
+        class: `alarm-item prio-${a.priority} state-${a.state}`, "data-testid": "remote-alarm", "data-remote-site": site.name,
+        "data-alarm-id": a.id, "data-state": a.state, "data-priority": a.priority,
+      },
+        h("span", { class: `prio-chip prio-${a.priority}`, text: t(`prio.${a.priority}`) }),
+        h("div", { class: "alarm-main" },
+          h("div", { class: "alarm-title", text: a.title }),
+          h("div", { class: "alarm-meta" },
+            h("span", { class: "site-chip", "data-testid": "remote-alarm-site", text: site.name }),
+            h("span", { class: `state-chip state-${a.state}`, text: t(`state.${a.state}`) }),
+            h("span", { text: cams.get(a.camera) || `#${a.camera}` }),
+            a.created ? h("time", { datetime: a.created, text: formatTime(a.created, {}, ctx.siteTimeZone) }) : null))));
+      blocks.push(h("div", { class: "remote-alarm-site", "data-remote-site": site.name },
+        h("h3", {}, site.name, site.online ? null : h("span", { class: "badge offline", text: ` ${t("ra.offline")}` })),
+        error ? h("p", { class: "muted", text: t("ra.error", { error }) }) : null,
+        alarms && !alarms.length ? h("p", { class: "muted", text: t("ra.none") }) : null,
+        items.length ? h("ul", { class: "alarm-list", "aria-label": site.name }, items) : null));
+    }
+    if (disposed || mine !== generation) return;
+    clear(body).append(...blocks);
+    box.hidden = !blocks.length;
+    box.dataset.loads = String(Number(box.dataset.loads || 0) + 1);
+    timer = setTimeout(load, sites.length ? POLL_MS : IDLE_MS);
+  };
+
+  load();
+  return {
+    el: box,
+    reload: load,
+    dispose() {
+      disposed = true;
+      clearTimeout(timer);
+    },
+  };
+}
