@@ -141,6 +141,12 @@ def _check_catalog_matches_files(engine: Engine, base: Path) -> None:
             assert b0 >= a1 - 50, f"{key}: segments overlap ({a1} > {b0}): recorded twice"
 
 
+def _statuses(engine: Engine, cams: set[int]) -> dict[int, str]:
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT id, status FROM cameras")).all()
+    return {int(cid): st for cid, st in rows if cid in cams}
+
+
 def _settled(engine: Engine, base: Path, nodes: list[Node]) -> None:
     """Stop every recorder cleanly (last segments catalogued), then compare catalog and files."""
     running = [n for n in nodes if n.proc is not None]
@@ -238,6 +244,11 @@ def test_three_recorders_balance_failover_fencing_rebalance(sim, pg_url, tmp_pat
                  what="the thawed node's fenced segments in quarantine")  # fmt: skip
         late = [s for s in _segments(engine) if s[4] == "n1" and s[0] in frozen and s[3] > t_stop + 1000]
         assert late == [], f"the frozen node catalogued segments of cameras it lost: {late}"
+        # Nor does it change their status rows: n0 records them, they stay "recording" (status writes are
+        # fenced like catalog rows; the thawed node's stalled-looking streams would say "offline").
+        assert _statuses(engine, frozen) == {c: "recording" for c in frozen}, _statuses(engine, frozen)
+        fenced_status = (tmp_path / "n1.log").read_text(errors="replace").count("no longer holds its lease (epoch")
+        record_property("thawed_status_writes_fenced", fenced_status)
         # One failover gap per takeover (a camera the frozen node had taken from the killed one has two).
         assert Counter(c for c, *_x in _gaps(engine, "failover")) == Counter(lost) + Counter(frozen)
 

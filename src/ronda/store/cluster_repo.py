@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, and_, bindparam, or_, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, exists, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -170,3 +170,23 @@ def holders(s: Session) -> dict[int, tuple[str | None, int, int]]:
             select(CameraLease.camera_id, CameraLease.node, CameraLease.epoch, CameraLease.expires_ms)
         )
     }
+
+
+def set_camera_status_fenced(s: Session, camera_id: int, status: str, reason: str | None, node: str,
+                             epoch: int) -> bool:  # fmt: skip
+    """The camera's status, written only if ``node`` still holds its lease under ``epoch`` (one conditional
+    UPDATE); False when it does not (a node frozen past the TTL, thawed: the new holder's status stands).
+    On PostgreSQL the lease row is locked for share in the same statement, so a takeover committing
+    meanwhile is seen (the check is re-read on the newest row) and cannot commit between check and write."""
+    lease = (
+        select(CameraLease.camera_id)
+        .where(CameraLease.camera_id == camera_id, CameraLease.node == node, CameraLease.epoch == epoch)
+        .with_for_update(read=True)
+    )
+    res = s.execute(
+        update(Camera)
+        .where(Camera.id == camera_id, exists(lease))
+        .values(status=status, status_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(res.rowcount)  # type: ignore[attr-defined]
