@@ -606,7 +606,7 @@ def _nodes(args: argparse.Namespace) -> int:
     from ronda import runtime
     from ronda.store import cluster_repo
     from ronda.store.db import SchemaMismatch
-    from ronda.timeutil import now_ms, to_iso
+    from ronda.timeutil import now_ms
 
     cfg = runtime.data_dir_config(args.data_dir, args.config)
     ttl_ms = int(cfg.cluster.lease_ttl_seconds * 1000) if cfg.cluster is not None else 10_000
@@ -622,10 +622,7 @@ def _nodes(args: argparse.Namespace) -> int:
     finally:
         database.dispose()
     if args.json:
-        print(json.dumps([{"name": n.name, "roles": list(n.roles), "state": n.state, "url": n.url,
-                           "version": n.version, "epoch": n.epoch, "capacity": n.capacity, "leases": n.leases,
-                           "started": to_iso(n.started_ms), "last_seen": to_iso(n.last_seen_ms),
-                           "stopped": to_iso(n.stopped_ms)} for n in nodes], indent=2))  # fmt: skip
+        print(json.dumps([n.view() for n in nodes], indent=2))
         return 0
     if not nodes:
         print("no node registered (a single box, or no node of this site has started with a cluster section)")

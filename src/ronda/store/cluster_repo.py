@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ronda.store.cluster_models import CameraLease, Node
 from ronda.store.models import Camera
+from ronda.timeutil import to_iso
 
 UP, DOWN, STOPPED = "up", "down", "stopped"
 
@@ -205,6 +206,13 @@ class NodeInfo:
     stopped_ms: int | None
     state: str  # up | down (no heartbeat for a TTL, no clean stop) | stopped (a clean stop)
     leases: int  # unexpired camera leases it holds
+
+    def view(self) -> dict[str, object]:
+        """As ``GET /api/v1/nodes`` and ``ronda nodes --json`` give it (times in ISO 8601 UTC)."""
+        return {"name": self.name, "roles": list(self.roles), "state": self.state, "url": self.url,
+                "version": self.version, "epoch": self.epoch, "capacity": self.capacity, "leases": self.leases,
+                "started": to_iso(self.started_ms), "last_seen": to_iso(self.last_seen_ms),
+                "stopped": to_iso(self.stopped_ms)}  # fmt: skip
 
 
 def node_state(last_seen_ms: int, stopped_ms: int | None, now: int, ttl_ms: int) -> str:

@@ -14,7 +14,7 @@ from ronda.errors import DomainError
 from ronda.recording.health import health as node_health
 from ronda.store import cluster_repo
 from ronda.store.db import unreachable
-from ronda.timeutil import now_ms, to_iso
+from ronda.timeutil import now_ms
 
 router = APIRouter(tags=["system"])
 
@@ -55,7 +55,7 @@ def node_ttl_ms(ctx: Ctx) -> int:
 
 
 @router.get("/nodes", response_model=list[NodeView], **site_right(MANAGE_CAMERAS))
-async def nodes(ctx: Ctx) -> list[dict[str, Any]]:
+async def nodes(ctx: Ctx) -> list[dict[str, object]]:
     """Every node of the site that ever registered (a site with a ``cluster`` section; none on a single
     box), whatever its roles, with its state: ``up``, ``down`` (its heartbeat is older than the lease TTL
     and it did not stop cleanly) or ``stopped``."""
@@ -64,7 +64,4 @@ async def nodes(ctx: Ctx) -> list[dict[str, Any]]:
         with ctx.db.session() as s:
             return cluster_repo.list_nodes(s, now_ms(), node_ttl_ms(ctx))
 
-    return [{"name": n.name, "roles": list(n.roles), "state": n.state, "url": n.url, "version": n.version,
-             "epoch": n.epoch, "capacity": n.capacity, "leases": n.leases, "started": to_iso(n.started_ms),
-             "last_seen": to_iso(n.last_seen_ms), "stopped": to_iso(n.stopped_ms)}
-            for n in await asyncio.to_thread(read)]  # fmt: skip
+    return [n.view() for n in await asyncio.to_thread(read)]
