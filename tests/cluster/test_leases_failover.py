@@ -300,8 +300,9 @@ def test_three_recorders_balance_failover_fencing_rebalance(sim, pg_url, tmp_pat
                  what="the thawed node's fenced segments in quarantine")  # fmt: skip
         late = [s for s in _segments(engine) if s[4] == "n1" and s[0] in frozen and s[3] > t_stop + 1000]
         assert late == [], f"the frozen node catalogued segments of cameras it lost: {late}"
-        # Nor does it change their status rows: n0 records them, they stay "recording" (status writes are
-        # fenced like catalog rows; the thawed node's stalled-looking streams would say "offline").
+        # Nor does it change their status rows: n0 records them, they stay "recording". (Status writes are
+        # fenced like catalog rows; here the thawed node's first lease tick stops the lost cameras before any
+        # of their streams changes state, so it seldom tries one: test_status_fencing.py forces that path.)
         assert _statuses(engine, frozen) == {c: "recording" for c in frozen}, _statuses(engine, frozen)
         fenced_status = (tmp_path / "n1.log").read_text(errors="replace").count("no longer holds its lease (epoch")
         record_property("thawed_status_writes_fenced", fenced_status)
