@@ -189,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--group", type=int, default=None, help="camera group id to add it to")
     _data_args(ca)
 
+    nd = sub.add_parser("nodes", help="the nodes of the site (every role) and whether each is up, down or stopped")
+    nd.add_argument("--json", action="store_true", help="one JSON array (as GET /api/v1/nodes)")
+    _data_args(nd)
+
     aus = _actions(sub, "audit", "the tamper-evident audit log")
     _data_args(aus.add_parser("verify", help="check the audit chain; exit 1 naming the first broken entry"))
 
@@ -369,6 +373,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if cmd == "camera":
         return _camera_add(args)
+    if cmd == "nodes":
+        return _nodes(args)
     if cmd == "audit":
         from ronda import runtime
 
@@ -590,4 +596,42 @@ def _camera_add(args: argparse.Namespace) -> int:
         database.dispose()
     streams = ", ".join(f"{st.kind} {st.url}" for st in cam.streams)
     print(f"camera {cam.name!r} added (id {cam.id}): {streams}; ptz {'yes' if onvif['ptz'] else 'no'}")
+    return 0
+
+
+def _nodes(args: argparse.Namespace) -> int:
+    """``ronda nodes``: what ``nodes`` says (docs/cluster.md, "The nodes of a site")."""
+    import json
+
+    from ronda import runtime
+    from ronda.store import cluster_repo
+    from ronda.store.db import SchemaMismatch
+    from ronda.timeutil import now_ms
+
+    cfg = runtime.data_dir_config(args.data_dir, args.config)
+    ttl_ms = int(cfg.cluster.lease_ttl_seconds * 1000) if cfg.cluster is not None else 10_000
+    if cfg.database_url.startswith("sqlite") and not cfg.data_dir.is_dir():
+        raise CliError(f"no Ronda data in {cfg.data_dir}")
+    try:
+        database = runtime.open_database(cfg, migrate=False)
+    except SchemaMismatch as e:
+        raise CliError(str(e)) from None
+    try:
+        with database.session() as s:
+            nodes = cluster_repo.list_nodes(s, now_ms(), ttl_ms)
+    finally:
+        database.dispose()
+    if args.json:
+        print(json.dumps([n.view() for n in nodes], indent=2))
+        return 0
+    if not nodes:
+        print("no node registered (a single box, or no node of this site has started with a cluster section)")
+        return 0
+    now = now_ms()
+    rows = [("NODE", "STATE", "ROLES", "LEASES", "LAST SEEN", "VERSION", "URL")]
+    rows += [(n.name, n.state, ",".join(n.roles), str(n.leases) if n.capacity is not None else "-",
+              f"{(now - n.last_seen_ms) / 1000:.0f} s ago", n.version or "?", n.url or "-") for n in nodes]  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
     return 0

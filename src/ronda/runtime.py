@@ -30,6 +30,7 @@ from ronda.api.protocols import Limits, protocols
 from ronda.cluster import federation
 from ronda.cluster.leases import LeaseKeeper
 from ronda.cluster.nodes import NodeClient, UrlSigner
+from ronda.cluster.presence import NodePresence
 from ronda.cluster.roles import ROLES
 from ronda.config import CameraConfig, Config
 from ronda.devices import registry
@@ -235,8 +236,13 @@ def build(cfg: Config, migrate: bool, record: bool = True, roles: frozenset[str]
     if nodes is not None:  # playback, HLS VOD and export read another node's recent footage through it
         segment_source.of(cfg, db).remote = nodes.fetch_segment
     fed = federation.Federation(db, federation.load_key(keys_dir(cfg)), cfg.site.name)  # docs/cluster.md
+    # Every node of a cluster is in ``nodes``: a recorder through its lease keeper, any other node here.
+    presence = None
+    if cfg.cluster is not None and (recorder is None or recorder.leases is None):
+        presence = NodePresence(db, cfg.cluster, roles)
     return AppContext(cfg=cfg, db=db, secrets=secrets, audit=audit, auth=auth, recorder=recorder, events=events,
-                      ptz=ptz, analytics=analytics, nodes=nodes, roles=roles, federation=fed)  # fmt: skip
+                      ptz=ptz, analytics=analytics, nodes=nodes, roles=roles, federation=fed,
+                      presence=presence)  # fmt: skip
 
 
 def node_client(cfg: Config, db: Database, recorder: Recorder | None) -> NodeClient | None:

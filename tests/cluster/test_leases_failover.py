@@ -11,6 +11,7 @@ catalogued twice and each node's recordings folder matches the catalog exactly.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -141,6 +143,63 @@ def _check_catalog_matches_files(engine: Engine, base: Path) -> None:
             assert b0 >= a1 - 50, f"{key}: segments overlap ({a1} > {b0}): recorded twice"
 
 
+def _statuses(engine: Engine, cams: set[int]) -> dict[int, str]:
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT id, status FROM cameras")).all()
+    return {int(cid): st for cid, st in rows if cid in cams}
+
+
+def _nodes_cli(config: Path) -> dict[str, dict[str, Any]]:
+    out = subprocess.run([sys.executable, "-m", "ronda.cli", "nodes", "--json", "--config", str(config)],
+                         check=True, capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+    return {n["name"]: n for n in json.loads(out)}
+
+
+def _nodes_api(node: Node) -> dict[str, dict[str, Any]]:
+    r = node.api("GET", "/api/v1/nodes")
+    assert r.status_code == 200, r.text
+    return {n["name"]: n for n in r.json()}
+
+
+def _metric(proc: Node, name: str, **labels: str) -> float | None:
+    r = proc.api("GET", "/metrics")
+    assert r.status_code == 200, r.text
+    for fam in text_string_to_metric_families(r.text):
+        for s in fam.samples:
+            if s.name == name and s.labels == labels:
+                return float(s.value)
+    return None
+
+
+def _check_api_node_listed(api: Node, n0: Node, n0_cfg: Path, record_property: Any) -> None:
+    """The API-only node registers (roles, URL, version), is listed by ``ronda nodes``, ``GET /nodes`` and
+    /metrics; killed with -9 it is shown down on the nodes still answering within the TTL; restarted, up."""
+    listed = _nodes_cli(n0_cfg)
+    assert set(listed) == {*NODES, "api"}, listed
+    a = listed["api"]
+    assert (a["roles"], a["state"], a["url"], a["capacity"]) == (["api"], "up", api.base, None), a
+    assert a["version"] and a["stopped"] is None
+    assert all(listed[n]["roles"] == ["recorder"] and listed[n]["leases"] == 3 for n in NODES), listed
+    assert _nodes_api(api)["api"]["state"] == "up"
+    assert _metric(n0, "ronda_cluster_node", node="api", state="up") == 1
+    assert _metric(n0, "ronda_cluster_node_role", node="api", role="api") == 1
+    epoch = a["epoch"]
+    t_kill = time.monotonic()
+    api.kill9()
+    wait_for(lambda: _nodes_api(n0)["api"]["state"] == "down", TTL_S + 5, interval=0.25,
+             what="the killed API node shown down on n0")  # fmt: skip
+    down_s = time.monotonic() - t_kill
+    record_property("api_node_down_s", round(down_s, 2))
+    assert down_s < TTL_S + 2, down_s  # (the last heartbeat was at most TTL/3 before the kill)
+    assert _nodes_cli(n0_cfg)["api"]["state"] == "down"
+    # /metrics is cached 5 s: a scrape made now may still be the one from before the kill.
+    wait_for(lambda: _metric(n0, "ronda_cluster_node", node="api", state="down") == 1, 10, interval=0.5,
+             what="the killed API node down in n0's /metrics")  # fmt: skip
+    api.start()
+    back = _nodes_api(n0)["api"]  # registered before it answers its health check
+    assert (back["state"], back["epoch"], back["stopped"]) == ("up", epoch + 1, None), back
+
+
 def _settled(engine: Engine, base: Path, nodes: list[Node]) -> None:
     """Stop every recorder cleanly (last segments catalogued), then compare catalog and files."""
     running = [n for n in nodes if n.proc is not None]
@@ -205,6 +264,9 @@ def test_three_recorders_balance_failover_fencing_rebalance(sim, pg_url, tmp_pat
         assert owner in NODES
         wait_for(balanced, 20, what="back to 3/3/3 after the deletion")
 
+        # --- every node is in ``nodes``, the API node with its role: CLI, API, /metrics; kill -9 → down --
+        _check_api_node_listed(api, nodes["n0"], cfgs["n0"], record_property)
+
         # --- kill -9: the victim's cameras record on the others in < 15 s, one failover gap each -----
         holders = _holders(engine)
         lost = {c for c, n in holders.items() if n == "n2"}
@@ -238,6 +300,12 @@ def test_three_recorders_balance_failover_fencing_rebalance(sim, pg_url, tmp_pat
                  what="the thawed node's fenced segments in quarantine")  # fmt: skip
         late = [s for s in _segments(engine) if s[4] == "n1" and s[0] in frozen and s[3] > t_stop + 1000]
         assert late == [], f"the frozen node catalogued segments of cameras it lost: {late}"
+        # Nor does it change their status rows: n0 records them, they stay "recording". (Status writes are
+        # fenced like catalog rows; here the thawed node's first lease tick stops the lost cameras before any
+        # of their streams changes state, so it seldom tries one: test_status_fencing.py forces that path.)
+        assert _statuses(engine, frozen) == {c: "recording" for c in frozen}, _statuses(engine, frozen)
+        fenced_status = (tmp_path / "n1.log").read_text(errors="replace").count("no longer holds its lease (epoch")
+        record_property("thawed_status_writes_fenced", fenced_status)
         # One failover gap per takeover (a camera the frozen node had taken from the killed one has two).
         assert Counter(c for c, *_x in _gaps(engine, "failover")) == Counter(lost) + Counter(frozen)
 

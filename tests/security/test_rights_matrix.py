@@ -73,6 +73,7 @@ TABLE: dict[str, tuple[str, str]] = {
     # operation                                                   rule for a 2xx                objects
     "GET /api/v1/health":                                         ("public",                     ""),
     "GET /api/v1/storage":                                        ("site:manage_cameras",        ""),
+    "GET /api/v1/nodes":                                          ("site:manage_cameras",        ""),
     "POST /api/v1/auth/login":                                    ("public",                     ""),
     "POST /api/v1/auth/refresh":                                  ("public",                     ""),
     "POST /api/v1/auth/logout":                                   ("auth",                       ""),  # fresh session

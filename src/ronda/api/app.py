@@ -116,6 +116,8 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if ctx.presence is not None:  # shown in ``nodes`` from the start (docs/cluster.md)
+            await ctx.presence.start()
         upkeep = asyncio.create_task(exports.upkeep(), name="export-upkeep")
         await ctx.events.start()
         if manage_recorder and ctx.recorder is not None:
@@ -145,6 +147,8 @@ def create_app(ctx: AppContext, manage_recorder: bool = True) -> FastAPI:
             await ctx.events.stop()
             await cancel_and_wait(upkeep)
             await exports.close()
+            if ctx.presence is not None:  # last: a clean stop is ``stopped``, not ``down``
+                await ctx.presence.stop()
 
     app = FastAPI(
         title="Ronda",

@@ -13,6 +13,7 @@ from ronda.access.service import AuthService
 from ronda.analytics.service import AnalyticsService
 from ronda.cluster.federation import Federation
 from ronda.cluster.nodes import NodeClient
+from ronda.cluster.presence import NodePresence
 from ronda.cluster.roles import ROLES
 from ronda.config import Config
 from ronda.events.service import EventsService
@@ -42,5 +43,6 @@ class AppContext:
     roles: frozenset[str] = frozenset(ROLES)  # what this process runs (ronda serve --role)
     nodes: NodeClient | None = None  # a node of a cluster: fetches from the other nodes (docs/cluster.md)
     federation: Federation | None = None  # remote sites and peers (docs/cluster.md, Federation)
+    presence: NodePresence | None = None  # this node's row in ``nodes`` when no lease keeper keeps it
     catalog: CatalogCache = field(default_factory=CatalogCache)  # the camera list's rows (store/catalog_cache.py)
     started: bool = False

@@ -25,6 +25,8 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
+from ronda import __version__
+from ronda.cluster.presence import mark_stopped
 from ronda.config import ClusterConfig
 from ronda.store import cluster_repo
 from ronda.store.db import Database
@@ -110,10 +112,12 @@ class LeaseKeeper:
             await asyncio.to_thread(self._release, held)
         except Exception as e:  # they expire after the TTL instead
             log.warning("could not release the camera leases: %s", e)
+        if self.node_epoch:  # shown stopped (not down), and out of the others' live capacity at once
+            await asyncio.to_thread(mark_stopped, self.db, self.node, self.node_epoch)
 
     def _register(self) -> int:
         with self.db.session() as s:
-            return cluster_repo.register_node(s, self.node, self.roles, self.url, self.capacity, now_ms())
+            return cluster_repo.register_node(s, self.node, self.roles, self.url, self.capacity, now_ms(), __version__)
 
     def _release(self, held: Mapping[int, int]) -> None:
         with self.db.session() as s:

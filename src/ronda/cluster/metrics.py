@@ -2,7 +2,9 @@
 
 Every node answers for itself (Prometheus scrapes each node; its ``instance`` label tells them apart).
 Node gauges: up, roles, epoch, leases held, event loop lag, bus lag (events the outbox has not published
-yet), archive backlog (this node's local segments past the archive age). Camera gauges: recording state
+yet), archive backlog (this node's local segments past the archive age). Cluster gauges: every node
+registered in ``nodes`` with its state (up, down, stopped), roles and heartbeat age, so a dead node shows
+on the nodes still answering. Camera gauges: recording state
 (from this node's recorder: only the recording node knows it), seconds since the last segment ended
 (segment lag, from the catalog) and the lease holder (from the lease table).
 
@@ -24,6 +26,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from ronda.config import Config
+from ronda.store import cluster_repo
 from ronda.store.cluster_models import CameraLease, Node
 from ronda.store.db import Database
 from ronda.store.models import Camera, CameraStream, Event, Segment
@@ -32,6 +35,7 @@ from ronda.timeutil import now_ms
 CACHE_S = 5.0
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATES = ("starting", "recording", "offline", "paused", "stopped")  # recording.supervisor.StreamStatus
+NODE_STATES = (cluster_repo.UP, cluster_repo.DOWN, cluster_repo.STOPPED)
 # Where the archive helper's configuration may keep its age threshold (``Config.archive``).
 _ARCHIVE_AGE_FIELDS = ("after_hours", "age_hours", "older_than_hours", "min_age_hours")
 
@@ -44,6 +48,7 @@ class Sources:
     roles: Iterable[str]
     stream_states: Callable[[], dict[tuple[int, str], str]] = dict  # this node's recorder: (camera, stream) → state
     published_id: Callable[[], int | None] = lambda: None  # the outbox relay's last published event id
+    ttl_ms: int = 10_000  # cluster.lease_ttl_seconds: a node whose heartbeat is older is down
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,6 +112,7 @@ def collect(cfg: Config, db: Database, src: Sources, loop_lag_s: float) -> list[
         lags = s.execute(select(CameraStream.camera_id, CameraStream.kind, latest).where(CameraStream.record)).all()
         leases = s.execute(select(CameraLease.camera_id, CameraLease.node)
                            .where(CameraLease.node.is_not(None), CameraLease.expires_ms >= now)).all()  # fmt: skip
+        site_nodes = cluster_repo.list_nodes(s, now, src.ttl_ms)
     epoch = _gauge("ronda_node_epoch", "this node's epoch (bumped at each start; 0: not registered)", ["node"])
     epoch.add_metric(node_l, int(epoch_v or 0))
     leases_g = _gauge("ronda_node_leases", "camera leases this node holds", ["node"])
@@ -132,7 +138,18 @@ def collect(cfg: Config, db: Database, src: Sources, loop_lag_s: float) -> list[
     for cid, node in leases:
         if cid in cams:
             holder.add_metric([str(cid), cams[cid], str(node)], 1)
-    return [up, roles, epoch, leases_g, lag, bus, archive, state, seg_lag, holder]
+    # The whole cluster as ``nodes`` says (every node reports it: use max by (node) in alerts).
+    cluster = _gauge("ronda_cluster_node", "1 for the state of each registered node of the site (up, down, stopped)",
+                     ["node", "state"])  # fmt: skip
+    cluster_roles = _gauge("ronda_cluster_node_role", "1 for each role a registered node runs", ["node", "role"])
+    seen = _gauge("ronda_cluster_node_heartbeat_age_seconds", "seconds since the node's last heartbeat", ["node"])
+    for n in site_nodes:
+        for candidate in NODE_STATES:
+            cluster.add_metric([n.name, candidate], 1 if n.state == candidate else 0)
+        for r in n.roles:
+            cluster_roles.add_metric([n.name, r], 1)
+        seen.add_metric([n.name], max(0.0, (now - n.last_seen_ms) / 1000))
+    return [up, roles, epoch, leases_g, lag, bus, archive, state, seg_lag, holder, cluster, cluster_roles, seen]
 
 
 async def loop_lag() -> float:

@@ -27,7 +27,7 @@ from ronda.recording.retention import Retention, local_bytes
 from ronda.recording.segments import StreamKey, Writer
 from ronda.recording.supervisor import RONDA_REASONS, StreamRecorder, StreamSpec, StreamStatus
 from ronda.recording.volume import VolumeError, disk_usage, ensure_default_volume, volume_present
-from ronda.store import repos, rights_version
+from ronda.store import cluster_repo, repos, rights_version
 from ronda.store.db import Database, unreachable
 from ronda.store.models import Camera, CameraStream, Gap
 from ronda.timeutil import now_ms
@@ -399,10 +399,18 @@ class Recorder:
         if self._status_cache.get(key.camera_id) == value:
             return
         self._status_cache[key.camera_id] = value
+        writer = main.writer
 
         def write() -> None:
             with self.db.session() as s:
-                repos.set_camera_status(s, key.camera_id, *value)
+                if writer.epoch is None:  # a single box: nothing to check
+                    repos.set_camera_status(s, key.camera_id, *value)
+                elif not cluster_repo.set_camera_status_fenced(s, key.camera_id, *value, writer.node, writer.epoch):
+                    # Fenced like the catalog rows (docs/cluster.md): this node lost the camera's lease
+                    # (frozen or cut off past the TTL); the status and event are the new holder's to write.
+                    log.info("camera %d: status %s not written: node %s no longer holds its lease (epoch %d)",
+                             key.camera_id, state, writer.node, writer.epoch)  # fmt: skip
+                    return
                 repos.add_event(
                     s,
                     "camera.online" if state == "recording" else f"camera.{state}",

@@ -270,6 +270,7 @@ class StreamRecorder:
             return
         try:
             with self.db.session() as s:
+                self.writer.check(s, self.key.camera_id)  # (fenced like the catalog: Fenced is logged below)
                 repos.set_tcp_refused(s, self.spec.stream_row_id, when_ms)
         except Exception as e:
             log.warning("%s: could not store the TCP refusal: %s", self.key, e)
@@ -304,8 +305,12 @@ class StreamRecorder:
 
     def _save_probe(self, result: ffmpeg.ProbeResult) -> None:
         assert self.spec.stream_row_id is not None
-        with self.db.session() as s:
-            repos.set_stream_probe(s, self.spec.stream_row_id, result.codec, result.width, result.height)
+        try:
+            with self.db.session() as s:
+                self.writer.check(s, self.key.camera_id)  # a node that lost the lease leaves the row alone
+                repos.set_stream_probe(s, self.spec.stream_row_id, result.codec, result.width, result.height)
+        except Fenced as e:
+            log.info("%s: probe result not stored: %s", self.key, e)
 
     async def _gap(self, reason: str, detail: str | None, replace: bool = False) -> None:
         self._gap_gen += 1

@@ -1,5 +1,8 @@
 """SQL of the cluster tables (docs/cluster.md "Leases and failover"): node registration, camera leases.
 
+Every node of a site registers in ``nodes`` (recorders, API, events and analytics nodes alike) and
+heartbeats there; ``capacity`` means something for recorder nodes only (0 for the others).
+
 Every function takes the caller's session (one transaction). On PostgreSQL a claim locks the rows it
 takes with ``FOR UPDATE SKIP LOCKED``, so recorders claiming at the same moment take different cameras
 without waiting for each other; SQLite has no row locks (one writer at a time), and the same statements
@@ -12,12 +15,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, and_, bindparam, or_, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ronda.store.cluster_models import CameraLease, Node
 from ronda.store.models import Camera
+from ronda.timeutil import to_iso
+
+UP, DOWN, STOPPED = "up", "down", "stopped"
 
 LEASES = cast(Table, CameraLease.__table__)  # Core statements: executemany, ON CONFLICT
 
@@ -39,17 +45,27 @@ class Taken:
     previous_expires_ms: int
 
 
-def register_node(s: Session, name: str, roles: Sequence[str], url: str | None, capacity: int, now: int) -> int:
+def register_node(s: Session, name: str, roles: Sequence[str], url: str | None, capacity: int, now: int,
+                  version: str | None = None) -> int:  # fmt: skip
     """Upsert this node's row at process start; returns its new epoch (one more than the last start's)."""
     row = s.scalars(select(Node).where(Node.name == name).with_for_update()).first()
     if row is None:
-        s.add(Node(name=name, roles=list(roles), url=url, capacity=capacity, epoch=1, started_ms=now, last_seen_ms=now))
+        s.add(Node(name=name, roles=list(roles), url=url, capacity=capacity, epoch=1, started_ms=now, last_seen_ms=now,
+                   version=version, stopped_ms=None))  # fmt: skip
         s.flush()
         return 1
-    row.roles, row.url, row.capacity = list(roles), url, capacity
+    row.roles, row.url, row.capacity, row.version = list(roles), url, capacity, version
     row.epoch += 1
     row.started_ms = row.last_seen_ms = now
+    row.stopped_ms = None
     return row.epoch
+
+
+def mark_stopped(s: Session, name: str, epoch: int, now: int) -> bool:
+    """A clean stop: the node is ``stopped``, not ``down``. Only the run that registered under ``epoch``
+    may say so (an old run thawed after its node restarted does not mark the new run stopped)."""
+    res = s.execute(update(Node).where(Node.name == name, Node.epoch == epoch).values(stopped_ms=now, last_seen_ms=now))
+    return bool(res.rowcount)  # type: ignore[attr-defined]
 
 
 def heartbeat(s: Session, name: str, now: int) -> None:
@@ -57,8 +73,11 @@ def heartbeat(s: Session, name: str, now: int) -> None:
 
 
 def live_nodes(s: Session, now: int, ttl_ms: int) -> list[LiveNode]:
-    """Nodes seen within the lease TTL (recorders and others: the caller filters by role)."""
-    rows = s.execute(select(Node.name, Node.capacity, Node.roles).where(Node.last_seen_ms > now - ttl_ms)).all()
+    """Nodes seen within the lease TTL and not stopped (recorders and others: the caller filters by role).
+    A node that stopped cleanly counts no more at once: the others' fair share grows at their next tick."""
+    rows = s.execute(
+        select(Node.name, Node.capacity, Node.roles).where(Node.last_seen_ms > now - ttl_ms, Node.stopped_ms.is_(None))
+    ).all()
     return [LiveNode(n, int(c), tuple(r or ())) for n, c, r in rows]
 
 
@@ -170,3 +189,72 @@ def holders(s: Session) -> dict[int, tuple[str | None, int, int]]:
             select(CameraLease.camera_id, CameraLease.node, CameraLease.epoch, CameraLease.expires_ms)
         )
     }
+
+
+@dataclass(slots=True, frozen=True)
+class NodeInfo:
+    """A node as ``ronda nodes``, ``GET /api/v1/nodes`` and ``/metrics`` show it."""
+
+    name: str
+    roles: tuple[str, ...]
+    url: str | None
+    version: str | None
+    epoch: int
+    capacity: int | None  # recorder nodes only
+    started_ms: int
+    last_seen_ms: int
+    stopped_ms: int | None
+    state: str  # up | down (no heartbeat for a TTL, no clean stop) | stopped (a clean stop)
+    leases: int  # unexpired camera leases it holds
+
+    def view(self) -> dict[str, object]:
+        """As ``GET /api/v1/nodes`` and ``ronda nodes --json`` give it (times in ISO 8601 UTC)."""
+        return {"name": self.name, "roles": list(self.roles), "state": self.state, "url": self.url,
+                "version": self.version, "epoch": self.epoch, "capacity": self.capacity, "leases": self.leases,
+                "started": to_iso(self.started_ms), "last_seen": to_iso(self.last_seen_ms),
+                "stopped": to_iso(self.stopped_ms)}  # fmt: skip
+
+
+def node_state(last_seen_ms: int, stopped_ms: int | None, now: int, ttl_ms: int) -> str:
+    if stopped_ms is not None:
+        return STOPPED
+    return UP if last_seen_ms > now - ttl_ms else DOWN
+
+
+def list_nodes(s: Session, now: int, ttl_ms: int) -> list[NodeInfo]:
+    """Every node that ever registered, by name, with its state judged by the heartbeat ``ttl_ms``."""
+    held = dict(
+        s.execute(
+            select(CameraLease.node, func.count())
+            .where(CameraLease.node.is_not(None), CameraLease.expires_ms > now)
+            .group_by(CameraLease.node)
+        ).all()
+    )
+    out = []
+    for n in s.scalars(select(Node).order_by(Node.name)):
+        roles = tuple(n.roles or ())
+        out.append(NodeInfo(n.name, roles, n.url, n.version, int(n.epoch),
+                            int(n.capacity) if "recorder" in roles else None, int(n.started_ms),
+                            int(n.last_seen_ms), n.stopped_ms, node_state(n.last_seen_ms, n.stopped_ms, now, ttl_ms),
+                            int(held.get(n.name, 0))))  # fmt: skip
+    return out
+
+
+def set_camera_status_fenced(s: Session, camera_id: int, status: str, reason: str | None, node: str,
+                             epoch: int) -> bool:  # fmt: skip
+    """The camera's status, written only if ``node`` still holds its lease under ``epoch`` (one conditional
+    UPDATE); False when it does not (a node frozen past the TTL, thawed: the new holder's status stands).
+    On PostgreSQL the lease row is locked for share in the same statement, so a takeover committing
+    meanwhile is seen (the check is re-read on the newest row) and cannot commit between check and write."""
+    lease = (
+        select(CameraLease.camera_id)
+        .where(CameraLease.camera_id == camera_id, CameraLease.node == node, CameraLease.epoch == epoch)
+        .with_for_update(read=True)
+    )
+    res = s.execute(
+        update(Camera)
+        .where(Camera.id == camera_id, exists(lease))
+        .values(status=status, status_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(res.rowcount)  # type: ignore[attr-defined]

@@ -51,7 +51,8 @@ def _sources(ctx: AppContext) -> Sources:
     def published() -> int | None:  # no relay in this process (with NATS, an API node): the events node reports
         return relay.last_id if relay.running else None
 
-    return Sources(node, ctx.roles, states, published)
+    ttl_ms = int(ctx.cfg.cluster.lease_ttl_seconds * 1000) if ctx.cfg.cluster is not None else 10_000
+    return Sources(node, ctx.roles, states, published, ttl_ms=ttl_ms)
 
 
 @router.get("/metrics", response_class=Response, dependencies=[Depends(_scraper_or_admin)],

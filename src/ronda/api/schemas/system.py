@@ -26,3 +26,19 @@ class StorageView(Out):
     deleted_last_pass: int | None = None
     # with the archive tier (docs/cluster.md): state (ok | failing), detail, backlog, archived
     archive: dict[str, Any] | None = None
+
+
+class NodeView(Out):
+    """A node of the site as registered in ``nodes`` (docs/cluster.md, "The nodes of a site")."""
+
+    name: str
+    roles: list[str]
+    state: Literal["up", "down", "stopped"]  # down: no heartbeat for a lease TTL and no clean stop
+    url: str | None  # cluster.advertise_url
+    version: str | None
+    epoch: int  # bumped at each start (a recorder's fencing generation)
+    capacity: int | None  # recorder nodes only
+    leases: int  # camera leases it holds now
+    started: str
+    last_seen: str
+    stopped: str | None
