@@ -1,4 +1,4 @@
-"""Cluster tables (migrations 0017 and 0025, docs/cluster.md): the nodes of a site and the camera leases.
+"""Cluster tables (migrations 0017 and 0024, docs/cluster.md): the nodes of a site and the camera leases.
 
 A recorder node records a camera only while it holds the camera's lease; every lease taken anew gets a
 higher ``epoch`` (fencing token), and a catalog write names the epoch it was made under, so a node that
@@ -25,7 +25,7 @@ class Node(Base):
     epoch: Mapped[int] = mapped_column(BigInteger)  # bumped at each start of the process
     started_ms: Mapped[int] = mapped_column(BigInteger)
     last_seen_ms: Mapped[int] = mapped_column(BigInteger)
-    # (migration 0025) the Ronda version it runs; when it stopped cleanly (None while it runs, or after a
+    # (migration 0024) the Ronda version it runs; when it stopped cleanly (None while it runs, or after a
     # crash: a node whose heartbeat is older than the TTL without it is down, not stopped)
     version: Mapped[str | None] = mapped_column(String(64))
     stopped_ms: Mapped[int | None] = mapped_column(BigInteger)

@@ -1,6 +1,6 @@
 """nodes: every node of a site registers (api, events, analytics too): its version, its clean stop
 
-Revision ID: 0025
+Revision ID: 0024
 Revises: 0023
 Create Date: 2026-12-07 04:00:00.000000
 
@@ -16,7 +16,7 @@ stopped without it). The downgrade drops both columns.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0025"
+revision = "0024"
 down_revision = "0023"
 branch_labels = None
 depends_on = None
