@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ronda.access.audit import AuditLog
 from ronda.access.secrets import SecretBox
@@ -620,11 +620,3 @@ def _log_failure(fut: asyncio.Future[None]) -> None:
     e = fut.exception() if not fut.cancelled() else None
     if e is not None and not unreachable(e):  # (an outage is logged once, by the database)
         log.error("recorder state write failed: %s", e)
-
-
-async def mark_cameras_starting(db: Database) -> None:
-    def run() -> None:
-        with db.session() as s:
-            s.execute(update(Camera).where(Camera.enabled.is_(True)).values(status="starting", status_reason=None))
-
-    await asyncio.to_thread(run)
