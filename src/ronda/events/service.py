@@ -64,7 +64,8 @@ class EventsService:
         self.writer = EventWriter(db)
         self.alarms = AlarmManager(db, self.bus, audit, camera_names=lambda: self.engine.camera_names(),
                                    correlate=cfg.events.correlate)  # fmt: skip
-        self.engine = RulesEngine(db, self.bus, self.alarms, self.writer, webhook=self._webhook, node=node)
+        self.engine = RulesEngine(db, self.bus, self.alarms, self.writer, webhook=self._webhook, node=node,
+                                  lease_s=cfg.events.action_lease_seconds)  # fmt: skip
         self.fanout = Fanout(self.bus)
         self.notifier: Any = None
         self._retention: asyncio.Task[None] | None = None
@@ -97,7 +98,8 @@ class EventsService:
         self._unhook = self.db.on_commit_adding(Event, self.relay.poke)
         await self.alarms.start()
         self._retention = asyncio.create_task(self._retention_loop(), name="event-retention")
-        self._recovery = asyncio.create_task(self._recovery_loop(), name="rule-action-recovery")
+        every = min(RECOVERY_S, self.cfg.events.action_lease_seconds / 2)
+        self._recovery = asyncio.create_task(self._recovery_loop(every), name="rule-action-recovery")
         if self.cfg.nats is not None:
             # Rules are edited through any API node, which reloads only its own copy.
             self._rules_refresh = asyncio.create_task(self._rules_loop(), name="rules-refresh")
