@@ -208,6 +208,11 @@ DEFAULT_CORRELATIONS = [{"name": "camera tamper", "types": ["camera.offline", "t
 class EventsConfig(_Model):
     retention_days: float = Field(90, gt=0, description="Events older than this are deleted (alarms stay).")
     default_rules: bool = Field(True, description="Install the default rules (camera offline, storage low).")
+    action_lease_seconds: float = Field(
+        300, ge=2, le=86_400,
+        description="A rule action (webhook, notify, PTZ preset) still running this long after its node claimed "
+        "it belongs to a dead node: another events node takes it over and runs it again.",
+    )  # fmt: skip
     public_url: str | None = Field(None, description="Base URL of the web client, for links in notifications.")
     webpush_subject: str = Field("mailto:admin@localhost", description="VAPID subject (mailto: or https:).")
     webpush_allow_private_endpoints: bool = Field(

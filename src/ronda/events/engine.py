@@ -18,6 +18,7 @@ from ronda.events.messages import Event, Message
 from ronda.events.rule_scope import check_author
 from ronda.events.rules import (
     MAX_CHAIN,
+    Action,
     AddBookmark,
     Matcher,
     Notify,
@@ -29,15 +30,18 @@ from ronda.events.rules import (
     chain_of,
     render,
 )
-from ronda.events.store import EventWriter, NewEvent
+from ronda.events.store import EventWriter, NewEvent, events_by_ids
 from ronda.store import access_models as am
+from ronda.store import claims_repo
 from ronda.store.db import Database
 from ronda.store.event_models import Rule
 from ronda.store.models import Bookmark, Camera
 from ronda.timeutil import now_ms
 
 log = logging.getLogger(__name__)
-WebhookSender = Callable[[str, str, dict[str, Any]], Coroutine[Any, Any, Any]]
+# (url, sealed secret, payload, idempotency key): the events service's sender
+WebhookSender = Callable[[str, str, dict[str, Any], str], Coroutine[Any, Any, Any]]
+ACTION_LEASE_S = 300.0  # longer than a webhook's whole retry schedule (5 tries, Retry-After capped at 60 s)
 # (the event, the rendered title, the action): the notifier's ``notify_event``
 EventNotifier = Callable[[Event, str, Notify], Coroutine[Any, Any, Any]]
 
@@ -137,8 +141,11 @@ def validate_against_site(db: Database, spec: RuleSpec, author_id: int | None, p
 
 class RulesEngine:
     def __init__(self, db: Database, bus: Bus, alarms: AlarmManager, writer: EventWriter,
-                 webhook: WebhookSender | None = None) -> None:  # fmt: skip
+                 webhook: WebhookSender | None = None, node: str = "local",
+                 lease_s: float = ACTION_LEASE_S) -> None:  # fmt: skip
         self.db = db
+        self.node = node  # who holds a claim (cluster.node)
+        self.lease_s = lease_s  # a running claim older than this is taken over
         self.bus = bus
         self.alarms = alarms
         self.writer = writer
@@ -151,6 +158,7 @@ class RulesEngine:
         self._names: dict[int, str] = {}
         self.fired = 0
         self.loops_stopped = 0
+        self.claimed_elsewhere = 0  # actions skipped: another node (or an earlier delivery) claimed them
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
@@ -232,55 +240,145 @@ class RulesEngine:
             await self._run_actions(rule, ev, [*chain, rule.id])
 
     async def _run_actions(self, rule: _Loaded, ev: Event, chain: list[int]) -> None:
-        for action in rule.spec.actions:
+        for index, action in enumerate(rule.spec.actions):
             try:
-                if isinstance(action, RaiseAlarm):
+                if isinstance(action, RaiseAlarm):  # the alarm manager is idempotent by event itself
                     done = await self.alarms.on_event(ev, rule.id, action)
                     if done is not None and done[1] == "created":  # rules may act on new alarms, never loop
                         await self._emit("alarm.raised", ev, {"alarm": done[0], "rule": rule.id}, chain)
                 elif isinstance(action, AddBookmark):
-                    await asyncio.to_thread(self._bookmark, rule, action, ev)
-                elif isinstance(action, Webhook) and self.webhook is not None:
-                    payload = {"rule": rule.name, "event": ev.to_json()}  # the webhook's JSON
-                    task = asyncio.create_task(self.webhook(action.url, action.secret, payload))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-                elif isinstance(action, PtzPreset):
-                    if self.ptz is None:
-                        log.error("rule %s: cannot move camera %s: PTZ control is not running", rule.name,
-                                  action.camera)  # fmt: skip
-                    else:  # a task: a slow camera must not hold up the other rules
-                        move = self.ptz.rule_preset(action.camera, action.preset, action.priority, rule.name)
-                        ptz_task = asyncio.create_task(move)
-                        self._tasks.add(ptz_task)
-                        ptz_task.add_done_callback(self._ptz_done)
-                elif isinstance(action, Notify):
-                    if self.notify is None:
-                        log.error("rule %s: cannot notify: the notification channels are not installed", rule.name)
-                    else:
-                        await self.notify(ev, render(action.title, ev, self._names, rule.id)[:300], action)
+                    # The bookmark and its claim in one transaction: exactly once, even across a crash.
+                    if not await asyncio.to_thread(self._bookmark, rule, action, ev, index):
+                        self.claimed_elsewhere += 1
+                elif isinstance(action, Webhook) and self.webhook is None:
+                    continue
+                else:
+                    c = await asyncio.to_thread(self._claim, rule.id, ev.key, index)
+                    if c is None:  # another node runs it, or ran it (a redelivered message)
+                        self.claimed_elsewhere += 1
+                        continue
+                    await self._run_claimed(rule, action, ev, c)
             except Exception:
                 log.exception("rule %s: action %s failed on event %s", rule.name, action.type, ev.id)
 
-    def _ptz_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("rules: a ptz_preset action failed: %s", task.exception())
+    async def _run_claimed(self, rule: _Loaded, action: Action, ev: Event, c: claims_repo.Claim) -> None:
+        """Run one action this node holds the claim of, and record its outcome (at once, or when its task
+        ends: a webhook or a dome must not hold up the other rules)."""
+        try:
+            if isinstance(action, Webhook):
+                assert self.webhook is not None
+                payload = {"rule": rule.name, "event": ev.to_json()}  # the webhook's JSON
+                self._spawn(self._finish_when(c, self.webhook(action.url, action.secret, payload, idempotency_key(c))))
+            elif isinstance(action, PtzPreset):
+                if self.ptz is None:
+                    raise RuntimeError("PTZ control is not running")
+                move = self.ptz.rule_preset(action.camera, action.preset, action.priority, rule.name)
+                self._spawn(self._finish_when(c, move))
+            elif isinstance(action, Notify):
+                if self.notify is None:
+                    raise RuntimeError("the notification channels are not installed")
+                await self.notify(ev, render(action.title, ev, self._names, rule.id)[:300], action)
+                await asyncio.to_thread(self._finish, c, None)
+            else:  # never claimed as running (a bookmark's claim is done in its own transaction)
+                raise RuntimeError(f"{action.type} is not run through a claim")
+        except Exception as e:
+            await asyncio.to_thread(self._finish, c, f"{type(e).__name__}: {e}")
+            raise
+
+    async def _finish_when(self, c: claims_repo.Claim, work: Coroutine[Any, Any, Any]) -> None:
+        error: str | None = None
+        try:
+            res = await work
+            if getattr(res, "ok", True) is False:  # a webhook's DeliveryResult
+                error = str(getattr(res, "error", None) or "failed")
+        except Exception as e:
+            error = f"{type(e).__name__}: {e}"
+            log.error("rules: action %s of rule %s on %s failed: %s", c.action, c.rule_id, c.key, error)
+        try:
+            await asyncio.to_thread(self._finish, c, error)
+        except Exception as e:  # the database is away: the claim stays running and is taken over later
+            log.warning("rules: the outcome of action %s of rule %s on %s was not recorded: %s", c.action,
+                        c.rule_id, c.key, e)  # fmt: skip
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _claim(self, rule_id: int, key: str, index: int) -> claims_repo.Claim | None:
+        with self.db.session() as s:
+            return claims_repo.claim(s, rule_id, key, index, self.node, now_ms(), int(self.lease_s * 1000))
+
+    def _finish(self, c: claims_repo.Claim, error: str | None) -> None:
+        with self.db.session() as s:
+            claims_repo.finish(s, c, "failed" if error else "done", now_ms(), error)
+
+    async def recover_stale(self) -> int:
+        """Run again the actions whose node died while running them (a ``running`` claim older than the
+        lease): this node takes the claim over, then runs the action as the dead node would have (a
+        webhook with the same Idempotency-Key). Returns how many it took over."""
+        found = await asyncio.to_thread(self._stale)
+        by_id = {r.id: r for r in self.rules}
+        taken = 0
+        for rule_id, key, index in found:
+            c = await asyncio.to_thread(self._take_over, rule_id, key, index)
+            if c is None:
+                continue  # another node was faster, or the holder finished meanwhile
+            taken += 1
+            rule = by_id.get(rule_id)
+            ev = await asyncio.to_thread(self._event, key)
+            if rule is None or ev is None or index >= len(rule.spec.actions):
+                await asyncio.to_thread(self._finish, c, "the rule or the event is gone")
+                continue
+            log.warning("rules: action %d of rule %s on %s was left running (node gone?): running it again",
+                        index, rule.name, key)  # fmt: skip
+            try:
+                await self._run_claimed(rule, rule.spec.actions[index], ev, c)
+            except Exception:
+                log.exception("rule %s: action %d failed again on %s", rule.name, index, key)
+        return taken
+
+    def _stale(self) -> list[tuple[int, str, int]]:
+        with self.db.session() as s:
+            return claims_repo.stale(s, now_ms(), int(self.lease_s * 1000))
+
+    def _take_over(self, rule_id: int, key: str, index: int) -> claims_repo.Claim | None:
+        with self.db.session() as s:
+            return claims_repo.take_over(s, rule_id, key, index, self.node, now_ms(), int(self.lease_s * 1000))
+
+    def _event(self, key: str) -> Event | None:
+        kind, _, num = key.partition(":")
+        if kind != "event" or not num.isdigit():
+            return None
+        views = events_by_ids(self.db, [int(num)])
+        return Event.from_json(views[0]) if views else None
 
     async def _emit(self, etype: str, cause: Event, payload: dict[str, Any], chain: list[int]) -> None:
         """An event produced by an action: it carries the chain of rules, so no rule loops on it."""
         await self.writer.submit([NewEvent(etype, now_ms(), cause.camera, list(cause.cameras) or None, "info",
                                            "system", {**payload, "rule_chain": chain})])  # fmt: skip
 
-    def _bookmark(self, rule: _Loaded, action: AddBookmark, ev: Event) -> None:
+    def _bookmark(self, rule: _Loaded, action: AddBookmark, ev: Event, index: int) -> bool:
+        """Add the bookmark unless another node claimed this action: True when this node did (or had
+        nothing to mark)."""
         cam = ev.camera
         if cam is None or ev.time_ms is None:
-            return
+            return True
         t = ev.time_ms
         with self.db.session() as s:
+            lease_ms = int(self.lease_s * 1000)
+            if claims_repo.claim(s, rule.id, ev.key, index, self.node, now_ms(), lease_ms, status="done") is None:
+                return False
             s.add(Bookmark(camera_id=cam, start_ms=t - action.pre_s * 1000, end_ms=t + action.post_s * 1000,
                            title=render(action.title, ev, self._names, rule.id)[:200], note=f"rule: {rule.name}",
                            created_by=f"rule:{rule.name}"[:200], created_ms=now_ms()))  # fmt: skip
+        return True
+
+
+def idempotency_key(c: claims_repo.Claim) -> str:
+    """The webhook's ``Idempotency-Key``: the message, the rule and the action's index (``event:17:3:0``),
+    the same on every node and every retry."""
+    return f"{c.key}:{c.rule_id}:{c.action}"
 
 
 def install_default_rules(db: Database) -> int:
@@ -302,4 +400,11 @@ def install_default_rules(db: Database) -> int:
     return added
 
 
-__all__ = ["PtzActions", "RulesEngine", "install_default_rules", "validate_against_site"]
+__all__ = [
+    "ACTION_LEASE_S",
+    "PtzActions",
+    "RulesEngine",
+    "idempotency_key",
+    "install_default_rules",
+    "validate_against_site",
+]

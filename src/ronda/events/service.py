@@ -27,6 +27,7 @@ from ronda.events.bus import Bus, InProcessBus
 from ronda.events.engine import RulesEngine, install_default_rules
 from ronda.events.fanout import Fanout
 from ronda.events.store import EventWriter, OutboxRelay, delete_old_events
+from ronda.store import claims_repo
 from ronda.store.db import Database
 from ronda.store.event_models import Rule
 from ronda.store.models import Event
@@ -34,6 +35,7 @@ from ronda.tasks import cancel_and_wait
 from ronda.timeutil import now_ms
 
 log = logging.getLogger(__name__)
+RECOVERY_S = 30.0  # how often an events node looks for rule actions a dead node left running
 RULES_REFRESH_S = 5.0  # with NATS: how soon a rule changed through an API node applies on the events nodes
 
 
@@ -46,6 +48,7 @@ class EventsService:
         # The parts of the events role run here: always on one box; with NATS only on events nodes.
         self.runs_events = cfg.nats is None or "events" in roles
         self.bus: Bus
+        node = cfg.cluster.node if cfg.cluster is not None else socket.gethostname() or "local"
         if cfg.nats is None:
             self.bus = InProcessBus()
             self.relay = OutboxRelay(db, self.bus)
@@ -55,18 +58,19 @@ class EventsService:
             consume = (QUEUE_CONSUMERS if "events" in roles else frozenset()) | (
                 PER_NODE_CONSUMERS if "api" in roles else frozenset()
             )
-            node = cfg.cluster.node if cfg.cluster is not None else socket.gethostname() or "local"
             nats = NatsBus(cfg.nats, cfg.site.name, node, consume)
             self.bus = nats
             self.relay = OutboxRelay(db, nats, send=nats.publish_confirmed, resume=nats.last_event_id)
         self.writer = EventWriter(db)
         self.alarms = AlarmManager(db, self.bus, audit, camera_names=lambda: self.engine.camera_names(),
                                    correlate=cfg.events.correlate)  # fmt: skip
-        self.engine = RulesEngine(db, self.bus, self.alarms, self.writer, webhook=self._webhook)
+        self.engine = RulesEngine(db, self.bus, self.alarms, self.writer, webhook=self._webhook, node=node,
+                                  lease_s=cfg.events.action_lease_seconds)  # fmt: skip
         self.fanout = Fanout(self.bus)
         self.notifier: Any = None
         self._retention: asyncio.Task[None] | None = None
         self._rules_refresh: asyncio.Task[None] | None = None
+        self._recovery: asyncio.Task[None] | None = None
         self.rejected = 0  # malformed external events (HTTP and MQTT)
         self._unhook: Callable[[], None] | None = None
 
@@ -94,6 +98,8 @@ class EventsService:
         self._unhook = self.db.on_commit_adding(Event, self.relay.poke)
         await self.alarms.start()
         self._retention = asyncio.create_task(self._retention_loop(), name="event-retention")
+        every = min(RECOVERY_S, self.cfg.events.action_lease_seconds / 2)
+        self._recovery = asyncio.create_task(self._recovery_loop(every), name="rule-action-recovery")
         if self.cfg.nats is not None:
             # Rules are edited through any API node, which reloads only its own copy.
             self._rules_refresh = asyncio.create_task(self._rules_loop(), name="rules-refresh")
@@ -101,6 +107,7 @@ class EventsService:
     async def stop(self) -> None:
         await cancel_and_wait(self._retention)
         await cancel_and_wait(self._rules_refresh)
+        await cancel_and_wait(self._recovery)
         if self._unhook is not None:
             self._unhook()
             self._unhook = None
@@ -119,12 +126,29 @@ class EventsService:
         if n:
             log.info("installed %d default rules", n)
 
-    async def _webhook(self, url: str, secret: str, payload: dict[str, Any]) -> Any:
-        from ronda.events.notify.webhook import send_webhook
+    async def _webhook(self, url: str, secret: str, payload: dict[str, Any], key: str) -> Any:
+        from ronda.events.notify.webhook import delivery_id_for, send_webhook
 
         plain = self.secrets.unseal(secret) if self.secrets is not None else secret
         allow = Allowance.parse(self.cfg.events.allowed_destinations)
-        return await send_webhook(url, plain, payload, allow=allow)
+        # X-Ronda-Delivery from the site and the key: the same if another node runs the action again
+        return await send_webhook(url, plain, payload, allow=allow, idempotency_key=key,
+                                  delivery_id=delivery_id_for(self.cfg.site.name, key))  # fmt: skip
+
+    async def _recovery_loop(self, interval_s: float = RECOVERY_S) -> None:
+        """Actions a dead node left running are run again once their lease is over (docs/alarms.md)."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                n = await self.engine.recover_stale()
+                if n:
+                    log.warning("rules: took over %d rule actions left running", n)
+            except Exception:
+                log.exception("taking over rule actions failed")
+
+    def _prune_claims(self, cutoff_ms: int) -> int:
+        with self.db.session() as s:
+            return claims_repo.prune(s, cutoff_ms)
 
     async def _rules_loop(self, interval_s: float = RULES_REFRESH_S) -> None:
         while True:
@@ -141,6 +165,9 @@ class EventsService:
                 n = await asyncio.to_thread(delete_old_events, self.db, cutoff)
                 if n:
                     log.info("event retention: deleted %d events", n)
+                n = await asyncio.to_thread(self._prune_claims, cutoff)
+                if n:
+                    log.info("event retention: deleted %d rule action claims", n)
             except Exception:
                 log.exception("event retention failed")
             await asyncio.sleep(3600)

@@ -111,3 +111,26 @@ class NotificationPrefs(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     quiet_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     min_priority: Mapped[str] = mapped_column(String(8), default="low")
+
+
+class ActionClaim(Base):
+    """One rule action for one bus message (docs/alarms.md "Actions run once"): a node runs the action only
+    after inserting this row, so a message delivered to two events nodes (NATS redelivery after a lost
+    acknowledgement) runs each action once. ``status``: running | done | failed; a ``running`` claim
+    older than the lease is taken over (``attempts`` + 1) by the next node that looks."""
+
+    __tablename__ = "action_claims"
+    __table_args__ = (
+        Index("ix_action_claims_status", "status", "claimed_ms"),
+        Index("ix_action_claims_claimed", "claimed_ms"),
+    )
+
+    rule_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # event:17
+    action: Mapped[int] = mapped_column(Integer, primary_key=True)  # the action's index in the rule
+    node: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(8))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    claimed_ms: Mapped[int] = mapped_column(BigInteger)
+    finished_ms: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(String(300))

@@ -7,6 +7,10 @@ Each POST carries the compact JSON body and three headers:
 - ``X-Ronda-Delivery``: a UUID that stays the same on every retry of one delivery, so a receiver can drop
   duplicates (a retry after a timeout may repeat a request the receiver already handled).
 
+A rule's webhook also sends ``Idempotency-Key: <message key>:<rule id>:<action index>`` (``event:17:3:0``),
+and its ``X-Ronda-Delivery`` is derived from the site and that key (:func:`delivery_id_for`): both stay
+the same when another events node runs the action again after the first one died (docs/alarms.md).
+
 Every attempt is signed afresh with the current time, so a retry that waited long still passes a
 receiver's freshness check. Receivers verify with ``verify_signature`` (see docs/notifications.md).
 """
@@ -78,6 +82,12 @@ def verify_signature(
     return any(hmac.compare_digest(expected.encode(), part.strip().encode()) for part in header.split(","))
 
 
+def delivery_id_for(site: str, key: str) -> str:
+    """The ``X-Ronda-Delivery`` of a rule action's webhook: a UUID named by the site and the action's
+    Idempotency-Key, so every node sends the same one, and two sites never do."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"ronda:{site}:{key}"))
+
+
 def encode_body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
 
@@ -111,6 +121,7 @@ async def send_webhook(
     client: httpx.AsyncClient | None = None,
     delivery_id: str | None = None,
     allow: Allowance = NOTHING,
+    idempotency_key: str | None = None,
 ) -> DeliveryResult:
     """POST ``payload`` to ``url``, signed with ``secret``, retrying what may succeed later.
 
@@ -141,6 +152,8 @@ async def send_webhook(
             "X-Ronda-Timestamp": str(ts),
             "X-Ronda-Attempt": str(attempt),
         }
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
         if secret:
             headers["X-Ronda-Signature"] = sign(secret, ts, body)
         return await c.post(url, content=body, headers=headers, timeout=timeout_s)
