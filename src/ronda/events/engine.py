@@ -46,6 +46,11 @@ ACTION_LEASE_S = 300.0  # longer than a webhook's whole retry schedule (5 tries,
 EventNotifier = Callable[[Event, str, Notify], Coroutine[Any, Any, Any]]
 
 
+class _Unavailable(Exception):
+    """An action whose service does not run in this process (PTZ control, the notification channels): a
+    configuration state, logged in one line and recorded as the claim's outcome."""
+
+
 class PtzActions(Protocol):
     """The PTZ service as the rules see it (``ronda.ptz.service.PtzService``). ``ronda.runtime`` installs it
     on the engine: ``events`` sits below ``ptz`` in the layers and never imports it."""
@@ -258,6 +263,8 @@ class RulesEngine:
                         self.claimed_elsewhere += 1
                         continue
                     await self._run_claimed(rule, action, ev, c)
+            except _Unavailable as e:  # a service this node does not run: one line, no traceback
+                log.error("rule %s: cannot run %s on event %s: %s", rule.name, action.type, ev.id, e)
             except Exception:
                 log.exception("rule %s: action %s failed on event %s", rule.name, action.type, ev.id)
 
@@ -271,12 +278,12 @@ class RulesEngine:
                 self._spawn(self._finish_when(c, self.webhook(action.url, action.secret, payload, idempotency_key(c))))
             elif isinstance(action, PtzPreset):
                 if self.ptz is None:
-                    raise RuntimeError("PTZ control is not running")
+                    raise _Unavailable("PTZ control is not running")
                 move = self.ptz.rule_preset(action.camera, action.preset, action.priority, rule.name)
                 self._spawn(self._finish_when(c, move))
             elif isinstance(action, Notify):
                 if self.notify is None:
-                    raise RuntimeError("the notification channels are not installed")
+                    raise _Unavailable("the notification channels are not installed")
                 await self.notify(ev, render(action.title, ev, self._names, rule.id)[:300], action)
                 await asyncio.to_thread(self._finish, c, None)
             else:  # never claimed as running (a bookmark's claim is done in its own transaction)
@@ -334,6 +341,8 @@ class RulesEngine:
                         index, rule.name, key)  # fmt: skip
             try:
                 await self._run_claimed(rule, rule.spec.actions[index], ev, c)
+            except _Unavailable as e:
+                log.error("rule %s: cannot run action %d again on %s: %s", rule.name, index, key, e)
             except Exception:
                 log.exception("rule %s: action %d failed again on %s", rule.name, index, key)
         return taken

@@ -1,7 +1,7 @@
 """action_claims: each rule action runs once per event across events nodes
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-07 04:00:00.000000
 
 With NATS a message not acknowledged in time is delivered to another events node; a rule action
@@ -13,8 +13,8 @@ drops it.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0024"
-down_revision = "0023"
+revision = "0025"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
