@@ -327,3 +327,23 @@ def test_a_locked_account_is_not_pruned(make: Make, store: Database | None):
     assert th.check("gina", None) == 480
     with store.session() as s:
         assert guards_repo.prune_login_guards(s, 10**15, int(c.t * 1000), 1000) == 1  # someone-else only
+
+
+def test_a_refused_attempt_writes_nothing(make: Make, store: Database | None):
+    """A locked-out client hammering the login costs reads only (no turn at SQLite's one write lock)."""
+    if store is None:
+        pytest.skip("database store only")
+    th, c = make()
+    for _ in range(5):
+        th.failed("hugo", "10.7.0.1")
+
+    def rows() -> list[tuple[str, int]]:
+        with store.session() as s:
+            return sorted((k, t) for k, t in s.execute(select(LoginGuard.key, LoginGuard.touched_ms)).all())
+
+    before = rows()
+    c.t += 5
+    assert [th.reserve("hugo", "10.7.0.1") for _ in range(3)] == [55] * 3
+    assert rows() == before
+    assert th.reserve("ugo", "10.7.0.1") is None  # allowed: counted under the lock
+    assert ("u:ugo", 1_005_000) in rows()

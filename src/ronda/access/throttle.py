@@ -53,6 +53,9 @@ class _Entry:
     locked_until: float = 0.0
     lockouts: int = 0
 
+    def copy(self) -> _Entry:
+        return _Entry(list(self.failures), list(self.pending), self.locked_until, self.lockouts)
+
     def blank(self, now: float) -> bool:
         """Says nothing a fresh entry would not (then it need not be kept)."""
         return not self.failures and not self.pending and self.locked_until <= now
@@ -105,6 +108,8 @@ class Throttle:
         self._clock = clock
 
     def _apply(self, keys: list[str], step: Step[T], write: bool) -> T:
+        """``step`` on copies of the entries of ``keys`` (missing: blank); with ``write``, atomically with
+        keeping what it changed. Without, a read: what the step changes is dropped."""
         raise NotImplementedError
 
     def _trim(self, e: _Entry, now: float) -> None:
@@ -167,7 +172,13 @@ class Throttle:
                 a.pending.append(now)
             return 0.0
 
-        wait = self._apply([akey] + ([ikey] if ikey else []), step, write=True)
+        keys = [akey] + ([ikey] if ikey else [])
+        # A refusal needs no lock: a locked-out client hammering the login costs the database reads
+        # only (on SQLite, no turn at the one write lock the recorder needs). Allowed: check and count again
+        # under the lock, which is what decides.
+        wait = self._apply(keys, step, write=False)
+        if wait <= 0:
+            wait = self._apply(keys, step, write=True)
         return self._ceil(wait) if wait > 0 else None
 
     @staticmethod
@@ -246,7 +257,7 @@ class LoginThrottle(Throttle):
     def _apply(self, keys: list[str], step: Step[T], write: bool) -> T:
         with self._lock:
             now = self._clock()
-            entries = {k: self._entries.get(k) or _Entry() for k in keys}
+            entries = {k: e.copy() if (e := self._entries.get(k)) is not None else _Entry() for k in keys}
             result = step(entries, now)
             if write:
                 for k, e in entries.items():
