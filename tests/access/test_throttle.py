@@ -1,10 +1,23 @@
-"""Login throttling with an injected clock."""
+"""Login throttling with an injected clock, the same rules over both stores: in memory (``LoginThrottle``)
+and in the database (``SharedLoginThrottle``, SQLite and PostgreSQL), where every API node reads and
+counts the same rows."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from ronda.access.throttle import LoginThrottle, address_key
+import pytest
+from sqlalchemy import delete, func, select
+
+from ronda.access.throttle import PENDING_TTL_S, LoginThrottle, SharedLoginThrottle, Throttle, address_key
+from ronda.store import guards_repo
+from ronda.store.access_models import LoginGuard
+from ronda.store.db import Database
+from tests.pg import empty_database
+
+STORES = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 class Clock:
@@ -15,12 +28,39 @@ class Clock:
         return self.t
 
 
-def make() -> tuple[LoginThrottle, Clock]:
-    c = Clock()
-    return LoginThrottle(clock=c), c
+@pytest.fixture(scope="module", params=STORES)
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database | None]:
+    if request.param == "memory":
+        yield None
+        return
+    d = empty_database(request, tmp_path_factory.mktemp("throttle"))
+    d.upgrade()
+    try:
+        yield d
+    finally:
+        d.dispose()
 
 
-def test_account_locks_after_five_failures_with_increasing_delay():
+Make = Callable[..., tuple[Throttle, Clock]]
+
+
+@pytest.fixture
+def make(store: Database | None) -> Make:
+    """A throttle of the module's store with a clock of its own; the database's rows start empty."""
+    if store is not None:
+        with store.session() as s:
+            s.execute(delete(LoginGuard))
+
+    def make(**kw: Any) -> tuple[Throttle, Clock]:
+        c = Clock()
+        if store is None:
+            return LoginThrottle(clock=c, **kw), c
+        return SharedLoginThrottle(store, clock=c, **kw), c
+
+    return make
+
+
+def test_account_locks_after_five_failures_with_increasing_delay(make: Make):
     th, c = make()
     for i in range(4):
         assert th.check("mario", f"10.0.0.{i}") is None
@@ -39,9 +79,8 @@ def test_account_locks_after_five_failures_with_increasing_delay():
     assert th.check("mario", None) == 240
 
 
-def test_lock_delay_is_capped_and_forgotten_after_a_quiet_window():
-    c = Clock()
-    th = LoginThrottle(clock=c, window_s=10_000)
+def test_lock_delay_is_capped_and_forgotten_after_a_quiet_window(make: Make):
+    th, c = make(window_s=10_000)
     for _ in range(4):
         th.failed("anna", None)
     delays = []
@@ -59,7 +98,7 @@ def test_lock_delay_is_capped_and_forgotten_after_a_quiet_window():
     assert th.check("anna", None) == 60
 
 
-def test_sliding_window_forgets_old_failures():
+def test_sliding_window_forgets_old_failures(make: Make):
     th, c = make()
     for _ in range(4):
         th.failed("bob", None)
@@ -70,7 +109,7 @@ def test_sliding_window_forgets_old_failures():
     assert th.failures("bob") == 3
 
 
-def test_success_resets_the_account_not_the_address():
+def test_success_resets_the_account_not_the_address(make: Make):
     th, c = make()
     for _ in range(4):
         th.failed("carla", "192.0.2.1")
@@ -83,7 +122,7 @@ def test_success_resets_the_account_not_the_address():
     assert th.check("someone", "192.0.2.2") is None
 
 
-def test_address_limit_slides():
+def test_address_limit_slides(make: Make):
     th, c = make()
     for i in range(20):
         th.failed(f"u{i}", "198.51.100.7")  # many usernames, one address
@@ -97,7 +136,7 @@ def test_address_limit_slides():
     assert th.check("y", "198.51.100.7") == 10
 
 
-def test_unknown_and_known_usernames_are_treated_alike():
+def test_unknown_and_known_usernames_are_treated_alike(make: Make):
     th, _ = make()
     for _ in range(5):
         th.failed("exists", None)
@@ -114,30 +153,29 @@ def test_ipv6_counts_per_64_and_mapped_ipv4():
 
 
 def test_memory_is_bounded():
-    c = Clock()
-    th = LoginThrottle(clock=c, max_entries=100)
+    th = LoginThrottle(clock=Clock(), max_entries=100)
     for i in range(1000):
         th.failed(f"spray{i}", f"203.0.113.{i % 250}")
-    assert len(th._accounts) <= 100 and len(th._addresses) <= 100
+    assert len(th._entries) <= 100
 
 
-def test_thread_safe():
-    th, _ = make()
-    th2 = LoginThrottle(account_limit=10_000, address_limit=10_000)
+def test_thread_safe(make: Make, store: Database | None):
+    per_thread = 500 if store is None else 40  # a database step is a transaction
+    th, _ = make(account_limit=10_000, address_limit=10_000)
 
     def worker():
-        for _ in range(500):
-            th2.failed("shared", "10.1.1.1")
+        for _ in range(per_thread):
+            th.failed("shared", "10.1.1.1")
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert th2.failures("shared") == 4000
+    assert th.failures("shared") == 8 * per_thread
 
 
-def test_reserved_attempts_hold_their_slots():
+def test_reserved_attempts_hold_their_slots(make: Make):
     """Check and count are one step: attempts in flight count against the limit (issue 10, item 13)."""
     th, c = make()
     ips = [f"10.1.0.{i}" for i in range(8)]
@@ -162,13 +200,13 @@ def test_reserved_attempts_hold_their_slots():
     assert th.reserve("mario", "10.3.0.2") == 1
 
 
-def test_reserved_attempts_count_for_the_address():
+def test_reserved_attempts_count_for_the_address(make: Make):
     th, _ = make()
     got = [th.reserve(f"user{i}", "192.0.2.7") for i in range(21)]
     assert got[:20] == [None] * 20 and got[20] == 1
 
 
-def test_concurrent_reservations_never_exceed_the_limit():
+def test_concurrent_reservations_never_exceed_the_limit(make: Make):
     th, _ = make()
     allowed: list[bool] = []
     lock = threading.Lock()
@@ -184,3 +222,128 @@ def test_concurrent_reservations_never_exceed_the_limit():
     for t in threads:
         t.join()
     assert allowed.count(True) == 5
+
+
+def test_an_attempt_that_never_ends_gives_its_slot_back(make: Make):
+    """A node that dies between ``reserve`` and ``failed`` must not hold the account's slots for ever."""
+    th, c = make()
+    assert [th.reserve("dora", f"10.4.0.{i}") for i in range(5)] == [None] * 5
+    assert th.reserve("dora", "10.4.0.9") == 1
+    c.t += PENDING_TTL_S + 1
+    assert th.reserve("dora", "10.4.0.9") is None
+    assert th.failures("dora") == 0
+
+
+def test_long_usernames_and_junk_addresses_are_capped(make: Make):
+    th, _ = make()
+    for _ in range(5):
+        th.failed("x" * 10_000, "y" * 10_000)
+    assert th.check("x" * 200 + "tail", None) == 60  # the first 200 characters are the account
+    assert th.reserve("x" * 10_000, "y" * 10_000) == 60
+
+
+# --- the database store: several API nodes, one table -------------------------------------------------------------
+def _nodes(store: Database | None, n: int) -> list[Database]:
+    if store is None:
+        pytest.skip("in memory, a throttle is one process's (the test above with threads)")
+    return [Database(store.url) for _ in range(n)]
+
+
+def test_failures_on_two_nodes_lock_the_account_as_on_one(make: Make, store: Database | None):
+    make()  # (empties the table)
+    a, b = _nodes(store, 2)
+    try:
+        nodes = [SharedLoginThrottle(a), SharedLoginThrottle(b)]
+        for i in range(5):
+            node = nodes[i % 2]
+            assert node.reserve("elena", f"10.5.0.{i}") is None
+            node.failed("elena", f"10.5.0.{i}")
+        assert nodes[0].reserve("elena", "10.5.1.1") == 60 and nodes[1].reserve("elena", "10.5.1.1") == 60
+        assert nodes[1].failures("elena") == 5
+    finally:
+        a.dispose()
+        b.dispose()
+
+
+@pytest.mark.parametrize("who", ["account", "address"])
+def test_nodes_reserving_at_once_get_at_most_the_allowed_slots(make: Make, store: Database | None, who: str):
+    """Check and count are one step across processes: 32 attempts on 4 nodes released together."""
+    make()
+    dbs = _nodes(store, 4)
+    nodes = [SharedLoginThrottle(d) for d in dbs]
+    start = threading.Barrier(32)
+    allowed: list[bool] = []
+    lock = threading.Lock()
+
+    def attempt(i: int) -> None:
+        user, ip = ("fabio", f"10.6.{i}.1") if who == "account" else (f"user{i}", "192.0.2.66")
+        start.wait()
+        ok = nodes[i % 4].reserve(user, ip) is None
+        with lock:
+            allowed.append(ok)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(32)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        for d in dbs:
+            d.dispose()
+    assert len(allowed) == 32
+    assert allowed.count(True) == (5 if who == "account" else 20)
+
+
+def test_rows_are_pruned_when_quiet_and_capped(make: Make, store: Database | None):
+    if store is None:
+        pytest.skip("the memory store's bound is test_memory_is_bounded")
+    th, c = make(max_rows=50)
+    for i in range(40):
+        th.failed(f"spray{i}", f"203.0.113.{i}")  # 80 rows: an account and an address each
+    th.succeeded("spray0", "203.0.113.0")  # the account's row is blank now: gone at once
+    with store.session() as s:
+        assert s.get(LoginGuard, "u:spray0") is None and s.get(LoginGuard, "a:203.0.113.0") is not None
+        assert max(len(r) for r in s.scalars(select(LoginGuard.failures_ms))) < 40  # one failure each
+    c.t += SharedLoginThrottle.PRUNE_EVERY_S
+    th.failed("late", None)  # a minute later: the next step prunes, down to the cap
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(LoginGuard)) == 50
+        assert s.get(LoginGuard, "u:late") is not None  # the newest rows stay
+    c.t += 900 + 1
+    th.failed("later", None)  # a whole quiet window: only the rows of this window remain
+    with store.session() as s:
+        assert set(s.scalars(select(LoginGuard.key))) == {"u:later"}
+
+
+def test_a_locked_account_is_not_pruned(make: Make, store: Database | None):
+    if store is None:
+        pytest.skip("database store only")
+    th, c = make(window_s=60, lock_base_s=600, lock_max_s=600)
+    for _ in range(5):
+        th.failed("gina", None)
+    c.t += 120  # failures out of the window, the lock still on
+    th.failed("someone-else", None)  # prunes
+    assert th.check("gina", None) == 480
+    with store.session() as s:
+        assert guards_repo.prune_login_guards(s, 10**15, int(c.t * 1000), 1000) == 1  # someone-else only
+
+
+def test_a_refused_attempt_writes_nothing(make: Make, store: Database | None):
+    """A locked-out client hammering the login costs reads only (no turn at SQLite's one write lock)."""
+    if store is None:
+        pytest.skip("database store only")
+    th, c = make()
+    for _ in range(5):
+        th.failed("hugo", "10.7.0.1")
+
+    def rows() -> list[tuple[str, int]]:
+        with store.session() as s:
+            return sorted((k, t) for k, t in s.execute(select(LoginGuard.key, LoginGuard.touched_ms)).all())
+
+    before = rows()
+    c.t += 5
+    assert [th.reserve("hugo", "10.7.0.1") for _ in range(3)] == [55] * 3
+    assert rows() == before
+    assert th.reserve("ugo", "10.7.0.1") is None  # allowed: counted under the lock
+    assert ("u:ugo", 1_005_000) in rows()

@@ -125,6 +125,30 @@ def test_answers_are_bound_to_the_request_and_the_body() -> None:
     assert not fed.answer_is_signed(pub, "n1", b"body", "%%%")
 
 
+def test_a_token_used_on_one_api_node_is_refused_by_another(db, peer, centre_key) -> None:
+    """``SharedNonces`` (what ``Federation`` uses): the nonce is in the database both nodes use."""
+    other = Database(db.url)  # a second API node of the remote site
+    try:
+        token, _ = fed.sign_request(centre_key, "hq", "anna", "GET", PATH)
+        assert verify(db, fed.SharedNonces(db), token).user == "anna"
+        with pytest.raises(Unauthenticated, match="already used"):
+            verify(other, fed.SharedNonces(other), token)
+        fresh, _ = fed.sign_request(centre_key, "hq", "anna", "GET", PATH)
+        assert verify(other, fed.SharedNonces(other), fresh).user == "anna"
+    finally:
+        other.dispose()
+
+
+def test_a_token_with_an_overlong_nonce_is_malformed() -> None:
+    import base64
+    import json
+
+    payload = {"v": 1, "site": "hq", "user": "", "m": "GET", "p": PATH, "b": "", "exp": 1, "n": "n" * 65}
+    head = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    with pytest.raises(Unauthenticated, match="invalid"):
+        fed.read_claims(head + ".AAAA")
+
+
 def test_the_nonce_cache_forgets_expired_nonces_and_stays_bounded() -> None:
     cache = fed.NonceCache(limit=4)
     assert cache.first_use("a", 10, 0) and cache.first_use("b", 10, 0)

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ronda.access import passwords
 from ronda.access.audit import AuditLog, InTransaction
@@ -22,7 +24,7 @@ from ronda.access.password_policy import WeakPassword, check_password
 from ronda.access.rights import SEEING_RIGHTS, Permissions, ensure_builtin_roles
 from ronda.access.rights_cache import RightsCache
 from ronda.access.secrets import SecretBox
-from ronda.access.throttle import LoginThrottle
+from ronda.access.throttle import SharedLoginThrottle, Throttle
 from ronda.access.tickets import SharedTicketBook, Tickets
 from ronda.access.tokens import (
     Binding,
@@ -37,7 +39,7 @@ from ronda.access.tokens import (
 )
 from ronda.access.totp import TotpVerifier
 from ronda.errors import TooManyRequests, Unauthenticated
-from ronda.store import repos, rights_version
+from ronda.store import guards_repo, repos, rights_version
 from ronda.store.access_models import ApiKey, Organisation, Role, User, UserRole, UserSession
 from ronda.store.db import Database
 from ronda.timeutil import now_ms
@@ -145,7 +147,8 @@ class AuthService:
         self.audit = audit
         self.issuer = TokenIssuer(load_or_create_key(keys_dir / "tokens.key"))
         self.csrf_key = load_or_create_key(keys_dir / "csrf.key")
-        self.throttle = LoginThrottle()
+        # In the database, on a single box as in a cluster: every API node counts the same failures.
+        self.throttle: Throttle = SharedLoginThrottle(db)
         self._burst_seen: dict[str, int] = {}
         # WebSocket tickets: in memory on a single box, in the database when several API nodes share a site
         self.tickets: Tickets = SharedTicketBook(db) if shared_tickets else TicketBook[Binding]()
@@ -204,15 +207,11 @@ class AuthService:
                 if user is not None:
                     user.failed_logins = (user.failed_logins or 0) + 1
                 return None, "denied"
-            if user.totp_secret_enc:
-                secret = self.secrets.decrypt(user.totp_secret_enc) or ""
-                step = self.totp.accept(user.id, secret, totp_code or "", last_step=user.totp_last_step)
-                if step is None:
-                    # Counted like a wrong password, and answered like one: the right password
-                    # alone must not be recognisable, nor tried for free.
-                    user.failed_logins = (user.failed_logins or 0) + 1
-                    return None, "totp_required" if not totp_code else "totp_denied"
-                user.totp_last_step = step
+            if user.totp_secret_enc and not self.take_totp_code(s, user, totp_code or ""):
+                # Counted like a wrong password, and answered like one: the right password
+                # alone must not be recognisable, nor tried for free.
+                user.failed_logins = (user.failed_logins or 0) + 1
+                return None, "totp_required" if not totp_code else "totp_denied"
             if new_hash:
                 user.password_hash = new_hash
             user.failed_logins = 0
@@ -234,6 +233,17 @@ class AuthService:
             access = self.issuer.issue_access(user.id, sid, user.token_version)
             self.audit.record(s, user.username, "login", "ok", source_ip=ip, details={"session": sid[:8]})
             return LoginResult(access, refresh, self.issuer.access_ttl_s, sid, user), "ok"
+
+    def take_totp_code(self, s: Session, user: User, code: str) -> bool:
+        """Whether ``code`` is the user's one-time code now and was never used, on any node: the step it
+        matches is stored with a compare-and-set in ``s``'s transaction, so of two API nodes given the same
+        code at once only one accepts it (the other's update waits for the first and then changes no row)."""
+        secret = (self.secrets.decrypt(user.totp_secret_enc) if user.totp_secret_enc else None) or ""
+        step = self.totp.accept(user.id, secret, code, last_step=user.totp_last_step)
+        if step is None or not guards_repo.take_totp_step(s, user.id, step):
+            return False
+        set_committed_value(user, "totp_last_step", step)  # what the row holds now (no second write)
+        return True
 
     def refresh(self, refresh_token: str, ip: str | None) -> LoginResult:
         """Rotate: the old refresh token stops working; reuse of a rotated one revokes the session.

@@ -2,8 +2,9 @@
 
 A code is accepted for the current step and one step either side (clock drift), and each step can be
 used only once per user: after a code of step N is accepted, codes of steps <= N are refused. That
-last-used step is kept in memory by ``TotpVerifier`` and also returned by ``match_step`` so the
-caller can store it (``users.totp_last_step``) when several processes serve logins.
+last-used step is kept in memory by ``TotpVerifier`` and also returned by ``match_step``; what makes it
+hold across API nodes is ``users.totp_last_step``, which the caller advances with a compare-and-set
+(``AuthService.take_totp_code``) and which refuses the code when another node took the step first.
 """
 
 from __future__ import annotations

@@ -201,11 +201,7 @@ def reauthenticate(auth: AuthService, caller: Principal, password: str, code: st
                 raise NotFound("user")
             ok, _ = passwords.verify_password(u.password_hash, password)
             if ok and need_code and u.totp_secret_enc:
-                secret = auth.secrets.decrypt(u.totp_secret_enc) or ""
-                step = auth.totp.accept(u.id, secret, code or "", last_step=u.totp_last_step)
-                ok = step is not None
-                if step is not None:
-                    u.totp_last_step = step  # a code works once, here as at login
+                ok = auth.take_totp_code(s, u, code or "")  # a code works once, here as at login
     finally:
         (auth.throttle.release if ok else auth.throttle.failed)(caller.username, caller.source_ip)
     if not ok:

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -47,6 +47,7 @@ from ronda.access.rights import ALARMS, EXPORT, LIVE, PLAYBACK, Grant, Permissio
 from ronda.access.service import Principal
 from ronda.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated, Unavailable
 from ronda.store import access_models as am
+from ronda.store import guards_repo
 from ronda.store.db import Database
 from ronda.store.federation_models import FederationPeer, FederationPeerGrant, FederationSite, FederationSiteAccess
 from ronda.tasks import cancel_and_wait
@@ -134,17 +135,20 @@ def read_claims(token: str) -> tuple[Claims, bytes, bytes]:
         claims = Claims(
             str(c["site"]), str(c["user"]), str(c["m"]), str(c["p"]), int(c["exp"]), str(c["n"]), str(c["b"])
         )
-        if c.get("v") != 1 or not claims.nonce:
+        if c.get("v") != 1 or not claims.nonce or len(claims.nonce) > guards_repo.MAX_NONCE:
             raise ValueError
     except (ValueError, KeyError, TypeError, AttributeError):
         raise Unauthenticated("invalid federation token") from None
     return claims, payload, signature
 
 
+class Nonces(Protocol):
+    def first_use(self, nonce: str, exp_ms: int, now: int) -> bool: ...
+
+
 class NonceCache:
-    """Nonces of tokens accepted and not yet expired: a token is good for one request only. In-process:
-    the centre's requests to one remote go to one API address (a remote with several API nodes pins the
-    peer to one, or lets a replay within the token's minute through; docs/cluster.md)."""
+    """Nonces of tokens accepted and not yet expired, in this process only (tests and tools: a site's API
+    nodes share ``SharedNonces``)."""
 
     def __init__(self, limit: int = 200_000) -> None:
         self._seen: dict[str, int] = {}
@@ -159,6 +163,24 @@ class NonceCache:
                 return False
             self._seen[nonce] = exp_ms
             return True
+
+
+class SharedNonces:
+    """Nonces of accepted tokens in the site's database (``federation_nonces``): a token is good for one
+    request on whichever API node of the site it reaches. The insert is the check (primary key: of two nodes
+    given the same token at once, one inserts). Rows live until the token could not pass the expiry check
+    anyway, plus ``PRUNE_MARGIN_MS`` for clock differences between the nodes; only a peer's validly signed
+    tokens get this far, so the table holds about a minute of the peers' requests."""
+
+    PRUNE_MARGIN_MS = 60_000
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def first_use(self, nonce: str, exp_ms: int, now: int) -> bool:
+        with self.db.session() as s:
+            guards_repo.prune_nonces(s, now - self.PRUNE_MARGIN_MS)
+            return guards_repo.first_nonce_use(s, nonce, exp_ms)
 
 
 class ViewWindow:
@@ -201,7 +223,7 @@ class PeerCall:
         return f"{self.user or '-'}@{self.peer}"
 
 
-def verify_request(s: Session, nonces: NonceCache, token: str | None, method: str, path: str, body: bytes,
+def verify_request(s: Session, nonces: Nonces, token: str | None, method: str, path: str, body: bytes,
                    source_ip: str | None, now: int | None = None) -> PeerCall:  # fmt: skip
     """The peer call behind ``token`` for exactly this method, path and body; ``Unauthenticated`` for a
     token that is missing, malformed, of an unknown peer, forged, for another request, expired, too
@@ -309,7 +331,7 @@ class Federation:
         self.max_json_bytes = max_json_bytes
         self.max_media_bytes = max_media_bytes
         self.max_export_bytes = max_export_bytes
-        self.nonces = NonceCache()  # this site as a remote: tokens its peers sent
+        self.nonces: Nonces = SharedNonces(db)  # this site as a remote: tokens its peers sent, on any node
         self.views = ViewWindow()  # remote pictures, audited once a minute per viewer and camera
         self.sites: dict[int, SiteState] = {}
         self._client: httpx.AsyncClient | None = None

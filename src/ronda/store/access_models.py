@@ -262,3 +262,19 @@ class WsTicket(Base):
     token_version: Mapped[int | None] = mapped_column(Integer)
     api_key_id: Mapped[int | None] = mapped_column(Integer)
     expires_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class LoginGuard(Base):
+    """The login throttle's state of one account or client address (``access/throttle.py``), shared by
+    every API node: ``key`` is ``u:<account key>`` or ``a:<address key>``; the failures within the window
+    and the attempts in flight are JSON lists of epoch ms (at most the limit's length each)."""
+
+    __tablename__ = "login_guards"
+    __table_args__ = (Index("ix_login_guards_touched", "touched_ms"),)
+
+    key: Mapped[str] = mapped_column(String(210), primary_key=True)
+    failures_ms: Mapped[str] = mapped_column(Text, default="[]")
+    pending_ms: Mapped[str] = mapped_column(Text, default="[]")
+    locked_until_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+    touched_ms: Mapped[int] = mapped_column(BigInteger)

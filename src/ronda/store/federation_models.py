@@ -10,7 +10,7 @@ the remote's grant intersected with its own role's rights).
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ronda.store.models import AUTOINCREMENT, Base
@@ -51,3 +51,15 @@ class FederationSiteAccess(Base):
     site_id: Mapped[int] = mapped_column(ForeignKey("federation_sites.id", ondelete="CASCADE"), primary_key=True)
     remote_group: Mapped[str] = mapped_column(String(200), primary_key=True)  # the group's name at the remote
     role_id: Mapped[int] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True)
+
+
+class FederationNonce(Base):
+    """A nonce of a federation request token this site accepted (``cluster/federation.py``): the insert
+    that adds it is the check that it was never used, on whichever API node the request reached. Kept
+    until the token could no longer be accepted anyway (``exp_ms``)."""
+
+    __tablename__ = "federation_nonces"
+    __table_args__ = (Index("ix_federation_nonces_exp", "exp_ms"),)
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    exp_ms: Mapped[int] = mapped_column(BigInteger)
