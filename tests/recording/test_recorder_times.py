@@ -20,6 +20,16 @@ def spans_a_restart(segs: list, gaps: list) -> bool:
     return any(segs[0].end_ms <= g.start_ms and g.end_ms <= segs[-1].start_ms for g in restarts)
 
 
+def around_gaps(segs: list, gaps: list, n: int = 12) -> list:
+    """The segments worth decoding (each is one ffmpeg run, and the session's site records the clock
+    camera all along): the first and last ``n``, ``n`` on each side of every gap, and every tenth."""
+    keep = set(range(min(n, len(segs)))) | set(range(max(0, len(segs) - n), len(segs))) | set(range(0, len(segs), 10))
+    for g in gaps:
+        i = next((k for k, x in enumerate(segs) if x.start_ms >= g.start_ms), len(segs))
+        keep |= set(range(max(0, i - n), min(len(segs), i + n)))
+    return [segs[k] for k in sorted(keep)]
+
+
 def test_catalog_times_match_the_frames(site, record_property):
     cid = site.cam("Clock")
     segs, gaps = wait_for(lambda: catalog(site.data_dir, cid)[0] and catalog(site.data_dir, cid), 40,
@@ -37,12 +47,15 @@ def test_catalog_times_match_the_frames(site, record_property):
         return len(segs) >= 10 and spans_a_restart(segs, gaps) and (segs, gaps)
 
     segs, gaps = wait_for(checked, 120, what="ten segments of the clock camera around a restart of Ronda")
+    segs = around_gaps(segs, gaps)
     start_errs, end_errs = [], []
+    holes: list[tuple[str, int]] = []  # (segment, frames missing inside it)
     for s in segs:
         codes = clock_codes(site.data_dir / "recordings" / s.path)
         assert codes and all(c is not None for c in codes), f"{s.path}: frames without a readable time code"
         steps = [b - a for a, b in zip(codes, codes[1:], strict=False)]
-        assert all(0 < d < 400 for d in steps), f"{s.path}: frame times step by {min(steps)}..{max(steps)} ms"
+        assert all(d > 0 for d in steps), f"{s.path}: frame times step by {min(steps)} ms"
+        holes += [(s.path, round(d / FRAME_MS) - 1) for d in steps if d >= 400]
         start_errs.append(codes[0] - s.start_ms)
         end_errs.append(round(codes[-1] + FRAME_MS) - s.end_ms)
     record_property("segments", len(segs))
@@ -53,3 +66,7 @@ def test_catalog_times_match_the_frames(site, record_property):
     bad = [(s.path, a, b) for s, a, b in zip(segs, start_errs, end_errs, strict=True)
            if abs(a) > LIMIT_MS + (FIRST_EXTRA_MS if s.start_ms in firsts else 0) or abs(b) > LIMIT_MS]  # fmt: skip
     assert not bad, f"catalog times differ from the frames' capture times: {bad}"
+    # Frames missing inside a segment: only those the simulator itself never sent (its 15 fps pusher drops
+    # the ticks it fell more than 5 frames behind on, when the machine is short of CPU); Ronda loses none.
+    not_sent = site.sim.health()["pacers"].get("15", {}).get("skipped", 0)
+    assert sum(n for _, n in holes) <= not_sent, f"frames missing in the recording: {holes}, not sent: {not_sent}"
