@@ -43,7 +43,7 @@ def package(site, tmp_path_factory):
     tails = wait_for(lambda: all(len(continuous_tail(site.data_dir, c)) >= 3 for c in (c1, c4))
                      and [continuous_tail(site.data_dir, c) for c in (c1, c4)], 60,
                      what="3 segments of Cameras 1 and 4 in one run")  # fmt: skip
-    start = max(t[0].start_ms for t in tails) + 1500
+    start = max(t[-3].start_ms for t in tails) + 1500  # the last 3 segments: not the whole session so far
     site.sim.stop_camera("cam4")
     time.sleep(8)
     site.sim.start_camera("cam4")
