@@ -16,9 +16,22 @@ from ronda.devices.simcontrol import SimulatorProcess
 from ronda.store.access_models import Role, TimeProfile
 from ronda.store.db import Database
 from tests.helpers import PW, Client, RondaProcess, camera_ids, catalog, free_port, wait_for, write_config
-from tests.pg import pg_url  # noqa: F401  (session-wide PostgreSQL 15 server)
+from tests.pg import (
+    BACKENDS,
+    empty_database,
+    pg_url,  # noqa: F401  (session-wide PostgreSQL 15 server)
+)
 
 SECURE_PASSWORD = "p@ss:w#rd%"  # the simulator's /secure camera  # noqa: S105
+
+
+@pytest.fixture(params=BACKENDS)
+def migrated_db(request, tmp_path):
+    """A database migrated to the head, on each backend (PostgreSQL with its schema dropped first)."""
+    d = empty_database(request, tmp_path)
+    d.upgrade()
+    yield d
+    d.dispose()
 
 
 # Fixtures that start real servers (simulator, Ronda, Chromium, PostgreSQL, mounts): a test using one

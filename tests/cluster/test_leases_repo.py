@@ -14,17 +14,13 @@ from ronda.recording.segments import Fenced, Writer
 from ronda.store import cluster_repo
 from ronda.store.cluster_models import CameraLease
 from ronda.store.models import Camera
-from tests.pg import BACKENDS, empty_database
 
 TTL = 10_000
 
 
-@pytest.fixture(params=BACKENDS)
-def db(request, tmp_path):
-    d = empty_database(request, tmp_path)
-    d.upgrade()
-    yield d
-    d.dispose()
+@pytest.fixture
+def db(migrated_db):
+    return migrated_db
 
 
 def _cameras(db, n: int, affinity: dict[int, list[str]] | None = None) -> list[int]:

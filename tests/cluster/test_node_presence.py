@@ -17,17 +17,13 @@ from ronda.cluster.presence import NodePresence
 from ronda.config import ClusterConfig
 from ronda.store import cluster_repo
 from ronda.timeutil import now_ms
-from tests.pg import BACKENDS, empty_database
 
 TTL = 10_000
 
 
-@pytest.fixture(params=BACKENDS)
-def db(request, tmp_path):
-    d = empty_database(request, tmp_path)
-    d.upgrade()
-    yield d
-    d.dispose()
+@pytest.fixture
+def db(migrated_db):
+    return migrated_db
 
 
 def _nodes(db, now: int) -> dict[str, cluster_repo.NodeInfo]:

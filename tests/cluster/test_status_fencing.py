@@ -22,17 +22,13 @@ from ronda.recording.segments import Writer
 from ronda.recording.supervisor import StreamRecorder, StreamSpec
 from ronda.store import cluster_repo, repos
 from ronda.store.models import Camera, Event
-from tests.pg import BACKENDS, empty_database
 
 TTL = 10_000
 
 
-@pytest.fixture(params=BACKENDS)
-def db(request, tmp_path):
-    d = empty_database(request, tmp_path)
-    d.upgrade()
-    yield d
-    d.dispose()
+@pytest.fixture
+def db(migrated_db):
+    return migrated_db
 
 
 def _camera(db) -> int:

@@ -11,17 +11,13 @@ import time
 import pytest
 
 from ronda.store import claims_repo
-from tests.pg import BACKENDS, empty_database
 
 LEASE = 60_000
 
 
-@pytest.fixture(params=BACKENDS)
-def db(request, tmp_path):
-    d = empty_database(request, tmp_path)
-    d.upgrade()
-    yield d
-    d.dispose()
+@pytest.fixture
+def db(migrated_db):
+    return migrated_db
 
 
 def _claim(db, key: str, node: str, now: int, action: int = 0) -> claims_repo.Claim | None:
