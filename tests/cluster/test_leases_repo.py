@@ -14,6 +14,7 @@ from ronda.recording.segments import Fenced, Writer
 from ronda.store import cluster_repo
 from ronda.store.cluster_models import CameraLease
 from ronda.store.models import Camera
+from tests.cluster.takeover import write_during_takeover
 
 TTL = 10_000
 
@@ -200,36 +201,16 @@ def test_fencing_waits_for_a_claim_in_progress(db):
     (cam,) = _cameras(db, 1)
     with db.session() as s:
         (t,) = cluster_repo.claim(s, "a", [cam], 1, [], 1000, TTL)
-    claimed = threading.Event()
-    release = threading.Event()
 
-    def node_b() -> None:
-        with db.session() as s:
-            cluster_repo.claim(s, "b", [cam], 1, [], 1000 + TTL + 1, TTL)
-            claimed.set()
-            release.wait(10)
-
-    th = threading.Thread(target=node_b)
-    th.start()
-    assert claimed.wait(10)
-    result: list[str] = []
-
-    def writer_a() -> None:
+    def writer_a() -> str:
         try:
             with db.session() as s:
                 Writer("a", t.epoch).check(s, cam)
-                result.append("written")
+                return "written"
         except Fenced:
-            result.append("fenced")
+            return "fenced"
 
-    w = threading.Thread(target=writer_a)
-    w.start()
-    w.join(0.5)
-    assert w.is_alive(), "the check should wait for the takeover's lock"
-    release.set()
-    th.join(10)
-    w.join(10)
-    assert result == ["fenced"]
+    assert write_during_takeover(db, cam, TTL, writer_a) == "fenced"
     with db.session() as s:
         assert s.get(CameraLease, cam).node == "b"
 

@@ -9,7 +9,6 @@ does. On PostgreSQL a status write racing a takeover waits for it and is then re
 from __future__ import annotations
 
 import asyncio
-import threading
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from ronda.recording.segments import Writer
 from ronda.recording.supervisor import StreamRecorder, StreamSpec
 from ronda.store import cluster_repo, repos
 from ronda.store.models import Camera, Event
+from tests.cluster.takeover import write_during_takeover
 
 TTL = 10_000
 
@@ -69,31 +69,12 @@ def test_status_write_waits_for_a_takeover_in_progress(db):
     with db.session() as s:
         (a,) = cluster_repo.claim(s, "a", [cam], 1, [], 1000, TTL)
         repos.set_camera_status(s, cam, "recording", "by a")
-    claimed, release = threading.Event(), threading.Event()
 
-    def node_b() -> None:
+    def writer_a() -> bool:
         with db.session() as s:
-            cluster_repo.claim(s, "b", [cam], 1, [], 1000 + TTL + 1, TTL)
-            claimed.set()
-            release.wait(10)
+            return cluster_repo.set_camera_status_fenced(s, cam, "offline", "stall", "a", a.epoch)
 
-    th = threading.Thread(target=node_b)
-    th.start()
-    assert claimed.wait(10)
-    result: list[bool] = []
-
-    def writer_a() -> None:
-        with db.session() as s:
-            result.append(cluster_repo.set_camera_status_fenced(s, cam, "offline", "stall", "a", a.epoch))
-
-    w = threading.Thread(target=writer_a)
-    w.start()
-    w.join(0.5)
-    assert w.is_alive(), "the status write should wait for the takeover's lock"
-    release.set()
-    th.join(10)
-    w.join(10)
-    assert result == [False]
+    assert write_during_takeover(db, cam, TTL, writer_a) is False
     with db.session() as s:
         assert s.get(Camera, cam).status == "recording"
 
