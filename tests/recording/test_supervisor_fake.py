@@ -9,8 +9,10 @@ watchdog's time constants are shortened so that each test takes a second or two.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -210,3 +212,139 @@ def test_auto_tries_tcp_again_after_an_hour_and_forgets_the_refusal_when_it_work
     asyncio.run(rig.run(lambda: len(rig.segments()) >= 1, stream_row_id=row, transport="auto", tcp_refused_ms=old))
     assert _transports(rig) == ["tcp"]
     assert _refused_ms(rig, row) is None and rig.rec is not None and rig.rec.spec.tcp_refused_ms is None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie (exited, not yet reaped) counts as gone
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _children() -> list[int]:
+    return [int(p) for t in Path("/proc/self/task").iterdir() for p in (t / "children").read_text().split()]
+
+
+def _pids(rig: Rig) -> list[int]:
+    path = rig.fake_dir / "pids"
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+def test_a_stop_while_ffmpeg_starts_stops_it(tmp_path, monkeypatch):
+    """A camera deleted or edited just as its capture starts (seconds after it was added, on a busy box):
+    stop() came while ffmpeg was being spawned and found no process to signal. It must still end the
+    capture: before, the new ffmpeg recorded the deleted camera on and stop(), so the API request, never
+    returned."""
+    rig = Rig(tmp_path, {})
+    real_spawn = supervisor.ffmpeg.spawn
+
+    async def main() -> None:
+        spawning = asyncio.Event()
+
+        async def slow_spawn(*a: Any, **kw: Any) -> Any:
+            spawning.set()
+            await asyncio.sleep(0.5)  # the stop lands here
+            return await real_spawn(*a, **kw)
+
+        monkeypatch.setattr(supervisor.ffmpeg, "spawn", slow_spawn)
+        spec = StreamSpec(camera_id=1, stream="main", url=SECRET_URL, codec="h264", audio=False)
+        rec = rig.rec = StreamRecorder(spec, rig.db, rig.root, rig.cfg)
+        rec.start()
+        await asyncio.wait_for(spawning.wait(), 10)
+        t0 = time.monotonic()
+        try:
+            await asyncio.wait_for(rec.stop(), 10)
+        except TimeoutError:
+            pytest.fail("stop() did not return: the capture started after it goes on recording")
+        assert time.monotonic() - t0 < 3
+        assert rec.ffmpeg_pid is None and rec.status.state == "stopped"
+        assert len(_pids(rig)) <= 1 and not any(map(_alive, _pids(rig) + _children())), "an ffmpeg is left recording"
+
+    try:
+        asyncio.run(main())
+    finally:
+        for pid in _pids(rig):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        rig.db.dispose()
+    assert not rig.segments(), "a segment was recorded after the stop"
+    assert [g.reason for g in rig.gaps()] == ["ronda_stopped"]
+
+
+def test_a_stop_between_a_failure_and_its_backoff_is_not_slept_through(tmp_path, monkeypatch):
+    """stop() arriving while a failed attempt is written down, before the backoff's sleep starts, cuts
+    that sleep short: before, the sleep cleared the wake-up and the stop (an API request deleting the
+    camera) waited out the backoff, up to a minute for a broken stream."""
+    rig = Rig(tmp_path, {"segments": 0, "stderr": "Connection refused", "exit_code": 1})
+    rig.cfg = rig.cfg.model_copy(update={"backoff_initial_seconds": 30.0, "backoff_max_seconds": 30.0})
+    real_failed = StreamRecorder._failed
+
+    async def main() -> None:
+        failing = asyncio.Event()
+
+        async def slow_failed(self: StreamRecorder, *a: Any, **kw: Any) -> None:
+            failing.set()
+            await asyncio.sleep(0.3)  # the stop lands here
+            await real_failed(self, *a, **kw)
+
+        monkeypatch.setattr(StreamRecorder, "_failed", slow_failed)
+        spec = StreamSpec(camera_id=1, stream="main", url=SECRET_URL, codec="h264", audio=False)
+        rec = rig.rec = StreamRecorder(spec, rig.db, rig.root, rig.cfg)
+        rec.start()
+        await asyncio.wait_for(failing.wait(), 10)
+        t0 = time.monotonic()
+        try:
+            await asyncio.wait_for(rec.stop(), 10)
+        except TimeoutError:
+            pytest.fail("stop() waited out the 30 s backoff")
+        assert time.monotonic() - t0 < 3
+
+    try:
+        asyncio.run(main())
+    finally:
+        rig.db.dispose()
+    assert [g.reason for g in rig.gaps()] == ["camera_unreachable", "ronda_stopped"]
+
+
+def test_a_resume_while_the_pause_is_written_down_is_not_slept_through(tmp_path, monkeypatch):
+    """The disk has room again (resume()) while the pause's gap is still being written: recording
+    starts again at once. Before, the paused stream's hour-long sleep cleared that wake-up and the camera
+    stayed unrecorded for up to an hour."""
+    rig = Rig(tmp_path, {})
+    real_gap = StreamRecorder._gap
+
+    async def main() -> None:
+        pausing = asyncio.Event()
+
+        async def slow_gap(self: StreamRecorder, reason: str, *a: Any, **kw: Any) -> None:
+            if reason == "disk_full":
+                pausing.set()
+                await asyncio.sleep(0.3)  # the resume lands here
+            await real_gap(self, reason, *a, **kw)
+
+        monkeypatch.setattr(StreamRecorder, "_gap", slow_gap)
+        spec = StreamSpec(camera_id=1, stream="main", url=SECRET_URL, codec="h264", audio=False)
+        rec = rig.rec = StreamRecorder(spec, rig.db, rig.root, rig.cfg)
+        rec.start()
+        try:
+            deadline = time.monotonic() + 10
+            while not rig.segments():
+                assert time.monotonic() < deadline, "no segment before the pause"
+                await asyncio.sleep(0.05)
+            rec.pause("disk_full")
+            await asyncio.wait_for(pausing.wait(), 10)
+            rec.resume()
+            deadline = time.monotonic() + 5
+            while rec.status.sessions < 2 or rec.status.state != "recording":
+                assert time.monotonic() < deadline, f"not recording 5 s after the resume: {rec.status.state}"
+                await asyncio.sleep(0.05)
+        finally:
+            await asyncio.wait_for(rec.stop(), 10)
+
+    try:
+        asyncio.run(main())
+    finally:
+        rig.db.dispose()
+    assert "disk_full" in [g.reason for g in rig.gaps()]

@@ -192,6 +192,9 @@ class StreamRecorder:
             await self._gap(self._initial_reason, None)
         try:
             while not self._stopping:
+                # A stop, pause or resume from here on wakes this step's sleeps: cleared here and not in
+                # _sleep, so that one arriving between a check and the sleep is not slept through.
+                self._wake.clear()
                 try:
                     await self._step()
                 except Exception as e:  # a bug or a broken disk must not end this stream's recording
@@ -236,6 +239,8 @@ class StreamRecorder:
             self.spec.codec = result.codec
             if self.spec.stream_row_id is not None:
                 await asyncio.to_thread(self._save_probe, result)
+        if self._stopping or self._pause_reason is not None:
+            return  # stopped or paused while the probe was saved
         recorded, reason, detail = await self._session(use)
         if self._stopping or self._pause_reason is not None:
             return
@@ -281,7 +286,7 @@ class StreamRecorder:
         self._backoff = min(self._backoff * 2, self.cfg.backoff_max_seconds)
 
     async def _sleep(self, seconds: float) -> None:
-        self._wake.clear()
+        """Wait ``seconds``, or less when stop(), pause() or resume() is called (see _run)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
 
@@ -525,6 +530,11 @@ class StreamRecorder:
             )
             proc = await ffmpeg.spawn(args, pass_fds=source.pass_fds)
         self._proc = proc
+        if self._stopping or self._pause_reason is not None:
+            # stop() or pause() came while ffmpeg was starting and found no process to signal: without
+            # this, a camera deleted as its capture starts is recorded on, and its stop never returns.
+            self._kill_reason = self._pause_reason
+            await ffmpeg.stop(proc, grace_s=0)
         self.status.sessions += 1
         self._set(pid=proc.pid)
         clock = SessionClock(self._floor, floor_mono_ms=self._floor_mono)
