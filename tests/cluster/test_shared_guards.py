@@ -22,10 +22,12 @@ import httpx
 import pyotp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
 
 from ronda.access.service import create_user
 from ronda.cluster import federation as fed
 from ronda.store.db import Database
+from ronda.store.models import Event
 from tests.cluster.conftest import NodeProcess, own_database
 from tests.helpers import PW, free_port, write_config
 
@@ -88,9 +90,15 @@ def test_wrong_passwords_alternated_over_two_nodes_lock_the_account_after_five(p
     with client(pair.nodes[0]) as c1, client(pair.nodes[1]) as c2:
         codes = [_login((c1, c2)[i % 2], name, f"wrong-{i}") for i in range(5)]
         locked = [_login(c2, name, "wrong-5"), _login(c1, name, PW)]  # even the right password waits
+        hammered = [_login((c1, c2)[i % 2], name, f"again-{i}") for i in range(6)]
     print(f"5 wrong passwords over 2 nodes: {codes}, then {locked}")
     assert codes == [401] * 5
-    assert locked == [429, 429]
+    assert locked == [429, 429] and hammered == [429] * 6
+    # The locked-out source hammering both nodes raises one security.login_failures event a minute, not
+    # one per node (rules alarm on it).
+    with pair.db.session() as s:
+        events = s.scalars(select(Event.payload).where(Event.type == "security.login_failures")).all()
+    assert [e["username"] for e in events if e and e.get("username") == name] == [name]
 
 
 def test_the_address_limit_counts_failures_on_both_nodes(pair: Pair) -> None:

@@ -71,8 +71,8 @@ class World:
         with self.db.session() as s:
             return claims_repo.get(s, self.rule, key, action)
 
-    async def post(self) -> Event:
-        (eid,) = await self.svc.writer.submit([NewEvent("intrusion.test", now_ms(), self.camera, None, "warning",
+    async def post(self, type_: str = "intrusion.test") -> Event:
+        (eid,) = await self.svc.writer.submit([NewEvent(type_, now_ms(), self.camera, None, "warning",
                                                         "external", {})])  # fmt: skip
         (view,) = events_by_ids(self.db, [eid])
         return Event.from_json(view)
@@ -171,3 +171,26 @@ async def test_event_retention_deletes_old_claims(world: World) -> None:
         assert await asyncio.to_thread(world.svc._prune_claims, now_ms() + 1) == 2
         with world.db.session() as s:
             assert s.scalar(select(func.count()).select_from(ActionClaim)) == 0
+
+
+async def test_a_burst_split_over_two_events_nodes_fires_a_cooldown_rule_once(world: World) -> None:
+    """A rule's cooldown holds on every events node (docs/cluster.md "Shared guards"): a burst whose events
+    alternate between two nodes fires it once, not once per node; the event that fired it, delivered again
+    to the other node, fires it there too but its action is not run twice; after the cooldown it fires."""
+    add_rule(world.db, {"name": "Burst", "trigger": {"types": ["burst.test"]}, "conditions": {"cooldown_s": 2},
+                        "actions": [{"type": "bookmark", "title": "Burst at {camera_name}"}]})  # fmt: skip
+    async with running(world):
+        world.svc.engine.rules = []  # the nodes below get the events, by hand
+        a, b = world.other_node("ev2"), world.other_node("ev3")
+        await a.reload()
+        await b.reload()
+        burst = [await world.post("burst.test") for _ in range(6)]
+        for i, ev in enumerate(burst):
+            await (a if i % 2 == 0 else b).handle(ev)
+        await b.handle(burst[0])  # NATS redelivered the first one to the other node
+        assert world.bookmarks() == 1, "the cooldown let each node fire the rule"
+        assert (a.fired, b.fired, b.claimed_elsewhere) == (1, 1, 1)
+        await asyncio.sleep(2.1)
+        await b.handle(await world.post("burst.test"))
+        assert world.bookmarks() == 2 and b.fired == 2
+

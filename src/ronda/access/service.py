@@ -39,7 +39,7 @@ from ronda.access.tokens import (
 )
 from ronda.access.totp import TotpVerifier
 from ronda.errors import TooManyRequests, Unauthenticated
-from ronda.store import guards_repo, repos, rights_version
+from ronda.store import cooldowns_repo, guards_repo, repos, rights_version
 from ronda.store.access_models import ApiKey, Organisation, Role, User, UserRole, UserSession
 from ronda.store.db import Database
 from ronda.timeutil import now_ms
@@ -157,17 +157,20 @@ class AuthService:
 
     # --- login / sessions -------------------------------------------------------------------------
     def _burst_event(self, username: str, ip: str | None) -> None:
-        """One ``security.login_failures`` event per throttled source a minute (rules may alarm on it)."""
+        """One ``security.login_failures`` event per throttled source a minute (rules may alarm on it), on
+        whichever API node the attempts reach (the minute is kept in the database, with the event)."""
         key = f"{ip}|{username}"
         t = now_ms()
         if t - self._burst_seen.get(key, 0) < 60_000:
-            return
+            return  # this node raised it: no need to ask the database
         self._burst_seen[key] = t
         if len(self._burst_seen) > 10_000:
             self._burst_seen.clear()
+        shared = "login_failures:" + hashlib.sha256(key.encode()).hexdigest()[:40]
         with self.db.session() as s:
-            repos.add_event(s, "security.login_failures", t, None, severity="warning", source="system",
-                            payload={"username": username[:150], "ip": ip})  # fmt: skip
+            if cooldowns_repo.take(s, shared, t, 60_000):
+                repos.add_event(s, "security.login_failures", t, None, severity="warning", source="system",
+                                payload={"username": username[:150], "ip": ip})  # fmt: skip
 
     def login(self, username: str, password: str, totp_code: str | None, ip: str | None, ua: str | None) -> LoginResult:
         # Reserve the attempt before verifying anything: concurrent attempts cannot all pass the check.

@@ -32,7 +32,7 @@ from ronda.events.rules import (
 )
 from ronda.events.store import EventWriter, NewEvent, events_by_ids
 from ronda.store import access_models as am
-from ronda.store import claims_repo
+from ronda.store import claims_repo, cooldowns_repo
 from ronda.store.db import Database
 from ronda.store.event_models import Rule
 from ronda.store.models import Bookmark, Camera
@@ -238,9 +238,12 @@ class RulesEngine:
             if states is not None and (cam is None or self._states.get(cam) not in states):
                 continue
             cd = spec.conditions.cooldown_s
-            if cd and time.monotonic() - rule.last_fired.get(cam, -1e9) < cd:
-                continue
-            rule.last_fired[cam] = time.monotonic()
+            if cd:
+                if time.monotonic() - rule.last_fired.get(cam, -1e9) < cd:
+                    continue  # this node fired it: no need to ask the database
+                if not await asyncio.to_thread(self._cooldown_over, rule.id, cam, ev.key, cd):
+                    continue  # another events node fired it
+                rule.last_fired[cam] = time.monotonic()
             self.fired += 1
             await self._run_actions(rule, ev, [*chain, rule.id])
 
@@ -311,6 +314,11 @@ class RulesEngine:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _cooldown_over(self, rule_id: int, camera: int | None, key: str, cooldown_s: int) -> bool:
+        """The rule may fire for ``camera`` on the message ``key``: shared by every events node."""
+        with self.db.session() as s:
+            return cooldowns_repo.take(s, f"rule:{rule_id}:{camera}", now_ms(), cooldown_s * 1000, key)
 
     def _claim(self, rule_id: int, key: str, index: int) -> claims_repo.Claim | None:
         with self.db.session() as s:

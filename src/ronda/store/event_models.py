@@ -134,3 +134,18 @@ class ActionClaim(Base):
     claimed_ms: Mapped[int] = mapped_column(BigInteger)
     finished_ms: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(String(300))
+
+
+class Cooldown(Base):
+    """A quiet period every node of a site shares (docs/cluster.md "Shared guards"): a rule's cooldown per
+    camera (``rule:<id>:<camera>``), the once-a-minute ``security.login_failures`` event per source
+    (``login_failures:<hash>``). ``last_ms`` is when it last fired (wall clock: nodes differ), ``token``
+    what fired it (a message key: its redelivery fires again, the actions' claims keep it from acting twice)."""
+
+    __tablename__ = "cooldowns"
+    __table_args__ = (Index("ix_cooldowns_last", "last_ms"),)
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_ms: Mapped[int] = mapped_column(BigInteger)
+    window_ms: Mapped[int] = mapped_column(BigInteger)
+    token: Mapped[str | None] = mapped_column(String(64))
