@@ -193,4 +193,3 @@ async def test_a_burst_split_over_two_events_nodes_fires_a_cooldown_rule_once(wo
         await asyncio.sleep(2.1)
         await b.handle(await world.post("burst.test"))
         assert world.bookmarks() == 2 and b.fired == 2
-
