@@ -70,9 +70,13 @@ def pair(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair
         db.dispose()
 
 
-def _from_address() -> Callable[[NodeProcess], httpx.Client]:
-    """Clients to either node, all from one fresh loopback address."""
-    addr = f"127.{secrets.randbelow(250) + 2}.{secrets.randbelow(254) + 1}.{secrets.randbelow(254) + 1}"
+def _loopback() -> str:
+    return f"127.{secrets.randbelow(250) + 2}.{secrets.randbelow(254) + 1}.{secrets.randbelow(254) + 1}"
+
+
+def _from_address(addr: str | None = None) -> Callable[[NodeProcess], httpx.Client]:
+    """Clients to either node, all from one fresh loopback address (or ``addr``)."""
+    addr = addr or _loopback()
     return lambda node: httpx.Client(base_url=node.base, timeout=60,
                                      transport=httpx.HTTPTransport(local_address=addr))  # fmt: skip
 
@@ -102,14 +106,21 @@ def test_wrong_passwords_alternated_over_two_nodes_lock_the_account_after_five(p
 
 
 def test_the_address_limit_counts_failures_on_both_nodes(pair: Pair) -> None:
-    client = _from_address()
+    addr = _loopback()
+    client = _from_address(addr)
     good = pair.user("addr")  # a real account, right password: refused all the same from that address
     with client(pair.nodes[0]) as c1, client(pair.nodes[1]) as c2:
         codes = [_login((c1, c2)[i % 2], f"nobody_{secrets.token_hex(4)}", "wrong") for i in range(20)]
         after = [_login(c1, f"nobody_{secrets.token_hex(4)}", "wrong"), _login(c2, good, PW)]
+        cycling = [_login((c1, c2)[i % 2], f"nobody_{secrets.token_hex(4)}", "wrong") for i in range(8)]
     print(f"20 unknown users over 2 nodes from one address: {codes.count(401)} x 401, then {after}")
     assert codes == [401] * 20
-    assert after == [429, 429]
+    assert after == [429, 429] and cycling == [429] * 8
+    # The locked-out address trying a new name each time, on both nodes: one security.login_failures event
+    # (a minute), not one per name or per node.
+    with pair.db.session() as s:
+        events = s.scalars(select(Event.payload).where(Event.type == "security.login_failures")).all()
+    assert len([e for e in events if e and e.get("ip") == addr]) == 1
     with _from_address()(pair.nodes[1]) as other:  # from another address the account logs in
         assert _login(other, good, PW) == 200
 

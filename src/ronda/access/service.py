@@ -24,7 +24,7 @@ from ronda.access.password_policy import WeakPassword, check_password
 from ronda.access.rights import SEEING_RIGHTS, Permissions, ensure_builtin_roles
 from ronda.access.rights_cache import RightsCache
 from ronda.access.secrets import SecretBox
-from ronda.access.throttle import SharedLoginThrottle, Throttle
+from ronda.access.throttle import SharedLoginThrottle, Throttle, account_key, address_key
 from ronda.access.tickets import SharedTicketBook, Tickets
 from ronda.access.tokens import (
     Binding,
@@ -158,8 +158,10 @@ class AuthService:
     # --- login / sessions -------------------------------------------------------------------------
     def _burst_event(self, username: str, ip: str | None) -> None:
         """One ``security.login_failures`` event per throttled source a minute (rules may alarm on it), on
-        whichever API node the attempts reach (the minute is kept in the database, with the event)."""
-        key = f"{ip}|{username}"
+        whichever API node the attempts reach (the minute is kept in the database, with the event). The
+        source is the client address as the throttle counts it (IPv6 per /64), whatever usernames it tries:
+        a locked-out client cycling through names raises one event a minute, not one per name."""
+        key = f"a:{address_key(ip)}" if ip else f"u:{account_key(username)}"
         t = now_ms()
         if t - self._burst_seen.get(key, 0) < 60_000:
             return  # this node raised it: no need to ask the database
