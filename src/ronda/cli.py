@@ -326,7 +326,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if cmd == "federation":
         from ronda import runtime
-        from ronda.cluster import federation
+        from ronda.cluster import federation, federation_admin
         from ronda.errors import DomainError
 
         cfg = runtime.data_dir_config(args.data_dir, args.config)
@@ -339,11 +339,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         audit = runtime.open_audit(cfg, database)
         try:
             if args.federation_command == "add-peer":
-                pairs = federation.parse_pairs(args.grant, "--grant")
-                federation.add_peer(database, audit, "cli", args.name, args.public_key, pairs)
+                pairs = federation_admin.parse_pairs(args.grant, "--grant")
+                federation_admin.add_peer(database, audit, "cli", args.name, args.public_key, pairs)
             else:
-                pairs = federation.parse_pairs(args.access, "--access")
-                federation.add_site(database, audit, "cli", args.name, args.url, args.public_key, pairs)
+                pairs = federation_admin.parse_pairs(args.access, "--access")
+                federation_admin.add_site(database, audit, "cli", args.name, args.url, args.public_key, pairs)
         except DomainError as e:
             raise CliError(str(e.detail)) from None
         finally:

@@ -15,6 +15,7 @@ from ronda.access.audit import AuditLog
 from ronda.access.rights import Grant, Permissions
 from ronda.access.service import Principal
 from ronda.cluster import federation as fed
+from ronda.cluster import federation_admin as admin
 from ronda.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated, Unavailable
 from ronda.store.access_models import CameraGroup, CameraGroupMember, Role
 from ronda.store.all_models import Base
@@ -57,7 +58,7 @@ def audit(db: Database, tmp_path: Path) -> Iterator[AuditLog]:
 
 @pytest.fixture
 def peer(db: Database, audit: AuditLog, centre_key: Ed25519PrivateKey) -> int:
-    return fed.add_peer(db, audit, "test", "hq", fed.public_key_text(centre_key), [("Piazza", ["live", "playback"])])
+    return admin.add_peer(db, audit, "test", "hq", fed.public_key_text(centre_key), [("Piazza", ["live", "playback"])])
 
 
 def verify(db: Database, nonces: fed.NonceCache, token: str | None, method: str = "GET", path: str = PATH,
@@ -166,7 +167,7 @@ def _caller(roles: list[str], rights: set[str]) -> Principal:
 
 def test_a_central_user_gets_the_remote_grant_narrowed_by_its_roles(db, audit) -> None:
     key = fed.public_key_text(Ed25519PrivateKey.generate())
-    sid = fed.add_site(db, audit, "test", "comune-a", "http://127.0.0.1:1/", key,
+    sid = admin.add_site(db, audit, "test", "comune-a", "http://127.0.0.1:1/", key,
                        [("Piazza", ["viewer", "ops"]), ("Other", ["ops"])])  # fmt: skip
     f = fed.Federation(db, Ed25519PrivateKey.generate(), "hq")
     f.reload()
@@ -209,23 +210,23 @@ def test_a_central_user_gets_the_remote_grant_narrowed_by_its_roles(db, audit) -
 def test_registration_refuses_bad_input(db, audit, peer) -> None:
     key = fed.public_key_text(Ed25519PrivateKey.generate())
     with pytest.raises(Conflict):
-        fed.add_peer(db, audit, "t", "hq", key, [])
+        admin.add_peer(db, audit, "t", "hq", key, [])
     for name, k, grants in [("x", "short", []), ("x", key, [("Nope", ["live"])]), ("x", key, [("Piazza", ["ptz"])]),
                             ("x", key, [("Piazza", [])]), ("bad\nname", key, [])]:  # fmt: skip
         with pytest.raises(Invalid):
-            fed.add_peer(db, audit, "t", name, k, grants)
+            admin.add_peer(db, audit, "t", name, k, grants)
     for url in ("ftp://h", "http://u:p@h", "http://h/?q=1", "nohost"):
         with pytest.raises(Invalid):
-            fed.add_site(db, audit, "t", "s", url, key, [])
+            admin.add_site(db, audit, "t", "s", url, key, [])
     with pytest.raises(Invalid, match="no role"):
-        fed.add_site(db, audit, "t", "s", "http://h:1", key, [("Piazza", ["nobody"])])
-    assert fed.parse_pairs(["Piazza=live, playback", "A=B=export"], "--grant") == [
+        admin.add_site(db, audit, "t", "s", "http://h:1", key, [("Piazza", ["nobody"])])
+    assert admin.parse_pairs(["Piazza=live, playback", "A=B=export"], "--grant") == [
         ("Piazza", ["live", "playback"]), ("A=B", ["export"])]  # fmt: skip
     with pytest.raises(Invalid):
-        fed.parse_pairs(["Piazza"], "--grant")
+        admin.parse_pairs(["Piazza"], "--grant")
     # A group (or a group and role) named twice is one grant, with the union of the rights.
-    fed.add_peer(db, audit, "t", "twice", key, [("Piazza", ["live"]), ("Piazza", ["export"])])
-    fed.add_site(db, audit, "t", "twice", "http://h:1", key, [("Piazza", ["viewer"]), ("Piazza", ["viewer", "ops"])])
+    admin.add_peer(db, audit, "t", "twice", key, [("Piazza", ["live"]), ("Piazza", ["export"])])
+    admin.add_site(db, audit, "t", "twice", "http://h:1", key, [("Piazza", ["viewer"]), ("Piazza", ["viewer", "ops"])])
     with db.session() as s:
         from ronda.store.federation_models import FederationPeer, FederationPeerGrant, FederationSiteAccess
 

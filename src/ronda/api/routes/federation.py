@@ -20,7 +20,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import select
 
 from ronda.access.rights import ALARMS, EXPORT, LIVE, MANAGE_USERS, PLAYBACK
 from ronda.api.context import AppContext
@@ -54,12 +53,11 @@ from ronda.api.schemas.federation import (
 )
 from ronda.api.schemas.media import ExportJob
 from ronda.cluster import federation as fed
+from ronda.cluster import federation_admin as admin
 from ronda.errors import Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from ronda.events import visibility
 from ronda.media import export_access, live_view, playback, segment_source
-from ronda.store import access_models as am
 from ronda.store import repos
-from ronda.store.federation_models import FederationPeer, FederationPeerGrant, FederationSite, FederationSiteAccess
 
 router = APIRouter(tags=["federation"])
 Id = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
@@ -82,100 +80,49 @@ def federation_key(ctx: Ctx) -> dict[str, Any]:
     return {"name": f.name, "public_key": fed.public_key_text(f.key)}
 
 
-def _peer_view(s: Any, peer: FederationPeer) -> dict[str, Any]:
-    rows = s.execute(
-        select(am.CameraGroup.name, FederationPeerGrant.rights)
-        .join(am.CameraGroup, am.CameraGroup.id == FederationPeerGrant.camera_group_id)
-        .where(FederationPeerGrant.peer_id == peer.id)
-        .order_by(am.CameraGroup.name)
-    ).all()
-    return {"id": peer.id, "name": peer.name, "public_key": peer.public_key,
-            "grants": [{"group": g, "rights": list(r)} for g, r in rows]}  # fmt: skip
-
-
 @router.get("/federation/peers", response_model=list[PeerView], **site_right(MANAGE_USERS))
 def list_peers(ctx: Ctx) -> list[dict[str, Any]]:
     """The sites this site trusts (a centre) and the camera groups granted to each."""
-    with ctx.db.session() as s:
-        return [_peer_view(s, p) for p in s.scalars(select(FederationPeer).order_by(FederationPeer.name))]
+    return admin.peers(ctx.db)
 
 
 @router.post("/federation/peers", status_code=201, response_model=PeerView, **site_right(MANAGE_USERS))
 def add_peer(ctx: Ctx, caller: Caller, body: PeerBody) -> dict[str, Any]:
     """Trust a peer site: its name, its public key (``ronda federation key`` there) and the camera groups of
     this site it may use, with the rights on each (live, playback, export, alarms)."""
-    peer_id = fed.add_peer(ctx.db, ctx.audit, caller.actor, body.name, body.public_key,
-                           [(g.group, list(g.rights)) for g in body.grants], caller.source_ip)  # fmt: skip
-    with ctx.db.session() as s:
-        peer = s.get(FederationPeer, peer_id)
-        assert peer is not None
-        return _peer_view(s, peer)
+    peer_id = admin.add_peer(ctx.db, ctx.audit, caller.actor, body.name, body.public_key,
+                             [(g.group, list(g.rights)) for g in body.grants], caller.source_ip)  # fmt: skip
+    return admin.peer(ctx.db, peer_id)
 
 
 @router.delete("/federation/peers/{peer_id}", status_code=204, response_class=Response, **site_right(MANAGE_USERS))
 def delete_peer(ctx: Ctx, caller: Caller, peer_id: Id) -> Response:
     """Stop trusting a peer: its next request is refused."""
-    with ctx.db.session() as s:
-        peer = s.get(FederationPeer, peer_id)
-        if peer is None:
-            raise NotFound("peer")
-        name = peer.name
-        s.delete(peer)
-        s.flush()
-        ctx.audit.record(s, caller.actor, "federation.peer.delete", source_ip=caller.source_ip,
-                         details={"peer": name})  # fmt: skip
+    admin.delete_peer(ctx.db, ctx.audit, caller.actor, peer_id, caller.source_ip)
     return Response(status_code=204)
-
-
-def _site_view(ctx: AppContext, s: Any, site: FederationSite) -> dict[str, Any]:
-    rows = s.execute(
-        select(FederationSiteAccess.remote_group, am.Role.name)
-        .join(am.Role, am.Role.id == FederationSiteAccess.role_id)
-        .where(FederationSiteAccess.site_id == site.id)
-        .order_by(FederationSiteAccess.remote_group, am.Role.name)
-    ).all()
-    access: dict[str, list[str]] = {}
-    for group, role in rows:
-        access.setdefault(group, []).append(role)
-    f = ctx.federation
-    st = f.sites.get(site.id) if f is not None else None
-    state = st.view() if st is not None else fed.SiteState(site.id, site.name, site.url, site.public_key).view()
-    return {**state, "name": site.name, "url": site.url, "public_key": site.public_key,
-            "access": [{"group": g, "roles": r} for g, r in access.items()]}  # fmt: skip
 
 
 @router.get("/federation/sites", response_model=list[SiteView], **site_right(MANAGE_USERS))
 def list_sites(ctx: Ctx) -> list[dict[str, Any]]:
     """The remote sites this centre reaches, each online or not (polled every few seconds)."""
-    with ctx.db.session() as s:
-        return [_site_view(ctx, s, x) for x in s.scalars(select(FederationSite).order_by(FederationSite.name))]
+    return admin.sites(ctx.db, ctx.federation)
 
 
 @router.post("/federation/sites", status_code=201, response_model=SiteView, **site_right(MANAGE_USERS))
 def add_site(ctx: Ctx, caller: Caller, body: SiteBody) -> dict[str, Any]:
     """Register a remote site: name, base URL, its public key, and which roles of this site may use which
     of its camera groups (the remote decides what it grants; this centre may only narrow it)."""
-    site_id = fed.add_site(ctx.db, ctx.audit, caller.actor, body.name, body.url, body.public_key,
-                           [(a.group, list(a.roles)) for a in body.access], caller.source_ip)  # fmt: skip
+    site_id = admin.add_site(ctx.db, ctx.audit, caller.actor, body.name, body.url, body.public_key,
+                             [(a.group, list(a.roles)) for a in body.access], caller.source_ip)  # fmt: skip
     if ctx.federation is not None:
         ctx.federation.reload()
-    with ctx.db.session() as s:
-        row = s.get(FederationSite, site_id)
-        assert row is not None
-        return _site_view(ctx, s, row)
+    return admin.site(ctx.db, site_id, ctx.federation)
 
 
 @router.delete("/federation/sites/{site_id}", status_code=204, response_class=Response, **site_right(MANAGE_USERS))
 def delete_site(ctx: Ctx, caller: Caller, site_id: Id) -> Response:
-    with ctx.db.session() as s:
-        site = s.get(FederationSite, site_id)
-        if site is None:
-            raise NotFound("remote site")
-        name = site.name
-        s.delete(site)
-        s.flush()
-        ctx.audit.record(s, caller.actor, "federation.site.delete", source_ip=caller.source_ip,
-                         details={"site": name})  # fmt: skip
+    """Forget a remote site: its cameras leave the centre's lists."""
+    admin.delete_site(ctx.db, ctx.audit, caller.actor, site_id, caller.source_ip)
     if ctx.federation is not None:
         ctx.federation.reload()
     return Response(status_code=204)
