@@ -309,6 +309,27 @@ def test_many_viewers_one_camera_session(site, users):
         assert sessions["main"] == 1, sessions  # the recorder's, and nobody else's
 
 
+def test_an_open_live_socket_closes_when_its_session_ends(site, users):
+    """Logging out (or a revoked session, a withdrawn right) ends live sockets already open: the server
+    re-checks every RECHECK_S (10 s) beside the sending, and video flows until then."""
+    me = Client(site, "viewer_a")  # a session of its own, ended below
+    u = urls(me, site.cam("Camera 1"), view="single")
+    with ws_connect(site, u["ws"]) as ws:
+        receive(ws, 2, 15)
+        assert me.req("POST", "/api/v1/auth/logout").status_code == 204
+        t0, frames, code = time.monotonic(), 0, None
+        try:
+            while time.monotonic() - t0 < 25:
+                ws.recv(timeout=25)
+                frames += 1
+        except ConnectionClosed as e:
+            code = e.rcvd.code if e.rcvd else None
+    took = time.monotonic() - t0
+    print(f"closed {code} after {took:.1f} s and {frames} more messages")
+    assert code == 4401 and took < 15, (code, took)
+    assert frames > 0, "the video stopped before the re-check"
+
+
 # --- 5. rights and bad input ------------------------------------------------------------------------------
 def test_live_media_rights_and_bad_input(site, users):
     va = users["viewer_a"]

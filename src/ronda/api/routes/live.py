@@ -281,6 +281,7 @@ async def follow_tail(ws: WebSocket, ctx: AppContext, camera_id: int, stream: st
     tail = hub(ctx).get(camera_id, stream)
     queue = tail.subscribe()
     reader = asyncio.create_task(until_closed(ws))
+    watcher: asyncio.Task[tuple[int, str]] | None = None
     try:
         if not await tail.wait_for(lambda: bool(tail.start_point()), 10.0):
             await ws.close(code=4503, reason="no live video from this camera right now")
@@ -289,11 +290,18 @@ async def follow_tail(ws: WebSocket, ctx: AppContext, camera_id: int, stream: st
         sent_version = 0
         for item in [*start, *_drain(queue, start[-1].seq)]:
             sent_version = await asyncio.wait_for(_send(ws, tail, item, sent_version), SEND_STALL_S)
-        checked = time.monotonic()
         need_key = False
+        if recheck is not None:
+            watcher = asyncio.create_task(_refusal(recheck))
         while not reader.done():
             getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({getter, reader}, timeout=RECHECK_S, return_when=asyncio.FIRST_COMPLETED)
+            waits = {getter, reader} if watcher is None else {getter, reader, watcher}
+            done, _ = await asyncio.wait(waits, timeout=RECHECK_S, return_when=asyncio.FIRST_COMPLETED)
+            if watcher is not None and watcher in done:
+                getter.cancel()
+                code, reason = watcher.result()  # (a database error ends the socket, as before)
+                await ws.close(code=code, reason=reason)
+                break
             if getter not in done:
                 getter.cancel()
                 if reader in done:
@@ -312,12 +320,6 @@ async def follow_tail(ws: WebSocket, ctx: AppContext, camera_id: int, stream: st
                         continue
                     need_key = False
                 sent_version = await asyncio.wait_for(_send(ws, tail, item, sent_version), SEND_STALL_S)
-            if recheck is not None and time.monotonic() - checked > RECHECK_S:
-                checked = time.monotonic()
-                refused = await recheck()
-                if refused is not None:
-                    await ws.close(code=refused[0], reason=refused[1])
-                    break
     except (WebSocketDisconnect, RuntimeError):
         pass
     except TimeoutError:  # the viewer takes no data: say why, if that can still get through
@@ -325,9 +327,22 @@ async def follow_tail(ws: WebSocket, ctx: AppContext, camera_id: int, stream: st
             await asyncio.wait_for(ws.close(code=4008, reason="not reading: reconnect"), 1.0)
     finally:
         tail.unsubscribe(queue)
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await reader
+        for task in (reader, watcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+
+async def _refusal(recheck: Recheck) -> tuple[int, str]:
+    """Every ``RECHECK_S``, whether the viewer may still watch; returns the close code and reason once it
+    may not. It runs beside the sending: a recheck waiting for the database (a busy box: audit writes, the
+    recorder's catalog) must not hold up the fragments, as it did when it ran between two of them."""
+    while True:
+        await asyncio.sleep(RECHECK_S)
+        refused = await recheck()
+        if refused is not None:
+            return refused
 
 
 async def _relay(ws: WebSocket, ctx: AppContext, remote: Peer, camera_id: int, stream: str, recheck: Recheck) -> None:
