@@ -6,7 +6,7 @@ audited. The signed traffic itself is ``cluster/federation.py``."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -19,6 +19,8 @@ from ronda.store import access_models as am
 from ronda.store.db import Database
 from ronda.store.federation_models import FederationPeer, FederationPeerGrant, FederationSite, FederationSiteAccess
 from ronda.timeutil import now_ms
+
+_Row = TypeVar("_Row", FederationPeer, FederationSite)
 
 
 def check_url(url: str) -> str:
@@ -139,16 +141,21 @@ def peer(db: Database, peer_id: int) -> dict[str, Any]:
         return _peer_view(s, row)
 
 
-def delete_peer(db: Database, audit: AuditLog, actor: str, peer_id: int, source_ip: str | None = None) -> None:
-    """Stop trusting a peer (its next request is refused); audited."""
+def _delete(db: Database, audit: AuditLog, actor: str, model: type[_Row], row_id: int, what: str,
+            source_ip: str | None) -> None:  # fmt: skip
     with db.session() as s:
-        row = s.get(FederationPeer, peer_id)
+        row = s.get(model, row_id)
         if row is None:
-            raise NotFound("peer")
+            raise NotFound("peer" if what == "peer" else "remote site")
         name = row.name
         s.delete(row)
         s.flush()
-        audit.record(s, actor, "federation.peer.delete", source_ip=source_ip, details={"peer": name})
+        audit.record(s, actor, f"federation.{what}.delete", source_ip=source_ip, details={what: name})
+
+
+def delete_peer(db: Database, audit: AuditLog, actor: str, peer_id: int, source_ip: str | None = None) -> None:
+    """Stop trusting a peer (its next request is refused); audited."""
+    _delete(db, audit, actor, FederationPeer, peer_id, "peer", source_ip)
 
 
 def _site_view(s: Session, site: FederationSite, live: Federation | None) -> dict[str, Any]:
@@ -184,11 +191,4 @@ def site(db: Database, site_id: int, live: Federation | None) -> dict[str, Any]:
 
 def delete_site(db: Database, audit: AuditLog, actor: str, site_id: int, source_ip: str | None = None) -> None:
     """Forget a remote site; audited."""
-    with db.session() as s:
-        row = s.get(FederationSite, site_id)
-        if row is None:
-            raise NotFound("remote site")
-        name = row.name
-        s.delete(row)
-        s.flush()
-        audit.record(s, actor, "federation.site.delete", source_ip=source_ip, details={"site": name})
+    _delete(db, audit, actor, FederationSite, site_id, "site", source_ip)
