@@ -356,3 +356,39 @@ def test_a_resume_while_the_pause_is_written_down_is_not_slept_through(tmp_path,
     finally:
         rig.db.dispose()
     assert "disk_full" in [g.reason for g in rig.gaps()]
+
+
+def test_a_stop_during_the_first_probe_ends_it_at_once(tmp_path):
+    """A camera deleted while its first probe waits on a silent device: the stop kills ffprobe and returns
+    at once, instead of keeping the API request waiting up to probe_timeout_seconds."""
+    rig = Rig(tmp_path, {})
+    probe = rig.fake_dir / "ffprobe"  # a probe that hangs (a camera that accepts and never answers)
+    probe.write_text(f"#!{sys.executable}\nimport os, time\nopen({str(rig.fake_dir / 'probe.pid')!r}, 'w')"
+                     ".write(str(os.getpid()))\ntime.sleep(60)\n")  # fmt: skip
+    probe.chmod(0o755)
+    rig.cfg = rig.cfg.model_copy(update={"ffprobe": str(probe), "probe_timeout_seconds": 30.0})
+    pid_file = rig.fake_dir / "probe.pid"
+
+    async def main() -> None:
+        spec = StreamSpec(camera_id=1, stream="main", url=SECRET_URL, codec=None, audio=False)
+        rec = rig.rec = StreamRecorder(spec, rig.db, rig.root, rig.cfg)
+        rec.start()
+        deadline = time.monotonic() + 10
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the probe did not start"
+            await asyncio.sleep(0.05)
+        t0 = time.monotonic()
+        try:
+            await asyncio.wait_for(rec.stop(), 10)
+        except TimeoutError:
+            pytest.fail("stop() waited for the probe")
+        assert time.monotonic() - t0 < 3
+        assert rec.status.state == "stopped"
+        assert not _alive(int(pid_file.read_text())), "ffprobe is left running"
+
+    try:
+        asyncio.run(main())
+    finally:
+        rig.db.dispose()
+    assert not rig.calls(), "a capture started after the stop"
+    assert [g.reason for g in rig.gaps()] == ["ronda_stopped"]

@@ -133,6 +133,7 @@ class StreamRecorder:
         self._pause_reason: str | None = None
         self._wake = asyncio.Event()
         self._proc: asyncio.subprocess.Process | None = None
+        self._probing = False
         self._kill_reason: str | None = None
         self._floor: int | None = None
         self._floor_mono: int | None = None  # the monotonic clock at the floor (timeline.py), when known
@@ -154,6 +155,10 @@ class StreamRecorder:
         self._wake.set()
         await self._terminate()
         if self._task is not None:
+            if self._probing:
+                # A probe of a silent camera runs up to probe_timeout_seconds: end it now (ffprobe is
+                # killed) rather than make whoever stops (an API request deleting the camera) wait for it.
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._own_backlog:
@@ -222,7 +227,11 @@ class StreamRecorder:
         use = transport.choose(self.spec.transport, self.spec.tcp_refused_ms, now_ms())
         self.status.transport = use
         if self.spec.codec is None:
-            result = await ffmpeg.probe(self.cfg.ffprobe, self.spec.url, self.cfg.probe_timeout_seconds, use)
+            self._probing = True  # stop() may cancel it: nothing is written meanwhile
+            try:
+                result = await ffmpeg.probe(self.cfg.ffprobe, self.spec.url, self.cfg.probe_timeout_seconds, use)
+            finally:
+                self._probing = False
             if self._stopping:
                 return
             if not result.ok:
