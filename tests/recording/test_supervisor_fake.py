@@ -72,10 +72,16 @@ class Rig:
             s.expunge_all()
             return rows
 
-    async def run(self, until: Callable[[], bool], limit_s: float = 10.0, **spec_kw: Any) -> None:
-        spec = StreamSpec(camera_id=1, stream="main", url=SECRET_URL, codec="h264", audio=False, **spec_kw)
+    def start(self, codec: str | None = "h264", **spec_kw: Any) -> StreamRecorder:
+        """A recorder of the fake camera, started (in the running event loop)."""
+        spec = StreamSpec(camera_id=1, stream="main", url=SECRET_URL, codec=codec, audio=False, **spec_kw)
         self.rec = StreamRecorder(spec, self.db, self.root, self.cfg)
         self.rec.start()
+        return self.rec
+
+    async def run(self, until: Callable[[], bool], limit_s: float = 10.0, **spec_kw: Any) -> None:
+        self.start(**spec_kw)
+        assert self.rec is not None
         deadline = time.monotonic() + limit_s
         try:
             while not until():
@@ -239,6 +245,16 @@ def _pids(rig: Rig) -> list[int]:
     return [int(x) for x in path.read_text().split()] if path.exists() else []
 
 
+async def _stops_at_once(rec: StreamRecorder, otherwise: str) -> None:
+    """``rec.stop()`` returns within 3 s; ``otherwise`` says what it waited for when it does not."""
+    t0 = time.monotonic()
+    try:
+        await asyncio.wait_for(rec.stop(), 10)
+    except TimeoutError:
+        pytest.fail(otherwise)
+    assert time.monotonic() - t0 < 3, otherwise
+
+
 def test_a_stop_while_ffmpeg_starts_stops_it(tmp_path, monkeypatch):
     """A camera deleted or edited just as its capture starts (seconds after it was added, on a busy box):
     stop() came while ffmpeg was being spawned and found no process to signal. It must still end the
@@ -256,16 +272,9 @@ def test_a_stop_while_ffmpeg_starts_stops_it(tmp_path, monkeypatch):
             return await real_spawn(*a, **kw)
 
         monkeypatch.setattr(supervisor.ffmpeg, "spawn", slow_spawn)
-        spec = StreamSpec(camera_id=1, stream="main", url=SECRET_URL, codec="h264", audio=False)
-        rec = rig.rec = StreamRecorder(spec, rig.db, rig.root, rig.cfg)
-        rec.start()
+        rec = rig.start()
         await asyncio.wait_for(spawning.wait(), 10)
-        t0 = time.monotonic()
-        try:
-            await asyncio.wait_for(rec.stop(), 10)
-        except TimeoutError:
-            pytest.fail("stop() did not return: the capture started after it goes on recording")
-        assert time.monotonic() - t0 < 3
+        await _stops_at_once(rec, "stop() did not return: the capture started after it goes on recording")
         assert rec.ffmpeg_pid is None and rec.status.state == "stopped"
         left = [p for p in _pids(rig) + _fake_children(rig) if _alive(p)]
         assert len(_pids(rig)) <= 1 and not left, f"an ffmpeg is left recording: {left}"
@@ -298,16 +307,9 @@ def test_a_stop_between_a_failure_and_its_backoff_is_not_slept_through(tmp_path,
             await real_failed(self, *a, **kw)
 
         monkeypatch.setattr(StreamRecorder, "_failed", slow_failed)
-        spec = StreamSpec(camera_id=1, stream="main", url=SECRET_URL, codec="h264", audio=False)
-        rec = rig.rec = StreamRecorder(spec, rig.db, rig.root, rig.cfg)
-        rec.start()
+        rec = rig.start()
         await asyncio.wait_for(failing.wait(), 10)
-        t0 = time.monotonic()
-        try:
-            await asyncio.wait_for(rec.stop(), 10)
-        except TimeoutError:
-            pytest.fail("stop() waited out the 30 s backoff")
-        assert time.monotonic() - t0 < 3
+        await _stops_at_once(rec, "stop() waited out the 30 s backoff")
 
     try:
         asyncio.run(main())
@@ -333,9 +335,7 @@ def test_a_resume_while_the_pause_is_written_down_is_not_slept_through(tmp_path,
             await real_gap(self, reason, *a, **kw)
 
         monkeypatch.setattr(StreamRecorder, "_gap", slow_gap)
-        spec = StreamSpec(camera_id=1, stream="main", url=SECRET_URL, codec="h264", audio=False)
-        rec = rig.rec = StreamRecorder(spec, rig.db, rig.root, rig.cfg)
-        rec.start()
+        rec = rig.start()
         try:
             deadline = time.monotonic() + 10
             while not rig.segments():
@@ -370,19 +370,12 @@ def test_a_stop_during_the_first_probe_ends_it_at_once(tmp_path):
     pid_file = rig.fake_dir / "probe.pid"
 
     async def main() -> None:
-        spec = StreamSpec(camera_id=1, stream="main", url=SECRET_URL, codec=None, audio=False)
-        rec = rig.rec = StreamRecorder(spec, rig.db, rig.root, rig.cfg)
-        rec.start()
+        rec = rig.start(codec=None)
         deadline = time.monotonic() + 10
         while not pid_file.exists() or not pid_file.read_text():
             assert time.monotonic() < deadline, "the probe did not start"
             await asyncio.sleep(0.05)
-        t0 = time.monotonic()
-        try:
-            await asyncio.wait_for(rec.stop(), 10)
-        except TimeoutError:
-            pytest.fail("stop() waited for the probe")
-        assert time.monotonic() - t0 < 3
+        await _stops_at_once(rec, "stop() waited for the probe")
         assert rec.status.state == "stopped"
         assert not _alive(int(pid_file.read_text())), "ffprobe is left running"
 
