@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import re
-import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -327,11 +326,15 @@ async def follow_tail(ws: WebSocket, ctx: AppContext, camera_id: int, stream: st
             await asyncio.wait_for(ws.close(code=4008, reason="not reading: reconnect"), 1.0)
     finally:
         tail.unsubscribe(queue)
-        for task in (reader, watcher):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await _cancel(reader, watcher)
+
+
+async def _cancel(*tasks: asyncio.Task[Any] | None) -> None:
+    for task in tasks:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
 
 async def _refusal(recheck: Recheck) -> tuple[int, str]:
@@ -353,6 +356,7 @@ async def _relay(ws: WebSocket, ctx: AppContext, remote: Peer, camera_id: int, s
     url = ctx.nodes.signed_url(remote, f"/live/{camera_id}/{stream}/ws")
     url = "ws" + url.removeprefix("http")  # http → ws, https → wss
     reader = asyncio.create_task(until_closed(ws))
+    watcher: asyncio.Task[tuple[int, str]] | None = None
     try:
         try:
             upstream = await ws_connect(url, open_timeout=10, max_size=RELAY_MAX_MESSAGE, ping_interval=20)
@@ -360,10 +364,16 @@ async def _relay(ws: WebSocket, ctx: AppContext, remote: Peer, camera_id: int, s
             await ws.close(code=4503, reason=f"the recording node {remote.name} is unreachable")
             return
         async with upstream:
-            checked = time.monotonic()
+            watcher = asyncio.create_task(_refusal(recheck))
             while not reader.done():
                 getter = asyncio.ensure_future(upstream.recv())
-                done, _ = await asyncio.wait({getter, reader}, timeout=RECHECK_S, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait({getter, reader, watcher}, timeout=RECHECK_S,
+                                             return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                if watcher in done:
+                    getter.cancel()
+                    code, reason = watcher.result()
+                    await ws.close(code=code, reason=reason)
+                    break
                 if getter in done:
                     msg = getter.result()
                     send = ws.send_bytes(msg) if isinstance(msg, bytes) else ws.send_text(msg)
@@ -371,12 +381,6 @@ async def _relay(ws: WebSocket, ctx: AppContext, remote: Peer, camera_id: int, s
                 else:
                     getter.cancel()
                     if reader in done:
-                        break
-                if time.monotonic() - checked > RECHECK_S:
-                    checked = time.monotonic()
-                    refused = await recheck()
-                    if refused is not None:
-                        await ws.close(code=refused[0], reason=refused[1])
                         break
     except ConnectionClosed as e:  # the recording node ended the stream: say why, as it did
         code = e.rcvd.code if e.rcvd is not None and e.rcvd.code >= 4000 else 4503
@@ -389,9 +393,7 @@ async def _relay(ws: WebSocket, ctx: AppContext, remote: Peer, camera_id: int, s
         with contextlib.suppress(Exception):
             await asyncio.wait_for(ws.close(code=4008, reason="not reading: reconnect"), 1.0)
     finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await reader
+        await _cancel(reader, watcher)
 
 
 def _drain(queue: asyncio.Queue[Any], after_seq: int) -> list[Any]:
