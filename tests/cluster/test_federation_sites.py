@@ -12,6 +12,7 @@ own API keeps answering.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -282,6 +283,65 @@ def test_remote_alarms_of_the_granted_cameras_only(world: Fed) -> None:
         w.a.api("DELETE", f"{API}/rules/{rid}")
 
 
+def test_a_central_operator_handles_a_remote_alarm_at_its_site(world: Fed) -> None:
+    """The centre's operator takes, comments and closes A1's alarm from the centre: A's alarm changes, owned
+    by ``hqops@hq`` and audited at both ends; A3's alarm (not granted) is not found, nor A1's when the centre
+    does not list A1 among its user's cameras, a viewer is refused,
+    ``assign`` is not offered, a close without a reason is refused, and a closed alarm cannot be closed again."""
+    w = world
+    _site_a_up(w)
+    rule = {"name": "fed handle", "trigger": {"types": ["fed.handle"]}, "actions": [{"type": "raise_alarm",
+            "title": "Handled from the centre", "incident": "{rule}:{camera}", "dedupe_window_s": 0}]}  # fmt: skip
+    rid = _ok(w.a.api("POST", f"{API}/rules", json=rule), 201)["id"]
+    mine = lambda: [a for a in _ok(w.a.api("GET", f"{API}/alarms")) if a["rule"] == rid]  # noqa: E731
+    try:
+        for name in ("A1", "A3"):
+            _ok(w.a.api("POST", f"{API}/events", json={"type": "fed.handle", "camera": w.a_ids[name]}), 202)
+        wait_for(lambda: len(mine()) == 2, 15, 0.3, "A's two alarms")
+        a1 = next(a["id"] for a in mine() if a["camera"] == w.a_ids["A1"])
+        a3 = next(a["id"] for a in mine() if a["camera"] == w.a_ids["A3"])
+        site = f"{w.centre.base}{API}/federation/sites/{w.site_ids['comune-a']}/alarms"
+
+        def act(alarm: int, action: str, who: str = "hqops", **body: Any) -> httpx.Response:
+            return httpx.post(f"{site}/{alarm}/{action}", headers=w.user(who), json=body or None, timeout=30)
+
+        # The site allows only what the centre allows its user too (the camera list signed into the request):
+        # a centre asking for A1's alarm with only A2 in that list gets nothing.
+        path = f"{API}/federation/peer/alarms/{a1}/comment"
+        content = json.dumps({"text": "x", "cameras": [w.a_ids["A2"]]}).encode()
+        token, _ = fed.sign_request(w.centre_key(), "hq", "hqops", "POST", path, content)
+        r = httpx.post(w.a.base + path, content=content, timeout=30,
+                       headers={fed.TOKEN_HEADER: token, "content-type": "application/json"})  # fmt: skip
+        assert r.status_code == 404, r.text
+        taken = _ok(act(a1, "take"))
+        assert (taken["id"], taken["state"], taken["owner"], taken["owner_id"]) == (a1, "in_progress", "hqops@hq", None)
+        there = _ok(w.a.api("GET", f"{API}/alarms/{a1}"))
+        assert (there["state"], there["owner"]) == ("in_progress", "hqops@hq")
+        _ok(act(a1, "comment", text="patrol 12 on its way"))
+        assert act(a1, "close").status_code == 422  # a reason is needed
+        assert act(a1, "assign", user=1).status_code == 422  # A's users are A's own
+        assert act(a3, "take").status_code == 404  # not granted to the centre
+        assert act(a1, "take", who="hqviewer").status_code == 403  # no alarms right at the centre
+        assert act(999_999, "take").status_code == 404
+        closed = _ok(act(a1, "close", text="rubbish collected"))
+        assert (closed["state"], closed["close_reason"]) == ("closed", "rubbish collected")
+        assert act(a1, "close", text="again").status_code == 409
+        there = _ok(w.a.api("GET", f"{API}/alarms/{a1}"))
+        steps = [(h["actor"], h["action"], h["text"]) for h in there["history"] if h["actor"] == "hqops@hq"]
+        assert steps == [("hqops@hq", "take", ""), ("hqops@hq", "comment", "patrol 12 on its way"),
+                         ("hqops@hq", "close", "rubbish collected")], there["history"]  # fmt: skip
+        assert _ok(w.a.api("GET", f"{API}/alarms/{a3}"))["state"] == "new"
+        theirs = {e["action"] for e in _ok(w.a.api("GET", f"{API}/audit", params={"actor": "hqops@hq", "limit": 500}))}
+        assert {"alarm.take", "alarm.comment", "alarm.close"} <= theirs, theirs
+        ours = {e["action"] for e in _ok(w.centre.api("GET", f"{API}/audit", params={"actor": "hqops", "limit": 500}))}
+        assert {"federation.alarm.take", "federation.alarm.comment", "federation.alarm.close"} <= ours, ours
+    finally:
+        for a in mine():
+            if a["state"] != "closed":
+                w.a.api("POST", f"{API}/alarms/{a['id']}/close", json={"text": "test over"})
+        w.a.api("DELETE", f"{API}/rules/{rid}")
+
+
 def _signed_get(w: Fed, path: str, key: Ed25519PrivateKey | None = None, site: str = "hq",
                 now: int | None = None, token_path: str | None = None) -> tuple[httpx.Response, str]:  # fmt: skip
     token, _ = fed.sign_request(key or w.centre_key(), site, "hqviewer", "GET", token_path or path, now=now)
@@ -509,7 +569,9 @@ def test_the_centre_web_client_keeps_a_picture_while_the_site_is_down(world: Fed
 @pytest.mark.browser
 def test_the_centre_web_client_shows_the_remote_alarms_of_granted_cameras(world: Fed, browser: Any) -> None:
     """A raises an alarm on A1 (granted) and one on A3 (not): the centre's operator sees A1's under
-    "Remote sites" in the alarm view, marked comune-a; a viewer (no alarms right) sees no remote panel."""
+    "Remote sites" in the alarm view, marked comune-a, takes it (A's alarm then shows hqops@hq as owner)
+    and closes it with a reason (closed at A, gone from the open list); a viewer (no alarms right) sees no
+    remote panel."""
     w = world
     _site_a_up(w)
     rule = {"name": "fed browser alarms", "trigger": {"types": ["fed.browser"]}, "actions": [{"type": "raise_alarm",
@@ -532,9 +594,22 @@ def test_the_centre_web_client_shows_the_remote_alarms_of_granted_cameras(world:
         shown = page.eval_on_selector_all("[data-testid=remote-alarm]",
                                           "els => els.map(e => Number(e.dataset.alarmId))")  # fmt: skip
         assert set(shown) & {a["id"] for a in mine()} == {a1}, shown  # A3's is not granted: not shown
-        # Closed at A: gone from the open list within a poll.
-        _ok(w.a.api("POST", f"{API}/alarms/{a1}/close", json={"text": "done"}))
+        # Taken from the centre: A's alarm is in progress, owned by hqops@hq, and the list says so.
+        item.get_by_test_id("remote-alarm-take").click()
+        owner = page.locator(f"[data-testid=remote-alarm][data-alarm-id='{a1}'] [data-testid=remote-alarm-owner]")
+        owner.wait_for(timeout=15_000)
+        assert owner.inner_text() == "hqops@hq"
+        there = _ok(w.a.api("GET", f"{API}/alarms/{a1}"))
+        assert (there["state"], there["owner"]) == ("in_progress", "hqops@hq")
+        mine_now = page.locator(f"[data-testid=remote-alarm][data-alarm-id='{a1}']")
+        assert mine_now.get_by_test_id("remote-alarm-take").count() == 0  # taken by this user already
+        # Closed from the centre with a reason: closed at A, and gone from the open list.
+        mine_now.get_by_test_id("remote-alarm-close").click()
+        page.get_by_test_id("alarm-text").fill("bins emptied")
+        page.get_by_test_id("alarm-text-ok").click()
         item.wait_for(state="detached", timeout=15_000)
+        there = _ok(w.a.api("GET", f"{API}/alarms/{a1}"))
+        assert (there["state"], there["close_reason"]) == ("closed", "bins emptied")
         assert errors.errors == []
         page.close()
         page, errors = _login(w, browser, "hqviewer")

@@ -227,6 +227,7 @@ TABLE: dict[str, tuple[str, str]] = {
     "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/recordings": ("cam:playback",    "fed"),
     "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/segments/{segment_id}.mp4": ("cam:playback", "fed"),
     "GET /api/v1/federation/sites/{site_id}/alarms":              ("cam:alarms",                 "fed"),
+    "POST /api/v1/federation/sites/{site_id}/alarms/{alarm_id}/{action}": ("cam:alarms",        "fed"),
     "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/live/{stream}/index.m3u8": ("cam:live", "fed"),
     "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/live/{stream}/init-{version}.mp4": ("cam:live", "fed"),
     "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/live/{stream}/{seq}.m4s": ("cam:live", "fed"),
@@ -244,6 +245,7 @@ TABLE: dict[str, tuple[str, str]] = {
     "GET /api/v1/federation/peer/cameras/{camera_id}/recordings": ("peer",                       "rec"),
     "GET /api/v1/federation/peer/cameras/{camera_id}/segments/{segment_id}.mp4": ("peer",        "rec"),
     "GET /api/v1/federation/peer/alarms":                         ("peer",                       ""),
+    "POST /api/v1/federation/peer/alarms/{alarm_id}/{action}":    ("peer",                       ""),
     # WebSockets are not in the OpenAPI document: "2xx" = kept open with the principal's ticket / token
     "WS /api/v1/ws":                                              ("auth",                       ""),
     "WS /api/v1/media/{camera_id}/live.ws":                       ("cam:live",                   "rec"),
@@ -1038,6 +1040,17 @@ def _fed_export(w: World, who: Who, o: Obj | None) -> Req:
     if o is None:
         return Req(API + "/federation/peer/exports", json={**body, "cameras": [1]})
     return Req(f"{API}/federation/sites/{o.id}/exports", json={**body, "camera": 1})
+
+
+@build(
+    "POST /api/v1/federation/sites/{site_id}/alarms/{alarm_id}/{action}",
+    "POST /api/v1/federation/peer/alarms/{alarm_id}/{action}",
+)
+def _fed_alarm_comment(w: World, who: Who, o: Obj | None) -> Req:
+    """A comment on a remote site's alarm (of a site that does not exist; a peer's, without a signature)."""
+    if o is None:
+        return Req(API + "/federation/peer/alarms/1/comment", json={"text": "matrix", "cameras": [1]})
+    return Req(f"{API}/federation/sites/{o.id}/alarms/1/comment", json={"text": "matrix"})
 
 
 @build("POST /api/v1/exports")

@@ -46,7 +46,8 @@ def alarm_state(a: Alarm, owner: str | None = None) -> msgs.Alarm:
     """An alarm row as the bus carries it."""
     return msgs.Alarm(id=a.id, state=msgs.AlarmState(a.state), priority=a.priority, priority_num=a.priority_num,
                       category=a.category, title=a.title, instructions=a.instructions, camera=a.camera_id,
-                      cameras=tuple(a.cameras or ()), rule=a.rule_id, incident=a.incident_key, owner=owner,
+                      cameras=tuple(a.cameras or ()), rule=a.rule_id, incident=a.incident_key,
+                      owner=owner if owner is not None else a.owner_name,
                       owner_id=a.owner_id, pre_alarm_s=a.pre_alarm_s, event_count=a.event_count,
                       escalation_level=a.escalation_level, first_event_ms=a.first_event_ms,
                       last_event_ms=a.last_event_ms, created_ms=a.created_ms, updated_ms=a.updated_ms,
@@ -66,9 +67,18 @@ def entry_view(e: AlarmEntry) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class Actor:
+    """Who acts: a local user (``user_id``), the rules (``SYSTEM``), or a peer site's central user
+    (``remote``: no local id, ``name`` is ``user@peer``), who may own an alarm by name."""
+
     user_id: int | None
     name: str
     source_ip: str | None = None
+    remote: bool = False
+
+    @property
+    def owner(self) -> int | str | None:
+        """What taking an alarm makes its owner: the local user's id, or a remote user's name."""
+        return self.name if self.remote else self.user_id
 
 
 SYSTEM = Actor(None, "system:rules")
@@ -133,7 +143,7 @@ class AlarmManager:
                 return self._join(s, join, ev, ev_ms, t, rule_id, key, act)
             if recent_closed and alarm is not None:
                 alarm.state, alarm.closed_ms, alarm.close_reason = "new", None, None
-                alarm.owner_id, alarm.acknowledged_ms = None, None
+                alarm.owner_id, alarm.owner_name, alarm.acknowledged_ms = None, None, None
                 view = self._add_event(s, alarm, ev, ev_ms, t, action="reopen", text=f"reopened by {ev.type}")
                 return view[0], "reopened", view[2]
             cams = [c for c in [ev.camera, *ev.cameras, *act.related_cameras] if c is not None]
@@ -239,7 +249,7 @@ class AlarmManager:
         if action == "take":
             if st == "closed":
                 raise Conflict("the alarm is closed: reopen it first")
-            return self._transition(s, alarm, actor, "take", text, state="in_progress", owner=actor.user_id)
+            return self._transition(s, alarm, actor, "take", text, state="in_progress", owner=actor.owner)
         if action == "assign":
             if st == "closed":
                 raise Conflict("the alarm is closed: reopen it first")
@@ -255,7 +265,7 @@ class AlarmManager:
             if st != "on_hold":
                 raise Conflict(f"only an alarm on hold can be resumed (it is {st})")
             return self._transition(s, alarm, actor, "resume", text, state="in_progress",
-                                    owner=alarm.owner_id or actor.user_id)  # fmt: skip
+                                    owner=alarm.owner_id or alarm.owner_name or actor.owner)  # fmt: skip
         if action == "close":
             if st == "closed":
                 raise Conflict("the alarm is already closed")
@@ -268,19 +278,21 @@ class AlarmManager:
             if not text.strip():
                 raise Invalid("reopening an alarm needs a reason")
             alarm.closed_ms, alarm.close_reason = None, None
-            return self._transition(s, alarm, actor, "reopen", text, state="in_progress", owner=actor.user_id)
+            return self._transition(s, alarm, actor, "reopen", text, state="in_progress", owner=actor.owner)
         raise Invalid(f"unknown action {action!r}")
 
     def _transition(self, s: Any, alarm: Alarm, actor: Actor, action: str, text: str, *, state: str | None = None,
-                    owner: int | None = None, closed: bool = False,
+                    owner: int | str | None = None, closed: bool = False,
                     details: dict[str, Any] | None = None) -> tuple[msgs.Alarm, str, int]:  # fmt: skip
         t = now_ms()
         if closed:
             alarm.state, alarm.closed_ms, alarm.close_reason = "closed", t, text[:500]
         elif state is not None:
             alarm.state = state
-        if owner is not None:
-            alarm.owner_id = owner
+        if isinstance(owner, str):  # a peer site's user: no local id
+            alarm.owner_id, alarm.owner_name = None, owner
+        elif owner is not None:
+            alarm.owner_id, alarm.owner_name = owner, None
         if action in ("take", "assign", "hold", "close", "comment") and alarm.acknowledged_ms is None:
             alarm.acknowledged_ms = t
         alarm.updated_ms = t
@@ -346,6 +358,6 @@ class AlarmManager:
 
 def _owner(s: Any, alarm: Alarm) -> str | None:
     if alarm.owner_id is None:
-        return None
+        return alarm.owner_name
     u = s.get(User, alarm.owner_id)
     return u.username if u else None

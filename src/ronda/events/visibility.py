@@ -141,3 +141,29 @@ async def act(
     result: dict[str, Any] = await alarms.act(alarm_id, Actor(caller.user_id, caller.actor, caller.source_ip),
                                               action, text, user)  # fmt: skip
     return result
+
+
+PEER_ACTIONS = ("take", "comment", "hold", "resume", "close", "reopen")  # not assign: the peer has no users here
+
+
+async def act_for_peer(db: Database, alarms: Any, caller: Principal, cameras: frozenset[int], alarm_id: int,
+                       action: str, text: str) -> dict[str, Any]:  # fmt: skip
+    """A peer site's central user handles an alarm (docs/cluster.md "Federation"). Allowed twice: the peer's
+    grant (``caller``, the peer's principal) gives the alarms right on the alarm's own camera, and the centre
+    lets that user handle it (``cameras``: the centre's own check, signed into the request). The user owns
+    what they take by name (``user@peer``), as no local user."""
+    if action not in PEER_ACTIONS:
+        raise Invalid(f"a peer site's user cannot {action} an alarm here")
+
+    def check() -> None:
+        view = _get(db, caller, alarm_id)
+        own = [view["camera"]] if view.get("camera") is not None else list(view.get("cameras") or [])
+        if not any(c in cameras for c in own):
+            raise NotFound("alarm")  # not one the centre lets this user see: as if it did not exist
+        if not may_handle(caller, view):
+            raise Forbidden("handling this alarm needs the 'alarms' right on its own camera")
+
+    await asyncio.to_thread(check)
+    result: dict[str, Any] = await alarms.act(alarm_id, Actor(None, caller.actor, caller.source_ip, remote=True),
+                                              action, text)  # fmt: skip
+    return result

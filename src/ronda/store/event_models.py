@@ -49,6 +49,8 @@ class Alarm(Base):
     rule_id: Mapped[int | None] = mapped_column(Integer)
     incident_key: Mapped[str] = mapped_column(String(200))
     owner_id: Mapped[int | None] = mapped_column(Integer)
+    # An owner who is not a local user (a peer site's central user, ``user@peer``); owner_id is then NULL.
+    owner_name: Mapped[str | None] = mapped_column(String(200))
     pre_alarm_s: Mapped[int] = mapped_column(Integer, default=10)
     escalate_after_s: Mapped[int | None] = mapped_column(Integer)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)

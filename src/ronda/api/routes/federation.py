@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
@@ -42,10 +42,12 @@ from ronda.api.schemas.alarms import AlarmView
 from ronda.api.schemas.cameras import Recordings
 from ronda.api.schemas.federation import (
     FederationKey,
+    PeerAlarmActionBody,
     PeerBody,
     PeerCamera,
     PeerExportBody,
     PeerView,
+    RemoteAlarmActionBody,
     RemoteExportBody,
     RemoteSite,
     SiteBody,
@@ -54,7 +56,7 @@ from ronda.api.schemas.federation import (
 from ronda.api.schemas.media import ExportJob
 from ronda.cluster import federation as fed
 from ronda.cluster import federation_admin as admin
-from ronda.errors import Forbidden, Invalid, NotFound, TooLarge, Unavailable
+from ronda.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from ronda.events import visibility
 from ronda.media import export_access, live_view, playback, segment_source
 from ronda.store import repos
@@ -147,6 +149,8 @@ def _remote_error(st: fed.SiteState, answer: fed.Answer) -> None:
         raise Unavailable(f"site {st.name} refuses this centre's requests")
     if answer.status == 422:
         raise Invalid("the remote site refuses the request's parameters")
+    if answer.status == 409:
+        raise Conflict("the remote site refuses this in the object's present state")
     raise Unavailable(f"site {st.name} answered {answer.status}")
 
 
@@ -278,6 +282,34 @@ async def remote_alarms(ctx: Ctx, caller: Caller, site_id: Id,
         raise Unavailable(f"site {st.name} answered alarms this version cannot read") from None
     await _audited(ctx, caller, "federation.alarms.list", st, None)
     return [a for a in alarms if a.camera in ids]
+
+
+_ALARM: TypeAdapter[AlarmView] = TypeAdapter(AlarmView)
+RemoteAlarmId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+PeerAction = Literal["take", "comment", "hold", "resume", "close", "reopen"]
+
+
+@router.post("/federation/sites/{site_id}/alarms/{alarm_id}/{action}", response_model=AlarmView,
+             response_model_exclude_unset=True, **object_right("remote_site", ALARMS))  # fmt: skip
+async def remote_alarm_action(ctx: Ctx, caller: Caller, site_id: Id, alarm_id: RemoteAlarmId, action: PeerAction,
+                              body: RemoteAlarmActionBody | None = None) -> Any:  # fmt: skip
+    """Handle a remote site's alarm from the centre (``take``, ``comment``, ``hold``, ``resume``, ``close``
+    and ``reopen`` with ``text`` as at the site; not ``assign``: the site's users are its own). The site
+    allows it when its grant gives the centre the alarms right on the alarm's camera and the centre gives
+    it to the caller; it records the step under ``user@centre``."""
+    f = federation(ctx)
+    st, ids = f.check_site(caller, site_id, ALARMS)
+    ask = {"text": (body or RemoteAlarmActionBody()).text, "cameras": sorted(ids)}
+    answer = await f.call(st, "POST", f"/api/v1/federation/peer/alarms/{alarm_id}/{action}", user=caller.username,
+                          json_body=ask)  # fmt: skip
+    if answer.status != 200:
+        _remote_error(st, answer)
+    try:
+        alarm = _ALARM.validate_json(answer.body)
+    except ValidationError:
+        raise Unavailable(f"site {st.name} answered an alarm this version cannot read") from None
+    await _audited(ctx, caller, f"federation.alarm.{action}", st, alarm.camera, alarm=alarm_id)
+    return alarm
 
 
 _JOB: TypeAdapter[ExportJob] = TypeAdapter(ExportJob)
@@ -434,6 +466,16 @@ async def peer_alarms(ctx: Ctx, call: Peer,
     out = [a for a in alarms if a.get("camera") is not None and call.principal.can(ALARMS, a["camera"])][:limit]
     await _peer_audit(ctx, call, "federation.alarms.list", None)
     return _json(ctx, call, out)
+
+
+@router.post("/federation/peer/alarms/{alarm_id}/{action}", response_model=AlarmView, **peer_signed(peer_call))
+async def peer_alarm_action(ctx: Ctx, call: Peer, alarm_id: RemoteAlarmId, action: PeerAction,
+                            body: PeerAlarmActionBody) -> Response:  # fmt: skip
+    """A central user of the peer handles one of this site's alarms (the step is audited under
+    ``user@peer`` in the alarm's own transaction, as a local user's is)."""
+    view = await visibility.act_for_peer(ctx.db, ctx.events.alarms, call.principal, frozenset(body.cameras),
+                                         alarm_id, action, body.text)  # fmt: skip
+    return _json(ctx, call, view)
 
 
 MAX_SERVED = 256 << 20  # what a remote reads into memory for one answer (a peer's limit is its own)

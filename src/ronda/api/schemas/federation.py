@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -113,3 +113,16 @@ class PeerExportBody(_ExportFields):
     """The same, as the centre asks the remote."""
 
     cameras: list[int] = Field(min_length=1, max_length=16)
+
+
+class RemoteAlarmActionBody(_Body):
+    """Handling a remote site's alarm from the centre: the comment, or the reason to close or reopen."""
+
+    text: str = Field("", max_length=2000)
+
+
+class PeerAlarmActionBody(RemoteAlarmActionBody):
+    """The same, as the centre asks the remote, with the remote cameras the centre lets its user handle
+    alarms of (the remote allows what both its grant and this list allow)."""
+
+    cameras: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(min_length=1, max_length=10_000)

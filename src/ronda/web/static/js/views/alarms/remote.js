@@ -3,9 +3,12 @@
 // has the alarms right on some camera (the centre's role and the site's grant both give it), the alarms
 // of those cameras as the site answers them through the centre, marked with the site's name, in the
 // list's state filter, read again every few seconds (a remote's alarms do not come over this centre's
-// event stream). They are handled at their site: here they are shown, not taken or closed.
-import { clear, h } from "../../dom.js";
+// event stream). Each can be taken, commented, closed and reopened from here: the site records the step
+// under the user's name at this centre (user@centre) and shows it as the owner.
+import { errorText } from "../../api.js";
+import { clear, h, toast } from "../../dom.js";
 import { addStrings, formatTime, t } from "../../i18n.js";
+import { ask } from "./dialog.js";
 
 addStrings({
   en: { "ra.title": "Remote sites", "ra.none": "No alarms.", "ra.offline": "offline", "ra.error": "not available: {error}" },
@@ -13,6 +16,14 @@ addStrings({
 });
 
 const POLL_MS = 5000;
+// What a remote alarm's state allows from the centre (the site refuses the rest; assigning is the site's own).
+const ACTIONS = {
+  take: (/** @type {any} */ a, /** @type {string} */ me) => a.state !== "closed" && !(a.owner || "").startsWith(`${me}@`),
+  comment: () => true,
+  close: (/** @type {any} */ a) => a.state !== "closed",
+  reopen: (/** @type {any} */ a) => a.state === "closed",
+};
+const NEEDS_TEXT = { comment: true, close: true, reopen: true };
 const IDLE_MS = 60_000; // no remote site for this user (a single site): look again now and then only
 
 /**
@@ -27,6 +38,23 @@ export function remoteAlarms(ctx, stateFilter) {
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
   let generation = 0; // a newer load (the filter changed) wins over one still under way
+
+  /** One step on a remote alarm, at its site; the list is read again after. */
+  const act = async (/** @type {any} */ site, /** @type {any} */ a, /** @type {string} */ action) => {
+    let text = "";
+    if (action in NEEDS_TEXT) {
+      const answer = await ask(t, t(`ask.${action}`), true);
+      if (answer === null) return;
+      text = answer;
+    }
+    try {
+      await ctx.api.call(`/api/v1/federation/sites/${site.id}/alarms/${a.id}/${action}`, { method: "POST", body: { text } });
+      toast(t("alarms.done", { id: a.id, action: t(`act.${action}`) }));
+    } catch (e) {
+      toast(`${t(`act.${action}`)}: ${errorText(e)}`, "error");
+    }
+    await load();
+  };
 
   const load = async () => {
     clearTimeout(timer);
@@ -61,7 +89,12 @@ export function remoteAlarms(ctx, stateFilter) {
             h("span", { class: "site-chip", "data-testid": "remote-alarm-site", text: site.name }),
             h("span", { class: `state-chip state-${a.state}`, text: t(`state.${a.state}`) }),
             h("span", { text: cams.get(a.camera) || `#${a.camera}` }),
-            a.created ? h("time", { datetime: a.created, text: formatTime(a.created, {}, ctx.siteTimeZone) }) : null))));
+            a.owner ? h("span", { class: "muted", "data-testid": "remote-alarm-owner", text: a.owner }) : null,
+            a.created ? h("time", { datetime: a.created, text: formatTime(a.created, {}, ctx.siteTimeZone) }) : null),
+          h("div", { class: "actions", role: "group" },
+            ...Object.entries(ACTIONS).filter(([, allowed]) => allowed(a, ctx.me?.username || "")).map(([action]) =>
+              h("button", { type: "button", class: action === "close" ? "danger" : action === "take" ? "primary" : "",
+                "data-testid": `remote-alarm-${action}`, text: t(`act.${action}`), onclick: () => act(site, a, action) }))))));
       blocks.push(h("div", { class: "remote-alarm-site", "data-remote-site": site.name },
         h("h3", {}, site.name, site.online ? null : h("span", { class: "badge offline", text: ` ${t("ra.offline")}` })),
         error ? h("p", { class: "muted", text: t("ra.error", { error }) }) : null,
