@@ -285,6 +285,7 @@ async def serve(ctx: AppContext, on_ready: object = None) -> None:
             ssl_keyfile=str(ctx.cfg.http.tls_key) if ctx.cfg.http.tls_key else None,
         )
     )
+    ctx.stopping = lambda: server.should_exit
     # uvicorn re-raises the signal that stopped it after the shutdown hooks ran (the recorder has
     # closed its segments by then); these handlers make that a clean exit 0 instead of a kill.
     for sig in (signal.SIGINT, signal.SIGTERM):

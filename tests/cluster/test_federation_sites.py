@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from websockets.sync.client import connect as ws_connect
 
 from ronda.access import keys
 from ronda.cluster import federation as fed
@@ -280,6 +282,81 @@ def test_remote_alarms_of_the_granted_cameras_only(world: Fed) -> None:
     finally:
         for a in mine():
             w.a.api("POST", f"{API}/alarms/{a['id']}/close", json={"text": "test over"})
+        w.a.api("DELETE", f"{API}/rules/{rid}")
+
+
+class _Socket:
+    """A central user's events WebSocket (``/api/v1/ws``), its messages collected by a thread."""
+
+    def __init__(self, w: Fed, user: str) -> None:
+        ticket = _ok(httpx.post(f"{w.centre.base}{API}/ws-ticket", headers=w.user(user), timeout=30))["ticket"]
+        url = w.centre.base.replace("http://", "ws://") + f"{API}/ws?ticket={ticket}"
+        self.ws = ws_connect(url, open_timeout=10).__enter__()
+        self.messages: list[tuple[float, dict[str, Any]]] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            while True:
+                text = self.ws.recv()
+                self.messages.append((time.monotonic(), json.loads(text)))
+        except Exception:
+            return
+
+    def remote(self) -> list[tuple[float, dict[str, Any]]]:
+        return [(t, m) for t, m in self.messages if m.get("kind") == "remote_alarm"]
+
+
+def test_remote_alarm_changes_are_pushed_to_the_central_users_who_may_see_them(world: Fed) -> None:
+    """A raises alarms on A1 (granted with alarms) and A3 (not granted): the centre's operator hears of A1's
+    over the centre's WebSocket within seconds (A pushes it), never of A3's; a viewer (no alarms right)
+    hears of neither. A change made at A (closing it) is pushed too. A stopping is not held up by the open
+    stream, and once restarted it is followed again."""
+    w = world
+    _site_a_up(w)
+    rule = {"name": "fed push", "trigger": {"types": ["fed.push"]}, "actions": [{"type": "raise_alarm",
+            "title": "Pushed to the centre", "incident": "{rule}:{camera}", "dedupe_window_s": 0}]}  # fmt: skip
+    rid = _ok(w.a.api("POST", f"{API}/rules", json=rule), 201)["id"]
+    mine = lambda: [a for a in _ok(w.a.api("GET", f"{API}/alarms")) if a["rule"] == rid]  # noqa: E731
+    ops, viewer = _Socket(w, "hqops"), _Socket(w, "hqviewer")
+    sid = w.site_ids["comune-a"]
+    try:
+        time.sleep(1.0)  # both sockets registered with the centre's feed
+        sent = time.monotonic()
+        for name in ("A1", "A3"):
+            _ok(w.a.api("POST", f"{API}/events", json={"type": "fed.push", "camera": w.a_ids[name]}), 202)
+        wait_for(lambda: len(mine()) == 2, 15, 0.2, "A's two alarms")
+        a1 = next(a["id"] for a in mine() if a["camera"] == w.a_ids["A1"])
+        created = lambda: [(t, m) for t, m in ops.remote() if m.get("alarm") == a1]  # noqa: E731
+        wait_for(lambda: created(), 10, 0.05, "A1's alarm pushed to the operator")
+        t, m = created()[0]
+        assert (m["site"], m["camera"], m["change"], m["state"]) == (sid, w.a_ids["A1"], "created", "new"), m
+        print(f"pushed to the centre's operator {t - sent:.2f} s after the event was posted at A")
+        assert t - sent < 5.0  # pushed: the fallback reads are every 30 s
+        _ok(w.a.api("POST", f"{API}/alarms/{a1}/close", json={"text": "closed at A"}))
+        wait_for(lambda: any(m.get("change") == "close" for _, m in created()), 10, 0.05, "A1's close pushed")
+        time.sleep(1.0)
+        cams = {m.get("camera") for _, m in ops.remote() if "camera" in m}
+        assert cams == {w.a_ids["A1"]}, ops.remote()  # never A3's
+        assert viewer.remote() == [], viewer.remote()
+        assert all(m.get("site") == sid for _, m in ops.remote())
+        # A stops (SIGTERM) while the centre follows it: the open stream does not hold its shutdown (uvicorn's
+        # graceful wait is 5 s); restarted, it is followed again (the operator is told to read it again).
+        t = time.monotonic()
+        w.a.terminate()
+        stopped_in = time.monotonic() - t
+        print(f"site A stopped in {stopped_in:.2f} s with the centre's alarm stream open")
+        assert stopped_in < 4.5
+        before = len(ops.remote())
+        w.a.start()
+        _site_a_up(w)
+        wait_for(lambda: any(m.get("resync") for _, m in ops.remote()[before:]), 15, 0.1, "a resync after A's restart")
+    finally:
+        ops.ws.close()
+        viewer.ws.close()
+        for a in mine():
+            if a["state"] != "closed":
+                w.a.api("POST", f"{API}/alarms/{a['id']}/close", json={"text": "test over"})
         w.a.api("DELETE", f"{API}/rules/{rid}")
 
 
@@ -570,8 +647,8 @@ def test_the_centre_web_client_keeps_a_picture_while_the_site_is_down(world: Fed
 def test_the_centre_web_client_shows_the_remote_alarms_of_granted_cameras(world: Fed, browser: Any) -> None:
     """A raises an alarm on A1 (granted) and one on A3 (not): the centre's operator sees A1's under
     "Remote sites" in the alarm view, marked comune-a, takes it (A's alarm then shows hqops@hq as owner)
-    and closes it with a reason (closed at A, gone from the open list); a viewer (no alarms right) sees no
-    remote panel."""
+    and closes it with a reason (closed at A, gone from the open list); a new alarm at A shows within
+    seconds (pushed); a viewer (no alarms right) sees no remote panel."""
     w = world
     _site_a_up(w)
     rule = {"name": "fed browser alarms", "trigger": {"types": ["fed.browser"]}, "actions": [{"type": "raise_alarm",
@@ -610,6 +687,19 @@ def test_the_centre_web_client_shows_the_remote_alarms_of_granted_cameras(world:
         item.wait_for(state="detached", timeout=15_000)
         there = _ok(w.a.api("GET", f"{API}/alarms/{a1}"))
         assert (there["state"], there["close_reason"]) == ("closed", "bins emptied")
+        # A new alarm at A shows at once: A pushes it (the list's own reads are every 30 s).
+        page.wait_for_timeout(1000)
+        raised = time.monotonic()
+        _ok(w.a.api("POST", f"{API}/events", json={"type": "fed.browser", "camera": w.a_ids["A1"]}), 202)
+        wait_for(
+            lambda: any(a["camera"] == w.a_ids["A1"] and a["state"] == "new" for a in mine()), 10, 0.1, "A1's new alarm"
+        )
+        again = next(a["id"] for a in mine() if a["camera"] == w.a_ids["A1"] and a["state"] == "new")
+        page.locator(f"[data-testid=remote-alarm][data-alarm-id='{again}']").wait_for(timeout=10_000)
+        print(f"a new alarm at A shown at the centre {time.monotonic() - raised:.2f} s after its event")
+        assert time.monotonic() - raised < 5.0
+        prio = next(a["priority"] for a in mine() if a["id"] == again)
+        assert page.get_by_test_id("remote-alarms").get_attribute("data-last-sound") == prio  # it sounded
         assert errors.errors == []
         page.close()
         page, errors = _login(w, browser, "hqviewer")

@@ -246,6 +246,7 @@ TABLE: dict[str, tuple[str, str]] = {
     "GET /api/v1/federation/peer/cameras/{camera_id}/segments/{segment_id}.mp4": ("peer",        "rec"),
     "GET /api/v1/federation/peer/alarms":                         ("peer",                       ""),
     "POST /api/v1/federation/peer/alarms/{alarm_id}/{action}":    ("peer",                       ""),
+    "GET /api/v1/federation/peer/alarms/stream":                  ("peer",                       ""),
     # WebSockets are not in the OpenAPI document: "2xx" = kept open with the principal's ticket / token
     "WS /api/v1/ws":                                              ("auth",                       ""),
     "WS /api/v1/media/{camera_id}/live.ws":                       ("cam:live",                   "rec"),

@@ -5,6 +5,7 @@ from here (not from ``app``, which imports the routes)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ronda.access.audit import AuditLog
@@ -46,3 +47,6 @@ class AppContext:
     presence: NodePresence | None = None  # this node's row in ``nodes`` when no lease keeper keeps it
     catalog: CatalogCache = field(default_factory=CatalogCache)  # the camera list's rows (store/catalog_cache.py)
     started: bool = False
+    # Whether the server is stopping (set by ``ronda serve``): a long answer (a peer's alarm stream) ends
+    # then, instead of holding the graceful shutdown for its whole timeout.
+    stopping: Callable[[], bool] = lambda: False

@@ -336,6 +336,9 @@ class Federation:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        from ronda.cluster.federation_alarms import AlarmFeed  # it builds on this module: imported once here
+
+        self.alarm_feed = AlarmFeed(self)  # the remotes' alarm changes, pushed (cluster/federation_alarms.py)
 
     # life cycle
     async def start(self) -> None:
@@ -349,6 +352,7 @@ class Federation:
         if self._task is not None:
             await cancel_and_wait(self._task)
             self._task = None
+        await self.alarm_feed.stop()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -391,6 +395,7 @@ class Federation:
             except Exception:  # a database hiccup must not end the poller: the sites stay as they were
                 log.exception("federation: reading the remote sites failed")
             await asyncio.gather(*(self.poll(st) for st in list(self.sites.values())))
+            self.alarm_feed.sync(self.sites)
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             except TimeoutError:
@@ -409,6 +414,11 @@ class Federation:
         except ValueError:
             st.online, st.error = False, "the site's answer is not JSON"
         st.checked_ms = now_ms()
+
+    def http_client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise Unavailable("federation is not running")
+        return self._client
 
     def site(self, site_id: int) -> SiteState:
         st = self.sites.get(site_id)
@@ -471,34 +481,44 @@ class Federation:
     def allowed_groups(self, s: Session, caller: Principal, site_id: int) -> dict[str, frozenset[str]]:
         """Remote group name → the rights the caller's roles give on it (the centre's limit), further limited
         to the rights the caller holds now (time profiles, an API key's scope)."""
+        return self._allowed_by_site(s, caller, site_id).get(site_id, {})
+
+    @staticmethod
+    def _allowed_by_site(s: Session, caller: Principal,
+                         site_id: int | None = None) -> dict[int, dict[str, frozenset[str]]]:  # fmt: skip
+        """``allowed_groups`` of one site, or of every site (one query)."""
         held = caller.permissions.all_rights(now_ms()) & set(FEDERATION_RIGHTS)
-        rows = s.execute(
-            select(FederationSiteAccess.remote_group, am.Role.name, am.Role.rights)
-            .join(am.Role, am.Role.id == FederationSiteAccess.role_id)
-            .where(FederationSiteAccess.site_id == site_id)
-        ).all()
         mine = set(caller.roles)
-        out: dict[str, set[str]] = {}
-        for group, role, rights in rows:
-            if role in mine:
-                out.setdefault(group, set()).update(r for r in (rights or []) if r in held)
-        return {g: frozenset(r) for g, r in out.items() if r}
+        if not held or not mine:
+            return {}
+        q = (
+            select(FederationSiteAccess.site_id, FederationSiteAccess.remote_group, am.Role.rights)
+            .join(am.Role, am.Role.id == FederationSiteAccess.role_id)
+            .where(am.Role.name.in_(sorted(mine)))
+        )
+        if site_id is not None:
+            q = q.where(FederationSiteAccess.site_id == site_id)
+        out: dict[int, dict[str, set[str]]] = {}
+        for sid, group, rights in s.execute(q).all():
+            out.setdefault(sid, {}).setdefault(group, set()).update(r for r in (rights or []) if r in held)
+        return {sid: {g: frozenset(r) for g, r in groups.items() if r} for sid, groups in out.items()}
 
     def cameras_for(self, caller: Principal) -> list[dict[str, Any]]:
         """Per remote site: its state and the cameras the caller may use there, each with its rights (what
         the remote grants ∩ what the centre gives the caller's roles on the camera's groups)."""
         out = []
         with self.db.session() as s:
-            for st in sorted(self.sites.values(), key=lambda x: x.name):
-                allowed = self.allowed_groups(s, caller, st.id)
-                cams = []
-                for c in st.cameras:
-                    rights = self._rights(c, allowed)
-                    if rights:
-                        cams.append({"id": c["id"], "name": c["name"],
-                                     "groups": [g for g in c["groups"] if g in allowed], "rights": rights})  # fmt: skip
-                if cams or allowed:
-                    out.append({"id": st.id, "name": st.name, "online": st.online, "cameras": cams})
+            by_site = self._allowed_by_site(s, caller)
+        for st in sorted(self.sites.values(), key=lambda x: x.name):
+            allowed = by_site.get(st.id, {})
+            cams = []
+            for c in st.cameras:
+                rights = self._rights(c, allowed)
+                if rights:
+                    cams.append({"id": c["id"], "name": c["name"],
+                                 "groups": [g for g in c["groups"] if g in allowed], "rights": rights})  # fmt: skip
+            if cams or allowed:
+                out.append({"id": st.id, "name": st.name, "online": st.online, "cameras": cams})
         return out
 
     @staticmethod
@@ -522,6 +542,22 @@ class Federation:
         if right not in rights:
             raise Forbidden(f"the '{right}' right on this remote camera is needed")
         return st
+
+    def alarm_cameras(self, caller: Principal) -> dict[int, frozenset[int]]:
+        """Per remote site, the ids of its cameras on which the caller has the alarms right (sites with none
+        left out): whom a pushed remote alarm change is for."""
+        sites = list(self.sites.values())
+        if not sites:
+            return {}
+        with self.db.session() as s:
+            by_site = self._allowed_by_site(s, caller)
+        out: dict[int, frozenset[int]] = {}
+        for st in sites:
+            allowed = by_site.get(st.id)
+            ids = frozenset(int(c["id"]) for c in st.cameras if allowed and ALARMS in self._rights(c, allowed))
+            if ids:
+                out[st.id] = ids
+        return out
 
     def check_site(self, caller: Principal, site_id: int, right: str) -> tuple[SiteState, set[int]]:
         """The site and the ids of its cameras on which the caller has ``right`` (``NotFound`` for none)."""

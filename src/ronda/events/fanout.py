@@ -45,6 +45,19 @@ class Client:
     queue: TextQueue = field(default_factory=TextQueue)
     overflowed: bool = False
 
+    def offer(self, text: str) -> None:
+        """Queue ``text``, or mark the client overflowed when its backlog is full (the connection handler
+        then closes it; the client reconnects and catches up)."""
+        if self.overflowed:
+            return
+        if self.queue.queued_bytes + len(text) > MAX_BACKLOG_BYTES:
+            self.overflowed = True
+            return
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
 
 class Fanout:
     def __init__(self, bus: Bus) -> None:
@@ -75,10 +88,4 @@ class Fanout:
                 out = text
             else:  # a copy shaped for this client (e.g. a redacted alarm)
                 out = json.dumps(message_to_json(verdict), separators=(",", ":"))
-            if c.queue.queued_bytes + len(out) > MAX_BACKLOG_BYTES:
-                c.overflowed = True  # the connection handler closes it (the client reconnects and catches up)
-                continue
-            try:
-                c.queue.put_nowait(out)
-            except asyncio.QueueFull:
-                c.overflowed = True
+            c.offer(out)

@@ -15,6 +15,7 @@ from ronda.access.rights import MANAGE_CAMERAS
 from ronda.access.service import AuthError, LoginThrottled
 from ronda.api.deps import CSRF_COOKIE, SESSION_COOKIE, Caller, Ctx, authenticated, client_ip, declare_ws, public
 from ronda.api.schemas.auth import MeView, Ticket, Tokens
+from ronda.cluster import federation_alarms
 from ronda.events import visibility as alarm_rules
 from ronda.events.messages import AlarmChanged, Event, Message
 from ronda.events.plate_privacy import PlateFilter
@@ -127,7 +128,9 @@ def origin_ok(ws: WebSocket) -> bool:
 @declare_ws(authenticated())
 async def events_ws(ws: WebSocket) -> None:
     """Live events and alarm changes the caller may see: JSON messages ``{"kind": "event", "event":
-    {...}}`` and ``{"kind": "alarm", "change": "created|updated|take|...", "alarm": {...}}``."""
+    {...}}`` and ``{"kind": "alarm", "change": "created|updated|take|...", "alarm": {...}}``; at a federation
+    centre also ``{"kind": "remote_alarm", "site", "alarm", "camera", "state", "change"}`` (or ``"resync":
+    true``) for the remote cameras the caller has the alarms right on (docs/cluster.md)."""
     ctx = ws.app.state.ctx
     if not origin_ok(ws):
         await ws.close(code=4403, reason="origin not allowed")
@@ -141,7 +144,9 @@ async def events_ws(ws: WebSocket) -> None:
     if p is None:
         await ws.close(code=4401, reason="session ended")
         return
-    state: dict[str, Any] = {"p": p, "seen": {}, "plates": PlateFilter(p)}
+    fed = ctx.federation  # a centre: its users with the alarms right on a remote camera hear of its alarms
+    remote = await asyncio.to_thread(fed.alarm_cameras, p) if fed is not None else {}
+    state: dict[str, Any] = {"p": p, "seen": {}, "plates": PlateFilter(p), "remote": remote}
 
     def sees_camera(cam: int) -> bool:
         seen = state["seen"]
@@ -174,6 +179,14 @@ async def events_ws(ws: WebSocket) -> None:
 
     fanout = ctx.events.fanout
     client = fanout.add(allowed)
+
+    def remote_alarm(site_id: int, data: dict[str, Any] | None) -> None:
+        text = federation_alarms.user_message(state["remote"], site_id, data)
+        if text is not None:
+            client.offer(text)
+
+    if fed is not None:
+        fed.alarm_feed.watch(remote_alarm)
     reader = asyncio.create_task(until_closed(ws))
     try:
         refreshed = asyncio.get_running_loop().time()
@@ -203,10 +216,14 @@ async def events_ws(ws: WebSocket) -> None:
                     await ws.close(code=4401, reason="session ended")
                     return
                 state["p"], state["seen"], state["plates"] = p, {}, PlateFilter(p)
+                if fed is not None:
+                    state["remote"] = await asyncio.to_thread(fed.alarm_cameras, p)
     except (WebSocketDisconnect, RuntimeError):
         return
     finally:
         fanout.remove(client)
+        if fed is not None:
+            fed.alarm_feed.unwatch(remote_alarm)
         reader.cancel()
 
 

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
+from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
 from ronda.access.rights import ALARMS, EXPORT, LIVE, MANAGE_USERS, PLAYBACK
@@ -56,6 +57,7 @@ from ronda.api.schemas.federation import (
 from ronda.api.schemas.media import ExportJob
 from ronda.cluster import federation as fed
 from ronda.cluster import federation_admin as admin
+from ronda.cluster import federation_alarms
 from ronda.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from ronda.events import visibility
 from ronda.media import export_access, live_view, playback, segment_source
@@ -466,6 +468,18 @@ async def peer_alarms(ctx: Ctx, call: Peer,
     out = [a for a in alarms if a.get("camera") is not None and call.principal.can(ALARMS, a["camera"])][:limit]
     await _peer_audit(ctx, call, "federation.alarms.list", None)
     return _json(ctx, call, out)
+
+
+@router.get("/federation/peer/alarms/stream", response_class=StreamingResponse, **peer_signed(peer_call))
+async def peer_alarm_stream(ctx: Ctx, call: Peer) -> StreamingResponse:
+    """The changes of the alarms whose camera the peer has the alarms right on, as they happen: one line
+    each (``<signature> <json>``: alarm, camera, state, change), a ping every 10 s, for a minute; the peer
+    then asks again (docs/cluster.md, Federation)."""
+    f = federation(ctx)
+    p = call.principal
+    lines = federation_alarms.peer_stream(ctx.events.fanout, lambda cam: p.can(ALARMS, cam), f.key, call.nonce,
+                                          stopping=ctx.stopping)  # fmt: skip
+    return StreamingResponse(lines, media_type="application/x-ndjson", headers={"Cache-Control": "no-store"})
 
 
 @router.post("/federation/peer/alarms/{alarm_id}/{action}", response_model=AlarmView, **peer_signed(peer_call))

@@ -2,20 +2,22 @@
 // Remote sites' alarms under the alarm list (docs/cluster.md, Federation): for each site where the user
 // has the alarms right on some camera (the centre's role and the site's grant both give it), the alarms
 // of those cameras as the site answers them through the centre, marked with the site's name, in the
-// list's state filter, read again every few seconds (a remote's alarms do not come over this centre's
-// event stream). Each can be taken, commented, closed and reopened from here: the site records the step
+// list's state filter, read again as soon as the centre's event stream says one of them changed (the
+// site pushes its changes to the centre: {"kind": "remote_alarm"}), and every half minute besides. Each can be taken, commented, closed and reopened from here: the site records the step
 // under the user's name at this centre (user@centre) and shows it as the owner.
 import { errorText } from "../../api.js";
 import { clear, h, toast } from "../../dom.js";
 import { addStrings, formatTime, t } from "../../i18n.js";
 import { ask } from "./dialog.js";
+import { beep } from "./sound.js";
 
 addStrings({
   en: { "ra.title": "Remote sites", "ra.none": "No alarms.", "ra.offline": "offline", "ra.error": "not available: {error}" },
   it: { "ra.title": "Siti remoti", "ra.none": "Nessun allarme.", "ra.offline": "non raggiungibile", "ra.error": "non disponibile: {error}" },
 });
 
-const POLL_MS = 5000;
+const POLL_MS = 30_000; // besides the pushed changes (a site whose pushes cannot reach the centre still shows)
+const PUSH_DELAY_MS = 150; // a burst of pushed changes: one read
 // What a remote alarm's state allows from the centre (the site refuses the rest; assigning is the site's own).
 const ACTIONS = {
   take: (/** @type {any} */ a, /** @type {string} */ me) => a.state !== "closed" && !(a.owner || "").startsWith(`${me}@`),
@@ -108,6 +110,16 @@ export function remoteAlarms(ctx, stateFilter) {
     timer = setTimeout(load, sites.length ? POLL_MS : IDLE_MS);
   };
 
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let pushed;
+  const onPush = (/** @type {Event} */ e) => {
+    const m = /** @type {CustomEvent} */ (e).detail || {};
+    // A new (or reopened) remote alarm sounds as a local one does (mute applies alike).
+    if ((m.change === "created" || m.change === "reopened") && beep(m.priority)) box.dataset.lastSound = m.priority;
+    if (pushed === undefined) pushed = setTimeout(() => { pushed = undefined; load(); }, PUSH_DELAY_MS);
+  };
+  ctx.events.addEventListener("remote_alarm", onPush);
+  ctx.events.addEventListener("resync", onPush); // the centre's socket reconnected: changes may have been missed
   load();
   return {
     el: box,
@@ -115,6 +127,9 @@ export function remoteAlarms(ctx, stateFilter) {
     dispose() {
       disposed = true;
       clearTimeout(timer);
+      clearTimeout(pushed);
+      ctx.events.removeEventListener("remote_alarm", onPush);
+      ctx.events.removeEventListener("resync", onPush);
     },
   };
 }
