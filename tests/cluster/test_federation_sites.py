@@ -148,6 +148,7 @@ def test_a_central_user_sees_only_the_granted_group(world: Fed) -> None:
     for c in by_name["comune-a"]["cameras"]:
         assert c["groups"] == ["Piazza"]
         assert c["rights"] == ["live", "playback"]  # A grants export and alarms too; a viewer has neither
+        assert c["streams"] == ["main"]  # what A records of it (a grid tile asks for "sub" only when listed)
     # B grants this centre nothing, whatever the centre opens.
     assert by_name["comune-b"] == {"id": w.site_ids["comune-b"], "name": "comune-b", "online": True, "cameras": []}
     # An operator of the centre gets what A grants (its role has it all); the centre's administrator, whose
@@ -578,14 +579,17 @@ def test_the_centre_web_client_shows_remote_cameras_by_site(world: Fed, browser:
     try:
         page.goto(w.centre.base + "/#/live")
         page.wait_for_selector("[data-testid=remote-camera][data-remote-site=comune-a]")
-        names = page.eval_on_selector_all("[data-testid=remote-camera]", "els => els.map(e => e.dataset.remoteSite"
-                                          " + '/' + e.textContent.trim())")  # fmt: skip
+        names = page.eval_on_selector_all(
+            "[data-testid=remote-camera]",
+            "els => els.map(e => e.dataset.remoteSite + '/'"
+            " + e.querySelector('[data-testid=remote-camera-name]').textContent)",
+        )
         assert sorted(names) == ["comune-a/A1", "comune-a/A2"], names
         sites = page.eval_on_selector_all("[data-testid=remote-site] .group-name", "els => els.map(e => e.textContent)")
         assert sites == ["comune-a", "comune-b", "comune-spenta"], sites
         page.wait_for_selector("[data-testid=remote-site]:has-text('comune-spenta') [data-testid=remote-offline]")
         assert page.locator("[data-testid=remote-site]:has-text('comune-a') [data-testid=remote-offline]").count() == 0
-        page.locator("[data-testid=remote-camera]", has_text="A1").click()
+        page.get_by_test_id("remote-camera-name").filter(has_text="A1").click()
         # Its live video through the centre: it plays, frames decoded, the picture put away.
         first, later = _plays(page)
         print(f"remote live video over 3 s: {first} -> {later}")
@@ -600,6 +604,62 @@ def test_the_centre_web_client_shows_remote_cameras_by_site(world: Fed, browser:
     finally:
         page.close()
         w.centre.api("DELETE", f"{API}/federation/sites/{dead_id}")
+
+
+TILE_LIVE = """key => { const v = document.querySelector(`[data-testid=remote-tile][data-remote-key="${key}"] video`);
+  return v && !v.hidden && v.readyState >= 2 && v.currentTime > 0
+    ? { t: v.currentTime, frames: v.getVideoPlaybackQuality().totalVideoFrames } : null; }"""
+
+
+def _tile_plays(page: Any, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The remote tile's live video now (once it plays) and 3 s later."""
+    page.wait_for_function(TILE_LIVE, arg=key, timeout=40_000)
+    first = page.evaluate(TILE_LIVE, key)
+    page.wait_for_timeout(3000)
+    return first, page.evaluate(TILE_LIVE, key)
+
+
+@pytest.mark.browser
+def test_the_centre_web_client_puts_a_remote_camera_in_the_live_grid(world: Fed, browser: Any) -> None:
+    """A central viewer puts A1 in the live grid (its button in the remote list): the tile, labelled
+    "comune-a · A1", plays A1's live video through the centre; after a reload it is still there and plays;
+    Enter opens the remote viewer, Delete empties the tile. A3 (not granted) has no such button."""
+    w = world
+    _site_a_up(w)
+    sid, a1 = w.site_ids["comune-a"], w.a_ids["A1"]
+    key = f"r:{sid}:{a1}"
+    page, errors = _login(w, browser, "hqviewer")
+    try:
+        page.goto(w.centre.base + "/#/live")
+        page.locator(f"[data-testid=remote-camera][data-remote-key='{key}'] [data-testid=remote-to-grid]").click()
+        placed = time.monotonic()
+        tile = page.locator(f"[data-testid=remote-tile][data-remote-key='{key}']")
+        tile.wait_for(timeout=10_000)
+        assert tile.get_attribute("data-index") == "0"
+        assert tile.locator(".tile-name").inner_text() == "comune-a · A1"
+        first, later = _tile_plays(page, key)
+        print(f"remote tile over 3 s: {first} -> {later}, {time.monotonic() - placed:.1f} s after it was placed")
+        assert later["t"] - first["t"] >= 2.0 and later["frames"] > first["frames"], (first, later)
+        assert tile.get_attribute("data-stream") == "main"  # A records no sub-stream: the tile took the main one
+        keys = page.eval_on_selector_all(
+            "[data-testid=remote-to-grid]", "els => els.map(e => e.closest('li').dataset.remoteKey)"
+        )
+        assert sorted(keys) == sorted(f"r:{sid}:{w.a_ids[n]}" for n in ("A1", "A2")), keys  # A3 is not granted
+        # Kept across a reload (the grid's slots are the user's settings), and playing again.
+        page.reload()
+        tile.wait_for(timeout=15_000)
+        first, later = _tile_plays(page, key)
+        assert later["t"] - first["t"] >= 2.0, (first, later)
+        tile.focus()
+        page.keyboard.press("Enter")  # the remote viewer panel (recordings, export) opens
+        page.get_by_test_id("remote-viewer").wait_for(timeout=10_000)
+        tile.focus()
+        page.keyboard.press("Delete")
+        tile.wait_for(state="detached", timeout=10_000)
+        assert page.locator(".live-grid .tile-empty[data-index='0']").count() == 1
+        assert errors.errors == []
+    finally:
+        page.close()
 
 
 @pytest.mark.browser

@@ -186,7 +186,7 @@ def test_a_central_user_gets_the_remote_grant_narrowed_by_its_roles(db, audit) -
                                                                    ("C3", ["live"])]  # fmt: skip
     # An API key or time profile without "live" narrows further: the rights held now count.
     assert f.cameras_for(_caller(["ops"], {"export"}))[0]["cameras"] == [
-        {"id": 1, "name": "C1", "groups": ["Piazza"], "rights": ["export"]}]  # fmt: skip
+        {"id": 1, "name": "C1", "groups": ["Piazza"], "rights": ["export"], "streams": []}]  # fmt: skip
     assert f.cameras_for(_caller(["administrator"], {"live", "playback", "export", "alarms"})) == []
     assert f.check(viewer, sid, 1, "playback") is st
     with pytest.raises(Forbidden):
@@ -240,12 +240,15 @@ def test_registration_refuses_bad_input(db, audit, peer) -> None:
 
 def test_a_remotes_camera_list_is_kept_only_in_the_expected_shape() -> None:
     got = fed.clean_cameras([
-        {"id": 1, "name": "C1", "groups": ["Piazza", 3], "rights": ["live", "ptz", "export"], "extra": "x"},
+        {"id": 1, "name": "C1", "groups": ["Piazza", 3], "rights": ["live", "ptz", "export"], "extra": "x",
+         "streams": ["sub", "hd", 4, "main"]},
         {"id": "2", "name": "C2"}, {"id": True, "name": "C3"}, {"id": 0, "name": "C4"}, {"id": 5}, "junk",
         {"id": 6, "name": "N" * 500, "groups": "Piazza"},
     ])  # fmt: skip
-    assert got == [{"id": 1, "name": "C1", "groups": ["Piazza"], "rights": ["live", "export"]},
-                   {"id": 6, "name": "N" * 200, "groups": [], "rights": []}]  # fmt: skip
+    assert got == [
+        {"id": 1, "name": "C1", "groups": ["Piazza"], "rights": ["live", "export"], "streams": ["main", "sub"]},
+        {"id": 6, "name": "N" * 200, "groups": [], "rights": [], "streams": []},
+    ]
     with pytest.raises(Unavailable):
         fed.clean_cameras({"cameras": []})
 

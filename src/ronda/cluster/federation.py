@@ -45,7 +45,7 @@ from ronda.access.rights import ALARMS, EXPORT, LIVE, PLAYBACK, Grant, Permissio
 from ronda.access.service import Principal
 from ronda.errors import Forbidden, Invalid, NotFound, Unauthenticated, Unavailable
 from ronda.store import access_models as am
-from ronda.store import guards_repo
+from ronda.store import guards_repo, repos
 from ronda.store.db import Database
 from ronda.store.federation_models import FederationPeer, FederationPeerGrant, FederationSite, FederationSiteAccess
 from ronda.tasks import cancel_and_wait
@@ -64,6 +64,7 @@ SKEW_MS = 30_000
 _REQUEST_CONTEXT = b"ronda-federation-request-v1\n"
 _ANSWER_CONTEXT = b"ronda-federation-answer-v1\n"
 MAX_TOKEN_CHARS = 4096
+STREAMS = ("main", "sub")
 
 
 # --- keys -------------------------------------------------------------------------------------------------
@@ -248,6 +249,23 @@ def verify_request(s: Session, nonces: Nonces, token: str | None, method: str, p
     p = Principal(user_id=0, username=f"{claims.user or '-'}@{peer.name}", roles=[], organisation_id=None,
                   permissions=Permissions(grants), via="federation", source_ip=source_ip)  # fmt: skip
     return PeerCall(peer.name, claims.user, claims.nonce, p, groups)
+
+
+def granted_cameras(db: Database, call: PeerCall) -> list[dict[str, Any]]:
+    """What a remote tells its peer of the cameras it grants it: id, name, the granted groups and rights
+    (cameras without any right left out) and the streams each records (what its live view can show)."""
+    with db.session() as s:
+        cams = {c.id: c for c in repos.list_cameras(s) if c.id in call.groups}
+        out = []
+        for cid in sorted(call.groups):
+            cam = cams.get(cid)
+            rights = sorted(call.principal.rights_for(cid))
+            if cam is None or not rights:
+                continue
+            streams = sorted(st.kind for st in cam.streams if st.record and st.kind in STREAMS)
+            out.append({"id": cid, "name": cam.name, "groups": sorted(call.groups[cid]), "rights": rights,
+                        "streams": streams})  # fmt: skip
+    return out
 
 
 def peer_grants(s: Session, peer_id: int) -> tuple[list[Grant], dict[int, list[str]]]:
@@ -515,8 +533,8 @@ class Federation:
             for c in st.cameras:
                 rights = self._rights(c, allowed)
                 if rights:
-                    cams.append({"id": c["id"], "name": c["name"],
-                                 "groups": [g for g in c["groups"] if g in allowed], "rights": rights})  # fmt: skip
+                    cams.append({"id": c["id"], "name": c["name"], "groups": [g for g in c["groups"] if g in allowed],
+                                 "rights": rights, "streams": c.get("streams", [])})  # fmt: skip
             if cams or allowed:
                 out.append({"id": st.id, "name": st.name, "online": st.online, "cameras": cams})
         return out
@@ -611,7 +629,8 @@ def clean_cameras(data: Any) -> list[dict[str, Any]]:
         if not 1 <= c["id"] < 2**31:
             continue
         out.append({"id": c["id"], "name": c["name"][:200], "groups": [g[:200] for g in _strings(c.get("groups"))],
-                    "rights": [r for r in _strings(c.get("rights")) if r in FEDERATION_RIGHTS]})  # fmt: skip
+                    "rights": [r for r in _strings(c.get("rights")) if r in FEDERATION_RIGHTS],
+                    "streams": [k for k in STREAMS if k in _strings(c.get("streams"))]})  # fmt: skip
     return out
 
 

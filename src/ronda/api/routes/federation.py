@@ -61,7 +61,6 @@ from ronda.cluster import federation_alarms
 from ronda.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from ronda.events import visibility
 from ronda.media import export_access, live_view, playback, segment_source
-from ronda.store import repos
 
 router = APIRouter(tags=["federation"])
 Id = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
@@ -418,14 +417,11 @@ async def _peer_audit(ctx: AppContext, call: fed.PeerCall, action: str, camera_i
 
 @router.get("/federation/peer/cameras", response_model=list[PeerCamera], **peer_signed(peer_call))
 async def peer_cameras(ctx: Ctx, call: Peer) -> Response:
-    """The cameras granted to the calling peer, with the granted rights and groups of each."""
-    ids = sorted(call.groups)
-    with ctx.db.session() as s:
-        names = {c.id: c.name for c in repos.list_cameras(s) if c.id in call.groups}
-    out = [{"id": i, "name": names[i], "groups": sorted(call.groups[i]),
-            "rights": sorted(call.principal.rights_for(i))} for i in ids if i in names]  # fmt: skip
+    """The cameras granted to the calling peer, with the granted rights and groups of each and the streams it
+    records (what a live view can show)."""
+    out = await asyncio.to_thread(fed.granted_cameras, ctx.db, call)
     await _peer_audit(ctx, call, "federation.cameras", None)
-    return _json(ctx, call, [c for c in out if c["rights"]])
+    return _json(ctx, call, out)
 
 
 @router.get("/federation/peer/cameras/{camera_id}/snapshot", response_class=Response, responses=JPEG,

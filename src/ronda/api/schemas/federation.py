@@ -80,6 +80,7 @@ class RemoteCamera(Out):
     name: str
     groups: list[str]
     rights: list[str]
+    streams: list[Literal["main", "sub"]] = Field(default_factory=list, description="recorded there: live-viewable")
 
 
 class RemoteSite(Out):
@@ -94,6 +95,7 @@ class PeerCamera(Out):
     name: str
     groups: list[str]
     rights: list[str]
+    streams: list[Literal["main", "sub"]] = Field(default_factory=list, description="the streams it records")
 
 
 class _ExportFields(_Body):

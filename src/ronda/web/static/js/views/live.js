@@ -72,7 +72,9 @@ export default {
         h("summary", { text: t("live.cameras") }), search, tree),
       savedViews(ctx, settings, grid));
     const main = h("section", { class: "live-main" });
-    const remote = remoteSites(ctx, main); // other sites' cameras (federation), with an offline badge
+    // other sites' cameras (federation), with an offline badge; with the live right also in the grid
+    const remote = remoteSites(ctx, main, { place: (key) => grid.place(key), changed: () => { if (!singleId) grid.renderRemote(); } });
+    grid.remote = remote;
     side.append(remote.el);
 
     /** @param {LiveCamera} cam */

@@ -4,10 +4,11 @@
 export const LAYOUTS = [1, 4, 9, 16];
 
 /**
- * A saved view: a layout and its cameras (null = empty tile).
- * @typedef {{ layout: number, cameras: (number | null)[] }} SavedView
+ * A saved view: a layout and its cameras (a camera's id, a remote camera's key "r:<site>:<camera>", null =
+ * empty tile).
+ * @typedef {{ layout: number, cameras: (number | string | null)[] }} SavedView
  */
-/** @typedef {{ layout: number, slots: (number | null)[] | null, views: Record<string, SavedView> }} LiveSettings */
+/** @typedef {{ layout: number, slots: (number | string | null)[] | null, views: Record<string, SavedView> }} LiveSettings */
 
 /** @param {import("../../app.js").AppContext} ctx */
 function storeKey(ctx) {
