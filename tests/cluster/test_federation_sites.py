@@ -89,8 +89,10 @@ def _online(w: Fed, name: str, want: bool = True) -> bool:
 def world(sim: SimulatorProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
     base = tmp_path_factory.mktemp("federation")
     dirs = {n: base / n for n in ("centre", "a", "b")}
-    # Sub-streams: small pictures, cheap to record on a shared machine.
-    cams_a = [{"name": f"A{n}", "main": {"url": sim.url(f"cam{n}", sub=True)}} for n in (1, 2, 3)]
+    # Sub-streams: small pictures, cheap to record on a shared machine. A2 is an H.265 camera with an H.264
+    # sub-stream (a browser without H.265 plays its sub-stream).
+    cams_a = [{"name": f"A{n}", "main": {"url": sim.url(f"cam{n}", sub=True)}} for n in (1, 3)]
+    cams_a.insert(1, {"name": "A2", "main": {"url": sim.url("hevc")}, "sub": {"url": sim.url("cam2", sub=True)}})
     cams_b = [{"name": "B1", "main": {"url": sim.url("cam4", sub=True)}}]
     procs: dict[str, RondaProcess] = {}
     for name, cams, site in (("centre", [], "hq"), ("a", cams_a, "comune-a"), ("b", cams_b, "comune-b")):
@@ -148,7 +150,8 @@ def test_a_central_user_sees_only_the_granted_group(world: Fed) -> None:
     for c in by_name["comune-a"]["cameras"]:
         assert c["groups"] == ["Piazza"]
         assert c["rights"] == ["live", "playback"]  # A grants export and alarms too; a viewer has neither
-        assert c["streams"] == ["main"]  # what A records of it (a grid tile asks for "sub" only when listed)
+        # what A records of it (a grid tile asks for "sub" only when listed)
+        assert c["streams"] == (["main", "sub"] if c["name"] == "A2" else ["main"]), c
     # B grants this centre nothing, whatever the centre opens.
     assert by_name["comune-b"] == {"id": w.site_ids["comune-b"], "name": "comune-b", "online": True, "cameras": []}
     # An operator of the centre gets what A grants (its role has it all); the centre's administrator, whose
@@ -657,6 +660,34 @@ def test_the_centre_web_client_puts_a_remote_camera_in_the_live_grid(world: Fed,
         page.keyboard.press("Delete")
         tile.wait_for(state="detached", timeout=10_000)
         assert page.locator(".live-grid .tile-empty[data-index='0']").count() == 1
+        assert errors.errors == []
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+def test_an_h265_remote_camera_plays_its_h264_sub_stream_where_the_browser_has_no_h265(world: Fed,
+                                                                                     browser: Any) -> None:  # fmt: skip
+    """A2 records H.265 (main) and H.264 (sub). Headless Chromium here decodes no H.265: the viewer's main
+    stream is refused as unsupported and its sub-stream plays instead; in the grid the tile takes the
+    sub-stream from the start."""
+    w = world
+    _site_a_up(w)
+    sid, a2 = w.site_ids["comune-a"], w.a_ids["A2"]
+    page, errors = _login(w, browser, "hqviewer")
+    try:
+        page.goto(w.centre.base + "/#/live")
+        assert not page.evaluate("() => MediaSource.isTypeSupported('video/mp4; codecs=\"hvc1.1.6.L120.90\"')")
+        page.get_by_test_id("remote-camera-name").filter(has_text="A2").click()
+        first, later = _plays(page)
+        print(f"A2 (H.265 main) in the viewer: {first} -> {later}")
+        assert later["t"] - first["t"] >= 2.0 and later["state"] == "playing", (first, later)
+        assert page.get_by_test_id("remote-viewer").get_attribute("data-stream") == "sub"
+        key = f"r:{sid}:{a2}"
+        page.locator(f"[data-testid=remote-camera][data-remote-key='{key}'] [data-testid=remote-to-grid]").click()
+        first, later = _tile_plays(page, key)
+        assert later["t"] - first["t"] >= 2.0, (first, later)
+        assert page.locator(f"[data-testid=remote-tile][data-remote-key='{key}']").get_attribute("data-stream") == "sub"
         assert errors.errors == []
     finally:
         page.close()

@@ -127,7 +127,9 @@ export function remoteSites(ctx, main, grid) {
     const panel = h("section", { class: "remote-viewer", "data-testid": "remote-viewer" },
       h("div", { class: "single-bar" }, h("h2", { text: `${site.name} · ${cam.name}` }), badge,
         h("button", { type: "button", class: "link", text: t("remote.close"), onclick: () => closeViewer && closeViewer() })));
-    const picture = cam.rights.includes("live") ? remoteLive(ctx, site, cam, { holder: panel, prefix: "remote" }) : null;
+    // The main stream, and the sub-stream when the main one does not play here (H.265 in a browser without it).
+    const streams = (cam.streams || []).includes("sub") ? ["main", "sub"] : ["main"];
+    const picture = cam.rights.includes("live") ? remoteLive(ctx, site, cam, { holder: panel, prefix: "remote", streams }) : null;
     panel.append(...(picture ? picture.nodes : []), video,
       ...(cam.rights.includes("playback") ? [h("div", {}, h("h3", { text: t("remote.recent") }), recent)] : []),
       ...(exporter ? [exporter.el] : []));
