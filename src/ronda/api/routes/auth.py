@@ -187,14 +187,24 @@ async def events_ws(ws: WebSocket) -> None:
 
     if fed is not None:
         fed.alarm_feed.watch(remote_alarm)
+
+    async def recheck() -> None:
+        """Every ``SOCKET_RECHECK_S``: the session (ended, key revoked: return) and the rights, as the filters
+        use them. It runs beside the sending: a recheck waiting for the database does not hold up events."""
+        while True:
+            await asyncio.sleep(SOCKET_RECHECK_S)
+            p = await asyncio.to_thread(ctx.auth.principal_for_binding, binding, "ws")
+            if p is None:
+                return
+            remote = await asyncio.to_thread(fed.alarm_cameras, p) if fed is not None else {}
+            state.update(p=p, seen={}, plates=PlateFilter(p), remote=remote)
+
     reader = asyncio.create_task(until_closed(ws))
+    watcher = asyncio.create_task(recheck())
     try:
-        refreshed = asyncio.get_running_loop().time()
         while not reader.done():
             getter = asyncio.ensure_future(client.queue.get())
-            done, _ = await asyncio.wait(
-                {getter, reader}, timeout=SOCKET_RECHECK_S, return_when=asyncio.FIRST_COMPLETED
-            )
+            done, _ = await asyncio.wait({getter, reader, watcher}, return_when=asyncio.FIRST_COMPLETED)
             if getter in done:
                 text = getter.result()
                 batch = [text]
@@ -208,16 +218,10 @@ async def events_ws(ws: WebSocket) -> None:
             if client.overflowed:
                 await ws.close(code=4008, reason="too far behind: reconnect")
                 return
-            now = asyncio.get_running_loop().time()
-            if now - refreshed >= SOCKET_RECHECK_S:  # session ended, key revoked, rights changed?
-                refreshed = now
-                p = await asyncio.to_thread(ctx.auth.principal_for_binding, binding, "ws")
-                if p is None:
-                    await ws.close(code=4401, reason="session ended")
-                    return
-                state["p"], state["seen"], state["plates"] = p, {}, PlateFilter(p)
-                if fed is not None:
-                    state["remote"] = await asyncio.to_thread(fed.alarm_cameras, p)
+            if watcher.done():
+                watcher.result()  # a database error ends the socket, as it always did
+                await ws.close(code=4401, reason="session ended")
+                return
     except (WebSocketDisconnect, RuntimeError):
         return
     finally:
@@ -225,6 +229,7 @@ async def events_ws(ws: WebSocket) -> None:
         if fed is not None:
             fed.alarm_feed.unwatch(remote_alarm)
         reader.cancel()
+        watcher.cancel()
 
 
 async def until_closed(ws: WebSocket) -> None:
