@@ -235,7 +235,8 @@ def build(cfg: Config, migrate: bool, record: bool = True, roles: frozenset[str]
     nodes = node_client(cfg, db, recorder)
     if nodes is not None:  # playback, HLS VOD and export read another node's recent footage through it
         segment_source.of(cfg, db).remote = nodes.fetch_segment
-    fed = federation.Federation(db, federation.load_key(keys_dir(cfg)), cfg.site.name)  # docs/cluster.md
+    fed = federation.Federation(db, federation.load_key(keys_dir(cfg)), cfg.site.name,
+                                spool_dir=cfg.data_dir / "spool")  # docs/cluster.md  # fmt: skip
     # Every node of a cluster is in ``nodes``: a recorder through its lease keeper, any other node here.
     presence = None
     if cfg.cluster is not None and (recorder is None or recorder.leases is None):

@@ -245,6 +245,9 @@ def test_an_export_of_a_remote_camera_made_there_fetched_through_the_centre(worl
     assert finished["download"] == f"/api/v1/federation/sites/{sid}/exports/{job['id']}/download"
     r = httpx.get(w.centre.base + finished["download"], headers=ops, timeout=60)
     assert r.status_code == 200 and r.content[:2] == b"PK" and len(r.content) == finished["bytes"], r.status_code
+    # Spooled to the centre's disk on the way (not held in memory), and gone once sent.
+    assert wait_for(lambda: not list((w.dirs["centre"] / "spool").glob("*")), 10, 0.2, "the spool emptied")
+    assert (w.dirs["centre"] / "spool").is_dir()
     # Signed at A with A's evidence key: `ronda verify` with A's published key accepts it.
     pkg, pem = w.dirs["centre"].parent / "remote-export.zip", w.dirs["centre"].parent / "a-site.pem"
     pkg.write_bytes(r.content)

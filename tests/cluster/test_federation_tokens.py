@@ -4,6 +4,8 @@ The three-process test (test_federation_sites.py) runs the same over real HTTP."
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -269,3 +271,70 @@ def test_only_a_playlist_of_relative_part_names_is_passed_on() -> None:
                 good.replace(b"init-1.mp4", b"../init-1.mp4"), good + b"#EXT-X-KEY:METHOD=AES-128,URI=\"k\"\n",
                 good.replace(b"12.m4s", b"12.m4s?token=x"), "#EXTM3U\n\u00e9.m4s\n".encode()):  # fmt: skip
         assert not fed.relative_playlist(bad), bad
+
+
+@pytest.fixture
+def signing_site(tmp_path: Path) -> Iterator[tuple[str, Ed25519PrivateKey, bytes]]:
+    """A real HTTP server on loopback answering as a remote would: ``/good`` (3 MiB signed with the site's
+    key), ``/forged`` (signed with another key), ``/refused`` (403)."""
+    import threading
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from tests.helpers import free_port
+
+    key, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    body = os.urandom(3 << 20)
+
+    async def answer(request: Request) -> Response:
+        kind = request.path_params["kind"]
+        if kind == "refused":
+            return Response(status_code=403)
+        claims, _, _ = fed.read_claims(request.headers[fed.TOKEN_HEADER])
+        sig = fed.sign_answer(key if kind == "good" else other, claims.nonce, body)
+        return Response(body, media_type="application/zip", headers={fed.SIGNATURE_HEADER: sig})
+
+    port = free_port()
+    app = Starlette(routes=[Route("/x/{kind}", answer)])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", key, body
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+async def test_a_large_answer_is_spooled_to_disk_checked_and_removed_when_bad(db, tmp_path, signing_site) -> None:
+    """An export package goes to a file as it arrives (hashed on the way), kept only when the site's
+    signature matches; a forged, too large or refused answer leaves no file behind."""
+    url, key, body = signing_site
+    spool = tmp_path / "spool"
+    f = fed.Federation(db, Ed25519PrivateKey.generate(), "hq", spool_dir=spool)
+    await f.start()
+    try:
+        st = fed.SiteState(1, "comune-a", url, fed.public_key_text(key), online=True)
+        into = f.spool_file()
+        answer = await f.call(st, "GET", "/x/good", user="anna", max_bytes=8 << 20, into=into)
+        assert (answer.status, answer.body) == (200, b"") and into.read_bytes() == body
+        into.unlink()
+        for path, limit in (("/x/forged", 8 << 20), ("/x/good", 1 << 20)):
+            into = f.spool_file()
+            with pytest.raises(Unavailable):
+                await f.call(st, "GET", path, user="anna", max_bytes=limit, into=into)
+            assert not into.exists(), path
+        assert st.online is False and "not signed" in (st.error or "")  # the forged answer marks the site
+        into = f.spool_file()
+        assert (await f.call(st, "GET", "/x/refused", user="anna", max_bytes=8 << 20, into=into)).status == 403
+        assert not into.exists()
+        assert list(spool.iterdir()) == []
+    finally:
+        await f.stop()

@@ -22,12 +22,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import logging
 import re
 import secrets
+import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -65,6 +68,7 @@ _REQUEST_CONTEXT = b"ronda-federation-request-v1\n"
 _ANSWER_CONTEXT = b"ronda-federation-answer-v1\n"
 MAX_TOKEN_CHARS = 4096
 STREAMS = ("main", "sub")
+FILE_MIN_RATE = 1 << 20  # bytes/s: how long an answer spooled to a file may take at most (its size at this rate)
 
 
 # --- keys -------------------------------------------------------------------------------------------------
@@ -289,14 +293,23 @@ def peer_grants(s: Session, peer_id: int) -> tuple[list[Grant], dict[int, list[s
 
 
 def sign_answer(key: Ed25519PrivateKey, nonce: str, body: bytes) -> str:
-    return _b64(key.sign(_ANSWER_CONTEXT + nonce.encode() + b"\n" + hashlib.sha256(body).digest()))
+    return sign_digest(key, nonce, hashlib.sha256(body).digest())
+
+
+def sign_digest(key: Ed25519PrivateKey, nonce: str, digest: bytes) -> str:
+    """The answer's signature from the SHA-256 of its body (a file hashed as it is read, not held whole)."""
+    return _b64(key.sign(_ANSWER_CONTEXT + nonce.encode() + b"\n" + digest))
 
 
 def answer_is_signed(public: Ed25519PublicKey, nonce: str, body: bytes, signature: str | None) -> bool:
+    return digest_is_signed(public, nonce, hashlib.sha256(body).digest(), signature)
+
+
+def digest_is_signed(public: Ed25519PublicKey, nonce: str, digest: bytes, signature: str | None) -> bool:
     if not signature:
         return False
     try:
-        public.verify(_unb64(signature), _ANSWER_CONTEXT + nonce.encode() + b"\n" + hashlib.sha256(body).digest())
+        public.verify(_unb64(signature), _ANSWER_CONTEXT + nonce.encode() + b"\n" + digest)
     except (InvalidSignature, ValueError):
         return False
     return True
@@ -325,7 +338,7 @@ class SiteState:
 class Answer:
     status: int
     media_type: str
-    body: bytes
+    body: bytes  # empty when the answer went to a file (``Federation.call(into=...)``)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -338,7 +351,8 @@ class Federation:
 
     def __init__(self, db: Database, key: Ed25519PrivateKey, name: str, *, poll_seconds: float = 2.0,
                  timeout_seconds: float = 3.0, max_json_bytes: int = 4 << 20,
-                 max_media_bytes: int = 64 << 20, max_export_bytes: int = 256 << 20) -> None:  # fmt: skip
+                 max_media_bytes: int = 64 << 20, max_export_bytes: int = 4 << 30,
+                 spool_dir: Path | None = None) -> None:  # fmt: skip
         self.db = db
         self.key = key
         self.name = name
@@ -346,7 +360,8 @@ class Federation:
         self.timeout_seconds = timeout_seconds
         self.max_json_bytes = max_json_bytes
         self.max_media_bytes = max_media_bytes
-        self.max_export_bytes = max_export_bytes
+        self.max_export_bytes = max_export_bytes  # a package is spooled to disk (spool_dir), not held in memory
+        self.spool_dir = spool_dir or Path(tempfile.gettempdir())
         self.nonces: Nonces = SharedNonces(db)  # this site as a remote: tokens its peers sent, on any node
         self.views = ViewWindow()  # remote pictures, audited once a minute per viewer and camera
         self.sites: dict[int, SiteState] = {}
@@ -361,9 +376,12 @@ class Federation:
     # life cycle
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self._clear_spool)
         self.reload()
         timeout = httpx.Timeout(self.timeout_seconds)
-        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
+        # Answers uncompressed only: a site's compressed answer could expand far past the bounds when read.
+        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False,
+                                         headers={"accept-encoding": "identity"})  # fmt: skip
         self._task = asyncio.create_task(self._poll_forever(), name="federation-poll")
 
     async def stop(self) -> None:
@@ -444,13 +462,32 @@ class Federation:
             raise NotFound("remote site")
         return st
 
+    def _clear_spool(self, older_than_s: float = 86_400) -> None:
+        """Spooled answers a crash left behind (a day old: another node sharing the directory may be using
+        its own now)."""
+        cutoff = time.time() - older_than_s
+        for p in self.spool_dir.glob("federation-*.part"):
+            with contextlib.suppress(OSError):
+                if p.stat().st_mtime < cutoff:
+                    p.unlink()
+
+    def spool_file(self) -> Path:
+        """A new file name for an answer spooled to disk (``call(into=...)``; the caller removes it)."""
+        self.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self.spool_dir / f"federation-{secrets.token_hex(8)}.part"
+
     async def call(self, st: SiteState, method: str, path: str, *, user: str, params: dict[str, Any] | None = None,
-                   json_body: Any = None, max_bytes: int | None = None, wait_s: float = 0.0) -> Answer:  # fmt: skip
+                   json_body: Any = None, max_bytes: int | None = None, wait_s: float = 0.0,
+                   into: Path | None = None) -> Answer:  # fmt: skip
         """One signed request to the remote; its answer read up to ``max_bytes`` and checked against the
         remote's key. ``Unavailable`` (503) when the site cannot be reached, times out, answers too much or
         unsigned. A site that cannot be connected to, or answers unsigned, is offline until its next good
         answer; a slow answer fails only its request (the poller judges the site). ``wait_s``: how long the
-        remote may take before it answers at all (a live playlist waits for the camera's first segment)."""
+        remote may take before it answers at all (a live playlist waits for the camera's first segment).
+        ``into``: a successful answer's body goes to this file, hashed as it is written, instead of memory
+        (an export package: any size up to ``max_bytes``); it is removed when the answer fails or is not
+        signed, and the whole exchange may then take as long as the size needs at ``FILE_MIN_RATE``, as long
+        as data keeps coming (each read within the timeout)."""
         if self._client is None:
             raise Unavailable("federation is not running")
         query = urlencode(sorted((k, str(v)) for k, v in (params or {}).items() if v is not None))
@@ -461,39 +498,70 @@ class Federation:
         limit = max_bytes or self.max_json_bytes
         url = st.url.rstrip("/") + full
         timeout = httpx.Timeout(self.timeout_seconds, read=self.timeout_seconds + wait_s)
+        whole = self.timeout_seconds * 3 + wait_s + (limit / FILE_MIN_RATE if into is not None else 0.0)
+        digest = hashlib.sha256()
         try:
-            async with asyncio.timeout(self.timeout_seconds * 3 + wait_s):  # the whole exchange, body included
+            async with asyncio.timeout(whole):  # the whole exchange, body included
                 async with self._client.stream(method, url, headers=headers, content=content or None,
                                                timeout=timeout) as r:  # fmt: skip
                     declared = r.headers.get("content-length")
                     if declared is not None and declared.isdigit() and int(declared) > limit:
                         raise Unavailable(f"the answer of site {st.name} is too large")
+                    ok = 200 <= r.status_code < 300
+                    if ok and r.headers.get("content-encoding", "identity").lower() != "identity":
+                        raise Unavailable(f"site {st.name} answered compressed")
+                    sink = into.open("wb") if into is not None and ok else None
                     chunks: list[bytes] = []
                     size = 0
-                    async for chunk in r.aiter_bytes():
-                        size += len(chunk)
-                        if size > limit:
-                            raise Unavailable(f"the answer of site {st.name} is too large")
-                        chunks.append(chunk)
+                    try:
+                        async for chunk in r.aiter_raw():
+                            size += len(chunk)
+                            if size > limit:
+                                raise Unavailable(f"the answer of site {st.name} is too large")
+                            digest.update(chunk)
+                            if sink is not None:
+                                await asyncio.to_thread(sink.write, chunk)
+                            else:
+                                chunks.append(chunk)
+                    finally:
+                        if sink is not None:
+                            sink.close()
                     body = b"".join(chunks)
                     status, media, signature = (
                         r.status_code,
                         r.headers.get("content-type", ""),
                         r.headers.get(SIGNATURE_HEADER),
                     )
-        except (httpx.ConnectError, httpx.ConnectTimeout, OSError) as e:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+            self._drop(into)
+            st.online, st.error, st.checked_ms = False, f"unreachable: {type(e).__name__}", now_ms()
+            raise Unavailable(f"site {st.name} is unreachable", retry_after=5) from None
+        except OSError as e:
+            self._drop(into)
+            if into is not None and not isinstance(e, ConnectionError):  # the spool's disk, not the site
+                raise Unavailable("the centre has no room for the answer now", retry_after=30) from None
             st.online, st.error, st.checked_ms = False, f"unreachable: {type(e).__name__}", now_ms()
             raise Unavailable(f"site {st.name} is unreachable", retry_after=5) from None
         except (httpx.HTTPError, TimeoutError) as e:
+            self._drop(into)
             raise Unavailable(f"site {st.name} did not answer in time ({type(e).__name__})", retry_after=5) from None
+        except BaseException:
+            self._drop(into)
+            raise
         if not 200 <= status < 300:
             # A refusal is not signed (the remote's error handler answers it): only its status is used,
             # never its body, so a forged one can refuse, never show anything.
             return Answer(status, "", b"")
-        if not answer_is_signed(parse_public_key(st.public_key), nonce, body, signature):
+        if not digest_is_signed(parse_public_key(st.public_key), nonce, digest.digest(), signature):
+            self._drop(into)
             st.online, st.error = False, "its answer is not signed by its key"
             raise Unavailable(f"the answer of site {st.name} is not signed by its key")
         return Answer(status, media.split(";")[0].strip(), body)
+
+    @staticmethod
+    def _drop(path: Path | None) -> None:
+        if path is not None:
+            path.unlink(missing_ok=True)
 
     # who at the centre may use what
     def allowed_groups(self, s: Session, caller: Principal, site_id: int) -> dict[str, frozenset[str]]:

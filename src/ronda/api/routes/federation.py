@@ -13,14 +13,16 @@ Three sets of routes:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
+from starlette.background import BackgroundTask
 
 from ronda.access.rights import ALARMS, EXPORT, LIVE, MANAGE_USERS, PLAYBACK
 from ronda.api.context import AppContext
@@ -372,13 +374,19 @@ async def remote_export_download(ctx: Ctx, caller: Caller, site_id: Id, job_id: 
     site's evidence key."""
     f = federation(ctx)
     st, job = await _own_job(ctx, caller, site_id, job_id)
+    spool = f.spool_file()  # the package goes to disk, checked whole against the site's signature, then out
     answer = await f.call(st, "GET", f"/api/v1/federation/peer/exports/{job_id}/download", user=caller.username,
-                          max_bytes=f.max_export_bytes)  # fmt: skip
+                          max_bytes=f.max_export_bytes, into=spool)  # fmt: skip
     if answer.status != 200:
+        spool.unlink(missing_ok=True)
         _remote_error(st, answer)
-    await _audited(ctx, caller, "federation.export.download", st, job["cameras"][0], job=job_id)
-    return Response(answer.body, media_type="application/zip",
-                    headers={"Content-Disposition": f'attachment; filename="{job["name"]}"'})  # fmt: skip
+    try:
+        await _audited(ctx, caller, "federation.export.download", st, job["cameras"][0], job=job_id)
+    except BaseException:
+        spool.unlink(missing_ok=True)
+        raise
+    return FileResponse(spool, media_type="application/zip", background=BackgroundTask(spool.unlink, missing_ok=True),
+                        headers={"Content-Disposition": f'attachment; filename="{job["name"]}"'})  # fmt: skip
 
 
 # --- what a remote serves its peers ------------------------------------------------------------------------
@@ -491,6 +499,11 @@ async def peer_alarm_action(ctx: Ctx, call: Peer, alarm_id: RemoteAlarmId, actio
 MAX_SERVED = 256 << 20  # what a remote reads into memory for one answer (a peer's limit is its own)
 
 
+def _file_sha256(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").digest()
+
+
 def _bounded_read(path: Path) -> bytes:
     if path.stat().st_size > MAX_SERVED:
         raise TooLarge("this file is larger than a site answers its peers")
@@ -531,9 +544,11 @@ async def peer_export_download(ctx: Ctx, call: Peer, job_id: JobId) -> Response:
     await asyncio.to_thread(_peer_job, ctx, call, job_id)
     assert ctx.exports is not None
     pkg = await asyncio.to_thread(export_access.finished, ctx.exports, ctx.db, call.principal, job_id)
-    body = await asyncio.to_thread(_bounded_read, pkg.path)
+    digest = await asyncio.to_thread(_file_sha256, pkg.path)  # the package is not held in memory: any size
     await _peer_audit(ctx, call, "federation.export.download", pkg.cameras[0], job=job_id)
-    return _signed(ctx, call, body, "application/zip")
+    sig = fed.sign_digest(federation(ctx).key, call.nonce, digest)
+    return FileResponse(pkg.path, media_type="application/zip",
+                        headers={fed.SIGNATURE_HEADER: sig, "Cache-Control": "no-store"})  # fmt: skip
 
 
 @router.get("/federation/peer/cameras/{camera_id}/live/{stream}/index.m3u8", response_class=Response,
