@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ronda.cluster import federation as fed
 from ronda.cluster import federation_alarms as fa
 from ronda.events.bus import InProcessBus
 from ronda.events.fanout import Fanout
 from ronda.events.messages import Alarm, AlarmChange, AlarmChanged, AlarmState
+from ronda.store.all_models import Base
+from ronda.store.db import Database
+from ronda.tasks import cancel_and_wait
 
 KEY = Ed25519PrivateKey.generate()
 PUBLIC = KEY.public_key()
@@ -119,3 +125,147 @@ async def test_the_stream_ends_at_once_when_the_server_stops() -> None:
     await asyncio.wait_for(reader, 5)
     assert loop.time() - asked < 1.0
     assert [x["kind"] for x in lines] == ["hello"]  # no ping before its 10 s: the half-second looks are silent
+
+
+def test_only_the_values_a_site_may_send_reach_the_users() -> None:
+    good = {"alarm": 3, "camera": 2, "state": "new", "priority": "high", "change": "created"}
+    assert fa.checked_line({**good, "seq": 1, "kind": "alarm", "extra": "x"}) == good
+    for bad in ({"state": {"x": [1]}}, {"priority": "constructor"}, {"change": "pwned"}, {"camera": "2"},
+                {"alarm": True}, {"alarm": 0}, {"camera": 2**40}, {"priority": None}):  # fmt: skip
+        assert fa.checked_line({**good, **bad}) is None, bad
+
+
+async def test_a_removed_peer_ends_its_answer_and_a_changed_grant_applies_at_once() -> None:
+    fanout = Fanout(InProcessBus())
+    lines: list[dict[str, Any]] = []
+    grants: list[fa.MaySee | None] = [lambda cam: cam == 2]  # then: none (the peer removed)
+    streams = fa.PeerStreams(limit=1)
+
+    async def refresh() -> fa.MaySee | None:
+        return grants[0]
+
+    stream = fa.peer_stream(fanout, lambda cam: cam == 1, KEY, "n", lifetime_s=30, ping_s=0.3, refresh=refresh,
+                            streams=(streams, "hq"))  # fmt: skip
+    reader = asyncio.create_task(_collect(stream, lines, "n"))
+    for _ in range(100):
+        if fanout.clients:
+            break
+        await asyncio.sleep(0.01)
+    assert streams.full("hq")  # one open of its one
+    await asyncio.sleep(0.5)  # a refresh has run: camera 2 now, not 1
+    await fanout.handle(change(20, 1))
+    await fanout.handle(change(21, 2))
+    await asyncio.sleep(0.2)
+    grants[0] = None
+    await asyncio.wait_for(reader, 5)  # ended by the next refresh
+    assert [x["alarm"] for x in lines if x["kind"] == "alarm"] == [21]
+    assert not streams.full("hq") and streams.open == {}
+
+
+async def test_an_answer_the_peer_does_not_read_is_ended_at_its_backlog_bound() -> None:
+    fanout = Fanout(InProcessBus())
+    stream = fa.peer_stream(fanout, lambda cam: True, KEY, "n", lifetime_s=30, ping_s=10)
+    assert b'"hello"' in await anext(stream)
+    nxt = asyncio.ensure_future(anext(stream))  # the generator waits for a change
+    await asyncio.sleep(0.05)
+    for i in range(5000):  # ~1 MB of changes while the peer reads nothing more
+        await fanout.handle(change(100 + i, 1))
+    (client,) = fanout.clients
+    assert client.overflowed and client.queue.queued_bytes <= fa.BACKLOG_BYTES
+    with pytest.raises(StopAsyncIteration):  # ended (the peer opens another and reads the list again)
+        await nxt
+        while True:
+            await asyncio.wait_for(anext(stream), 5)
+    assert fanout.clients == set()
+
+
+class _FakeSite:
+    """A real HTTP server on loopback serving the alarm stream as ``mode`` says: ``early`` (hello, then the
+    end), ``flood`` (hello and 500 pings at once), ``bad`` (an alarm line with values no site sends, then a
+    good one, then it stays open)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import uvicorn
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import StreamingResponse
+        from starlette.routing import Route
+
+        from tests.helpers import free_port
+
+        self.mode = "early"
+        self.requests = 0
+
+        async def stream(request: Request) -> StreamingResponse:
+            self.requests += 1
+            claims, _, _ = fed.read_claims(request.headers[fed.TOKEN_HEADER])
+            mode, nonce = self.mode, claims.nonce
+
+            async def lines() -> Any:
+                yield fa.stream_line(KEY, nonce, 0, {"kind": "hello"})
+                if mode == "flood":
+                    for i in range(1, 501):
+                        yield fa.stream_line(KEY, nonce, i, {"kind": "ping"})
+                elif mode == "bad":
+                    yield fa.stream_line(KEY, nonce, 1, {"kind": "alarm", "alarm": 1, "camera": 1, "state": {"x": 1},
+                                                         "priority": "high", "change": "created"})  # fmt: skip
+                    yield fa.stream_line(KEY, nonce, 2, {"kind": "alarm", "alarm": 2, "camera": 1, "state": "new",
+                                                         "priority": "high", "change": "created"})  # fmt: skip
+                    await asyncio.sleep(30)
+
+            return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+        self.port = free_port()
+        app = Starlette(routes=[Route(fa.STREAM_PATH, stream)])
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> _FakeSite:
+        self.thread.start()
+        for _ in range(200):
+            if self.server.started:
+                break
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.server.force_exit = True
+        self.thread.join(10)
+
+
+async def test_the_centre_does_not_ask_in_a_loop_nor_pass_on_what_a_site_may_not_send(tmp_path: Path) -> None:
+    """A site whose answers end at once is asked again every 2 s, not in a loop (each read again by the
+    users: a resync); a flood of lines ends the answer; an alarm line with values no site sends is dropped,
+    the next good one passed on."""
+    db = Database(f"sqlite:///{tmp_path / 'c.db'}")
+    Base.metadata.create_all(db.engine)
+    f = fed.Federation(db, Ed25519PrivateKey.generate(), "hq", spool_dir=tmp_path / "spool")
+    heard: list[tuple[int, dict[str, Any] | None]] = []
+    f.alarm_feed.watch(lambda sid, data: heard.append((sid, data)))
+    await f.start()
+    try:
+        with _FakeSite() as site:
+            st = fed.SiteState(7, "comune-a", f"http://127.0.0.1:{site.port}", fed.public_key_text(KEY), online=True)
+            follower = asyncio.create_task(f.alarm_feed._follow(st))
+            await asyncio.sleep(5)
+            early = site.requests
+            assert 2 <= early <= 4, early  # one every RETRY_S (2 s); the helper's review saw 112 in 5 s before
+            assert heard and all(d is None for _, d in heard) and len(heard) <= early
+            site.mode = "flood"
+            await asyncio.sleep(2.5)
+            assert site.requests - early <= 2
+            assert all(d is None for _, d in heard)  # pings are never passed on
+            site.mode, heard[:] = "bad", []
+            for _ in range(100):
+                if any(d is not None for _, d in heard):
+                    break
+                await asyncio.sleep(0.1)
+            passed = [d for _, d in heard if d is not None]
+            assert passed == [{"alarm": 2, "camera": 1, "state": "new", "priority": "high", "change": "created"}]
+            await cancel_and_wait(follower)
+    finally:
+        await f.stop()
+        db.dispose()

@@ -415,8 +415,13 @@ def test_a_central_operator_handles_a_remote_alarm_at_its_site(world: Fed) -> No
         assert steps == [("hqops@hq", "take", ""), ("hqops@hq", "comment", "patrol 12 on its way"),
                          ("hqops@hq", "close", "rubbish collected")], there["history"]  # fmt: skip
         assert _ok(w.a.api("GET", f"{API}/alarms/{a3}"))["state"] == "new"
-        theirs = {e["action"] for e in _ok(w.a.api("GET", f"{API}/audit", params={"actor": "hqops@hq", "limit": 500}))}
+        # The steps name the peer and its user apart (a local user called "hqops@hq" is not them).
+        assert all(h["details"].get("peer") == "hq" and h["details"].get("user") == "hqops"
+                   for h in there["history"] if h["actor"] == "hqops@hq"), there["history"]  # fmt: skip
+        audit = _ok(w.a.api("GET", f"{API}/audit", params={"actor": "hqops@hq", "limit": 500}))
+        theirs = {e["action"] for e in audit}
         assert {"alarm.take", "alarm.comment", "alarm.close"} <= theirs, theirs
+        assert all(e["details"].get("peer") == "hq" for e in audit if e["action"].startswith("alarm.")), audit
         ours = {e["action"] for e in _ok(w.centre.api("GET", f"{API}/audit", params={"actor": "hqops", "limit": 500}))}
         assert {"federation.alarm.take", "federation.alarm.comment", "federation.alarm.close"} <= ours, ours
     finally:

@@ -68,6 +68,7 @@ _REQUEST_CONTEXT = b"ronda-federation-request-v1\n"
 _ANSWER_CONTEXT = b"ronda-federation-answer-v1\n"
 MAX_TOKEN_CHARS = 4096
 STREAMS = ("main", "sub")
+ALLOWED_CACHE_S = 10.0  # how long alarm_cameras keeps what the centre opens to a set of roles
 FILE_MIN_RATE = 1 << 20  # bytes/s: how long an answer spooled to a file may take at most (its size at this rate)
 
 
@@ -272,6 +273,16 @@ def granted_cameras(db: Database, call: PeerCall) -> list[dict[str, Any]]:
     return out
 
 
+def peer_permissions(db: Database, peer_name: str) -> Permissions | None:
+    """The peer's grants as they are now, or None when the peer is no longer registered."""
+    with db.session() as s:
+        peer = s.scalar(select(FederationPeer).where(FederationPeer.name == peer_name))
+        if peer is None:
+            return None
+        grants, _ = peer_grants(s, peer.id)
+    return Permissions(grants)
+
+
 def peer_grants(s: Session, peer_id: int) -> tuple[list[Grant], dict[int, list[str]]]:
     """The peer's grants as camera rights on the cameras of its granted groups (read now: a group's new
     camera is granted at once), and each camera's granted group names."""
@@ -365,6 +376,7 @@ class Federation:
         self.nonces: Nonces = SharedNonces(db)  # this site as a remote: tokens its peers sent, on any node
         self.views = ViewWindow()  # remote pictures, audited once a minute per viewer and camera
         self.sites: dict[int, SiteState] = {}
+        self._allowed_cache: dict[tuple[tuple[str, ...], frozenset[str]], tuple[float, Any]] = {}
         self._client: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -405,7 +417,8 @@ class Federation:
             keep = old is not None and (old.name, old.url, old.public_key) == (name, url, key)
             sites[sid] = old if keep and old is not None else SiteState(sid, name, url, key)
         self.sites = sites  # replaced whole: readers in other threads iterate the dict they got
-        if wake:
+        if wake:  # a change through the API: what roles are opened to may have changed too
+            self._allowed_cache = {}
             self._poke()
 
     def _poke(self) -> None:
@@ -635,8 +648,19 @@ class Federation:
         sites = list(self.sites.values())
         if not sites:
             return {}
-        with self.db.session() as s:
-            by_site = self._allowed_by_site(s, caller)
+        # Every events socket asks this every few seconds: what the centre opens to a set of roles is read
+        # once per ALLOWED_CACHE_S for all the users who have those roles and rights now.
+        held = caller.permissions.all_rights(now_ms()) & set(FEDERATION_RIGHTS)
+        key = (tuple(sorted(caller.roles)), frozenset(held))
+        cached = self._allowed_cache.get(key)
+        if cached is not None and time.monotonic() - cached[0] < ALLOWED_CACHE_S:
+            by_site = cached[1]
+        else:
+            with self.db.session() as s:
+                by_site = self._allowed_by_site(s, caller)
+            if len(self._allowed_cache) >= 1000:
+                self._allowed_cache.clear()
+            self._allowed_cache[key] = (time.monotonic(), by_site)
         out: dict[int, frozenset[int]] = {}
         for st in sites:
             allowed = by_site.get(st.id)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from ronda.cluster import federation as fed
 from ronda.errors import Invalid, Unavailable
 from ronda.events.fanout import Fanout
-from ronda.events.messages import AlarmChanged, Message
+from ronda.events.messages import AlarmChange, AlarmChanged, AlarmState, Message
+from ronda.events.rules import PRIORITY_NUM
 from ronda.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ READ_TIMEOUT_S = PING_S * 2.5
 STOP_CHECK_S = 0.5  # how often a quiet answer looks whether the server is stopping
 MAX_LINE = 16 << 10
 RETRY_S = 2.0
+MAX_STREAMS_PER_PEER = 8  # alarm answers a peer may hold open on one node (a centre has one per API node)
+BACKLOG_BYTES = 256 << 10  # what a peer's answer may have queued, unsent, before it is ended
+MAX_LINES_PER_S = 100  # what a site may send a centre: more is a flood (the answer is ended)
 NOT_SERVED_RETRY_S = 60.0  # a site that does not serve the stream (an older version): the list's reads only
 
 # A change the centre's users are told of: the site's id and the line's JSON, or None to read everything
@@ -78,25 +82,63 @@ def alarm_line(msg: AlarmChanged) -> dict[str, Any]:
             "change": msg.change.value}  # fmt: skip
 
 
-async def peer_stream(fanout: Fanout, may_see: Callable[[int], bool], key: Ed25519PrivateKey, nonce: str, *,
+MaySee = Callable[[int], bool]
+
+
+class PeerStreams:
+    """How many alarm answers each peer has open on this node (at most ``limit``: a peer cannot hold the
+    node's connections and memory with answers it opens and never reads)."""
+
+    def __init__(self, limit: int = MAX_STREAMS_PER_PEER) -> None:
+        self.limit = limit
+        self.open: dict[str, int] = {}
+
+    def full(self, peer: str) -> bool:
+        return self.open.get(peer, 0) >= self.limit
+
+    def enter(self, peer: str) -> None:
+        self.open[peer] = self.open.get(peer, 0) + 1
+
+    def leave(self, peer: str) -> None:
+        left = self.open.get(peer, 0) - 1
+        if left > 0:
+            self.open[peer] = left
+        else:
+            self.open.pop(peer, None)
+
+
+async def peer_stream(fanout: Fanout, may_see: MaySee, key: Ed25519PrivateKey, nonce: str, *,
                       lifetime_s: float = LIFETIME_S, ping_s: float = PING_S,
-                      stopping: Callable[[], bool] = lambda: False) -> AsyncIterator[bytes]:  # fmt: skip
+                      stopping: Callable[[], bool] = lambda: False,
+                      refresh: Callable[[], Awaitable[MaySee | None]] | None = None,
+                      streams: tuple[PeerStreams, str] | None = None) -> AsyncIterator[bytes]:  # fmt: skip
     """The remote's answer: signed lines for the alarm changes on cameras ``may_see`` (the peer's grant of
     ``alarms`` on the alarm's own camera), pings, an end after ``lifetime_s`` or within half a second of
-    ``stopping`` (the server shuts down). A peer that falls ``fanout``'s backlog behind has its answer ended
-    (it opens another and reads the list again)."""
+    ``stopping`` (the server shuts down). Every ``ping_s`` the peer's grant is read again (``refresh``): a
+    peer removed ends the answer, a grant changed applies at once. A peer that falls ``BACKLOG_BYTES``
+    behind has its answer ended (it opens another and reads the list again). ``streams``: the count of open
+    answers it is one of, and its peer's name."""
+    holder = [may_see]
+    if streams is not None:
+        streams[0].enter(streams[1])
 
     def allowed(msg: Message) -> bool:
-        return isinstance(msg, AlarmChanged) and msg.alarm.camera is not None and may_see(msg.alarm.camera)
+        return isinstance(msg, AlarmChanged) and msg.alarm.camera is not None and holder[0](msg.alarm.camera)
 
-    client = fanout.add(allowed)
+    client = fanout.add(allowed, max_bytes=BACKLOG_BYTES)
     try:
         seq = 0
         yield stream_line(key, nonce, seq, {"kind": "hello"})
         loop = asyncio.get_running_loop()
         end = loop.time() + lifetime_s
-        quiet_since = loop.time()
-        while (left := end - loop.time()) > 0 and not stopping():
+        quiet_since = checked = loop.time()
+        while (left := end - loop.time()) > 0 and not stopping() and not client.overflowed:
+            if refresh is not None and loop.time() - checked >= ping_s:
+                checked = loop.time()
+                fresh = await refresh()
+                if fresh is None:
+                    return  # the peer is no longer trusted here
+                holder[0] = fresh
             try:
                 text = await asyncio.wait_for(client.queue.get(), min(ping_s, left, STOP_CHECK_S))
             except TimeoutError:
@@ -114,6 +156,8 @@ async def peer_stream(fanout: Fanout, may_see: Callable[[int], bool], key: Ed255
             yield stream_line(key, nonce, seq, data)
     finally:
         fanout.remove(client)
+        if streams is not None:
+            streams[0].leave(streams[1])
 
 
 class NotServed(Exception):
@@ -159,48 +203,97 @@ class AlarmFeed:
             await cancel_and_wait(t)
 
     async def _follow(self, st: fed.SiteState) -> None:
+        loop = asyncio.get_running_loop()
+        ended: float | None = None  # when the last answer ended as it should (its life over)
         while True:
             if not st.online:  # the poller judges the site: wait for it to answer again
                 await asyncio.sleep(RETRY_S / 2)
+                ended = None
                 continue
+            started = loop.time()
+            # Read everything again after a gap only: not when this answer follows one that just ended.
+            resync = ended is None or started - ended > RETRY_S
             try:
-                await self._read(st)
-                continue  # the answer's life ended: ask again at once
+                await self._read(st, resync)
+                ended = loop.time()
+                if ended - started >= LIFETIME_S / 2:
+                    continue  # the answer's life ended: ask again at once
+                # An answer that ended early (a site restarting, or one ending its answers at once):
+                # not again at once, or the centre would ask in a loop.
+                log.info("federation: the alarm stream of site %s ended early", st.name)
+                await asyncio.sleep(RETRY_S)
+                continue
             except NotServed:
                 log.info("federation: site %s does not push its alarms (the centre reads them)", st.name)
                 await asyncio.sleep(NOT_SERVED_RETRY_S)
                 continue
             except (Unavailable, Invalid, httpx.HTTPError, OSError, TimeoutError, ValueError) as e:
                 log.info("federation: the alarm stream of site %s ended: %s", st.name, e)
+            except Exception:  # whatever a site sends, the follower goes on (after the pause)
+                log.exception("federation: reading the alarm stream of site %s failed", st.name)
+            ended = None
             await asyncio.sleep(RETRY_S)
 
-    async def _read(self, st: fed.SiteState) -> None:
+    async def _read(self, st: fed.SiteState, resync: bool) -> None:
         client = self.f.http_client()
         public = fed.parse_public_key(st.public_key)
         token, nonce = fed.sign_request(self.f.key, self.f.name, "", "GET", STREAM_PATH)
         timeout = httpx.Timeout(self.f.timeout_seconds, read=READ_TIMEOUT_S)
-        async with client.stream("GET", st.url.rstrip("/") + STREAM_PATH, headers={fed.TOKEN_HEADER: token},
+        headers = {fed.TOKEN_HEADER: token, "accept-encoding": "identity"}  # no compressed answer: no bomb
+        async with client.stream("GET", st.url.rstrip("/") + STREAM_PATH, headers=headers,
                                  timeout=timeout) as r:  # fmt: skip
             if r.status_code in (404, 405):
                 raise NotServed
             if r.status_code != 200:
                 raise Unavailable(f"the site answered {r.status_code}")
+            if r.headers.get("content-encoding", "identity") != "identity":
+                raise ValueError("a compressed answer")
             seq = 0
             buf = b""
-            async for chunk in r.aiter_bytes():
+            loop = asyncio.get_running_loop()
+            window, in_window = loop.time(), 0
+            async for chunk in r.aiter_raw():
                 buf += chunk
                 while (i := buf.find(b"\n")) >= 0:
                     line, buf = buf[:i], buf[i + 1 :]
+                    if len(line) > MAX_LINE:
+                        raise ValueError("a line longer than a site sends")
                     data = read_line(public, nonce, seq, line)
                     seq += 1
+                    if loop.time() - window >= 1.0:
+                        window, in_window = loop.time(), 0
+                    in_window += 1
+                    if in_window > MAX_LINES_PER_S:  # a flood: end it (asked again later, then read whole)
+                        raise ValueError(f"more than {MAX_LINES_PER_S} lines a second")
                     kind = data.get("kind")
                     if kind == "hello":
-                        self._emit(st.id, None)
-                    elif kind == "alarm" and isinstance(data.get("alarm"), int):
-                        self.lines += 1
-                        self._emit(st.id, data)
+                        if resync:
+                            self._emit(st.id, None)
+                    elif kind == "alarm":
+                        change = checked_line(data)
+                        if change is not None:
+                            self.lines += 1
+                            self._emit(st.id, change)
                 if len(buf) > MAX_LINE:
                     raise ValueError("a line longer than a site sends")
+
+
+_STATES = frozenset(s.value for s in AlarmState)
+_CHANGES = frozenset(c.value for c in AlarmChange)
+_PRIORITIES = frozenset(PRIORITY_NUM)
+
+
+def checked_line(data: dict[str, Any]) -> dict[str, Any] | None:
+    """An alarm line with only the values a site may send (what reaches the users' sockets), or None."""
+    alarm, camera = data.get("alarm"), data.get("camera")
+    state, priority, change = data.get("state"), data.get("priority"), data.get("change")
+    if type(alarm) is not int or type(camera) is not int or not (0 < alarm < 2**63 and 0 < camera < 2**31):
+        return None
+    if not all(isinstance(v, str) for v in (state, priority, change)):
+        return None
+    if state not in _STATES or priority not in _PRIORITIES or change not in _CHANGES:
+        return None
+    return {"alarm": alarm, "camera": camera, "state": state, "priority": priority, "change": change}
 
 
 def user_message(alarm_cameras: dict[int, frozenset[int]], site_id: int, data: dict[str, Any] | None) -> str | None:

@@ -74,6 +74,9 @@ class Actor:
     name: str
     source_ip: str | None = None
     remote: bool = False
+    # A peer site's user: {"peer", "user"}, in the history entry and the audit record of each step, so a
+    # local user whose name looks like "user@peer" is never taken for them.
+    via: dict[str, str] | None = None
 
     @property
     def owner(self) -> int | str | None:
@@ -231,7 +234,7 @@ class AlarmManager:
         with self.db.session() as s:
             done = self._decide(s, alarm_id, actor, action, text, assignee)
             if self.audit is not None:  # in the step's transaction: both or neither
-                details = {"alarm": alarm_id, "text": text[:200]}
+                details = {"alarm": alarm_id, "text": text[:200], **(actor.via or {})}
                 self.audit.record(s, actor.name, f"alarm.{action}", "ok", done[0].camera,
                                   source_ip=actor.source_ip, details=details)  # fmt: skip
             return done
@@ -290,13 +293,15 @@ class AlarmManager:
         elif state is not None:
             alarm.state = state
         if isinstance(owner, str):  # a peer site's user: no local id
-            alarm.owner_id, alarm.owner_name = None, owner
+            alarm.owner_id, alarm.owner_name = None, owner[:200]
         elif owner is not None:
             alarm.owner_id, alarm.owner_name = owner, None
         if action in ("take", "assign", "hold", "close", "comment") and alarm.acknowledged_ms is None:
             alarm.acknowledged_ms = t
         alarm.updated_ms = t
-        entry = AlarmEntry(alarm_id=alarm.id, time_ms=t, actor=actor.name, action=action, text=text[:2000],
+        if actor.via:
+            details = {**(details or {}), **actor.via}
+        entry = AlarmEntry(alarm_id=alarm.id, time_ms=t, actor=actor.name[:200], action=action, text=text[:2000],
                            details=details)  # fmt: skip
         s.add(entry)
         s.flush()

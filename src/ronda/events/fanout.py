@@ -44,13 +44,14 @@ class Client:
     allowed: Callable[[Message], bool | Message]
     queue: TextQueue = field(default_factory=TextQueue)
     overflowed: bool = False
+    max_bytes: int = MAX_BACKLOG_BYTES
 
     def offer(self, text: str) -> None:
         """Queue ``text``, or mark the client overflowed when its backlog is full (the connection handler
         then closes it; the client reconnects and catches up)."""
         if self.overflowed:
             return
-        if self.queue.queued_bytes + len(text) > MAX_BACKLOG_BYTES:
+        if self.queue.queued_bytes + len(text) > self.max_bytes:
             self.overflowed = True
             return
         try:
@@ -64,8 +65,8 @@ class Fanout:
         self.clients: set[Client] = set()
         bus.subscribe("websocket", self.handle)
 
-    def add(self, allowed: Callable[[Message], bool | Message]) -> Client:
-        c = Client(allowed)
+    def add(self, allowed: Callable[[Message], bool | Message], max_bytes: int = MAX_BACKLOG_BYTES) -> Client:
+        c = Client(allowed, max_bytes=max_bytes)
         self.clients.add(c)
         return c
 

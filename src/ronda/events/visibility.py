@@ -147,11 +147,12 @@ PEER_ACTIONS = ("take", "comment", "hold", "resume", "close", "reopen")  # not a
 
 
 async def act_for_peer(db: Database, alarms: Any, caller: Principal, cameras: frozenset[int], alarm_id: int,
-                       action: str, text: str) -> dict[str, Any]:  # fmt: skip
+                       action: str, text: str, peer: str, user: str) -> dict[str, Any]:  # fmt: skip
     """A peer site's central user handles an alarm (docs/cluster.md "Federation"). Allowed twice: the peer's
     grant (``caller``, the peer's principal) gives the alarms right on the alarm's own camera, and the centre
     lets that user handle it (``cameras``: the centre's own check, signed into the request). The user owns
-    what they take by name (``user@peer``), as no local user."""
+    what they take by name (``user@peer``), as no local user; the history and the audit record ``peer`` and
+    ``user`` apart too."""
     if action not in PEER_ACTIONS:
         raise Invalid(f"a peer site's user cannot {action} an alarm here")
 
@@ -164,6 +165,6 @@ async def act_for_peer(db: Database, alarms: Any, caller: Principal, cameras: fr
             raise Forbidden("handling this alarm needs the 'alarms' right on its own camera")
 
     await asyncio.to_thread(check)
-    result: dict[str, Any] = await alarms.act(alarm_id, Actor(None, caller.actor, caller.source_ip, remote=True),
-                                              action, text)  # fmt: skip
+    actor = Actor(None, caller.actor[:200], caller.source_ip, remote=True, via={"peer": peer, "user": user})
+    result: dict[str, Any] = await alarms.act(alarm_id, actor, action, text)
     return result

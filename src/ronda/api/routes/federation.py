@@ -60,9 +60,10 @@ from ronda.api.schemas.media import ExportJob
 from ronda.cluster import federation as fed
 from ronda.cluster import federation_admin as admin
 from ronda.cluster import federation_alarms
-from ronda.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
+from ronda.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, TooManyRequests, Unavailable
 from ronda.events import visibility
 from ronda.media import export_access, live_view, playback, segment_source
+from ronda.timeutil import now_ms
 
 router = APIRouter(tags=["federation"])
 Id = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
@@ -474,15 +475,26 @@ async def peer_alarms(ctx: Ctx, call: Peer,
     return _json(ctx, call, out)
 
 
+_ALARM_STREAMS = federation_alarms.PeerStreams()  # this process's open alarm answers, per peer
+
+
 @router.get("/federation/peer/alarms/stream", response_class=StreamingResponse, **peer_signed(peer_call))
 async def peer_alarm_stream(ctx: Ctx, call: Peer) -> StreamingResponse:
     """The changes of the alarms whose camera the peer has the alarms right on, as they happen: one line
     each (``<signature> <json>``: alarm, camera, state, change), a ping every 10 s, for a minute; the peer
     then asks again (docs/cluster.md, Federation)."""
     f = federation(ctx)
+    if _ALARM_STREAMS.full(call.peer):
+        raise TooManyRequests("this peer has as many alarm streams open here as it may", retry_after=10)
     p = call.principal
+
+    async def refresh() -> federation_alarms.MaySee | None:
+        perms = await asyncio.to_thread(fed.peer_permissions, ctx.db, call.peer)
+        return None if perms is None else (lambda cam: perms.can(ALARMS, cam, now_ms()))
+
     lines = federation_alarms.peer_stream(ctx.events.fanout, lambda cam: p.can(ALARMS, cam), f.key, call.nonce,
-                                          stopping=ctx.stopping)  # fmt: skip
+                                          stopping=ctx.stopping, refresh=refresh,
+                                          streams=(_ALARM_STREAMS, call.peer))  # fmt: skip
     return StreamingResponse(lines, media_type="application/x-ndjson", headers={"Cache-Control": "no-store"})
 
 
@@ -492,7 +504,7 @@ async def peer_alarm_action(ctx: Ctx, call: Peer, alarm_id: RemoteAlarmId, actio
     """A central user of the peer handles one of this site's alarms (the step is audited under
     ``user@peer`` in the alarm's own transaction, as a local user's is)."""
     view = await visibility.act_for_peer(ctx.db, ctx.events.alarms, call.principal, frozenset(body.cameras),
-                                         alarm_id, action, body.text)  # fmt: skip
+                                         alarm_id, action, body.text, call.peer, call.user)  # fmt: skip
     return _json(ctx, call, view)
 
 

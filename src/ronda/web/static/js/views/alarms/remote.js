@@ -18,9 +18,12 @@ addStrings({
 
 const POLL_MS = 30_000; // besides the pushed changes (a site whose pushes cannot reach the centre still shows)
 const PUSH_DELAY_MS = 150; // a burst of pushed changes: one read
+const MIN_READ_GAP_MS = 1000; // and at most one read a second, however many come
 // What a remote alarm's state allows from the centre (the site refuses the rest; assigning is the site's own).
 const ACTIONS = {
-  take: (/** @type {any} */ a, /** @type {string} */ me) => a.state !== "closed" && !(a.owner || "").startsWith(`${me}@`),
+  // (taken by this user from here: owned by name, "user@centre", with no local owner id at the site)
+  take: (/** @type {any} */ a, /** @type {string} */ me) =>
+    a.state !== "closed" && !(a.owner_id == null && (a.owner || "").startsWith(`${me}@`)),
   comment: () => true,
   close: (/** @type {any} */ a) => a.state !== "closed",
   reopen: (/** @type {any} */ a) => a.state === "closed",
@@ -58,8 +61,10 @@ export function remoteAlarms(ctx, stateFilter) {
     await load();
   };
 
+  let lastRead = 0;
   const load = async () => {
     clearTimeout(timer);
+    lastRead = Date.now();
     const mine = ++generation;
     const sites = await ctx.api.call("/api/v1/federation/cameras").catch(() => []);
     /** @type {HTMLElement[]} */
@@ -116,7 +121,9 @@ export function remoteAlarms(ctx, stateFilter) {
     const m = /** @type {CustomEvent} */ (e).detail || {};
     // A new (or reopened) remote alarm sounds as a local one does (mute applies alike).
     if ((m.change === "created" || m.change === "reopened") && beep(m.priority)) box.dataset.lastSound = m.priority;
-    if (pushed === undefined) pushed = setTimeout(() => { pushed = undefined; load(); }, PUSH_DELAY_MS);
+    if (pushed !== undefined) return;
+    const wait = Math.max(PUSH_DELAY_MS, lastRead + MIN_READ_GAP_MS - Date.now());
+    pushed = setTimeout(() => { pushed = undefined; load(); }, wait);
   };
   ctx.events.addEventListener("remote_alarm", onPush);
   ctx.events.addEventListener("resync", onPush); // the centre's socket reconnected: changes may have been missed
