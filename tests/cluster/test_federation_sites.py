@@ -18,7 +18,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -267,29 +268,48 @@ def test_an_export_of_a_remote_camera_made_there_fetched_through_the_centre(worl
     assert {"federation.export.start", "federation.export.download", "export"} <= {e["action"] for e in theirs}
 
 
+@contextmanager
+def _rule_at_a(w: Fed, kind: str, title: str) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """A rule at A raising an alarm per camera for each event of type ``kind``; yields its alarms as A lists
+    them. After: those still open are closed, the rule deleted."""
+    rule = {"name": f"fed {kind}", "trigger": {"types": [kind]}, "actions": [{"type": "raise_alarm",
+            "title": title, "incident": "{rule}:{camera}", "dedupe_window_s": 0}]}  # fmt: skip
+    rid = _ok(w.a.api("POST", f"{API}/rules", json=rule), 201)["id"]
+
+    def mine() -> list[dict[str, Any]]:
+        return [a for a in _ok(w.a.api("GET", f"{API}/alarms")) if a["rule"] == rid]
+
+    try:
+        yield mine
+    finally:
+        for a in mine():
+            if a["state"] != "closed":
+                w.a.api("POST", f"{API}/alarms/{a['id']}/close", json={"text": "test over"})
+        w.a.api("DELETE", f"{API}/rules/{rid}")
+
+
+def _raise_at_a(w: Fed, kind: str, mine: Callable[[], list[dict[str, Any]]]) -> dict[str, int]:
+    """An event of ``kind`` on A1 (granted to the centre) and on A3 (not); their alarms' ids by camera name."""
+    for name in ("A1", "A3"):
+        _ok(w.a.api("POST", f"{API}/events", json={"type": kind, "camera": w.a_ids[name]}), 202)
+    wait_for(lambda: len(mine()) == 2, 15, 0.2, "A's two alarms")
+    by_camera = {a["camera"]: a["id"] for a in mine()}
+    return {name: by_camera[w.a_ids[name]] for name in ("A1", "A3")}
+
+
 def test_remote_alarms_of_the_granted_cameras_only(world: Fed) -> None:
     """A raises alarms on A1 (granted) and A3 (not): a central operator sees A1's, a viewer (no alarms
     right at the centre) is refused."""
     w = world
     _site_a_up(w)
-    rule = {"name": "fed alarms", "trigger": {"types": ["fed.alarm"]}, "actions": [{"type": "raise_alarm",
-            "title": "Federation alarm", "incident": "{rule}:{camera}", "dedupe_window_s": 0}]}  # fmt: skip
-    rid = _ok(w.a.api("POST", f"{API}/rules", json=rule), 201)["id"]
-    mine = lambda: [a for a in _ok(w.a.api("GET", f"{API}/alarms")) if a["rule"] == rid]  # noqa: E731
-    try:
-        for name in ("A1", "A3"):
-            _ok(w.a.api("POST", f"{API}/events", json={"type": "fed.alarm", "camera": w.a_ids[name]}), 202)
-        wait_for(lambda: len(mine()) == 2, 15, 0.3, "A's two alarms")
+    with _rule_at_a(w, "fed.alarm", "Federation alarm") as mine:
+        ids = _raise_at_a(w, "fed.alarm", mine)
         url = f"{w.centre.base}{API}/federation/sites/{w.site_ids['comune-a']}/alarms"
         got = _ok(httpx.get(url, headers=w.user("hqops"), timeout=30))
-        assert [a["camera"] for a in got if a["rule"] == rid] == [w.a_ids["A1"]], got
+        assert [a["id"] for a in got if a["id"] in ids.values()] == [ids["A1"]], got
         assert httpx.get(url, headers=w.user("hqviewer"), timeout=30).status_code == 403
         theirs = _ok(w.a.api("GET", f"{API}/audit", params={"actor": "hqops@hq", "action": "federation.alarms.list"}))
         assert theirs
-    finally:
-        for a in mine():
-            w.a.api("POST", f"{API}/alarms/{a['id']}/close", json={"text": "test over"})
-        w.a.api("DELETE", f"{API}/rules/{rid}")
 
 
 class _Socket:
@@ -313,6 +333,12 @@ class _Socket:
     def remote(self) -> list[tuple[float, dict[str, Any]]]:
         return [(t, m) for t, m in self.messages if m.get("kind") == "remote_alarm"]
 
+    def __enter__(self) -> _Socket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.ws.close()
+
 
 def test_remote_alarm_changes_are_pushed_to_the_central_users_who_may_see_them(world: Fed) -> None:
     """A raises alarms on A1 (granted with alarms) and A3 (not granted): the centre's operator hears of A1's
@@ -321,19 +347,12 @@ def test_remote_alarm_changes_are_pushed_to_the_central_users_who_may_see_them(w
     stream, and once restarted it is followed again."""
     w = world
     _site_a_up(w)
-    rule = {"name": "fed push", "trigger": {"types": ["fed.push"]}, "actions": [{"type": "raise_alarm",
-            "title": "Pushed to the centre", "incident": "{rule}:{camera}", "dedupe_window_s": 0}]}  # fmt: skip
-    rid = _ok(w.a.api("POST", f"{API}/rules", json=rule), 201)["id"]
-    mine = lambda: [a for a in _ok(w.a.api("GET", f"{API}/alarms")) if a["rule"] == rid]  # noqa: E731
-    ops, viewer = _Socket(w, "hqops"), _Socket(w, "hqviewer")
     sid = w.site_ids["comune-a"]
-    try:
+    with _rule_at_a(w, "fed.push", "Pushed to the centre") as mine, _Socket(w, "hqops") as ops, \
+            _Socket(w, "hqviewer") as viewer:  # fmt: skip
         time.sleep(1.0)  # both sockets registered with the centre's feed
         sent = time.monotonic()
-        for name in ("A1", "A3"):
-            _ok(w.a.api("POST", f"{API}/events", json={"type": "fed.push", "camera": w.a_ids[name]}), 202)
-        wait_for(lambda: len(mine()) == 2, 15, 0.2, "A's two alarms")
-        a1 = next(a["id"] for a in mine() if a["camera"] == w.a_ids["A1"])
+        a1 = _raise_at_a(w, "fed.push", mine)["A1"]
         created = lambda: [(t, m) for t, m in ops.remote() if m.get("alarm") == a1]  # noqa: E731
         wait_for(lambda: created(), 10, 0.05, "A1's alarm pushed to the operator")
         t, m = created()[0]
@@ -358,13 +377,6 @@ def test_remote_alarm_changes_are_pushed_to_the_central_users_who_may_see_them(w
         w.a.start()
         _site_a_up(w)
         wait_for(lambda: any(m.get("resync") for _, m in ops.remote()[before:]), 15, 0.1, "a resync after A's restart")
-    finally:
-        ops.ws.close()
-        viewer.ws.close()
-        for a in mine():
-            if a["state"] != "closed":
-                w.a.api("POST", f"{API}/alarms/{a['id']}/close", json={"text": "test over"})
-        w.a.api("DELETE", f"{API}/rules/{rid}")
 
 
 def test_a_central_operator_handles_a_remote_alarm_at_its_site(world: Fed) -> None:
@@ -374,16 +386,9 @@ def test_a_central_operator_handles_a_remote_alarm_at_its_site(world: Fed) -> No
     ``assign`` is not offered, a close without a reason is refused, and a closed alarm cannot be closed again."""
     w = world
     _site_a_up(w)
-    rule = {"name": "fed handle", "trigger": {"types": ["fed.handle"]}, "actions": [{"type": "raise_alarm",
-            "title": "Handled from the centre", "incident": "{rule}:{camera}", "dedupe_window_s": 0}]}  # fmt: skip
-    rid = _ok(w.a.api("POST", f"{API}/rules", json=rule), 201)["id"]
-    mine = lambda: [a for a in _ok(w.a.api("GET", f"{API}/alarms")) if a["rule"] == rid]  # noqa: E731
-    try:
-        for name in ("A1", "A3"):
-            _ok(w.a.api("POST", f"{API}/events", json={"type": "fed.handle", "camera": w.a_ids[name]}), 202)
-        wait_for(lambda: len(mine()) == 2, 15, 0.3, "A's two alarms")
-        a1 = next(a["id"] for a in mine() if a["camera"] == w.a_ids["A1"])
-        a3 = next(a["id"] for a in mine() if a["camera"] == w.a_ids["A3"])
+    with _rule_at_a(w, "fed.handle", "Handled from the centre") as mine:
+        ids = _raise_at_a(w, "fed.handle", mine)
+        a1, a3 = ids["A1"], ids["A3"]
         site = f"{w.centre.base}{API}/federation/sites/{w.site_ids['comune-a']}/alarms"
 
         def act(alarm: int, action: str, who: str = "hqops", **body: Any) -> httpx.Response:
@@ -424,11 +429,6 @@ def test_a_central_operator_handles_a_remote_alarm_at_its_site(world: Fed) -> No
         assert all(e["details"].get("peer") == "hq" for e in audit if e["action"].startswith("alarm.")), audit
         ours = {e["action"] for e in _ok(w.centre.api("GET", f"{API}/audit", params={"actor": "hqops", "limit": 500}))}
         assert {"federation.alarm.take", "federation.alarm.comment", "federation.alarm.close"} <= ours, ours
-    finally:
-        for a in mine():
-            if a["state"] != "closed":
-                w.a.api("POST", f"{API}/alarms/{a['id']}/close", json={"text": "test over"})
-        w.a.api("DELETE", f"{API}/rules/{rid}")
 
 
 def _signed_get(w: Fed, path: str, key: Ed25519PrivateKey | None = None, site: str = "hq",
@@ -750,70 +750,63 @@ def test_the_centre_web_client_shows_the_remote_alarms_of_granted_cameras(world:
     seconds (pushed); a viewer (no alarms right) sees no remote panel."""
     w = world
     _site_a_up(w)
-    rule = {"name": "fed browser alarms", "trigger": {"types": ["fed.browser"]}, "actions": [{"type": "raise_alarm",
-            "title": "Remote browser alarm", "incident": "{rule}:{camera}", "dedupe_window_s": 0}]}  # fmt: skip
-    rid = _ok(w.a.api("POST", f"{API}/rules", json=rule), 201)["id"]
-    mine = lambda: [a for a in _ok(w.a.api("GET", f"{API}/alarms")) if a["rule"] == rid]  # noqa: E731
     page = None
-    try:
-        for name in ("A1", "A3"):
-            _ok(w.a.api("POST", f"{API}/events", json={"type": "fed.browser", "camera": w.a_ids[name]}), 202)
-        wait_for(lambda: len(mine()) == 2, 15, 0.3, "A's two alarms")
-        a1 = next(a["id"] for a in mine() if a["camera"] == w.a_ids["A1"])
-        page, errors = _login(w, browser, "hqops")
-        page.goto(w.centre.base + "/#/alarms")
-        item = page.locator(f"[data-testid=remote-alarm][data-alarm-id='{a1}']")
-        item.wait_for(timeout=20_000)
-        assert item.get_attribute("data-remote-site") == "comune-a"
-        assert item.get_by_test_id("remote-alarm-site").inner_text() == "comune-a"
-        assert "Remote browser alarm" in item.inner_text() and "A1" in item.inner_text()
-        shown = page.eval_on_selector_all("[data-testid=remote-alarm]",
-                                          "els => els.map(e => Number(e.dataset.alarmId))")  # fmt: skip
-        assert set(shown) & {a["id"] for a in mine()} == {a1}, shown  # A3's is not granted: not shown
-        # Taken from the centre: A's alarm is in progress, owned by hqops@hq, and the list says so.
-        item.get_by_test_id("remote-alarm-take").click()
-        owner = page.locator(f"[data-testid=remote-alarm][data-alarm-id='{a1}'] [data-testid=remote-alarm-owner]")
-        owner.wait_for(timeout=15_000)
-        assert owner.inner_text() == "hqops@hq"
-        there = _ok(w.a.api("GET", f"{API}/alarms/{a1}"))
-        assert (there["state"], there["owner"]) == ("in_progress", "hqops@hq")
-        mine_now = page.locator(f"[data-testid=remote-alarm][data-alarm-id='{a1}']")
-        assert mine_now.get_by_test_id("remote-alarm-take").count() == 0  # taken by this user already
-        # Closed from the centre with a reason: closed at A, and gone from the open list.
-        mine_now.get_by_test_id("remote-alarm-close").click()
-        page.get_by_test_id("alarm-text").fill("bins emptied")
-        page.get_by_test_id("alarm-text-ok").click()
-        item.wait_for(state="detached", timeout=15_000)
-        there = _ok(w.a.api("GET", f"{API}/alarms/{a1}"))
-        assert (there["state"], there["close_reason"]) == ("closed", "bins emptied")
-        # A new alarm at A shows at once: A pushes it (the list's own reads are every 30 s).
-        page.wait_for_timeout(1000)
-        raised = time.monotonic()
-        _ok(w.a.api("POST", f"{API}/events", json={"type": "fed.browser", "camera": w.a_ids["A1"]}), 202)
-        wait_for(
-            lambda: any(a["camera"] == w.a_ids["A1"] and a["state"] == "new" for a in mine()), 10, 0.1, "A1's new alarm"
-        )
-        again = next(a["id"] for a in mine() if a["camera"] == w.a_ids["A1"] and a["state"] == "new")
-        page.locator(f"[data-testid=remote-alarm][data-alarm-id='{again}']").wait_for(timeout=10_000)
-        print(f"a new alarm at A shown at the centre {time.monotonic() - raised:.2f} s after its event")
-        assert time.monotonic() - raised < 5.0
-        prio = next(a["priority"] for a in mine() if a["id"] == again)
-        assert page.get_by_test_id("remote-alarms").get_attribute("data-last-sound") == prio  # it sounded
-        assert errors.errors == []
-        page.close()
-        page, errors = _login(w, browser, "hqviewer")
-        page.goto(w.centre.base + "/#/alarms")
-        page.wait_for_selector("[data-testid=remote-alarms][data-loads]", state="attached")  # it has looked
-        assert page.get_by_test_id("remote-alarms").is_hidden()
-        assert page.get_by_test_id("remote-alarm").count() == 0
-        assert errors.errors == []
-    finally:
-        if page is not None:
+    with _rule_at_a(w, "fed.browser", "Remote browser alarm") as mine:
+        try:
+            a1 = _raise_at_a(w, "fed.browser", mine)["A1"]
+            page, errors = _login(w, browser, "hqops")
+            page.goto(w.centre.base + "/#/alarms")
+            item = page.locator(f"[data-testid=remote-alarm][data-alarm-id='{a1}']")
+            item.wait_for(timeout=20_000)
+            assert item.get_attribute("data-remote-site") == "comune-a"
+            assert item.get_by_test_id("remote-alarm-site").inner_text() == "comune-a"
+            assert "Remote browser alarm" in item.inner_text() and "A1" in item.inner_text()
+            shown = page.eval_on_selector_all("[data-testid=remote-alarm]",
+                                              "els => els.map(e => Number(e.dataset.alarmId))")  # fmt: skip
+            assert set(shown) & {a["id"] for a in mine()} == {a1}, shown  # A3's is not granted: not shown
+            # Taken from the centre: A's alarm is in progress, owned by hqops@hq, and the list says so.
+            item.get_by_test_id("remote-alarm-take").click()
+            owner = page.locator(f"[data-testid=remote-alarm][data-alarm-id='{a1}'] [data-testid=remote-alarm-owner]")
+            owner.wait_for(timeout=15_000)
+            assert owner.inner_text() == "hqops@hq"
+            there = _ok(w.a.api("GET", f"{API}/alarms/{a1}"))
+            assert (there["state"], there["owner"]) == ("in_progress", "hqops@hq")
+            mine_now = page.locator(f"[data-testid=remote-alarm][data-alarm-id='{a1}']")
+            assert mine_now.get_by_test_id("remote-alarm-take").count() == 0  # taken by this user already
+            # Closed from the centre with a reason: closed at A, and gone from the open list.
+            mine_now.get_by_test_id("remote-alarm-close").click()
+            page.get_by_test_id("alarm-text").fill("bins emptied")
+            page.get_by_test_id("alarm-text-ok").click()
+            item.wait_for(state="detached", timeout=15_000)
+            there = _ok(w.a.api("GET", f"{API}/alarms/{a1}"))
+            assert (there["state"], there["close_reason"]) == ("closed", "bins emptied")
+            # A new alarm at A shows at once: A pushes it (the list's own reads are every 30 s).
+            page.wait_for_timeout(1000)
+            raised = time.monotonic()
+            _ok(w.a.api("POST", f"{API}/events", json={"type": "fed.browser", "camera": w.a_ids["A1"]}), 202)
+            wait_for(
+                lambda: any(a["camera"] == w.a_ids["A1"] and a["state"] == "new" for a in mine()),
+                10,
+                0.1,
+                "A1's new alarm",
+            )
+            again = next(a["id"] for a in mine() if a["camera"] == w.a_ids["A1"] and a["state"] == "new")
+            page.locator(f"[data-testid=remote-alarm][data-alarm-id='{again}']").wait_for(timeout=10_000)
+            print(f"a new alarm at A shown at the centre {time.monotonic() - raised:.2f} s after its event")
+            assert time.monotonic() - raised < 5.0
+            prio = next(a["priority"] for a in mine() if a["id"] == again)
+            assert page.get_by_test_id("remote-alarms").get_attribute("data-last-sound") == prio  # it sounded
+            assert errors.errors == []
             page.close()
-        for a in mine():
-            if a["state"] != "closed":
-                w.a.api("POST", f"{API}/alarms/{a['id']}/close", json={"text": "test over"})
-        w.a.api("DELETE", f"{API}/rules/{rid}")
+            page, errors = _login(w, browser, "hqviewer")
+            page.goto(w.centre.base + "/#/alarms")
+            page.wait_for_selector("[data-testid=remote-alarms][data-loads]", state="attached")  # it has looked
+            assert page.get_by_test_id("remote-alarms").is_hidden()
+            assert page.get_by_test_id("remote-alarm").count() == 0
+            assert errors.errors == []
+        finally:
+            if page is not None:
+                page.close()
 
 
 @pytest.mark.browser

@@ -16,7 +16,7 @@ import asyncio
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
@@ -233,6 +233,18 @@ async def remote_live_segment(ctx: Ctx, caller: Caller, site_id: Id, camera_id: 
 
 _RECORDINGS: TypeAdapter[Recordings] = TypeAdapter(Recordings)
 _ALARMS: TypeAdapter[list[AlarmView]] = TypeAdapter(list[AlarmView])
+T = TypeVar("T")
+
+
+def _valid(st: fed.SiteState, answer: fed.Answer, adapter: TypeAdapter[T], what: str) -> T:
+    """A remote's 200 answer read as ``adapter`` says (its refusal as the same refusal here; an answer of
+    another shape: 503)."""
+    if answer.status != 200:
+        _remote_error(st, answer)
+    try:
+        return adapter.validate_json(answer.body)
+    except ValidationError:
+        raise Unavailable(f"site {st.name} answered {what} this version cannot read") from None
 
 
 @router.get("/federation/sites/{site_id}/cameras/{camera_id}/recordings", response_model=Recordings,
@@ -244,12 +256,7 @@ async def remote_recordings(ctx: Ctx, caller: Caller, site_id: Id, camera_id: Ca
     st = f.check(caller, site_id, camera_id, PLAYBACK)
     answer = await f.call(st, "GET", f"/api/v1/federation/peer/cameras/{camera_id}/recordings", user=caller.username,
                           params={"start": start, "end": end, "stream": stream})  # fmt: skip
-    if answer.status != 200:
-        _remote_error(st, answer)
-    try:
-        out = _RECORDINGS.validate_json(answer.body)
-    except ValidationError:
-        raise Unavailable(f"site {st.name} answered recordings this version cannot read") from None
+    out = _valid(st, answer, _RECORDINGS, "recordings")
     await _audited(ctx, caller, "federation.playback.recordings", st, camera_id, start=start, end=end)
     return out
 
@@ -278,12 +285,7 @@ async def remote_alarms(ctx: Ctx, caller: Caller, site_id: Id,
     st, ids = f.check_site(caller, site_id, ALARMS)
     answer = await f.call(st, "GET", "/api/v1/federation/peer/alarms", user=caller.username,
                           params={"state": state, "limit": limit})  # fmt: skip
-    if answer.status != 200:
-        _remote_error(st, answer)
-    try:
-        alarms = _ALARMS.validate_json(answer.body)
-    except ValidationError:
-        raise Unavailable(f"site {st.name} answered alarms this version cannot read") from None
+    alarms = _valid(st, answer, _ALARMS, "alarms")
     await _audited(ctx, caller, "federation.alarms.list", st, None)
     return [a for a in alarms if a.camera in ids]
 
@@ -306,12 +308,7 @@ async def remote_alarm_action(ctx: Ctx, caller: Caller, site_id: Id, alarm_id: R
     ask = {"text": (body or RemoteAlarmActionBody()).text, "cameras": sorted(ids)}
     answer = await f.call(st, "POST", f"/api/v1/federation/peer/alarms/{alarm_id}/{action}", user=caller.username,
                           json_body=ask)  # fmt: skip
-    if answer.status != 200:
-        _remote_error(st, answer)
-    try:
-        alarm = _ALARM.validate_json(answer.body)
-    except ValidationError:
-        raise Unavailable(f"site {st.name} answered an alarm this version cannot read") from None
+    alarm = _valid(st, answer, _ALARM, "an alarm")
     await _audited(ctx, caller, f"federation.alarm.{action}", st, alarm.camera, alarm=alarm_id)
     return alarm
 
