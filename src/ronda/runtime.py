@@ -27,7 +27,7 @@ from ronda.analytics.settings import AnalyticsSettings
 from ronda.api.app import create_app
 from ronda.api.context import AppContext
 from ronda.api.protocols import Limits, protocols
-from ronda.cluster import federation
+from ronda.cluster import federation, federation_alarms
 from ronda.cluster.leases import LeaseKeeper
 from ronda.cluster.nodes import NodeClient, UrlSigner
 from ronda.cluster.presence import NodePresence
@@ -237,6 +237,7 @@ def build(cfg: Config, migrate: bool, record: bool = True, roles: frozenset[str]
         segment_source.of(cfg, db).remote = nodes.fetch_segment
     fed = federation.Federation(db, federation.load_key(keys_dir(cfg)), cfg.site.name,
                                 spool_dir=cfg.data_dir / "spool")  # docs/cluster.md  # fmt: skip
+    federation_alarms.attach(fed)  # remote alarms pushed to this centre's users
     # Every node of a cluster is in ``nodes``: a recorder through its lease keeper, any other node here.
     presence = None
     if cfg.cluster is not None and (recorder is None or recorder.leases is None):

@@ -54,6 +54,7 @@ MEDIA: dict[str, str] = {
     "GET /api/v1/federation/peer/cameras/{camera_id}/segments/{segment_id}.mp4": "video/mp4",
     "GET /api/v1/federation/sites/{site_id}/exports/{job_id}/download": "application/zip",
     "GET /api/v1/federation/peer/exports/{job_id}/download": "application/zip",
+    "GET /api/v1/federation/peer/alarms/stream": "application/x-ndjson",
     "GET /api/v1/federation/sites/{site_id}/cameras/{camera_id}/live/{stream}/index.m3u8": (
         "application/vnd.apple.mpegurl"
     ),

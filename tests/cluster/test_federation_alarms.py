@@ -244,12 +244,13 @@ async def test_the_centre_does_not_ask_in_a_loop_nor_pass_on_what_a_site_may_not
     Base.metadata.create_all(db.engine)
     f = fed.Federation(db, Ed25519PrivateKey.generate(), "hq", spool_dir=tmp_path / "spool")
     heard: list[tuple[int, dict[str, Any] | None]] = []
-    f.alarm_feed.watch(lambda sid, data: heard.append((sid, data)))
+    feed = fa.attach(f)
+    feed.watch(lambda sid, data: heard.append((sid, data)))
     await f.start()
     try:
         with _FakeSite() as site:
             st = fed.SiteState(7, "comune-a", f"http://127.0.0.1:{site.port}", fed.public_key_text(KEY), online=True)
-            follower = asyncio.create_task(f.alarm_feed._follow(st))
+            follower = asyncio.create_task(feed._follow(st))
             await asyncio.sleep(5)
             early = site.requests
             assert 2 <= early <= 4, early  # one every RETRY_S (2 s); the helper's review saw 112 in 5 s before

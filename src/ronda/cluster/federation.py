@@ -31,6 +31,7 @@ import secrets
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -355,6 +356,18 @@ class Answer:
         return json.loads(self.body)
 
 
+class AlarmFeedLike(Protocol):
+    """What the centre runs beside its poller (``federation_alarms.AlarmFeed``)."""
+
+    def sync(self, sites: dict[int, SiteState]) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def watch(self, fn: Callable[[int, dict[str, Any] | None], None]) -> None: ...
+
+    def unwatch(self, fn: Callable[[int, dict[str, Any] | None], None]) -> None: ...
+
+
 class Federation:
     """The centre's side: the remote sites, polled for health and granted cameras, and signed calls to
     them. Bounded: every call has a timeout and a size limit; an unreachable site answers 503 at once
@@ -381,9 +394,8 @@ class Federation:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        from ronda.cluster.federation_alarms import AlarmFeed  # it builds on this module: imported once here
-
-        self.alarm_feed = AlarmFeed(self)  # the remotes' alarm changes, pushed (cluster/federation_alarms.py)
+        # The remotes' alarm changes, pushed: cluster/federation_alarms.py attaches its feed (attach()).
+        self.alarm_feed: AlarmFeedLike | None = None
 
     # life cycle
     async def start(self) -> None:
@@ -400,7 +412,8 @@ class Federation:
         if self._task is not None:
             await cancel_and_wait(self._task)
             self._task = None
-        await self.alarm_feed.stop()
+        if self.alarm_feed is not None:
+            await self.alarm_feed.stop()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -444,7 +457,8 @@ class Federation:
             except Exception:  # a database hiccup must not end the poller: the sites stay as they were
                 log.exception("federation: reading the remote sites failed")
             await asyncio.gather(*(self.poll(st) for st in list(self.sites.values())))
-            self.alarm_feed.sync(self.sites)
+            if self.alarm_feed is not None:
+                self.alarm_feed.sync(self.sites)
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             except TimeoutError:

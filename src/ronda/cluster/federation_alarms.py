@@ -296,6 +296,13 @@ def checked_line(data: dict[str, Any]) -> dict[str, Any] | None:
     return {"alarm": alarm, "camera": camera, "state": state, "priority": priority, "change": change}
 
 
+def attach(federation: fed.Federation) -> AlarmFeed:
+    """The centre's feed of pushed remote alarms, run by ``federation`` beside its poller."""
+    feed = AlarmFeed(federation)
+    federation.alarm_feed = feed
+    return feed
+
+
 def user_message(alarm_cameras: dict[int, frozenset[int]], site_id: int, data: dict[str, Any] | None) -> str | None:
     """What a central user's events WebSocket gets of a site's line (``None``: nothing), given the remote
     cameras the user has the alarms right on (``Federation.alarm_cameras``): ``{"kind": "remote_alarm",

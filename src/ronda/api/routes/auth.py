@@ -185,8 +185,9 @@ async def events_ws(ws: WebSocket) -> None:
         if text is not None:
             client.offer(text)
 
-    if fed is not None:
-        fed.alarm_feed.watch(remote_alarm)
+    feed = fed.alarm_feed if fed is not None else None
+    if feed is not None:
+        feed.watch(remote_alarm)
 
     async def recheck() -> None:
         """Every ``SOCKET_RECHECK_S``: the session (ended, key revoked: return) and the rights, as the filters
@@ -226,8 +227,8 @@ async def events_ws(ws: WebSocket) -> None:
         return
     finally:
         fanout.remove(client)
-        if fed is not None:
-            fed.alarm_feed.unwatch(remote_alarm)
+        if feed is not None:
+            feed.unwatch(remote_alarm)
         reader.cancel()
         watcher.cancel()
 

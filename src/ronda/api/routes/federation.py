@@ -40,7 +40,7 @@ from ronda.api.deps import (
 )
 from ronda.api.routes import live as live_routes
 from ronda.api.routes.cameras import cameras as camera_feature
-from ronda.api.schemas import JPEG, M3U8, M4S, MP4, ZIP
+from ronda.api.schemas import JPEG, M3U8, M4S, MP4, NDJSON, ZIP
 from ronda.api.schemas.alarms import AlarmView
 from ronda.api.schemas.cameras import Recordings
 from ronda.api.schemas.federation import (
@@ -475,7 +475,8 @@ async def peer_alarms(ctx: Ctx, call: Peer,
 _ALARM_STREAMS = federation_alarms.PeerStreams()  # this process's open alarm answers, per peer
 
 
-@router.get("/federation/peer/alarms/stream", response_class=StreamingResponse, **peer_signed(peer_call))
+@router.get("/federation/peer/alarms/stream", response_class=StreamingResponse, responses=NDJSON,
+            **peer_signed(peer_call))  # fmt: skip
 async def peer_alarm_stream(ctx: Ctx, call: Peer) -> StreamingResponse:
     """The changes of the alarms whose camera the peer has the alarms right on, as they happen: one line
     each (``<signature> <json>``: alarm, camera, state, change), a ping every 10 s, for a minute; the peer

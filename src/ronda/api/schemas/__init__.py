@@ -25,3 +25,4 @@ MP4: Responses = {200: {"content": {"video/mp4": {}}, "description": "fragmented
 M4S: Responses = {200: {"content": {"video/iso.segment": {}}, "description": "an fMP4 media segment"}}
 M3U8: Responses = {200: {"content": {"application/vnd.apple.mpegurl": {}}, "description": "an HLS playlist"}}
 ZIP: Responses = {200: {"content": {"application/zip": {}}, "description": "a signed evidence package"}}
+NDJSON: Responses = {200: {"content": {"application/x-ndjson": {}}, "description": "lines, each a signature and JSON"}}
