@@ -239,8 +239,13 @@ def test_changing_the_direction_in_edit_mode_turns_the_cone(browser, demo):
             fov = page.locator(f"[data-testid=map-camera-item][data-camera-id='{cam['id']}']").get_by_test_id("map-fov")
             fov.fill("160")
             fov.press("Tab")
-            wait_for(lambda: page.locator(f"[data-testid=map-cone][data-camera-id='{cam['id']}']").bounding_box()
-                     ["height"] > width * 1.5, 10, 0.2, what="a wider cone")  # fmt: skip
+            cone = page.locator(f"[data-testid=map-cone][data-camera-id='{cam['id']}']")
+
+            def wider() -> bool:  # (no box for the moment the cone is drawn again)
+                box = cone.bounding_box()
+                return box is not None and box["height"] > width * 1.5
+
+            wait_for(wider, 10, 0.2, what="a wider cone")
         saved = next(c for c in cameras(demo) if c["id"] == cam["id"])
         assert (saved["direction"], saved["fov"]) == (275, 160)
     finally:
