@@ -13,7 +13,6 @@ Three sets of routes:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -62,7 +61,7 @@ from ronda.cluster import federation_admin as admin
 from ronda.cluster import federation_alarms
 from ronda.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, TooManyRequests, Unavailable
 from ronda.events import visibility
-from ronda.media import export_access, live_view, playback, segment_source
+from ronda.media import evidence, export_access, live_view, playback, segment_source
 from ronda.timeutil import now_ms
 
 router = APIRouter(tags=["federation"])
@@ -509,11 +508,6 @@ async def peer_alarm_action(ctx: Ctx, call: Peer, alarm_id: RemoteAlarmId, actio
 MAX_SERVED = 256 << 20  # what a remote reads into memory for one answer (a peer's limit is its own)
 
 
-def _file_sha256(path: Path) -> bytes:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").digest()
-
-
 def _bounded_read(path: Path) -> bytes:
     if path.stat().st_size > MAX_SERVED:
         raise TooLarge("this file is larger than a site answers its peers")
@@ -554,7 +548,7 @@ async def peer_export_download(ctx: Ctx, call: Peer, job_id: JobId) -> Response:
     await asyncio.to_thread(_peer_job, ctx, call, job_id)
     assert ctx.exports is not None
     pkg = await asyncio.to_thread(export_access.finished, ctx.exports, ctx.db, call.principal, job_id)
-    digest = await asyncio.to_thread(_file_sha256, pkg.path)  # the package is not held in memory: any size
+    digest = bytes.fromhex(await asyncio.to_thread(evidence.sha256_file, pkg.path))  # not held in memory: any size
     await _peer_audit(ctx, call, "federation.export.download", pkg.cameras[0], job=job_id)
     sig = fed.sign_digest(federation(ctx).key, call.nonce, digest)
     return FileResponse(pkg.path, media_type="application/zip",
