@@ -46,6 +46,7 @@ from ronda.recording import fmp4  # noqa: E402
 
 SKIP_S = 1.5  # the opening burst of a live socket (from the newest keyframe on)
 TILES = 4
+DEFLATE_OFFER = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"  # what Chromium sends
 PASSWORD = ""  # set by main()
 _numbers = itertools.count(1)
 
@@ -97,7 +98,9 @@ class LiveTile:
     def _run(self) -> None:
         t0 = time.monotonic()
         try:
-            self.sock = websocket.create_connection(self.url, timeout=15, suppress_origin=True)
+            # Offers permessage-deflate as browsers do: a server that took it would deflate every fragment
+            # for every viewer (websocket-client cannot inflate, so that shows here as socket errors).
+            self.sock = websocket.create_connection(self.url, timeout=15, suppress_origin=True, header=[DEFLATE_OFFER])
         except Exception as e:  # noqa: BLE001 - any failure to open is an error of the run
             ws_error(f"live ws open {self.url.split('?')[0]}: {e!r}")
             return

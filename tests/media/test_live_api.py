@@ -270,6 +270,10 @@ def test_websocket_sends_init_then_playable_fragments(site, users, tmp_path):
     cam1 = site.cam("Camera 1")
     ws_path = urls(users["viewer_a"], cam1, view="single")["ws"]
     with ws_connect(site, ws_path) as ws:
+        # The client offered permessage-deflate (websockets does by default, as browsers do); video does
+        # not compress, so the server declines it instead of deflating every fragment for every viewer.
+        assert "permessage-deflate" in (ws.request.headers.get("Sec-WebSocket-Extensions") or "")
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None, ws.response.headers
         head, init, frags = receive(ws, 8, 5)
         t_first = frags[0][0]
         end = time.monotonic() + 2.5
