@@ -86,6 +86,21 @@ def ws_error(what: str) -> None:
         error_samples.append(what[:300])
 
 
+def fragments(data: bytes) -> list[bytes]:
+    """The moof boxes of a live message (moof/mdat pairs back to back)."""
+    out, pos = [], 0
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        if size < 8:
+            raise ValueError(f"bad box size {size} at {pos}")
+        if data[pos + 4 : pos + 8] == b"moof":
+            out.append(data[pos : pos + size])
+        pos += size
+    if not out:
+        raise ValueError("a live message without a moof")
+    return out
+
+
 class LiveTile:
     """One tile's low-latency WebSocket, read by its own greenlet."""
 
@@ -132,8 +147,10 @@ class LiveTile:
                 if init is None or init.video is None:
                     ws_error("live ws: a fragment before its initialisation section")
                     return
-                run = fmp4.parse_moof(data, init).tracks[init.video.track_id]
-                ws_stats["frames"] += 1
+                # a message holds one fragment, or several back to back (the server sends a backlog so)
+                moofs = fragments(data)
+                run = fmp4.parse_moof(moofs[-1], init).tracks[init.video.track_id]
+                ws_stats["frames"] += len(moofs)
                 if now - opened >= SKIP_S:
                     ws_stats["max_gap_ms"] = max(ws_stats["max_gap_ms"], (now - last) * 1000)
                     # its last frame's end: a fragment cannot leave before its last frame was captured

@@ -284,7 +284,9 @@ def test_websocket_sends_init_then_playable_fragments(site, users, tmp_path):
     assert box_type(init) == b"ftyp" and b"moov" in top_boxes(init)
     for _t, data in frags:
         assert isinstance(data, bytes) and box_type(data) == b"moof", data[:16]
-        assert top_boxes(data) == [b"moof", b"mdat"]
+        # one fragment, or a backlog of them back to back (the opening burst from the newest keyframe)
+        boxes = top_boxes(data)
+        assert boxes and boxes == [b"moof", b"mdat"] * (len(boxes) // 2), boxes
     # After the catch-up burst (from the newest keyframe), fragments arrive as they are recorded.
     live = [t for t, _ in frags if t > t_first + 1.0]
     assert len(live) >= 2 and (len(live) - 1) / (live[-1] - live[0]) >= 2.0, len(live)

@@ -43,7 +43,6 @@ from ronda.cluster.nodes import Peer
 from ronda.errors import DomainError, NotFound, Unavailable
 from ronda.media import live_view
 from ronda.media.live import LiveFragment, LiveHub, LiveTail
-from ronda.recording import fmp4
 
 router = APIRouter(tags=["live"])
 StreamKind = Annotated[str, PathParam(pattern="^(main|sub)$")]
@@ -52,6 +51,7 @@ StreamKind = Annotated[str, PathParam(pattern="^(main|sub)$")]
 # never at 10 s (2 of 2); the cause was not found (docs/live.md).
 RECHECK_S = 10.0
 MAX_QUEUE = 40  # fragments (~10 s) a slow viewer may lag before it is moved to the newest keyframe
+MESSAGE_BYTES = 4 << 20  # fragments sent together (a backlog) fill binary messages up to this size
 # A send that cannot go out for this long (the viewer stopped reading): the viewer is disconnected,
 # so that nothing is held for it. The server's WebSocket protocol drops such a peer after
 # http.ws_write_stall_seconds already (ronda.api.protocols); this bounds the send on any server.
@@ -286,39 +286,52 @@ async def follow_tail(ws: WebSocket, ctx: AppContext, camera_id: int, stream: st
             await ws.close(code=4503, reason="no live video from this camera right now")
             return
         start = tail.start_point()
-        sent_version = 0
-        for item in [*start, *_drain(queue, start[-1].seq)]:
-            sent_version = await asyncio.wait_for(_send(ws, tail, item, sent_version), SEND_STALL_S)
+        async with asyncio.timeout(SEND_STALL_S):
+            sent_version = await _send(ws, tail, [*start, *_drain(queue, start[-1].seq)], 0)
         need_key = False
+        reader.add_done_callback(queue.wake)
         if recheck is not None:
             watcher = asyncio.create_task(_refusal(recheck))
+            watcher.add_done_callback(queue.wake)
+        # Per fragment: no task, no asyncio.wait; the queue's own wait only when it is empty.
         while not reader.done():
-            getter = asyncio.ensure_future(queue.get())
-            waits = {getter, reader} if watcher is None else {getter, reader, watcher}
-            done, _ = await asyncio.wait(waits, timeout=RECHECK_S, return_when=asyncio.FIRST_COMPLETED)
-            if watcher is not None and watcher in done:
-                getter.cancel()
+            if watcher is not None and watcher.done():
                 code, reason = watcher.result()  # (a database error ends the socket, as before)
                 await ws.close(code=code, reason=reason)
                 break
-            if getter not in done:
-                getter.cancel()
-                if reader in done:
-                    break
-            else:
-                item = getter.result()
-                if item is None:
-                    await ws.close(code=4503, reason="live view of this stream stopped")
-                    break
-                if queue.qsize() > MAX_QUEUE:  # a slow viewer: skip ahead to the next keyframe
-                    _drain(queue, 1 << 62)
-                    need_key = True
+            if queue.empty():
+                await queue.ready()
+                continue
+            item = queue.get_nowait()
+            if item is None:
+                await ws.close(code=4503, reason="live view of this stream stopped")
+                break
+            if queue.qsize() > MAX_QUEUE:  # a slow viewer: skip ahead to the next keyframe
+                _drain(queue, 1 << 62)
+                need_key = True
+                continue
+            if isinstance(item, LiveFragment) and need_key:
+                if not item.keyframe:
                     continue
-                if isinstance(item, LiveFragment) and need_key:
-                    if not item.keyframe:
-                        continue
-                    need_key = False
-                sent_version = await asyncio.wait_for(_send(ws, tail, item, sent_version), SEND_STALL_S)
+                need_key = False
+            # What queued up meanwhile goes with it: a viewer the server fell behind on gets its backlog
+            # in one message, so a busy server makes fewer sends instead of falling further behind.
+            items: list[Any] = [item]
+            ended = False
+            while not queue.empty() and len(items) < MAX_QUEUE:
+                nxt = queue.get_nowait()
+                if nxt is None:
+                    ended = True
+                    break
+                items.append(nxt)
+            async with asyncio.timeout(SEND_STALL_S):
+                sent_version = await _send(ws, tail, items, sent_version)
+            if ended:
+                await ws.close(code=4503, reason="live view of this stream stopped")
+                break
+            # A send into a socket with room returns without yielding: let the other viewers and the
+            # API run before this viewer's next message.
+            await asyncio.sleep(0)
     except (WebSocketDisconnect, RuntimeError):
         pass
     except TimeoutError:  # the viewer takes no data: say why, if that can still get through
@@ -407,17 +420,29 @@ def _drain(queue: asyncio.Queue[Any], after_seq: int) -> list[Any]:
     return items
 
 
-async def _send(ws: WebSocket, tail: LiveTail, item: Any, sent_version: int) -> int:
-    if isinstance(item, fmp4.Init):
-        return sent_version  # sent with the first fragment that needs it
-    frag: LiveFragment = item
-    if frag.init_version != sent_version:
-        init = tail.inits.get(frag.init_version)
-        if init is None:
-            return sent_version
-        await ws.send_json({"type": "init", "codecs": init.codecs, "mime": f'video/mp4; codecs="{init.codecs}"',
-                            "version": frag.init_version})  # fmt: skip
-        await ws.send_bytes(init.data)
-        sent_version = frag.init_version
-    await ws.send_bytes(frag.data)
+async def _send(ws: WebSocket, tail: LiveTail, items: list[Any], sent_version: int) -> int:
+    """Sends ``items`` (fragments; initialisation sections are skipped: each goes with the first fragment
+    that needs it) and returns the init version the viewer now has. Fragments in a row with one init
+    version go as one binary message of up to ``MESSAGE_BYTES``, moof/mdat pairs back to back, which a
+    Media Source buffer appends as it does one: one send per message, not one per fragment."""
+    run: list[bytes] = []
+    size = 0
+    for item in items:
+        if not isinstance(item, LiveFragment):
+            continue
+        if run and (item.init_version != sent_version or size + len(item.data) > MESSAGE_BYTES):
+            await ws.send_bytes(b"".join(run) if len(run) > 1 else run[0])
+            run, size = [], 0
+        if item.init_version != sent_version:
+            init = tail.inits.get(item.init_version)
+            if init is None:
+                continue
+            await ws.send_json({"type": "init", "codecs": init.codecs, "mime": f'video/mp4; codecs="{init.codecs}"',
+                                "version": item.init_version})  # fmt: skip
+            await ws.send_bytes(init.data)
+            sent_version = item.init_version
+        run.append(item.data)
+        size += len(item.data)
+    if run:
+        await ws.send_bytes(b"".join(run) if len(run) > 1 else run[0])
     return sent_version
