@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
 
 from ronda.access.rights import MANAGE_CAMERAS, PLAYBACK
 from ronda.access.service import Principal
@@ -19,6 +18,7 @@ from ronda.analytics.pipeline import IMAGE_NAME
 from ronda.analytics.repository import GRID_CELLS
 from ronda.analytics.service import image_path
 from ronda.api.deps import Caller, CameraId, Ctx, camera_right, iso_range, object_right, require_camera
+from ronda.api.files import FileAnswer
 from ronda.api.schemas import JPEG
 from ronda.api.schemas.analytics import AnalyticsSettings, AnalyticsStatusView, MotionSearch, MotionStrip, ObjectView
 from ronda.errors import Invalid, NotFound
@@ -206,7 +206,9 @@ def object_snapshot(ctx: Ctx, caller: Caller, object_id: ObjectId) -> Response:
     path = snapshot_file(ctx.cfg.data_dir, obj.snapshot) if obj.snapshot else None
     if path is None:
         raise NotFound("snapshot")
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+    return FileAnswer(
+        path, what="snapshot", media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
+    )
 
 
 EventId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
@@ -236,4 +238,6 @@ def event_snapshot(ctx: Ctx, caller: Caller, event_id: EventId, image: ImageName
     path = snapshot_file(ctx.cfg.data_dir, stored) if stored else None
     if path is None:
         raise NotFound("snapshot" if image is None else f"image {image!r}")
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+    return FileAnswer(
+        path, what="snapshot", media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
+    )

@@ -19,6 +19,7 @@ from ronda.access.service import Principal
 from ronda.access.tokens import STREAM_TTL_S
 from ronda.api.context import AppContext
 from ronda.api.deps import Caller, Ctx, Token, iso_param, object_right, stream_caller, stream_right
+from ronda.api.files import FileAnswer
 from ronda.api.schemas import ZIP, Responses
 from ronda.api.schemas.cases import CaseDetail, CaseEvidenceLink, CaseEvidenceView, CaseSummary
 from ronda.cases import report
@@ -235,7 +236,7 @@ def evidence_file(ctx: Ctx, p: CaseToken, case_id: CaseId, evidence_id: Evidence
     pkg = feature.evidence_file(ctx.db, _exports(ctx), p, case_id, evidence_id)
     details = {"job": pkg.export_id, "case": case_id, "number": pkg.number, "evidence": evidence_id}
     ctx.audit.append(p.actor, "export.download", "ok", pkg.camera, pkg.start_ms, pkg.end_ms, p.source_ip, details)
-    return FileResponse(pkg.path, media_type="application/zip", filename=pkg.name)
+    return FileAnswer(pkg.path, what="evidence", media_type="application/zip", filename=pkg.name)
 
 
 async def _report(ctx: AppContext, caller: Any, case_id: int) -> report.ReportInput:

@@ -37,6 +37,7 @@ from ronda.api.deps import (
     require_camera,
     site_right,
 )
+from ronda.api.files import FileAnswer
 from ronda.api.routes import live as live_routes
 from ronda.api.routes.cameras import cameras as camera_feature
 from ronda.api.schemas import JPEG, M3U8, M4S, MP4, NDJSON, ZIP
@@ -551,7 +552,7 @@ async def peer_export_download(ctx: Ctx, call: Peer, job_id: JobId) -> Response:
     digest = bytes.fromhex(await asyncio.to_thread(evidence.sha256_file, pkg.path))  # not held in memory: any size
     await _peer_audit(ctx, call, "federation.export.download", pkg.cameras[0], job=job_id)
     sig = fed.sign_digest(federation(ctx).key, call.nonce, digest)
-    return FileResponse(pkg.path, media_type="application/zip",
+    return FileAnswer(pkg.path, what="export", media_type="application/zip",
                         headers={fed.SIGNATURE_HEADER: sig, "Cache-Control": "no-store"})  # fmt: skip
 
 

@@ -16,12 +16,13 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketClose
 
 from ronda.api.context import AppContext
+from ronda.api.files import FileAnswer
 from ronda.cluster.nodes import SignatureError, UrlSigner
 from ronda.errors import DomainError, NotFound
 from ronda.store.models import ExportJobRow, Segment
@@ -91,7 +92,7 @@ def internal_app(ctx: AppContext, error_response: Callable[[DomainError], Respon
 
     async def segment(request: Request) -> Response:
         path = await asyncio.to_thread(segment_path, _int(request, "segment_id"))
-        return FileResponse(path, media_type="video/mp4")
+        return FileAnswer(path, what="segment", media_type="video/mp4")
 
     def export_path(job_id: str) -> Any:
         with ctx.db.session() as s:
@@ -109,7 +110,7 @@ def internal_app(ctx: AppContext, error_response: Callable[[DomainError], Respon
         if not job_id or len(job_id) > 32 or not job_id.replace("-", "").replace("_", "").isalnum():
             raise NotFound("export")
         path = await asyncio.to_thread(export_path, job_id)
-        return FileResponse(path, media_type="application/zip")
+        return FileAnswer(path, what="export", media_type="application/zip")
 
     async def snapshot(request: Request) -> Response:
         jpeg = await cameras(ctx).snapshot(_int(request, "camera_id", high=2**31 - 1))

@@ -9,11 +9,11 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ronda.access.rights import MANAGE_CAMERAS
 from ronda.api.deps import Caller, CameraId, Ctx, authenticated, camera_right, site_right
+from ronda.api.files import FileAnswer
 from ronda.api.schemas.map import MapCameraView, MapView, PlanView, PositionView
 from ronda.map import validators
 from ronda.map.errors import PlanTooLarge
@@ -90,8 +90,9 @@ def get_map(caller: Caller, site: Map, ctx: Ctx) -> MapView:
 def get_plan(site: Map) -> Response:
     """The plan file with the type Ronda checked; 404 when there is none."""
     plan, path = site.plan_file()
-    return FileResponse(
+    return FileAnswer(
         path,
+        what="plan",
         media_type=MEDIA_TYPE[plan.kind],
         content_disposition_type="inline",
         headers={

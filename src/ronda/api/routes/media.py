@@ -31,6 +31,7 @@ from ronda.api.deps import (
     stream_caller,
     stream_right,
 )
+from ronda.api.files import FileAnswer
 from ronda.api.routes.cameras import snapshot_response
 from ronda.api.schemas import JPEG, M3U8, MP4, ZIP
 from ronda.api.schemas.media import ExportJob, ExportLink, LockView, StreamToken
@@ -100,7 +101,7 @@ def _package(ctx: AppContext, caller: Principal, job_id: str) -> FileResponse:
     pkg = export_access.finished(_exports(ctx), ctx.db, caller, job_id)
     ctx.audit.append(caller.actor, "export.download", "ok", pkg.cameras[0], pkg.start_ms, pkg.end_ms,
                      caller.source_ip, {"job": job_id})  # fmt: skip
-    return FileResponse(pkg.path, media_type="application/zip", filename=pkg.name)
+    return FileAnswer(pkg.path, what="export", media_type="application/zip", filename=pkg.name)
 
 
 @router.get("/exports/{job_id}/download", response_class=FileResponse, responses=ZIP,
@@ -180,7 +181,7 @@ def token_segment(
     if request.headers.get("range") in (None, "bytes=0-"):  # one entry per playback start, not per range
         ctx.audit.append(p.actor, "playback.segment", "ok", camera_id, seg.start_ms, seg.end_ms, p.source_ip,
                          {"segment": segment_id})  # fmt: skip
-    return FileResponse(seg.path, media_type="video/mp4")
+    return FileAnswer(seg.path, what="segment", media_type="video/mp4")
 
 
 @router.get("/media/{camera_id}/vod.m3u8", response_class=Response, responses=M3U8,

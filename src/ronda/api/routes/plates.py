@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ronda.access.rights import MANAGE_RULES, PLATES
@@ -21,6 +20,7 @@ from ronda.analytics.plates import lists as plate_lists
 from ronda.analytics.plates import repository as repo
 from ronda.analytics.plates import search as plate_search
 from ronda.api.deps import Caller, Ctx, global_right, iso_param, iso_range, object_right
+from ronda.api.files import FileAnswer
 from ronda.api.schemas import JPEG
 from ronda.api.schemas.plates import PlateEntryView, PlateImportView, PlateListView, PlateReadView
 from ronda.errors import Invalid, TooLarge
@@ -114,7 +114,7 @@ def get_plate_read(ctx: Ctx, caller: Caller, read_id: ReadId) -> dict[str, Any]:
 def plate_crop(ctx: Ctx, caller: Caller, read_id: ReadId) -> Response:
     """The read's plate crop (JPEG); 404 when it has none. Every fetch is audited (``plates.crop``)."""
     path = plate_search.crop_for(ctx.db, ctx.audit, caller, ctx.cfg.data_dir, read_id)
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+    return FileAnswer(path, what="crop", media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
 # --- lists -----------------------------------------------------------------------------------------------------
