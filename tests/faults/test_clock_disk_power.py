@@ -213,6 +213,14 @@ def test_clock_jumps_forward_and_back(cams, tmp_path, faketime):
         assert {s.id for s in before} <= {s.id for s in segs}
         assert events(data, "retention.deleted") == []
 
+        # The shipped rule told the administrators: one technical alarm for the clock, both steps in it.
+        def clock_alarm() -> dict | None:
+            found = [a for a in ronda.api("GET", "/api/v1/alarms").json() if a["title"] == "The server's clock jumped"]
+            return found[0] if found and found[0]["event_count"] == 2 else None
+
+        alarm = wait_for(clock_alarm, 15, what="the clock alarm with both steps")
+        assert alarm["priority"] == "medium" and alarm["category"] == "technical", alarm
+
         # Durations from the camera's timestamps, not the wall clock: each row's length is its file's.
         worst = 0
         for s in segs:

@@ -350,4 +350,24 @@ DEFAULT_RULES: list[dict[str, Any]] = [
             }
         ],
     },
+    {
+        # The recorder keeps its timeline in order through a step (recording/clockwatch.py), but the clock
+        # is what every recording is dated by: an administrator has to know it moved, and why.
+        "name": "Server clock jumped",
+        "trigger": {"types": ["system.clock_jump"]},
+        "conditions": {"cooldown_s": 0},
+        "actions": [
+            {
+                "type": "raise_alarm",
+                "priority": "medium",
+                "category": "technical",
+                "title": "The server's clock jumped",
+                "instructions": "Check the server's time synchronisation (NTP). Recordings stay in order; a step "
+                "forward shows in the timeline as a clock_adjusted gap. The event says by how much it moved.",
+                "incident": "clock",
+                "notify": ["webpush", "email"],
+                "notify_roles": ["administrator"],
+            }
+        ],
+    },
 ]
