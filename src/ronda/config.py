@@ -207,7 +207,9 @@ DEFAULT_CORRELATIONS = [{"name": "camera tamper", "types": ["camera.offline", "t
 
 class EventsConfig(_Model):
     retention_days: float = Field(90, gt=0, description="Events older than this are deleted (alarms stay).")
-    default_rules: bool = Field(True, description="Install the default rules (camera offline, storage low).")
+    default_rules: bool = Field(
+        True, description="Install the default rules (camera offline, storage low, server clock jumped)."
+    )
     action_lease_seconds: float = Field(
         300, ge=2, le=86_400,
         description="A rule action (webhook, notify, PTZ preset) still running this long after its node claimed "

@@ -399,7 +399,8 @@ def idempotency_key(c: claims_repo.Claim) -> str:
 
 
 def install_default_rules(db: Database) -> int:
-    """The rules that ship enabled (camera offline, storage low), once: returns how many were added."""
+    """The rules that ship enabled (camera offline, storage low, server clock jumped), once: returns how many
+    were added."""
     from ronda.events.rules import DEFAULT_RULES
 
     added = 0
