@@ -549,7 +549,10 @@ async def peer_export_download(ctx: Ctx, call: Peer, job_id: JobId) -> Response:
     await asyncio.to_thread(_peer_job, ctx, call, job_id)
     assert ctx.exports is not None
     pkg = await asyncio.to_thread(export_access.finished, ctx.exports, ctx.db, call.principal, job_id)
-    digest = bytes.fromhex(await asyncio.to_thread(evidence.sha256_file, pkg.path))  # not held in memory: any size
+    try:
+        digest = bytes.fromhex(await asyncio.to_thread(evidence.sha256_file, pkg.path))  # not in memory: any size
+    except FileNotFoundError:  # expired meanwhile
+        raise NotFound("export") from None
     await _peer_audit(ctx, call, "federation.export.download", pkg.cameras[0], job=job_id)
     sig = fed.sign_digest(federation(ctx).key, call.nonce, digest)
     return FileAnswer(pkg.path, what="export", media_type="application/zip",
