@@ -271,15 +271,20 @@ def test_alarm_list_keyboard(browser, site, users, report_alarm):
         page.wait_for_function("() => document.querySelectorAll('[data-testid=alarm-item]').length >= 2")
         page.locator("[data-testid=alarm-item]").first.focus()
         first = page.evaluate("() => Number(document.activeElement.dataset.alarmId)")
-        page.keyboard.press("ArrowDown")
-        # the list may be re-sorted by alarms arriving meanwhile: the focus is on the item after `first`
-        moved = page.evaluate(
-            "(first) => { const ids = [...document.querySelectorAll('[data-testid=alarm-item]')]"
-            ".map(x => Number(x.dataset.alarmId)); const now = Number(document.activeElement.dataset.alarmId);"
-            " return {now, expected: ids[ids.indexOf(first) + 1]}; }",
-            first,
+        # Alarms arriving meanwhile re-sort the list (the focus stays on its alarm): the order that counts
+        # is the one at the key press, taken by a capturing listener in the same moment. (Reading it after
+        # the press failed once in CI: the list had been re-sorted in between.)
+        page.evaluate(
+            "() => document.addEventListener('keydown', () => { window.atPress = {from: Number("
+            "document.activeElement.dataset.alarmId), ids: [...document.querySelectorAll("
+            "'[data-testid=alarm-item]')].map(x => Number(x.dataset.alarmId))}; }, {capture: true, once: true})"
         )
-        assert moved["now"] != first and moved["now"] == moved["expected"], moved
+        page.keyboard.press("ArrowDown")
+        moved = page.evaluate(
+            "() => { const {from, ids} = window.atPress; return {from, now: Number("
+            "document.activeElement.dataset.alarmId), expected: ids[ids.indexOf(from) + 1]}; }"
+        )
+        assert moved["from"] == first and moved["now"] == moved["expected"] != first, moved
         target = moved["now"]
         page.keyboard.press("Enter")
         page.wait_for_function("(id) => location.hash === `#/alarms/${id}`", arg=target)
