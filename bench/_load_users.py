@@ -42,7 +42,7 @@ from locust.env import Environment  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from ronda.recording import fmp4  # noqa: E402
+from ronda.recording import boxes, fmp4  # noqa: E402
 
 SKIP_S = 1.5  # the opening burst of a live socket (from the newest keyframe on)
 TILES = 4
@@ -86,19 +86,16 @@ def ws_error(what: str) -> None:
         error_samples.append(what[:300])
 
 
-def fragments(data: bytes) -> list[bytes]:
-    """The moof boxes of a live message (moof/mdat pairs back to back)."""
-    out, pos = [], 0
-    while pos + 8 <= len(data):
-        size = int.from_bytes(data[pos : pos + 4], "big")
-        if size < 8:
-            raise ValueError(f"bad box size {size} at {pos}")
-        if data[pos + 4 : pos + 8] == b"moof":
-            out.append(data[pos : pos + size])
-        pos += size
-    if not out:
+def fragment_starts(data: bytes) -> list[int]:
+    """Where each fragment (moof) of a live message starts: one, or several back to back."""
+    starts, pos = [], 0
+    for kind, _payload, end in boxes.iter_boxes(data):
+        if kind == b"moof":
+            starts.append(pos)
+        pos = end
+    if not starts:
         raise ValueError("a live message without a moof")
-    return out
+    return starts
 
 
 class LiveTile:
@@ -148,9 +145,9 @@ class LiveTile:
                     ws_error("live ws: a fragment before its initialisation section")
                     return
                 # a message holds one fragment, or several back to back (the server sends a backlog so)
-                moofs = fragments(data)
-                run = fmp4.parse_moof(moofs[-1], init).tracks[init.video.track_id]
-                ws_stats["frames"] += len(moofs)
+                starts = fragment_starts(data)
+                run = fmp4.parse_moof(data[starts[-1] :], init).tracks[init.video.track_id]
+                ws_stats["frames"] += len(starts)
                 if now - opened >= SKIP_S:
                     ws_stats["max_gap_ms"] = max(ws_stats["max_gap_ms"], (now - last) * 1000)
                     # its last frame's end: a fragment cannot leave before its last frame was captured

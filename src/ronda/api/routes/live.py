@@ -431,7 +431,7 @@ async def _send(ws: WebSocket, tail: LiveTail, items: list[Any], sent_version: i
         if not isinstance(item, LiveFragment):
             continue
         if run and (item.init_version != sent_version or size + len(item.data) > MESSAGE_BYTES):
-            await ws.send_bytes(b"".join(run) if len(run) > 1 else run[0])
+            await ws.send_bytes(b"".join(run))  # (one fragment: joined, it is the same object, not a copy)
             run, size = [], 0
         if item.init_version != sent_version:
             init = tail.inits.get(item.init_version)
@@ -444,5 +444,5 @@ async def _send(ws: WebSocket, tail: LiveTail, items: list[Any], sent_version: i
         run.append(item.data)
         size += len(item.data)
     if run:
-        await ws.send_bytes(b"".join(run) if len(run) > 1 else run[0])
+        await ws.send_bytes(b"".join(run))
     return sent_version
