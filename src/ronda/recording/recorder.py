@@ -107,7 +107,9 @@ class Recorder:
         self._catalog_rows: tuple[int, Sequence[Any], dict[int, set[tuple[str, str, bool]]]] | None = None
         self._fragment_subs: dict[tuple[int, str], set[Callable[[], None]]] = {}
         self._fragment_watches: dict[tuple[int, str], DirWatch] = {}
-        self._reload_lock = asyncio.Lock()
+        # One lock per camera: a reload of one camera (its stop waits for ffmpeg and the last segment's
+        # row) never holds up another's, so a node giving cameras up stops them all at once.
+        self._reload_locks: dict[int, asyncio.Lock] = {}
         # cameras added by ONVIF: their own events, their stream URIs after a reboot (onvif_follow.py)
         self.onvif = OnvifFollower(db, secrets, owned=lambda cid: cid in self._seen, on_moved=self._streams_moved)
         # Cameras whose device gave new stream URIs: the next reload of their capture is a camera restart.
@@ -274,15 +276,25 @@ class Recorder:
     async def _sync_catalog(self) -> list[int]:
         now = await asyncio.to_thread(self._catalog)
         changed = sorted(cid for cid in now.keys() | self._seen.keys() if now.get(cid) != self._seen.get(cid))
-        for cid in changed:
-            await self.reload_camera(cid)  # a failure leaves it unseen: the next poll retries
+        # All at once: cameras given up for the balance are stopped together (the node taking them waits
+        # for the last of them), and cameras taken start together.
+        done = await asyncio.gather(*(self.reload_camera(cid) for cid in changed), return_exceptions=True)
+        reloaded = []
+        for cid, result in zip(changed, done, strict=True):
+            if isinstance(result, BaseException):  # it stays unseen: the next poll retries
+                if isinstance(result, asyncio.CancelledError):
+                    raise result
+                if not (isinstance(result, Exception) and unreachable(result)):  # (an outage is logged once)
+                    log.warning("camera %d: capture reload failed: %s", cid, result)
+                continue
+            reloaded.append(cid)
             if cid in now:
                 self._seen[cid] = now[cid]
             else:
                 self._seen.pop(cid, None)
         if changed:  # an ONVIF camera added, disabled or deleted: its follow-up starts or stops now
             await self.onvif.rescan()
-        return changed
+        return reloaded
 
     def _streams_moved(self, camera_id: int) -> None:
         """The device gave new stream URIs (stored already; the next catalog poll restarts the capture):
@@ -298,7 +310,7 @@ class Recorder:
         ``initial_reason`` explains the time since the stream's last segment (only at start-up).
         Called by the API of this process at once, and by the catalog poll for changes made elsewhere;
         the lock keeps the two from starting a stream twice. ``read``: the camera's streams, read already."""
-        async with self._reload_lock:
+        async with self._reload_locks.setdefault(camera_id, asyncio.Lock()):
             await self._reload(camera_id, initial_reason, read)
 
     async def _reload(
