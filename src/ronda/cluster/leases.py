@@ -39,7 +39,7 @@ T = TypeVar("T")
 
 FAILOVER = "failover"  # the gap reason of a camera taken over from a node whose lease expired
 RESTART = "recorder_restart"  # taken back from an earlier run of this same node (killed, restarted)
-HUNGRY_POLL_S = 0.2  # below its share, a node polls this often (for 2 TTLs): a handoff takes < 1 s
+HUNGRY_POLL_S = 0.2  # below its share, a node polls this often (for 2 TTLs): it takes a freed camera at once
 
 
 def fair_share(cameras: int, capacity: int, live_capacity: int) -> int:
