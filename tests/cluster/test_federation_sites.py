@@ -91,9 +91,11 @@ def world(sim: SimulatorProcess, tmp_path_factory: pytest.TempPathFactory) -> It
     base = tmp_path_factory.mktemp("federation")
     dirs = {n: base / n for n in ("centre", "a", "b")}
     # Sub-streams: small pictures, cheap to record on a shared machine. A2 is an H.265 camera with an H.264
-    # sub-stream (a browser without H.265 plays its sub-stream).
+    # sub-stream (a browser without H.265 plays its sub-stream); A4 the other way round: an H.264 main and an
+    # H.265 sub-stream (a grid tile, which tries the sub-stream first, falls back to the main one).
     cams_a = [{"name": f"A{n}", "main": {"url": sim.url(f"cam{n}", sub=True)}} for n in (1, 3)]
     cams_a.insert(1, {"name": "A2", "main": {"url": sim.url("hevc")}, "sub": {"url": sim.url("cam2", sub=True)}})
+    cams_a.append({"name": "A4", "main": {"url": sim.url("cam5", sub=True)}, "sub": {"url": sim.url("hevc")}})
     cams_b = [{"name": "B1", "main": {"url": sim.url("cam4", sub=True)}}]
     procs: dict[str, RondaProcess] = {}
     for name, cams, site in (("centre", [], "hq"), ("a", cams_a, "comune-a"), ("b", cams_b, "comune-b")):
@@ -104,7 +106,7 @@ def world(sim: SimulatorProcess, tmp_path_factory: pytest.TempPathFactory) -> It
         for p in procs.values():
             p.start()
         a_ids, b_ids = camera_ids(dirs["a"]), camera_ids(dirs["b"])
-        _group(dirs["a"], "Piazza", [a_ids["A1"], a_ids["A2"]])
+        _group(dirs["a"], "Piazza", [a_ids["A1"], a_ids["A2"], a_ids["A4"]])
         _group(dirs["b"], "Piazza", [b_ids["B1"]])
         centre, a, b = procs["centre"], procs["a"], procs["b"]
         _add_user(centre, "hqviewer", "viewer")
@@ -147,18 +149,18 @@ def test_a_central_user_sees_only_the_granted_group(world: Fed) -> None:
     sites = _ok(httpx.get(w.centre.base + f"{API}/federation/cameras", headers=w.user("hqviewer"), timeout=30))
     by_name = {s["name"]: s for s in sites}
     assert by_name["comune-a"]["online"] is True
-    assert sorted(c["name"] for c in by_name["comune-a"]["cameras"]) == ["A1", "A2"]
+    assert sorted(c["name"] for c in by_name["comune-a"]["cameras"]) == ["A1", "A2", "A4"]
     for c in by_name["comune-a"]["cameras"]:
         assert c["groups"] == ["Piazza"]
         assert c["rights"] == ["live", "playback"]  # A grants export and alarms too; a viewer has neither
         # what A records of it (a grid tile asks for "sub" only when listed)
-        assert c["streams"] == (["main", "sub"] if c["name"] == "A2" else ["main"]), c
+        assert c["streams"] == (["main", "sub"] if c["name"] in ("A2", "A4") else ["main"]), c
     # B grants this centre nothing, whatever the centre opens.
     assert by_name["comune-b"] == {"id": w.site_ids["comune-b"], "name": "comune-b", "online": True, "cameras": []}
     # An operator of the centre gets what A grants (its role has it all); the centre's administrator, whose
     # role is opened to no remote group, nothing.
     ops = _ok(httpx.get(w.centre.base + f"{API}/federation/cameras", headers=w.user("hqops"), timeout=30))
-    assert [c["rights"] for c in ops[0]["cameras"]] == [["live", "playback", "export", "alarms"]] * 2
+    assert [c["rights"] for c in ops[0]["cameras"]] == [["live", "playback", "export", "alarms"]] * 3
     assert _ok(w.centre.api("GET", f"{API}/federation/cameras")) == []
     # A's other camera and B's camera cannot be reached through the centre.
     h = w.user("hqviewer")
@@ -444,7 +446,7 @@ def test_the_remote_refuses_forged_expired_replayed_and_misdirected_tokens(world
     path = f"{API}/federation/peer/cameras"
     r, token = _signed_get(w, path)
     assert r.status_code == 200, r.text
-    assert sorted(c["name"] for c in r.json()) == ["A1", "A2"]
+    assert sorted(c["name"] for c in r.json()) == ["A1", "A2", "A4"]
     # The answer is signed with A's federation key, bound to the request's nonce.
     claims, _, _ = fed.read_claims(token)
     a_key = fed.parse_public_key(_ok(w.a.api("GET", f"{API}/federation/key"))["public_key"])
@@ -492,7 +494,7 @@ def test_an_unreachable_site_is_offline_within_10_s_and_the_centre_keeps_working
         sites = {s["name"]: s for s in _ok(httpx.get(w.centre.base + f"{API}/federation/cameras", headers=h,
                                                      timeout=30))}  # fmt: skip
         assert sites["comune-a"]["online"] is False
-        assert sorted(c["name"] for c in sites["comune-a"]["cameras"]) == ["A1", "A2"]
+        assert sorted(c["name"] for c in sites["comune-a"]["cameras"]) == ["A1", "A2", "A4"]
         t = time.monotonic()
         r = httpx.get(f"{w.centre.base}{API}/federation/sites/{sid}/cameras/{cam}/snapshot", headers=h, timeout=30)
         assert r.status_code == 503 and time.monotonic() - t < 10, r.text
@@ -595,7 +597,7 @@ def test_the_centre_web_client_shows_remote_cameras_by_site(world: Fed, browser:
             "els => els.map(e => e.dataset.remoteSite + '/'"
             " + e.querySelector('[data-testid=remote-camera-name]').textContent)",
         )
-        assert sorted(names) == ["comune-a/A1", "comune-a/A2"], names
+        assert sorted(names) == ["comune-a/A1", "comune-a/A2", "comune-a/A4"], names
         sites = page.eval_on_selector_all("[data-testid=remote-site] .group-name", "els => els.map(e => e.textContent)")
         assert sites == ["comune-a", "comune-b", "comune-spenta"], sites
         page.wait_for_selector("[data-testid=remote-site]:has-text('comune-spenta') [data-testid=remote-offline]")
@@ -655,7 +657,7 @@ def test_the_centre_web_client_puts_a_remote_camera_in_the_live_grid(world: Fed,
         keys = page.eval_on_selector_all(
             "[data-testid=remote-to-grid]", "els => els.map(e => e.closest('li').dataset.remoteKey)"
         )
-        assert sorted(keys) == sorted(f"r:{sid}:{w.a_ids[n]}" for n in ("A1", "A2")), keys  # A3 is not granted
+        assert sorted(keys) == sorted(f"r:{sid}:{w.a_ids[n]}" for n in ("A1", "A2", "A4")), keys  # A3: not granted
         # Kept across a reload (the grid's slots are the user's settings), and playing again.
         page.reload()
         tile.wait_for(timeout=15_000)
@@ -696,6 +698,33 @@ def test_an_h265_remote_camera_plays_its_h264_sub_stream_where_the_browser_has_n
         first, later = _tile_plays(page, key)
         assert later["t"] - first["t"] >= 2.0, (first, later)
         assert page.locator(f"[data-testid=remote-tile][data-remote-key='{key}']").get_attribute("data-stream") == "sub"
+        assert errors.errors == []
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+def test_a_remote_tile_falls_back_to_the_main_stream_when_the_sub_stream_does_not_play(world: Fed,
+                                                                                     browser: Any) -> None:  # fmt: skip
+    """A4 records an H.264 main stream and an H.265 sub-stream. A grid tile tries the sub-stream first (small
+    pictures); headless Chromium here decodes no H.265, so the tile falls back to the main stream, which
+    plays. A tile that stopped at the refused sub-stream would show only the picture."""
+    w = world
+    _site_a_up(w)
+    sid, a4 = w.site_ids["comune-a"], w.a_ids["A4"]
+    key = f"r:{sid}:{a4}"
+    page, errors = _login(w, browser, "hqviewer")
+    try:
+        page.goto(w.centre.base + "/#/live")
+        assert not page.evaluate("() => MediaSource.isTypeSupported('video/mp4; codecs=\"hvc1.1.6.L120.90\"')")
+        page.locator(f"[data-testid=remote-camera][data-remote-key='{key}'] [data-testid=remote-to-grid]").click()
+        tile = page.locator(f"[data-testid=remote-tile][data-remote-key='{key}']")
+        tile.wait_for(timeout=10_000)
+        first, later = _tile_plays(page, key)
+        print(f"A4 (H.265 sub, H.264 main) in a tile: {first} -> {later}")
+        assert later["t"] - first["t"] >= 2.0 and later["frames"] > first["frames"], (first, later)
+        assert tile.get_attribute("data-stream") == "main"
+        assert tile.get_attribute("data-live") == "playing"
         assert errors.errors == []
     finally:
         page.close()
