@@ -624,6 +624,14 @@ TILE_LIVE = """key => { const v = document.querySelector(`[data-testid=remote-ti
     ? { t: v.currentTime, frames: v.getVideoPlaybackQuality().totalVideoFrames } : null; }"""
 
 
+def _to_grid(page: Any, key: str) -> Any:
+    """The remote camera ``key`` put in the live grid by its button in the remote list: its tile, once shown."""
+    page.locator(f"[data-testid=remote-camera][data-remote-key='{key}'] [data-testid=remote-to-grid]").click()
+    tile = page.locator(f"[data-testid=remote-tile][data-remote-key='{key}']")
+    tile.wait_for(timeout=10_000)
+    return tile
+
+
 def _tile_plays(page: Any, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The remote tile's live video now (once it plays) and 3 s later."""
     page.wait_for_function(TILE_LIVE, arg=key, timeout=40_000)
@@ -644,10 +652,8 @@ def test_the_centre_web_client_puts_a_remote_camera_in_the_live_grid(world: Fed,
     page, errors = _login(w, browser, "hqviewer")
     try:
         page.goto(w.centre.base + "/#/live")
-        page.locator(f"[data-testid=remote-camera][data-remote-key='{key}'] [data-testid=remote-to-grid]").click()
         placed = time.monotonic()
-        tile = page.locator(f"[data-testid=remote-tile][data-remote-key='{key}']")
-        tile.wait_for(timeout=10_000)
+        tile = _to_grid(page, key)
         assert tile.get_attribute("data-index") == "0"
         assert tile.locator(".tile-name").inner_text() == "comune-a · A1"
         first, later = _tile_plays(page, key)
@@ -676,14 +682,15 @@ def test_the_centre_web_client_puts_a_remote_camera_in_the_live_grid(world: Fed,
 
 
 @pytest.mark.browser
-def test_an_h265_remote_camera_plays_its_h264_sub_stream_where_the_browser_has_no_h265(world: Fed,
-                                                                                     browser: Any) -> None:  # fmt: skip
-    """A2 records H.265 (main) and H.264 (sub). Headless Chromium here decodes no H.265: the viewer's main
+def test_h265_streams_give_way_to_h264_ones_where_the_browser_has_no_h265(world: Fed, browser: Any) -> None:
+    """Headless Chromium here decodes no H.265. A2 records H.265 (main) and H.264 (sub): the viewer's main
     stream is refused as unsupported and its sub-stream plays instead; in the grid the tile takes the
-    sub-stream from the start."""
+    sub-stream from the start. A4 records H.264 (main) and H.265 (sub): its grid tile tries the sub-stream
+    first (small pictures), is refused, and falls back to the main stream, which plays (a tile that kept
+    to the refused sub-stream would show only the picture)."""
     w = world
     _site_a_up(w)
-    sid, a2 = w.site_ids["comune-a"], w.a_ids["A2"]
+    sid, a2, a4 = w.site_ids["comune-a"], w.a_ids["A2"], w.a_ids["A4"]
     page, errors = _login(w, browser, "hqviewer")
     try:
         page.goto(w.centre.base + "/#/live")
@@ -694,37 +701,16 @@ def test_an_h265_remote_camera_plays_its_h264_sub_stream_where_the_browser_has_n
         assert later["t"] - first["t"] >= 2.0 and later["state"] == "playing", (first, later)
         assert page.get_by_test_id("remote-viewer").get_attribute("data-stream") == "sub"
         key = f"r:{sid}:{a2}"
-        page.locator(f"[data-testid=remote-camera][data-remote-key='{key}'] [data-testid=remote-to-grid]").click()
+        tile = _to_grid(page, key)
         first, later = _tile_plays(page, key)
         assert later["t"] - first["t"] >= 2.0, (first, later)
-        assert page.locator(f"[data-testid=remote-tile][data-remote-key='{key}']").get_attribute("data-stream") == "sub"
-        assert errors.errors == []
-    finally:
-        page.close()
-
-
-@pytest.mark.browser
-def test_a_remote_tile_falls_back_to_the_main_stream_when_the_sub_stream_does_not_play(world: Fed,
-                                                                                     browser: Any) -> None:  # fmt: skip
-    """A4 records an H.264 main stream and an H.265 sub-stream. A grid tile tries the sub-stream first (small
-    pictures); headless Chromium here decodes no H.265, so the tile falls back to the main stream, which
-    plays. A tile that stopped at the refused sub-stream would show only the picture."""
-    w = world
-    _site_a_up(w)
-    sid, a4 = w.site_ids["comune-a"], w.a_ids["A4"]
-    key = f"r:{sid}:{a4}"
-    page, errors = _login(w, browser, "hqviewer")
-    try:
-        page.goto(w.centre.base + "/#/live")
-        assert not page.evaluate("() => MediaSource.isTypeSupported('video/mp4; codecs=\"hvc1.1.6.L120.90\"')")
-        page.locator(f"[data-testid=remote-camera][data-remote-key='{key}'] [data-testid=remote-to-grid]").click()
-        tile = page.locator(f"[data-testid=remote-tile][data-remote-key='{key}']")
-        tile.wait_for(timeout=10_000)
+        assert tile.get_attribute("data-stream") == "sub"
+        key = f"r:{sid}:{a4}"
+        tile = _to_grid(page, key)
         first, later = _tile_plays(page, key)
-        print(f"A4 (H.265 sub, H.264 main) in a tile: {first} -> {later}")
+        print(f"A4 (H.264 main, H.265 sub) in a tile: {first} -> {later}")
         assert later["t"] - first["t"] >= 2.0 and later["frames"] > first["frames"], (first, later)
-        assert tile.get_attribute("data-stream") == "main"
-        assert tile.get_attribute("data-live") == "playing"
+        assert (tile.get_attribute("data-stream"), tile.get_attribute("data-live")) == ("main", "playing")
         assert errors.errors == []
     finally:
         page.close()
