@@ -1,10 +1,12 @@
 """The lease SQL and the keeper's decisions, on SQLite and on a real PostgreSQL (``ronda.store.cluster_repo``,
-``ronda.cluster.leases``): expiry, SKIP LOCKED with two connections, affinity, balance by capacity, fencing."""
+``ronda.cluster.leases``): expiry, SKIP LOCKED with two connections, affinity, balance by capacity, fencing, and the
+keeper working while the default executor is busy."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -231,3 +233,28 @@ def test_reindex_adopts_into_the_nodes_own_rows(db, tmp_path):
     assert seg is not None
     with db.session() as s:
         assert s.get(Segment, seg.id).node == "n7"
+
+
+def test_renewals_do_not_wait_for_a_busy_default_executor(db):
+    """The keeper's database work runs in a thread of its own: with every thread of the event loop's default
+    executor busy (the recorder's segment placement, gaps and audit share it), the keeper still registers,
+    claims and renews. Through ``asyncio.to_thread`` it would wait for them (here: time out)."""
+    ids = _cameras(db, 2)
+    keeper = LeaseKeeper(db, ClusterConfig(node="a"))
+    busy = threading.Event()
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=2))
+        blocked = [loop.run_in_executor(None, busy.wait, 30) for _ in range(2)]
+        try:
+            await asyncio.wait_for(keeper.start(background=False), 10)
+            assert set(keeper.held()) == set(ids)
+            res = await asyncio.wait_for(keeper.tick(), 10)
+            assert res.lost == set() and set(keeper.held()) == set(ids)
+        finally:
+            busy.set()
+            await asyncio.gather(*blocked)
+        await keeper.stop()
+
+    asyncio.run(run())
