@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -16,6 +15,7 @@ from ronda.recording.segments import Fenced, Writer
 from ronda.store import cluster_repo
 from ronda.store.cluster_models import CameraLease
 from ronda.store.models import Camera
+from tests.cluster.busy import busy_default_executor
 from tests.cluster.takeover import write_during_takeover
 
 TTL = 10_000
@@ -238,23 +238,18 @@ def test_reindex_adopts_into_the_nodes_own_rows(db, tmp_path):
 def test_renewals_do_not_wait_for_a_busy_default_executor(db):
     """The keeper's database work runs in a thread of its own: with every thread of the event loop's default
     executor busy (the recorder's segment placement, gaps and audit share it), the keeper still registers,
-    claims and renews. Through ``asyncio.to_thread`` it would wait for them (here: time out)."""
+    claims, renews and releases. Through ``asyncio.to_thread`` it would wait for them (here: time out)."""
     ids = _cameras(db, 2)
     keeper = LeaseKeeper(db, ClusterConfig(node="a"))
-    busy = threading.Event()
 
     async def run() -> None:
-        loop = asyncio.get_running_loop()
-        loop.set_default_executor(ThreadPoolExecutor(max_workers=2))
-        blocked = [loop.run_in_executor(None, busy.wait, 30) for _ in range(2)]
-        try:
+        async with busy_default_executor():
             await asyncio.wait_for(keeper.start(background=False), 10)
             assert set(keeper.held()) == set(ids)
             res = await asyncio.wait_for(keeper.tick(), 10)
             assert res.lost == set() and set(keeper.held()) == set(ids)
-        finally:
-            busy.set()
-            await asyncio.gather(*blocked)
-        await keeper.stop()
+            await asyncio.wait_for(keeper.stop(), 10)
+        with db.session() as s:  # released at the stop, in the keeper's thread too
+            assert {c: h[0] for c, h in cluster_repo.holders(s).items()} == dict.fromkeys(ids)
 
     asyncio.run(run())

@@ -17,6 +17,7 @@ from ronda.cluster.presence import NodePresence
 from ronda.config import ClusterConfig
 from ronda.store import cluster_repo
 from ronda.timeutil import now_ms
+from tests.cluster.busy import busy_default_executor
 
 TTL = 10_000
 
@@ -97,3 +98,23 @@ def test_cli_nodes_on_a_missing_or_empty_data_dir(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert cli.main(["nodes", "--data-dir", str(tmp_path / "empty")]) == 2
     assert "ronda db upgrade" in capsys.readouterr().err
+
+
+def test_presence_beats_while_the_default_executor_is_busy(db):
+    """A node's heartbeat runs in a thread of its own: with every thread of the default executor busy, it
+    registers, beats and marks itself stopped (through ``asyncio.to_thread`` each would time out here)."""
+    cfg = ClusterConfig(node="api8", advertise_url="http://127.0.0.1:1", lease_ttl_seconds=2)
+
+    async def run() -> tuple[int, int]:
+        p = NodePresence(db, cfg, frozenset({"api"}))
+        async with busy_default_executor():
+            await asyncio.wait_for(p.start(), 10)
+            first = _nodes(db, now_ms())["api8"].last_seen_ms
+            await asyncio.sleep(1.0)  # one beat (every TTL/3)
+            beat = _nodes(db, now_ms())["api8"].last_seen_ms
+            await asyncio.wait_for(p.stop(), 10)
+        return first, beat
+
+    first, beat = asyncio.run(run())
+    assert beat > first
+    assert _nodes(db, now_ms())["api8"].state == "stopped"

@@ -23,19 +23,17 @@ import math
 import os
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from ronda import __version__
 from ronda.cluster.presence import mark_stopped
+from ronda.cluster.worker import OwnThread
 from ronda.config import ClusterConfig
 from ronda.store import cluster_repo
 from ronda.store.db import Database
 from ronda.timeutil import now_ms
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 FAILOVER = "failover"  # the gap reason of a camera taken over from a node whose lease expired
 RESTART = "recorder_restart"  # taken back from an earlier run of this same node (killed, restarted)
@@ -80,13 +78,8 @@ class LeaseKeeper:
         self._hungry_since: float | None = None
         self._giving_up: set[int] = set()
         self.ticks = 0
-        # The keeper's own worker thread: its renewals and claims never queue behind the recorder's work
-        # in the shared default executor (segment placement, gaps, audit), which under load delayed a
-        # tick by most of a second (a slower handoff) and could let a lease lapse.
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"leases-{self.node}")
-
-    async def _in_pool(self, fn: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        # Renewals, claims and releases in a thread of their own, never queued behind the recorder's work.
+        self._thread = OwnThread(f"leases-{self.node}")
 
     # --- what the recorder reads ------------------------------------------------------------------
     def held(self) -> Mapping[int, tuple[int, str | None]]:
@@ -104,7 +97,7 @@ class LeaseKeeper:
         """Register (new node epoch) and take a first share of leases before the recorder starts; then tick
         in the background (``background=False``: the caller ticks, as the tests and the benchmark do)."""
         self._on_change = on_change
-        self.node_epoch = await self._in_pool(self._register)
+        self.node_epoch = await self._thread.run(self._register)
         log.info("cluster node %s (epoch %d, pid %d): taking camera leases", self.node, self.node_epoch, os.getpid())
         await self.tick(notify=False)
         if background:
@@ -119,14 +112,14 @@ class LeaseKeeper:
         held = {c: e for c, (e, _r) in self._held.items()}
         self._held.clear()
         try:
-            await self._in_pool(self._release, held)
+            await self._thread.run(self._release, held)
         except Exception as e:  # they expire after the TTL instead
             log.warning("could not release the camera leases: %s", e)
         try:
             if self.node_epoch:  # shown stopped (not down), and out of the others' live capacity at once
-                await self._in_pool(mark_stopped, self.db, self.node, self.node_epoch)
+                await self._thread.run(mark_stopped, self.db, self.node, self.node_epoch)
         finally:
-            self._pool.shutdown(wait=False)
+            self._thread.close()
 
     def _register(self) -> int:
         with self.db.session() as s:
@@ -155,7 +148,7 @@ class LeaseKeeper:
         """Renew, claim up to the fair share, give up the surplus. Lost and taken cameras are reconciled
         by ``on_change`` at once; surplus cameras are stopped (through ``on_change``) before release."""
         held = {c: e for c, (e, _r) in self._held.items()}
-        res, cams = await self._in_pool(self._claim_pass, held)
+        res, cams = await self._thread.run(self._claim_pass, held)
         # ``_held`` changes only here, on the event loop, where the recorder reads it.
         surplus = self._apply(res, cams)
         if (res.lost or res.taken) and notify and self._on_change is not None:
@@ -170,7 +163,7 @@ class LeaseKeeper:
                     await self._on_change()
             finally:
                 self._giving_up = set()
-            await self._in_pool(self._release, released)
+            await self._thread.run(self._release, released)
             res.released = sorted(released)
             log.info("gave up %d camera lease(s) for the balance: %s", len(released), res.released)
         return res

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Collection
 
 from ronda import __version__
+from ronda.cluster.worker import OwnThread
 from ronda.config import ClusterConfig
 from ronda.store import cluster_repo
 from ronda.store.db import Database
@@ -43,9 +44,10 @@ class NodePresence:
         self.interval_s = cfg.lease_ttl_seconds / 3
         self.epoch = 0
         self._task: asyncio.Task[None] | None = None
+        self._thread = OwnThread(f"heartbeat-{self.node}")  # beats never queue behind the process's other work
 
     async def start(self) -> None:
-        self.epoch = await asyncio.to_thread(self._register)
+        self.epoch = await self._thread.run(self._register)
         log.info("cluster node %s registered (epoch %d, roles %s)", self.node, self.epoch, ",".join(self.roles))
         self._task = asyncio.create_task(self._loop(), name="node-heartbeat")
 
@@ -55,8 +57,11 @@ class NodePresence:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self.epoch:
-            await asyncio.to_thread(mark_stopped, self.db, self.node, self.epoch)
+        try:
+            if self.epoch:
+                await self._thread.run(mark_stopped, self.db, self.node, self.epoch)
+        finally:
+            self._thread.close()
 
     def _register(self) -> int:
         with self.db.session() as s:
@@ -71,6 +76,6 @@ class NodePresence:
         while True:
             await asyncio.sleep(self.interval_s)
             try:
-                await asyncio.to_thread(self._beat)
+                await self._thread.run(self._beat)
             except Exception as e:  # the database is away: the next beat retries (shown down meanwhile)
                 log.warning("node heartbeat failed: %s", e)
