@@ -72,9 +72,10 @@ class Weed:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        args = [str(WEED), "mini", f"-dir={self.dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        # Its logs and its S3 socket in the test's directory (their defaults are in /tmp, and stayed there).
+        args = [str(WEED), f"-logdir={self.base}", "mini", f"-dir={self.dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                 f"-s3.config={self.s3_config}", "-webdav=false", "-admin.ui=false", "-master.telemetry=false",
-                f"-s3.localSocket={self.base / 's3.sock'}",  # (its default, /tmp/seaweedfs-s3-<port>.sock, stays)
+                f"-s3.localSocket={self.base / 's3.sock'}",
                 *(f"-{k}={v}" for k, v in self.ports.items())]  # fmt: skip
         log = (self.base / "weed.log").open("ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
