@@ -19,30 +19,10 @@ from ronda.recording.segments import Writer
 from ronda.recording.supervisor import StreamSpec
 from ronda.store import cluster_repo
 from ronda.store.models import Camera, CameraStream
+from tests.cluster.lease_view import LeaseView
 
 TTL = 60_000
 CAMERAS = 3
-
-
-class _Leases:
-    """The lease view the recorder reads (``recorder.Leases``); the test moves cameras in and out."""
-
-    def __init__(self, node: str) -> None:
-        self.node = node
-        self.now: dict[int, tuple[int, str | None]] = {}
-        self.leaving: set[int] = set()
-
-    def held(self) -> dict[int, tuple[int, str | None]]:
-        return dict(self.now)
-
-    def giving_up(self) -> set[int]:
-        return set(self.leaving)
-
-    async def start(self, on_change=None) -> None:  # noqa: ANN001
-        return None
-
-    async def stop(self) -> None:
-        return None
 
 
 class _Capture:
@@ -74,7 +54,7 @@ def test_cameras_given_up_are_stopped_together(migrated_db, tmp_path: Path):
             cams.append(cam.id)
         cluster_repo.ensure_leases(s, cams, 0)
         taken = cluster_repo.claim(s, "a", cams, CAMERAS, [], 1000, TTL)
-    leases = _Leases("a")
+    leases = LeaseView("a")
     leases.now = {t.camera_id: (t.epoch, None) for t in taken}
     cfg = load_config(None, overrides={"data_dir": str(tmp_path / "a")})
     recorder = Recorder(cfg, db, SecretBox.load_or_create(tmp_path / "secrets.key"), leases=leases)

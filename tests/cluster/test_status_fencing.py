@@ -21,6 +21,7 @@ from ronda.recording.segments import Writer
 from ronda.recording.supervisor import StreamRecorder, StreamSpec
 from ronda.store import cluster_repo, repos
 from ronda.store.models import Camera, Event
+from tests.cluster.lease_view import LeaseView
 from tests.cluster.takeover import write_during_takeover
 
 TTL = 10_000
@@ -79,30 +80,12 @@ def test_status_write_waits_for_a_takeover_in_progress(db):
         assert s.get(Camera, cam).status == "recording"
 
 
-class _Held:
-    """The lease view the recorder reads (``recorder.Leases``): this node holds nothing any more."""
-
-    def __init__(self, node: str) -> None:
-        self.node = node
-
-    def held(self) -> dict[int, tuple[int, str | None]]:
-        return {}
-
-    def giving_up(self) -> set[int]:
-        return set()
-
-    async def start(self, on_change=None) -> None:  # noqa: ANN001
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-
 def _report(db, tmp_path: Path, node: str, epoch: int, cam: int, state: str, reason: str | None) -> None:
     """What a recorder does when a stream's state changes: its real ``_on_status`` (status row + event),
-    for a stream captured under ``epoch`` (the stream is built, not started); returns when the write is done."""
+    for a stream captured under ``epoch`` (the stream is built, not started) by a node whose lease view is now
+    empty; returns when the write is done."""
     cfg = load_config(None, overrides={"data_dir": str(tmp_path / node)})
-    recorder = Recorder(cfg, db, SecretBox.load_or_create(tmp_path / "secrets.key"), leases=_Held(node))
+    recorder = Recorder(cfg, db, SecretBox.load_or_create(tmp_path / "secrets.key"), leases=LeaseView(node))
     spec = StreamSpec(camera_id=cam, stream="main", url="rtsp://127.0.0.1:1/x", codec=None, audio=False)
     rec = StreamRecorder(spec, db, cfg.recordings_dir, cfg.recording, writer=Writer(node, epoch))
     recorder.streams[(cam, "main")] = rec

@@ -282,9 +282,9 @@ class Recorder:
         reloaded = []
         for cid, result in zip(changed, done, strict=True):
             if isinstance(result, BaseException):  # it stays unseen: the next poll retries
-                if isinstance(result, asyncio.CancelledError):
+                if not isinstance(result, Exception):  # cancelled: not this camera's failure
                     raise result
-                if not (isinstance(result, Exception) and unreachable(result)):  # (an outage is logged once)
+                if not unreachable(result):  # (an outage is logged once, by the database)
                     log.warning("camera %d: capture reload failed: %s", cid, result)
                 continue
             reloaded.append(cid)
