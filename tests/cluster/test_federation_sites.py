@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -617,6 +618,67 @@ def test_the_centre_web_client_shows_remote_cameras_by_site(world: Fed, browser:
     finally:
         page.close()
         w.centre.api("DELETE", f"{API}/federation/sites/{dead_id}")
+
+
+# The remote viewer's recorded <video>: the segment it shows, where in it, and whether it has a picture.
+RECORDED = """() => { const v = document.querySelector('[data-testid=remote-video]');
+  return v && !v.hidden ? { id: Number(v.dataset.segmentId), t: v.currentTime, ready: v.readyState } : null; }"""
+SHOWING = f"([id, t]) => {{ const s = ({RECORDED})(); return s && s.id === id && s.ready >= 2 && s.t >= t; }}"
+
+
+def _at(ms: int) -> str:
+    """An instant as a datetime-local value in the centre's time zone (UTC: its site has none set)."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@pytest.mark.browser
+def test_the_centre_web_client_plays_remote_recordings_from_a_chosen_time(world: Fed, browser: Any) -> None:
+    """A central viewer goes to an instant of A1's recordings: the segment holding it plays from that
+    instant, the next one follows on its own (marked as playing), and "10 min earlier" moves the window."""
+    w = world
+    _site_a_up(w)
+    h = w.user("hqviewer")
+    sid, cam = w.site_ids["comune-a"], w.a_ids["A1"]
+    base = f"{w.centre.base}{API}/federation/sites/{sid}/cameras/{cam}"
+
+    def segments() -> list[dict[str, Any]] | None:
+        now = int(time.time() * 1000)
+        rec = _ok(httpx.get(f"{base}/recordings", params={"start": iso(now - 600_000), "end": iso(now)}, headers=h,
+                            timeout=30))  # fmt: skip
+        segs = sorted(rec["segments"], key=lambda x: x["start"])
+        return segs if len(segs) >= 4 else None
+
+    segs = wait_for(segments, 60, 1, "four segments of A1")
+    seg, nxt = segs[-4], segs[-3]
+    start = int(datetime.fromisoformat(seg["start"]).timestamp() * 1000)
+    at = _at(start + 1000)  # a second into the segment (the input has whole seconds)
+    offset = (int(datetime.fromisoformat(at).replace(tzinfo=UTC).timestamp() * 1000) - start) / 1000
+    page, errors = _login(w, browser, "hqviewer")
+    try:
+        page.goto(w.centre.base + "/#/live")
+        page.locator("[data-testid=remote-camera][data-remote-site=comune-a]", has_text="A1").click()
+        page.get_by_test_id("remote-at").fill(at)
+        page.get_by_test_id("remote-go").click()
+        page.wait_for_function(SHOWING, arg=[seg["id"], 0], timeout=30_000)
+        shown = page.evaluate(RECORDED)
+        assert shown["t"] >= offset - 0.1, (shown, offset)  # from the instant asked for, not the segment's start
+        # The list is the ten minutes from that instant: the segment holding it first.
+        ids = page.eval_on_selector_all("[data-testid=remote-segment]",
+                                        "els => els.map(e => Number(e.dataset.segmentId))")  # fmt: skip
+        assert ids[:3] == [seg["id"], nxt["id"], segs[-2]["id"]], (ids, segs)
+        # It plays on into the next segment by itself.
+        page.wait_for_function(SHOWING, arg=[nxt["id"], 0.5], timeout=30_000)
+        playing = page.locator("[data-testid=remote-segment][aria-current=true]")
+        assert playing.count() == 1 and playing.get_attribute("data-segment-id") == str(nxt["id"])
+        assert page.get_by_test_id("remote-at").input_value() == at
+        page.get_by_test_id("remote-earlier").click()
+        earlier = _at(int(datetime.fromisoformat(at).replace(tzinfo=UTC).timestamp() * 1000) - 600_000)
+        page.wait_for_function("v => document.querySelector('[data-testid=remote-at]').value === v", arg=earlier,
+                               timeout=10_000)  # fmt: skip
+        assert page.get_by_test_id("remote-segment").count() < len(ids)  # the world has not run 20 minutes
+        assert errors.errors == []
+    finally:
+        page.close()
 
 
 TILE_LIVE = """key => { const v = document.querySelector(`[data-testid=remote-tile][data-remote-key="${key}"] video`);

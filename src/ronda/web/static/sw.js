@@ -20,7 +20,7 @@ const SHELL = [
   "js/views/alarms/detail.js", "js/views/alarms/dialog.js", "js/views/alarms/list.js", "js/views/alarms/media.js",
   "js/views/alarms/sound.js", "js/views/alarms/strings.js", "js/views/live/grid.js", "js/views/live/saved.js", "js/views/live/settings.js",
   "js/views/live/strings.js", "js/views/live/tile.js", "js/views/live/tree.js", "js/views/live/zoom.js",
-  "js/views/live/ptz.js", "js/views/live/ptzlists.js", "js/views/live/ptzpad.js", "js/views/live/remote.js", "js/views/live/remoteexport.js", "js/views/live/remotelive.js", "js/views/live/remotetile.js", "js/hlsfollow.js", "js/views/alarms/remote.js", "js/views/map/marker.js", "js/views/map/panel.js", "js/views/map/placement.js", "js/views/map/plan.js",
+  "js/views/live/ptz.js", "js/views/live/ptzlists.js", "js/views/live/ptzpad.js", "js/views/live/remote.js", "js/views/live/remoteexport.js", "js/views/live/remotelive.js", "js/views/live/remoteplayback.js", "js/views/live/remotetile.js", "js/hlsfollow.js", "js/views/alarms/remote.js", "js/views/map/marker.js", "js/views/map/panel.js", "js/views/map/placement.js", "js/views/map/plan.js",
   "js/views/map/popup.js", "js/views/map/stage.js", "js/views/map/strings.js", "js/views/map/cone.js", "js/views/map/geo.js",
   "js/views/map/geopanel.js", "vendor/leaflet/leaflet-src.esm.js", "vendor/leaflet/leaflet.css",
   "js/sitetime.js", "js/timeline/bar.js", "js/timeline/data.js", "js/timeline/describe.js", "js/timeline/draw.js",

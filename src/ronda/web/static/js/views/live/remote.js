@@ -2,26 +2,26 @@
 // Remote sites in the live view (docs/cluster.md, Federation): the cameras other sites grant this one,
 // grouped by site, each site with an offline badge while it cannot be reached. A remote camera opens in
 // a panel above the grid: with the live right its live picture (remotelive.js: the site's HLS through the
-// centre, its latest picture while the video cannot play); with the playback right the last ten minutes'
-// segments, each played from a blob; with the export right the export form (remoteexport.js). With the
+// centre, its latest picture while the video cannot play); with the playback right its recordings, ten
+// minutes at a time from a chosen instant, played one segment after another (remoteplayback.js); with the
+// export right the export form (remoteexport.js). With the
 // live right it also goes into the grid (its button, or dragged onto a tile), as a remote tile (grid.js).
 // The centre proxies and audits every request.
 import { clear, h } from "../../dom.js";
-import { addStrings, formatTime, t } from "../../i18n.js";
+import { addStrings, t } from "../../i18n.js";
 import { remoteExport } from "./remoteexport.js";
 import { remoteLive } from "./remotelive.js";
+import { remotePlayback } from "./remoteplayback.js";
 
 addStrings({
   en: {
     "remote.sites": "Remote sites", "remote.offline": "offline", "remote.none": "No remote cameras.",
-    "remote.close": "Close", "remote.recent": "Last 10 minutes", "remote.noRecordings": "No recordings in the last 10 minutes.",
-    "remote.unavailable": "The picture is not available.", "remote.picture": "Latest picture of {name} ({site})",
+    "remote.close": "Close", "remote.unavailable": "The picture is not available.", "remote.picture": "Latest picture of {name} ({site})",
     "remote.live": "Live video of {name} ({site})", "remote.toGrid": "Put {name} ({site}) in the grid",
   },
   it: {
     "remote.sites": "Siti remoti", "remote.offline": "non raggiungibile", "remote.none": "Nessuna telecamera remota.",
-    "remote.close": "Chiudi", "remote.recent": "Ultimi 10 minuti", "remote.noRecordings": "Nessuna registrazione negli ultimi 10 minuti.",
-    "remote.unavailable": "Immagine non disponibile.", "remote.picture": "Ultima immagine di {name} ({site})",
+    "remote.close": "Chiudi", "remote.unavailable": "Immagine non disponibile.", "remote.picture": "Ultima immagine di {name} ({site})",
     "remote.live": "Video dal vivo di {name} ({site})", "remote.toGrid": "Metti {name} ({site}) nella griglia",
   },
 });
@@ -119,11 +119,10 @@ export function remoteSites(ctx, main, grid) {
   /** @param {RemoteSite} site @param {RemoteCamera} cam */
   function open(site, cam) {
     if (closeViewer) closeViewer();
-    const base = `/api/v1/federation/sites/${site.id}/cameras/${cam.id}`;
     const video = /** @type {HTMLVideoElement} */ (h("video", { controls: true, muted: true, hidden: true, "data-testid": "remote-video" }));
-    const recent = h("ul", { class: "remote-segments" });
     const badge = h("span", { class: "badge offline", "data-testid": "remote-viewer-offline", hidden: site.online, text: t("remote.offline") });
     const exporter = cam.rights.includes("export") ? remoteExport(ctx, site, cam) : null;
+    const recordings = cam.rights.includes("playback") ? remotePlayback(ctx, site, cam, video) : null;
     const panel = h("section", { class: "remote-viewer", "data-testid": "remote-viewer" },
       h("div", { class: "single-bar" }, h("h2", { text: `${site.name} · ${cam.name}` }), badge,
         h("button", { type: "button", class: "link", text: t("remote.close"), onclick: () => closeViewer && closeViewer() })));
@@ -131,16 +130,13 @@ export function remoteSites(ctx, main, grid) {
     const streams = (cam.streams || []).includes("sub") ? ["main", "sub"] : ["main"];
     const picture = cam.rights.includes("live") ? remoteLive(ctx, site, cam, { holder: panel, prefix: "remote", streams }) : null;
     panel.append(...(picture ? picture.nodes : []), video,
-      ...(cam.rights.includes("playback") ? [h("div", {}, h("h3", { text: t("remote.recent") }), recent)] : []),
+      ...(recordings ? [recordings.el] : []),
       ...(exporter ? [exporter.el] : []));
     main.prepend(panel);
-    /** @type {string[]} */
-    const urls = [];
-    const isOpen = () => closeViewer === close;
     const close = () => {
       if (picture) picture.stop();
       if (exporter) exporter.dispose();
-      for (const u of urls) URL.revokeObjectURL(u);
+      if (recordings) recordings.dispose();
       panel.remove();
       closeViewer = null;
       viewing = null;
@@ -148,27 +144,6 @@ export function remoteSites(ctx, main, grid) {
     closeViewer = close;
     viewing = { site: site.id, online: (on) => { badge.hidden = on; } };
     if (picture) picture.start();
-    if (cam.rights.includes("playback")) {
-      const end = new Date();
-      const q = new URLSearchParams({ start: new Date(end.getTime() - 600_000).toISOString(), end: end.toISOString() });
-      ctx.api.call(`${base}/recordings?${q}`).then((rec) => {
-        if (!isOpen()) return;
-        const segs = rec.segments.slice(-10);
-        if (!segs.length) recent.append(h("li", { class: "muted", text: t("remote.noRecordings") }));
-        for (const seg of segs) {
-          recent.append(h("li", {}, h("button", { type: "button", class: "link", "data-testid": "remote-segment",
-            text: formatTime(seg.start, { timeStyle: "medium" }, ctx.siteTimeZone || undefined),
-            onclick: async () => {
-              const url = await ctx.api.objectUrl(`${base}/segments/${seg.id}.mp4`).catch(() => null);
-              if (!url || !isOpen()) return;
-              urls.push(url);
-              video.hidden = false;
-              video.src = url;
-              video.play().catch(() => {});
-            } })));
-        }
-      }).catch(() => recent.append(h("li", { class: "muted", text: t("remote.noRecordings") })));
-    }
   }
 
   load();
