@@ -622,7 +622,8 @@ def test_the_centre_web_client_shows_remote_cameras_by_site(world: Fed, browser:
 
 # The remote viewer's recorded <video>: the segment it shows, where in it, and whether it has a picture.
 RECORDED = """() => { const v = document.querySelector('[data-testid=remote-video]');
-  return v && !v.hidden ? { id: Number(v.dataset.segmentId), t: v.currentTime, ready: v.readyState } : null; }"""
+  return v && !v.hidden ? { id: Number(v.dataset.segmentId), t: v.currentTime, ready: v.readyState,
+                           from: v.played.length ? v.played.start(0) : null } : null; }"""
 SHOWING = f"([id, t]) => {{ const s = ({RECORDED})(); return s && s.id === id && s.ready >= 2 && s.t >= t; }}"
 
 
@@ -659,9 +660,10 @@ def test_the_centre_web_client_plays_remote_recordings_from_a_chosen_time(world:
         page.locator("[data-testid=remote-camera][data-remote-site=comune-a]", has_text="A1").click()
         page.get_by_test_id("remote-at").fill(at)
         page.get_by_test_id("remote-go").click()
-        page.wait_for_function(SHOWING, arg=[seg["id"], 0], timeout=30_000)
+        page.wait_for_function(SHOWING, arg=[seg["id"], offset + 0.2], timeout=30_000)
         shown = page.evaluate(RECORDED)
-        assert shown["t"] >= offset - 0.1, (shown, offset)  # from the instant asked for, not the segment's start
+        # Played from the instant asked for, not from the segment's start.
+        assert shown["from"] is not None and shown["from"] >= offset - 0.1, (shown, offset)
         # The list is the ten minutes from that instant: the segment holding it first.
         ids = page.eval_on_selector_all("[data-testid=remote-segment]",
                                         "els => els.map(e => Number(e.dataset.segmentId))")  # fmt: skip
@@ -671,11 +673,16 @@ def test_the_centre_web_client_plays_remote_recordings_from_a_chosen_time(world:
         playing = page.locator("[data-testid=remote-segment][aria-current=true]")
         assert playing.count() == 1 and playing.get_attribute("data-segment-id") == str(nxt["id"])
         assert page.get_by_test_id("remote-at").input_value() == at
+        # Ten minutes earlier: the window before the instant, as the centre's API lists it.
+        at_ms = int(datetime.fromisoformat(at).replace(tzinfo=UTC).timestamp() * 1000)
         page.get_by_test_id("remote-earlier").click()
-        earlier = _at(int(datetime.fromisoformat(at).replace(tzinfo=UTC).timestamp() * 1000) - 600_000)
-        page.wait_for_function("v => document.querySelector('[data-testid=remote-at]').value === v", arg=earlier,
-                               timeout=10_000)  # fmt: skip
-        assert page.get_by_test_id("remote-segment").count() < len(ids)  # the world has not run 20 minutes
+        page.wait_for_function("v => document.querySelector('[data-testid=remote-at]').value === v",
+                               arg=_at(at_ms - 600_000), timeout=10_000)  # fmt: skip
+        before = _ok(httpx.get(f"{base}/recordings", params={"start": iso(at_ms - 600_000), "end": iso(at_ms)},
+                               headers=h, timeout=30))["segments"]  # fmt: skip
+        listed = page.eval_on_selector_all("[data-testid=remote-segment]",
+                                           "els => els.map(e => Number(e.dataset.segmentId))")  # fmt: skip
+        assert listed == [x["id"] for x in sorted(before, key=lambda x: x["start"])], (listed, before)
         assert errors.errors == []
     finally:
         page.close()

@@ -28,6 +28,26 @@ addStrings({
 export const WINDOW_MS = 600_000;
 
 /**
+ * Resolves true at the video's next `event`, false at an error or after 10 s.
+ * @param {HTMLVideoElement} video @param {string} event @returns {Promise<boolean>}
+ */
+function settled(video, event) {
+  return new Promise((resolve) => {
+    const done = (/** @type {boolean} */ ok) => {
+      clearTimeout(timer);
+      video.removeEventListener(event, yes);
+      video.removeEventListener("error", no);
+      resolve(ok);
+    };
+    const yes = () => done(true);
+    const no = () => done(false);
+    const timer = setTimeout(no, 10_000);
+    video.addEventListener(event, yes);
+    video.addEventListener("error", no);
+  });
+}
+
+/**
  * @typedef {{ id: number, start: string, end: string }} Segment
  * @typedef {{ start: string, end: string, reason: string }} Gap
  */
@@ -96,11 +116,13 @@ export function remotePlayback(ctx, site, cam, video) {
   /** The window from `start`: its segments and gaps listed in time order. @param {number} start */
   const load = async (start) => {
     const mine = ++asked;
+    // The field shows the window asked for at once (an answer arriving later must not undo what the user
+    // typed meanwhile).
+    if (Number.isFinite(start)) at.value = toLocalInput(start, tz);
     const q = new URLSearchParams({ start: new Date(start).toISOString(), end: new Date(start + WINDOW_MS).toISOString() });
     const rec = await ctx.api.call(`${base}/recordings?${q}`);
     if (disposed || mine !== asked) return false;
     from = start;
-    at.value = toLocalInput(start, tz);
     segs = [...rec.segments].sort((/** @type {Segment} */ a, /** @type {Segment} */ b) => ms(a.start) - ms(b.start));
     /** @type {[number, HTMLElement][]} */
     const rows = segs.map((seg) => [ms(seg.start), h("li", {}, h("button", { type: "button", class: "link",
@@ -136,7 +158,14 @@ export function remotePlayback(ctx, site, cam, video) {
     video.hidden = false;
     video.dataset.segmentId = String(seg.id);
     video.src = url;
-    if (offset > 0) video.currentTime = offset / 1000;
+    if (offset > 0) {
+      // At the instant before it plays: the position is set once the file's length is known, and playing
+      // starts when the seek is done (not from the segment's start, then a jump).
+      if (!(await settled(video, "loadedmetadata")) || current !== seg) return;
+      video.currentTime = offset / 1000;
+      await settled(video, "seeked");
+      if (current !== seg) return;
+    }
     video.play().catch(() => {});
     if (next) blob(next).catch(() => {});
   };
