@@ -12,6 +12,7 @@ own API keeps answering.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -208,6 +209,10 @@ def test_live_and_playback_through_the_centre_audited_on_both_sides(world: Fed) 
     r = httpx.get(f"{base}/segments/{seg['id']}.mp4", headers=h, timeout=30)
     assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"
     assert len(r.content) == seg["bytes"] and r.content[4:8] == b"ftyp"
+    assert hashlib.sha256(r.content).hexdigest() == seg["sha256"]  # the file A catalogued, byte for byte
+    # It went through the centre's disk (spooled, checked against A's signature, sent), and is gone from it.
+    spool = w.dirs["centre"] / "spool"
+    assert wait_for(lambda: spool.is_dir() and not list(spool.glob("*")), 10, 0.2, "the spool emptied")
     # The centre's audit names its user; the remote's names the site and the user the token carried.
     mine = _ok(w.centre.api("GET", f"{API}/audit", params={"actor": "hqviewer", "limit": 1000}))
     acts = {e["action"] for e in mine}

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -60,7 +62,7 @@ from ronda.api.schemas.media import ExportJob
 from ronda.cluster import federation as fed
 from ronda.cluster import federation_admin as admin
 from ronda.cluster import federation_alarms
-from ronda.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, TooManyRequests, Unavailable
+from ronda.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unavailable
 from ronda.events import visibility
 from ronda.media import evidence, export_access, live_view, playback, segment_source
 from ronda.timeutil import now_ms
@@ -264,15 +266,13 @@ async def remote_recordings(ctx: Ctx, caller: Caller, site_id: Id, camera_id: Ca
 @router.get("/federation/sites/{site_id}/cameras/{camera_id}/segments/{segment_id}.mp4", response_class=Response,
             responses=MP4, **object_right("remote_camera", PLAYBACK))  # fmt: skip
 async def remote_segment(ctx: Ctx, caller: Caller, site_id: Id, camera_id: CameraId, segment_id: SegmentId) -> Response:
-    """One recorded segment of the remote camera (whole: bounded by ``max_media_bytes``)."""
+    """One recorded segment of the remote camera (bounded by ``max_media_bytes``; through the spool)."""
     f = federation(ctx)
     st = f.check(caller, site_id, camera_id, PLAYBACK)
-    answer = await f.call(st, "GET", f"/api/v1/federation/peer/cameras/{camera_id}/segments/{segment_id}.mp4",
-                          user=caller.username, max_bytes=f.max_media_bytes)  # fmt: skip
-    if answer.status != 200:
-        _remote_error(st, answer)
-    await _audited(ctx, caller, "federation.playback.segment", st, camera_id, segment=segment_id)
-    return Response(answer.body, media_type="video/mp4", headers={"Cache-Control": "no-store"})
+    audit = partial(_audited, ctx, caller, "federation.playback.segment", st, camera_id, segment=segment_id)
+    path = f"/api/v1/federation/peer/cameras/{camera_id}/segments/{segment_id}.mp4"
+    return await _spooled(f, st, path, caller.username, f.max_media_bytes, audit, "video/mp4",
+                          {"Cache-Control": "no-store"})  # fmt: skip
 
 
 @router.get("/federation/sites/{site_id}/alarms", response_model=list[AlarmView], response_model_exclude_unset=True,
@@ -372,19 +372,29 @@ async def remote_export_download(ctx: Ctx, caller: Caller, site_id: Id, job_id: 
     site's evidence key."""
     f = federation(ctx)
     st, job = await _own_job(ctx, caller, site_id, job_id)
-    spool = f.spool_file()  # the package goes to disk, checked whole against the site's signature, then out
-    answer = await f.call(st, "GET", f"/api/v1/federation/peer/exports/{job_id}/download", user=caller.username,
-                          max_bytes=f.max_export_bytes, into=spool)  # fmt: skip
-    if answer.status != 200:
-        spool.unlink(missing_ok=True)
-        _remote_error(st, answer)
+    audit = partial(_audited, ctx, caller, "federation.export.download", st, job["cameras"][0], job=job_id)
+    return await _spooled(f, st, f"/api/v1/federation/peer/exports/{job_id}/download", caller.username,
+                          f.max_export_bytes, audit, "application/zip",
+                          {"Content-Disposition": f'attachment; filename="{job["name"]}"'})  # fmt: skip
+
+
+async def _spooled(f: fed.Federation, st: fed.SiteState, path: str, user: str, max_bytes: int,
+                   audit: Callable[[], Awaitable[None]], media_type: str,
+                   headers: dict[str, str]) -> Response:  # fmt: skip
+    """A remote's file answer (a segment, an export package) through the centre's disk, not its memory: written
+    to the spool as it arrives, checked whole against the site's signature, audited (``audit``), then sent
+    and removed. A refusal is the same refusal here."""
+    spool = f.spool_file()
     try:
-        await _audited(ctx, caller, "federation.export.download", st, job["cameras"][0], job=job_id)
+        answer = await f.call(st, "GET", path, user=user, max_bytes=max_bytes, into=spool)
+        if answer.status != 200:
+            _remote_error(st, answer)
+        await audit()
     except BaseException:
         spool.unlink(missing_ok=True)
         raise
-    return FileResponse(spool, media_type="application/zip", background=BackgroundTask(spool.unlink, missing_ok=True),
-                        headers={"Content-Disposition": f'attachment; filename="{job["name"]}"'})  # fmt: skip
+    return FileResponse(spool, media_type=media_type, background=BackgroundTask(spool.unlink, missing_ok=True),
+                        headers=headers)  # fmt: skip
 
 
 # --- what a remote serves its peers ------------------------------------------------------------------------
@@ -456,9 +466,9 @@ async def peer_segment(ctx: Ctx, call: Peer, camera_id: CameraId, segment_id: Se
     # local, archived or on another recorder node of this site: the one read path (media/segment_source.py)
     source = segment_source.of(ctx.cfg, ctx.db)
     seg = await asyncio.to_thread(playback.segment_file, ctx.db, source, camera_id, segment_id)
-    body = await asyncio.to_thread(_bounded_read, seg.path)
-    await _peer_audit(ctx, call, "federation.playback.segment", camera_id, segment=segment_id)
-    return _signed(ctx, call, body, "video/mp4")
+    return await _signed_file(ctx, call, seg.path, "segment", "video/mp4",
+                              partial(_peer_audit, ctx, call, "federation.playback.segment", camera_id,
+                                      segment=segment_id))  # fmt: skip
 
 
 @router.get("/federation/peer/alarms", response_model=list[AlarmView], **peer_signed(peer_call))
@@ -506,13 +516,18 @@ async def peer_alarm_action(ctx: Ctx, call: Peer, alarm_id: RemoteAlarmId, actio
     return _json(ctx, call, view)
 
 
-MAX_SERVED = 256 << 20  # what a remote reads into memory for one answer (a peer's limit is its own)
-
-
-def _bounded_read(path: Path) -> bytes:
-    if path.stat().st_size > MAX_SERVED:
-        raise TooLarge("this file is larger than a site answers its peers")
-    return path.read_bytes()
+async def _signed_file(ctx: AppContext, call: fed.PeerCall, path: Path, what: str, media_type: str,
+                       audit: Callable[[], Awaitable[None]]) -> Response:  # fmt: skip
+    """A file answered to a peer from disk (any size, never read into memory), with the signature of its
+    SHA-256; 404 when it is gone first (retention, an export expired). ``audit`` is awaited before it goes."""
+    try:
+        digest = bytes.fromhex(await asyncio.to_thread(evidence.sha256_file, path))
+    except FileNotFoundError:
+        raise NotFound(what) from None
+    await audit()
+    sig = fed.sign_digest(federation(ctx).key, call.nonce, digest)
+    return FileAnswer(path, what=what, media_type=media_type,
+                      headers={fed.SIGNATURE_HEADER: sig, "Cache-Control": "no-store"})  # fmt: skip
 
 
 def _peer_job(ctx: AppContext, call: fed.PeerCall, job_id: str) -> dict[str, Any]:
@@ -549,14 +564,9 @@ async def peer_export_download(ctx: Ctx, call: Peer, job_id: JobId) -> Response:
     await asyncio.to_thread(_peer_job, ctx, call, job_id)
     assert ctx.exports is not None
     pkg = await asyncio.to_thread(export_access.finished, ctx.exports, ctx.db, call.principal, job_id)
-    try:
-        digest = bytes.fromhex(await asyncio.to_thread(evidence.sha256_file, pkg.path))  # not in memory: any size
-    except FileNotFoundError:  # expired meanwhile
-        raise NotFound("export") from None
-    await _peer_audit(ctx, call, "federation.export.download", pkg.cameras[0], job=job_id)
-    sig = fed.sign_digest(federation(ctx).key, call.nonce, digest)
-    return FileAnswer(pkg.path, what="export", media_type="application/zip",
-                        headers={fed.SIGNATURE_HEADER: sig, "Cache-Control": "no-store"})  # fmt: skip
+    return await _signed_file(ctx, call, pkg.path, "export", "application/zip",
+                              partial(_peer_audit, ctx, call, "federation.export.download", pkg.cameras[0],
+                                      job=job_id))  # fmt: skip
 
 
 @router.get("/federation/peer/cameras/{camera_id}/live/{stream}/index.m3u8", response_class=Response,
