@@ -8,12 +8,13 @@ import asyncio
 import threading
 
 import pytest
+from sqlalchemy import select
 
 from ronda.cluster.leases import FAILOVER, LeaseKeeper, fair_share
 from ronda.config import ClusterConfig
 from ronda.recording.segments import Fenced, Writer
 from ronda.store import cluster_repo
-from ronda.store.cluster_models import CameraLease
+from ronda.store.cluster_models import CameraLease, Node
 from ronda.store.models import Camera
 from tests.cluster.busy import busy_default_executor
 from tests.cluster.takeover import write_during_takeover
@@ -118,6 +119,8 @@ def test_affinity_and_capacity_balance(db):
     async def run() -> None:
         await a.start(background=False)
         assert set(a.held()) == set(ids[2:])  # alone: everything it may take, not the cameras pinned to b
+        with db.session() as s:  # its row names its own TTL, by which the others judge it
+            assert s.scalar(select(Node.ttl_ms).where(Node.name == "a")) == 10_000
         await b.start()
         assert set(b.held()) == set(ids[:2])  # b: its pinned cameras; share = ceil(6 × 100/300) = 2
         await a.tick()

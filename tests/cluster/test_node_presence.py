@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import select
 
 from ronda import __version__
 from ronda.cluster.presence import NodePresence
 from ronda.config import ClusterConfig
 from ronda.store import cluster_repo
+from ronda.store.cluster_models import Node
 from ronda.timeutil import now_ms
 from tests.cluster.busy import busy_default_executor
 
@@ -70,6 +72,25 @@ def test_stopped_recorder_leaves_the_live_capacity_at_once(db):
         assert [n.name for n in cluster_repo.live_nodes(s, 1600, TTL)] == ["a"]
 
 
+def test_each_node_is_judged_by_its_own_ttl_not_the_viewers(db):
+    """A node configured with a longer TTL beats less often: it is up (and live) for the whole of its own
+    TTL, whatever the viewer's; one with a shorter TTL is down after its own; a row that names no TTL (from
+    before migration 0029) is judged by the viewer's."""
+    with db.session() as s:
+        cluster_repo.register_node(s, "slow", ["recorder"], None, 10, 1000, ttl_ms=3 * TTL)
+        cluster_repo.register_node(s, "quick", ["api"], None, 0, 1000, ttl_ms=TTL // 2)
+        cluster_repo.register_node(s, "old", ["recorder"], None, 10, 1000)
+    later = 1000 + TTL + 1  # past the viewer's TTL, within slow's own
+    n = _nodes(db, 1000 + TTL - 1)
+    assert (n["slow"].state, n["quick"].state, n["old"].state) == ("up", "down", "up")
+    n = _nodes(db, later)
+    assert (n["slow"].state, n["quick"].state, n["old"].state) == ("up", "down", "down")
+    with db.session() as s:
+        assert [x.name for x in cluster_repo.live_nodes(s, later, TTL)] == ["slow"]
+        assert cluster_repo.live_nodes(s, 1000 + 3 * TTL + 1, TTL) == []
+    assert _nodes(db, 1000 + 3 * TTL + 1)["slow"].state == "down"
+
+
 def test_presence_registers_heartbeats_and_stops(db):
     cfg = ClusterConfig(node="api7", advertise_url="http://127.0.0.1:1", lease_ttl_seconds=2)
 
@@ -87,6 +108,8 @@ def test_presence_registers_heartbeats_and_stops(db):
     assert beat > first.last_seen_ms
     n = _nodes(db, now_ms())["api7"]
     assert (n.state, n.epoch) == ("stopped", epoch)
+    with db.session() as s:  # its own TTL, by which the others judge it
+        assert s.scalar(select(Node.ttl_ms).where(Node.name == "api7")) == 2000
 
 
 def test_cli_nodes_on_a_missing_or_empty_data_dir(tmp_path, capsys):

@@ -123,7 +123,8 @@ class LeaseKeeper:
 
     def _register(self) -> int:
         with self.db.session() as s:
-            return cluster_repo.register_node(s, self.node, self.roles, self.url, self.capacity, now_ms(), __version__)
+            return cluster_repo.register_node(s, self.node, self.roles, self.url, self.capacity, now_ms(), __version__,
+                                              self.ttl_ms)  # fmt: skip
 
     def _release(self, held: Mapping[int, int]) -> None:
         with self.db.session() as s:

@@ -29,6 +29,9 @@ class Node(Base):
     # crash: a node whose heartbeat is older than the TTL without it is down, not stopped)
     version: Mapped[str | None] = mapped_column(String(64))
     stopped_ms: Mapped[int | None] = mapped_column(BigInteger)
+    # (migration 0029) its own heartbeat TTL (cluster.lease_ttl_seconds): the others judge it by this, not
+    # by theirs (None: a row from before, judged by the viewer's)
+    ttl_ms: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class CameraLease(Base):

@@ -46,15 +46,16 @@ class Taken:
 
 
 def register_node(s: Session, name: str, roles: Sequence[str], url: str | None, capacity: int, now: int,
-                  version: str | None = None) -> int:  # fmt: skip
-    """Upsert this node's row at process start; returns its new epoch (one more than the last start's)."""
+                  version: str | None = None, ttl_ms: int | None = None) -> int:  # fmt: skip
+    """Upsert this node's row at process start; returns its new epoch (one more than the last start's).
+    ``ttl_ms``: its heartbeat TTL (it beats every third of it), by which the others judge it."""
     row = s.scalars(select(Node).where(Node.name == name).with_for_update()).first()
     if row is None:
         s.add(Node(name=name, roles=list(roles), url=url, capacity=capacity, epoch=1, started_ms=now, last_seen_ms=now,
-                   version=version, stopped_ms=None))  # fmt: skip
+                   version=version, stopped_ms=None, ttl_ms=ttl_ms))  # fmt: skip
         s.flush()
         return 1
-    row.roles, row.url, row.capacity, row.version = list(roles), url, capacity, version
+    row.roles, row.url, row.capacity, row.version, row.ttl_ms = list(roles), url, capacity, version, ttl_ms
     row.epoch += 1
     row.started_ms = row.last_seen_ms = now
     row.stopped_ms = None
@@ -73,11 +74,11 @@ def heartbeat(s: Session, name: str, now: int) -> None:
 
 
 def live_nodes(s: Session, now: int, ttl_ms: int) -> list[LiveNode]:
-    """Nodes seen within the lease TTL and not stopped (recorders and others: the caller filters by role).
-    A node that stopped cleanly counts no more at once: the others' fair share grows at their next tick."""
-    rows = s.execute(
-        select(Node.name, Node.capacity, Node.roles).where(Node.last_seen_ms > now - ttl_ms, Node.stopped_ms.is_(None))
-    ).all()
+    """Nodes seen within their own heartbeat TTL (``ttl_ms``, the caller's, for a row that names none) and
+    not stopped (recorders and others: the caller filters by role). A node that stopped cleanly counts no
+    more at once: the others' fair share grows at their next tick."""
+    seen = Node.last_seen_ms > now - func.coalesce(Node.ttl_ms, ttl_ms)
+    rows = s.execute(select(Node.name, Node.capacity, Node.roles).where(seen, Node.stopped_ms.is_(None))).all()
     return [LiveNode(n, int(c), tuple(r or ())) for n, c, r in rows]
 
 
@@ -222,7 +223,8 @@ def node_state(last_seen_ms: int, stopped_ms: int | None, now: int, ttl_ms: int)
 
 
 def list_nodes(s: Session, now: int, ttl_ms: int) -> list[NodeInfo]:
-    """Every node that ever registered, by name, with its state judged by the heartbeat ``ttl_ms``."""
+    """Every node that ever registered, by name, with its state judged by its own heartbeat TTL (``ttl_ms``,
+    the caller's, for a row that names none)."""
     held = dict(
         s.execute(
             select(CameraLease.node, func.count())
@@ -235,7 +237,8 @@ def list_nodes(s: Session, now: int, ttl_ms: int) -> list[NodeInfo]:
         roles = tuple(n.roles or ())
         out.append(NodeInfo(n.name, roles, n.url, n.version, int(n.epoch),
                             int(n.capacity) if "recorder" in roles else None, int(n.started_ms),
-                            int(n.last_seen_ms), n.stopped_ms, node_state(n.last_seen_ms, n.stopped_ms, now, ttl_ms),
+                            int(n.last_seen_ms), n.stopped_ms,
+                            node_state(n.last_seen_ms, n.stopped_ms, now, n.ttl_ms or ttl_ms),
                             int(held.get(n.name, 0))))  # fmt: skip
     return out
 
