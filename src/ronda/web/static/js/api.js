@@ -83,6 +83,17 @@ export class Api extends EventTarget {
     return res.ok ? URL.createObjectURL(await res.blob()) : null;
   }
 
+  /**
+   * A file the API serves with the session (a segment, a package) as a Blob; an answer other than 2xx
+   * throws an Error naming its status and detail.
+   * @param {string} path @returns {Promise<Blob>}
+   */
+  async blob(path) {
+    const res = await this.call(path, { raw: true });
+    if (!res.ok) throw new Error(`${res.status} ${((await res.json().catch(() => null)) || {}).detail || res.statusText}`);
+    return res.blob();
+  }
+
   async call(path, options = {}) {
     if (this.session && this.session.expires_at - Date.now() < 60_000) await this._refresh();
     const send = () => {

@@ -53,9 +53,7 @@ export function remoteExport(ctx, site, cam) {
 
   /** @param {{ id: string, name: string }} job @param {HTMLElement} status */
   const save = async (job, status) => {
-    const res = await ctx.api.call(`${base}/${encodeURIComponent(job.id)}/download`, { raw: true });
-    if (!res.ok) throw new Error(`${res.status} ${((await res.json().catch(() => null)) || {}).detail || res.statusText}`);
-    const url = URL.createObjectURL(await res.blob());
+    const url = URL.createObjectURL(await ctx.api.blob(`${base}/${encodeURIComponent(job.id)}/download`));
     urls.push(url);
     const a = h("a", { href: url, download: job.name, hidden: true });
     document.body.append(a);

@@ -9,6 +9,7 @@ import { errorText } from "../../api.js";
 import { clear, h } from "../../dom.js";
 import { addStrings, formatTime, t } from "../../i18n.js";
 import { fromLocalInput, toLocalInput } from "../../sitetime.js";
+import { waitSeeked } from "../playback/tile.js";
 
 addStrings({
   en: {
@@ -95,10 +96,7 @@ export function remotePlayback(ctx, site, cam, video) {
   const blob = (seg) => {
     let p = blobs.get(seg.id);
     if (!p) {
-      p = ctx.api.call(`${base}/segments/${seg.id}.mp4`, { raw: true }).then(async (/** @type {Response} */ res) => {
-        if (!res.ok) throw new Error(`${res.status} ${((await res.json().catch(() => null)) || {}).detail || res.statusText}`);
-        return URL.createObjectURL(await res.blob());
-      });
+      p = ctx.api.blob(`${base}/segments/${seg.id}.mp4`).then((b) => URL.createObjectURL(b));
       p.catch(() => blobs.delete(seg.id));
       blobs.set(seg.id, p);
     }
@@ -163,7 +161,7 @@ export function remotePlayback(ctx, site, cam, video) {
       // starts when the seek is done (not from the segment's start, then a jump).
       if (!(await settled(video, "loadedmetadata")) || current !== seg) return;
       video.currentTime = offset / 1000;
-      await settled(video, "seeked");
+      await waitSeeked(video, 10_000);
       if (current !== seg) return;
     }
     video.play().catch(() => {});
